@@ -1,0 +1,287 @@
+"""Jute binary archive: the primitives and a record compiler.
+
+A record is declared once, as an ordered list of (name, type) pairs mirroring zookeeper.jute.
+`record()` turns the declaration into a NamedTuple class and compiles a decoder and an encoder
+for it (straight-line code, one `struct` call per run of fixed-size fields), so the hot path pays
+no per-field interpretation. Layout rules follow BinaryInputArchive/BinaryOutputArchive: all
+big-endian; buffer, ustring and vector carry an int length where -1 means null.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple
+
+# jute.maxbuffer default (BinaryInputArchive.maxBuffer) and its sanity padding
+# (zookeeper.jute.maxbuffer.extrasize defaults to 1024 when unset or below it).
+MAX_BUFFER = 0xFFFFF
+EXTRA_MAX_BUFFER = 1024
+
+
+class JuteError(ValueError):
+    """Malformed or truncated jute bytes (Java throws IOException/EOFException here)."""
+
+
+INT = "int"
+LONG = "long"
+BOOL = "boolean"
+BUFFER = "buffer"
+USTRING = "ustring"
+
+_FIXED = {INT: ("i", 4), LONG: ("q", 8), BOOL: ("?", 1)}
+_I = struct.Struct(">i")
+
+
+class Vector:
+    """vector<T> type marker; `of` is a primitive name or a record class."""
+
+    __slots__ = ("of",)
+
+    def __init__(self, of: Any) -> None:
+        self.of = of
+
+
+FieldType = Any  # str primitive name, Vector, or a record class
+RecordDecoder = Callable[[Any, int], tuple[Any, int]]
+RecordEncoder = Callable[[Any, bytearray], None]
+
+
+# -- primitive helpers used by the generated code ---------------------------------------------
+
+def read_buffer(buf: Any, off: int, limit: int) -> tuple[bytes | None, int]:
+    if off + 4 > len(buf):
+        raise JuteError("truncated buffer length")
+    (n,) = _I.unpack_from(buf, off)
+    off += 4
+    if n == -1:
+        return None, off
+    if n < 0 or n > limit:
+        raise JuteError(f"Unreasonable length = {n}")
+    end = off + n
+    if end > len(buf):
+        raise JuteError("truncated buffer")
+    return bytes(buf[off:end]), end
+
+
+def read_string(buf: Any, off: int, limit: int) -> tuple[str | None, int]:
+    if off + 4 > len(buf):
+        raise JuteError("truncated string length")
+    (n,) = _I.unpack_from(buf, off)
+    off += 4
+    if n == -1:
+        return None, off
+    if n < 0 or n > limit:
+        raise JuteError(f"Unreasonable length = {n}")
+    end = off + n
+    if end > len(buf):
+        raise JuteError("truncated string")
+    # Java's new String(bytes, UTF_8) substitutes U+FFFD for malformed input.
+    return bytes(buf[off:end]).decode("utf-8", "replace"), end
+
+
+def read_vector_len(buf: Any, off: int) -> tuple[int, int]:
+    if off + 4 > len(buf):
+        raise JuteError("truncated vector length")
+    (n,) = _I.unpack_from(buf, off)
+    if n < -1:
+        raise JuteError(f"bad vector length {n}")
+    # Each element takes at least one byte; a larger count can only be a lie.
+    if n > len(buf) - off:
+        raise JuteError(f"vector length {n} exceeds the frame")
+    return n, off + 4
+
+
+def write_buffer(out: bytearray, b: bytes | None) -> None:
+    if b is None:
+        out += b"\xff\xff\xff\xff"
+    else:
+        out += _I.pack(len(b))
+        out += b
+
+
+def write_string(out: bytearray, s: str | None) -> None:
+    if s is None:
+        out += b"\xff\xff\xff\xff"
+    else:
+        b = s.encode("utf-8")
+        out += _I.pack(len(b))
+        out += b
+
+
+def _read_prim_list(kind: str) -> Callable[[Any, int, int], tuple[list[Any] | None, int]]:
+    if kind == USTRING:
+        def rd(buf: Any, off: int, limit: int) -> tuple[list[Any] | None, int]:
+            n, off = read_vector_len(buf, off)
+            if n == -1:
+                return None, off
+            items = []
+            for _ in range(n):
+                s, off = read_string(buf, off, limit)
+                items.append(s)
+            return items, off
+        return rd
+    if kind == BUFFER:
+        def rdb(buf: Any, off: int, limit: int) -> tuple[list[Any] | None, int]:
+            n, off = read_vector_len(buf, off)
+            if n == -1:
+                return None, off
+            items = []
+            for _ in range(n):
+                b, off = read_buffer(buf, off, limit)
+                items.append(b)
+            return items, off
+        return rdb
+    fmt, size = _FIXED[kind]
+    st = struct.Struct(">" + fmt)
+
+    def rdf(buf: Any, off: int, limit: int) -> tuple[list[Any] | None, int]:
+        n, off = read_vector_len(buf, off)
+        if n == -1:
+            return None, off
+        if off + n * size > len(buf):
+            raise JuteError("truncated vector")
+        items = [st.unpack_from(buf, off + i * size)[0] for i in range(n)]
+        return items, off + n * size
+    return rdf
+
+
+# -- the record compiler --------------------------------------------------------------------
+
+_LIMIT = MAX_BUFFER + EXTRA_MAX_BUFFER
+
+
+def record(name: str, fields: Sequence[tuple[str, FieldType]]) -> Any:
+    """Build a NamedTuple class for a jute record with compiled `decode`/`encode`.
+
+    `Cls.decode(buf, off=0) -> (rec, new_off)`; `Cls.encode(rec, out)` appends to a bytearray;
+    `Cls.to_bytes(rec)` and `Cls.from_bytes(data)` (which rejects trailing bytes only if
+    `exact=True`) are conveniences; `Cls.FIELDS` keeps the declaration.
+    """
+    base = NamedTuple(name, [(f, _py_type(t)) for f, t in fields])  # type: ignore[misc]
+    ns: dict[str, Any] = {
+        "_Tuple": base,
+        "_tnew": tuple.__new__,
+        "_JuteError": JuteError,
+        "_read_buffer": read_buffer,
+        "_read_string": read_string,
+        "_read_vector_len": read_vector_len,
+        "_write_buffer": write_buffer,
+        "_write_string": write_string,
+        "_I": _I,
+        "_LIMIT": _LIMIT,
+    }
+    dec_lines = ["def decode(buf, off=0):", "    blen = len(buf)"]
+    enc_lines = ["def encode(rec, out):"]
+    names = [f for f, _ in fields]
+    fixed_run: list[tuple[str, str]] = []
+    counter = [0]
+
+    def flush_fixed() -> None:
+        if not fixed_run:
+            return
+        counter[0] += 1
+        sname = f"_S{counter[0]}"
+        fmt = ">" + "".join(_FIXED[t][0] for _, t in fixed_run)
+        st = struct.Struct(fmt)
+        ns[sname] = st
+        targets = ", ".join(f"v_{f}" for f, _ in fixed_run) + ","
+        dec_lines.append(f"    if off + {st.size} > blen: raise _JuteError('truncated {name}')")
+        dec_lines.append(f"    {targets} = {sname}.unpack_from(buf, off)")
+        dec_lines.append(f"    off += {st.size}")
+        args = ", ".join(f"rec[{names.index(f)}]" for f, _ in fixed_run)
+        enc_lines.append(f"    out += {sname}.pack({args})")
+        fixed_run.clear()
+
+    for fname, ftype in fields:
+        idx = names.index(fname)
+        if isinstance(ftype, str) and ftype in _FIXED:
+            fixed_run.append((fname, ftype))
+            continue
+        flush_fixed()
+        if ftype == BUFFER:
+            dec_lines.append(f"    v_{fname}, off = _read_buffer(buf, off, _LIMIT)")
+            enc_lines.append(f"    _write_buffer(out, rec[{idx}])")
+        elif ftype == USTRING:
+            dec_lines.append(f"    v_{fname}, off = _read_string(buf, off, _LIMIT)")
+            enc_lines.append(f"    _write_string(out, rec[{idx}])")
+        elif isinstance(ftype, Vector):
+            of = ftype.of
+            rd = f"_rv_{fname}"
+            if isinstance(of, str):
+                ns[rd] = _read_prim_list(of)
+                dec_lines.append(f"    v_{fname}, off = {rd}(buf, off, _LIMIT)")
+                wr = {USTRING: "_write_string(out, x)", BUFFER: "_write_buffer(out, x)"}.get(of)
+                if wr is None:
+                    ns[f"_vs_{fname}"] = struct.Struct(">" + _FIXED[of][0])
+                    wr = f"out += _vs_{fname}.pack(x)"
+            else:
+                ns[f"_rec_{fname}"] = of
+                dec_lines += [
+                    f"    n, off = _read_vector_len(buf, off)",
+                    "    if n == -1:",
+                    f"        v_{fname} = None",
+                    "    else:",
+                    f"        v_{fname} = []",
+                    f"        dec = _rec_{fname}.decode",
+                    "        for _ in range(n):",
+                    "            x, off = dec(buf, off)",
+                    f"            v_{fname}.append(x)",
+                ]
+                wr = f"_rec_{fname}.encode(x, out)"
+            enc_lines += [
+                f"    v = rec[{idx}]",
+                "    if v is None:",
+                "        out += b'\\xff\\xff\\xff\\xff'",
+                "    else:",
+                "        out += _I.pack(len(v))",
+                "        for x in v:",
+                f"            {wr}",
+            ]
+        elif isinstance(ftype, type):
+            ns[f"_rec_{fname}"] = ftype
+            dec_lines.append(f"    v_{fname}, off = _rec_{fname}.decode(buf, off)")
+            enc_lines.append(f"    _rec_{fname}.encode(rec[{idx}], out)")
+        else:
+            raise TypeError(f"{name}.{fname}: unknown jute type {ftype!r}")
+    flush_fixed()
+    tup = ", ".join(f"v_{f}" for f in names)
+    dec_lines.append(f"    return _tnew(_Cls, ({tup}{',' if len(names) == 1 else ''})), off")
+    if len(enc_lines) == 1:
+        enc_lines.append("    pass")
+
+    cls = type(name, (base,), {"__slots__": (), "FIELDS": tuple(fields)})
+    ns["_Cls"] = cls
+    exec("\n".join(dec_lines), ns)  # noqa: S102 - generated from a fixed declaration
+    exec("\n".join(enc_lines), ns)  # noqa: S102
+    cls.decode = staticmethod(ns["decode"])
+    cls.encode = staticmethod(ns["encode"])
+
+    def to_bytes(rec: Any) -> bytes:
+        out = bytearray()
+        ns["encode"](rec, out)
+        return bytes(out)
+
+    def from_bytes(data: Any, exact: bool = False) -> Any:
+        rec, off = ns["decode"](data, 0)
+        if exact and off != len(data):
+            raise JuteError(f"{name}: {len(data) - off} trailing bytes")
+        return rec
+
+    cls.to_bytes = staticmethod(to_bytes)
+    cls.from_bytes = staticmethod(from_bytes)
+    return cls
+
+
+def _py_type(t: FieldType) -> Any:
+    if t in (INT, LONG):
+        return int
+    if t == BOOL:
+        return bool
+    if t == BUFFER:
+        return bytes | None
+    if t == USTRING:
+        return str | None
+    if isinstance(t, Vector):
+        return list | None
+    return t
