@@ -1,0 +1,1 @@
+"""Benchmarks: the raw-protocol load generator, pyzk vs Java ZooKeeper, and the codec."""

@@ -1,0 +1,339 @@
+"""The one table of zoo.cfg keys: name, type, default, validator, short doc, and pyzk's stance.
+
+Covers every key the Apache ZooKeeper 3.8 admin guide documents (zookeeperAdmin.md
+"Configuration Parameters") plus the ones QuorumPeerConfig.parseProperties parses itself.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+INT_MIN, INT_MAX = -(2**31), 2**31 - 1
+LONG_MIN, LONG_MAX = -(2**63), 2**63 - 1
+
+
+class Status(Enum):
+    HONOURED = "honoured"  # pyzk implements it
+    REFUSED = "refused"  # pyzk does not implement it: any non-default value is a ConfigError
+    INERT = "inert"  # tunes Java internals (or has no effect from zoo.cfg in Java either):
+    # accepted with a warning
+
+
+Check = Callable[[Any], "str | None"]
+
+
+@dataclass(frozen=True)
+class Key:
+    name: str
+    kind: str  # int | long | decode | bool | bool_exact | yesno | str | path | float
+    default: Any
+    status: Status
+    doc: str
+    check: Check | None = None
+
+
+def _java_int(value: str, lo: int, hi: int) -> int:
+    # Integer.parseInt / Long.parseLong: optional sign then decimal digits, nothing else.
+    if not re.fullmatch(r"[+-]?[0-9]+", value):
+        raise ValueError("expected an integer")
+    n = int(value)
+    if not lo <= n <= hi:
+        raise ValueError("integer out of range")
+    return n
+
+
+def _java_decode(value: str, lo: int, hi: int) -> int:
+    # Integer.getInteger / Long.getLong use Integer.decode: 0x/0X/# hex, leading 0 octal.
+    m = re.fullmatch(r"([+-]?)(0[xX]|#|0(?=[0-7]))?([0-9a-fA-F]+)", value)
+    if not m:
+        raise ValueError("expected an integer")
+    sign, prefix, digits = m.groups()
+    base = 16 if prefix in ("0x", "0X", "#") else 8 if prefix == "0" else 10
+    try:
+        n = int(digits, base)
+    except ValueError:
+        raise ValueError("expected an integer") from None
+    n = -n if sign == "-" else n
+    if not lo <= n <= hi:
+        raise ValueError("integer out of range")
+    return n
+
+
+def parse_value(key: Key, name: str, value: str) -> Any:
+    """Convert one trimmed value; ValueError carries a Java-style message."""
+    kind = key.kind
+    if kind == "int":
+        return _java_int(value, INT_MIN, INT_MAX)
+    if kind == "long":
+        return _java_int(value, LONG_MIN, LONG_MAX)
+    if kind == "decode":
+        return _java_decode(value, INT_MIN, INT_MAX)
+    if kind == "float":
+        try:
+            return float(value)
+        except ValueError:
+            raise ValueError("expected a number") from None
+    if kind in ("bool", "bool_exact"):
+        # QuorumPeerConfig.parseBoolean is case-insensitive; keys Java compares with
+        # .equals("true"/"false") (admin.enableServer, readonlymode.enabled) must be lower case.
+        v = value.lower() if kind == "bool" else value
+        if v in ("true", "false"):
+            return v == "true"
+        raise ValueError(f"Invalid option {value} for {name}. Choose 'true' or 'false.'")
+    if kind == "yesno":
+        # Java compares these with .equals("yes"/"no"): "true" would silently mean the default.
+        if value in ("yes", "no"):
+            return value == "yes"
+        raise ValueError(f"Invalid option {value} for {name}. Choose 'yes' or 'no'.")
+    return value  # str, path
+
+
+def _min(lo: int) -> Check:
+    return lambda v: None if v >= lo else f"must be at least {lo}"
+
+
+def _port(v: int) -> str | None:
+    return None if 0 <= v <= 65535 else "must be a port number between 0 and 65535"
+
+
+def _port1(v: int) -> str | None:
+    return None if 1 <= v <= 65535 else "must be a port number between 1 and 65535"
+
+
+def _nonempty(v: str) -> str | None:
+    return None if v else "must not be empty"
+
+
+def _choice(*allowed: str) -> Check:
+    return lambda v: None if v in allowed else f"must be one of {', '.join(allowed)}"
+
+
+def _super_digest(v: str) -> str | None:
+    return None if ":" in v else "must look like super:<base64 sha1 digest>"
+
+
+def _log_level(v: str) -> str | None:
+    ok = ("DEBUG", "INFO", "WARNING", "WARN", "ERROR", "CRITICAL")
+    return None if v.upper() in ok else f"must be one of {', '.join(ok)}"
+
+
+H, R, IN = Status.HONOURED, Status.REFUSED, Status.INERT
+_SYS_ONLY = "Java reads this only as a JVM system property, so from zoo.cfg it has no effect"
+
+KEYS: tuple[Key, ...] = (
+    # --- minimum configuration ---
+    Key("clientPort", "int", 0, H, "plaintext client port; absent = none unless server.N has ;port", _port),
+    Key("secureClientPort", "int", 0, R, "TLS client port (pyzk has no TLS yet)", _port),
+    Key("secureClientPortAddress", "str", None, R, "bind address for secureClientPort"),
+    Key("observerMasterPort", "int", 0, R, "port followers open for observers"),
+    Key("dataDir", "path", None, H, "snapshots, myid and epoch files (required)", _nonempty),
+    Key("tickTime", "int", 3000, H, "basic time unit in ms (Java's code default 3000)"),
+    # --- advanced configuration ---
+    Key("dataLogDir", "path", None, H, "transaction log directory (default dataDir)", _nonempty),
+    Key("globalOutstandingLimit", "decode", 1000, H, "queued request limit before throttling", _min(1)),
+    Key("preAllocSize", "long", 65536, H, "txn log preallocation block in KB", _min(1)),
+    Key("snapCount", "decode", 100000, H, "txns between snapshots (randomised in [n/2+1, n])"),
+    Key("commitLogCount", "decode", 500, H, "committed proposals kept in memory for DIFF sync", _min(0)),
+    Key("snapSizeLimitInKb", "decode", 4194304, H, "txn log bytes (KB) before snapshot; <=0 off"),
+    Key("txnLogSizeLimitInKb", "decode", -1, R, "roll the txn log by size"),
+    Key("maxCnxns", "decode", 0, H, "total connections per client port; 0 = unlimited", _min(0)),
+    Key("maxClientCnxns", "int", 60, H, "connections per client IP; 0 = unlimited", _min(0)),
+    Key("clientPortAddress", "str", None, H, "bind address for clientPort (default all)", _nonempty),
+    Key("minSessionTimeout", "int", -1, H, "lowest negotiable session timeout ms (2*tickTime)", _min(-1)),
+    Key("maxSessionTimeout", "int", -1, H, "highest negotiable session timeout ms (20*tickTime)", _min(-1)),
+    Key("fsync.warningthresholdms", "decode", 1000, H, "warn when a txn log fsync is slower (ms)", _min(0)),
+    Key("maxResponseCacheSize", "decode", 400, IN, "Java serialized-response cache size"),
+    Key("maxGetChildrenResponseCacheSize", "decode", 400, IN, "Java getChildren response cache size"),
+    Key("autopurge.snapRetainCount", "int", 3, H, "snapshots (and logs) kept by autopurge; min 3"),
+    Key("autopurge.purgeInterval", "int", 0, H, "autopurge period in hours; 0 = off", _min(0)),
+    Key("syncEnabled", "bool", True, H, "observers log and snapshot too"),
+    Key("extendedTypesEnabled", "bool", False, H, "enable TTL nodes (server ids must be < 255)"),
+    Key("emulate353TTLNodes", "bool", False, R, "3.5.3 TTL encoding"),
+    Key("watchManagerName", "str", "", IN, "Java watch manager implementation"),
+    Key("watcherCleanThreadsNum", "decode", 2, IN, "WatchManagerOptimized cleaner threads"),
+    Key("watcherCleanThreshold", "decode", 1000, IN, "WatchManagerOptimized cleaner batch"),
+    Key("watcherCleanIntervalInSeconds", "decode", 600, IN, "WatchManagerOptimized cleaner period"),
+    Key("maxInProcessingDeadWatchers", "decode", -1, IN, "WatchManagerOptimized backlog"),
+    Key("bitHashCacheSize", "decode", 10, IN, "WatchManagerOptimized cache"),
+    Key("fastleader.minNotificationInterval", "decode", 200, IN, "FLE notification backoff min ms"),
+    Key("fastleader.maxNotificationInterval", "decode", 60000, IN, "FLE notification backoff max ms"),
+    Key("connectionMaxTokens", "decode", 0, IN, "connection throttler (" + _SYS_ONLY + ")"),
+    Key("connectionTokenFillTime", "decode", 1, IN, "connection throttler (" + _SYS_ONLY + ")"),
+    Key("connectionTokenFillCount", "decode", 1, IN, "connection throttler (" + _SYS_ONLY + ")"),
+    Key("connectionFreezeTime", "decode", -1, IN, "connection throttler (" + _SYS_ONLY + ")"),
+    Key("connectionDropIncrease", "float", 0.02, IN, "connection throttler (" + _SYS_ONLY + ")"),
+    Key("connectionDropDecrease", "float", 0.002, IN, "connection throttler (" + _SYS_ONLY + ")"),
+    Key("connectionDecreaseRatio", "float", 0.0, IN, "connection throttler (" + _SYS_ONLY + ")"),
+    Key("zookeeper.connection_throttle_weight_enabled", "str", "false", IN, _SYS_ONLY),
+    Key("zookeeper.connection_throttle_global_session_weight", "str", "3", IN, _SYS_ONLY),
+    Key("zookeeper.connection_throttle_local_session_weight", "str", "1", IN, _SYS_ONLY),
+    Key("zookeeper.connection_throttle_renew_session_weight", "str", "2", IN, _SYS_ONLY),
+    Key("clientPortListenBacklog", "int", -1, H, "listen backlog of the client socket; -1 = OS default", _min(-1)),
+    Key("serverCnxnFactory", "str", "", IN, "Java NIO/Netty connection factory class"),
+    Key("flushDelay", "decode", 0, R, "delay before flushing the txn log (ms)"),
+    Key("maxWriteQueuePollTime", "decode", 0, R, "flushDelay queue poll time (ms)"),
+    Key("maxBatchSize", "decode", 1000, H, "txns per group commit before a forced flush", _min(1)),
+    Key("enforceQuota", "bool", False, R, "reject writes over hard quota"),
+    Key("requestThrottleLimit", "decode", 0, IN, "request throttler (" + _SYS_ONLY + ")"),
+    Key("requestThrottleStallTime", "decode", 100, IN, "request throttler (" + _SYS_ONLY + ")"),
+    Key("requestThrottleDropStale", "str", "true", IN, "request throttler (" + _SYS_ONLY + ")"),
+    Key("requestStaleLatencyCheck", "str", "false", IN, "request throttler (" + _SYS_ONLY + ")"),
+    Key("requestStaleConnectionCheck", "str", "true", IN, "request throttler (" + _SYS_ONLY + ")"),
+    Key("zookeeper.request_throttler.shutdownTimeout", "str", "10000", IN, _SYS_ONLY),
+    Key("advancedFlowControlEnabled", "str", "false", IN, "Netty flow control (" + _SYS_ONLY + ")"),
+    Key("enableEagerACLCheck", "bool", False, R, "check write ACLs before proposing"),
+    Key("maxConcurrentSnapSyncs", "decode", 10, IN, "learner snap syncs (" + _SYS_ONLY + ")"),
+    Key("maxConcurrentDiffSyncs", "decode", 100, IN, "learner diff syncs (" + _SYS_ONLY + ")"),
+    Key("digest.enabled", "bool", True, H, "per-txn data tree digest (3.6.0)"),
+    Key("snapshot.compression.method", "str", "", R, "snapshot compression: gz or snappy"),
+    Key("snapshot.trust.empty", "bool", False, R, "start from logs without a snapshot"),
+    Key("audit.enable", "bool", False, R, "audit log"),
+    Key("audit.impl.class", "str", "", IN, "audit logger class"),
+    Key("largeRequestMaxBytes", "decode", 100 * 1024 * 1024, R, "in-flight large request bytes"),
+    Key("largeRequestThreshold", "decode", -1, R, "size above which a request is large"),
+    Key("outstandingHandshake.limit", "str", "", IN, "Netty TLS handshakes (" + _SYS_ONLY + ")"),
+    Key("netty.server.earlyDropSecureConnectionHandshakes", "str", "false", IN, "Netty TLS option"),
+    Key("throttledOpWaitTime", "decode", 0, IN, "request throttler (" + _SYS_ONLY + ")"),
+    Key("learner.closeSocketAsync", "str", "false", IN, "Java socket closing thread"),
+    Key("leader.closeSocketAsync", "str", "false", IN, "Java socket closing thread"),
+    Key("learner.asyncSending", "str", "false", IN, "Java learner sender thread"),
+    Key("forward_learner_requests_to_commit_processor_disabled", "str", "false", IN, "Java pipeline option"),
+    # --- cluster options ---
+    Key("electionAlg", "int", 3, H, "leader election algorithm; only 3 exists"),
+    Key("maxTimeToWaitForEpoch", "decode", -1, IN, "epoch wait (" + _SYS_ONLY + ")"),
+    Key("initLimit", "int", 0, H, "ticks for a learner to connect and sync (required in a quorum)", _min(0)),
+    Key("connectToLearnerMasterLimit", "int", 0, H, "ticks to reach the leader after election (initLimit)", _min(0)),
+    Key("leaderServes", "yesno", True, H, "leader accepts client connections (yes/no)"),
+    Key("syncLimit", "int", 0, H, "ticks a follower may lag (required in a quorum)", _min(0)),
+    Key("cnxTimeout", "decode", 5000, H, "election connect timeout ms", _min(1)),
+    Key("quorumCnxnTimeoutMs", "decode", -1, R, "election socket read timeout ms"),
+    Key("standaloneEnabled", "bool", True, H, "false = replicated mode even with one server"),
+    Key("reconfigEnabled", "bool", False, H, "allow the reconfig operation"),
+    Key("4lw.commands.whitelist", "str", "srvr", H, "comma list of four letter words or *"),
+    Key("tcpKeepAlive", "bool", False, H, "SO_KEEPALIVE on quorum sockets"),
+    Key("clientTcpKeepAlive", "bool", False, H, "SO_KEEPALIVE on client sockets"),
+    Key("electionPortBindRetry", "decode", 3, H, "election port bind retries; 0 = forever", _min(0)),
+    Key("observer.reconnectDelayMs", "decode", 0, R, "observer reconnect delay"),
+    Key("observer.election.DelayMs", "decode", 200, R, "observer election delay"),
+    Key("localSessionsEnabled", "bool", False, R, "local sessions (pyzk: false only)"),
+    Key("localSessionsUpgradingEnabled", "bool", False, R, "upgrade local sessions"),
+    Key("peerType", "str", "participant", H, "participant or observer (server.N list wins)"),
+    Key("dynamicConfigFile", "str", None, R, "separate dynamic membership file"),
+    Key("quorum.cnxn.threads.size", "int", 20, IN, "Java quorum SASL thread pool"),
+    Key("oraclePath", "str", None, R, "QuorumOracleMaj oracle file"),
+    Key("version", "str", None, R, "dynamic config version (dynamic files only)"),
+    Key("multiAddress.enabled", "bool", False, R, "several addresses per server (pyzk: false only)"),
+    Key("multiAddress.reachabilityCheckTimeoutMs", "int", 1000, IN, "multiAddress probe timeout"),
+    Key("multiAddress.reachabilityCheckEnabled", "bool", True, IN, "multiAddress probes"),
+    # --- authentication / TLS ---
+    Key("DigestAuthenticationProvider.enabled", "bool", True, R, "digest provider on/off"),
+    Key("DigestAuthenticationProvider.superDigest", "str", None, H, "super:<digest> super user", _super_digest),
+    Key("DigestAuthenticationProvider.digestAlg", "str", "SHA1", R, "digest ACL hash algorithm"),
+    Key("X509AuthenticationProvider.superUser", "str", None, R, "TLS super user"),
+    Key("zookeeper.superUser", "str", None, IN, _SYS_ONLY),
+    Key("ssl.authProvider", "str", "x509", IN, "TLS auth scheme (TLS is refused)"),
+    Key("zookeeper.ensembleAuthName", "str", None, IN, _SYS_ONLY),
+    Key("sessionRequireClientSASLAuth", "bool", False, R, "require SASL (pyzk: false only)"),
+    Key("enforce.auth.enabled", "bool", False, R, "require authentication"),
+    Key("enforce.auth.schemes", "str", None, R, "schemes for enforce.auth"),
+    Key("sslQuorum", "bool", False, R, "TLS between servers"),
+    Key("sslQuorumReloadCertFiles", "bool", False, R, "reload quorum TLS certificates"),
+    Key("portUnification", "bool", False, R, "TLS and plaintext on one quorum port"),
+    Key("client.portUnification", "bool", False, R, "TLS and plaintext on the client port"),
+    Key("quorum.auth.enableSasl", "bool", False, R, "quorum SASL"),
+    Key("quorum.auth.serverRequireSasl", "bool", False, R, "quorum SASL"),
+    Key("quorum.auth.learnerRequireSasl", "bool", False, R, "quorum SASL"),
+    Key("quorum.auth.learner.saslLoginContext", "str", "QuorumLearner", IN, "quorum SASL"),
+    Key("quorum.auth.server.saslLoginContext", "str", "QuorumServer", IN, "quorum SASL"),
+    Key("quorum.auth.kerberos.servicePrincipal", "str", "zkquorum/localhost", IN, "quorum SASL"),
+    Key("kerberos.removeHostFromPrincipal", "str", "false", IN, "Kerberos principal mapping"),
+    Key("kerberos.removeRealmFromPrincipal", "str", "false", IN, "Kerberos principal mapping"),
+    Key("kerberos.canonicalizeHostNames", "str", "false", IN, "Kerberos host names"),
+    Key("fips-mode", "str", "false", IN, "Java FIPS mode"),
+    # --- experimental / unsafe ---
+    Key("readonlymode.enabled", "bool_exact", False, H,
+        "read-only mode; pyzk honours it from zoo.cfg (Java only as -Dreadonlymode.enabled)"),
+    Key("zookeeper.follower.skipLearnerRequestToNextProcessor", "str", "false", IN, _SYS_ONLY),
+    Key("forceSync", "yesno", True, H, "fsync the txn log before acking (yes/no)"),
+    Key("jute.maxbuffer", "decode", 0xFFFFF, H,
+        "largest packet/znode in bytes; pyzk honours it from zoo.cfg (Java only as -Djute.maxbuffer)", _min(1)),
+    Key("jute.maxbuffer.extrasize", "decode", 1024, IN, "Java request overhead allowance"),
+    Key("skipACL", "yesno", False, H, "skip all ACL checks (yes/no)"),
+    Key("quorumListenOnAllIPs", "bool", False, H, "bind quorum/election ports on all interfaces"),
+    Key("zookeeper.nio.numSelectorThreads", "str", "", IN, _SYS_ONLY),
+    Key("zookeeper.nio.numWorkerThreads", "str", "", IN, _SYS_ONLY),
+    Key("zookeeper.commitProcessor.numWorkerThreads", "str", "", IN, _SYS_ONLY),
+    Key("zookeeper.commitProcessor.maxReadBatchSize", "str", "", IN, _SYS_ONLY),
+    Key("zookeeper.commitProcessor.maxCommitBatchSize", "str", "", IN, _SYS_ONLY),
+    Key("znode.container.checkIntervalMs", "decode", 60000, H,
+        "container/TTL sweep period ms; pyzk honours it from zoo.cfg (Java: system property only)", _min(1)),
+    Key("znode.container.maxPerMinute", "decode", 10000, H,
+        "container/TTL deletions per minute; pyzk honours it from zoo.cfg", _min(1)),
+    Key("znode.container.maxNeverUsedIntervalMs", "long", 0, R, "delete never-used containers after ms"),
+    Key("zookeeper.messageTracker.BufferSize", "str", "10", IN, _SYS_ONLY),
+    Key("zookeeper.messageTracker.Enabled", "str", "false", IN, _SYS_ONLY),
+    Key("jvm.pause.monitor", "bool", False, IN, "Java GC pause monitor"),
+    Key("jvm.pause.info-threshold.ms", "long", 1000, IN, "Java GC pause monitor"),
+    Key("jvm.pause.warn-threshold.ms", "long", 10000, IN, "Java GC pause monitor"),
+    Key("jvm.pause.sleep.time.ms", "long", 500, IN, "Java GC pause monitor"),
+    # --- AdminServer ---
+    Key("admin.forceHttps", "bool", False, R, "HTTPS-only AdminServer"),
+    Key("admin.portUnification", "bool", False, R, "HTTP and HTTPS on the admin port"),
+    Key("admin.enableServer", "bool_exact", True, H, "run the HTTP AdminServer"),
+    Key("admin.serverAddress", "str", "0.0.0.0", H, "AdminServer bind address", _nonempty),
+    Key("admin.serverPort", "decode", 8080, H, "AdminServer port", _port1),
+    Key("admin.idleTimeout", "decode", 30000, H, "AdminServer idle connection timeout ms", _min(1)),
+    Key("admin.commandURL", "str", "/commands", H, "AdminServer command URL prefix", _nonempty),
+    # --- metrics ---
+    Key("metricsProvider.className", "str", "org.apache.zookeeper.metrics.impl.DefaultMetricsProvider",
+        H, "metrics provider; the Prometheus class enables pyzk's /metrics endpoint"),
+    Key("metricsProvider.httpHost", "str", "0.0.0.0", H, "Prometheus bind address", _nonempty),
+    Key("metricsProvider.httpPort", "int", 7000, H, "Prometheus port", _port1),
+    Key("metricsProvider.exportJvmInfo", "bool", True, H, "export process info (no JVM in pyzk)"),
+    Key("metricsProvider.numWorkerThreads", "int", 1, IN, "Prometheus provider threads"),
+    Key("metricsProvider.maxQueueSize", "int", 1000000, IN, "Prometheus provider queue"),
+    Key("metricsProvider.workerShutdownTimeoutMs", "long", 1000, IN, "Prometheus provider shutdown"),
+    # --- pyzk's own ---
+    Key("pyzk.log.format", "str", "auto", H, "console, json or auto (console on a TTY)",
+        _choice("console", "json", "auto")),
+    Key("pyzk.log.level", "str", "INFO", H, "DEBUG, INFO, WARNING or ERROR", _log_level),
+)
+
+# Families of keys with a variable part: (regex, entry used for every match).
+PATTERNS: tuple[tuple[re.Pattern[str], Key], ...] = (
+    (re.compile(r"server\..*"), Key("server.N", "str", None, H,
+                                    "host:quorumPort:electionPort[:participant|:observer][;[host:]clientPort]")),
+    (re.compile(r"group.*"), Key("group.N", "str", None, R, "hierarchical quorum group")),
+    (re.compile(r"weight.*"), Key("weight.N", "str", None, R, "hierarchical quorum weight")),
+    (re.compile(r"authProvider\..+"), Key("authProvider.N", "str", None, H,
+                                          "authentication provider class", _nonempty)),
+    (re.compile(r"ssl\..+"), Key("ssl.*", "str", None, IN, "TLS settings (TLS is refused; unused)")),
+    (re.compile(r"zookeeper\.superUser\..+"), Key("zookeeper.superUser.N", "str", None, IN, _SYS_ONLY)),
+    (re.compile(r"metricsProvider\..+"), Key("metricsProvider.*", "str", None, IN,
+                                             "option handed to the metrics provider")),
+)
+
+BY_NAME: dict[str, Key] = {k.name: k for k in KEYS}
+
+
+def lookup(name: str) -> Key | None:
+    """The table entry for a key as written in zoo.cfg, or None when Java documents no such key."""
+    key = BY_NAME.get(name)
+    if key is not None:
+        return key
+    for pattern, family in PATTERNS:
+        if pattern.fullmatch(name):
+            return family
+    return None
+
+
+def normalised(name: str) -> str:
+    """Case and punctuation-free spelling used to match environment variable names."""
+    return re.sub(r"[^a-z0-9]", "", name.lower())
+
+
+ENV_INDEX: dict[str, str] = {normalised(k.name): k.name for k in KEYS}

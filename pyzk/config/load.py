@@ -1,0 +1,365 @@
+"""Turn zoo.cfg entries (file, environment, embedded default) into a validated Config.
+
+Mirrors QuorumPeerConfig.parseProperties -> setupQuorumPeerConfig (parseDynamicConfig, setupMyId,
+setupClientPort, setupPeerType, checkValidity), reporting each problem with its file and line.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pyzk.config.keys import BY_NAME, Key, Status, lookup, parse_value
+from pyzk.config.model import (
+    ALL_FOUR_LETTER_WORDS,
+    DEFAULT_PROVIDER,
+    NULL_PROVIDER,
+    PROMETHEUS_PROVIDER,
+    Config,
+    ConfigError,
+    LearnerType,
+    QuorumServer,
+)
+from pyzk.config.properties import (
+    PropertiesSyntaxError,
+    decode_config_bytes,
+    java_trim,
+    parse_properties,
+)
+from pyzk.config.servers import ServerLineError, parse_server, parse_server_id
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One key's value and where it came from (file + line, or an environment variable)."""
+
+    value: str
+    source: str
+    line: int | None = None
+
+
+def read_entries(path: Path) -> dict[str, Entry]:
+    """Load a zoo.cfg; later duplicates replace earlier ones, as in java.util.Properties."""
+    name = str(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(f"{path} file is missing", name) from None
+    except OSError as e:
+        raise ConfigError(f"Error processing {path}: {e.strerror}", name) from None
+    try:
+        props = parse_properties(decode_config_bytes(data))
+    except PropertiesSyntaxError as e:
+        raise ConfigError(e.message, name, e.line) from None
+    entries: dict[str, Entry] = {}
+    for p in props:
+        key = java_trim(p.key)
+        entries.pop(key, None)  # keep file order of the surviving (last) occurrence
+        entries[key] = Entry(p.value, name, p.line)
+    return entries
+
+
+class _Builder:
+    """Accumulates typed values for one build_config call."""
+
+    def __init__(self, entries: Mapping[str, Entry], source_name: str) -> None:
+        self.entries = entries
+        self.source_name = source_name
+        self.values: dict[str, Any] = {}
+        self.lines: dict[str, Entry] = {}
+        self.servers: dict[int, QuorumServer] = {}
+        self.auth_providers: dict[str, str] = {}
+        self.server_keys: list[str] = []
+        self.warnings: list[str] = []
+
+    def error(self, message: str, key: str | None = None) -> ConfigError:
+        entry = self.entries.get(key) if key else None
+        if entry is None:
+            return ConfigError(message, self.source_name, None, key)
+        return ConfigError(message, entry.source, entry.line, key)
+
+    def get(self, name: str) -> Any:
+        return self.values.get(name, BY_NAME[name].default)
+
+    def is_set(self, name: str) -> bool:
+        return name in self.values
+
+    def take(self, name: str, entry: Entry) -> None:
+        spec = lookup(name)
+        if spec is None:
+            hint = difflib.get_close_matches(name, list(BY_NAME), n=1, cutoff=0.75)
+            extra = f" (did you mean '{hint[0]}'?)" if hint else ""
+            raise self.error(f"unknown key '{name}'{extra}", name)
+        value = java_trim(entry.value)
+        try:
+            typed = parse_value(spec, name, value)
+        except ValueError as e:
+            msg = str(e)
+            if not msg.startswith("Invalid option"):
+                msg = f"invalid value '{value}' for {name}: {msg}"
+            raise self.error(msg, name) from None
+        if spec.check is not None:
+            problem = spec.check(typed)
+            if problem:
+                raise self.error(f"{name} {problem} (got '{value}')", name)
+        self._special(name, spec, typed, value)
+
+    def _special(self, name: str, spec: Key, typed: Any, value: str) -> None:
+        if spec.name == "server.N":
+            self.server_keys.append(name)
+            return
+        if spec.name == "authProvider.N":
+            self.auth_providers[name.split(".", 1)[1]] = typed
+            return
+        if spec.status is Status.REFUSED and typed != spec.default:
+            raise self.error(f"{name}={value} is not supported by pyzk ({spec.doc})", name)
+        if spec.status is Status.INERT:
+            self.warnings.append(f"{name} has no effect in pyzk ({spec.doc})")
+            return
+        if name == "electionAlg" and typed != 3:
+            raise self.error("Invalid electionAlg value. Only 3 is supported.", name)
+        if name == "peerType":
+            if typed.lower() not in ("observer", "participant"):
+                raise self.error(f"Unrecognised peertype: {typed}", name)
+            typed = LearnerType(typed.lower())
+        if name == "metricsProvider.className" and typed not in (
+                PROMETHEUS_PROVIDER, DEFAULT_PROVIDER, NULL_PROVIDER):
+            raise self.error("metrics provider class was not found", name)
+        self.values[name] = typed
+
+
+def _whitelist(spec: str, read_only: bool) -> frozenset[str]:
+    """FourLetterCommands.isEnabled: comma list, '*' = all, srvr always, isro with read-only."""
+    words: set[str] = set()
+    for item in spec.split(","):
+        word = item.strip()
+        if word == "*":
+            words |= ALL_FOUR_LETTER_WORDS
+            break
+        if word:
+            words.add(word)
+    if read_only:
+        words.add("isro")
+    words.add("srvr")
+    return frozenset(words)
+
+
+def _read_myid(data_dir: Path, b: _Builder) -> int | None:
+    """setupMyId: dataDir/myid, first line, a decimal long; absent is fine for standalone."""
+    path = data_dir / "myid"
+    if not path.is_file():
+        return None
+    text = path.read_text(errors="replace").splitlines()
+    first = text[0].strip() if text else ""
+    try:
+        return int(first)
+    except ValueError:
+        raise b.error(f"serverid {first} is not a number (in {path})", "dataDir") from None
+
+
+def build_config(entries: Mapping[str, str | Entry], *, source_name: str = "zoo.cfg",
+                 workdir: Path | None = None, myid: int | None = None,
+                 source: Path | None = None) -> Config:
+    """Validate entries (key -> value or Entry) into a Config. Raises ConfigError."""
+    norm: dict[str, Entry] = {}
+    for k, v in entries.items():
+        norm[java_trim(k)] = v if isinstance(v, Entry) else Entry(v, source_name)
+    b = _Builder(norm, source_name)
+    for name, entry in norm.items():
+        b.take(name, entry)
+    base = Path.cwd() if workdir is None else Path(workdir)
+
+    # --- parseProperties' checks, in Java's order ---
+    if not b.is_set("dataDir"):
+        raise b.error("dataDir is not set")
+    data_dir = base / b.get("dataDir")
+    data_log_dir = base / b.get("dataLogDir") if b.is_set("dataLogDir") else data_dir
+    client_port = b.get("clientPort")
+    client_address = b.values.get("clientPortAddress")
+    if client_port == 0 and client_address is not None:
+        raise b.error("clientPortAddress is set but clientPort is not set", "clientPortAddress")
+    tick = b.get("tickTime")
+    if tick == 0:
+        raise b.error("tickTime is not set", "tickTime")
+    if tick < 0:
+        raise b.error(f"tickTime must be positive (got {tick})", "tickTime")
+    min_to = b.get("minSessionTimeout")
+    max_to = b.get("maxSessionTimeout")
+    min_to = tick * 2 if min_to == -1 else min_to
+    max_to = tick * 20 if max_to == -1 else max_to
+    if min_to > max_to:
+        where = "minSessionTimeout" if b.is_set("minSessionTimeout") else "maxSessionTimeout"
+        raise b.error("minSessionTimeout must not be larger than maxSessionTimeout", where)
+    retain = b.get("autopurge.snapRetainCount")
+    if retain < 3:
+        b.warnings.append(f"Invalid autopurge.snapRetainCount: {retain}. Defaulting to 3")
+        retain = 3
+    snap_count = b.get("snapCount")
+    if snap_count < 2:
+        b.warnings.append("SnapCount should be 2 or more. Now, snapCount is reset to 2")
+        snap_count = 2
+
+    # --- parseDynamicConfig: server.N lines ---
+    standalone_enabled = b.get("standaloneEnabled")
+    for key in b.server_keys:
+        try:
+            sid = parse_server_id(key)
+            b.servers[sid] = parse_server(sid, java_trim(norm[key].value))
+        except ServerLineError as e:
+            raise b.error(str(e), key) from None
+    voters = [s for s in b.servers.values() if not s.is_observer]
+    observers = [s for s in b.servers.values() if s.is_observer]
+    first_server = next(iter(b.server_keys), None)
+    if not voters:
+        if not standalone_enabled:
+            raise b.error("standaloneEnabled = false then number of participants should be >0",
+                          "standaloneEnabled")
+        if observers:
+            raise b.error("Observers w/o participants is an invalid configuration", first_server)
+    elif len(voters) == 1 and standalone_enabled:
+        b.warnings.append("Invalid configuration, only one server specified (ignoring)")
+        if observers:
+            raise b.error("Observers w/o quorum is an invalid configuration", first_server)
+    elif len(voters) <= 2:
+        b.warnings.append("No server failure will be tolerated. You need at least 3 servers.")
+    elif len(voters) % 2 == 0:
+        b.warnings.append("Non-optimal configuration, consider an odd number of servers.")
+
+    # --- setupMyId / setupClientPort / setupPeerType ---
+    my_id = myid if myid is not None else _read_myid(data_dir, b)
+    me = b.servers.get(my_id) if my_id is not None else None
+    if me is not None and me.client_port is not None and client_port:
+        static_host = client_address or "0.0.0.0"
+        wildcard = static_host in ("0.0.0.0", "::")
+        if (not wildcard and (static_host, client_port) != (me.client_host, me.client_port)) or \
+                (wildcard and client_port != me.client_port):
+            raise b.error(
+                f"client address for this server (id = {my_id}) in static config file is"
+                f" {static_host}:{client_port} is different from client address found in"
+                f" dynamic file: {me.client_host}:{me.client_port}", f"server.{my_id}")
+    if me is not None and me.client_port is not None:
+        client_port = me.client_port
+        client_address = None if me.client_host in ("0.0.0.0", "::") else me.client_host
+    elif me is not None and client_port:
+        b.servers[my_id] = QuorumServer(  # type: ignore[index]
+            me.sid, me.host, me.quorum_port, me.election_port, me.learner_type,
+            client_address or "0.0.0.0", client_port, client_from_static=True)
+    peer_type = b.get("peerType")
+    if isinstance(peer_type, str):
+        peer_type = LearnerType(peer_type)
+    by_list = LearnerType.OBSERVER if (me is not None and me.is_observer) else \
+        LearnerType.PARTICIPANT
+    if by_list is not peer_type:
+        b.warnings.append(f"Peer type from servers list ({by_list.value}) doesn't match peerType"
+                          f" ({peer_type.value}). Defaulting to servers list.")
+        peer_type = by_list
+
+    # --- checkValidity ---
+    distributed = bool(b.servers) and (not standalone_enabled or len(voters) > 1)
+    init_limit = b.get("initLimit")
+    if distributed:
+        if init_limit == 0:
+            raise b.error("initLimit is not set")
+        if b.get("syncLimit") == 0:
+            raise b.error("syncLimit is not set")
+        if my_id is None:
+            raise b.error(f"myid file is missing (expected {data_dir / 'myid'} or --myid)")
+        if my_id not in b.servers:
+            raise b.error(f"My id {my_id} not in the peer list")
+    elif client_port == 0:
+        raise b.error("clientPort is not set (a standalone server needs a client port)")
+
+    read_only = b.get("readonlymode.enabled")
+    raw = {k: java_trim(e.value) for k, e in norm.items()}
+    return Config(
+        data_dir=data_dir,
+        data_log_dir=data_log_dir,
+        tick_time_ms=tick,
+        init_limit=init_limit,
+        sync_limit=b.get("syncLimit"),
+        connect_to_learner_master_limit=b.get("connectToLearnerMasterLimit") or init_limit,
+        client_port=client_port,
+        client_port_address=client_address,
+        client_port_listen_backlog=b.get("clientPortListenBacklog"),
+        max_client_cnxns=b.get("maxClientCnxns"),
+        max_cnxns=b.get("maxCnxns"),
+        min_session_timeout_ms=min_to,
+        max_session_timeout_ms=max_to,
+        jute_max_buffer=b.get("jute.maxbuffer"),
+        servers=dict(sorted(b.servers.items())),
+        my_id=my_id,
+        peer_type=peer_type,
+        standalone_enabled=standalone_enabled,
+        reconfig_enabled=b.get("reconfigEnabled"),
+        four_letter_whitelist=_whitelist(b.values.get("4lw.commands.whitelist", ""), read_only),
+        admin_enable_server=b.get("admin.enableServer"),
+        admin_server_address=b.get("admin.serverAddress"),
+        admin_server_port=b.get("admin.serverPort"),
+        admin_command_url=b.get("admin.commandURL"),
+        admin_idle_timeout_ms=b.get("admin.idleTimeout"),
+        metrics_provider_class_name=b.get("metricsProvider.className"),
+        metrics_http_host=b.get("metricsProvider.httpHost"),
+        metrics_http_port=b.get("metricsProvider.httpPort"),
+        metrics_export_jvm_info=b.get("metricsProvider.exportJvmInfo"),
+        autopurge_snap_retain_count=retain,
+        autopurge_purge_interval_hours=b.get("autopurge.purgeInterval"),
+        snap_count=snap_count,
+        snap_size_limit_kb=b.get("snapSizeLimitInKb"),
+        pre_alloc_size_kb=b.get("preAllocSize"),
+        force_sync=b.get("forceSync"),
+        fsync_warning_threshold_ms=b.get("fsync.warningthresholdms"),
+        global_outstanding_limit=b.get("globalOutstandingLimit"),
+        max_batch_size=b.get("maxBatchSize"),
+        commit_log_count=b.get("commitLogCount"),
+        skip_acl=b.get("skipACL"),
+        extended_types=b.get("extendedTypesEnabled"),
+        digest_enabled=b.get("digest.enabled"),
+        election_alg=b.get("electionAlg"),
+        election_port_bind_retry=b.get("electionPortBindRetry"),
+        quorum_listen_on_all_ips=b.get("quorumListenOnAllIPs"),
+        cnx_timeout_ms=b.get("cnxTimeout"),
+        sync_enabled=b.get("syncEnabled"),
+        leader_serves=b.get("leaderServes"),
+        read_only_mode=read_only,
+        local_sessions_enabled=False,
+        super_digest=b.get("DigestAuthenticationProvider.superDigest"),
+        auth_providers=b.auth_providers,
+        container_check_interval_ms=b.get("znode.container.checkIntervalMs"),
+        container_max_per_minute=b.get("znode.container.maxPerMinute"),
+        tcp_keep_alive=b.get("tcpKeepAlive"),
+        client_tcp_keep_alive=b.get("clientTcpKeepAlive"),
+        log_format=b.get("pyzk.log.format"),
+        log_level={"WARN": "WARNING"}.get(b.get("pyzk.log.level").upper(),
+                                          b.get("pyzk.log.level").upper()),
+        source=source,
+        raw=raw,
+        warnings=tuple(b.warnings),
+    )
+
+
+def load_config(path: Path | str | None = None, *, myid: int | None = None,
+                env: Mapping[str, str] | None = None, workdir: Path | None = None) -> Config:
+    """Read zoo.cfg (or the embedded default when path is None), apply ZOO_*/ZOOKEEPER_*
+    overrides from env when given, and validate. Raises ConfigError."""
+    from pyzk.config.env import env_entries, env_myid  # local: env imports keys only
+
+    if path is None:
+        default = Config.default(workdir)
+        entries: dict[str, Entry] = {k: Entry(v, "<embedded default>")
+                                     for k, v in default.raw.items()}
+        source_name, source = "<embedded default>", None
+    else:
+        source = Path(path)
+        entries = read_entries(source)
+        source_name = str(source)
+    if env is not None:
+        for key, entry in env_entries(env).items():
+            entries.pop(key, None)
+            entries[key] = entry
+        if myid is None:
+            myid = env_myid(env)
+    return build_config(entries, source_name=source_name, workdir=workdir, myid=myid,
+                        source=source)

@@ -1,0 +1,192 @@
+"""The parsed configuration: ConfigError, QuorumServer (one server.N line) and the frozen Config.
+
+Field names are snake_case versions of the zoo.cfg keys (QuorumPeerConfig.java, ServerConfig.java);
+the key table in keys.py documents each key and whether pyzk honours it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+
+# Java FourLetterCommands.cmd2String (3.8.4); "*" enables all of these.
+ALL_FOUR_LETTER_WORDS: frozenset[str] = frozenset({
+    "conf", "cons", "crst", "dirs", "dump", "envi", "gtmk", "ruok", "stmk", "srst", "srvr",
+    "stat", "wchc", "wchp", "wchs", "mntr", "isro", "hash",
+})
+# What Config.default() enables so that operators' usual health checks answer out of the box.
+EMBEDDED_FOUR_LETTER_WORDS: frozenset[str] = frozenset(
+    {"ruok", "stat", "srvr", "conf", "cons", "mntr", "isro"})
+
+PROMETHEUS_PROVIDER = "org.apache.zookeeper.metrics.prometheus.PrometheusMetricsProvider"
+DEFAULT_PROVIDER = "org.apache.zookeeper.metrics.impl.DefaultMetricsProvider"
+NULL_PROVIDER = "org.apache.zookeeper.metrics.impl.NullMetricsProvider"
+
+
+class ConfigError(Exception):
+    """A configuration problem, located: `zoo.cfg:7: unknown key 'tickTme'`."""
+
+    def __init__(self, message: str, source: str | None = None, line: int | None = None,
+                 key: str | None = None) -> None:
+        self.message = message
+        self.source = source
+        self.line = line
+        self.key = key
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        if self.source and self.line:
+            return f"{self.source}:{self.line}: {self.message}"
+        if self.source:
+            return f"{self.source}: {self.message}"
+        return self.message
+
+
+class LearnerType(StrEnum):
+    PARTICIPANT = "participant"
+    OBSERVER = "observer"
+
+
+@dataclass(frozen=True)
+class QuorumServer:
+    """One `server.N=host:quorumPort:electionPort[:type][;[clientHost:]clientPort]` entry
+    (QuorumPeer.QuorumServer). client_host is "0.0.0.0" when only a port is given."""
+
+    sid: int
+    host: str
+    quorum_port: int
+    election_port: int
+    learner_type: LearnerType = LearnerType.PARTICIPANT
+    client_host: str | None = None
+    client_port: int | None = None
+    # True when the client address came from clientPort/clientPortAddress, not from the line:
+    # then, like Java's toString, it is left out of the dynamic-config text.
+    client_from_static: bool = False
+
+    @property
+    def is_observer(self) -> bool:
+        return self.learner_type is LearnerType.OBSERVER
+
+    def config_string(self) -> str:
+        """The value Java writes for this server in /zookeeper/config and `conf`
+        (QuorumServer.toString): host:q:e:type[;clientHost:clientPort]."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        text = f"{host}:{self.quorum_port}:{self.election_port}:{self.learner_type.value}"
+        if self.client_port is not None and not self.client_from_static:
+            chost = self.client_host or "0.0.0.0"
+            chost = f"[{chost}]" if ":" in chost else chost
+            text += f";{chost}:{self.client_port}"
+        return text
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything pyzk reads from zoo.cfg (plus environment overrides), validated."""
+
+    data_dir: Path
+    data_log_dir: Path
+    tick_time_ms: int = 3000
+    init_limit: int = 0
+    sync_limit: int = 0
+    connect_to_learner_master_limit: int = 0
+    client_port: int = 0  # 0 = no plaintext listener
+    client_port_address: str | None = None  # None = all interfaces
+    client_port_listen_backlog: int = -1
+    max_client_cnxns: int = 60
+    max_cnxns: int = 0
+    min_session_timeout_ms: int = 6000
+    max_session_timeout_ms: int = 60000
+    jute_max_buffer: int = 0xFFFFF
+    servers: dict[int, QuorumServer] = field(default_factory=dict)
+    my_id: int | None = None
+    peer_type: LearnerType = LearnerType.PARTICIPANT
+    standalone_enabled: bool = True
+    reconfig_enabled: bool = False
+    four_letter_whitelist: frozenset[str] = frozenset({"srvr"})
+    admin_enable_server: bool = True
+    admin_server_address: str = "0.0.0.0"
+    admin_server_port: int = 8080
+    admin_command_url: str = "/commands"
+    admin_idle_timeout_ms: int = 30000
+    metrics_provider_class_name: str = DEFAULT_PROVIDER
+    metrics_http_host: str = "0.0.0.0"
+    metrics_http_port: int = 7000
+    metrics_export_jvm_info: bool = True
+    autopurge_snap_retain_count: int = 3
+    autopurge_purge_interval_hours: int = 0
+    snap_count: int = 100000
+    snap_size_limit_kb: int = 4194304
+    pre_alloc_size_kb: int = 65536
+    force_sync: bool = True
+    fsync_warning_threshold_ms: int = 1000
+    global_outstanding_limit: int = 1000
+    max_batch_size: int = 1000
+    commit_log_count: int = 500
+    skip_acl: bool = False
+    extended_types: bool = False
+    digest_enabled: bool = True
+    election_alg: int = 3
+    election_port_bind_retry: int = 3
+    quorum_listen_on_all_ips: bool = False
+    cnx_timeout_ms: int = 5000
+    sync_enabled: bool = True
+    leader_serves: bool = True
+    read_only_mode: bool = False
+    local_sessions_enabled: bool = False
+    super_digest: str | None = None
+    auth_providers: dict[str, str] = field(default_factory=dict)
+    container_check_interval_ms: int = 60000
+    container_max_per_minute: int = 10000
+    tcp_keep_alive: bool = False
+    client_tcp_keep_alive: bool = False
+    log_format: str = "auto"
+    log_level: str = "INFO"
+    source: Path | None = None
+    # Original key -> value (after environment overrides), in file order, for `conf`/icfg.
+    raw: dict[str, str] = field(default_factory=dict)
+    # Non-fatal findings Java logs as WARN/ERROR while parsing; the CLI logs them.
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def voting_members(self) -> Mapping[int, QuorumServer]:
+        return {sid: s for sid, s in self.servers.items() if not s.is_observer}
+
+    @property
+    def observers(self) -> Mapping[int, QuorumServer]:
+        return {sid: s for sid, s in self.servers.items() if s.is_observer}
+
+    @property
+    def is_distributed(self) -> bool:
+        """QuorumPeerConfig.isDistributed: replicated mode when standalone is disabled or there
+        is more than one voter; otherwise QuorumPeerMain runs a standalone server."""
+        if not self.servers:
+            return False
+        return (not self.standalone_enabled) or len(self.voting_members) > 1
+
+    @property
+    def metrics_enabled(self) -> bool:
+        return self.metrics_provider_class_name == PROMETHEUS_PROVIDER
+
+    @property
+    def me(self) -> QuorumServer | None:
+        return self.servers.get(self.my_id) if self.my_id is not None else None
+
+    @classmethod
+    def default(cls, workdir: Path | None = None) -> Config:
+        """The embedded standalone default used by `pyzk` with no arguments: clientPort 2181,
+        tickTime 2000 (the upstream sample's value), dataDir <workdir>/data, maxClientCnxns 60,
+        Java's other defaults (AdminServer on 8080), and 4LW ruok/stat/srvr/conf/cons/mntr/isro
+        enabled (upstream's default is srvr only; see EMBEDDED_FOUR_LETTER_WORDS)."""
+        from pyzk.config.load import build_config  # local: load imports this module
+
+        base = Path.cwd() if workdir is None else Path(workdir)
+        entries = {
+            "tickTime": "2000",
+            "dataDir": str(base / "data"),
+            "clientPort": "2181",
+            "maxClientCnxns": "60",
+            "4lw.commands.whitelist": ",".join(sorted(EMBEDDED_FOUR_LETTER_WORDS)),
+        }
+        return build_config(entries, source_name="<embedded default>", workdir=base)

@@ -1,0 +1,124 @@
+"""The AdminServer (JettyAdminServer.java) as a small HTTP/1.1 server on asyncio streams:
+GET <commandURL> lists the commands as links, GET <commandURL>/<name>?k=v runs one and answers
+Jackson-styled JSON. Keys: admin.enableServer, admin.serverAddress, admin.serverPort,
+admin.idleTimeout, admin.commandURL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable, Mapping
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from pyzk.fourlw.commands import AdminServerError, admin_json, admin_response, command_links
+from pyzk.fourlw.info import ServerView
+
+DEFAULT_PORT = 8080
+DEFAULT_ADDRESS = "0.0.0.0"
+DEFAULT_IDLE_TIMEOUT_MS = 30000
+DEFAULT_COMMAND_URL = "/commands"
+MAX_HEADER_BYTES = 16384
+_REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed",
+            500: "Server Error"}
+
+
+class AdminServer:
+    """`view()` returns the current ServerView, or None while no server is running."""
+
+    def __init__(self, view: Callable[[], ServerView | None], host: str = DEFAULT_ADDRESS,
+                 port: int = DEFAULT_PORT, command_url: str = DEFAULT_COMMAND_URL,
+                 idle_timeout_ms: int = DEFAULT_IDLE_TIMEOUT_MS) -> None:
+        self.view, self.host, self.port = view, host, port
+        self.command_url = "/" + command_url.strip("/")
+        self.idle_timeout = idle_timeout_ms / 1000.0
+        self._server: asyncio.base_events.Server | None = None
+
+    @classmethod
+    def from_config(cls, cfg: Mapping[str, str],
+                    view: Callable[[], ServerView | None]) -> AdminServer | None:
+        """None when admin.enableServer=false (default true, as Java)."""
+        if cfg.get("admin.enableServer", "true").strip().lower() == "false":
+            return None
+        return cls(view, cfg.get("admin.serverAddress", DEFAULT_ADDRESS).strip(),
+                   int(cfg.get("admin.serverPort", str(DEFAULT_PORT))),
+                   cfg.get("admin.commandURL", DEFAULT_COMMAND_URL).strip(),
+                   int(cfg.get("admin.idleTimeout", str(DEFAULT_IDLE_TIMEOUT_MS))))
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._serve, self.host, self.port,
+                                                  limit=MAX_HEADER_BYTES)
+        self.port = int(self._server.sockets[0].getsockname()[1])
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._server.wait_closed(), 2)
+            self._server = None
+
+    def handle(self, method: str, target: str) -> tuple[int, str, str]:
+        """(status, content type, body) for one request; no I/O, so tests call it directly."""
+        if method not in ("GET", "HEAD"):
+            return 405, "text/plain", "HTTP method not allowed\n"
+        parts = urlsplit(target)
+        path = unquote(parts.path)
+        base = self.command_url
+        if path in (base, base + "/"):
+            return 200, "text/html;charset=utf-8", command_links(base)
+        if not path.startswith(base + "/"):
+            return 404, "text/plain", "Not Found\n"
+        name = path[len(base) + 1:]
+        kwargs: dict[str, str] = {}
+        for k, v in parse_qsl(parts.query, keep_blank_values=True):
+            kwargs.setdefault(k, v)  # Java keeps each parameter's first value
+        try:
+            resp = admin_response(name, self.view(), kwargs)
+        except AdminServerError:
+            return 500, "text/plain", f"Error 500 command {name} needs a running server\n"
+        return 200, "application/json", admin_json(resp)
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                try:
+                    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"),
+                                                  self.idle_timeout)
+                except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, TimeoutError):
+                    return
+                lines = head.decode("latin-1").split("\r\n")
+                try:
+                    method, target, version = lines[0].split(" ", 2)
+                except ValueError:
+                    await self._write(writer, 400, "text/plain", "Bad Request\n", False, False)
+                    return
+                headers = {}
+                for line in lines[1:]:
+                    k, sep, v = line.partition(":")
+                    if sep:
+                        headers[k.strip().lower()] = v.strip()
+                length = int(headers.get("content-length", "0") or 0)
+                if length:
+                    await reader.readexactly(length)
+                conn = headers.get("connection", "").lower()
+                keep = (conn != "close") if version == "HTTP/1.1" else (conn == "keep-alive")
+                status, ctype, body = self.handle(method, target)
+                await self._write(writer, status, ctype, body, keep, method == "HEAD")
+                if not keep:
+                    return
+        except (ConnectionError, asyncio.IncompleteReadError):
+            return
+        finally:
+            writer.close()
+            with contextlib.suppress(Exception):
+                await writer.wait_closed()
+
+    @staticmethod
+    async def _write(writer: asyncio.StreamWriter, status: int, ctype: str, body: str,
+                     keep: bool, head_only: bool) -> None:
+        payload = body.encode("utf-8")
+        head = (f"HTTP/1.1 {status} {_REASONS.get(status, 'Error')}\r\n"
+                f"Content-Type: {ctype}\r\nContent-Length: {len(payload)}\r\n"
+                f"Connection: {'keep-alive' if keep else 'close'}\r\n\r\n")
+        writer.write(head.encode("latin-1") + (b"" if head_only else payload))
+        await writer.drain()

@@ -1,0 +1,303 @@
+"""FinalRequestProcessor: reply bodies for applied writes, and execution of reads.
+
+write_reply turns a TxnResult into (ReplyHeader err, body); read_request runs a read against
+the tree (ACL checks, watch registration, setWatches replay) and returns (err, body, events).
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import Any
+
+from ..protocol import records as r
+from ..protocol.codes import AddWatchMode, Err, EventType, KeeperError, KeeperState, Perms
+from ..protocol.multi import encode_multi_response
+from ..protocol.opcodes import Op
+from ..tree.acl import has_perm, redact_digests, user_name
+from ..tree.datatree import DataTree, Event
+from ..tree.txnapply import TxnResult
+from ..tree.watches import STANDARD
+from ..tree.znode import Znode
+from .request import Request
+
+_I = struct.Struct(">i")
+# GetDataResponse's Stat after the data buffer, packed in one call (Stat field order)
+_STAT = struct.Struct(">qqqqiiiqiiq")
+_NULL = b"\xff\xff\xff\xff"
+_SYNC = KeeperState.SYNC_CONNECTED
+_READ, _ADMIN = int(Perms.READ), int(Perms.ADMIN)
+_OK_RESPONSE = r.ErrorResponse.to_bytes(r.ErrorResponse(0))
+
+
+class _Marshalling(Exception):
+    pass
+
+
+# -- writes -------------------------------------------------------------------------------
+
+def write_reply(tree: DataTree, req: Request, hdr: Any, result: TxnResult) -> tuple[int, bytes]:
+    if hdr.type == Op.ERROR:
+        return result.err, b""  # header only, err from the ErrorTxn
+    op = req.op
+    err = result.err
+    if op == Op.MULTI:
+        out = bytearray()
+        encode_multi_response([_sub_result(s) for s in result.multi or ()], out)
+        return 0, bytes(out)
+    if op == Op.CREATE:
+        return err, r.CreateResponse.to_bytes(r.CreateResponse(result.path))
+    if result.stat is None:
+        # delete, deleteContainer, closeSession, check, createSession: no body (Java's `check`
+        # would serialize a null Stat and fail; a header-only reply is the sane reading)
+        return err, b""
+    if op in (Op.CREATE2, Op.CREATE_TTL, Op.CREATE_CONTAINER):
+        return err, r.Create2Response.to_bytes(r.Create2Response(result.path, result.stat))
+    if op == Op.SET_DATA:
+        return err, r.SetDataResponse.to_bytes(r.SetDataResponse(result.stat))
+    if op == Op.SET_ACL:
+        return err, r.SetACLResponse.to_bytes(r.SetACLResponse(result.stat))
+    return err, b""
+
+
+def _sub_result(s: TxnResult) -> tuple[int, int, Any]:
+    t = s.op
+    if t == Op.CHECK:
+        return Op.CHECK, 0, None
+    if t == Op.CREATE:
+        return Op.CREATE, 0, r.CreateResponse(s.path)
+    if t in (Op.CREATE2, Op.CREATE_TTL, Op.CREATE_CONTAINER):
+        return Op.CREATE2, 0, r.Create2Response(s.path, s.stat)  # CreateResult(path, stat)
+    if t in (Op.DELETE, Op.DELETE_CONTAINER):
+        return Op.DELETE, 0, None
+    if t == Op.SET_DATA:
+        return Op.SET_DATA, 0, r.SetDataResponse(s.stat)
+    return Op.ERROR, s.err, r.ErrorResponse(s.err)
+
+
+# -- reads --------------------------------------------------------------------------------
+
+def read_request(tree: DataTree, req: Request) -> tuple[int, bytes, list[Event]]:
+    events: list[Event] = []
+    try:
+        handler = _READS.get(req.op)
+        if handler is None or (req.record is None and req.op not in _BODILESS):
+            raise _Marshalling()
+        body = handler(tree, req, req.record, events)
+    except KeeperError as e:
+        return int(e.code), b"", events
+    except _Marshalling:
+        return int(Err.MARSHALLINGERROR), b"", events
+    return 0, body, events
+
+
+def _node(tree: DataTree, path: str | None) -> Znode:
+    if path is None:
+        raise _Marshalling()
+    n = tree.nodes.get(path or "/")
+    if n is None:
+        raise KeeperError(Err.NONODE, path)
+    return n
+
+
+def _read_check(tree: DataTree, n: Znode, perm: int, req: Request, path: str) -> None:
+    if n.acl != -1 and not tree.skip_acl:
+        if not has_perm(tree.acl_cache.get(n.acl), perm, req.auth):
+            raise KeeperError(Err.NOAUTH, path)
+
+
+def _pack_stat(tree: DataTree, n: Znode) -> bytes:
+    ch = n.children
+    nc = len(ch) if ch else 0
+    d = n.data
+    return _STAT.pack(n.czxid, n.mzxid, n.ctime, n.mtime, n.version,
+                      (n.cversion * 2 - nc + 0x80000000) % 0x100000000 - 0x80000000,
+                      n.aversion, tree.client_owner(n.ephemeral_owner), len(d) if d else 0, nc,
+                      n.pzxid)
+
+
+def _get_data(tree: DataTree, req: Request, rec: Any, events: list[Event]) -> bytes:
+    path = rec.path
+    n = _node(tree, path)
+    _read_check(tree, n, _READ, req, path)
+    if rec.watch and req.watcher is not None:
+        tree.watches.data.add(path, req.watcher, STANDARD)
+    d = n.data
+    if d is None:
+        return _NULL + _pack_stat(tree, n)
+    return _I.pack(len(d)) + d + _pack_stat(tree, n)
+
+
+def _exists(tree: DataTree, req: Request, rec: Any, events: list[Event]) -> bytes:
+    path = rec.path
+    if path is None:
+        raise _Marshalling()
+    if "\0" in path:
+        raise KeeperError(Err.BADARGUMENTS, path)
+    n = tree.nodes.get(path or "/")
+    if n is not None:
+        _read_check(tree, n, _READ, req, path)
+    # statNode registers the watch before it finds out the node is missing
+    if rec.watch and req.watcher is not None:
+        tree.watches.data.add(path, req.watcher, STANDARD)
+    if n is None:
+        raise KeeperError(Err.NONODE, path)
+    return _pack_stat(tree, n)
+
+
+def _children(tree: DataTree, req: Request, rec: Any, with_stat: bool) -> bytes:
+    path = rec.path
+    n = _node(tree, path)
+    _read_check(tree, n, _READ, req, path)
+    if rec.watch and req.watcher is not None:
+        tree.watches.child.add(path, req.watcher, STANDARD)
+    kids = list(n.children) if n.children else []
+    if with_stat:
+        return r.GetChildren2Response.to_bytes(r.GetChildren2Response(kids, tree.stat_of(n)))
+    return r.GetChildrenResponse.to_bytes(r.GetChildrenResponse(kids))
+
+
+def _get_acl(tree: DataTree, req: Request, rec: Any, events: list[Event]) -> bytes:
+    path = rec.path
+    n = _node(tree, path)
+    acl = tree.acl_cache.get(n.acl)
+    if not tree.skip_acl and not has_perm(acl, _READ | _ADMIN, req.auth):
+        raise KeeperError(Err.NOAUTH, path)
+    if not tree.skip_acl and not has_perm(acl, _ADMIN, req.auth):
+        acl = redact_digests(acl)  # callers without ADMIN do not see digest hashes
+    return r.GetACLResponse.to_bytes(r.GetACLResponse(list(acl), tree.stat_of(n)))
+
+
+def _all_children(tree: DataTree, req: Request, rec: Any, events: list[Event]) -> bytes:
+    path = rec.path
+    n = _node(tree, path)
+    _read_check(tree, n, _READ, req, path)
+    return _I.pack(tree.all_children_number(path))
+
+
+def _ephemerals(tree: DataTree, req: Request, rec: Any, events: list[Event]) -> bytes:
+    paths = tree.get_ephemerals(req.session_id, rec.prefixPath)
+    return r.GetEphemeralsResponse.to_bytes(r.GetEphemeralsResponse(paths))
+
+
+def _multi_read(tree: DataTree, req: Request, rec: Any, events: list[Event]) -> bytes:
+    results: list[tuple[int, int, Any]] = []
+    for op, sub in rec:
+        try:
+            if op == Op.GET_CHILDREN:
+                n = _node(tree, sub.path)
+                _read_check(tree, n, _READ, req, sub.path)
+                if sub.watch and req.watcher is not None:
+                    tree.watches.child.add(sub.path, req.watcher, STANDARD)
+                results.append((op, 0, r.GetChildrenResponse(list(n.children or ()))))
+            elif op == Op.GET_DATA:
+                n = _node(tree, sub.path)
+                _read_check(tree, n, _READ, req, sub.path)
+                if sub.watch and req.watcher is not None:
+                    tree.watches.data.add(sub.path, req.watcher, STANDARD)
+                results.append((op, 0, r.GetDataResponse(n.data, tree.stat_of(n))))
+            else:
+                raise _Marshalling()
+        except KeeperError as e:
+            results.append((Op.ERROR, int(e.code), r.ErrorResponse(int(e.code))))
+    out = bytearray()
+    encode_multi_response(results, out)
+    return bytes(out)
+
+
+def _check_watches(tree: DataTree, req: Request, rec: Any, events: list[Event]) -> bytes:
+    if rec.type not in (1, 2, 3):
+        raise _Marshalling()  # WatcherType.fromInt throws
+    if not tree.watches.contains(rec.path, rec.type, req.watcher):
+        raise KeeperError(Err.NOWATCHER, rec.path)
+    return b""
+
+
+def _remove_watches(tree: DataTree, req: Request, rec: Any, events: list[Event]) -> bytes:
+    # The server only drops the watch; the client library raises the *WatchRemoved event.
+    if rec.type not in (1, 2, 3):
+        raise _Marshalling()
+    if not tree.watches.remove(rec.path, rec.type, req.watcher):
+        raise KeeperError(Err.NOWATCHER, rec.path)
+    return b""
+
+
+def _add_watch(tree: DataTree, req: Request, rec: Any, events: list[Event]) -> bytes:
+    if rec.mode not in (AddWatchMode.PERSISTENT, AddWatchMode.PERSISTENT_RECURSIVE):
+        raise _Marshalling()  # WatcherMode.fromZooDef throws
+    if req.watcher is not None:
+        tree.watches.add_persistent(rec.path, req.watcher,
+                                    rec.mode == AddWatchMode.PERSISTENT_RECURSIVE)
+    return _OK_RESPONSE
+
+
+def _set_watches(tree: DataTree, req: Request, rec: Any, events: list[Event]) -> bytes:
+    """DataTree.setWatches: fire what the client missed since relativeZxid, else re-register."""
+    w = req.watcher
+    rz = rec.relativeZxid
+    nodes = tree.nodes
+    wm = tree.watches
+
+    def fire(etype: int, path: str) -> None:
+        events.append((w, r.WatcherEvent(etype, _SYNC, path)))
+
+    for path in rec.dataWatches or ():
+        n = nodes.get(path)
+        if n is None:
+            fire(EventType.NODE_DELETED, path)
+        elif n.mzxid > rz:
+            fire(EventType.NODE_DATA_CHANGED, path)
+        else:
+            wm.data.add(path, w)
+    for path in rec.existWatches or ():
+        if path in nodes:
+            fire(EventType.NODE_CREATED, path)
+        else:
+            wm.data.add(path, w)
+    for path in rec.childWatches or ():
+        n = nodes.get(path)
+        if n is None:
+            fire(EventType.NODE_DELETED, path)
+        elif n.pzxid > rz:
+            fire(EventType.NODE_CHILDREN_CHANGED, path)
+        else:
+            wm.child.add(path, w)
+    if len(rec) > 4:  # SetWatches2
+        for path in rec.persistentWatches or ():
+            wm.add_persistent(path, w, False)
+        for path in rec.persistentRecursiveWatches or ():
+            wm.add_persistent(path, w, True)
+    return b""
+
+
+def _who_am_i(tree: DataTree, req: Request, rec: Any, events: list[Event]) -> bytes:
+    infos = [r.ClientInfo(i.scheme, user_name(i)) for i in req.auth]
+    return r.WhoAmIResponse.to_bytes(r.WhoAmIResponse(infos))
+
+
+def _sync(tree: DataTree, req: Request, rec: Any, events: list[Event]) -> bytes:
+    return r.SyncResponse.to_bytes(r.SyncResponse(rec.path))
+
+
+def _ping(tree: DataTree, req: Request, rec: Any, events: list[Event]) -> bytes:
+    return b""
+
+
+_BODILESS = frozenset({Op.PING, Op.WHO_AM_I})
+_READS: dict[int, Any] = {
+    Op.GET_DATA: _get_data,
+    Op.EXISTS: _exists,
+    Op.GET_CHILDREN: lambda t, q, rec, ev: _children(t, q, rec, False),
+    Op.GET_CHILDREN2: lambda t, q, rec, ev: _children(t, q, rec, True),
+    Op.GET_ACL: _get_acl,
+    Op.GET_ALL_CHILDREN_NUMBER: _all_children,
+    Op.GET_EPHEMERALS: _ephemerals,
+    Op.MULTI_READ: _multi_read,
+    Op.CHECK_WATCHES: _check_watches,
+    Op.REMOVE_WATCHES: _remove_watches,
+    Op.ADD_WATCH: _add_watch,
+    Op.SET_WATCHES: _set_watches,
+    Op.SET_WATCHES2: _set_watches,
+    Op.WHO_AM_I: _who_am_i,
+    Op.SYNC: _sync,
+    Op.PING: _ping,
+}

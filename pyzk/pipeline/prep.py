@@ -1,0 +1,343 @@
+"""PrepRequestProcessor: validate a write against tree + outstanding changes and build its txn.
+
+Every check happens in Java's order so the same request fails with the same code; a failed
+write still consumes its zxid and becomes an ErrorTxn (header type -1). Multi ops share one zxid,
+and a failure rolls back the multi's change records (rollbackPendingChanges).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ..protocol import records as r
+from ..protocol.codes import (
+    CONTAINER_EPHEMERAL_OWNER,
+    MAX_TTL,
+    CreateMode,
+    Err,
+    KeeperError,
+    Perms,
+    ttl_ephemeral_owner,
+)
+from ..protocol.opcodes import Op
+from ..tree.acl import check_acl, fixup_acl
+from ..tree.datatree import CONFIG_NODE, SPECIAL_PATHS, DataTree
+from ..tree.paths import is_valid_path
+from ..tree.znode import Znode
+from .changes import ChangeRecord, Outstanding
+from .request import Request
+
+_tnew = tuple.__new__
+_Hdr = r.TxnHeader
+_CREATE_OPS = frozenset({Op.CREATE, Op.CREATE2, Op.CREATE_CONTAINER, Op.CREATE_TTL})
+_TXN_CLASS: dict[int, Any] = {
+    Op.CREATE: r.CreateTxn, Op.CREATE2: r.CreateTxn, Op.CREATE_CONTAINER: r.CreateContainerTxn,
+    Op.CREATE_TTL: r.CreateTTLTxn, Op.DELETE: r.DeleteTxn, Op.SET_DATA: r.SetDataTxn,
+    Op.CHECK: r.CheckVersionTxn, Op.ERROR: r.ErrorTxn,
+}
+# CreateMode predicates by flag value (plain ints: enum construction is slow on the hot path)
+_EPH_FLAGS = frozenset({int(m) for m in CreateMode if m.ephemeral})
+_SEQ_FLAGS = frozenset({int(m) for m in CreateMode if m.sequential})
+_TTL_FLAGS = frozenset({int(m) for m in CreateMode if m.ttl})
+_CONTAINER_FLAG = int(CreateMode.CONTAINER)
+_READ, _WRITE, _CREATE, _DELETE, _ADMIN = (int(Perms.READ), int(Perms.WRITE),
+                                           int(Perms.CREATE), int(Perms.DELETE),
+                                           int(Perms.ADMIN))
+_RTI_BYTES = r.ErrorTxn.to_bytes(r.ErrorTxn(int(Err.RUNTIMEINCONSISTENCY)))
+
+
+class _Marshalling(Exception):
+    """The request body could not be read (Java: IOException -> MARSHALLINGERROR)."""
+
+
+@dataclass
+class PrepSettings:
+    skip_acl: bool = False
+    extended_types: bool = False  # zookeeper.extendedTypesEnabled: createTTL / TTL modes
+    super_digest: str | None = None  # used by the auth layer; kept here for one config object
+    max_buffer: int = 0xFFFFF
+    reconfig_enabled: bool = False
+    close_session_txn: bool = True  # zookeeper.closeSessionTxn.enabled (default true in 3.8)
+
+
+def _i32(v: int) -> int:
+    return ((v + 0x80000000) & 0xFFFFFFFF) - 0x80000000
+
+
+def _bad_args(path: str | None) -> KeeperError:
+    return KeeperError(Err.BADARGUMENTS, path)
+
+
+class Prep:
+    def __init__(self, tree: DataTree, settings: PrepSettings | None = None) -> None:
+        self.tree = tree
+        self.settings = settings or PrepSettings()
+        self.outstanding = Outstanding()
+
+    # -- overlay lookups (getRecordForPath) ---------------------------------------------------
+
+    def _get(self, path: str) -> ChangeRecord | Znode:
+        c = self.outstanding.by_path.get(path)
+        if c is None:
+            n = self.tree.nodes.get(path or "/")  # Java's node map aliases "" to the root
+            if n is None:
+                raise KeeperError(Err.NONODE, path)
+            return n
+        if c.deleted:
+            raise KeeperError(Err.NONODE, path)
+        return c
+
+    def _exists(self, path: str) -> bool:
+        c = self.outstanding.by_path.get(path)
+        if c is None:
+            return (path or "/") in self.tree.nodes
+        return not c.deleted
+
+    def _acl(self, rec: ChangeRecord | Znode) -> list[Any]:
+        if isinstance(rec, Znode):
+            return self.tree.acl_cache.get(rec.acl)
+        return rec.acl or []
+
+    def _dup(self, rec: ChangeRecord | Znode, path: str, zxid: int) -> ChangeRecord:
+        if isinstance(rec, Znode):
+            ch = rec.children
+            return ChangeRecord(zxid, path, False, rec.version, rec.cversion, rec.aversion,
+                                rec.ephemeral_owner, len(ch) if ch else 0,
+                                self.tree.acl_cache.get(rec.acl))
+        return rec.duplicate(zxid)
+
+    @staticmethod
+    def _child_count(rec: ChangeRecord | Znode) -> int:
+        if isinstance(rec, Znode):
+            return len(rec.children) if rec.children else 0
+        return rec.child_count
+
+    def _check(self, rec: ChangeRecord | Znode, perm: int, req: Request, path: str) -> None:
+        if not self.settings.skip_acl:
+            check_acl(self._acl(rec), perm, req.auth, False, path)
+
+    def committed(self, zxid: int) -> None:
+        """Forget overlay records of txns applied up to zxid (call after process_txn)."""
+        self.outstanding.committed(zxid)
+
+    # -- entry points ---------------------------------------------------------------------
+
+    def prep(self, req: Request, zxid: int, now_ms: int) -> tuple[Any, Any]:
+        """Build (TxnHeader, txn) for a write; failures become (type -1 header, ErrorTxn)."""
+        op = req.op
+        if op == Op.MULTI:
+            return self._prep_multi(req, zxid, now_ms)
+        if op == Op.CLOSE_SESSION:
+            return self.close_session_txn(req.session_id, req.xid, zxid, now_ms)
+        if op == Op.CREATE_SESSION:
+            return self.create_session_txn(req.session_id, req.record, zxid, now_ms, req.xid)
+        hdr = _tnew(_Hdr, (req.session_id, req.xid, zxid, now_ms, op))
+        try:
+            if req.record is None:
+                raise _Marshalling()
+            txn = self._p2txn(op, zxid, now_ms, req, req.record)
+        except KeeperError as e:
+            return hdr._replace(type=Op.ERROR), r.ErrorTxn(int(e.code))
+        except _Marshalling:
+            return hdr._replace(type=Op.ERROR), r.ErrorTxn(int(Err.MARSHALLINGERROR))
+        return hdr, txn
+
+    def create_session_txn(self, session_id: int, timeout_ms: int, zxid: int, now_ms: int,
+                           xid: int = 0) -> tuple[Any, Any]:
+        return (_tnew(_Hdr, (session_id, xid, zxid, now_ms, Op.CREATE_SESSION)),
+                r.CreateSessionTxn(timeout_ms))
+
+    def close_session_txn(self, session_id: int, xid: int, zxid: int,
+                          now_ms: int) -> tuple[Any, Any]:
+        """CloseSessionTxn listing the session's ephemerals, pending creates/deletes included."""
+        es = set(self.tree.ephemerals.get(session_id, ()))
+        for c in self.outstanding.queue:
+            if c.deleted:
+                es.discard(c.path)
+            elif c.ephemeral_owner == session_id:
+                es.add(c.path)
+        paths = sorted(es)
+        for p in paths:
+            self.outstanding.add(ChangeRecord(zxid, p, True))
+        hdr = _tnew(_Hdr, (session_id, xid, zxid, now_ms, Op.CLOSE_SESSION))
+        return hdr, (r.CloseSessionTxn(paths) if self.settings.close_session_txn else None)
+
+    def delete_container_txn(self, path: str, zxid: int, now_ms: int) -> tuple[Any, Any] | None:
+        """ContainerManager's deleteContainer request (session 0, cxid 0), or None when the
+        path is no longer an empty node by the overlay's view."""
+        try:
+            if self._child_count(self._get(path)) > 0:
+                return None
+        except KeeperError:
+            return None
+        hdr = _tnew(_Hdr, (0, 0, zxid, now_ms, Op.DELETE_CONTAINER))
+        try:
+            txn = self._p2txn(Op.DELETE_CONTAINER, zxid, now_ms, None, r.DeleteRequest(path, -1))
+        except KeeperError as e:
+            return hdr._replace(type=Op.ERROR), r.ErrorTxn(int(e.code))
+        return hdr, txn
+
+    # -- multi ----------------------------------------------------------------------------
+
+    def _prep_multi(self, req: Request, zxid: int, now_ms: int) -> tuple[Any, Any]:
+        hdr = _tnew(_Hdr, (req.session_id, req.xid, zxid, now_ms, Op.MULTI))
+        ops = req.record
+        if ops is None:
+            return hdr._replace(type=Op.ERROR), r.ErrorTxn(int(Err.MARSHALLINGERROR))
+        out = self.outstanding
+        pending = out.snapshot_for([rec.path for _, rec in ops])
+        txns: list[Any] = []
+        failed = False
+        for op, rec in ops:
+            if failed:
+                txns.append(r.Txn(Op.ERROR, _RTI_BYTES))
+                continue
+            try:
+                txn = self._p2txn(op, zxid, now_ms, req, rec)
+                txns.append(r.Txn(op, _TXN_CLASS[op].to_bytes(txn)))
+            except KeeperError as e:
+                failed = True
+                txns.append(r.Txn(Op.ERROR, r.ErrorTxn.to_bytes(r.ErrorTxn(int(e.code)))))
+                out.rollback(zxid, pending)
+            except _Marshalling:
+                out.rollback(zxid, pending)
+                return hdr._replace(type=Op.ERROR), r.ErrorTxn(int(Err.MARSHALLINGERROR))
+        return hdr, r.MultiTxn(txns)
+
+    # -- pRequest2Txn ---------------------------------------------------------------------
+
+    def _p2txn(self, op: int, zxid: int, time: int, req: Request | None, rec: Any) -> Any:
+        if op in _CREATE_OPS:
+            assert req is not None
+            return self._create(op, zxid, time, req, rec)
+        add = self.outstanding.add
+        if op == Op.DELETE or op == Op.DELETE_CONTAINER:
+            path = rec.path
+            if path is None:
+                raise _Marshalling()  # Java: NullPointerException -> MARSHALLINGERROR
+            slash = path.rfind("/")
+            if slash == -1 or "\0" in path or path in SPECIAL_PATHS:
+                raise _bad_args(path)
+            parent_path = path[:slash]
+            if op == Op.DELETE_CONTAINER:
+                node = self._get(path)
+                if self._child_count(node) > 0:
+                    raise KeeperError(Err.NOTEMPTY, path)
+                if self.tree.owner_type(node.ephemeral_owner) == "normal":
+                    raise KeeperError(Err.BADVERSION, path)
+                parent = self._get(parent_path)
+            else:
+                assert req is not None
+                parent = self._get(parent_path)
+                self._check(parent, _DELETE, req, path)
+                node = self._get(path)
+                if rec.version != -1 and rec.version != node.version:
+                    raise KeeperError(Err.BADVERSION, path)
+                if self._child_count(node) > 0:
+                    raise KeeperError(Err.NOTEMPTY, path)
+            txn = r.DeleteTxn(path)
+            pr = self._dup(parent, parent_path, zxid)
+            pr.child_count -= 1
+            add(pr)
+            add(ChangeRecord(zxid, path, True))
+            return txn
+        assert req is not None
+        if op == Op.SET_DATA:
+            path = rec.path
+            if not is_valid_path(path):
+                raise _bad_args(path)
+            node = self._get(path)
+            self._check(node, _WRITE, req, path)
+            if rec.version != -1 and rec.version != node.version:
+                raise KeeperError(Err.BADVERSION, path)
+            new_version = _i32(node.version + 1)
+            nr = self._dup(node, path, zxid)
+            nr.version = new_version
+            add(nr)
+            return r.SetDataTxn(path, rec.data, new_version)
+        if op == Op.SET_ACL:
+            path = rec.path
+            if not is_valid_path(path):
+                raise _bad_args(path)
+            acl = fixup_acl(path, req.auth, rec.acl)
+            node = self._get(path)
+            self._check(node, _ADMIN, req, path)
+            if rec.version != -1 and rec.version != node.aversion:
+                raise KeeperError(Err.BADVERSION, path)
+            new_version = _i32(node.aversion + 1)
+            nr = self._dup(node, path, zxid)
+            nr.aversion = new_version
+            nr.acl = acl
+            add(nr)
+            return r.SetACLTxn(path, acl, new_version)
+        if op == Op.CHECK:
+            path = rec.path
+            if not is_valid_path(path):
+                raise _bad_args(path)
+            node = self._get(path)
+            self._check(node, _READ, req, path)
+            if rec.version != -1 and rec.version != node.version:
+                raise KeeperError(Err.BADVERSION, path)
+            return r.CheckVersionTxn(path, _i32(node.version + 1))
+        if op == Op.RECONFIG:
+            if not self.settings.reconfig_enabled:
+                raise KeeperError(Err.RECONFIGDISABLED)
+            # standalone: "reconfiguration currently not supported"
+            raise KeeperError(Err.UNIMPLEMENTED, CONFIG_NODE)
+        raise KeeperError(Err.UNIMPLEMENTED)  # not a txn-building op
+
+    def _create(self, op: int, zxid: int, time: int, req: Request, rec: Any) -> Any:
+        flags = rec.flags
+        path = rec.path
+        ttl = rec.ttl if op == Op.CREATE_TTL else -1
+        if not 0 <= flags <= 6:
+            raise _bad_args(path)  # CreateMode.fromFlag
+        is_ttl = flags in _TTL_FLAGS
+        # validateCreateRequest
+        if is_ttl and not self.settings.extended_types:
+            raise KeeperError(Err.UNIMPLEMENTED, path)
+        if is_ttl:
+            if ttl > MAX_TTL or ttl <= 0:
+                raise _bad_args(path)
+        elif ttl >= 0:
+            raise _bad_args(path)
+        # validatePathForCreate
+        slash = path.rfind("/") if path is not None else -1
+        if slash == -1 or "\0" in path:
+            raise _bad_args(path)
+        parent_path = path[:slash]
+        acl = fixup_acl(path, req.auth, rec.acl)
+        parent = self._get(parent_path)
+        self._check(parent, _CREATE, req, path)
+        parent_cversion = parent.cversion
+        if flags in _SEQ_FLAGS:
+            path = f"{path}{parent_cversion:010d}"
+        if not is_valid_path(path):
+            raise _bad_args(path)
+        if self._exists(path):
+            raise KeeperError(Err.NODEEXISTS, path)
+        if self.tree.owner_type(parent.ephemeral_owner) == "normal":
+            raise KeeperError(Err.NOCHILDRENFOREPHEMERALS, path)
+        new_cversion = _i32(parent_cversion + 1)
+        if op == Op.CREATE_CONTAINER:
+            txn = r.CreateContainerTxn(path, rec.data, acl, new_cversion)
+        elif op == Op.CREATE_TTL:
+            txn = r.CreateTTLTxn(path, rec.data, acl, new_cversion, ttl)
+        else:
+            txn = r.CreateTxn(path, rec.data, acl, flags in _EPH_FLAGS, new_cversion)
+        if flags == _CONTAINER_FLAG:
+            owner = CONTAINER_EPHEMERAL_OWNER
+        elif is_ttl:
+            owner = ttl_ephemeral_owner(ttl)
+        elif flags in _EPH_FLAGS:
+            owner = req.session_id
+        else:
+            owner = 0
+        pr = self._dup(parent, parent_path, zxid)
+        pr.child_count += 1
+        pr.cversion = new_cversion
+        add = self.outstanding.add
+        add(pr)
+        add(ChangeRecord(zxid, path, False, 0, 0, 0, owner, 0, acl))
+        return txn

@@ -1,0 +1,234 @@
+"""One client connection on the client port: bytes in, frames to the server, replies out.
+
+Before the handshake the first four bytes may be a four-letter word (answered, then closed).
+Frames that arrive before the session is established are held, as Java disables receive until
+finishSessionInit. Output is coalesced into one write per event-loop iteration.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import TYPE_CHECKING, Any
+
+import structlog
+
+from ..protocol import records as r
+from ..protocol.connect import decode_connect
+from ..protocol.framing import FrameBuffer, FrameError
+from ..protocol.jute import JuteError
+from .pending import Pending, ReplyQueue
+
+if TYPE_CHECKING:
+    from .zkserver import ZkServer
+
+log = structlog.get_logger("pyzk.connection")
+
+_REQ_HDR = r.RequestHeader
+_REPLY_HDR = r.ReplyHeader
+# Pause reading from a client that has this many requests outstanding (backpressure).
+MAX_OUTSTANDING_PER_CONN = 1000
+
+
+class ClientConn(asyncio.Protocol):
+    def __init__(self, server: ZkServer, four_letter: Any, max_per_ip: int,
+                 per_ip: dict[str, int]) -> None:
+        self.server = server
+        self.four_letter = four_letter
+        self.max_per_ip = max_per_ip
+        self.per_ip = per_ip
+        self.transport: asyncio.Transport | None = None
+        self.peer = "?"
+        self.peer_ip = ""
+        self.fb = FrameBuffer(server.config.jute_max_buffer)
+        self.session_id = 0
+        self.timeout_ms = 0
+        self.old_client = False
+        self.got_connect = False
+        self.established = False
+        self.closing_session = False
+        self.auth: list[Any] = []
+        self.queue = ReplyQueue()
+        self._held: list[bytes] = []
+        self._out: list[bytes] = []
+        self._flush_scheduled = False
+        self._close_after_flush = False
+        self._closed = False
+        self._paused = False
+        self.established_at = time.time()
+        self.packets_received = 0
+        self.packets_sent = 0
+        self.last_op = "NA"
+        self.last_cxid = 0
+        self.last_zxid = 0
+        self.last_latency_ms = 0.0
+        self.min_latency_ms = 0.0
+        self.max_latency_ms = 0.0
+        self.total_latency_ms = 0.0
+        self.last_response = 0.0
+
+    # -- asyncio.Protocol -----------------------------------------------------------------
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        peer = transport.get_extra_info("peername") or ("?", 0)
+        self.peer_ip = str(peer[0])
+        self.peer = f"{peer[0]}:{peer[1]}"
+        self.auth = [r.Id("ip", self.peer_ip)]
+        count = self.per_ip.get(self.peer_ip, 0) + 1
+        self.per_ip[self.peer_ip] = count
+        self.server.conns.add(self)
+        if self.max_per_ip and count > self.max_per_ip:
+            log.warning("Too many connections", client=self.peer_ip, max=self.max_per_ip)
+            self.close()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._closed = True
+        n = self.per_ip.get(self.peer_ip, 1) - 1
+        if n <= 0:
+            self.per_ip.pop(self.peer_ip, None)
+        else:
+            self.per_ip[self.peer_ip] = n
+        self.queue.clear()
+        self.server.on_close(self)
+
+    def data_received(self, data: bytes) -> None:
+        if self._closed or self._close_after_flush:
+            return
+        fb = self.fb
+        fb.feed(data)
+        if not self.got_connect and fb.pending >= 4:
+            word = fb.peek4()
+            if word is not None and self.four_letter.is_command(word):
+                self._answer_four_letter(word)
+                return
+        try:
+            frames = fb.frames()
+        except FrameError as e:
+            log.warning("closing connection: bad frame length", client=self.peer, error=str(e))
+            self.close()
+            return
+        for f in frames:
+            self._frame(f)
+            if self._closed or self._close_after_flush:
+                return
+
+    def _answer_four_letter(self, word: bytes) -> None:
+        extra = b""
+        if word == b"stmk":
+            if self.fb.pending < 12:
+                return  # wait for the 8-byte mask
+            extra = self.fb.take(12)[4:]
+        text = self.four_letter.run(word.decode("ascii"), self.server, extra)
+        self.send(text.encode("utf-8"))
+        self.close_after_flush()
+
+    def _frame(self, f: bytes) -> None:
+        self.packets_received += 1
+        if not self.got_connect:
+            self.got_connect = True
+            try:
+                c = decode_connect(f)
+            except JuteError as e:
+                log.warning("closing connection: malformed connect request", client=self.peer,
+                            error=str(e))
+                self.close()
+                return
+            self.server.on_connect(self, c.request, c.read_only, c.old_client)
+            return
+        if not self.established:
+            self._held.append(f)
+            return
+        self._request(f)
+
+    def _request(self, f: bytes) -> None:
+        try:
+            (xid, op), off = _REQ_HDR.decode(f, 0)
+        except JuteError:
+            log.warning("closing connection: malformed request header", client=self.peer)
+            self.close()
+            return
+        self.last_cxid = xid
+        self.server.on_request(self, xid, op, memoryview(f)[off:])
+        if len(self.queue) >= MAX_OUTSTANDING_PER_CONN and not self._paused and self.transport:
+            self._paused = True
+            self.transport.pause_reading()
+
+    def mark_established(self) -> None:
+        self.established = True
+        held, self._held = self._held, []
+        for f in held:
+            if self._closed or self._close_after_flush:
+                return
+            self._request(f)
+
+    # -- output ---------------------------------------------------------------------------
+    def send(self, data: bytes) -> None:
+        if self._closed:
+            return
+        self._out.append(data)
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            asyncio.get_running_loop().call_soon(self._flush)
+
+    def _flush(self) -> None:
+        self._flush_scheduled = False
+        if self._closed or self.transport is None:
+            self._out.clear()
+            return
+        if self._out:
+            data = b"".join(self._out) if len(self._out) > 1 else self._out[0]
+            self._out.clear()
+            self.transport.write(data)
+        if self._close_after_flush:
+            self.close()
+        elif self._paused and len(self.queue) < MAX_OUTSTANDING_PER_CONN // 2:
+            self._paused = False
+            self.transport.resume_reading()
+
+    def send_reply(self, xid: int, zxid: int, err: int, body: bytes) -> None:
+        out = bytearray(b"\0\0\0\0")
+        _REPLY_HDR.encode((xid, zxid, err), out)
+        out += body
+        out[0:4] = (len(out) - 4).to_bytes(4, "big")
+        self.packets_sent += 1
+        self.server.stats.packets_sent += 1
+        self.send(bytes(out))
+
+    def send_event(self, ev: Any) -> None:
+        self.packets_sent += 1
+        self.server.stats.packets_sent += 1
+        self.send(self.server.event_frame(ev))
+
+    def emit_pending(self, p: Pending, reply: bytes) -> None:
+        now = time.monotonic()
+        ms = (now - p.started) * 1000
+        self.packets_sent += 1
+        stats = self.server.stats
+        stats.packets_sent += 1
+        stats.record_latency(ms)
+        self.last_latency_ms = ms
+        if self.min_latency_ms == 0 or ms < self.min_latency_ms:
+            self.min_latency_ms = ms
+        self.max_latency_ms = max(self.max_latency_ms, ms)
+        self.total_latency_ms += ms
+        self.last_response = time.time()
+        self.last_zxid = self.server.tree.last_processed_zxid
+        self.send(reply)
+
+    def close_after_flush(self) -> None:
+        self._close_after_flush = True
+        self.closing_session = True
+        if not self._flush_scheduled and not self._closed:
+            self._flush_scheduled = True
+            asyncio.get_running_loop().call_soon(self._flush)
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        if self.transport is not None:
+            if self._out:
+                self.transport.write(b"".join(self._out))
+                self._out.clear()
+            self.transport.close()
+        self._closed = True

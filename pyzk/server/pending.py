@@ -1,0 +1,55 @@
+"""Per-connection reply ordering.
+
+Replies leave a connection in request order (the Java client rejects out-of-order xids). A write
+holds its place until its txn is durable and applied; reads queued behind it run only when they
+reach the head, so they observe the session's own earlier writes.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+from ..pipeline.request import Request
+
+
+class Pending:
+    __slots__ = ("req", "reply", "is_write", "started")
+
+    def __init__(self, req: Request, is_write: bool, started: float) -> None:
+        self.req = req
+        self.reply: bytes | None = None
+        self.is_write = is_write
+        self.started = started
+
+
+class ReplyQueue:
+    """FIFO of a connection's outstanding requests."""
+
+    __slots__ = ("_q",)
+
+    def __init__(self) -> None:
+        self._q: deque[Pending] = deque()
+
+    def __len__(self) -> int:
+        return len(self._q)
+
+    def push(self, p: Pending) -> None:
+        self._q.append(p)
+
+    def drain(self, run_read: Callable[[Request], bytes],
+              emit: Callable[[Pending, bytes], Any]) -> None:
+        """Send every finished reply at the head; run queued reads that reached the head."""
+        q = self._q
+        while q:
+            head = q[0]
+            if head.reply is None:
+                if head.is_write:
+                    return
+                head.reply = run_read(head.req)
+            q.popleft()
+            emit(head, head.reply)
+
+    def clear(self) -> None:
+        self._q.clear()

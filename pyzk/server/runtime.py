@@ -1,0 +1,98 @@
+"""Process wiring: recover the data directory, start the client port, timers and HTTP front ends.
+
+`run(config)` is what `python -m pyzk` calls. SIGTERM/SIGINT stop the server cleanly; a SIGKILL
+loses nothing acknowledged because replies leave only after the txn log is fsynced.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from typing import Any
+
+import structlog
+
+from .connection import ClientConn
+from .persistence import open_storage
+from .zkserver import ZkServer
+
+log = structlog.get_logger("pyzk.runtime")
+
+
+class Runtime:
+    """A running standalone server (also used in-process by pyzk.testing)."""
+
+    def __init__(self, config: Any) -> None:
+        self.config = config
+        self.server: ZkServer | None = None
+        self.storage: Any = None
+        self._listener: asyncio.base_events.Server | None = None
+        self._extras: list[Any] = []
+
+    async def start(self) -> None:
+        from ..fourlw.bridge import FourLetterWords
+
+        cfg = self.config
+        self.storage = open_storage(cfg)
+        tree, sessions = self.storage.recover()
+        self.server = ZkServer(cfg, tree, self.storage, sessions=sessions, server_id=0)
+        self.server.storage = self.storage
+        words = FourLetterWords(cfg)
+        per_ip: dict[str, int] = {}
+        loop = asyncio.get_running_loop()
+        host = cfg.client_port_address or None
+        self._listener = await loop.create_server(
+            lambda: ClientConn(self.server, words, cfg.max_client_cnxns, per_ip),  # type: ignore[arg-type]
+            host=host, port=cfg.client_port, reuse_address=True, backlog=1024)
+        self.server.start()
+        for starter in _front_ends():
+            extra = await starter(cfg, self.server)
+            if extra is not None:
+                self._extras.append(extra)
+        log.info("serving", client_port=cfg.client_port, address=host or "0.0.0.0",
+                 data_dir=str(cfg.data_dir), zxid=hex(tree.last_processed_zxid),
+                 mode="standalone")
+
+    @property
+    def port(self) -> int:
+        assert self._listener is not None
+        return int(self._listener.sockets[0].getsockname()[1])
+
+    async def stop(self) -> None:
+        if self._listener is not None:
+            self._listener.close()
+        for extra in self._extras:
+            await extra.stop()
+        if self.server is not None:
+            await self.server.stop()
+        if self.storage is not None:
+            self.storage.close()
+        log.info("stopped")
+
+
+def _front_ends() -> list[Any]:
+    """AdminServer and Prometheus endpoint starters (each returns an object with stop())."""
+    from ..fourlw.admin import start_admin_server
+    from ..metrics import start_metrics_server
+
+    return [start_admin_server, start_metrics_server]
+
+
+async def serve(config: Any) -> None:
+    rt = Runtime(config)
+    await rt.start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    await rt.stop()
+
+
+def run(config: Any) -> None:
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is a dependency
+        asyncio.run(serve(config))
+    else:
+        uvloop.run(serve(config))

@@ -1,0 +1,366 @@
+"""The server process core: one pipeline prep -> log (group commit) -> apply -> reply.
+
+Everything here runs on the event loop except the log write+fsync, which runs in a worker thread
+on a whole batch at a time (group commit: txns arriving during an fsync form the next batch).
+Reads execute at once against the applied tree unless the same connection still awaits a write.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Protocol
+
+import structlog
+
+from ..pipeline import final
+from ..pipeline.prep import Prep, PrepSettings
+from ..pipeline.request import Request
+from ..protocol import records as r
+from ..protocol.codes import Err, KeeperState
+from ..protocol.connect import encode_connect_response
+from ..protocol.jute import JuteError
+from ..protocol.multi import decode_multi
+from ..protocol.opcodes import CLIENT_OPS, Op
+from ..session.tracker import SessionTracker
+from ..tree.datatree import DataTree
+from .auth import authenticate
+from .pending import Pending
+from .stats import ServerStats
+
+if TYPE_CHECKING:
+    from .connection import ClientConn
+
+log = structlog.get_logger("pyzk.server")
+
+_HDR = r.ReplyHeader
+_SERVER_OPS = frozenset({Op.PING, Op.AUTH, Op.SASL, Op.WHO_AM_I, Op.SYNC})
+
+
+class TxnSink(Protocol):
+    """Where committed txns go (the txn log); write_batch runs in a worker thread."""
+
+    def write_batch(self, entries: list[tuple[Any, Any]], fsync: bool) -> None: ...
+
+
+class MemorySink:
+    """A sink that keeps nothing (tests of the pipeline alone)."""
+
+    def write_batch(self, entries: list[tuple[Any, Any]], fsync: bool) -> None:
+        return None
+
+
+class Origin:
+    """Who waits for a txn: a client request, a connecting client, or the server itself."""
+
+    __slots__ = ("conn", "pending", "on_applied")
+
+    def __init__(self, conn: ClientConn | None, pending: Pending | None,
+                 on_applied: Callable[[Any, Any], None] | None = None) -> None:
+        self.conn = conn
+        self.pending = pending
+        self.on_applied = on_applied
+
+
+class ZkServer:
+    def __init__(self, config: Any, tree: DataTree, sink: TxnSink,
+                 sessions: dict[int, int] | None = None, server_id: int = 0) -> None:
+        self.config = config
+        self.tree = tree
+        self.sink = sink
+        self.force_sync: bool = getattr(config, "force_sync", True)
+        self.tick_ms: int = config.tick_time_ms
+        self.min_timeout: int = config.min_session_timeout_ms
+        self.max_timeout: int = config.max_session_timeout_ms
+        self.prep = Prep(tree, PrepSettings(
+            skip_acl=getattr(config, "skip_acl", False),
+            extended_types=getattr(config, "extended_types", False),
+            super_digest=getattr(config, "super_digest", None),
+            max_buffer=config.jute_max_buffer,
+        ))
+        self.super_digest: str | None = getattr(config, "super_digest", None)
+        now = self.now_ms()
+        self.sessions = SessionTracker(self.tick_ms, server_id, now)
+        for sid, timeout in (sessions or {}).items():
+            self.sessions.add(sid, timeout, now)
+        self.last_zxid: int = tree.last_processed_zxid
+        self.conns: set[ClientConn] = set()
+        self.owner: dict[int, ClientConn] = {}
+        self.stats = ServerStats()
+        self.serving = True
+        self._batch: list[tuple[Any, Any, Origin]] = []
+        self._batch_ready = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._stopping = False
+
+    # -- clocks ---------------------------------------------------------------------------
+    @staticmethod
+    def now_ms() -> int:
+        return int(time.time() * 1000)
+
+    # -- lifecycle ------------------------------------------------------------------------
+    def start(self) -> None:
+        self._tasks = [
+            asyncio.create_task(self._commit_loop(), name="pyzk-commit"),
+            asyncio.create_task(self._expiry_loop(), name="pyzk-expiry"),
+            asyncio.create_task(self._container_loop(), name="pyzk-containers"),
+        ]
+
+    async def stop(self) -> None:
+        self._stopping = True
+        self.serving = False
+        for conn in list(self.conns):
+            conn.close()
+        for t in self._tasks:
+            t.cancel()
+        for t in self._tasks:
+            try:
+                await t
+            except (asyncio.CancelledError, Exception):  # noqa: PERF203 - shutdown only
+                pass
+
+    # -- connection entry points ----------------------------------------------------------
+    def on_connect(self, conn: ClientConn, req: Any, read_only: bool, old_client: bool) -> None:
+        """processConnectRequest: new session, or re-attach by id + password."""
+        if req.lastZxidSeen > self.tree.last_processed_zxid:
+            log.info("refusing session: client has seen a newer zxid",
+                     client=conn.peer, client_zxid=hex(req.lastZxidSeen),
+                     our_zxid=hex(self.tree.last_processed_zxid))
+            conn.close()
+            return
+        timeout = min(max(req.timeOut, self.min_timeout), self.max_timeout)
+        conn.old_client = old_client
+        if req.sessionId == 0:
+            sid = self.sessions.new_session_id()
+            self.sessions.add(sid, timeout, self.now_ms())
+            conn.session_id = sid
+            conn.timeout_ms = timeout
+            self.owner[sid] = conn
+            txn = self.prep.create_session_txn(sid, timeout, self._next_zxid(), self.now_ms())
+
+            def done(hdr: Any, result: Any) -> None:
+                self._finish_session_init(conn, True)
+                log.info("session established", session=hex(sid), timeout=timeout,
+                         client=conn.peer)
+
+            self._enqueue_txn(txn, Origin(conn, None, done))
+            return
+        sid = req.sessionId
+        valid = (self.sessions.check_password(sid, req.passwd)
+                 and self.sessions.touch(sid, self.now_ms(), timeout))
+        if valid:
+            old = self.owner.get(sid)
+            if old is not None and old is not conn:
+                old.close()
+            conn.session_id = sid
+            conn.timeout_ms = timeout
+            self.owner[sid] = conn
+        else:
+            log.info("invalid session, probably expired", session=hex(sid), client=conn.peer)
+        self._finish_session_init(conn, valid)
+
+    def _finish_session_init(self, conn: ClientConn, valid: bool) -> None:
+        sid = conn.session_id if valid else 0
+        passwd = self.sessions.password(sid) if valid else b"\0" * 16
+        conn.send(encode_connect_response(conn.timeout_ms if valid else 0, sid, passwd,
+                                          False, conn.old_client))
+        if valid:
+            conn.mark_established()
+        else:
+            conn.close_after_flush()
+
+    def on_request(self, conn: ClientConn, xid: int, op: int, body: memoryview) -> None:
+        self.stats.packets_received += 1
+        started = time.monotonic()
+        sid = conn.session_id
+        if not self.sessions.touch(sid, self.now_ms()):
+            # The session expired or is closing while this connection lingered.
+            conn.send_reply(xid, self.tree.last_processed_zxid, Err.SESSIONEXPIRED, b"")
+            conn.close_after_flush()
+            return
+        spec = CLIENT_OPS.get(op)
+        if spec is None:
+            log.warning("unknown opcode, closing", opcode=op, session=hex(sid), client=conn.peer)
+            conn.send_reply(xid, self.tree.last_processed_zxid, Err.UNIMPLEMENTED, b"")
+            conn.close_after_flush()
+            return
+        if op == Op.AUTH:
+            self._auth(conn, xid, body)
+            return
+        try:
+            if op in (Op.MULTI, Op.MULTI_READ):
+                record, _ = decode_multi(body)
+            elif spec.request is not None:
+                record, _ = spec.request.decode(body, 0)
+            else:
+                record = None
+        except JuteError as e:
+            log.warning("malformed request body", opcode=op, session=hex(sid), error=str(e))
+            record = e
+        req = Request(sid, xid, op, record, conn.auth, conn)
+        pending = Pending(req, spec.write, started)
+        conn.queue.push(pending)
+        if spec.write:
+            if isinstance(record, JuteError):
+                hdr = r.TxnHeader(sid, xid, self._next_zxid(), self.now_ms(), Op.ERROR)
+                txn: tuple[Any, Any] = (hdr, r.ErrorTxn(Err.MARSHALLINGERROR))
+            elif op == Op.CLOSE_SESSION:
+                self.sessions.set_closing(sid)
+                txn = self.prep.close_session_txn(sid, xid, self._next_zxid(), self.now_ms())
+            else:
+                txn = self.prep.prep(req, self._next_zxid(), self.now_ms())
+            self._enqueue_txn(txn, Origin(conn, pending))
+        elif len(conn.queue) == 1:
+            conn.queue.drain(self._run_read, conn.emit_pending)
+
+    def on_close(self, conn: ClientConn) -> None:
+        self.conns.discard(conn)
+        self.tree.watches.remove_watcher(conn)
+        if self.owner.get(conn.session_id) is conn:
+            del self.owner[conn.session_id]
+
+    # -- reads and server-level ops --------------------------------------------------------
+    def _run_read(self, req: Request) -> bytes:
+        conn: ClientConn = req.watcher
+        op = req.op
+        if isinstance(req.record, JuteError):
+            return self._reply_bytes(req.xid, Err.MARSHALLINGERROR, b"")
+        if op in _SERVER_OPS:
+            if op == Op.PING:
+                return _HDR.to_bytes((-2, self.tree.last_processed_zxid, 0))
+            if op == Op.SYNC:
+                return self._reply_bytes(req.xid, 0, r.SyncResponse.to_bytes((req.record.path,)))
+            if op == Op.WHO_AM_I:
+                infos = [r.ClientInfo(i.scheme, i.id) for i in conn.auth]
+                return self._reply_bytes(req.xid, 0, r.WhoAmIResponse.to_bytes((infos,)))
+            if op == Op.SASL:
+                # No SASL server is configured: Java answers with an empty token.
+                return self._reply_bytes(req.xid, 0, r.SetSASLResponse.to_bytes((None,)))
+        err, body, events = final.read_request(self.tree, req)
+        for watcher, ev in events:
+            watcher.send_event(ev)
+        return self._reply_bytes(req.xid, err, body)
+
+    def _reply_bytes(self, xid: int, err: int, body: bytes) -> bytes:
+        out = bytearray(b"\0\0\0\0")
+        _HDR.encode((xid, self.tree.last_processed_zxid, err), out)
+        if err == 0:
+            out += body
+        out[0:4] = (len(out) - 4).to_bytes(4, "big")
+        return bytes(out)
+
+    def _auth(self, conn: ClientConn, xid: int, body: memoryview) -> None:
+        try:
+            pkt, _ = r.AuthPacket.decode(body, 0)
+        except JuteError:
+            conn.close()
+            return
+        ids = authenticate(pkt.scheme, pkt.auth, conn.peer_ip, self.super_digest)
+        if ids is None:
+            log.warning("authentication failed", scheme=pkt.scheme, session=hex(conn.session_id))
+            self.stats.auth_failed += 1
+            conn.send_reply(xid, 0, Err.AUTHFAILED, b"")
+            conn.close_after_flush()
+            return
+        for i in ids:
+            if i not in conn.auth:
+                conn.auth.append(i)
+        log.info("auth success", scheme=pkt.scheme, session=hex(conn.session_id))
+        conn.send_reply(xid, 0, 0, b"")
+
+    # -- the write pipeline ---------------------------------------------------------------
+    def _next_zxid(self) -> int:
+        self.last_zxid += 1
+        return self.last_zxid
+
+    def _enqueue_txn(self, txn: tuple[Any, Any], origin: Origin) -> None:
+        self._batch.append((txn[0], txn[1], origin))
+        self._batch_ready.set()
+
+    async def _commit_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await self._batch_ready.wait()
+            self._batch_ready.clear()
+            batch, self._batch = self._batch, []
+            if not batch:
+                continue
+            entries = [(h, t) for h, t, _ in batch]
+            t0 = time.monotonic()
+            if self.force_sync:
+                await loop.run_in_executor(None, self.sink.write_batch, entries, True)
+            else:
+                self.sink.write_batch(entries, False)
+            self.stats.record_fsync(time.monotonic() - t0, len(batch))
+            for hdr, txn, origin in batch:
+                self._apply(hdr, txn, origin)
+
+    def _apply(self, hdr: Any, txn: Any, origin: Origin) -> None:
+        result = self.tree.process_txn(hdr, txn)
+        self.prep.committed(hdr.zxid)
+        for watcher, ev in result.events:
+            watcher.send_event(ev)
+        if hdr.type == Op.CLOSE_SESSION:
+            self._session_closed(hdr.clientId)
+        if origin.on_applied is not None:
+            origin.on_applied(hdr, result)
+        conn, pending = origin.conn, origin.pending
+        if pending is None or conn is None:
+            return
+        req = pending.req
+        if req.op == Op.CLOSE_SESSION:
+            pending.reply = self._reply_bytes(req.xid, 0, b"")
+            conn.queue.drain(self._run_read, conn.emit_pending)
+            conn.close_after_flush()
+            return
+        if isinstance(req.record, JuteError):
+            err, body = int(Err.MARSHALLINGERROR), b""
+        else:
+            err, body = final.write_reply(self.tree, req, hdr, result)
+        pending.reply = self._reply_bytes(req.xid, err, body)
+        conn.queue.drain(self._run_read, conn.emit_pending)
+
+    def _session_closed(self, sid: int) -> None:
+        self.sessions.remove(sid)
+        conn = self.owner.pop(sid, None)
+        if conn is not None and not conn.closing_session:
+            conn.close_after_flush()
+
+    # -- timers ---------------------------------------------------------------------------
+    async def _expiry_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.tick_ms / 1000)
+            now = self.now_ms()
+            for sid in self.sessions.expire(now):
+                timeout = self.sessions.sessions[sid].timeout_ms
+                log.info("session expired", session=hex(sid), timeout=timeout)
+                self.stats.sessions_expired += 1
+                conn = self.owner.get(sid)
+                if conn is not None:
+                    conn.closing_session = False
+                txn = self.prep.close_session_txn(sid, 0, self._next_zxid(), now)
+                self._enqueue_txn(txn, Origin(None, None))
+
+    async def _container_loop(self) -> None:
+        interval = getattr(self.config, "container_check_interval_ms", 60000)
+        max_per_minute = getattr(self.config, "container_max_per_minute", 10000)
+        while True:
+            await asyncio.sleep(interval / 1000)
+            now = self.now_ms()
+            budget = max(1, max_per_minute * interval // 60000)
+            for path in self.tree.container_candidates(now)[:budget]:
+                txn = self.prep.delete_container_txn(path, self._next_zxid(), now)
+                if txn is None:
+                    self.last_zxid -= 1
+                    continue
+                self._enqueue_txn(txn, Origin(None, None))
+
+    # -- notifications --------------------------------------------------------------------
+    @staticmethod
+    def event_frame(ev: Any) -> bytes:
+        out = bytearray(b"\0\0\0\0")
+        _HDR.encode((-1, -1, 0), out)
+        r.WatcherEvent.encode((ev.type, KeeperState.SYNC_CONNECTED, ev.path), out)
+        out[0:4] = (len(out) - 4).to_bytes(4, "big")
+        return bytes(out)

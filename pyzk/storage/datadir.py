@@ -1,0 +1,196 @@
+"""The data directory: version-2 layout, myid, epoch files, snapshot files, purge.
+
+Mirrors FileTxnSnapLog (dataDir/dataLogDir + "version-2", the checks that the two hold only
+their own files), FileSnap (snapshot names, newest-valid search), QuorumPeer's
+acceptedEpoch/currentEpoch (decimal text written atomically like AtomicFileOutputStream),
+and PurgeTxnLog (keep N snapshots and the logs their recovery needs).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+from . import snapshot as snapcodec
+from .logfile import logs_from, sorted_logs, zxid_from_name
+
+log = logging.getLogger("pyzk.storage")
+
+VERSION_DIR = "version-2"
+ACCEPTED_EPOCH = "acceptedEpoch"
+CURRENT_EPOCH = "currentEpoch"
+MAX_SNAPSHOTS_TRIED = 100  # FileSnap.deserialize looks at most at 100 snapshots
+
+
+class DataDirError(OSError):
+    """A data directory pyzk must not use as it is (Java's DatadirException and friends)."""
+
+
+def snapshot_name(zxid: int) -> str:
+    """Util.makeSnapshotName for the default (uncompressed) stream mode."""
+    return f"snapshot.{zxid:x}"
+
+
+def atomic_write(path: Path, data: bytes, fsync: bool = True) -> None:
+    """AtomicFileOutputStream: write <name>.tmp, fsync it, rename over <name>.
+
+    The directory is fsynced too so the rename itself survives a crash.
+    """
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        view = memoryview(data)
+        while view:
+            n = os.write(fd, view)
+            view = view[n:]
+        if fsync:
+            os.fsync(fd)
+    except BaseException:
+        os.close(fd)
+        tmp.unlink(missing_ok=True)
+        raise
+    os.close(fd)
+    os.replace(tmp, path)
+    if fsync:
+        dfd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
+
+
+class DataDir:
+    """dataDir (snapshots, myid, epochs) and dataLogDir (txn logs), each with version-2/."""
+
+    def __init__(self, data_dir: Path | str, data_log_dir: Path | str | None = None,
+                 autocreate: bool = True) -> None:
+        self.root = Path(data_dir)
+        self.log_root = Path(data_log_dir) if data_log_dir else self.root
+        self.snap_dir = self.root / VERSION_DIR
+        self.log_dir = self.log_root / VERSION_DIR
+        for d in (self.log_dir, self.snap_dir):
+            if not d.exists():
+                if not autocreate:
+                    raise DataDirError(f"Missing data directory {d}, automatic data directory "
+                                       "creation is disabled")
+                d.mkdir(parents=True, exist_ok=True)
+            if not os.access(d, os.W_OK):
+                raise DataDirError(f"Cannot write to data directory {d}")
+        if self.snap_dir.resolve() != self.log_dir.resolve():
+            # ZOOKEEPER-2967: refuse swapped dataDir/dataLogDir settings.
+            if any(n.startswith("snapshot.") for n in os.listdir(self.log_dir)):
+                raise DataDirError("Log directory has snapshot files. Check if dataLogDir and "
+                                   "dataDir configuration is correct.")
+            if any(n.startswith("log.") for n in os.listdir(self.snap_dir)):
+                raise DataDirError("Snapshot directory has log files. Check if dataLogDir and "
+                                   "dataDir configuration is correct.")
+
+    # -- myid and epochs --------------------------------------------------------------------
+    def read_myid(self) -> int | None:
+        """QuorumPeerConfig: the first line of dataDir/myid, as a long."""
+        path = self.root / "myid"
+        try:
+            text = path.read_text()
+        except FileNotFoundError:
+            return None
+        line = text.splitlines()[0].strip() if text else ""
+        try:
+            return int(line)
+        except ValueError:
+            raise DataDirError(f"serverid {line} is not a number") from None
+
+    def write_myid(self, sid: int) -> None:
+        atomic_write(self.root / "myid", f"{sid}\n".encode())
+
+    def read_epoch(self, name: str) -> int | None:
+        """QuorumPeer.readLongFromFile (None when the file does not exist yet)."""
+        path = self.snap_dir / name
+        try:
+            text = path.read_text()
+        except FileNotFoundError:
+            return None
+        line = text.split("\n", 1)[0].rstrip("\r")
+        try:
+            return int(line)
+        except ValueError:
+            raise DataDirError(f"Found {line} in {path}") from None
+
+    def write_epoch(self, name: str, value: int) -> None:
+        """QuorumPeer.writeLongToFile: Long.toString, no newline, atomic."""
+        atomic_write(self.snap_dir / name, str(value).encode())
+
+    # -- snapshots ----------------------------------------------------------------------------
+    def snapshots(self) -> list[tuple[int, Path]]:
+        """(zxid, path) of snapshot files, ascending; .tmp leftovers are not snapshots."""
+        out = []
+        for n in os.listdir(self.snap_dir):
+            if n.startswith("snapshot.") and not n.endswith(".tmp"):
+                z = zxid_from_name(n, "snapshot")
+                if z >= 0:
+                    out.append((z, self.snap_dir / n))
+        out.sort()
+        return out
+
+    def valid_snapshots(self, n: int = MAX_SNAPSHOTS_TRIED) -> list[tuple[int, Path]]:
+        """FileSnap.findNValidSnapshots: newest first, those whose tail looks sealed."""
+        out = []
+        for z, p in reversed(self.snapshots()):
+            try:
+                ok = _tail_ok(p)
+            except OSError as e:
+                log.warning("invalid snapshot %s: %s", p, e)
+                continue
+            if ok:
+                out.append((z, p))
+                if len(out) == n:
+                    break
+        return out
+
+    def write_snapshot(self, zxid: int, data: bytes, fsync: bool = True) -> Path:
+        path = self.snap_dir / snapshot_name(zxid)
+        atomic_write(path, data, fsync)
+        return path
+
+    @staticmethod
+    def read_snapshot(path: Path) -> snapcodec.Snapshot:
+        raw = snapcodec.maybe_decompress(path.read_bytes(), str(path))
+        return snapcodec.decode_snapshot(raw, str(path))
+
+    # -- logs ---------------------------------------------------------------------------------
+    def logs(self) -> list[tuple[int, Path]]:
+        return [(zxid_from_name(p.name, "log"), p) for p in sorted_logs(self.log_dir)]
+
+    # -- purge --------------------------------------------------------------------------------
+    def purge(self, retain: int) -> list[Path]:
+        """PurgeTxnLog.purge: keep the newest `retain` (>= 3) valid snapshots, the log that
+        starts at or before the oldest of them and all later logs; delete older files."""
+        if retain < 3:
+            raise ValueError("count should be greater than or equal to 3")
+        snaps = self.valid_snapshots(retain)
+        if not snaps:
+            return []
+        least = snaps[-1][0]
+        keep_logs = set(logs_from(self.log_dir, least))
+        doomed = [p for z, p in self.logs() if z < least and p not in keep_logs]
+        doomed += [p for z, p in self.snapshots() if z < least]
+        for p in doomed:
+            log.info("Removing file: %s", p)
+            try:
+                p.unlink()
+            except OSError as e:
+                log.warning("Failed to remove %s: %s", p, e)
+        return doomed
+
+
+def _tail_ok(path: Path) -> bool:
+    if path.name.endswith(".gz"):
+        with open(path, "rb") as f:
+            return f.read(2) == b"\x1f\x8b"
+    with open(path, "rb") as f:
+        f.seek(0, os.SEEK_END)
+        size = f.tell()
+        if size < 10:
+            return False
+        f.seek(size - 5)
+        return f.read(5) == snapcodec.SEAL_TAIL

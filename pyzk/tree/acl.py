@@ -1,0 +1,208 @@
+"""ACL checks and the built-in auth providers (world, ip, digest, super), as Java does them.
+
+Sources: ZooKeeperServer.checkACL, PrepRequestProcessor.fixupACL, DigestAuthenticationProvider,
+IPAuthenticationProvider, AuthUtil.getClientInfos. Auth ids are r.Id records held per session.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from ..protocol import records as r
+from ..protocol.codes import Err, KeeperError
+
+SUPER_ID: Any = r.Id("super", "")
+_INT = re.compile(r"[+-]?[0-9]+\Z")
+_REDACT = re.compile("[:][^\n\r\u0085\u2028\u2029]*")
+
+
+def java_split(s: str, sep: str, limit: int = 0) -> list[str]:
+    """String.split with a literal one-character separator: limit 0 drops trailing empties."""
+    if limit > 0:
+        return s.split(sep, limit - 1)
+    parts = s.split(sep)
+    while parts and parts[-1] == "":
+        parts.pop()
+    return parts if parts else ([] if s else [""])
+
+
+def _parse_int(s: str) -> int | None:
+    """Integer.parseInt, or None where it throws NumberFormatException."""
+    if not _INT.match(s):
+        return None
+    v = int(s)
+    return v if -0x80000000 <= v <= 0x7FFFFFFF else None
+
+
+# -- ip provider (IPAuthenticationProvider: IPv4 only, CIDR by "/bits") ----------------------
+
+def _v4(addr: str) -> list[int] | None:
+    parts = addr.split(".")
+    if len(parts) != 4:
+        return None
+    out = []
+    for p in parts:
+        v = _parse_int(p)
+        if v is None or not 0 <= v <= 255:
+            return None
+        out.append(v)
+    return out
+
+
+def _mask(b: list[int], bits: int) -> None:
+    start = bits // 8
+    start_mask = ~((1 << (8 - bits % 8)) - 1) & 0xFF
+    while start < len(b):
+        b[start] &= start_mask
+        start_mask = 0
+        start += 1
+
+
+def ip_is_valid(ident: str) -> bool:
+    parts = ident.split("/", 1)
+    if _v4(parts[0]) is None:
+        return False
+    if len(parts) == 2:
+        bits = _parse_int(parts[1])
+        if bits is None or not 0 <= bits <= 32:
+            return False
+    return True
+
+
+def ip_matches(ident: str, acl_expr: str) -> bool:
+    parts = acl_expr.split("/", 1)
+    acl_addr = _v4(parts[0])
+    if acl_addr is None:
+        return False
+    bits = 32
+    if len(parts) == 2:
+        b = _parse_int(parts[1])
+        if b is None or not 0 <= b <= 32:
+            return False
+        bits = b
+    _mask(acl_addr, bits)
+    remote = _v4(ident)
+    if remote is None:
+        return False
+    _mask(remote, bits)
+    return remote == acl_addr
+
+
+# -- digest provider ---------------------------------------------------------------------
+
+def generate_digest(id_password: str) -> str:
+    """DigestAuthenticationProvider.generateDigest: "user:" + base64(sha1("user:password"))."""
+    user = id_password.split(":", 1)[0]
+    digest = hashlib.sha1(id_password.encode("utf-8")).digest()  # noqa: S324 - Java's scheme
+    return user + ":" + base64.b64encode(digest).decode("ascii")
+
+
+def digest_auth_ids(auth: bytes | None, super_digest: str | None) -> list[Any]:
+    """Ids an `addauth digest user:pw` adds to a session (handleAuthentication): super first."""
+    ident = generate_digest((auth or b"").decode("utf-8", "replace"))
+    ids: list[Any] = []
+    if super_digest is not None and ident == super_digest:
+        ids.append(SUPER_ID)
+    ids.append(r.Id("digest", ident))
+    return ids
+
+
+def digest_is_valid(ident: str) -> bool:
+    return len(java_split(ident, ":")) == 2
+
+
+# -- provider registry (ProviderRegistry defaults: ip and digest) -------------------------
+
+# scheme -> (isValid, matches, isAuthenticated)
+PROVIDERS: dict[str, tuple[Any, Any, bool]] = {
+    "ip": (ip_is_valid, ip_matches, False),
+    "digest": (digest_is_valid, str.__eq__, True),
+}
+
+
+def user_name(ident: Any) -> str:
+    """AuthUtil.getUser: digest -> the user part, ip -> the address, unknown scheme -> ""."""
+    if ident.scheme == "digest":
+        return ident.id.split(":")[0]
+    if ident.scheme in PROVIDERS:
+        return str(ident.id)
+    return ""
+
+
+# -- checks ------------------------------------------------------------------------------
+
+def has_perm(acl: Sequence[Any], perm: int, auth_ids: Sequence[Any], skip_acl: bool = False) -> bool:
+    """ZooKeeperServer.checkACL without the exception: empty ACL and super pass everything."""
+    if skip_acl or not acl:
+        return True
+    for a in auth_ids:
+        if a.scheme == "super":
+            return True
+    for perms, ident in acl:
+        if perms & perm:
+            scheme = ident.scheme
+            if scheme == "world" and ident.id == "anyone":
+                return True
+            prov = PROVIDERS.get(scheme)
+            if prov is not None:
+                matches = prov[1]
+                for a in auth_ids:
+                    if a.scheme == scheme and matches(a.id, ident.id):
+                        return True
+    return False
+
+
+def check_acl(acl: Sequence[Any], perm: int, auth_ids: Sequence[Any], skip_acl: bool = False,
+              path: str | None = None) -> None:
+    if not has_perm(acl, perm, auth_ids, skip_acl):
+        raise KeeperError(Err.NOAUTH, path)
+
+
+def fixup_acl(path: str, auth_ids: Sequence[Any], acls: list[Any] | None) -> list[Any]:
+    """PrepRequestProcessor.fixupACL: dedupe, validate schemes/ids, expand `auth` ids."""
+    uniq: list[Any] = []
+    for a in acls or ():
+        if a not in uniq:
+            uniq.append(a)
+    if not uniq:
+        raise KeeperError(Err.INVALIDACL, path)
+    out: list[Any] = []
+    for a in uniq:
+        ident = a.id
+        if ident is None or ident.scheme is None:
+            raise KeeperError(Err.INVALIDACL, path)
+        scheme = ident.scheme
+        if scheme == "world" and ident.id == "anyone":
+            out.append(a)
+        elif scheme == "auth":
+            # expand to every authenticated id of the caller (ip ids are not "authenticated")
+            valid = False
+            for cid in auth_ids:
+                prov = PROVIDERS.get(cid.scheme)
+                if prov is not None and prov[2]:
+                    valid = True
+                    out.append(r.ACL(a.perms, cid))
+            if not valid:
+                raise KeeperError(Err.INVALIDACL, path)
+        else:
+            prov = PROVIDERS.get(scheme)
+            if prov is None or ident.id is None or not prov[0](ident.id):
+                raise KeeperError(Err.INVALIDACL, path)
+            out.append(a)
+    return out
+
+
+def redact_digests(acl: list[Any]) -> list[Any]:
+    """getACL for callers without ADMIN: digest ids become "user:x" (id.replaceAll(":.*", ":x"))."""
+    out = []
+    for a in acl:
+        ident = a.id
+        if ident.scheme == "digest":
+            # Java's '.' stops at any line terminator, Python's only at \n
+            a = r.ACL(a.perms, r.Id("digest", _REDACT.sub(":x", ident.id)))
+        out.append(a)
+    return out

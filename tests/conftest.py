@@ -1,0 +1,98 @@
+"""Shared test plumbing: which server kinds to run against, and a scratch work directory.
+
+PYZK_TEST_SERVERS (default "pyzk,java") picks the server kinds. Any test or fixture that takes a
+`server_kind` argument is parametrized over them (java params marked `java`; a kind that cannot
+run here is skipped with the reason). Nothing needs importing: conftest modules are not importable
+reliably (pytest swaps `conftest` in sys.modules), so this works through pytest_generate_tests
+and the `server_kinds` / `kind_skip_reason` fixtures.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+TESTS = Path(__file__).resolve().parent
+if str(TESTS) not in sys.path:
+    # Lets test modules `import servers` (tests/servers.py) without a package __init__.
+    sys.path.insert(0, str(TESTS))
+
+from servers import java_available  # noqa: E402
+
+KINDS = ("pyzk", "java")
+WORK = TESTS / ".work"
+
+
+def test_server_kinds() -> list[str]:
+    """Kinds named in PYZK_TEST_SERVERS, in order, validated."""
+    raw = os.environ.get("PYZK_TEST_SERVERS", "pyzk,java")
+    kinds = [k.strip() for k in raw.split(",") if k.strip()]
+    bad = [k for k in kinds if k not in KINDS]
+    if bad:
+        raise pytest.UsageError(f"PYZK_TEST_SERVERS has unknown kinds {bad}; known: {KINDS}")
+    return kinds
+
+
+test_server_kinds.__test__ = False  # type: ignore[attr-defined]  # a helper, not a test
+
+
+def pyzk_server_available() -> bool:
+    """True once the lead's server runtime exists; from then on pyzk params must run, not skip."""
+    try:
+        return importlib.util.find_spec("pyzk.server.runtime") is not None
+    except ModuleNotFoundError:
+        return False
+
+
+def kind_unavailable_reason(kind: str) -> str | None:
+    if kind == "pyzk" and not pyzk_server_available():
+        return "pyzk server not written yet (pyzk.server.runtime is not importable)"
+    if kind == "java" and not java_available():
+        return "Debian's Java ZooKeeper is not installed (scripts/test.sh installs it)"
+    return None
+
+
+def server_kind_params() -> list[object]:
+    """pytest params for the selected kinds: java ones marked `java`, unavailable ones skipped."""
+    params: list[object] = []
+    for kind in test_server_kinds():
+        marks: list[pytest.MarkDecorator] = []
+        if kind == "java":
+            marks.append(pytest.mark.java)
+        reason = kind_unavailable_reason(kind)
+        if reason is not None:
+            marks.append(pytest.mark.skip(reason=reason))
+        params.append(pytest.param(kind, id=kind, marks=marks))
+    return params
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "server_kind" in metafunc.fixturenames:
+        metafunc.parametrize("server_kind", server_kind_params())
+
+
+@pytest.fixture(scope="session")
+def server_kinds() -> list[str]:
+    """The kinds PYZK_TEST_SERVERS selects (for tests that handle kinds themselves)."""
+    return test_server_kinds()
+
+
+@pytest.fixture(scope="session")
+def kind_skip_reason() -> Callable[[str], str | None]:
+    """Why a kind cannot run here (None if it can): `reason = kind_skip_reason("pyzk")`."""
+    return kind_unavailable_reason
+
+
+@pytest.fixture
+def workdir(tmp_path: Path) -> Iterator[Path]:
+    """A scratch directory for server data, configs and logs; removed after the test."""
+    path = tmp_path / "work"
+    path.mkdir()
+    yield path
+    shutil.rmtree(path, ignore_errors=True)

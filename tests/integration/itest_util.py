@@ -1,0 +1,28 @@
+"""Small shared helpers of the integration suite: bounded waiting and raw-client shortcuts."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from rawclient import RawClient
+
+
+def wait_for(pred: Callable[[], Any], timeout: float = 10.0, what: str = "condition") -> Any:
+    """Poll pred until it returns a truthy value (bounded); return that value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        v = pred()
+        if v:
+            return v
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.02)
+
+
+def raw(srv: Any, timeout_ms: int = 30000, source: str | None = None) -> RawClient:
+    """A connected raw client on srv."""
+    c = RawClient(srv.host, srv.port, source=source)
+    c.connect(timeout_ms)
+    return c

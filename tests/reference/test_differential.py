@@ -1,0 +1,57 @@
+"""Differential test: one scripted scenario against Java ZooKeeper and against pyzk through the raw
+client; the normalised transcripts (op, err, response fields, watch events) must be equal."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+TESTS = Path(__file__).resolve().parents[1]
+for p in (TESTS.parent, TESTS, TESTS / "reference", TESTS / "integration"):
+    if str(p) not in sys.path:
+        sys.path.insert(0, str(p))
+
+from differential import scenario  # noqa: E402
+from differential.transcript import diff  # noqa: E402
+from servers import ServerProc, java_available  # noqa: E402
+
+pytestmark = pytest.mark.java
+
+JAVA_HOST = "127.0.0.41"
+PYZK_HOST = "127.0.0.42"
+
+
+def _transcript(kind: str, host: str, workdir: Path) -> list[dict[str, object]]:
+    srv = ServerProc(kind, workdir / kind, host=host)
+    srv.start()
+    try:
+        return scenario.run(srv.host, srv.port).normalised()
+    finally:
+        srv.stop()
+
+
+@pytest.fixture
+def java_transcript(tmp_path: Path) -> list[dict[str, object]]:
+    if not java_available():
+        pytest.skip("Debian's Java ZooKeeper is not installed")
+    return _transcript("java", JAVA_HOST, tmp_path)
+
+
+def test_scenario_is_deterministic_on_java(java_transcript, tmp_path: Path) -> None:
+    """Two Java runs give the same transcript: the normalisation hides only what may vary."""
+    again = _transcript("java", JAVA_HOST, tmp_path / "second")
+    assert java_transcript == again, diff(java_transcript, again)
+
+
+def test_pyzk_transcript_equals_java(java_transcript, tmp_path: Path) -> None:
+    kinds = os.environ.get("PYZK_TEST_SERVERS", "pyzk,java").replace(" ", "").split(",")
+    if "pyzk" not in kinds:
+        pytest.skip("pyzk not selected by PYZK_TEST_SERVERS")
+    if importlib.util.find_spec("pyzk.__main__") is None:
+        pytest.skip("pyzk launcher (pyzk/__main__.py) not present yet")
+    got = _transcript("pyzk", PYZK_HOST, tmp_path)
+    assert java_transcript == got, diff(java_transcript, got)

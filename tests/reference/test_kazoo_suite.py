@@ -1,0 +1,93 @@
+"""kazoo's own test suite (shipped inside the kazoo package) passes against pyzk wherever it
+passes against Java ZooKeeper 3.8, bar the reasoned entries in kazoo_known_differences.txt.
+
+Both runs go through scripts/kazoo_suite.sh; pyzk is swapped in under kazoo's harness by the
+`java` shim in scripts/kazoo-shim. Each run takes about 3 minutes against Java.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+WORK = REPO / "tests" / ".work"
+KNOWN = Path(__file__).with_name("kazoo_known_differences.txt")
+SUITE_TIMEOUT = 1200
+
+pytestmark = [pytest.mark.java, pytest.mark.timeout(3 * SUITE_TIMEOUT)]
+
+
+def run_suite(kind: str, *args: str, name: str | None = None) -> dict[str, str]:
+    """Run (part of) kazoo's suite against `kind`; return {test id: passed|failed|skipped}."""
+    name = name or f"kazoo-{kind}"
+    # Own process group, so a timeout also ends kazoo's pytest and the servers it started.
+    proc = subprocess.Popen(["bash", str(REPO / "scripts" / "kazoo_suite.sh"), kind, *args],
+                            env={**os.environ, "KAZOO_RESULTS_NAME": name},
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)
+    try:
+        out, _ = proc.communicate(timeout=SUITE_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        out, _ = proc.communicate()
+        pytest.fail(f"kazoo suite against {kind} exceeded {SUITE_TIMEOUT} s:\n{out[-6000:]}")
+    assert proc.returncode == 0, f"kazoo suite run broke:\n{out[-8000:]}"
+    results: dict[str, str] = {}
+    for line in (WORK / f"{name}.txt").read_text().splitlines():
+        test_id, outcome = line.rsplit(" ", 1)
+        results[test_id] = outcome
+    return results
+
+
+def known_differences() -> dict[str, str]:
+    allowed: dict[str, str] = {}
+    for raw in KNOWN.read_text().splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        test_id, _, reason = line.partition(" # ")
+        assert reason.strip(), f"{KNOWN.name}: no reason given for {test_id!r}"
+        allowed[test_id.strip()] = reason.strip()
+    return allowed
+
+
+@pytest.fixture(scope="module")
+def java_results(kind_skip_reason: Callable[[str], str | None]) -> dict[str, str]:
+    reason = kind_skip_reason("java")
+    if reason:
+        pytest.skip(reason)
+    return run_suite("java")
+
+
+def test_kazoo_suite_runs_against_java_zookeeper(java_results: dict[str, str]) -> None:
+    passed = [t for t, o in java_results.items() if o == "passed"]
+    # ~300 of kazoo 2.11's tests run against a standalone server; far fewer means a broken setup.
+    assert len(passed) >= 250, f"only {len(passed)} kazoo tests passed against Java"
+
+
+def test_kazoo_tests_that_pass_on_java_pass_on_pyzk(
+        java_results: dict[str, str], server_kinds: list[str],
+        kind_skip_reason: Callable[[str], str | None]) -> None:
+    if "pyzk" not in server_kinds:
+        pytest.skip("pyzk not in PYZK_TEST_SERVERS")
+    reason = kind_skip_reason("pyzk")
+    if reason:
+        pytest.skip(reason)
+    allowed = known_differences()
+    # A pyzk that cannot serve kazoo at all would otherwise cost ~60 s per test.
+    pyzk = run_suite("pyzk", "--maxfail=25")
+    must_pass = {t for t, o in java_results.items() if o == "passed"} - set(allowed)
+    missing = sorted(t for t in must_pass if pyzk.get(t) != "passed")
+    if missing:
+        # One retry of just those tests, so a timing blip does not read as an incompatibility.
+        retry = run_suite("pyzk", *missing, name="kazoo-pyzk-retry")
+        missing = [t for t in missing if retry.get(t) != "passed"]
+    assert not missing, (
+        f"{len(missing)} kazoo tests pass against Java but not pyzk "
+        f"(see tests/.work/kazoo-pyzk*.txt and .junit.xml):\n" + "\n".join(missing))
