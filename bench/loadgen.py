@@ -1,8 +1,8 @@
 """Raw-protocol asyncio load generator for ZooKeeper-compatible servers (not bound to kazoo).
 
-Opens N sessions (ConnectRequest + trailing readOnly byte, built with pyzk.protocol records), keeps
-K pipelined requests outstanding on each, and measures completed ops/s and per-request latency.
-The same code drives pyzk and Apache ZooKeeper; several processes can share the load.
+Opens N sessions (bench.wire: ConnectRequest + trailing readOnly byte, pyzk.protocol records),
+keeps K pipelined requests outstanding on each, and measures completed ops/s and per-request
+latency. The same code drives pyzk and Apache ZooKeeper; several processes can share the load.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ import math
 import multiprocessing as mp
 import queue
 import random
-import struct
 import time
 from array import array
 from collections import deque
@@ -20,21 +19,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from bench.wire import OPEN_ACL_UNSAFE, key_path, open_session
 from pyzk.protocol import records as r
-from pyzk.protocol.framing import frame
 from pyzk.protocol.opcodes import Op
 
 WORKLOADS = ("create", "setData", "getData", "exists", "mix90")
-
-# Frame length + ReplyHeader{int xid, long zxid, int err}: the same layout as r.ReplyHeader,
-# unpacked with one precompiled struct because the reply path is the generator's own hot loop.
-_REPLY = struct.Struct(">iiqi")
-# Frame length + RequestHeader{int xid, int type}.
-_REQ = struct.Struct(">iii")
-_NOTIFICATION_XID = -1  # WatcherEvent (ClientCnxn.NOTIFICATION_XID)
-_PING_XID = -2
-_OPEN_ACL_UNSAFE = [r.ACL(31, r.Id("world", "anyone"))]  # ZooDefs.Ids.OPEN_ACL_UNSAFE
-_NODEEXISTS = -110
+_NODEEXISTS = -110  # Err.NODEEXISTS: prepare() is idempotent
 
 
 @dataclass
@@ -82,21 +72,6 @@ class LoadResult:
 
 
 # -- request bodies --------------------------------------------------------------------------
-
-def connect_request_bytes(timeout_ms: int) -> bytes:
-    """A fresh-session ConnectRequest frame with the trailing readOnly=false byte."""
-    body = r.ConnectRequest.to_bytes(r.ConnectRequest(0, 0, timeout_ms, 0, b"\0" * 16)) + b"\0"
-    return frame(body)
-
-
-def request_frame(xid: int, op: int, body: bytes) -> bytes:
-    return _REQ.pack(8 + len(body), xid, op) + body
-
-
-def key_path(root: str, i: int) -> str:
-    return f"{root}/k/{i}"
-
-
 class RequestSource:
     """Yields (op, body) for one session's workload; None when the op budget is spent."""
 
@@ -130,7 +105,7 @@ class RequestSource:
         return self.pos
 
     def _create(self) -> tuple[int, bytes]:
-        req = r.CreateRequest(f"{self.create_prefix}{self.issued}", self.data, _OPEN_ACL_UNSAFE, 0)
+        req = r.CreateRequest(f"{self.create_prefix}{self.issued}", self.data, OPEN_ACL_UNSAFE, 0)
         return Op.CREATE, r.CreateRequest.to_bytes(req)
 
     def _set(self) -> tuple[int, bytes]:
@@ -146,150 +121,6 @@ class RequestSource:
         if self.rng.random() < 0.1:
             return self._set()
         return self._get()
-
-
-# -- one session -----------------------------------------------------------------------------
-
-class Session(asyncio.Protocol):
-    """A pipelined client session. Replies come back in xid order (ZooKeeper's FIFO guarantee)."""
-
-    def __init__(self, source: RequestSource | None, outstanding: int, timeout_ms: int) -> None:
-        self.source = source
-        self.outstanding = outstanding
-        self.timeout_ms = timeout_ms
-        self.transport: asyncio.Transport | None = None
-        self.buf = bytearray()
-        self.handshaken = False
-        loop = asyncio.get_running_loop()
-        self.connected: asyncio.Future[int] = loop.create_future()
-        self.done: asyncio.Future[None] = loop.create_future()
-        self.closed: asyncio.Future[None] = loop.create_future()
-        self.session_id = 0
-        self.xid = 0
-        self.inflight: deque[tuple[int, int]] = deque()  # (xid, send time ns)
-        self.stopping = False
-        self.started = False
-        self.win_start = 0
-        self.win_end = 0
-        self.ops = 0
-        self.errors = 0
-        self.last_done = 0
-        self.lat = array("q")
-        self.errs: list[int] = []  # per-reply err codes, kept only for scripted (setup) calls
-        self.keep_errs = False
-
-    # asyncio callbacks
-    def connection_made(self, transport: Any) -> None:
-        self.transport = transport
-        transport.write(connect_request_bytes(self.timeout_ms))
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        for fut in (self.connected, self.done, self.closed):
-            if not fut.done():
-                fut.set_exception(ConnectionError(f"connection lost: {exc}"))
-
-    def data_received(self, data: bytes) -> None:
-        buf = self.buf
-        buf += data
-        now = time.perf_counter_ns()
-        pos = 0
-        end = len(buf)
-        if not self.handshaken:
-            if end < 4:
-                return
-            (n,) = struct.unpack_from(">i", buf, 0)
-            if end < 4 + n:
-                return
-            resp, _ = r.ConnectResponse.decode(buf[4:4 + n], 0)
-            pos = 4 + n
-            self.handshaken = True
-            self.session_id = resp.sessionId
-            if resp.sessionId == 0:
-                self.connected.set_exception(ConnectionError("session refused"))
-            else:
-                self.connected.set_result(resp.sessionId)
-        inflight = self.inflight
-        lat = self.lat
-        ws, we = self.win_start, self.win_end
-        while end - pos >= 16:
-            n, xid, _zxid, err = _REPLY.unpack_from(buf, pos)
-            if end - pos - 4 < n:
-                break
-            pos += 4 + n
-            if xid == _NOTIFICATION_XID or xid == _PING_XID:
-                continue  # watch events and ping replies are not part of the workload
-            sent_xid, t0 = inflight.popleft()
-            if sent_xid != xid:
-                raise RuntimeError(f"reply xid {xid} != expected {sent_xid}")
-            if xid == self._close_xid:
-                if not self.closed.done():
-                    self.closed.set_result(None)
-                continue
-            if self.keep_errs:
-                self.errs.append(err)
-            if ws <= now <= we:
-                self.ops += 1
-                lat.append(now - t0)
-                if err:
-                    self.errors += 1
-            self.last_done = now
-        if pos:
-            del buf[:pos]
-        self.pump(now)
-
-    _close_xid = -99
-
-    def pump(self, now: int) -> None:
-        """Top the pipeline back up to K outstanding requests, one write for the batch."""
-        if not self.started or self.source is None or self.done.done():
-            return
-        if now >= self.win_end:
-            self.stopping = True
-        inflight = self.inflight
-        parts = []
-        if not self.stopping:
-            take = self.source.take
-            while len(inflight) < self.outstanding:
-                nxt = take()
-                if nxt is None:
-                    self.stopping = True
-                    break
-                self.xid += 1
-                parts.append(request_frame(self.xid, nxt[0], nxt[1]))
-                inflight.append((self.xid, now))
-        if parts and self.transport is not None:
-            self.transport.write(b"".join(parts))
-        if self.stopping and not inflight:
-            self.done.set_result(None)
-
-    def start(self, win_start: int, win_end: int) -> None:
-        self.win_start, self.win_end = win_start, win_end
-        self.started = True
-        self.pump(time.perf_counter_ns())
-
-    async def close(self, timeout: float = 10.0) -> None:
-        """closeSession (op -11) and wait for its reply, then drop the connection."""
-        if self.transport is None or self.transport.is_closing():
-            return
-        self.xid += 1
-        self._close_xid = self.xid
-        self.inflight.append((self.xid, time.perf_counter_ns()))
-        self.transport.write(request_frame(self.xid, Op.CLOSE_SESSION, b""))
-        try:
-            await asyncio.wait_for(self.closed, timeout)
-        except (ConnectionError, TimeoutError):
-            pass
-        self.transport.close()
-
-
-async def open_session(host: str, port: int, source: RequestSource | None, outstanding: int,
-                       timeout_ms: int = 30000, connect_timeout: float = 10.0) -> Session:
-    loop = asyncio.get_running_loop()
-    _, proto = await loop.create_connection(
-        lambda: Session(source, outstanding, timeout_ms), host, port)
-    await asyncio.wait_for(proto.connected, connect_timeout)
-    return proto
-
 
 class _ListSource(RequestSource):
     """A fixed script of requests (used for setup)."""
@@ -314,7 +145,7 @@ async def run_script(host: str, port: int, reqs: list[tuple[int, bytes]],
 
 async def prepare(spec: LoadSpec) -> None:
     """Create root, root/k (spec.keys znodes with spec.payload bytes) and root/c; idempotent."""
-    acl, data = _OPEN_ACL_UNSAFE, bytes(spec.payload)
+    acl, data = OPEN_ACL_UNSAFE, bytes(spec.payload)
     reqs: list[tuple[int, bytes]] = [
         (Op.CREATE, r.CreateRequest.to_bytes(r.CreateRequest(p, b"", acl, 0)))
             for p in (spec.root, f"{spec.root}/k", f"{spec.root}/c")]

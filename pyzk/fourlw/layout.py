@@ -21,7 +21,8 @@ _CONN = re.compile(r"^ /")
 
 def _shape(line: str) -> str:
     line = _DATE.sub("<date>", line)
-    line = _HEX.sub("0x#", line)
+    line = re.sub(r"lop=\w+", "lop=<op>", line)  # the last op name is a value, not layout
+    line = _HEX.sub("<hex>", line)
     line = _ADDR.sub("<addr>", line)
     line = _FLOAT.sub("#.#", line)
     return _INT.sub("#", line)
@@ -60,16 +61,25 @@ def text_layout(cmd: str, text: str) -> list[str]:
     for line in lines:
         key, sep, _ = line.partition(": " if ": " in line else "=")
         out.append(key + sep + "*" if sep and key in _FREE_VALUE_KEYS else _shape(line))
-    # Connection lines keep their slots but are sorted among themselves.
-    slots = [i for i, line in enumerate(lines) if _CONN.match(line)]
-    for i, shaped in zip(slots, sorted(out[i] for i in slots), strict=True):
-        out[i] = shaped
+    # Connection lines, and each run of tab-indented items (watch/ephemeral/expiry members), come
+    # from Java hash sets: they keep their slots but are sorted among themselves.
+    groups = [[i for i, line in enumerate(lines) if _CONN.match(line)]]
+    run: list[int] = []
+    for i, line in enumerate(lines + [""]):
+        if line.startswith("\t"):
+            run.append(i)
+        elif run:
+            groups.append(run)
+            run = []
+    for slots in groups:
+        for i, shaped in zip(slots, sorted(out[i] for i in slots), strict=True):
+            out[i] = shaped
     return out + tail
 
 
 _DYNAMIC_KEYS = {"expiry_time_to_session_ids", "session_id_to_ephemeral_paths",
                  "session_id_to_watched_paths", "path_to_session_ids", "current_config"}
-_FREE_STRINGS = {"version", "zookeeper.version", "data_dir", "data_log_dir"}
+_BEANS = {"server_stats"}
 
 
 def _kind(v: Any) -> Any:
@@ -97,9 +107,12 @@ def json_layout(name: str, obj: dict[str, Any]) -> Any:
 
     def walk(key: str, v: Any) -> Any:
         if isinstance(v, dict):
-            if key in _DYNAMIC_KEYS:
-                return ["*", sorted({repr(walk("", x)) for x in v.values()})]
-            return [[k, walk(k, x)] for k, x in v.items()]
+            if key in _DYNAMIC_KEYS:  # empty expiry buckets come and go with timing
+                return ["*", sorted({repr(walk("", x)) for x in v.values() if x != []})]
+            pairs = [[k, walk(k, x)] for k, x in v.items()]
+            # Jackson orders a bean's getter-only properties by reflection, which varies between
+            # JVM runs (seen for ServerStats): compare those as a set.
+            return sorted(pairs) if key in _BEANS else pairs
         if isinstance(v, list):
             return ["list", sorted({repr(walk("", x)) for x in v})]
         return _kind(v)

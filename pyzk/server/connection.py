@@ -69,8 +69,7 @@ class ClientConn(asyncio.Protocol):
 
     # -- asyncio.Protocol -----------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        self.transport = transport  # type: ignore[assignment]  # uvloop's is not a subclass
         peer = transport.get_extra_info("peername") or ("?", 0)
         self.peer_ip = str(peer[0])
         self.peer = f"{peer[0]}:{peer[1]}"
@@ -161,6 +160,13 @@ class ClientConn(asyncio.Protocol):
             if self._closed or self._close_after_flush:
                 return
             self._request(f)
+
+    def reset_stats(self) -> None:
+        """ServerCnxn.resetStats (crst)."""
+        self.packets_received = self.packets_sent = 0
+        self.min_latency_ms = self.max_latency_ms = 0.0
+        self.total_latency_ms = self.last_latency_ms = 0.0
+        self.last_op, self.last_cxid, self.last_zxid, self.last_response = "NA", -1, -1, 0.0
 
     # -- output ---------------------------------------------------------------------------
     def send(self, data: bytes) -> None:

@@ -1,24 +1,100 @@
-"""Bridge between the server and pyzk.storage: recovery at start, group-commit writes, snapshots."""
+"""Bridge between the server and pyzk.storage: recovery, group-commit writes, snapshots, purge.
+
+Appends are encoded on the event loop; the batch's write+fsync runs in a worker thread. A
+snapshot is a cheap fuzzy capture on the loop, serialized in a thread (FileTxnSnapLog/
+SyncRequestProcessor), with at most one in flight ("Too busy to snap, skipping").
+"""
 
 from __future__ import annotations
 
+import asyncio
+import random
+import time
 from typing import Any
 
+import structlog
+
+from ..storage.datadir import DataDir
+from ..storage.logfile import TxnLogWriter
+from ..storage.recovery import recover
+from ..storage.snapshot import capture
+from ..storage.txnlog import SnapshotTrigger
 from ..tree.datatree import DataTree
+
+log = structlog.get_logger("pyzk.storage")
 
 
 class Storage:
     def __init__(self, config: Any) -> None:
         self.config = config
+        self.datadir = DataDir(config.data_dir, config.data_log_dir)
+        self.writer = TxnLogWriter(self.datadir.log_dir, prealloc=config.pre_alloc_size_kb * 1024)
+        self.trigger = SnapshotTrigger(config.snap_count, config.snap_size_limit_kb * 1024,
+                                       random.Random())
+        self._snapshot_task: asyncio.Future[Any] | None = None
+        self.last_snapshot: tuple[int, int] | None = None
+        self.snapshots_taken = 0
 
     def recover(self) -> tuple[DataTree, dict[int, int]]:
-        return DataTree(), {}
+        cfg = self.config
+        t0 = time.monotonic()
+        rec = recover(self.datadir, lambda: DataTree(extended_types=cfg.extended_types,
+                                                     skip_acl=cfg.skip_acl))
+        for note in rec.torn:
+            log.warning("truncated a torn txn log entry", detail=note)
+        if rec.needs_initial_snapshot:
+            # Like Java: an empty data dir gets snapshot.0 before serving.
+            self.datadir.save_snapshot(capture(rec.tree, {}))
+        log.info("data directory recovered", snapshot=str(rec.snapshot_path),
+                 txns_replayed=rec.txns_replayed, zxid=hex(rec.last_zxid),
+                 sessions=len(rec.sessions), nodes=rec.tree.node_count(),
+                 seconds=round(time.monotonic() - t0, 3))
+        return rec.tree, rec.sessions
 
-    def write_batch(self, entries: list[tuple[Any, Any]], fsync: bool) -> None:
-        return None
+    # -- group commit ---------------------------------------------------------------------
+    def append(self, hdr: Any, txn: Any) -> None:
+        self.writer.append(hdr, txn)
+
+    def flush(self, fsync: bool) -> int:
+        """Blocking: write every appended txn and (when fsync) make it durable."""
+        return self.writer.flush(fsync)
+
+    # -- snapshots ------------------------------------------------------------------------
+    def maybe_snapshot(self, tree: DataTree, sessions: dict[int, int]) -> None:
+        w = self.writer
+        if not self.trigger.should_snapshot(w.txn_count, w.bytes_since_roll):
+            return
+        if self._snapshot_task is not None and not self._snapshot_task.done():
+            log.warning("Too busy to snap, skipping")
+            return
+        w.roll()
+        self.trigger.reset()
+        view = capture(tree, sessions)
+        zxid = tree.last_processed_zxid
+        loop = asyncio.get_running_loop()
+        t0 = time.monotonic()
+        fut = loop.run_in_executor(None, self.datadir.save_snapshot, view, self.config.force_sync)
+
+        def done(f: asyncio.Future[Any]) -> None:
+            if f.exception() is not None:
+                log.error("snapshot failed", zxid=hex(zxid), error=str(f.exception()))
+                return
+            self.snapshots_taken += 1
+            self.last_snapshot = (zxid, int(time.time()))
+            log.info("snapshot written", zxid=hex(zxid), path=str(f.result()),
+                     seconds=round(time.monotonic() - t0, 3))
+
+        fut.add_done_callback(done)
+        self._snapshot_task = fut
+
+    def purge(self) -> list[Any]:
+        removed = self.datadir.purge(self.config.autopurge_snap_retain_count)
+        if removed:
+            log.info("purged old snapshots and logs", count=len(removed))
+        return removed
 
     def close(self) -> None:
-        return None
+        self.writer.close(self.config.force_sync)
 
 
 def open_storage(config: Any) -> Storage:

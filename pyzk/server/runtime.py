@@ -13,7 +13,9 @@ from typing import Any
 import structlog
 
 from .connection import ClientConn
+from .fourlw_port import FourLetterWords
 from .persistence import open_storage
+from .view import LiveView
 from .zkserver import ZkServer
 
 log = structlog.get_logger("pyzk.runtime")
@@ -30,23 +32,22 @@ class Runtime:
         self._extras: list[Any] = []
 
     async def start(self) -> None:
-        from ..fourlw.bridge import FourLetterWords
-
         cfg = self.config
         self.storage = open_storage(cfg)
         tree, sessions = self.storage.recover()
         self.server = ZkServer(cfg, tree, self.storage, sessions=sessions, server_id=0)
         self.server.storage = self.storage
-        words = FourLetterWords(cfg)
+        self.view = LiveView(self.server)
+        words = FourLetterWords(cfg, self.view)
         per_ip: dict[str, int] = {}
         loop = asyncio.get_running_loop()
         host = cfg.client_port_address or None
         self._listener = await loop.create_server(
             lambda: ClientConn(self.server, words, cfg.max_client_cnxns, per_ip),  # type: ignore[arg-type]
-            host=host, port=cfg.client_port, reuse_address=True, backlog=1024)
+            host=host, port=cfg.client_port, reuse_address=True, backlog=cfg.client_port_listen_backlog if cfg.client_port_listen_backlog > 0 else 1024)
         self.server.start()
         for starter in _front_ends():
-            extra = await starter(cfg, self.server)
+            extra = await starter(cfg, self.view)
             if extra is not None:
                 self._extras.append(extra)
         log.info("serving", client_port=cfg.client_port, address=host or "0.0.0.0",
@@ -72,15 +73,27 @@ class Runtime:
 
 def _front_ends() -> list[Any]:
     """AdminServer and Prometheus endpoint starters (each returns an object with stop())."""
-    from ..fourlw.admin import start_admin_server
-    from ..metrics import start_metrics_server
+    from .frontends import start_admin_server, start_metrics_server
 
     return [start_admin_server, start_metrics_server]
 
 
+class StartupError(Exception):
+    """The server cannot start; the message says why (logged once, exit status 1)."""
+
+
 async def serve(config: Any) -> None:
+    from ..storage.datadir import DataDirError
+    from ..storage.recovery import RecoveryError
+
     rt = Runtime(config)
-    await rt.start()
+    try:
+        await rt.start()
+    except (RecoveryError, DataDirError) as e:
+        raise StartupError(f"cannot recover the data directory: {e}") from None
+    except OSError as e:
+        await rt.stop()
+        raise StartupError(f"cannot listen on the client port {config.client_port}: {e}") from None
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -89,10 +102,16 @@ async def serve(config: Any) -> None:
     await rt.stop()
 
 
-def run(config: Any) -> None:
+def run(config: Any) -> int:
     try:
         import uvloop
     except ImportError:  # pragma: no cover - uvloop is a dependency
-        asyncio.run(serve(config))
+        runner: Any = asyncio.run
     else:
-        uvloop.run(serve(config))
+        runner = uvloop.run
+    try:
+        runner(serve(config))
+    except StartupError as e:
+        log.error("startup failed", error=str(e))
+        return 1
+    return 0

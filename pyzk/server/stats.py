@@ -19,6 +19,8 @@ class ServerStats:
         self.fsync_max_s = 0.0
         self.txn_count = 0
         self.batch_max = 0
+        self.fsync_slow = 0
+        self.fsync_warn_s = 1.0
 
     def reset(self) -> None:
         self.packets_received = 0
@@ -44,5 +46,7 @@ class ServerStats:
         self.fsync_count += 1
         self.fsync_total_s += seconds
         self.fsync_max_s = max(self.fsync_max_s, seconds)
+        if seconds > self.fsync_warn_s:
+            self.fsync_slow += 1
         self.txn_count += batch
         self.batch_max = max(self.batch_max, batch)

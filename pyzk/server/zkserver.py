@@ -39,16 +39,15 @@ _SERVER_OPS = frozenset({Op.PING, Op.AUTH, Op.SASL, Op.WHO_AM_I, Op.SYNC})
 
 
 class TxnSink(Protocol):
-    """Where committed txns go (the txn log); write_batch runs in a worker thread."""
+    """Where txns go before they are applied (the txn log).
 
-    def write_batch(self, entries: list[tuple[Any, Any]], fsync: bool) -> None: ...
+    append() runs on the loop; flush() blocks (write + fsync) and runs in a worker thread;
+    maybe_snapshot() runs on the loop after a batch is applied.
+    """
 
-
-class MemorySink:
-    """A sink that keeps nothing (tests of the pipeline alone)."""
-
-    def write_batch(self, entries: list[tuple[Any, Any]], fsync: bool) -> None:
-        return None
+    def append(self, hdr: Any, txn: Any) -> None: ...
+    def flush(self, fsync: bool) -> int: ...
+    def maybe_snapshot(self, tree: DataTree, sessions: dict[int, int]) -> None: ...
 
 
 class Origin:
@@ -68,8 +67,13 @@ class ZkServer:
                  sessions: dict[int, int] | None = None, server_id: int = 0) -> None:
         self.config = config
         self.tree = tree
+        # Java delivers a watch event only to connections with READ on the znode.
+        tree.watcher_auth = lambda conn: conn.auth
+        tree.extended_types = getattr(config, "extended_types", False)
+        tree.skip_acl = getattr(config, "skip_acl", False)
         self.sink = sink
         self.force_sync: bool = getattr(config, "force_sync", True)
+        self.fsync_warn_ms: int = getattr(config, "fsync_warning_threshold_ms", 1000)
         self.tick_ms: int = config.tick_time_ms
         self.min_timeout: int = config.min_session_timeout_ms
         self.max_timeout: int = config.max_session_timeout_ms
@@ -106,6 +110,10 @@ class ZkServer:
             asyncio.create_task(self._expiry_loop(), name="pyzk-expiry"),
             asyncio.create_task(self._container_loop(), name="pyzk-containers"),
         ]
+        hours = getattr(self.config, "autopurge_purge_interval_hours", 0)
+        if hours > 0 and hasattr(self.sink, "purge"):
+            self._tasks.append(asyncio.create_task(self._purge_loop(hours * 3600),
+                                                   name="pyzk-purge"))
 
     async def stop(self) -> None:
         self._stopping = True
@@ -286,15 +294,23 @@ class ZkServer:
             batch, self._batch = self._batch, []
             if not batch:
                 continue
-            entries = [(h, t) for h, t, _ in batch]
+            sink = self.sink
+            for h, t, _ in batch:
+                sink.append(h, t)
             t0 = time.monotonic()
             if self.force_sync:
-                await loop.run_in_executor(None, self.sink.write_batch, entries, True)
+                await loop.run_in_executor(None, sink.flush, True)
             else:
-                self.sink.write_batch(entries, False)
-            self.stats.record_fsync(time.monotonic() - t0, len(batch))
+                sink.flush(False)
+            elapsed = time.monotonic() - t0
+            self.stats.record_fsync(elapsed, len(batch))
+            if elapsed * 1000 > self.fsync_warn_ms:
+                log.warning("fsync of the txn log took too long", ms=int(elapsed * 1000),
+                            txns=len(batch))
             for hdr, txn, origin in batch:
                 self._apply(hdr, txn, origin)
+            sink.maybe_snapshot(self.tree, {sid: s.timeout_ms
+                                            for sid, s in self.sessions.sessions.items()})
 
     def _apply(self, hdr: Any, txn: Any, origin: Origin) -> None:
         result = self.tree.process_txn(hdr, txn)
@@ -355,6 +371,12 @@ class ZkServer:
                     self.last_zxid -= 1
                     continue
                 self._enqueue_txn(txn, Origin(None, None))
+
+    async def _purge_loop(self, interval_s: float) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await loop.run_in_executor(None, self.sink.purge)  # type: ignore[attr-defined]
+            await asyncio.sleep(interval_s)
 
     # -- notifications --------------------------------------------------------------------
     @staticmethod

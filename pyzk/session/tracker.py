@@ -113,5 +113,9 @@ class SessionTracker:
                     out.append(sid)
         return out
 
+    def buckets(self) -> list[tuple[int, list[int]]]:
+        """(expiry time, session ids) oldest first, for the `dump` command."""
+        return [(t, sorted(self._buckets[t])) for t in sorted(self._buckets)]
+
     def next_deadline_ms(self) -> int | None:
         return min(self._buckets) if self._buckets else None

@@ -152,6 +152,10 @@ class DataDir:
         atomic_write(path, data, fsync)
         return path
 
+    def save_snapshot(self, view: snapcodec.SnapshotView, fsync: bool = True) -> Path:
+        """Serialize a view captured on the event loop and write it; run in a worker thread."""
+        return self.write_snapshot(view.zxid, snapcodec.encode_view(view), fsync)
+
     @staticmethod
     def read_snapshot(path: Path) -> snapcodec.Snapshot:
         raw = snapcodec.maybe_decompress(path.read_bytes(), str(path))

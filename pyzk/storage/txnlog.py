@@ -177,26 +177,30 @@ def scan_log(buf: Any, name: str = "log") -> LogScan:
     nothing but zeros follows it; otherwise acknowledged txns would silently vanish, so this
     raises LogFormatError, as it does for a bad checksum or an impossible length.
     """
+    if not isinstance(buf, bytes):
+        buf = bytes(buf)
     hdr = decode_log_header(buf, name)
     entries: list[tuple[int, bytes]] = []
     off = LOG_HEADER_SIZE
     size = len(buf)
     while True:
         if size - off < 12:
-            torn = None if not any(buf[off:]) else f"partial entry header at offset {off}"
+            torn = None if _zeros(buf, off) else f"partial entry header at offset {off}"
             return LogScan(hdr.dbid, entries, off, torn)
         crc, n = _ENTRY_HEAD.unpack_from(buf, off)
         if n == 0:
             # Preallocated zeros: the end of the log (FileTxnIterator.next treats it as EOF).
-            if crc != 0 or any(buf[off:]):
+            # A checksum without its length is a torn header; anything after it is not.
+            if not _zeros(buf, off + 12):
                 raise LogFormatError(name, off, "zero-length entry followed by data")
-            return LogScan(hdr.dbid, entries, off, None)
+            torn = f"partial entry header at offset {off}" if crc else None
+            return LogScan(hdr.dbid, entries, off, torn)
         if n < 0 or n > MAX_ENTRY:
             raise LogFormatError(name, off, f"unreasonable entry length {n}")
         end = off + 12 + n
         if end >= size or buf[end] != EOR:
             # Torn write: the last entry did not fully reach the disk.
-            if end + 1 < size and any(buf[end + 1:]):
+            if end + 1 < size and not _zeros(buf, end + 1):
                 raise LogFormatError(
                     name, off, "entry is partial (no EOR byte) but data follows it")
             return LogScan(hdr.dbid, entries, off, f"last transaction was partial at offset {off}")
@@ -205,6 +209,11 @@ def scan_log(buf: Any, name: str = "log") -> LogScan:
             raise LogFormatError(name, off, "CRC check failed")
         entries.append((off, payload))
         off = end + 1
+
+
+def _zeros(buf: bytes, off: int) -> bool:
+    """Only zero bytes from off on (bytes.count runs in C and copies nothing)."""
+    return off >= len(buf) or buf.count(b"\0", off) == len(buf) - off
 
 
 def iter_entries(scan: LogScan, name: str = "log") -> Iterator[tuple[int, TxnEntry]]:

@@ -75,7 +75,13 @@ class RawClient:
         self.xid = 0
         self.events: list[Any] = []
         self._buf = bytearray()
-        self.session: Connected | None = None
+        self._session: Connected | None = None
+
+    @property
+    def session(self) -> Connected:
+        if self._session is None:
+            raise RuntimeError("not connected")
+        return self._session
 
     # -- framing ---------------------------------------------------------------------------
     def send_raw(self, data: bytes) -> None:
@@ -137,9 +143,9 @@ class RawClient:
         data = self.read_frame()
         resp, off = r.ConnectResponse.decode(data, 0)
         ro = bool(data[off]) if off < len(data) else None
-        self.session = Connected(resp.protocolVersion, resp.timeOut, resp.sessionId,
-                                 resp.passwd or b"", ro)
-        return self.session
+        self._session = Connected(resp.protocolVersion, resp.timeOut, resp.sessionId,
+                                  resp.passwd or b"", ro)
+        return self._session
 
     # -- requests --------------------------------------------------------------------------
     def send_request(self, op: int, rec: Any = None, xid: int | None = None) -> int:

@@ -77,7 +77,11 @@ def test_barrier_blocks_until_removed(zk, clients, base: str) -> None:
     b1.create()
     assert not b2.wait(timeout=0.2)
     passed = threading.Event()
-    t = threading.Thread(target=lambda: b2.wait(10) and passed.set())
+    def waiter() -> None:
+        if b2.wait(10):
+            passed.set()
+
+    t = threading.Thread(target=waiter)
     t.start()
     b1.remove()
     assert passed.wait(10)

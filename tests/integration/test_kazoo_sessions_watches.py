@@ -6,6 +6,7 @@ from __future__ import annotations
 import socket
 import struct
 import threading
+from typing import Any
 
 import pytest
 from itest_util import raw
@@ -42,10 +43,10 @@ def test_expired_session_drops_ephemerals_and_fires_watches(fast, clients) -> No
     watcher = clients(fast)
     dying = raw(fast, timeout_ms=400)
     assert dying.create("/doomed", b"", flags=1).err == 0
-    events: list[object] = []
+    events: list[Any] = []
     got = threading.Event()
 
-    def on_event(ev: object) -> None:
+    def on_event(ev: Any) -> None:
         events.append(ev)
         got.set()
 
@@ -215,10 +216,10 @@ def test_remove_and_check_watches_for_standard_watches(zk, client: KazooClient,
 
 def test_kazoo_watch_callbacks_fire(client: KazooClient, base: str) -> None:
     p = f"{base}/kw"
-    seen: list[tuple[object, str]] = []
+    seen: list[tuple[Any, str]] = []
     done = threading.Event()
 
-    def cb(ev: object) -> None:
+    def cb(ev: Any) -> None:
         seen.append((ev.type, ev.path))
         done.set()
 

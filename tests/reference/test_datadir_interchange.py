@@ -38,7 +38,7 @@ def build_datadir(root: Path) -> tuple[DataTree, dict[int, int]]:
     dd = DataDir(root)
     tree = DataTree(extended_types=True)
     sessions: dict[int, int] = {}
-    dd.write_snapshot(0, sc.encode_view(sc.capture(tree, sessions)))
+    dd.save_snapshot(sc.capture(tree, sessions))
     w = TxnLogWriter(dd.log_dir, prealloc=64 * 1024)
     zxid = 0
 

@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 from pyzk.fourlw.layout import json_layout, text_layout
-from tests.servers import J, REPO, ServerProc, free_port, java_available
+from tests.servers import REPO, J, ServerProc, free_port, java_available
 
 HOST = "127.0.0.61"
 GOLDEN = REPO / "tests" / "golden" / "fourlw"
@@ -174,16 +174,16 @@ def capture_golden(work: Path) -> None:
     finally:
         proc.stop()
     # Default whitelist (only srvr): known words are refused with NopCommand's text.
-    proc = ServerProc("java", work / "whitelist", host=HOST,
-                      cfg={"4lw.commands.whitelist": "srvr"})
-    proc.start()
+    plain = ServerProc("java", work / "whitelist", host=HOST,
+                       cfg={"4lw.commands.whitelist": "srvr"})
+    plain.start()
     try:
         out = GOLDEN / "whitelist"
         out.mkdir(parents=True, exist_ok=True)
         for cmd in ("ruok", "mntr", "stat", "isro"):
-            (out / f"{cmd}.txt").write_text(four_letter(HOST, proc.port, cmd))
+            (out / f"{cmd}.txt").write_text(four_letter(HOST, plain.port, cmd))
     finally:
-        proc.stop()
+        plain.stop()
     _capture_not_serving(work / "notserving", GOLDEN / "notserving")
 
 
@@ -223,7 +223,6 @@ def live(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
         proc.stop()
 
 
-SERVING_4LW = [c for c in FOUR_LETTER if c not in ("envi",)]
 
 
 @pytest.mark.parametrize("cmd", FOUR_LETTER)

@@ -19,6 +19,7 @@ REPO = Path(__file__).resolve().parents[2]
 WORK = REPO / "tests" / ".work"
 KNOWN = Path(__file__).with_name("kazoo_known_differences.txt")
 SUITE_TIMEOUT = 1200
+SMOKE_TEST = "test_client.TestClient::test_create"
 
 pytestmark = [pytest.mark.java, pytest.mark.timeout(3 * SUITE_TIMEOUT)]
 
@@ -80,8 +81,13 @@ def test_kazoo_tests_that_pass_on_java_pass_on_pyzk(
     if reason:
         pytest.skip(reason)
     allowed = known_differences()
-    # A pyzk that cannot serve kazoo at all would otherwise cost ~60 s per test.
-    pyzk = run_suite("pyzk", "--maxfail=25")
+    # One smoke test first: a pyzk that cannot serve kazoo's harness at all (say it refuses the
+    # zoo.cfg kazoo writes) would otherwise cost ~60 s per test before failing.
+    smoke = run_suite("pyzk", SMOKE_TEST, "--timeout=60", name="kazoo-pyzk-smoke")
+    assert smoke.get(SMOKE_TEST) == "passed", (
+        f"kazoo's harness cannot use pyzk ({SMOKE_TEST} {smoke.get(SMOKE_TEST)}); see "
+        "tests/.work/kazoo-pyzk-smoke.junit.xml")
+    pyzk = run_suite("pyzk", "--maxfail=10")
     must_pass = {t for t, o in java_results.items() if o == "passed"} - set(allowed)
     missing = sorted(t for t in must_pass if pyzk.get(t) != "passed")
     if missing:

@@ -15,10 +15,8 @@ REPO = Path(__file__).resolve().parents[2]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))  # bench/ is not an installed package
 
-from bench.loadgen import (  # noqa: E402
-    LoadResult,
-    LoadSpec,
-    RequestSource,
+from bench.loadgen import LoadResult, LoadSpec, RequestSource  # noqa: E402
+from bench.wire import (  # noqa: E402
     connect_request_bytes,
     open_session,
     request_frame,

@@ -109,3 +109,26 @@ def test_tools_read_the_java_files(capsys: pytest.CaptureFixture[str]) -> None:
     lines.clear()
     assert check_datadir(GOLDEN, lines.append) == 0
     assert lines[-1].startswith("recovery: ok")
+
+
+def test_flipped_byte_in_a_java_log_is_refused_with_file_and_offset(tmp_path: Path) -> None:
+    dd = _copy(tmp_path)
+    last = sorted(dd.log_dir.glob("log.*"), key=lambda p: int(p.name[4:], 16))[-1]
+    raw = bytearray(last.read_bytes())
+    off = read_log_file(last).entries[3][0]
+    raw[off + 30] ^= 0x20
+    last.write_bytes(bytes(raw))
+    with pytest.raises(txnlog.LogFormatError) as ei:
+        recover(dd, lambda: DataTree(extended_types=True))
+    assert ei.value.name == str(last) and ei.value.offset == off
+
+
+def test_truncated_java_log_tail_loses_only_the_torn_txn(tmp_path: Path) -> None:
+    dd = _copy(tmp_path)
+    last = sorted(dd.log_dir.glob("log.*"), key=lambda p: int(p.name[4:], 16))[-1]
+    scan = read_log_file(last)
+    off, payload = scan.entries[-1]
+    last.write_bytes(last.read_bytes()[:off + 12 + len(payload) // 2])
+    full = recover(_copy(tmp_path / "ref"), lambda: DataTree(extended_types=True))
+    res = recover(dd, lambda: DataTree(extended_types=True))
+    assert res.last_zxid == full.last_zxid - 1 and len(res.torn) == 1

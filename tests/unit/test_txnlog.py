@@ -213,3 +213,18 @@ def test_truncate_keeps_txns_up_to_zxid_and_drops_later_files(tmp_path: Path) ->
     truncate_log(tmp_path, 3)
     assert [p.name for p in sorted_logs(tmp_path)] == ["log.1"]
     assert [e.hdr.zxid for _, _, e in iter_log(tmp_path, 0)] == [1, 2, 3]
+
+
+def test_checksum_without_length_before_zeros_is_a_torn_header() -> None:
+    data, offs = _log_bytes(2, pad=0)
+    buf = data + struct.pack(">q", 12345) + b"\0" * 100
+    scan = txnlog.scan_log(buf, "log.1")
+    assert len(scan.entries) == 2 and scan.torn and "header" in scan.torn
+    with pytest.raises(LogFormatError, match="followed by data"):
+        txnlog.scan_log(buf + b"\x01", "log.1")
+
+
+def test_scanning_a_64mb_preallocated_log_is_fast() -> None:
+    data, _ = _log_bytes(50, pad=64 * 1024 * 1024)
+    scan = txnlog.scan_log(data, "log.1")  # zero-checks run in C, no per-byte Python loop
+    assert len(scan.entries) == 50 and scan.torn is None

@@ -1,0 +1,34 @@
+"""Four-letter words on the client port: the sniff of the first four bytes and the reply text.
+
+The words, their text and the whitelist live in pyzk.fourlw (one table shared with the
+AdminServer); this adapter binds them to a running server's LiveView.
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import Any
+
+import structlog
+
+from ..fourlw.commands import Whitelist, four_letter_reply, word_for_length
+
+log = structlog.get_logger("pyzk.fourlw")
+_LEN = struct.Struct(">i")
+
+
+class FourLetterWords:
+    def __init__(self, config: Any, view: Any) -> None:
+        self.whitelist = Whitelist(",".join(sorted(config.four_letter_whitelist)),
+                                   getattr(config, "read_only_mode", False))
+        self.view = view
+
+    def is_command(self, first4: bytes) -> bool:
+        word = word_for_length(_LEN.unpack(first4)[0])
+        return word is not None and word != "telnet close"
+
+    def run(self, word: str, server: Any, extra: bytes = b"") -> str:
+        if word not in self.whitelist:
+            log.warning("four-letter word refused: not in the whitelist", word=word)
+        text = four_letter_reply(word, self.view, self.whitelist, extra)
+        return text or ""

@@ -1,0 +1,61 @@
+"""HTTP front ends started beside the client port: the AdminServer and the Prometheus endpoint.
+
+Both read the same LiveView the four-letter words use (one command table, pyzk.fourlw).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import structlog
+
+from ..fourlw.admin import AdminServer
+from ..metrics import ServerMetrics, exporter_from_config
+
+log = structlog.get_logger("pyzk.frontends")
+
+
+class _Stoppable:
+    def __init__(self, stop: Any) -> None:
+        self._stop = stop
+
+    async def stop(self) -> None:
+        result = self._stop()
+        if asyncio.iscoroutine(result):
+            await result
+
+
+async def start_admin_server(cfg: Any, view: Any) -> _Stoppable | None:
+    if not cfg.admin_enable_server:
+        return None
+    admin = AdminServer(lambda: view, cfg.admin_server_address, cfg.admin_server_port,
+                        cfg.admin_command_url, cfg.admin_idle_timeout_ms)
+    try:
+        await admin.start()
+    except OSError as e:
+        # Java logs the failure and keeps serving clients without the AdminServer.
+        log.error("AdminServer failed to start", address=cfg.admin_server_address,
+                  port=cfg.admin_server_port, error=str(e))
+        return None
+    log.info("AdminServer started", address=cfg.admin_server_address, port=admin.port,
+             url=cfg.admin_command_url)
+    return _Stoppable(admin.stop)
+
+
+async def start_metrics_server(cfg: Any, view: Any) -> _Stoppable | None:
+    metrics = ServerMetrics()
+    view.metrics = metrics
+    view.server.metrics = metrics
+    exporter = exporter_from_config(cfg.raw, metrics, lambda: view.monitor_gauges,
+                                    asyncio.get_running_loop())
+    if exporter is None:
+        return None
+    try:
+        exporter.start()
+    except OSError as e:
+        log.error("Prometheus endpoint failed to start", host=exporter.host, port=exporter.port,
+                  error=str(e))
+        return None
+    log.info("Prometheus metrics endpoint started", host=exporter.host, port=exporter.port)
+    return _Stoppable(exporter.stop)

@@ -1,0 +1,258 @@
+"""The live ServerView: what the four-letter words, AdminServer and metrics read from a server.
+
+Computed on access from the running ZkServer, so commands always see current values.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import socket
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from .. import __version__
+from ..fourlw.info import DEFAULT_TRACE_MASK, ConfInfo, ConnectionInfo, ServerStatsInfo
+
+if TYPE_CHECKING:
+    from .zkserver import ZkServer
+
+# Tools (kazoo's server_version, zkServer.sh) parse the leading x.y.z: report the 3.8 line
+# whose semantics pyzk implements, then pyzk's own version.
+VERSION = f"3.8.4-pyzk-{__version__}, built on 2026-11-24 00:00 UTC"
+
+
+def _dir_size(path: Any) -> int:
+    total = 0
+    try:
+        for entry in os.scandir(path):
+            if entry.is_file(follow_symlinks=False):
+                total += entry.stat().st_size
+    except OSError:
+        return 0
+    return total
+
+
+def _fd_counts() -> tuple[int, int]:
+    try:
+        open_fds = len(os.listdir("/proc/self/fd"))
+    except OSError:
+        open_fds = 0
+    try:
+        import resource
+
+        max_fds = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    except (ImportError, ValueError):
+        max_fds = 0
+    return open_fds, max_fds
+
+
+class LiveView:
+    def __init__(self, server: ZkServer, metrics: Any = None) -> None:
+        self.server = server
+        self.metrics = metrics
+        self.trace_mask = DEFAULT_TRACE_MASK
+        self.started_wall_ms = int(time.time() * 1000)
+
+    # -- identity and state ---------------------------------------------------------------
+    @property
+    def is_serving(self) -> bool:
+        return self.server.serving
+
+    @property
+    def version(self) -> str:
+        return VERSION
+
+    @property
+    def is_read_only(self) -> bool:
+        return False
+
+    @property
+    def peer_state(self) -> str | None:
+        return None
+
+    @property
+    def quorum(self) -> Any:
+        return None
+
+    @property
+    def proposal_sizes(self) -> tuple[int, int, int] | None:
+        return None
+
+    @property
+    def node_count(self) -> int:
+        return self.server.tree.node_count()
+
+    # -- statistics -----------------------------------------------------------------------
+    def _outstanding(self) -> int:
+        return sum(len(c.queue) for c in self.server.conns)
+
+    @property
+    def stats(self) -> ServerStatsInfo:
+        s = self.server.stats
+        cfg = self.server.config
+        return ServerStatsInfo(
+            packets_sent=s.packets_sent,
+            packets_received=s.packets_received,
+            fsync_threshold_exceed_count=s.fsync_slow,
+            data_dir_size=_dir_size(cfg.data_dir / "version-2"),
+            log_dir_size=_dir_size(cfg.data_log_dir / "version-2"),
+            server_state="standalone",
+            last_processed_zxid=self.server.tree.last_processed_zxid,
+            outstanding_requests=self._outstanding(),
+            avg_latency=round(s.avg_latency_ms, 4),
+            max_latency=int(s.max_latency_ms),
+            min_latency=int(s.min_latency_ms),
+            num_alive_client_connections=len(self.server.conns),
+            uptime=int((time.monotonic() - s.started) * 1000),
+            auth_failed_count=s.auth_failed,
+        )
+
+    def reset_stats(self) -> None:
+        self.server.stats.reset()
+        if self.metrics is not None:
+            self.metrics.reset_all()
+
+    def reset_connection_stats(self) -> None:
+        for c in self.server.conns:
+            c.reset_stats()
+
+    def set_trace_mask(self, mask: int) -> None:
+        self.trace_mask = mask
+
+    # -- connections and sessions ---------------------------------------------------------
+    def _conn_info(self, c: Any) -> ConnectionInfo:
+        host, _, port = c.peer.rpartition(":")
+        n = max(c.packets_sent, 1)
+        return ConnectionInfo(
+            host=host, port=int(port or 0), interest_ops=1,
+            outstanding_requests=len(c.queue), packets_received=c.packets_received,
+            packets_sent=c.packets_sent, session_id=c.session_id if c.established else 0,
+            last_operation=c.last_op, established=int(c.established_at * 1000),
+            session_timeout=c.timeout_ms, last_cxid=c.last_cxid, last_zxid=c.last_zxid,
+            last_response_time=int(c.last_response * 1000),
+            last_latency=int(c.last_latency_ms), min_latency=int(c.min_latency_ms),
+            avg_latency=int(c.total_latency_ms / n), max_latency=int(c.max_latency_ms))
+
+    @property
+    def connections(self) -> Sequence[ConnectionInfo]:
+        return [self._conn_info(c) for c in list(self.server.conns)]
+
+    @property
+    def secure_connections(self) -> Sequence[ConnectionInfo]:
+        return ()
+
+    @property
+    def session_expiry(self) -> Sequence[tuple[int, Sequence[int]]]:
+        return self.server.sessions.buckets()
+
+    @property
+    def connection_expiry(self) -> Sequence[tuple[int, Sequence[ConnectionInfo]]]:
+        return ()
+
+    @property
+    def wall_minus_elapsed_ms(self) -> int:
+        # Session buckets are kept in wall-clock ms already.
+        return 0
+
+    @property
+    def ephemerals(self) -> Mapping[int, Sequence[str]]:
+        return {sid: sorted(p) for sid, p in self.server.tree.ephemerals.items()}
+
+    @property
+    def data_watches(self) -> Mapping[int, Sequence[str]]:
+        out: dict[int, list[str]] = {}
+        for watcher, paths in self.server.tree.watches.by_watcher().items():
+            out.setdefault(getattr(watcher, "session_id", 0), []).extend(paths)
+        return out
+
+    # -- configuration --------------------------------------------------------------------
+    @property
+    def conf(self) -> ConfInfo:
+        cfg = self.server.config
+        return ConfInfo(
+            client_port=cfg.client_port, secure_client_port=-1,
+            data_dir=str(cfg.data_dir / "version-2"),
+            data_log_dir=str(cfg.data_log_dir / "version-2"),
+            tick_time=cfg.tick_time_ms, max_client_cnxns=cfg.max_client_cnxns,
+            min_session_timeout=cfg.min_session_timeout_ms,
+            max_session_timeout=cfg.max_session_timeout_ms,
+            client_port_listen_backlog=cfg.client_port_listen_backlog,
+            server_id=cfg.my_id or 0)
+
+    @property
+    def initial_config(self) -> str:
+        return "".join(f"{k}={v}\n" for k, v in self.server.config.raw.items())
+
+    @property
+    def env(self) -> Sequence[tuple[str, str]]:
+        cwd = os.getcwd()
+        return [
+            ("zookeeper.version", VERSION),
+            ("host.name", socket.gethostname()),
+            ("java.version", f"python-{platform.python_version()}"),
+            ("java.vendor", platform.python_implementation()),
+            ("java.home", sys.prefix),
+            ("java.class.path", os.pathsep.join(sys.path)),
+            ("java.library.path", ""),
+            ("java.io.tmpdir", os.environ.get("TMPDIR", "/tmp")),
+            ("java.compiler", "<NA>"),
+            ("os.name", platform.system()),
+            ("os.arch", platform.machine()),
+            ("os.version", platform.release()),
+            ("user.name", os.environ.get("USER", "")),
+            ("user.home", os.path.expanduser("~")),
+            ("user.dir", cwd),
+            ("os.memory.free", "0MB"),
+            ("os.memory.max", "0MB"),
+            ("os.memory.total", "0MB"),
+        ]
+
+    @property
+    def system_properties(self) -> Mapping[str, str]:
+        return dict(self.env)
+
+    @property
+    def digests(self) -> Sequence[tuple[int, int]]:
+        return ()
+
+    @property
+    def last_snapshot(self) -> tuple[int, int] | None:
+        storage = getattr(self.server, "storage", None)
+        return getattr(storage, "last_snapshot", None)
+
+    # -- mntr gauges ----------------------------------------------------------------------
+    @property
+    def monitor_gauges(self) -> Mapping[str, int | float | str | None]:
+        srv = self.server
+        s = srv.stats
+        tree = srv.tree
+        open_fds, max_fds = _fd_counts()
+        return {
+            "ephemerals_count": tree.ephemeral_count(),
+            "num_alive_connections": len(srv.conns),
+            "avg_latency": round(s.avg_latency_ms, 4),
+            "outstanding_requests": self._outstanding(),
+            "znode_count": tree.node_count(),
+            "global_sessions": len(srv.sessions.sessions),
+            "non_mtls_remote_conn_count": 0,
+            "last_client_response_size": -1,
+            "packets_sent": s.packets_sent,
+            "packets_received": s.packets_received,
+            "max_client_response_size": -1,
+            "connection_drop_probability": 0.0,
+            "watch_count": tree.watches.watch_count(),
+            "auth_failed_count": s.auth_failed,
+            "min_latency": int(s.min_latency_ms),
+            "max_file_descriptor_count": max_fds,
+            "approximate_data_size": tree.approximate_data_size(),
+            "open_file_descriptor_count": open_fds,
+            "local_sessions": 0,
+            "uptime": int((time.monotonic() - s.started) * 1000),
+            "max_latency": int(s.max_latency_ms),
+            "outstanding_tls_handshake": 0,
+            "min_client_response_size": -1,
+            "non_mtls_local_conn_count": 0,
+        }
