@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import math
 import multiprocessing as mp
+import os
 import queue
 import random
 import time
@@ -42,6 +43,7 @@ class LoadSpec:
     root: str = "/bench"
     tag: str = "t"  # makes create paths unique across runs against the same server
     procs: int = 1  # generator processes; sessions are split between them
+    cpus: tuple[int, ...] = ()  # pin generator processes to these CPUs (empty: no pinning)
     timeout_ms: int = 30000
     seed: int = 1
 
@@ -205,6 +207,8 @@ def _run_loop(coro: Any) -> Any:
 def _worker(spec: LoadSpec, first: int, count: int, budgets: list[int], barrier: Any,
             q: Any) -> None:
     try:
+        if spec.cpus:
+            os.sched_setaffinity(0, set(spec.cpus))
         q.put(_run_loop(_drive(spec, first, count, budgets, barrier)))
     except BaseException as e:  # report, so the parent does not wait forever
         q.put({"error": repr(e)})
@@ -235,7 +239,13 @@ def run_load(spec: LoadSpec) -> LoadResult:
     budgets = _budgets(spec.max_ops, spec.sessions)
     procs = max(1, min(spec.procs, spec.sessions))
     if procs == 1:
-        return _merge(spec, [_run_loop(_drive(spec, 0, spec.sessions, budgets))])
+        saved = os.sched_getaffinity(0)
+        if spec.cpus:
+            os.sched_setaffinity(0, set(spec.cpus))
+        try:
+            return _merge(spec, [_run_loop(_drive(spec, 0, spec.sessions, budgets))])
+        finally:
+            os.sched_setaffinity(0, saved)
     ctx = mp.get_context("spawn")
     barrier = ctx.Barrier(procs)
     q = ctx.Queue()

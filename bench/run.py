@@ -75,6 +75,23 @@ def node_count(host: str, port: int) -> int | None:
     return int(m.group(1)) if m else None
 
 
+def pin_threads(pid: int, cpus: set[int]) -> None:
+    """Pin every current thread of pid (like `taskset -a -p`); threads made later inherit."""
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            os.sched_setaffinity(int(tid), cpus)
+        except OSError:
+            pass  # the thread ended meanwhile
+
+
+def parse_pin(pin: str) -> tuple[set[int], tuple[int, ...]]:
+    """'0:1' -> server CPUs {0}, generator CPUs (1,); '' -> no pinning."""
+    if not pin:
+        return set(), ()
+    srv, gen = pin.split(":")
+    return {int(x) for x in srv.split(",")}, tuple(int(x) for x in gen.split(","))
+
+
 def java_version() -> str:
     try:
         out = subprocess.run(["java", "-version"], capture_output=True, text=True, timeout=30)
@@ -100,7 +117,8 @@ def start_server(kind: str, base: Path, args: argparse.Namespace) -> ServerProc:
 def spec_for(srv: ServerProc, workload: str, args: argparse.Namespace, tag: str) -> LoadSpec:
     return LoadSpec(srv.host, srv.port, workload, sessions=args.sessions,
                     outstanding=args.outstanding, duration=args.duration, max_ops=args.count,
-                    warmup=args.warmup, keys=args.keys, tag=tag, procs=args.procs)
+                    warmup=args.warmup, keys=args.keys, tag=tag, procs=args.procs,
+                    cpus=parse_pin(args.pin)[1])
 
 
 def throughput_phase(servers: list[str], args: argparse.Namespace, base: Path,
@@ -124,6 +142,8 @@ def throughput_phase(servers: list[str], args: argparse.Namespace, base: Path,
                 for kind in order:
                     srv = procs[kind]
                     assert srv.proc is not None
+                    if args.pin:
+                        pin_threads(srv.proc.pid, parse_pin(args.pin)[0])
                     cpu0, t0 = cpu_seconds(srv.proc.pid), time.monotonic()
                     res = run_load(spec_for(srv, wl, args, f"r{rep}"))
                     cpu1, t1 = cpu_seconds(srv.proc.pid), time.monotonic()
@@ -197,7 +217,8 @@ def report(servers: list[str], tp: dict[str, Any], mem: dict[str, Any],
     if tp:
         lines += [f"### Throughput and latency (medians of {args.repeats}; {args.sessions} "
                   f"sessions x {args.outstanding} outstanding, {args.duration:g} s window, "
-                  f"{args.procs} generator process(es))", ""]
+                  f"{args.procs} generator process(es)"
+                  f"{'; CPU pinning server:generator ' + args.pin if args.pin else ''})", ""]
         head = "| workload |"
         sep = "|---|"
         for k in servers:
@@ -252,6 +273,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--count", type=int, default=0, help="max requests per run (0: none)")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--procs", type=int, default=2, help="load generator processes")
+    ap.add_argument("--pin", default="", metavar="SRV:GEN",
+                    help="CPU pinning for the throughput phase, e.g. 0:1 (server on CPU 0, "
+                         "generator on CPU 1); default: none")
     ap.add_argument("--keys", type=int, default=1000)
     ap.add_argument("--znodes", type=int, default=100_000)
     ap.add_argument("--tick-time", type=int, default=2000)

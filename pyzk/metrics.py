@@ -353,31 +353,3 @@ def exporter_from_config(cfg: Mapping[str, str], metrics: ServerMetrics,
     host = cfg.get("metricsProvider.httpHost", "0.0.0.0").strip()
     port = int(cfg.get("metricsProvider.httpPort", "7000").strip())
     return PrometheusExporter(registry, host, port)
-
-
-class _AsyncStop:
-    def __init__(self, exporter: PrometheusExporter) -> None:
-        self.exporter = exporter
-
-    async def stop(self) -> None:
-        await asyncio.get_running_loop().run_in_executor(None, self.exporter.stop)
-
-
-async def start_metrics_server(cfg: Any, server: Any) -> _AsyncStop | None:
-    """Runtime hook: /metrics when metricsProvider.className is Prometheus's. Gauges are the
-    server view's monitor gauges; counters/summaries its ServerMetrics (`view.metrics`)."""
-    from pyzk.fourlw.bridge import view_of
-
-    raw = {"metricsProvider.className": getattr(cfg, "metrics_provider_class_name", ""),
-           "metricsProvider.httpHost": getattr(cfg, "metrics_http_host", "0.0.0.0"),
-           "metricsProvider.httpPort": str(getattr(cfg, "metrics_http_port", 7000)),
-           "metricsProvider.exportJvmInfo": str(getattr(cfg, "metrics_export_jvm_info",
-                                                        True)).lower()}
-    view = view_of(server)
-    metrics = view.metrics if view.metrics is not None else ServerMetrics()
-    exporter = exporter_from_config(raw, metrics, lambda: view_of(server).monitor_gauges,
-                                    asyncio.get_running_loop())
-    if exporter is None:
-        return None
-    exporter.start()
-    return _AsyncStop(exporter)

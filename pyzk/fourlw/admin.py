@@ -123,18 +123,3 @@ class AdminServer:
                 f"Connection: {'keep-alive' if keep else 'close'}\r\n\r\n")
         writer.write(head.encode("latin-1") + (b"" if head_only else payload))
         await writer.drain()
-
-
-async def start_admin_server(cfg: Any, server: Any) -> AdminServer | None:
-    """Runtime hook: start the AdminServer from the typed Config unless admin.enableServer=false."""
-    from pyzk.fourlw.bridge import view_of
-
-    if not getattr(cfg, "admin_enable_server", True):
-        return None
-    admin = AdminServer(lambda: view_of(server),
-                        getattr(cfg, "admin_server_address", DEFAULT_ADDRESS),
-                        int(getattr(cfg, "admin_server_port", DEFAULT_PORT)),
-                        getattr(cfg, "admin_command_url", DEFAULT_COMMAND_URL),
-                        int(getattr(cfg, "admin_idle_timeout_ms", DEFAULT_IDLE_TIMEOUT_MS)))
-    await admin.start()
-    return admin

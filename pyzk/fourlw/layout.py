@@ -74,6 +74,15 @@ def text_layout(cmd: str, text: str) -> list[str]:
     for slots in groups:
         for i, shaped in zip(slots, sorted(out[i] for i in slots), strict=True):
             out[i] = shaped
+    if cmd in ("wchc", "wchp"):
+        # Java iterates HashMaps: each header with its tab lines is a block; blocks are unordered.
+        blocks: list[list[str]] = []
+        for line, shaped in zip(lines, out, strict=True):
+            if line.startswith("\t") and blocks:
+                blocks[-1].append(shaped)
+            else:
+                blocks.append([shaped])
+        out = [x for b in sorted(blocks[:-1]) for x in b] + blocks[-1] if blocks else out
     return out + tail
 
 

@@ -134,8 +134,8 @@ def _exists(tree: DataTree, req: Request, rec: Any, events: list[Event]) -> byte
     if "\0" in path:
         raise KeeperError(Err.BADARGUMENTS, path)
     n = tree.nodes.get(path or "/")
-    if n is not None:
-        _read_check(tree, n, _READ, req, path)
+    # No READ check: 3.8.0-3.8.3 (our reference, Debian's 3.8.0) answer exists to anyone;
+    # ZOOKEEPER-2590 added the check in 3.8.4.
     # statNode registers the watch before it finds out the node is missing
     if rec.watch and req.watcher is not None:
         tree.watches.data.add(path, req.watcher, STANDARD)

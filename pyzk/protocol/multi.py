@@ -47,7 +47,10 @@ def decode_multi(buf: Any, off: int = 0) -> tuple[list[tuple[int, Any]], int]:
         kinds.add(h.type in READ_OPS)
         if len(kinds) > 1:
             raise JuteError("Mixing different kind of ops")
-        ops.append((h.type, rec))
+        # 3.8.0-3.8.3 and 3.9.0-3.9.3 rebuild a create2 sub-op as a plain create (Op.create by
+        # flags), so it is logged and answered as create; ZOOKEEPER-4026 changed that in 3.8.4.
+        op_type = Op.CREATE if h.type == Op.CREATE2 else h.type
+        ops.append((op_type, rec))
         h, off = r.MultiHeader.decode(buf, off)
     return ops, off
 

@@ -95,11 +95,22 @@ async def serve(config: Any) -> None:
         await rt.stop()
         raise StartupError(f"cannot listen on the client port {config.client_port}: {e}") from None
     stop = asyncio.Event()
+    failed = False
+
+    def fatal() -> None:
+        nonlocal failed
+        failed = True
+        stop.set()
+
+    assert rt.server is not None
+    rt.server.on_fatal = fatal
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
     await rt.stop()
+    if failed:
+        raise StartupError("an internal task failed (see the log above)")
 
 
 def run(config: Any) -> int:

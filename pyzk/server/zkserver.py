@@ -25,7 +25,7 @@ from ..protocol.multi import decode_multi
 from ..protocol.opcodes import CLIENT_OPS, Op
 from ..session.tracker import SessionTracker
 from ..tree.datatree import DataTree
-from .auth import authenticate
+from .auth import authenticate, client_infos
 from .pending import Pending
 from .stats import ServerStats
 
@@ -97,6 +97,7 @@ class ZkServer:
         self._batch_ready = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = False
+        self.on_fatal: Callable[[], None] | None = None
 
     # -- clocks ---------------------------------------------------------------------------
     @staticmethod
@@ -110,10 +111,26 @@ class ZkServer:
             asyncio.create_task(self._expiry_loop(), name="pyzk-expiry"),
             asyncio.create_task(self._container_loop(), name="pyzk-containers"),
         ]
+        for t in self._tasks:
+            t.add_done_callback(self._task_died)
         hours = getattr(self.config, "autopurge_purge_interval_hours", 0)
         if hours > 0 and hasattr(self.sink, "purge"):
             self._tasks.append(asyncio.create_task(self._purge_loop(hours * 3600),
                                                    name="pyzk-purge"))
+
+    def _task_died(self, task: asyncio.Task[None]) -> None:
+        if task.cancelled() or self._stopping:
+            return
+        exc = task.exception()
+        if exc is not None:
+            # A dead pipeline task would wedge every client: fail loudly and stop serving.
+            log.critical("internal task failed; stopping", task=task.get_name(),
+                         error=repr(exc), exc_info=exc)
+            self.serving = False
+            for conn in list(self.conns):
+                conn.close()
+            if self.on_fatal is not None:
+                self.on_fatal()
 
     async def stop(self) -> None:
         self._stopping = True
@@ -190,7 +207,8 @@ class ZkServer:
         spec = CLIENT_OPS.get(op)
         if spec is None:
             log.warning("unknown opcode, closing", opcode=op, session=hex(sid), client=conn.peer)
-            conn.send_reply(xid, self.tree.last_processed_zxid, Err.UNIMPLEMENTED, b"")
+            # UnimplementedRequestProcessor answers with zxid -1, then the connection closes.
+            conn.send_reply(xid, -1, Err.UNIMPLEMENTED, b"")
             conn.close_after_flush()
             return
         if op == Op.AUTH:
@@ -236,15 +254,19 @@ class ZkServer:
             return self._reply_bytes(req.xid, Err.MARSHALLINGERROR, b"")
         if op in _SERVER_OPS:
             if op == Op.PING:
-                return _HDR.to_bytes((-2, self.tree.last_processed_zxid, 0))
+                return self._reply_bytes(-2, 0, b"")
             if op == Op.SYNC:
                 return self._reply_bytes(req.xid, 0, r.SyncResponse.to_bytes((req.record.path,)))
             if op == Op.WHO_AM_I:
-                infos = [r.ClientInfo(i.scheme, i.id) for i in conn.auth]
+                infos = client_infos(conn.auth)
                 return self._reply_bytes(req.xid, 0, r.WhoAmIResponse.to_bytes((infos,)))
             if op == Op.SASL:
-                # No SASL server is configured: Java answers with an empty token.
-                return self._reply_bytes(req.xid, 0, r.SetSASLResponse.to_bytes((None,)))
+                # No SASL server is configured: Java answers OK, zxid 0, a null token.
+                out = bytearray(b"\0\0\0\0")
+                _HDR.encode((req.xid, 0, 0), out)
+                r.SetSASLResponse.encode((None,), out)
+                out[0:4] = (len(out) - 4).to_bytes(4, "big")
+                return bytes(out)
         err, body, events = final.read_request(self.tree, req)
         for watcher, ev in events:
             watcher.send_event(ev)
@@ -365,7 +387,7 @@ class ZkServer:
             await asyncio.sleep(interval / 1000)
             now = self.now_ms()
             budget = max(1, max_per_minute * interval // 60000)
-            for path in self.tree.container_candidates(now)[:budget]:
+            for path in self.tree.expiry_candidates(now)[:budget]:
                 txn = self.prep.delete_container_txn(path, self._next_zxid(), now)
                 if txn is None:
                     self.last_zxid -= 1

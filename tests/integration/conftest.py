@@ -77,9 +77,6 @@ class TestServer(ServerProc):
                 self.jvm_flags.append(f"-Dzookeeper.{key}={value}")
             else:
                 cfg[key] = value
-                if kind == "pyzk" and key == SUPER_DIGEST_KEY:
-                    # Both spellings, so pyzk may honour either.
-                    cfg[f"zookeeper.{key}"] = value
         super().__init__(kind, workdir, host=host, cfg=cfg)
 
     def command(self, cfg_path: Path) -> list[str]:

@@ -213,8 +213,16 @@ def live(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
     admin_port = free_port(HOST)
     proc = JavaAdminProc(kind, tmp_path_factory.mktemp(f"fourlw-{kind}"), host=HOST,
                          cfg=admin_cfg(admin_port))
-    proc.start()
-    zk = _make_state(proc.port)
+    try:
+        proc.start()
+    except BaseException:
+        proc.stop()  # start() raises on a slow/failed start without stopping the child
+        raise
+    try:
+        zk = _make_state(proc.port)
+    except BaseException:
+        proc.stop()
+        raise
     try:
         yield kind, proc.port, admin_port
     finally:

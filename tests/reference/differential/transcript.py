@@ -16,6 +16,7 @@ from pyzk.protocol.codes import Err, EventType
 from pyzk.protocol.opcodes import Op
 
 ZXID_FIELDS = frozenset({"czxid", "mzxid", "pzxid"})
+UNORDERED_FIELDS = frozenset({"children", "ephemerals"})
 TIME_FIELDS = frozenset({"ctime", "mtime"})
 
 
@@ -58,7 +59,11 @@ class Transcript:
                 return self.sessions.get(v, v if v == 0 else "unknown-session")
             return v
         if isinstance(v, list):
-            return [self._value(x) for x in v]
+            items = [self._value(x) for x in v]
+            # Child and ephemeral lists come from Java hash sets: ZooKeeper defines no order.
+            if field in UNORDERED_FIELDS:
+                items.sort()
+            return items
         if isinstance(v, tuple) and hasattr(v, "_fields"):
             return {"_": type(v).__name__,
                     **{f: self._value(getattr(v, f), f) for f in v._fields}}
