@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable, Mapping
-from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from pyzk.fourlw.commands import AdminServerError, admin_json, admin_response, command_links

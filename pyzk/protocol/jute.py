@@ -218,7 +218,7 @@ def record(name: str, fields: Sequence[tuple[str, FieldType]]) -> Any:
             else:
                 ns[f"_rec_{fname}"] = of
                 dec_lines += [
-                    f"    n, off = _read_vector_len(buf, off)",
+                    "    n, off = _read_vector_len(buf, off)",
                     "    if n == -1:",
                     f"        v_{fname} = None",
                     "    else:",
@@ -250,7 +250,7 @@ def record(name: str, fields: Sequence[tuple[str, FieldType]]) -> Any:
     if len(enc_lines) == 1:
         enc_lines.append("    pass")
 
-    cls = type(name, (base,), {"__slots__": (), "FIELDS": tuple(fields)})
+    cls: Any = type(name, (base,), {"__slots__": (), "FIELDS": tuple(fields)})
     ns["_Cls"] = cls
     exec("\n".join(dec_lines), ns)  # noqa: S102 - generated from a fixed declaration
     exec("\n".join(enc_lines), ns)  # noqa: S102

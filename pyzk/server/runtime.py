@@ -36,7 +36,6 @@ class Runtime:
         self.storage = open_storage(cfg)
         tree, sessions = self.storage.recover()
         self.server = ZkServer(cfg, tree, self.storage, sessions=sessions, server_id=0)
-        self.server.storage = self.storage
         self.view = LiveView(self.server)
         words = FourLetterWords(cfg, self.view)
         per_ip: dict[str, int] = {}

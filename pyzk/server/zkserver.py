@@ -98,6 +98,8 @@ class ZkServer:
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = False
         self.on_fatal: Callable[[], None] | None = None
+        self.storage: Any = sink
+        self.metrics: Any = None
 
     # -- clocks ---------------------------------------------------------------------------
     @staticmethod
@@ -214,6 +216,7 @@ class ZkServer:
         if op == Op.AUTH:
             self._auth(conn, xid, body)
             return
+        record: Any
         try:
             if op in (Op.MULTI, Op.MULTI_READ):
                 record, _ = decode_multi(body)
