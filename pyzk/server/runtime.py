@@ -85,6 +85,10 @@ async def serve(config: Any) -> None:
     from ..storage.datadir import DataDirError
     from ..storage.recovery import RecoveryError
 
+    if config.is_distributed:
+        raise StartupError(
+            f"replicated mode ({len(config.voting_members)} voting server.N lines) is not "
+            "supported yet; run a standalone server (one server.N line or none)")
     rt = Runtime(config)
     try:
         await rt.start()

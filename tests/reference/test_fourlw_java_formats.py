@@ -22,10 +22,13 @@ from typing import Any
 
 import pytest
 
-from pyzk.fourlw.layout import json_layout, text_layout
-from tests.servers import REPO, J, ServerProc, free_port, java_available
+if __name__ == "__main__":  # the capture tool runs outside pytest (tests/ not on sys.path)
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from servers import REPO, J, ServerProc, free_port, java_available  # noqa: E402
 
-HOST = "127.0.0.61"
+from pyzk.fourlw.layout import json_layout, text_layout  # noqa: E402
+
+HOST = "127.0.0.91"
 GOLDEN = REPO / "tests" / "golden" / "fourlw"
 FOUR_LETTER = ["ruok", "srvr", "stat", "conf", "cons", "envi", "mntr", "wchs", "wchc", "wchp",
                "dump", "isro", "dirs", "hash", "gtmk", "stmk", "crst", "srst"]
