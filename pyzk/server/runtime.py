@@ -35,7 +35,8 @@ class Runtime:
         cfg = self.config
         self.storage = open_storage(cfg)
         tree, sessions = self.storage.recover()
-        self.server = ZkServer(cfg, tree, self.storage, sessions=sessions, server_id=0)
+        self.server = ZkServer(cfg, tree, self.storage, sessions=sessions,
+                               server_id=1)  # Java's createSessionTrackerServerId
         self.view = LiveView(self.server)
         words = FourLetterWords(cfg, self.view)
         per_ip: dict[str, int] = {}

@@ -174,12 +174,14 @@ class ZkServer:
             self._enqueue_txn(txn, Origin(conn, None, done))
             return
         sid = req.sessionId
+        # Java closes the connection that currently holds the session before it checks the
+        # password (processConnectRequest: closeSession(sessionId, CLIENT_RECONNECT)).
+        old = self.owner.get(sid)
+        if old is not None and old is not conn:
+            old.close()
         valid = (self.sessions.check_password(sid, req.passwd)
                  and self.sessions.touch(sid, self.now_ms(), timeout))
         if valid:
-            old = self.owner.get(sid)
-            if old is not None and old is not conn:
-                old.close()
             conn.session_id = sid
             conn.timeout_ms = timeout
             self.owner[sid] = conn

@@ -15,7 +15,7 @@ for p in (TESTS.parent, TESTS, TESTS / "reference", TESTS / "integration"):
     if str(p) not in sys.path:
         sys.path.insert(0, str(p))
 
-from differential import scenario  # noqa: E402
+from differential import scenario, scenario_edges  # noqa: E402
 from differential.transcript import diff  # noqa: E402
 from servers import ServerProc, java_available  # noqa: E402
 
@@ -55,3 +55,25 @@ def test_pyzk_transcript_equals_java(java_transcript, tmp_path: Path) -> None:
         pytest.skip("pyzk launcher (pyzk/__main__.py) not present yet")
     got = _transcript("pyzk", PYZK_HOST, tmp_path)
     assert java_transcript == got, diff(java_transcript, got)
+
+
+def _edges(kind: str, host: str, workdir: Path) -> list[dict[str, object]]:
+    srv = ServerProc(kind, workdir / f"{kind}-edges", host=host)
+    srv.start()
+    try:
+        return scenario_edges.run(srv.host, srv.port).normalised()
+    finally:
+        srv.stop()
+
+
+def test_protocol_corners_match_java(tmp_path: Path) -> None:
+    """setWatches relative to an old zxid, reconfig/config node, SASL, readOnly and old-client
+    connects, malformed bodies, re-attach, bad password, closeSession: pyzk answers as Java."""
+    if not java_available():
+        pytest.skip("Debian's Java ZooKeeper is not installed")
+    kinds = os.environ.get("PYZK_TEST_SERVERS", "pyzk,java").replace(" ", "").split(",")
+    if "pyzk" not in kinds:
+        pytest.skip("pyzk not selected by PYZK_TEST_SERVERS")
+    java = _edges("java", JAVA_HOST, tmp_path)
+    got = _edges("pyzk", PYZK_HOST, tmp_path)
+    assert java == got, diff(java, got)
