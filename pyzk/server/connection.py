@@ -17,7 +17,9 @@ from ..protocol import records as r
 from ..protocol.connect import decode_connect
 from ..protocol.framing import FrameBuffer, FrameError
 from ..protocol.jute import JuteError
+from ..protocol.opcodes import Op
 from .pending import Pending, ReplyQueue
+from .stats import LAST_OP
 
 if TYPE_CHECKING:
     from .zkserver import ZkServer
@@ -66,6 +68,7 @@ class ClientConn(asyncio.Protocol):
         self.max_latency_ms = 0.0
         self.total_latency_ms = 0.0
         self.last_response = 0.0
+        self.reply_count = 0  # responses to requests: cons avglat divides by this (ops helper)
 
     # -- asyncio.Protocol -----------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -79,9 +82,13 @@ class ClientConn(asyncio.Protocol):
         self.server.conns.add(self)
         if self.max_per_ip and count > self.max_per_ip:
             log.warning("Too many connections", client=self.peer_ip, max=self.max_per_ip)
+            self.server.stats.connection_rejected.value += 1  # connection_rejected (ops helper)
             self.close()
 
     def connection_lost(self, exc: Exception | None) -> None:
+        if not self._closed and not self._close_after_flush:
+            # The client went away first: Java's handleFailedRead (ops helper).
+            self.server.stats.connection_drops.value += 1
         self._closed = True
         n = self.per_ip.get(self.peer_ip, 1) - 1
         if n <= 0:
@@ -118,14 +125,17 @@ class ClientConn(asyncio.Protocol):
             if self.fb.pending < 12:
                 return  # wait for the 8-byte mask
             extra = self.fb.take(12)[4:]
+        self.packets_received += 1  # Java counts the word as one packet (recved=1 in cons)
         text = self.four_letter.run(word.decode("ascii"), self.server, extra)
         self.send(text.encode("utf-8"))
         self.close_after_flush()
 
     def _frame(self, f: bytes) -> None:
         self.packets_received += 1
+        self.server.stats.bytes_received.value += 4 + len(f)  # bytes_received_count (ops helper)
         if not self.got_connect:
             self.got_connect = True
+            self.server.stats.connection_requests.value += 1  # connection_request_count
             try:
                 c = decode_connect(f)
             except JuteError as e:
@@ -155,6 +165,7 @@ class ClientConn(asyncio.Protocol):
 
     def mark_established(self) -> None:
         self.established = True
+        self.last_op = "SESS"  # FinalRequestProcessor's name for createSession (ops helper)
         held, self._held = self._held, []
         for f in held:
             if self._closed or self._close_after_flush:
@@ -212,7 +223,14 @@ class ClientConn(asyncio.Protocol):
         self.packets_sent += 1
         stats = self.server.stats
         stats.packets_sent += 1
-        stats.record_latency(ms)
+        # metrics hooks (ops helper): read/update latency, response size, lop= in cons
+        stats.record_latency(ms, p.is_write)
+        stats.record_response(len(reply) - 4)
+        self.reply_count += 1
+        op = p.req.op
+        # A failed write (an error txn) leaves "NA": Java throws before naming the op.
+        failed = p.is_write and op != Op.MULTI and reply[16:20] != b"\0\0\0\0"
+        self.last_op = "NA" if failed else LAST_OP.get(op, "NA")
         self.last_latency_ms = ms
         if self.min_latency_ms == 0 or ms < self.min_latency_ms:
             self.min_latency_ms = ms

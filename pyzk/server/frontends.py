@@ -44,7 +44,9 @@ async def start_admin_server(cfg: Any, view: Any) -> _Stoppable | None:
 
 
 async def start_metrics_server(cfg: Any, view: Any) -> _Stoppable | None:
-    metrics = ServerMetrics()
+    # The server's own ServerMetrics (fed by its ServerStats hooks since startup): the exporter
+    # reads the same objects mntr and the AdminServer `monitor` dump.
+    metrics: ServerMetrics = view.server.stats.metrics
     view.metrics = metrics
     view.server.metrics = metrics
     exporter = exporter_from_config(cfg.raw, metrics, lambda: view.monitor_gauges,

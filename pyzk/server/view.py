@@ -21,6 +21,8 @@ if TYPE_CHECKING:
 
 # Tools (kazoo's server_version, zkServer.sh) parse the leading x.y.z: report the 3.8 line
 # whose semantics pyzk implements, then pyzk's own version.
+# zookeeper.nio.sessionlessCnxnTimeout default: the connection expiry queue's interval.
+SESSIONLESS_CNXN_TIMEOUT = 10000
 VERSION = f"3.8.4-pyzk-{__version__}, built on 2026-11-24 00:00 UTC"
 
 
@@ -52,7 +54,9 @@ def _fd_counts() -> tuple[int, int]:
 class LiveView:
     def __init__(self, server: ZkServer, metrics: Any = None) -> None:
         self.server = server
-        self.metrics = metrics
+        # One ServerMetrics per server (held by its ServerStats): mntr, the AdminServer
+        # `monitor` and /metrics all read it.
+        self.metrics = metrics if metrics is not None else server.stats.metrics
         self.trace_mask = DEFAULT_TRACE_MASK
         self.started_wall_ms = int(time.time() * 1000)
 
@@ -97,6 +101,9 @@ class LiveView:
             packets_sent=s.packets_sent,
             packets_received=s.packets_received,
             fsync_threshold_exceed_count=s.fsync_slow,
+            client_response_last=s.response_last,
+            client_response_min=s.response_min,
+            client_response_max=s.response_max,
             data_dir_size=_dir_size(cfg.data_dir / "version-2"),
             log_dir_size=_dir_size(cfg.data_log_dir / "version-2"),
             server_state="standalone",
@@ -125,9 +132,9 @@ class LiveView:
     # -- connections and sessions ---------------------------------------------------------
     def _conn_info(self, c: Any) -> ConnectionInfo:
         host, _, port = c.peer.rpartition(":")
-        n = max(c.packets_sent, 1)
+        n = max(getattr(c, "reply_count", c.packets_sent), 1)
         return ConnectionInfo(
-            host=host, port=int(port or 0), interest_ops=1,
+            host=host, port=int(port or 0), interest_ops=0 if c.transport is None else 1,
             outstanding_requests=len(c.queue), packets_received=c.packets_received,
             packets_sent=c.packets_sent, session_id=c.session_id if c.established else 0,
             last_operation=c.last_op, established=int(c.established_at * 1000),
@@ -150,7 +157,16 @@ class LiveView:
 
     @property
     def connection_expiry(self) -> Sequence[tuple[int, Sequence[ConnectionInfo]]]:
-        return ()
+        """NIOServerCnxnFactory's cnxnExpiryQueue: each connection expires its session timeout
+        (sessionlessCnxnTimeout before a session exists) after its last activity, rounded up to
+        the next sessionlessCnxnTimeout interval (ExpiryQueue.roundToNextInterval)."""
+        buckets: dict[int, list[ConnectionInfo]] = {}
+        for c in list(self.server.conns):
+            last = int(max(c.established_at, c.last_response) * 1000)
+            timeout = c.timeout_ms if c.established and c.timeout_ms else SESSIONLESS_CNXN_TIMEOUT
+            at = ((last + timeout) // SESSIONLESS_CNXN_TIMEOUT + 1) * SESSIONLESS_CNXN_TIMEOUT
+            buckets.setdefault(at, []).append(self._conn_info(c))
+        return sorted(buckets.items())
 
     @property
     def wall_minus_elapsed_ms(self) -> int:
@@ -238,10 +254,10 @@ class LiveView:
             "znode_count": tree.node_count(),
             "global_sessions": len(srv.sessions.sessions),
             "non_mtls_remote_conn_count": 0,
-            "last_client_response_size": -1,
+            "last_client_response_size": s.response_last,
             "packets_sent": s.packets_sent,
             "packets_received": s.packets_received,
-            "max_client_response_size": -1,
+            "max_client_response_size": s.response_max,
             "connection_drop_probability": 0.0,
             "watch_count": tree.watches.watch_count(),
             "auth_failed_count": s.auth_failed,
@@ -253,6 +269,6 @@ class LiveView:
             "uptime": int((time.monotonic() - s.started) * 1000),
             "max_latency": int(s.max_latency_ms),
             "outstanding_tls_handshake": 0,
-            "min_client_response_size": -1,
+            "min_client_response_size": s.response_min,
             "non_mtls_local_conn_count": 0,
         }

@@ -273,6 +273,7 @@ class ZkServer:
                 out[0:4] = (len(out) - 4).to_bytes(4, "big")
                 return bytes(out)
         err, body, events = final.read_request(self.tree, req)
+        self.stats.record_read(req, err, body)  # read_per_namespace (ops helper)
         for watcher, ev in events:
             watcher.send_event(ev)
         return self._reply_bytes(req.xid, err, body)
@@ -341,6 +342,8 @@ class ZkServer:
 
     def _apply(self, hdr: Any, txn: Any, origin: Origin) -> None:
         result = self.tree.process_txn(hdr, txn)
+        # write_per_namespace, watch fan-out, propagation latency (ops helper)
+        self.stats.record_write(hdr, result, self.tree)
         self.prep.committed(hdr.zxid)
         for watcher, ev in result.events:
             watcher.send_event(ev)
