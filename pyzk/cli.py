@@ -98,6 +98,8 @@ def cmd_serve(argv: Sequence[str], prog: str = "pyzk") -> int:
         _error(e, args.log_format or os.environ.get("PYZK_LOG_FORMAT"))
         return EXIT_CONFIG
     logs.configure(args.log_format or config.log_format, args.log_level or config.log_level)
+    # Every line carries the server id (0 on a standalone server, as `conf` shows serverId).
+    logs.bind_process(server_id=config.my_id if config.my_id is not None else 0)
     log = logs.get_logger("pyzk.cli")
     for warning in config.warnings:
         log.warning("config_warning", message=warning)
@@ -177,11 +179,19 @@ def cmd_tools(argv: Sequence[str], prog: str = "pyzk tools") -> int:
     return result if isinstance(result, int) else EXIT_OK
 
 
+def cmd_backup(argv: Sequence[str], prog: str = "pyzk backup") -> int:
+    """Online copy of a server's data directory (pyzk.backup)."""
+    from pyzk import backup
+
+    return backup.main(argv, prog)
+
+
 SUBCOMMANDS: dict[str, Callable[..., int]] = {
     "serve": cmd_serve,
     "check": cmd_check,
     "keys": cmd_keys,
     "tools": cmd_tools,
+    "backup": cmd_backup,
 }
 
 
@@ -191,11 +201,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args and args[0] in SUBCOMMANDS:
         return SUBCOMMANDS[args[0]](args[1:], prog=f"pyzk {args[0]}")
     if args and args[0] in ("-h", "--help"):
-        print("usage: pyzk [serve|check|keys|tools] [options]\n\n"
+        print("usage: pyzk [serve|check|keys|tools|backup] [options]\n\n"
               "  serve  run the server (default): pyzk [--config zoo.cfg | zoo.cfg] [--myid N]\n"
               "  check  validate a config and print the effective values\n"
               "  keys   list every zoo.cfg key and whether pyzk honours it\n"
-              "  tools  pyzk's offline tools\n\n"
+              "  tools  pyzk's offline tools\n"
+              "  backup copy a running server's data: --server HOST:PORT|--data-dir DIR --to DEST\n\n"
               "Run 'pyzk serve --help' for the server options.")
         return EXIT_OK
     return cmd_serve(args)

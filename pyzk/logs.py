@@ -29,6 +29,34 @@ def _level(level: str | int) -> int:
         raise ValueError(f"unknown log level {level!r}") from None
 
 
+# Fields on every line of this process (bind_process): the server id is process-wide, while
+# contextvars bindings only reach tasks created after the binding.
+_PROCESS_FIELDS: dict[str, Any] = {}
+
+
+def _add_process_fields(logger: Any, method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+    for k, v in _PROCESS_FIELDS.items():
+        event_dict.setdefault(k, v)
+    return event_dict
+
+
+def _session_field(logger: Any, method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+    """One name for the session id in every line: `session_id` (call sites may say
+    `session=`)."""
+    if "session" in event_dict and "session_id" not in event_dict:
+        event_dict["session_id"] = event_dict.pop("session")
+    return event_dict
+
+
+def bind_process(**fields: Any) -> None:
+    """Add fields (e.g. server_id) to every later log line from any task or thread."""
+    _PROCESS_FIELDS.update({k: v for k, v in fields.items() if v is not None})
+
+
+def clear_process_fields() -> None:
+    _PROCESS_FIELDS.clear()
+
+
 def configure(fmt: str = "auto", level: str | int = "INFO", stream: IO[str] | None = None) -> str:
     """Install the pyzk log pipeline; safe to call again (it replaces itself).
 
@@ -43,6 +71,8 @@ def configure(fmt: str = "auto", level: str | int = "INFO", stream: IO[str] | No
     lvl = _level(level)
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
+        _add_process_fields,
+        _session_field,
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),

@@ -220,12 +220,15 @@ class ServerMetrics:
         """DefaultMetricsProvider.resetAllValues (srst): counters to 0, summaries emptied."""
         for c in self.counters.values():
             c.value = 0
+        # Sets keep their keys and zero each member (AvgMinMaxCounterSet/SimpleCounterSet.reset).
         for cs in self.counter_sets.values():
-            cs.by_key.clear()
+            for key in cs.by_key:
+                cs.by_key[key] = 0
         for s in self.summaries.values():
             s.reset()
         for ss in self.summary_sets.values():
-            ss.by_key.clear()
+            for member in ss.by_key.values():
+                member.reset()
 
     def dump(self) -> Iterator[tuple[str, Any]]:
         """DefaultMetricsContext.dump after the gauges: counters, counter sets, basic then
@@ -261,22 +264,36 @@ class ZooKeeperCollector(Collector):
 
     def __init__(self, metrics: ServerMetrics,
                  sample_gauges: Callable[[], Mapping[str, Any]],
-                 loop: asyncio.AbstractEventLoop | None = None) -> None:
+                 loop: asyncio.AbstractEventLoop | None = None,
+                 sample_gauge_sets: Callable[[], Mapping[str, Mapping[str, Any]]] | None = None
+                 ) -> None:
         self.metrics, self.sample_gauges, self.loop = metrics, sample_gauges, loop
+        self.sample_gauge_sets = sample_gauge_sets
 
-    def _gauges(self) -> Mapping[str, Any]:
+    def _sample(self) -> tuple[Mapping[str, Any], Mapping[str, Mapping[str, Any]]]:
+        def both() -> tuple[Mapping[str, Any], Mapping[str, Mapping[str, Any]]]:
+            sets = self.sample_gauge_sets() if self.sample_gauge_sets is not None else {}
+            return self.sample_gauges(), sets
+
         loop = self.loop
         if loop is None or not loop.is_running() or _on_loop(loop):
-            return self.sample_gauges()
+            return both()
 
-        async def hop() -> Mapping[str, Any]:
-            return self.sample_gauges()
+        async def hop() -> tuple[Mapping[str, Any], Mapping[str, Mapping[str, Any]]]:
+            return both()
         return asyncio.run_coroutine_threadsafe(hop(), loop).result(timeout=10)
 
     def collect(self) -> Iterable[Metric]:
-        for name, value in ordered_gauges(self._gauges()):
+        gauges, gauge_sets = self._sample()
+        for name, value in ordered_gauges(gauges):
             if isinstance(value, bool | int | float):
                 yield GaugeMetricFamily(name, name, value=float(value))
+        # PrometheusLabelledGaugeWrapper: one family per gauge set, labelled by "key".
+        for name, values in gauge_sets.items():
+            g = GaugeMetricFamily(name, name, labels=["key"])
+            for key, value in values.items():
+                g.add_metric([key], float(value))
+            yield g
         for c in self.metrics.counters.values():
             m = Metric(c.name, c.name, "unknown")
             m.add_sample(c.name, {}, float(c.value))
@@ -337,14 +354,15 @@ class PrometheusExporter:
 
 def exporter_from_config(cfg: Mapping[str, str], metrics: ServerMetrics,
                          sample_gauges: Callable[[], Mapping[str, Any]],
-                         loop: asyncio.AbstractEventLoop | None = None
-                         ) -> PrometheusExporter | None:
+                         loop: asyncio.AbstractEventLoop | None = None,
+                         sample_gauge_sets: Callable[[], Mapping[str, Mapping[str, Any]]]
+                         | None = None) -> PrometheusExporter | None:
     """A (not yet started) exporter when zoo.cfg selects PrometheusMetricsProvider, else None.
     Keys: metricsProvider.className/.httpHost (0.0.0.0)/.httpPort (7000)/.exportJvmInfo (true)."""
     if cfg.get("metricsProvider.className", "").strip() != PROMETHEUS_CLASS:
         return None
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(ZooKeeperCollector(metrics, sample_gauges, loop))
+    registry.register(ZooKeeperCollector(metrics, sample_gauges, loop, sample_gauge_sets))
     if cfg.get("metricsProvider.exportJvmInfo", "true").strip().lower() == "true":
         # Java exports JVM/process families (DefaultExports); the process_* ones have Python twins.
         from prometheus_client import PlatformCollector, ProcessCollector

@@ -147,6 +147,9 @@ class ServerView(Protocol):
     @property
     def monitor_gauges(self) -> Mapping[str, int | float | str | None]: ...
     @property
+    def gauge_sets(self) -> Mapping[str, Mapping[str, int | float]]: ...
+    """registerGaugeSet values (quota limits/usage per top namespace): set name -> key -> value."""
+    @property
     def metrics(self) -> ServerMetrics | None: ...
     @property
     def env(self) -> Sequence[tuple[str, str]]: ...
@@ -187,6 +190,7 @@ class ServerSnapshot:
     ephemerals: Mapping[int, Sequence[str]] = field(default_factory=dict)
     data_watches: Mapping[int, Sequence[str]] = field(default_factory=dict)
     monitor_gauges: Mapping[str, int | float | str | None] = field(default_factory=dict)
+    gauge_sets: Mapping[str, Mapping[str, int | float]] = field(default_factory=dict)
     metrics: ServerMetrics | None = None
     env: Sequence[tuple[str, str]] = ()
     digests: Sequence[tuple[int, int]] = ()

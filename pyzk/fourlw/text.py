@@ -180,6 +180,9 @@ def monitor_items(v: ServerView) -> list[tuple[str, Any]]:
     if v.peer_state is not None:
         items.append(("peer_state", v.peer_state))
     items.extend(ordered_gauges(v.monitor_gauges))
+    # DefaultMetricsContext.dump: gauge sets after the gauges, as key_name.
+    for name, values in v.gauge_sets.items():
+        items.extend((f"{key}_{name}", val) for key, val in values.items())
     m = v.metrics
     if m is not None:
         items.extend(m.dump())

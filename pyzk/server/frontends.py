@@ -50,7 +50,7 @@ async def start_metrics_server(cfg: Any, view: Any) -> _Stoppable | None:
     view.metrics = metrics
     view.server.metrics = metrics
     exporter = exporter_from_config(cfg.raw, metrics, lambda: view.monitor_gauges,
-                                    asyncio.get_running_loop())
+                                    asyncio.get_running_loop(), lambda: view.gauge_sets)
     if exporter is None:
         return None
     try:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from ..metrics import ServerMetrics
+from ..metrics import ServerMetrics, Summary
 from ..protocol.codes import EventType
 from ..protocol.opcodes import Op
 
@@ -69,7 +69,7 @@ class ServerStats:
         self._stale_expired = m.counter("stale_sessions_expired")
         self._read_ns = m.summary_set("read_per_namespace")
         self._write_ns = m.summary_set("write_per_namespace")
-        self._watch_summaries = {
+        self._watch_summaries: dict[int, Summary] = {
             EventType.NODE_CREATED: m.summary("node_created_watch_count"),
             EventType.NODE_DELETED: m.summary("node_deleted_watch_count"),
             EventType.NODE_DATA_CHANGED: m.summary("node_changed_watch_count"),

@@ -368,6 +368,9 @@ class ZkServer:
         conn.queue.drain(self._run_read, conn.emit_pending)
 
     def _session_closed(self, sid: int) -> None:
+        # Once per session, whether closed by the client or expired (Java: "Processed session
+        # termination for sessionid"); ops helper.
+        log.info("session closed", session_id=hex(sid))
         self.sessions.remove(sid)
         conn = self.owner.pop(sid, None)
         if conn is not None and not conn.closing_session:

@@ -28,6 +28,11 @@ class RecoveryError(RuntimeError):
     """The data directory cannot be turned into a tree that is known to be right."""
 
 
+class CorruptLogError(LogFormatError, RecoveryError):
+    """A log that fails recovery: still a LogFormatError (file, offset), and a RecoveryError so
+    the server refuses to start with that one line rather than a traceback."""
+
+
 class Recovered(NamedTuple):
     tree: Any
     sessions: dict[int, int]  # session id -> timeout (ms), as sessionsWithTimeouts
@@ -80,7 +85,10 @@ def recover(dd: DataDir, make_tree: Callable[[], Any] = _default_tree,
         if not has_logs:
             return Recovered(tree, {}, 0, -1, None, 0, [], True)
         snap_zxid = 0
-    last, n, torn = replay(dd.log_dir, tree, sessions, snap_zxid)
+    try:
+        last, n, torn = replay(dd.log_dir, tree, sessions, snap_zxid)
+    except LogFormatError as e:
+        raise CorruptLogError(e.name, e.offset, e.reason) from None
     return Recovered(tree, sessions, last, snap_zxid, snap_path, n, torn, False)
 
 

@@ -38,6 +38,7 @@ def run_suite(kind: str, *args: str, name: str | None = None) -> dict[str, str]:
         os.killpg(proc.pid, signal.SIGKILL)
         out, _ = proc.communicate()
         pytest.fail(f"kazoo suite against {kind} exceeded {SUITE_TIMEOUT} s:\n{out[-6000:]}")
+    (WORK / f"{name}.log").write_text(out)
     assert proc.returncode == 0, f"kazoo suite run broke:\n{out[-8000:]}"
     results: dict[str, str] = {}
     for line in (WORK / f"{name}.txt").read_text().splitlines():
@@ -85,8 +86,9 @@ def test_kazoo_tests_that_pass_on_java_pass_on_pyzk(
     # zoo.cfg kazoo writes) would otherwise cost ~60 s per test before failing.
     smoke = run_suite("pyzk", SMOKE_TEST, "--timeout=60", name="kazoo-pyzk-smoke")
     assert smoke.get(SMOKE_TEST) == "passed", (
-        f"kazoo's harness cannot use pyzk ({SMOKE_TEST} {smoke.get(SMOKE_TEST)}); see "
-        "tests/.work/kazoo-pyzk-smoke.junit.xml")
+        f"kazoo's harness cannot use pyzk ({SMOKE_TEST} {smoke.get(SMOKE_TEST)}):\n"
+        + "\n".join(ln for ln in (WORK / "kazoo-pyzk-smoke.log").read_text().splitlines()
+                     if "pyzk" in ln or "Error" in ln)[-4000:])
     pyzk = run_suite("pyzk", "--maxfail=10")
     must_pass = {t for t, o in java_results.items() if o == "passed"} - set(allowed)
     missing = sorted(t for t in must_pass if pyzk.get(t) != "passed")
@@ -96,4 +98,4 @@ def test_kazoo_tests_that_pass_on_java_pass_on_pyzk(
         missing = [t for t in missing if retry.get(t) != "passed"]
     assert not missing, (
         f"{len(missing)} kazoo tests pass against Java but not pyzk "
-        f"(see tests/.work/kazoo-pyzk*.txt and .junit.xml):\n" + "\n".join(missing))
+        f"(see tests/.work/kazoo-pyzk*.txt, .log and .junit.xml):\n" + "\n".join(missing))

@@ -18,8 +18,10 @@ from pyzk.config import ConfigError
 @pytest.fixture(autouse=True)
 def _reset() -> Iterator[None]:
     structlog.contextvars.clear_contextvars()
+    logs.clear_process_fields()
     yield
     structlog.contextvars.clear_contextvars()
+    logs.clear_process_fields()
     root = logging.getLogger()
     for h in [h for h in root.handlers if h.get_name() == "pyzk"]:
         root.removeHandler(h)
@@ -99,3 +101,25 @@ def test_config_error_log_line_has_location_fields() -> None:
     (rec,) = lines(out)
     assert rec["event"] == "config_error" and rec["error"] == "zoo.cfg:7: unknown key 'x'"
     assert (rec["source"], rec["line"], rec["key"]) == ("zoo.cfg", 7, "x")
+
+
+def test_process_fields_reach_lines_from_any_thread_and_context() -> None:
+    import threading
+
+    out = io.StringIO()
+    logs.configure("json", "INFO", out)
+    logs.bind_process(server_id=0, role=None)
+    t = threading.Thread(target=lambda: logs.get_logger("pyzk.t").info("from thread"))
+    t.start()
+    t.join()
+    logging.getLogger("asyncio").warning("stdlib line")
+    recs = lines(out)
+    assert [r["server_id"] for r in recs] == [0, 0] and "role" not in recs[0]
+
+
+def test_session_keyword_is_logged_as_session_id() -> None:
+    out = io.StringIO()
+    logs.configure("json", "INFO", out)
+    logs.get_logger("pyzk.server").info("session established", session="0x1a")
+    (rec,) = lines(out)
+    assert rec["session_id"] == "0x1a" and "session" not in rec

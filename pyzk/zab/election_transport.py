@@ -1,0 +1,316 @@
+"""asyncio QuorumCnxManager for the election port (QuorumCnxManager.java, release-3.8.4), and
+ElectionService, which drives the pure FLE state machine (pyzk.zab.election) over it.
+
+The only asyncio module of the election: handshake (initial message), only the larger sid's
+connection survives, int-length framing bounded by PACKETMAXSIZE, a send queue of one per peer
+(newest notification wins) plus resend of the last message on a new connection, receive queue
+of 100 dropping the oldest, dial retries with backoff while a message waits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import struct
+from collections import deque
+from collections.abc import Callable
+
+from pyzk.zab.election import FLE, Action, Broadcast, ConnectAll, Decided, Send, SetTimer
+from pyzk.zab.packets_election import (
+    OBSERVER_ID_SID,
+    ElectionWireError,
+    InitialMessage,
+    Notification,
+    check_addr_len,
+    check_frame_len,
+    format_addr,
+    frame,
+    parse_addresses,
+)
+
+log = logging.getLogger(__name__)
+
+RECV_CAPACITY = 100        # QuorumCnxManager.RECV_CAPACITY
+CONNECT_TIMEOUT_S = 5.0    # QuorumCnxManager cnxTO default (zookeeper.cnxTimeout, ms)
+BACKOFF_MIN_S = 0.2
+BACKOFF_MAX_S = 5.0
+
+
+class _Peer:
+    """One remote sid: the capacity-1 send slot, the live connection and the dialer."""
+
+    def __init__(self) -> None:
+        self.slot: bytes | None = None
+        self.wake = asyncio.Event()
+        self.writer: asyncio.StreamWriter | None = None
+        self.tasks: list[asyncio.Task[None]] = []
+        self.dialing: asyncio.Task[None] | None = None
+        self.last_sent: bytes | None = None
+
+
+class QuorumCnxManager:
+    def __init__(self, my_id: int, election_addr: tuple[str, int],
+                 view: dict[int, tuple[str, int]],
+                 on_receive: Callable[[], None] | None = None) -> None:
+        self.my_id = my_id
+        self.election_addr = election_addr
+        self.view = dict(view)              # sid -> election address (voters and observers)
+        self.peers: dict[int, _Peer] = {}
+        self.recv_queue: deque[tuple[int, bytes]] = deque(maxlen=RECV_CAPACITY)
+        self.recv_event = asyncio.Event()
+        self._on_receive = on_receive
+        self._server: asyncio.Server | None = None
+        self._observer_counter = -1
+        self._closed = False
+
+    async def start(self) -> None:
+        host, port = self.election_addr
+        self._server = await asyncio.start_server(self._accept, host, port)
+
+    async def close(self) -> None:
+        self._closed = True
+        if self._server is not None:
+            self._server.close()
+        for sid in list(self.peers):
+            self._finish(sid)
+            p = self.peers[sid]
+            if p.dialing is not None:
+                p.dialing.cancel()
+        if self._server is not None:
+            with contextlib.suppress(Exception):
+                await self._server.wait_closed()
+
+    # -- queues ---------------------------------------------------------------------------------
+    def _peer(self, sid: int) -> _Peer:
+        return self.peers.setdefault(sid, _Peer())
+
+    def to_send(self, sid: int, payload: bytes) -> None:
+        """QuorumCnxManager.toSend: loop back to myself, else replace the peer's pending message
+        (SEND_CAPACITY 1) and make sure a connection is being made."""
+        if sid == self.my_id:
+            self._deliver(sid, payload)
+            return
+        p = self._peer(sid)
+        p.slot = payload
+        p.wake.set()
+        self.connect_one(sid)
+
+    def _deliver(self, sid: int, payload: bytes) -> None:
+        self.recv_queue.append((sid, payload))   # deque(maxlen) drops the oldest, as Java does
+        self.recv_event.set()
+        if self._on_receive is not None:
+            self._on_receive()
+
+    async def recv(self) -> tuple[int, bytes]:
+        while not self.recv_queue:
+            self.recv_event.clear()
+            await self.recv_event.wait()
+        return self.recv_queue.popleft()
+
+    def have_delivered(self) -> bool:
+        # Java's haveDelivered answers true as soon as any one queue is empty.
+        return any(p.slot is None for p in self.peers.values()) or not self.peers
+
+    def connected(self, sid: int) -> bool:
+        p = self.peers.get(sid)
+        return p is not None and p.writer is not None
+
+    # -- connections ----------------------------------------------------------------------------
+    def connect_all(self) -> None:
+        for sid in list(self.peers):
+            self.connect_one(sid)
+
+    def connect_one(self, sid: int, addr: tuple[str, int] | None = None) -> None:
+        p = self._peer(sid)
+        if self._closed or p.writer is not None or (p.dialing and not p.dialing.done()):
+            return
+        target = addr or self.view.get(sid)
+        if target is None:
+            log.warning("Invalid server id: %s", sid)
+            return
+        p.dialing = asyncio.ensure_future(self._dial(sid, target))
+
+    async def _dial(self, sid: int, addr: tuple[str, int]) -> None:
+        backoff = BACKOFF_MIN_S
+        while not self._closed:
+            try:
+                reader, writer = await asyncio.wait_for(
+                    asyncio.open_connection(addr[0], addr[1]), CONNECT_TIMEOUT_S)
+            except (TimeoutError, OSError):
+                p = self.peers.get(sid)
+                if p is None or p.slot is None:
+                    return            # nothing waiting: the FLE timeout will call connect_all
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, BACKOFF_MAX_S)
+                continue
+            try:
+                writer.write(InitialMessage(self.my_id, format_addr(*self.election_addr)).encode())
+                await writer.drain()
+            except OSError:
+                writer.close()
+                continue
+            if sid > self.my_id:
+                # Lost the challenge: the larger sid dials us (QuorumCnxManager.startConnection).
+                writer.close()
+                return
+            self._install(sid, reader, writer)
+            return
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            head = await asyncio.wait_for(reader.readexactly(8), CONNECT_TIMEOUT_S)
+            (first,) = struct.unpack(">q", head)
+            addr: tuple[str, int] | None = None
+            if first >= 0:
+                sid = first          # pre-3.5 peers send their bare sid
+            else:
+                rest = await asyncio.wait_for(reader.readexactly(12), CONNECT_TIMEOUT_S)
+                sid, n = struct.unpack(">qi", rest)
+                check_addr_len(n)
+                body = await asyncio.wait_for(reader.readexactly(n), CONNECT_TIMEOUT_S)
+                msg = InitialMessage.decode(head + rest + body)
+                hps = msg.host_ports()
+                addr = hps[0] if hps else None
+        except (TimeoutError, OSError, asyncio.IncompleteReadError, ElectionWireError) as e:
+            log.warning("Initial message parsing error: %s", e)
+            writer.close()
+            return
+        if sid == OBSERVER_ID_SID:
+            sid = self._observer_counter
+            self._observer_counter -= 1
+        if sid < self.my_id:
+            # We win the challenge: drop theirs, dial back.
+            self._finish(sid)
+            writer.close()
+            if addr is not None and sid not in self.view:
+                self.view[sid] = addr
+            self.connect_one(sid, addr)
+        elif sid == self.my_id:
+            log.warning("We got a connection request from a server with our own ID.")
+            writer.close()
+        else:
+            if addr is not None and sid not in self.view:
+                self.view[sid] = addr
+            self._install(sid, reader, writer)
+
+    def _install(self, sid: int, reader: asyncio.StreamReader,
+                 writer: asyncio.StreamWriter) -> None:
+        self._finish(sid)
+        p = self._peer(sid)
+        p.writer = writer
+        p.tasks = [asyncio.ensure_future(self._send_loop(sid, p, writer)),
+                   asyncio.ensure_future(self._recv_loop(sid, reader, writer))]
+
+    def _finish(self, sid: int, writer: asyncio.StreamWriter | None = None) -> None:
+        p = self.peers.get(sid)
+        if p is None or (writer is not None and p.writer is not writer):
+            return
+        if p.writer is not None:
+            p.writer.close()
+        p.writer = None
+        for t in p.tasks:
+            if t is not asyncio.current_task():
+                t.cancel()
+        p.tasks = []
+
+    async def _send_loop(self, sid: int, p: _Peer, writer: asyncio.StreamWriter) -> None:
+        try:
+            if p.slot is None and p.last_sent is not None:
+                # SendWorker.run: resend the last message in case the old connection lost it.
+                writer.write(frame(p.last_sent))
+                await writer.drain()
+            while True:
+                while p.slot is None:
+                    p.wake.clear()
+                    await p.wake.wait()
+                b, p.slot = p.slot, None
+                p.last_sent = b
+                writer.write(frame(b))
+                await writer.drain()
+        except (OSError, ConnectionError):
+            self._finish(sid, writer)
+
+    async def _recv_loop(self, sid: int, reader: asyncio.StreamReader,
+                         writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                (n,) = struct.unpack(">i", await reader.readexactly(4))
+                check_frame_len(n)
+                self._deliver(sid, await reader.readexactly(n))
+        except (OSError, asyncio.IncompleteReadError, ElectionWireError, ConnectionError) as e:
+            log.info("Connection broken for id %s, my id = %s: %s", sid, self.my_id, e)
+        self._finish(sid, writer)
+
+
+class ElectionService:
+    """Runs an FLE over a QuorumCnxManager: elect() returns the decision; afterwards the
+    service keeps answering LOOKING peers with the current vote until closed."""
+
+    def __init__(self, fle: FLE, manager: QuorumCnxManager) -> None:
+        self.fle = fle
+        self.manager = manager
+        self._timer_at: float | None = None
+        self._decided: asyncio.Future[Decided] | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._wake = asyncio.Event()
+        manager._on_receive = self._wake.set
+
+    def now_ms(self) -> int:
+        return int(asyncio.get_running_loop().time() * 1000)
+
+    async def start(self) -> None:
+        await self.manager.start()
+        self._task = asyncio.ensure_future(self._run())
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await self.manager.close()
+
+    async def elect(self, last_zxid: int, current_epoch: int) -> Decided:
+        self._decided = asyncio.get_running_loop().create_future()
+        self._apply(self.fle.start(last_zxid, current_epoch, self.now_ms()))
+        return await self._decided
+
+    def _apply(self, actions: list[Action]) -> None:
+        for a in actions:
+            if isinstance(a, Send):
+                self.manager.to_send(a.to_sid, a.notification.encode())
+            elif isinstance(a, Broadcast):
+                payload = a.notification.encode()
+                for sid in a.to_sids:
+                    self.manager.to_send(sid, payload)
+            elif isinstance(a, SetTimer):
+                self._timer_at = a.at_ms
+                self._wake.set()
+            elif isinstance(a, ConnectAll):
+                self.manager.connect_all()
+            elif isinstance(a, Decided):
+                if self._decided is not None and not self._decided.done():
+                    self._decided.set_result(a)
+
+    async def _run(self) -> None:
+        while True:
+            while self.manager.recv_queue:
+                sid, payload = self.manager.recv_queue.popleft()
+                try:
+                    n = Notification.decode(payload)
+                except ElectionWireError as e:
+                    log.warning("Skipping malformed notification from sid=%s: %s", sid, e)
+                    continue
+                self._apply(self.fle.on_message(sid, n, self.now_ms()))
+            now = self.now_ms()
+            if self._timer_at is not None and now >= self._timer_at:
+                self._timer_at = None
+                self._apply(self.fle.on_timer(now, self.manager.have_delivered()))
+                continue
+            self._wake.clear()
+            timeout = None if self._timer_at is None else max(0, self._timer_at - now) / 1000
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout)
+
+
+__all__ = ["QuorumCnxManager", "ElectionService", "parse_addresses"]

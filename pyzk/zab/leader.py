@@ -1,0 +1,477 @@
+"""The ZAB leader as a pure state machine: Leader.lead() plus one LearnerHandler per learner
+connection (discovery, per-learner sync, broadcast, pings and the syncLimit rule).
+
+Inputs are method calls carrying now_ms; outputs are Action records the host executes in order
+(file writes it performs synchronously before later sends, as Java's setAcceptedEpoch does).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+from .packets import (
+    PROTOCOL_VERSION,
+    PT,
+    ForwardedRequest,
+    decode_int,
+    decode_learner_info,
+    decode_request,
+    decode_revalidate,
+    decode_touches,
+    encode_int,
+    encode_revalidate_reply,
+    encode_txn,
+    packet,
+)
+from .sync import DiskLog, choose_sync
+from .zxid import COUNTER_MASK, counter_of, epoch_of, make_zxid
+
+Conn = Hashable
+
+
+# -- actions ----------------------------------------------------------------------------------
+
+class Send(NamedTuple):
+    conn: Conn
+    qp: Any
+
+
+class SendSnap(NamedTuple):
+    """Write QuorumPacket(SNAP, zxid) then encode_snap_body(tree at exactly `zxid`)."""
+    conn: Conn
+    zxid: int
+
+
+class Close(NamedTuple):
+    conn: Conn
+    reason: str
+
+
+class PersistEpoch(NamedTuple):
+    """Write acceptedEpoch/currentEpoch durably before executing later actions."""
+    name: str
+    value: int
+
+
+class Persist(NamedTuple):
+    """Append and fsync these txns, then call `persisted(seq)` (the leader's own ACK)."""
+    seq: int
+    entries: list[tuple[int, Any, Any, Any]]  # (zxid, hdr, txn, digest)
+
+
+class Apply(NamedTuple):
+    """A committed txn, in zxid order (CommitProcessor -> FinalRequestProcessor)."""
+    zxid: int
+    hdr: Any
+    txn: Any
+    digest: Any
+
+
+class Established(NamedTuple):
+    """A quorum acked NEWLEADER: start the ZooKeeperServer (Leader.startZkServer)."""
+    epoch: int
+
+
+class StepDown(NamedTuple):
+    reason: str
+
+
+class Touch(NamedTuple):
+    session_id: int
+    timeout: int
+
+
+class LearnerRequest(NamedTuple):
+    """A forwarded client request for the host's prep stage (Leader.submitLearnerRequest).
+    A sync (type 9) must come back through `process_sync(conn)` once it reaches that stage."""
+    conn: Conn
+    sid: int
+    request: ForwardedRequest
+    authinfo: Any
+
+
+# -- state ------------------------------------------------------------------------------------
+
+@dataclass
+class _Handler:
+    conn: Conn
+    sid: int = -1
+    observer: bool = False
+    stage: str = "info"  # info, epoch, ackepoch, epochack, newleader, uptodate, broadcast
+    last_zxid: int = -1
+    deadline_tick: int = 0
+    sending: bool = False
+    check_started: bool = False
+    cur: tuple[int, int] = (0, 0)  # SyncLimitCheck current (zxid, time_ms); time 0 = none
+    nxt: tuple[int, int] = (0, 0)
+
+
+@dataclass
+class _Proposal:
+    zxid: int
+    data: bytes
+    hdr: Any
+    txn: Any
+    digest: Any
+    acks: set[int] = field(default_factory=set)
+
+
+class LeaderCore:
+    def __init__(self, my_id: int, voters: set[int], observers: set[int], accepted_epoch: int,
+                 current_epoch: int, last_zxid: int, committed_log: Sequence[tuple[int, bytes]],
+                 tick_ms: int = 2000, init_limit: int = 10, sync_limit: int = 5,
+                 config_version: int = 0, config_bytes: bytes = b"",
+                 disk_log: DiskLog | None = None,
+                 session_valid: Callable[[int, int, int], bool] | None = None,
+                 commit_log_count: int = 500) -> None:
+        self.my_id = my_id
+        self.voters = set(voters)
+        self.observers = set(observers)
+        self.accepted_epoch = accepted_epoch
+        self.current_epoch = current_epoch
+        self.last_applied = last_zxid  # the data tree's lastProcessedZxid
+        self.committed_log = list(committed_log)[-commit_log_count:] if commit_log_count else []
+        self.commit_log_count = commit_log_count
+        self.tick_ms, self.init_limit, self.sync_limit = tick_ms, init_limit, sync_limit
+        self.config_version, self.config_bytes = config_version, config_bytes
+        self.disk_log = disk_log
+        self.session_valid = session_valid or (lambda sid, timeout, learner: False)
+        self.handlers: dict[Conn, _Handler] = {}
+        self.phase = "new"  # new, discovery, sync, broadcast, stopped
+        self.epoch = -1
+        self.connecting: set[int] = set()
+        self.electing: set[int] = set()
+        self.newleader_acks: set[int] = set()
+        self.new_leader_zxid = 0
+        self.last_proposed = 0
+        self.last_committed = -1
+        self.outstanding: dict[int, _Proposal] = {}
+        self.pending_syncs: dict[int, list[Conn]] = {}
+        self.tick = 0
+        self.tick_skip = True
+        self.next_half_tick = 0
+        self.phase_deadline = 0
+        self.persist_seq = 0
+        self.persist_zxids: list[tuple[int, int]] = []  # (seq, zxid) awaiting `persisted`
+        self._observer_counter = -1
+        self.out: list[Any] = []
+
+    # -- helpers ----------------------------------------------------------------------------
+
+    def _quorum(self, ids: set[int]) -> bool:
+        """QuorumMaj.containsQuorum: more than half of the voters."""
+        return 2 * len(ids & self.voters) > len(self.voters)
+
+    def _send(self, h: _Handler, qp: Any, now: int = 0) -> None:
+        if qp.type == PT.PROPOSAL and h.check_started:
+            # LearnerHandler.sendPackets -> SyncLimitCheck.updateProposal
+            if h.cur[1] == 0:
+                h.cur = (qp.zxid, now or 1)
+            else:
+                h.nxt = (qp.zxid, now or 1)
+        self.out.append(Send(h.conn, qp))
+
+    def _drop(self, h: _Handler, reason: str) -> None:
+        self.handlers.pop(h.conn, None)
+        h.stage = "dead"
+        self.out.append(Close(h.conn, reason))
+
+    def _take(self) -> list[Any]:
+        out, self.out = self.out, []
+        return out
+
+    def _step_down(self, reason: str) -> None:
+        if self.phase != "stopped":
+            self.phase = "stopped"
+            for h in list(self.handlers.values()):
+                self.out.append(Close(h.conn, "leader shutdown"))
+            self.handlers.clear()
+            self.out.append(StepDown(reason))
+
+    def next_zxid(self) -> int:
+        """The zxid the host's prep stage should give the next txn (ZooKeeperServer.getNextZxid)."""
+        return self.last_proposed + 1
+
+    # -- discovery --------------------------------------------------------------------------
+
+    def start(self, now_ms: int) -> list[Any]:
+        """Leader.lead(): count ourselves in getEpochToPropose."""
+        self.phase = "discovery"
+        self.phase_deadline = now_ms + self.init_limit * self.tick_ms
+        self._epoch_to_propose(self.my_id, self.accepted_epoch, now_ms)
+        return self._take()
+
+    def _epoch_to_propose(self, sid: int, accepted: int, now: int) -> None:
+        if self.phase != "discovery":
+            return
+        if accepted >= self.epoch:
+            self.epoch = accepted + 1
+        if sid in self.voters:
+            self.connecting.add(sid)
+        if self.my_id in self.connecting and self._quorum(self.connecting):
+            self.phase = "sync"
+            self.phase_deadline = now + self.init_limit * self.tick_ms
+            self.accepted_epoch = self.epoch
+            self.out.append(PersistEpoch("acceptedEpoch", self.epoch))
+            self.new_leader_zxid = self.last_proposed = make_zxid(self.epoch, 0)
+            # The leader's own waitForEpochAck with its StateSummary.
+            self.electing.add(self.my_id)
+            for h in list(self.handlers.values()):
+                if h.stage == "epoch":
+                    self._leader_info(h)
+            self._check_epoch_quorum(now)
+
+    def _leader_info(self, h: _Handler) -> None:
+        h.stage = "ackepoch"
+        self._send(h, packet(PT.LEADERINFO, self.new_leader_zxid, encode_int(PROTOCOL_VERSION)))
+
+    def _check_epoch_quorum(self, now: int) -> None:
+        if self.phase != "sync" or self.current_epoch == self.epoch:
+            return
+        if self._quorum(self.electing) and self.my_id in self.electing:
+            self.current_epoch = self.epoch
+            self.out.append(PersistEpoch("currentEpoch", self.epoch))
+            self.newleader_acks.add(self.my_id)  # waitForNewLeaderAck(self.getMyId(), ...)
+            for h in list(self.handlers.values()):
+                if h.stage == "epochack":
+                    self._sync(h, now)
+            self._check_newleader_quorum(now)
+
+    # -- per-learner ------------------------------------------------------------------------
+
+    def on_packet(self, conn: Conn, qp: Any, now_ms: int) -> list[Any]:
+        if self.phase in ("new", "stopped"):
+            self.out.append(Close(conn, "not leading"))
+            return self._take()
+        h = self.handlers.get(conn)
+        if h is None:
+            h = self.handlers[conn] = _Handler(conn)
+            h.deadline_tick = self.tick + self.init_limit + self.sync_limit
+        try:
+            self._on_packet(h, qp, now_ms)
+        except ValueError as e:  # JuteError and friends: Java's IOException kills the handler
+            self._drop(h, f"bad packet: {e}")
+        return self._take()
+
+    def _on_packet(self, h: _Handler, qp: Any, now: int) -> None:
+        t = qp.type
+        if h.stage == "info":
+            if t not in (PT.FOLLOWERINFO, PT.OBSERVERINFO):
+                return self._drop(h, "First packet is not FOLLOWERINFO or OBSERVERINFO")
+            info = decode_learner_info(qp.data)
+            if info.config_version is not None and info.config_version > self.config_version:
+                return self._drop(h, "Follower is ahead of the leader (later configuration)")
+            if info.protocol_version < PROTOCOL_VERSION:
+                return self._drop(h, "pre-ZAB-1.0 learners are not supported")
+            if info.sid is None:
+                h.sid = self._observer_counter
+                self._observer_counter -= 1
+            else:
+                h.sid = info.sid
+            h.observer = t == PT.OBSERVERINFO
+            h.stage = "epoch"
+            self._epoch_to_propose(h.sid, epoch_of(qp.zxid), now)
+            if self.phase != "discovery" and h.stage == "epoch":
+                self._leader_info(h)
+            return None
+        if h.stage == "epoch":
+            return None  # Java's handler is blocked in getEpochToPropose; nothing is read
+        if h.stage == "ackepoch":
+            if t != PT.ACKEPOCH:
+                return self._drop(h, "not ACKEPOCH")
+            cur_epoch, h.last_zxid = decode_int(qp.data), qp.zxid
+            h.stage = "epochack"
+            if self.current_epoch == self.epoch:  # electionFinished
+                return self._sync(h, now)
+            if cur_epoch != -1:
+                # StateSummary.isMoreRecentThan the leader's (currentEpoch, lastZxid)
+                ahead = (cur_epoch > self.current_epoch
+                         or (cur_epoch == self.current_epoch and h.last_zxid > self.last_applied))
+                if ahead:
+                    return self._drop(h, "Follower is ahead of the leader")
+                if h.last_zxid != -1 and h.sid in self.voters:
+                    self.electing.add(h.sid)
+            self._check_epoch_quorum(now)
+            return None
+        if h.stage == "epochack":
+            return None
+        if h.stage == "newleader":
+            if t != PT.ACK:
+                return self._drop(h, "Next packet was supposed to be an ACK")
+            if qp.zxid != self.new_leader_zxid:
+                return self._drop(h, "NEWLEADER ACK is from a different epoch")
+            h.check_started = True
+            h.stage = "uptodate"
+            h.deadline_tick = self.tick + self.sync_limit
+            if h.sid in self.voters and self.phase == "sync":
+                self.newleader_acks.add(h.sid)
+                self._check_newleader_quorum(now)
+            elif self.phase == "broadcast":
+                self._uptodate(h)
+            return None
+        # broadcast loop (LearnerHandler.run's while(true))
+        h.deadline_tick = self.tick + self.sync_limit
+        if t == PT.ACK:
+            if h.cur[0] == qp.zxid:
+                h.cur, h.nxt = h.nxt, (0, 0)
+            elif h.nxt[0] == qp.zxid:
+                h.nxt = (0, 0)
+            self._process_ack(h.sid, qp.zxid)
+        elif t == PT.PING:
+            self.out.extend(Touch(s, to) for s, to in decode_touches(qp.data))
+        elif t == PT.REVALIDATE:
+            sess, to = decode_revalidate(qp.data)
+            ok = self.session_valid(sess, to, h.sid)
+            self._send(h, packet(PT.REVALIDATE, qp.zxid, encode_revalidate_reply(sess, ok)))
+        elif t == PT.REQUEST:
+            self.out.append(LearnerRequest(h.conn, h.sid, decode_request(qp.data), qp.authinfo))
+        return None
+
+    def _sync(self, h: _Handler, now: int) -> None:
+        """syncFollower + startForwarding + the NEWLEADER packet."""
+        plan = choose_sync(h.last_zxid, self.last_applied, self.committed_log, self.disk_log)
+        if plan.needs_snap:
+            self.out.append(SendSnap(h.conn, self.last_applied))
+        h.sending = True
+        for qp in plan.packets:
+            self._send(h, qp, now)
+        if not h.observer and self.last_proposed > plan.current_zxid:
+            for z in sorted(self.outstanding):
+                if z > plan.current_zxid:
+                    self._send(h, packet(PT.PROPOSAL, z, self.outstanding[z].data), now)
+        h.stage = "newleader"
+        self._send(h, packet(PT.NEWLEADER, self.new_leader_zxid, self.config_bytes))
+
+    def _check_newleader_quorum(self, now: int) -> None:
+        if self.phase == "sync" and self._quorum(self.newleader_acks):
+            self.phase = "broadcast"
+            self.tick = 0
+            self.tick_skip = True
+            self.next_half_tick = now + self.tick_ms // 2
+            self.out.append(Established(self.epoch))
+            for h in list(self.handlers.values()):
+                if h.stage == "uptodate":
+                    self._uptodate(h)
+
+    def _uptodate(self, h: _Handler) -> None:
+        h.stage = "broadcast"
+        self._send(h, packet(PT.UPTODATE, -1))
+
+    def on_disconnect(self, conn: Conn) -> list[Any]:
+        self.handlers.pop(conn, None)
+        return self._take()
+
+    # -- broadcast --------------------------------------------------------------------------
+
+    def propose(self, hdr: Any, txn: Any, digest: Any, now_ms: int) -> list[Any]:
+        """Leader.propose: PROPOSAL to forwarding followers and our own log write."""
+        if self.phase != "broadcast":
+            raise RuntimeError("not established")
+        zxid = hdr.zxid
+        if zxid != self.last_proposed + 1 or epoch_of(zxid) != self.epoch:
+            raise ValueError(f"proposal zxid {zxid:#x} after {self.last_proposed:#x}")
+        if counter_of(zxid) == COUNTER_MASK:
+            self._step_down("zxid lower 32 bits have rolled over")
+            return self._take()
+        data = encode_txn(hdr, txn, digest)
+        self.last_proposed = zxid
+        self.outstanding[zxid] = _Proposal(zxid, data, hdr, txn, digest)
+        qp = packet(PT.PROPOSAL, zxid, data)
+        for h in self.handlers.values():
+            if h.sending and not h.observer:
+                self._send(h, qp, now_ms)
+        self.persist_seq += 1
+        self.persist_zxids.append((self.persist_seq, zxid))
+        self.out.append(Persist(self.persist_seq, [(zxid, hdr, txn, digest)]))
+        return self._take()
+
+    def persisted(self, seq: int) -> list[Any]:
+        """Our log write `seq` is durable: AckRequestProcessor -> processAck(self)."""
+        while self.persist_zxids and self.persist_zxids[0][0] <= seq:
+            _, zxid = self.persist_zxids.pop(0)
+            self._process_ack(self.my_id, zxid)
+        return self._take()
+
+    def _process_ack(self, sid: int, zxid: int) -> None:
+        if self.phase != "broadcast" or counter_of(zxid) == 0 or not self.outstanding:
+            return
+        if self.last_committed >= zxid:
+            return
+        p = self.outstanding.get(zxid)
+        if p is None:
+            return  # "Trying to commit future proposal"
+        p.acks.add(sid)
+        # Java retries only the acked zxid; later ones with a quorum commit on their next ACK.
+        # Walking forward is equivalent under FIFO acks and never commits out of order.
+        while p is not None and self._try_commit(p):
+            p = self.outstanding.get(p.zxid + 1)
+
+    def _try_commit(self, p: _Proposal) -> bool:
+        if p.zxid - 1 in self.outstanding or not self._quorum(p.acks):
+            return False
+        del self.outstanding[p.zxid]
+        self.last_committed = p.zxid
+        commit = packet(PT.COMMIT, p.zxid)
+        inform = packet(PT.INFORM, p.zxid, p.data)
+        for h in self.handlers.values():
+            if h.sending:
+                self._send(h, inform if h.observer else commit)
+        self.out.append(Apply(p.zxid, p.hdr, p.txn, p.digest))
+        self.last_applied = p.zxid
+        if self.commit_log_count:
+            self.committed_log.append((p.zxid, p.data))
+            if len(self.committed_log) > self.commit_log_count:
+                del self.committed_log[0]
+        for conn in self.pending_syncs.pop(p.zxid, []):
+            self._sync_reply(conn)
+        return True
+
+    def process_sync(self, conn: Conn) -> list[Any]:
+        """Leader.processSync: answer now, or once the last proposal so far commits."""
+        if not self.outstanding:
+            self._sync_reply(conn)
+        else:
+            self.pending_syncs.setdefault(self.last_proposed, []).append(conn)
+        return self._take()
+
+    def _sync_reply(self, conn: Conn) -> None:
+        h = self.handlers.get(conn)
+        if h is not None:
+            self._send(h, packet(PT.SYNC, 0))
+
+    # -- time -------------------------------------------------------------------------------
+
+    def on_tick(self, now_ms: int) -> list[Any]:
+        if self.phase in ("discovery", "sync"):
+            if now_ms >= self.phase_deadline:
+                what = "epoch from quorum" if self.phase == "discovery" else (
+                    "epoch to be acked by quorum" if self.current_epoch != self.epoch
+                    else "NEWLEADER to be acked by quorum")
+                self._step_down(f"Timeout while waiting for {what}")
+            return self._take()
+        while self.phase == "broadcast" and now_ms >= self.next_half_tick:
+            self.next_half_tick += self.tick_ms // 2
+            self._half_tick(now_ms)
+        return self._take()
+
+    def _half_tick(self, now: int) -> None:
+        """One pass of lead()'s while(true): tick, the synced-quorum rule, then pings."""
+        if not self.tick_skip:
+            self.tick += 1
+        synced = {self.my_id} | {h.sid for h in self.handlers.values()
+                                 if self.tick <= h.deadline_tick}
+        if not self.tick_skip and not self._quorum(synced):
+            return self._step_down(f"Not sufficient followers synced, only synced with sids: "
+                                   f"{sorted(synced & self.voters)}")
+        self.tick_skip = not self.tick_skip
+        limit = self.sync_limit * self.tick_ms
+        for h in list(self.handlers.values()):
+            if not h.sending:
+                continue
+            if h.cur[1] != 0 and now - h.cur[1] >= limit:
+                self._drop(h, "Closing connection to peer due to transaction timeout.")
+                continue
+            self._send(h, packet(PT.PING, self.last_proposed))
+        return None

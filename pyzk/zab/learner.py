@@ -1,0 +1,324 @@
+"""The ZAB learner (follower or observer) as a pure state machine for one connection to a leader:
+Learner.registerWithLeader, syncWithLeader (DIFF/TRUNC/SNAP, NEWLEADER, UPTODATE) and the
+Follower/Observer processPacket loops. One LearnerCore per connection attempt.
+
+Durability follows etcd raft's msgsAfterAppend discipline: every ACK that promises data is
+released only by `persisted(seq)` for the Persist action that wrote it (ZOOKEEPER-3911).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+from pyzk.storage.snapshot import Snapshot
+
+from .packets import (
+    PT,
+    decode_revalidate_reply,
+    decode_txn,
+    encode_int,
+    encode_learner_info,
+    encode_request,
+    encode_revalidate,
+    encode_touches,
+    packet,
+)
+from .zxid import epoch_of, make_zxid
+
+
+class Entry(NamedTuple):
+    zxid: int
+    hdr: Any
+    txn: Any
+    digest: Any
+
+
+# -- actions ----------------------------------------------------------------------------------
+
+class Send(NamedTuple):
+    qp: Any
+
+
+class PersistEpoch(NamedTuple):
+    """Write acceptedEpoch durably before executing later actions (Learner.registerWithLeader)."""
+    name: str
+    value: int
+
+
+class Truncate(NamedTuple):
+    """Cut the log after `zxid` and reload the tree from disk (ZKDatabase.truncateLog)."""
+    zxid: int
+
+
+class LoadSnapshot(NamedTuple):
+    """Replace the in-memory database with the SNAP body; lastProcessedZxid = zxid."""
+    snapshot: Snapshot
+    zxid: int
+
+
+class Persist(NamedTuple):
+    """In order: snapshot the tree if `snapshot`, append+fsync `entries`, then write currentEpoch
+    if not None; then call `persisted(seq)`."""
+    seq: int
+    entries: list[Entry]
+    snapshot: bool = False
+    current_epoch: int | None = None
+
+
+class Apply(NamedTuple):
+    """A committed txn, in zxid order."""
+    entry: Entry
+
+
+class StartServing(NamedTuple):
+    epoch: int
+
+
+class Revalidated(NamedTuple):
+    session_id: int
+    valid: bool
+
+
+class SyncDone(NamedTuple):
+    """The leader answered a forwarded sync: release the oldest pending sync (fzk.sync())."""
+
+
+class Disconnected(NamedTuple):
+    reason: str
+
+
+class LearnerCore:
+    def __init__(self, my_id: int, observer: bool, accepted_epoch: int, current_epoch: int,
+                 last_logged_zxid: int, config_version: int = 0, tick_ms: int = 2000,
+                 init_limit: int = 10, sync_limit: int = 5,
+                 touches: Callable[[], list[tuple[int, int]]] | None = None) -> None:
+        self.my_id = my_id
+        self.observer = observer
+        self.accepted_epoch = accepted_epoch
+        self.current_epoch = current_epoch
+        self.last_logged = last_logged_zxid
+        self.config_version = config_version
+        self.tick_ms, self.init_limit, self.sync_limit = tick_ms, init_limit, sync_limit
+        self.touches = touches or (lambda: [])
+        self.state = "new"  # new, leaderinfo, first, sync, uptodate, broadcast, dead
+        self.new_epoch = -1
+        self.new_leader_zxid = 0
+        self.mode = ""
+        self.write_to_log = False
+        self.received: list[Entry] = []  # synced txns to log at NEWLEADER (DIFF mode)
+        self.pending: deque[Entry] = deque()  # received, not yet applied
+        self.last_queued = 0
+        self.last_rx = 0
+        self.seq = 0
+        self.after: dict[int, list[Any]] = {}  # seq -> packets released by persisted(seq)
+        self.out: list[Any] = []
+
+    def _take(self) -> list[Any]:
+        out, self.out = self.out, []
+        return out
+
+    def _send(self, qp: Any) -> None:
+        self.out.append(Send(qp))
+
+    def _fail(self, reason: str) -> None:
+        if self.state != "dead":
+            self.state = "dead"
+            self.out.append(Disconnected(reason))
+
+    def _persist(self, entries: list[Entry], release: list[Any], snapshot: bool = False,
+                 current_epoch: int | None = None) -> None:
+        self.seq += 1
+        self.after[self.seq] = release
+        self.out.append(Persist(self.seq, entries, snapshot, current_epoch))
+        if entries:
+            self.last_logged = max(self.last_logged, entries[-1].zxid)
+
+    # -- inputs -----------------------------------------------------------------------------
+
+    def connected(self, now_ms: int) -> list[Any]:
+        """Learner.registerWithLeader's first packet."""
+        self.state = "leaderinfo"
+        self.last_rx = now_ms
+        ptype = PT.OBSERVERINFO if self.observer else PT.FOLLOWERINFO
+        info = encode_learner_info(self.my_id, self.config_version)
+        self._send(packet(ptype, make_zxid(self.accepted_epoch, 0), info))
+        return self._take()
+
+    def on_packet(self, qp: Any, now_ms: int, snapshot: Snapshot | None = None) -> list[Any]:
+        self.last_rx = now_ms
+        if self.state == "dead":
+            return []
+        try:
+            self._on_packet(qp, snapshot)
+        except ValueError as e:
+            self._fail(f"bad packet from leader: {e}")
+        return self._take()
+
+    def _on_packet(self, qp: Any, snapshot: Snapshot | None) -> None:
+        t = qp.type
+        st = self.state
+        if st == "leaderinfo":
+            if t != PT.LEADERINFO:
+                return self._fail("First packet should have been LEADERINFO")
+            new_epoch = epoch_of(qp.zxid)
+            if new_epoch > self.accepted_epoch:
+                data = encode_int(self.current_epoch)
+                self.accepted_epoch = new_epoch
+                self.out.append(PersistEpoch("acceptedEpoch", new_epoch))
+            elif new_epoch == self.accepted_epoch:
+                data = encode_int(-1)
+            else:
+                return self._fail(f"Leaders epoch, {new_epoch} is less than accepted epoch, "
+                                  f"{self.accepted_epoch}")
+            self.new_epoch = new_epoch
+            self.new_leader_zxid = make_zxid(new_epoch, 0)
+            self.state = "first"
+            self._send(packet(PT.ACKEPOCH, self.last_logged, data))
+            return None
+        if st == "first":
+            if t == PT.DIFF:
+                self.mode, self.write_to_log = "DIFF", True
+            elif t == PT.SNAP:
+                if snapshot is None:
+                    return self._fail("SNAP without its snapshot body")
+                self.mode, self.write_to_log = "SNAP", False
+                self.out.append(LoadSnapshot(snapshot, qp.zxid))
+            elif t == PT.TRUNC:
+                self.mode, self.write_to_log = "TRUNC", False
+                self.out.append(Truncate(qp.zxid))
+            else:
+                return self._fail(f"Got unexpected packet from leader: {t}")
+            self.last_logged = qp.zxid if t != PT.DIFF else self.last_logged
+            self.state = "sync"
+            return None
+        if st in ("sync", "uptodate"):
+            return self._sync_packet(qp)
+        if st == "broadcast":
+            return self._broadcast_packet(qp)
+        return None
+
+    def _entry(self, data: bytes | None) -> Entry:
+        e = decode_txn(data)
+        return Entry(e.hdr.zxid, e.hdr, e.txn, e.digest)
+
+    def _commit(self, zxid: int) -> None:
+        """FollowerZooKeeperServer.commit: the commit must match the oldest pending txn."""
+        if not self.pending:
+            return  # "Committing ... without seeing txn"
+        if self.pending[0].zxid != zxid:
+            return self._fail(f"Committing zxid {zxid:#x} but next pending txn "
+                              f"{self.pending[0].zxid:#x}")
+        self.out.append(Apply(self.pending.popleft()))
+        return None
+
+    def _sync_packet(self, qp: Any) -> None:
+        t = qp.type
+        if t == PT.PROPOSAL:
+            e = self._entry(qp.data)
+            self.last_queued = e.zxid
+            self.pending.append(e)
+            if self.state == "uptodate":
+                # After NEWLEADER proposals are logged (and acked once durable) as they come.
+                self._persist([e], [] if self.observer else [packet(PT.ACK, e.zxid)])
+            elif self.write_to_log:
+                self.received.append(e)
+        elif t in (PT.COMMIT, PT.COMMITANDACTIVATE):
+            self._commit(qp.zxid)
+        elif t in (PT.INFORM, PT.INFORMANDACTIVATE):
+            data = qp.data if t == PT.INFORM else qp.data[8:]
+            e = self._entry(data)
+            self.last_queued = e.zxid
+            if self.state == "uptodate" or self.write_to_log:
+                if self.state == "uptodate":
+                    self._persist([e], [])
+                else:
+                    self.received.append(e)
+            self.out.append(Apply(e))
+        elif t == PT.NEWLEADER:
+            if self.state != "sync":
+                return None
+            # Snapshot (SNAP/TRUNC: committed txns were applied, not logged), log what the
+            # leader sent, set currentEpoch, all durable before the ACK (ZOOKEEPER-3911).
+            if self.write_to_log:
+                entries = self.received
+            else:
+                entries = list(self.pending)
+            self.received = []
+            self.current_epoch = self.new_epoch
+            acks = [packet(PT.ACK, self.new_leader_zxid)]
+            if not self.observer:
+                applied = {e.zxid for e in entries} - {e.zxid for e in self.pending}
+                acks += [packet(PT.ACK, e.zxid) for e in entries if e.zxid not in applied]
+            self._persist(entries, acks, snapshot=not self.write_to_log,
+                          current_epoch=self.new_epoch)
+            self.state = "uptodate"
+        elif t == PT.UPTODATE:
+            if self.state != "uptodate":
+                return self._fail("UPTODATE before NEWLEADER (pre-ZAB-1.0 leader)")
+            self.state = "broadcast"
+            self._send(packet(PT.ACK, make_zxid(self.new_epoch, 0)))
+            self.out.append(StartServing(self.new_epoch))
+        elif t == PT.PING:
+            self._ping(qp)
+        return None
+
+    def _broadcast_packet(self, qp: Any) -> None:
+        t = qp.type
+        if t == PT.PING:
+            self._ping(qp)
+        elif t == PT.REVALIDATE:
+            sess, valid = decode_revalidate_reply(qp.data)
+            self.out.append(Revalidated(sess, valid))
+        elif t == PT.SYNC:
+            self.out.append(SyncDone())
+        elif self.observer and t in (PT.INFORM, PT.INFORMANDACTIVATE):
+            e = self._entry(qp.data if t == PT.INFORM else qp.data[8:])
+            self.last_queued = e.zxid
+            self._persist([e], [])
+            self.out.append(Apply(e))
+        elif not self.observer and t == PT.PROPOSAL:
+            e = self._entry(qp.data)
+            self.last_queued = e.zxid
+            self.pending.append(e)
+            self._persist([e], [packet(PT.ACK, e.zxid)])
+        elif not self.observer and t in (PT.COMMIT, PT.COMMITANDACTIVATE):
+            self._commit(qp.zxid)
+        return None
+
+    def _ping(self, qp: Any) -> None:
+        """Learner.ping: echo type, zxid and authinfo with the session touches."""
+        self._send(packet(PT.PING, qp.zxid, encode_touches(self.touches()), qp.authinfo))
+
+    def persisted(self, seq: int) -> list[Any]:
+        """Persist `seq` (and all before it) is durable: release the ACKs waiting on it."""
+        for s in sorted(k for k in self.after if k <= seq):
+            for qp in self.after.pop(s):
+                if self.state != "dead":
+                    self._send(qp)
+        return self._take()
+
+    def forward(self, session_id: int, cxid: int, op: int, body: bytes | None,
+                authinfo: Any = None) -> list[Any]:
+        """Learner.request: a client write (or sync, type 9) for the leader."""
+        self._send(packet(PT.REQUEST, -1, encode_request(session_id, cxid, op, body), authinfo))
+        return self._take()
+
+    def revalidate(self, session_id: int, timeout: int) -> list[Any]:
+        """Learner.validateSession."""
+        self._send(packet(PT.REVALIDATE, -1, encode_revalidate(session_id, timeout)))
+        return self._take()
+
+    def on_tick(self, now_ms: int) -> list[Any]:
+        """Socket read timeout: initLimit ticks until NEWLEADER, syncLimit ticks after."""
+        if self.state in ("new", "dead"):
+            return []
+        ticks = self.sync_limit if self.state in ("uptodate", "broadcast") else self.init_limit
+        if now_ms - self.last_rx >= ticks * self.tick_ms:
+            self._fail("Read timed out")
+        return self._take()
+
+    def on_disconnect(self) -> list[Any]:
+        self._fail("connection closed")
+        return self._take()
