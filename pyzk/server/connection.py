@@ -95,6 +95,8 @@ class ClientConn(asyncio.Protocol):
             self.per_ip.pop(self.peer_ip, None)
         else:
             self.per_ip[self.peer_ip] = n
+        if len(self.queue):
+            self.server.request_done(len(self.queue))
         self.queue.clear()
         self.server.on_close(self)
 
@@ -159,9 +161,21 @@ class ClientConn(asyncio.Protocol):
             return
         self.last_cxid = xid
         self.server.on_request(self, xid, op, memoryview(f)[off:])
-        if len(self.queue) >= MAX_OUTSTANDING_PER_CONN and not self._paused and self.transport:
+        server = self.server
+        if self._paused or self.transport is None:
+            return
+        if len(self.queue) >= MAX_OUTSTANDING_PER_CONN:
             self._paused = True
             self.transport.pause_reading()
+        elif server.outstanding > server.global_limit:
+            self._paused = True
+            self.transport.pause_reading()
+            server.throttled.add(self)
+
+    def resume(self) -> None:
+        if self._paused and not self._closed and self.transport is not None:
+            self._paused = False
+            self.transport.resume_reading()
 
     def mark_established(self) -> None:
         self.established = True
@@ -199,7 +213,8 @@ class ClientConn(asyncio.Protocol):
             self.transport.write(data)
         if self._close_after_flush:
             self.close()
-        elif self._paused and len(self.queue) < MAX_OUTSTANDING_PER_CONN // 2:
+        elif (self._paused and len(self.queue) < MAX_OUTSTANDING_PER_CONN // 2
+              and self not in self.server.throttled):
             self._paused = False
             self.transport.resume_reading()
 
@@ -218,6 +233,7 @@ class ClientConn(asyncio.Protocol):
         self.send(self.server.event_frame(ev))
 
     def emit_pending(self, p: Pending, reply: bytes) -> None:
+        self.server.request_done()
         now = time.monotonic()
         ms = (now - p.started) * 1000
         self.packets_sent += 1

@@ -90,6 +90,11 @@ class ZkServer:
             self.sessions.add(sid, timeout, now)
         self.last_zxid: int = tree.last_processed_zxid
         self.conns: set[ClientConn] = set()
+        # globalOutstandingLimit: past it, connections stop being read until replies drain
+        # (ZooKeeperServer.shouldThrottle).
+        self.outstanding = 0
+        self.global_limit: int = getattr(config, "global_outstanding_limit", 1000)
+        self.throttled: set[ClientConn] = set()
         self.owner: dict[int, ClientConn] = {}
         self.stats = ServerStats()
         self.serving = True
@@ -232,6 +237,7 @@ class ZkServer:
         req = Request(sid, xid, op, record, conn.auth, conn)
         pending = Pending(req, spec.write, started)
         conn.queue.push(pending)
+        self.outstanding += 1
         if spec.write:
             if isinstance(record, JuteError):
                 hdr = r.TxnHeader(sid, xid, self._next_zxid(), self.now_ms(), Op.ERROR)
@@ -245,8 +251,16 @@ class ZkServer:
         elif len(conn.queue) == 1:
             conn.queue.drain(self._run_read, conn.emit_pending)
 
+    def request_done(self, n: int = 1) -> None:
+        self.outstanding -= n
+        if self.throttled and self.outstanding <= self.global_limit:
+            for conn in self.throttled:
+                conn.resume()
+            self.throttled.clear()
+
     def on_close(self, conn: ClientConn) -> None:
         self.conns.discard(conn)
+        self.throttled.discard(conn)
         self.tree.watches.remove_watcher(conn)
         if self.owner.get(conn.session_id) is conn:
             del self.owner[conn.session_id]

@@ -1,0 +1,40 @@
+"""Connection and request limits: maxClientCnxns per address, maxCnxns in total, and the
+globalOutstandingLimit throttle, which must slow clients down without losing or reordering
+replies."""
+
+from __future__ import annotations
+
+from itest_util import raw
+from rawclient import RawClient
+
+from pyzk.protocol import records as r
+from pyzk.protocol.opcodes import Op
+
+
+def test_max_client_cnxns_per_address_closes_the_extra_connection(zk_factory) -> None:
+    srv = zk_factory(maxClientCnxns="2")
+    a, b = raw(srv), raw(srv)
+    extra = RawClient(srv.host, srv.port)
+    try:
+        assert extra.is_closed_by_server(5.0)
+        assert a.exists("/").err == 0 and b.exists("/").err == 0
+    finally:
+        for c in (a, b, extra):
+            c.close()
+
+
+def test_throttled_pipeline_gets_every_reply_in_order(zk_factory) -> None:
+    srv = zk_factory(globalOutstandingLimit="4")
+    c = raw(srv)
+    try:
+        xids = [c.send_request(Op.CREATE, r.CreateRequest(f"/t{i}", b"x", _open(), 0))
+                for i in range(200)]
+        got = [c.read_reply(Op.CREATE, x).xid for x in xids]
+        assert got == xids
+        assert c.children("/").body.stat.numChildren == 201  # 200 + /zookeeper
+    finally:
+        c.close()
+
+
+def _open() -> list[r.ACL]:
+    return [r.ACL(31, r.Id("world", "anyone"))]
