@@ -112,6 +112,25 @@ def _choice(*allowed: str) -> Check:
     return lambda v: None if v in allowed else f"must be one of {', '.join(allowed)}"
 
 
+def _store_type(v: str) -> str | None:
+    # KeyStoreFileType.fromPropertyValue: empty = infer from the extension; BCFKS needs
+    # BouncyCastle, which pyzk has no equivalent of.
+    return None if v.upper() in ("", "JKS", "PEM", "PKCS12") else "must be JKS, PKCS12 or PEM"
+
+
+TLS_PROTOCOLS = ("TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3", "TLS")
+
+
+def _tls_protocols(v: str) -> str | None:
+    bad = [p for p in v.split(",") if p not in TLS_PROTOCOLS]
+    return f"has unknown TLS protocol(s) {', '.join(bad)}" if bad else None
+
+
+def _client_auth(v: str) -> str | None:
+    # X509Util.ClientAuth.fromPropertyValue: valueOf(upper case); empty means NEED.
+    return None if v.upper() in ("", "NEED", "WANT", "NONE") else "must be need, want or none"
+
+
 def _super_digest(v: str) -> str | None:
     return None if ":" in v else "must look like super:<base64 sha1 digest>"
 
@@ -127,8 +146,8 @@ _SYS_ONLY = "Java reads this only as a JVM system property, so from zoo.cfg it h
 KEYS: tuple[Key, ...] = (
     # --- minimum configuration ---
     Key("clientPort", "int", 0, H, "plaintext client port; absent = none unless server.N has ;port", _port),
-    Key("secureClientPort", "int", 0, R, "TLS client port (pyzk has no TLS yet)", _port),
-    Key("secureClientPortAddress", "str", None, R, "bind address for secureClientPort"),
+    Key("secureClientPort", "int", 0, H, "TLS client port (ssl.* keys; x509 auth)", _port),
+    Key("secureClientPortAddress", "str", None, H, "bind address for secureClientPort", _nonempty),
     Key("observerMasterPort", "int", 0, R, "port followers open for observers"),
     Key("dataDir", "path", None, H, "snapshots, myid and epoch files (required)", _nonempty),
     Key("tickTime", "int", 3000, H, "basic time unit in ms (Java's code default 3000)"),
@@ -173,7 +192,8 @@ KEYS: tuple[Key, ...] = (
     Key("zookeeper.connection_throttle_local_session_weight", "str", "1", IN, _SYS_ONLY),
     Key("zookeeper.connection_throttle_renew_session_weight", "str", "2", IN, _SYS_ONLY),
     Key("clientPortListenBacklog", "int", -1, H, "listen backlog of the client socket; -1 = OS default", _min(-1)),
-    Key("serverCnxnFactory", "str", "", IN, "Java NIO/Netty connection factory class"),
+    Key("serverCnxnFactory", "str", "", IN,
+        "Java NIO/Netty connection factory class; pyzk's one asyncio factory serves both ports"),
     Key("flushDelay", "decode", 0, R, "delay before flushing the txn log (ms)"),
     Key("maxWriteQueuePollTime", "decode", 0, R, "flushDelay queue poll time (ms)"),
     Key("maxBatchSize", "decode", 1000, H, "txns per group commit before a forced flush", _min(1)),
@@ -233,9 +253,38 @@ KEYS: tuple[Key, ...] = (
     Key("DigestAuthenticationProvider.enabled", "bool", True, R, "digest provider on/off"),
     Key("DigestAuthenticationProvider.superDigest", "str", None, H, "super:<digest> super user", _super_digest),
     Key("DigestAuthenticationProvider.digestAlg", "str", "SHA1", R, "digest ACL hash algorithm"),
-    Key("X509AuthenticationProvider.superUser", "str", None, R, "TLS super user"),
+    Key("X509AuthenticationProvider.superUser", "str", None, H,
+        "client certificate subject DN (RFC 2253) that is also super"),
     Key("zookeeper.superUser", "str", None, IN, _SYS_ONLY),
-    Key("ssl.authProvider", "str", "x509", IN, "TLS auth scheme (TLS is refused)"),
+    Key("ssl.authProvider", "str", "x509", H, "auth scheme for client certificates (x509 only)",
+        _choice("x509")),
+    # Client-port TLS (ClientX509Util, prefix zookeeper.ssl.; zoo.cfg keys reach it because
+    # QuorumPeerConfig turns unknown keys into zookeeper.<key> system properties).
+    Key("ssl.keyStore.location", "path", "", H, "server key and certificate chain (JKS/PKCS12/PEM)"),
+    Key("ssl.keyStore.password", "str", "", H, "keystore (and key) password"),
+    Key("ssl.keyStore.passwordPath", "path", "", H, "file holding the keystore password"),
+    Key("ssl.keyStore.type", "str", "", H, "JKS, PKCS12 or PEM; default from the file extension",
+        _store_type),
+    Key("ssl.trustStore.location", "path", "", H, "CA certificates that client certs must chain to"),
+    Key("ssl.trustStore.password", "str", "", H, "truststore password"),
+    Key("ssl.trustStore.passwordPath", "path", "", H, "file holding the truststore password"),
+    Key("ssl.trustStore.type", "str", "", H, "JKS, PKCS12 or PEM; default from the file extension",
+        _store_type),
+    Key("ssl.protocol", "str", "TLSv1.2", H, "TLS protocol (also the only enabled one by default)",
+        _tls_protocols),
+    Key("ssl.enabledProtocols", "str", None, H, "comma list of TLS versions (default ssl.protocol)",
+        _tls_protocols),
+    Key("ssl.ciphersuites", "str", None, H, "comma list of Java/IANA cipher suite names (TLS <= 1.2)",
+        _nonempty),
+    Key("ssl.clientAuth", "str", "need", H, "need, want or none (case-insensitive)", _client_auth),
+    Key("ssl.hostnameVerification", "bool", True, IN,
+        "the server never checks client host names (ClientX509Util.shouldVerifyClientHostname)"),
+    Key("ssl.crl", "bool", False, R, "certificate revocation lists"),
+    Key("ssl.ocsp", "bool", False, R, "OCSP revocation checks"),
+    Key("ssl.context.supplier.class", "str", None, R, "Java SSLContext supplier class"),
+    Key("ssl.handshakeDetectionTimeoutMillis", "decode", 5000, IN,
+        "port unification detection (quorum only)"),
+    Key("client.secure", "str", "false", IN, "client-side switch (zookeeper.client.secure)"),
     Key("zookeeper.ensembleAuthName", "str", None, IN, _SYS_ONLY),
     Key("sessionRequireClientSASLAuth", "bool", False, R, "require SASL (pyzk: false only)"),
     Key("enforce.auth.enabled", "bool", False, R, "require authentication"),
@@ -311,7 +360,8 @@ PATTERNS: tuple[tuple[re.Pattern[str], Key], ...] = (
     (re.compile(r"weight.*"), Key("weight.N", "str", None, R, "hierarchical quorum weight")),
     (re.compile(r"authProvider\..+"), Key("authProvider.N", "str", None, H,
                                           "authentication provider class", _nonempty)),
-    (re.compile(r"ssl\..+"), Key("ssl.*", "str", None, IN, "TLS settings (TLS is refused; unused)")),
+    (re.compile(r"ssl\..+"), Key("ssl.*", "str", None, IN,
+                                 "TLS setting pyzk does not use (quorum TLS is refused)")),
     (re.compile(r"zookeeper\.superUser\..+"), Key("zookeeper.superUser.N", "str", None, IN, _SYS_ONLY)),
     (re.compile(r"metricsProvider\..+"), Key("metricsProvider.*", "str", None, IN,
                                              "option handed to the metrics provider")),

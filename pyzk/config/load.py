@@ -22,6 +22,7 @@ from pyzk.config.model import (
     ConfigError,
     LearnerType,
     QuorumServer,
+    TlsSettings,
 )
 from pyzk.config.properties import (
     PropertiesSyntaxError,
@@ -147,6 +148,37 @@ def _whitelist(spec: str, read_only: bool) -> frozenset[str]:
     return frozenset(words)
 
 
+def _tls_settings(b: _Builder, base: Path) -> TlsSettings:
+    """X509Util.createSSLContextAndOptionsFromConfig's inputs for the secure client port.
+    Java only warns about a missing keystore and then fails every handshake; pyzk refuses to
+    start instead, naming the key."""
+    def path(name: str) -> Path | None:
+        value = b.values.get(name, "")
+        return base / value if value else None
+
+    key_store = path("ssl.keyStore.location")
+    if key_store is None:
+        raise b.error("secureClientPort is set but ssl.keyStore.location is not", "secureClientPort")
+    protocol = b.get("ssl.protocol")
+    enabled = b.values.get("ssl.enabledProtocols")
+    suites = b.values.get("ssl.ciphersuites")
+    return TlsSettings(
+        key_store=key_store,
+        key_store_password=b.get("ssl.keyStore.password"),
+        key_store_password_path=path("ssl.keyStore.passwordPath"),
+        key_store_type=b.get("ssl.keyStore.type").upper(),
+        trust_store=path("ssl.trustStore.location"),
+        trust_store_password=b.get("ssl.trustStore.password"),
+        trust_store_password_path=path("ssl.trustStore.passwordPath"),
+        trust_store_type=b.get("ssl.trustStore.type").upper(),
+        protocol=protocol,
+        enabled_protocols=tuple(enabled.split(",")) if enabled is not None else (protocol,),
+        cipher_suites=tuple(suites.split(",")) if suites is not None else None,
+        client_auth=(b.get("ssl.clientAuth") or "need").lower(),
+        x509_super_user=b.values.get("X509AuthenticationProvider.superUser"),
+    )
+
+
 def _read_myid(data_dir: Path, b: _Builder) -> int | None:
     """setupMyId: dataDir/myid, first line, a decimal long; absent is fine for standalone."""
     path = data_dir / "myid"
@@ -181,6 +213,11 @@ def build_config(entries: Mapping[str, str | Entry], *, source_name: str = "zoo.
     client_address = b.values.get("clientPortAddress")
     if client_port == 0 and client_address is not None:
         raise b.error("clientPortAddress is set but clientPort is not set", "clientPortAddress")
+    secure_port = b.get("secureClientPort")
+    if secure_port == 0 and b.is_set("secureClientPortAddress"):
+        raise b.error("secureClientPortAddress is set but secureClientPort is not set",
+                      "secureClientPortAddress")
+    tls = _tls_settings(b, base) if secure_port else None
     tick = b.get("tickTime")
     if tick == 0:
         raise b.error("tickTime is not set", "tickTime")
@@ -269,8 +306,10 @@ def build_config(entries: Mapping[str, str | Entry], *, source_name: str = "zoo.
             raise b.error(f"myid file is missing (expected {data_dir / 'myid'} or --myid)")
         if my_id not in b.servers:
             raise b.error(f"My id {my_id} not in the peer list")
-    elif client_port == 0:
-        raise b.error("clientPort is not set (a standalone server needs a client port)")
+    elif client_port == 0 and secure_port == 0:
+        # ZooKeeperServerMain.runFromConfig: "Either clientPort or secureClientPort needs to be set"
+        raise b.error("clientPort is not set (a standalone server needs clientPort or"
+                      " secureClientPort)")
 
     read_only = b.get("readonlymode.enabled")
     raw = {k: java_trim(e.value) for k, e in norm.items()}
@@ -284,6 +323,9 @@ def build_config(entries: Mapping[str, str | Entry], *, source_name: str = "zoo.
         client_port=client_port,
         client_port_address=client_address,
         client_port_listen_backlog=b.get("clientPortListenBacklog"),
+        secure_client_port=secure_port,
+        secure_client_port_address=b.values.get("secureClientPortAddress"),
+        tls=tls,
         max_client_cnxns=b.get("maxClientCnxns"),
         max_cnxns=b.get("maxCnxns"),
         min_session_timeout_ms=min_to,

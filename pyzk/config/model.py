@@ -82,6 +82,26 @@ class QuorumServer:
 
 
 @dataclass(frozen=True)
+class TlsSettings:
+    """The client port's TLS settings (ClientX509Util's ssl.* keys), validated but not yet
+    loaded: pyzk.server.tls reads the stores when the secure port starts."""
+
+    key_store: Path
+    key_store_password: str = ""
+    key_store_password_path: Path | None = None
+    key_store_type: str = ""  # "" = from the file extension (KeyStoreFileType.fromFilename)
+    trust_store: Path | None = None
+    trust_store_password: str = ""
+    trust_store_password_path: Path | None = None
+    trust_store_type: str = ""
+    protocol: str = "TLSv1.2"  # X509Util.DEFAULT_PROTOCOL
+    enabled_protocols: tuple[str, ...] = ("TLSv1.2",)  # default: [protocol]
+    cipher_suites: tuple[str, ...] | None = None  # None = X509Util's default list
+    client_auth: str = "need"  # need | want | none
+    x509_super_user: str | None = None
+
+
+@dataclass(frozen=True)
 class Config:
     """Everything pyzk reads from zoo.cfg (plus environment overrides), validated."""
 
@@ -94,6 +114,9 @@ class Config:
     client_port: int = 0  # 0 = no plaintext listener
     client_port_address: str | None = None  # None = all interfaces
     client_port_listen_backlog: int = -1
+    secure_client_port: int = 0  # 0 = no TLS listener
+    secure_client_port_address: str | None = None  # None = all interfaces
+    tls: TlsSettings | None = None  # set exactly when secure_client_port is
     max_client_cnxns: int = 60
     max_cnxns: int = 0
     min_session_timeout_ms: int = 6000

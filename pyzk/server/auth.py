@@ -2,15 +2,22 @@
 
 digest: id "user:password" -> Id("digest", "user:" + base64(sha1("user:password"))), plus
 Id("super", "") when it equals the configured super digest (DigestAuthenticationProvider);
-ip: the peer's address (IPAuthenticationProvider). Any other scheme fails with AUTHFAILED.
+ip: the peer's address (IPAuthenticationProvider); x509: the verified client certificate's
+subject DN as Java renders it (X509AuthenticationProvider). Any other scheme: AUTHFAILED.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+from typing import Any
+
+import structlog
 
 from ..protocol import records as r
+from ..tree import acl
+
+log = structlog.get_logger("pyzk.auth")
 
 
 def digest_of(id_password: str) -> str:
@@ -20,9 +27,39 @@ def digest_of(id_password: str) -> str:
     return user + ":" + base64.b64encode(sha).decode("ascii")
 
 
+# authProvider.N class -> the scheme its provider registers (ProviderRegistry.initialize).
+PROVIDER_CLASSES = {
+    "org.apache.zookeeper.server.auth.SASLAuthenticationProvider": "sasl",
+    "org.apache.zookeeper.server.auth.X509AuthenticationProvider": "x509",
+    "org.apache.zookeeper.server.auth.DigestAuthenticationProvider": "digest",
+    "org.apache.zookeeper.server.auth.IPAuthenticationProvider": "ip",
+}
+
+
+def enable_auth_providers(cfg: Any) -> None:
+    """Register the ACL schemes this configuration adds: each authProvider.N class pyzk knows,
+    and x509 whenever secureClientPort is set (QuorumPeerConfig.configureSSLAuth). Like Java,
+    a class that cannot be loaded is only a warning."""
+    schemes = {"x509"} if getattr(cfg, "secure_client_port", 0) else set()
+    for key, cls in sorted(getattr(cfg, "auth_providers", {}).items()):
+        scheme = PROVIDER_CLASSES.get(cls)
+        if scheme is None:
+            log.warning("Problems loading auth provider (pyzk knows only the built-in ones)",
+                        key=f"authProvider.{key}", class_name=cls)
+        else:
+            schemes.add(scheme)
+    for scheme in sorted(schemes & set(acl.OPTIONAL_PROVIDERS)):
+        acl.enable_provider(scheme)
+
+
 def authenticate(scheme: str | None, auth: bytes | None, peer_ip: str,
-                 super_digest: str | None) -> list[r.Id] | None:
-    """Ids the connection gains, or None for AUTHFAILED."""
+                 super_digest: str | None, peer_cert: bytes | None = None,
+                 x509_super_user: str | None = None) -> list[r.Id] | None:
+    """Ids the connection gains, or None for AUTHFAILED. x509 needs the certificate the TLS
+    handshake verified (X509AuthenticationProvider.handleAuthentication); sasl's provider
+    always fails an auth packet (SASLAuthenticationProvider.handleAuthentication)."""
+    if scheme == "x509" and peer_cert and "x509" in acl.PROVIDERS:
+        return x509_auth_ids(peer_cert, x509_super_user)
     if scheme == "digest":
         digest = digest_of((auth or b"").decode("utf-8", "replace"))
         ids = [r.Id("digest", digest)]
@@ -75,3 +112,77 @@ def client_infos(ids: list[r.Id]) -> list[r.ClientInfo]:
             user = ""
         out.append(r.ClientInfo(i.scheme, user))
     return out
+
+
+# -- x509 (X509AuthenticationProvider) -----------------------------------------------------
+
+# The attribute types java.security X500Principal.getName() (RFC 2253 format) names by keyword;
+# every other type is written as its dotted OID with a #hex DER value.
+_RFC2253_KEYWORDS = {
+    "2.5.4.3": "CN", "2.5.4.6": "C", "2.5.4.7": "L", "2.5.4.8": "ST", "2.5.4.10": "O",
+    "2.5.4.11": "OU", "2.5.4.9": "STREET", "0.9.2342.19200300.100.1.25": "DC",
+    "0.9.2342.19200300.100.1.1": "UID",
+}
+# AVA.isDerString(value, false): string types rendered as text; others (UniversalString...) hex.
+_TEXT_TAGS = {19: "ascii", 20: "latin-1", 22: "ascii", 27: "latin-1", 30: "utf-16-be", 12: "utf-8"}
+_OTHER_TAGS = {18: "ascii", 26: "ascii", 28: "utf-32-be"}
+_ESCAPEES = ',=+<>#;"\\'
+
+
+def _der_value(tag: int, text: str) -> bytes:
+    data = text.encode(_TEXT_TAGS.get(tag) or _OTHER_TAGS.get(tag) or "utf-8")
+    n = len(data)
+    if n < 0x80:
+        length = bytes([n])
+    else:
+        raw = n.to_bytes((n.bit_length() + 7) // 8, "big")
+        length = bytes([0x80 | len(raw)]) + raw
+    return bytes([tag]) + length + data
+
+
+def _ava_rfc2253(oid: str, tag: int, value: str) -> str:
+    """AVA.toRFC2253String with no keyword map."""
+    keyword = _RFC2253_KEYWORDS.get(oid, oid)
+    if keyword[0].isdigit() or tag not in _TEXT_TAGS:
+        return f"{keyword}=#{_der_value(tag, value).hex()}"
+    chars = []
+    for c in value:
+        if c in _ESCAPEES:
+            chars.append("\\" + c)
+        elif c == "\0":
+            chars.append("\\00")
+        else:
+            chars.append(c)
+    # Leading and trailing spaces (and CRs) are escaped one by one.
+    lead = 0
+    while lead < len(chars) and chars[lead] in (" ", "\r"):
+        chars[lead] = "\\" + chars[lead]
+        lead += 1
+    trail = len(chars) - 1
+    while trail >= lead and chars[trail] in (" ", "\r"):
+        chars[trail] = "\\" + chars[trail]
+        trail -= 1
+    return f"{keyword}=" + "".join(chars)
+
+
+def java_dn(cert_der: bytes) -> str:
+    """X509Certificate.getSubjectX500Principal().getName(): RDNs last-first, joined by ','
+    (multi-valued RDNs by '+'). Raises ValueError for a certificate that cannot be parsed."""
+    from cryptography import x509
+
+    subject = x509.load_der_x509_certificate(cert_der).subject
+    rdns = []
+    for rdn in reversed(list(subject.rdns)):
+        rdns.append("+".join(
+            _ava_rfc2253(a.oid.dotted_string, int(a._type.value), str(a.value))
+            for a in rdn))
+    return ",".join(rdns)
+
+
+def x509_auth_ids(cert_der: bytes, super_user: str | None) -> list[r.Id]:
+    """X509AuthenticationProvider.handleAuthentication for a chain the handshake verified:
+    Id("super", dn) first when dn is X509AuthenticationProvider.superUser, then Id("x509", dn)."""
+    dn = java_dn(cert_der)
+    ids = [r.Id("super", dn)] if super_user is not None and dn == super_user else []
+    ids.append(r.Id("x509", dn))
+    return ids

@@ -8,7 +8,9 @@ SyncRequestProcessor), with at most one in flight ("Too busy to snap, skipping")
 from __future__ import annotations
 
 import asyncio
+import gc
 import random
+import sys
 import time
 from typing import Any
 
@@ -24,6 +26,21 @@ from ..tree.datatree import DataTree
 log = structlog.get_logger("pyzk.storage")
 
 
+SNAPSHOT_SWITCH_INTERVAL_S = 0.001
+
+
+def settle_heap() -> None:
+    """Move the (long-lived) tree out of the cyclic GC's reach.
+
+    A full collection walks every tracked object: 85 ms with 100k znodes, a latency spike
+    every client sees. Znodes hold no reference cycles, so after collecting the young
+    generations the survivors are frozen (gc.freeze); they are still freed by reference
+    counting when deleted. Done after recovery and after each snapshot.
+    """
+    gc.collect(1)
+    gc.freeze()
+
+
 class Storage:
     def __init__(self, config: Any) -> None:
         self.config = config
@@ -34,6 +51,9 @@ class Storage:
         self._snapshot_task: asyncio.Future[Any] | None = None
         self.last_snapshot: tuple[int, int] | None = None
         self.snapshots_taken = 0
+        self.stats: Any = None  # the server's ServerStats, set once the server exists
+        self.recovery: Any = None  # the Recovered record of the last recover()
+        self.recovery_ms = 0
 
     def recover(self) -> tuple[DataTree, dict[int, int]]:
         cfg = self.config
@@ -45,6 +65,9 @@ class Storage:
         if rec.needs_initial_snapshot:
             # Like Java: an empty data dir gets snapshot.0 before serving.
             self.datadir.save_snapshot(capture(rec.tree, {}))
+        settle_heap()
+        self.recovery = rec
+        self.recovery_ms = int((time.monotonic() - t0) * 1000)
         log.info("data directory recovered", snapshot=str(rec.snapshot_path),
                  txns_replayed=rec.txns_replayed, zxid=hex(rec.last_zxid),
                  sessions=len(rec.sessions), nodes=rec.tree.node_count(),
@@ -73,19 +96,32 @@ class Storage:
         zxid = tree.last_processed_zxid
         loop = asyncio.get_running_loop()
         t0 = time.monotonic()
-        fut = loop.run_in_executor(None, self.datadir.save_snapshot, view, self.config.force_sync)
+        fut = loop.run_in_executor(None, self._save_snapshot, view)
 
         def done(f: asyncio.Future[Any]) -> None:
+            settle_heap()
             if f.exception() is not None:
                 log.error("snapshot failed", zxid=hex(zxid), error=str(f.exception()))
                 return
             self.snapshots_taken += 1
             self.last_snapshot = (zxid, int(time.time()))
+            if self.stats is not None:
+                self.stats.snapshot_time.add(int((time.monotonic() - t0) * 1000))
             log.info("snapshot written", zxid=hex(zxid), path=str(f.result()),
                      seconds=round(time.monotonic() - t0, 3))
 
         fut.add_done_callback(done)
         self._snapshot_task = fut
+
+    def _save_snapshot(self, view: Any) -> Any:
+        # Serializing holds the GIL in this thread; hand it back to the event loop every
+        # millisecond instead of every 5 ms so client latency stays flat during a snapshot.
+        previous = sys.getswitchinterval()
+        sys.setswitchinterval(SNAPSHOT_SWITCH_INTERVAL_S)
+        try:
+            return self.datadir.save_snapshot(view, self.config.force_sync)
+        finally:
+            sys.setswitchinterval(previous)
 
     def purge(self) -> list[Any]:
         removed = self.datadir.purge(self.config.autopurge_snap_retain_count)

@@ -12,6 +12,7 @@ from typing import Any
 
 import structlog
 
+from .auth import enable_auth_providers
 from .connection import ClientConn
 from .fourlw_port import FourLetterWords
 from .persistence import open_storage
@@ -29,6 +30,7 @@ class Runtime:
         self.server: ZkServer | None = None
         self.storage: Any = None
         self._listener: asyncio.base_events.Server | None = None
+        self._secure_listener: asyncio.base_events.Server | None = None
         self._extras: list[Any] = []
 
     async def start(self) -> None:
@@ -37,31 +39,59 @@ class Runtime:
         tree, sessions = self.storage.recover()
         self.server = ZkServer(cfg, tree, self.storage, sessions=sessions,
                                server_id=1)  # Java's createSessionTrackerServerId
+        self._record_startup()
         self.view = LiveView(self.server)
         words = FourLetterWords(cfg, self.view)
         per_ip: dict[str, int] = {}
         loop = asyncio.get_running_loop()
         host = cfg.client_port_address or None
-        self._listener = await loop.create_server(
-            lambda: ClientConn(self.server, words, cfg.max_client_cnxns, per_ip),  # type: ignore[arg-type]
-            host=host, port=cfg.client_port, reuse_address=True, backlog=cfg.client_port_listen_backlog if cfg.client_port_listen_backlog > 0 else 1024)
+        if cfg.client_port:  # 0 when only secureClientPort is set
+            self._listener = await loop.create_server(
+                lambda: ClientConn(self.server, words, cfg.max_client_cnxns, per_ip),  # type: ignore[arg-type]
+                host=host, port=cfg.client_port, reuse_address=True, backlog=cfg.client_port_listen_backlog if cfg.client_port_listen_backlog > 0 else 1024)
+        enable_auth_providers(cfg)
+        if cfg.secure_client_port:  # TLS port (pyzk/server/tls.py); its own per-IP counts
+            from .tls import TlsClientConn, start_secure_listener
+
+            secure_per_ip: dict[str, int] = {}
+            self._secure_listener = await start_secure_listener(
+                cfg, lambda: TlsClientConn(self.server, words, cfg.max_client_cnxns,  # type: ignore[arg-type]
+                                           secure_per_ip))
         self.server.start()
         for starter in _front_ends():
             extra = await starter(cfg, self.view)
             if extra is not None:
                 self._extras.append(extra)
         log.info("serving", client_port=cfg.client_port, address=host or "0.0.0.0",
+                 secure_client_port=cfg.secure_client_port,
                  data_dir=str(cfg.data_dir), zxid=hex(tree.last_processed_zxid),
                  mode="standalone")
+
+    def _record_startup(self) -> None:
+        """dbinittime and the startup_* metrics Java records while loading the database."""
+        assert self.server is not None
+        storage, m = self.storage, self.server.stats.metrics
+        storage.stats = self.server.stats
+        m.summary("dbinittime").add(storage.recovery_ms)
+        rec = storage.recovery
+        if rec is not None:
+            m.summary("startup_txns_loaded").add(rec.txns_replayed)
+            m.summary("startup_txns_load_time").add(storage.recovery_ms)
 
     @property
     def port(self) -> int:
         assert self._listener is not None
         return int(self._listener.sockets[0].getsockname()[1])
 
+    @property
+    def secure_port(self) -> int:
+        assert self._secure_listener is not None
+        return int(self._secure_listener.sockets[0].getsockname()[1])
+
     async def stop(self) -> None:
-        if self._listener is not None:
-            self._listener.close()
+        for listener in (self._listener, self._secure_listener):
+            if listener is not None:
+                listener.close()
         for extra in self._extras:
             await extra.stop()
         if self.server is not None:
@@ -85,6 +115,7 @@ class StartupError(Exception):
 async def serve(config: Any) -> None:
     from ..storage.datadir import DataDirError
     from ..storage.recovery import RecoveryError
+    from .tls import TlsError
 
     if config.is_distributed:
         raise StartupError(
@@ -95,9 +126,13 @@ async def serve(config: Any) -> None:
         await rt.start()
     except (RecoveryError, DataDirError) as e:
         raise StartupError(f"cannot recover the data directory: {e}") from None
+    except TlsError as e:
+        await rt.stop()
+        raise StartupError(f"cannot set up TLS for secureClientPort: {e}") from None
     except OSError as e:
         await rt.stop()
-        raise StartupError(f"cannot listen on the client port {config.client_port}: {e}") from None
+        port = config.client_port or config.secure_client_port
+        raise StartupError(f"cannot listen on the client port {port}: {e}") from None
     stop = asyncio.Event()
     failed = False
 

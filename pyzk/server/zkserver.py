@@ -306,7 +306,10 @@ class ZkServer:
         except JuteError:
             conn.close()
             return
-        ids = authenticate(pkt.scheme, pkt.auth, conn.peer_ip, self.super_digest)
+        tls = getattr(self.config, "tls", None)
+        ids = authenticate(pkt.scheme, pkt.auth, conn.peer_ip, self.super_digest,
+                           getattr(conn, "peer_cert_der", None),
+                           tls.x509_super_user if tls is not None else None)
         if ids is None:
             log.warning("authentication failed", scheme=pkt.scheme, session=hex(conn.session_id))
             self.stats.auth_failed += 1

@@ -124,6 +124,50 @@ PROVIDERS: dict[str, tuple[Any, Any, bool]] = {
 }
 
 
+# -- providers that only exist when configured (ProviderRegistry: authProvider.N classes;
+# QuorumPeerConfig.configureSSLAuth adds x509 whenever secureClientPort is set) -------------
+
+_DN_TYPE = re.compile(r"\s*(?:[A-Za-z][A-Za-z0-9-]*|(?:OID\.)?[0-9]+(?:\.[0-9]+)*)\s*=")
+_DN_VALUE = re.compile(r'\s*(?:#[0-9A-Fa-f]+|"(?:[^"\\]|\\.)*"|(?:[^,;+"\\]|\\.)*)\s*')
+
+
+def x509_is_valid(ident: str) -> bool:
+    """X509AuthenticationProvider.isValid: `new X500Principal(id)` parses (RFC 1779/2253 DN:
+    type=value pairs separated by ',', ';' or '+'; the empty DN is valid)."""
+    pos = 0
+    if not ident.strip():
+        return True
+    while True:
+        t = _DN_TYPE.match(ident, pos)
+        if t is None:
+            return False
+        v = _DN_VALUE.match(ident, t.end())
+        assert v is not None  # the value pattern also matches the empty string
+        pos = v.end()
+        if pos == len(ident):
+            return True
+        if ident[pos] not in ",;+":
+            return False
+        pos += 1
+
+
+def sasl_is_valid(ident: str) -> bool:
+    """SASLAuthenticationProvider.isValid: `new KerberosName(id)` accepts a name without '@'
+    or one shaped service[/host]@REALM."""
+    return "@" not in ident or re.fullmatch(r"[^/@]*(/[^/@]*)?@[^/@]*", ident) is not None
+
+
+OPTIONAL_PROVIDERS: dict[str, tuple[Any, Any, bool]] = {
+    "x509": (x509_is_valid, str.__eq__, True),
+    "sasl": (sasl_is_valid, lambda i, expr: i == "super" or i == expr, True),
+}
+
+
+def enable_provider(scheme: str) -> None:
+    """Register one of OPTIONAL_PROVIDERS (process-wide, like Java's static ProviderRegistry)."""
+    PROVIDERS[scheme] = OPTIONAL_PROVIDERS[scheme]
+
+
 def user_name(ident: Any) -> str:
     """AuthUtil.getUser: digest -> the user part, ip -> the address, unknown scheme -> ""."""
     if ident.scheme == "digest":

@@ -271,6 +271,11 @@ class LeaderCore:
             else:
                 h.sid = info.sid
             h.observer = t == PT.OBSERVERINFO
+            # Acks from this sid's earlier connection stop counting: its sync may TRUNC them
+            # away (peer > maxCommittedLog) before the re-sent proposals are logged again.
+            # Java keeps them, and the simulator finds a committed txn lost that way.
+            for p in self.outstanding.values():
+                p.acks.discard(h.sid)
             h.stage = "epoch"
             self._epoch_to_propose(h.sid, epoch_of(qp.zxid), now)
             if self.phase != "discovery" and h.stage == "epoch":

@@ -58,6 +58,11 @@ class LoadSnapshot(NamedTuple):
     zxid: int
 
 
+class ResetDatabase(NamedTuple):
+    """Full resync: start from an empty in-memory tree; disk stays as is until the NEWLEADER
+    Persist(snapshot=True) replaces it, so a crash mid-sync keeps the acked history."""
+
+
 class Persist(NamedTuple):
     """In order: snapshot the tree if `snapshot`, append+fsync `entries`, then write currentEpoch
     if not None; then call `persisted(seq)`."""
@@ -93,7 +98,8 @@ class LearnerCore:
     def __init__(self, my_id: int, observer: bool, accepted_epoch: int, current_epoch: int,
                  last_logged_zxid: int, config_version: int = 0, tick_ms: int = 2000,
                  init_limit: int = 10, sync_limit: int = 5,
-                 touches: Callable[[], list[tuple[int, int]]] | None = None) -> None:
+                 touches: Callable[[], list[tuple[int, int]]] | None = None,
+                 full_resync: bool = False) -> None:
         self.my_id = my_id
         self.observer = observer
         self.accepted_epoch = accepted_epoch
@@ -102,6 +108,11 @@ class LearnerCore:
         self.config_version = config_version
         self.tick_ms, self.init_limit, self.sync_limit = tick_ms, init_limit, sync_limit
         self.touches = touches or (lambda: [])
+        # Set after the host could not Truncate (a sync snapshot newer than the TRUNC point):
+        # announce zxid 0 so the leader resends everything, and rebuild from empty.
+        self.full_resync = full_resync
+        if full_resync:
+            self.last_logged = 0
         self.state = "new"  # new, leaderinfo, first, sync, uptodate, broadcast, dead
         self.new_epoch = -1
         self.new_leader_zxid = 0
@@ -178,7 +189,10 @@ class LearnerCore:
             self._send(packet(PT.ACKEPOCH, self.last_logged, data))
             return None
         if st == "first":
-            if t == PT.DIFF:
+            if t == PT.DIFF and self.full_resync:
+                self.mode, self.write_to_log = "DIFF", False
+                self.out.append(ResetDatabase())
+            elif t == PT.DIFF:
                 self.mode, self.write_to_log = "DIFF", True
             elif t == PT.SNAP:
                 if snapshot is None:
@@ -317,6 +331,12 @@ class LearnerCore:
         ticks = self.sync_limit if self.state in ("uptodate", "broadcast") else self.init_limit
         if now_ms - self.last_rx >= ticks * self.tick_ms:
             self._fail("Read timed out")
+        return self._take()
+
+    def truncate_failed(self) -> list[Any]:
+        """The host cannot rebuild its state at the TRUNC zxid: drop the connection; the next
+        LearnerCore should be made with full_resync=True (Java exits here instead)."""
+        self._fail("Not able to truncate the log; full resync needed")
         return self._take()
 
     def on_disconnect(self) -> list[Any]:

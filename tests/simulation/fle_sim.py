@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import heapq
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from pyzk.config.model import LearnerType, QuorumServer
@@ -43,11 +44,12 @@ class Node:
     fle: FLE
     last_zxid: int
     epoch: int
-    alive: bool = True
+    alive: bool = False              # becomes True at its start event
     inc: int = 0
     timer_gen: int = 0
     leader: int | None = None        # whom it decided for, None while LOOKING
     joined: bool = False             # synced with an established leader
+    leader_inc: int = -1             # the leader incarnation it joined
     established: bool = False        # (leaders) a quorum joined
     follow_tries: int = 0
     zxids: set[int] = field(default_factory=set)
@@ -89,6 +91,7 @@ class Sim:
         self.seq = 0
         self.events: list[tuple[int, int, str, tuple[object, ...]]] = []
         self.inflight: dict[tuple[int, int], int] = {}
+        self.last_sent: dict[tuple[int, int], Notification] = {}
         self.cancelled: set[int] = set()
         self.messages = 0
         self.decisions: list[Decision] = []
@@ -104,7 +107,7 @@ class Sim:
         heapq.heappush(self.events, (t, self.seq, kind, args))
         return self.seq
 
-    def apply(self, node: Node, actions: list[object]) -> None:
+    def apply(self, node: Node, actions: Sequence[object]) -> None:
         for a in actions:
             if isinstance(a, Send):
                 self.send(node.sid, a.to_sid, a.notification)
@@ -123,6 +126,7 @@ class Sim:
             self.at(self.now, "msg", src, dst, n, self.nodes[dst].inc)
             return
         self.messages += 1
+        self.last_sent[(src, dst)] = n
         chaos = self.now < self.p.chaos_ms
         prev = self.inflight.get((src, dst))
         if prev is not None and self.rng.random() < self.p.supersede:
@@ -169,15 +173,21 @@ class Sim:
 
     def ensemble(self, ld: Node) -> list[Node]:
         return [n for n in self.nodes.values()
-                if n.alive and n.leader == ld.sid and (n.joined or n is ld)]
+                if n.alive and n.leader == ld.sid
+                and (n is ld or (n.joined and n.leader_inc == ld.inc))]
 
     def on_follow(self, node: Node) -> None:
         assert node.leader is not None
         ld = self.nodes[node.leader]
         if self.lead_ok(ld):
             node.joined = True
+            node.leader_inc = ld.inc
             if ld.established:
                 self.sync(node, ld.epoch)
+            elif self.quorum.contains_quorum(
+                    {n.sid for n in self.ensemble(ld) if self.quorum.is_voter(n.sid)}):
+                # The leader goes on as soon as a quorum has joined (Leader.waitForEpochAck).
+                self.on_establish(ld)
             return
         node.follow_tries += 1
         if node.follow_tries >= 5:
@@ -230,13 +240,22 @@ class Sim:
         n.joined = n.established = False
         for m in self.nodes.values():
             if m.alive and m.leader == n.sid and m is not n:
-                self.at(self.now + SYNC_LIMIT_MS, "lost_leader", m.sid, m.inc)
+                self.at(self.now + SYNC_LIMIT_MS, "lost_leader", m.sid, m.inc, n.sid)
 
     def restart(self, n: Node) -> None:
-        n.alive = True
         n.inc += 1
         n.fle = FLE(n.sid, self.quorum)
+        self.boot(n)
+
+    def boot(self, n: Node) -> None:
+        """A (re)started server connects to its peers; each peer's SendWorker then resends the
+        last message it had for it (QuorumCnxManager.SendWorker.run, lastMessageSent)."""
+        n.alive = True
         self.look(n)
+        for (src, dst), note in list(self.last_sent.items()):
+            if dst == n.sid and src != dst and self.nodes[src].alive:
+                self.at(self.now + self.rng.randint(1, self.p.max_delay), "msg", src, dst, note,
+                        n.inc)
 
     # -- run -------------------------------------------------------------------------------------
     def run(self) -> Sim:
@@ -258,8 +277,7 @@ class Sim:
 
     def dispatch(self, seq: int, kind: str, args: tuple[object, ...]) -> None:
         if kind == "start":
-            n = self.nodes[args[0]]  # type: ignore[index]
-            self.apply(n, n.fle.start(n.last_zxid, n.epoch, self.now))
+            self.boot(self.nodes[args[0]])  # type: ignore[index]
         elif kind == "msg":
             src, dst, note, inc = args
             n = self.nodes[dst]  # type: ignore[index]
@@ -271,7 +289,12 @@ class Sim:
             n = self.nodes[sid]  # type: ignore[index]
             if n.alive and n.inc == inc and n.timer_gen == gen:
                 self.apply(n, n.fle.on_timer(self.now))
-        elif kind in ("follow", "establish", "health", "lost_leader"):
+        elif kind == "lost_leader":
+            sid, inc, gone = args
+            n = self.nodes[sid]  # type: ignore[index]
+            if n.alive and n.inc == inc and n.leader == gone:
+                self.look(n)
+        elif kind in ("follow", "establish", "health"):
             sid, inc = args
             n = self.nodes[sid]  # type: ignore[index]
             if not n.alive or n.inc != inc:
@@ -282,16 +305,20 @@ class Sim:
                 self.on_establish(n)
             elif kind == "health" and n.leader == n.sid and n.established:
                 self.on_health(n)
-            elif kind == "lost_leader" and n.leader is not None and not self.nodes[n.leader].alive:
-                self.look(n)
         elif kind == "crash":
             n = self.nodes[args[0]]  # type: ignore[index]
             if n.alive:
                 self.crash(n)
         elif kind == "restart":
             n = self.nodes[args[0]]  # type: ignore[index]
-            if not n.alive:
+            if not n.alive and n.inc > 0:
                 self.restart(n)
+
+    def election_done(self) -> tuple[int, int] | None:
+        """(ms, messages) when the first leader was established, None if never."""
+        if self.first_established is None or self.messages_at_first_established is None:
+            return None
+        return self.first_established, self.messages_at_first_established
 
     # -- verdicts --------------------------------------------------------------------------------
     def final_leaders(self) -> dict[int, int | None]:
@@ -301,6 +328,7 @@ class Sim:
             if not n.alive:
                 continue
             ld = self.nodes.get(n.leader) if n.leader is not None else None
-            ok = (ld is not None and ld.established and ld.alive and (n.joined or n is ld))
+            ok = (ld is not None and ld.established and ld.alive and ld.leader == ld.sid
+                  and (n is ld or (n.joined and n.leader_inc == ld.inc)))
             out[n.sid] = n.leader if ok else None
         return out

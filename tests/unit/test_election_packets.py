@@ -10,8 +10,14 @@ from pathlib import Path
 import pytest
 
 from pyzk.zab.packets_election import (
-    PROTOCOL_VERSION_V1, ElectionWireError, InitialMessage, Notification, check_frame_len,
-    frame, parse_addresses)
+    PROTOCOL_VERSION_V1,
+    ElectionWireError,
+    InitialMessage,
+    Notification,
+    check_frame_len,
+    frame,
+    parse_addresses,
+)
 
 GOLDEN = Path(__file__).resolve().parent.parent / "golden" / "election"
 NOTES = sorted(p for p in GOLDEN.glob("*.bin") if not p.name.startswith("initial"))

@@ -53,7 +53,7 @@ class JavaEnsemble:
             d = self.workdir / f"java{sid}"
             (d / "data").mkdir(parents=True, exist_ok=True)
             (d / "data" / "myid").write_text(f"{sid}\n")
-            cfg = [f"tickTime=2000", "initLimit=5", "syncLimit=2", f"dataDir={d / 'data'}",
+            cfg = ["tickTime=2000", "initLimit=5", "syncLimit=2", f"dataDir={d / 'data'}",
                    f"clientPort={self.client_port}", f"clientPortAddress={host}",
                    "4lw.commands.whitelist=*", "admin.enableServer=false",
                    *self.server_lines()]
@@ -170,7 +170,7 @@ def main() -> None:
             try:
                 while True:
                     read_frame(s)
-            except (TimeoutError, socket.timeout):
+            except TimeoutError:
                 pass
             s.settimeout(10)
             s.sendall(struct.pack(">i", len(ask)) + ask)

@@ -154,7 +154,10 @@ def _serving(s: ObserverSession) -> bool:
 def main() -> None:
     from kazoo.client import KazooClient
 
+    import shutil
+
     root = TESTS / ".work" / "zab-golden"
+    shutil.rmtree(root, ignore_errors=True)
     ens = Ensemble(root).start()
     try:
         leader = ens.leader()
@@ -166,11 +169,13 @@ def main() -> None:
         zk.set("/golden/n1", b"changed")
         epoch = int(zk.get("/golden")[1].czxid) >> 32
         meta: dict[str, Any] = {"epoch": epoch}
-        for name, last in (("diff", 0), ("snap", make_zxid(epoch - 1, 7) if epoch > 1
-                                           else make_zxid(0, 999999))):
-            s = ObserverSession(leader.host, 0, 0, last)
+        golden_czxid = int(zk.get("/golden")[1].czxid)
+        # snap: a fresh observer (peer zxid 0 is not in the leader's log -> SNAP), then INFORMs
+        # and PINGs; diff: an observer that already has /golden's create (-> DIFF + pairs).
+        for name, acc, last in (("snap", 0, 0), ("diff", epoch, golden_czxid)):
+            s = ObserverSession(leader.host, acc, acc, last)
             s.pump(_serving)
-            if name == "diff":
+            if name == "snap":
                 zk.create("/golden/after", b"inform me")
                 zk.set("/golden/after", b"again")
                 zk.delete("/golden/n0")

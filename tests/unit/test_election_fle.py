@@ -1,0 +1,138 @@
+"""The pure FLE state machine behaves as FastLeaderElection.lookForLeader and its
+WorkerReceiver do (release-3.8.4)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from pyzk.config.model import LearnerType, QuorumServer
+from pyzk.zab.election import FLE, Broadcast, Decided, Send, SetTimer
+from pyzk.zab.packets_election import Notification
+from pyzk.zab.quorum import QuorumMaj
+from pyzk.zab.vote import LONG_MIN, ServerState
+
+GOLDEN = Path(__file__).resolve().parent.parent / "golden" / "election"
+
+
+def quorum(voters: int = 3, observers: int = 1) -> QuorumMaj:
+    return QuorumMaj({sid: QuorumServer(sid, f"127.0.0.10{sid}", 2888, 3888,
+                                        LearnerType.OBSERVER if sid > voters
+                                        else LearnerType.PARTICIPANT)
+                      for sid in range(1, voters + observers + 1)})
+
+
+def note(state: ServerState, leader: int, zxid: int = 0, rnd: int = 1, epoch: int = 0) -> Notification:
+    return Notification(int(state), leader, zxid, rnd, epoch, 2, quorum().config_bytes())
+
+
+def decided(actions: Sequence[object]) -> Decided | None:
+    return next((a for a in actions if isinstance(a, Decided)), None)
+
+
+def test_start_broadcasts_own_vote_to_all_voters_including_self() -> None:
+    f = FLE(2, quorum())
+    acts = f.start(0x100000005, 1, now_ms=0)
+    b = next(a for a in acts if isinstance(a, Broadcast))
+    assert b.to_sids == (1, 2, 3)
+    n = b.notification
+    assert (n.state, n.leader, n.zxid, n.election_epoch, n.peer_epoch) == (0, 2, 0x100000005, 1, 1)
+    assert SetTimer(200) in acts
+
+
+def test_three_voters_elect_the_highest_vote_after_finalize_wait() -> None:
+    f = FLE(3, quorum())
+    f.start(0, 0, 0)
+    f.on_message(3, note(ServerState.LOOKING, 3), 1)
+    acts = f.on_message(1, note(ServerState.LOOKING, 3), 2)
+    assert decided(acts) is None and SetTimer(202) in acts   # quorum: wait 200 ms for better
+    d = decided(f.on_timer(202))
+    assert d is not None and d.state == ServerState.LEADING and d.vote.id == 3
+
+
+def test_a_better_vote_during_finalize_wait_restarts_the_count() -> None:
+    f = FLE(1, quorum())
+    f.start(0, 0, 0)
+    f.on_message(1, note(ServerState.LOOKING, 2), 1)          # not yet: my own vote is 1
+    f.on_message(1, note(ServerState.LOOKING, 1), 1)
+    f.on_message(2, note(ServerState.LOOKING, 2), 2)
+    acts = f.on_message(1, note(ServerState.LOOKING, 2), 3)   # my updated vote loops back
+    assert SetTimer(203) in acts
+    acts = f.on_message(3, note(ServerState.LOOKING, 3), 50)  # better: proposal moves to 3
+    assert any(isinstance(a, Broadcast) and a.notification.leader == 3 for a in acts)
+    assert decided(f.on_timer(203)) is None
+    assert f.proposed_leader == 3
+
+
+def test_notification_timeout_resends_and_doubles_up_to_the_max() -> None:
+    f = FLE(1, quorum(), max_interval_ms=1000)
+    f.start(0, 0, 0)
+    t, gaps = 200, []
+    for _ in range(5):
+        acts = f.on_timer(t)
+        assert any(isinstance(a, Broadcast) for a in acts)
+        nxt = next(a.at_ms for a in acts if isinstance(a, SetTimer))
+        assert nxt is not None
+        gaps.append(nxt - t)
+        t = nxt
+    assert gaps == [400, 800, 1000, 1000, 1000]
+
+
+def test_observer_learns_the_java_leader_from_java_notifications() -> None:
+    f = FLE(4, quorum())
+    acts = f.start(0, 0, 0)
+    b = next(a for a in acts if isinstance(a, Broadcast))
+    assert b.to_sids == (1, 2, 3) and b.notification.leader == LONG_MIN
+    d = None
+    for sid, name in ((1, "following_from_sid1"), (3, "leading_from_sid3"),
+                      (2, "following_from_sid2")):
+        n = Notification.decode((GOLDEN / f"{name}.bin").read_bytes())
+        d = d or decided(f.on_message(sid, n, 10))
+    assert d is not None and d.state == ServerState.OBSERVING
+    assert (d.vote.id, d.vote.peer_epoch, d.vote.election_epoch) == (3, 1, 1)
+
+
+def test_following_notifications_without_the_leaders_own_are_not_enough() -> None:
+    f = FLE(4, quorum())
+    f.start(0, 0, 0)
+    for sid in (1, 2):
+        n = Notification.decode((GOLDEN / f"following_from_sid{sid}.bin").read_bytes())
+        assert decided(f.on_message(sid, n, 10)) is None     # checkLeader: no LEADING yet
+
+
+def test_restarted_voter_joins_an_ensemble_from_a_later_round() -> None:
+    f = FLE(1, quorum())
+    f.start(0, 0, 0)
+    assert decided(f.on_message(3, note(ServerState.LEADING, 3, rnd=7, epoch=2), 5)) is None
+    d = decided(f.on_message(2, note(ServerState.FOLLOWING, 3, rnd=7, epoch=2), 6))
+    assert d is not None and d.state == ServerState.FOLLOWING and d.vote.id == 3
+    assert f.logical_clock == 7
+
+
+def test_non_voters_get_the_current_vote_at_once() -> None:
+    f = FLE(3, quorum())
+    f.start(0, 0, 0)
+    acts = f.on_message(4, note(ServerState.LOOKING, LONG_MIN, LONG_MIN, 1, LONG_MIN), 1)
+    assert len(acts) == 1 and isinstance(acts[0], Send) and acts[0].to_sid == 4
+    assert acts[0].notification.state == ServerState.LOOKING and acts[0].notification.leader == 3
+
+
+def test_lagging_looking_peer_is_told_our_round() -> None:
+    f = FLE(3, quorum())
+    f.start(0, 0, 0)
+    f.on_message(2, note(ServerState.LOOKING, 2, rnd=5), 1)   # jump to round 5
+    acts = f.on_message(1, note(ServerState.LOOKING, 1, rnd=1), 2)
+    reply = next(a for a in acts if isinstance(a, Send))
+    assert (reply.to_sid, reply.notification.election_epoch, reply.notification.leader) == (1, 5, 3)
+
+
+def test_a_follower_answers_looking_voters_with_its_current_vote() -> None:
+    f = FLE(1, quorum())
+    f.start(0, 0, 0)
+    f.on_message(3, note(ServerState.LEADING, 3, rnd=1), 1)
+    assert decided(f.on_message(2, note(ServerState.FOLLOWING, 3, rnd=1), 2)) is not None
+    f.update_election_vote(1)
+    acts = f.on_message(2, note(ServerState.LOOKING, 2, rnd=3), 9)
+    reply = next(a for a in acts if isinstance(a, Send)).notification
+    assert (reply.state, reply.leader, reply.election_epoch, reply.peer_epoch) == (1, 3, 1, 1)
+    assert f.on_message(3, note(ServerState.LEADING, 3), 10) == []   # non-LOOKING: ignored

@@ -1,0 +1,114 @@
+"""The asyncio QuorumCnxManager speaks Java's election-port handshake and framing, keeps only
+the larger sid's connection, and three pyzk ElectionServices elect one leader over loopback
+(127.0.0.105-107)."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import struct
+
+from pyzk.config.model import QuorumServer
+from pyzk.zab.election import FLE
+from pyzk.zab.election_transport import ElectionService, QuorumCnxManager
+from pyzk.zab.packets_election import InitialMessage, Notification
+from pyzk.zab.quorum import QuorumMaj
+from pyzk.zab.vote import ServerState
+
+HOSTS = {1: "127.0.0.105", 2: "127.0.0.106", 3: "127.0.0.107"}
+
+
+def free_port(host: str) -> int:
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+def ensemble() -> dict[int, tuple[str, int]]:
+    return {sid: (h, free_port(h)) for sid, h in HOSTS.items()}
+
+
+def test_three_services_elect_the_highest_sid() -> None:
+    addrs = ensemble()
+    q = QuorumMaj({sid: QuorumServer(sid, h, 2888, p) for sid, (h, p) in addrs.items()})
+
+    async def main() -> list[tuple[int, ServerState]]:
+        svcs = [ElectionService(FLE(sid, q), QuorumCnxManager(sid, addrs[sid], addrs))
+                for sid in addrs]
+        for s in svcs:
+            await s.start()
+        try:
+            ds = await asyncio.wait_for(asyncio.gather(*(s.elect(0, 0) for s in svcs)), 20)
+            # Each pair ends with one live connection, the one the larger sid dialed.
+            for s in svcs:
+                for other in addrs:
+                    if other != s.fle.my_id:
+                        for _ in range(100):
+                            if s.manager.connected(other):
+                                break
+                            await asyncio.sleep(0.02)
+                        assert s.manager.connected(other)
+            return [(d.vote.id, d.state) for d in ds]
+        finally:
+            for s in svcs:
+                await s.close()
+
+    got = asyncio.run(main())
+    assert got == [(3, ServerState.FOLLOWING), (3, ServerState.FOLLOWING),
+                   (3, ServerState.LEADING)]
+
+
+def test_smaller_sid_is_hung_up_on_and_dialed_back_with_the_initial_message() -> None:
+    me = (HOSTS[2], free_port(HOSTS[2]))
+    lst = socket.socket()
+    lst.bind((HOSTS[1], 0))
+    lst.listen(1)
+    lst.settimeout(10)
+    peer1 = (HOSTS[1], lst.getsockname()[1])
+
+    async def main() -> bytes:
+        m = QuorumCnxManager(2, me, {1: peer1})
+        await m.start()
+        try:
+            loop = asyncio.get_running_loop()
+            c = socket.create_connection(me, timeout=5)
+            c.sendall(InitialMessage(1, f"{peer1[0]}:{peer1[1]}").encode())
+            got = await loop.run_in_executor(None, c.recv, 10)
+            assert got == b""                         # we (sid 1) lost: they hang up...
+            c.close()
+            d, _ = await loop.run_in_executor(None, lst.accept)   # ...and dial us back
+            d.settimeout(5)
+            head = await loop.run_in_executor(None, d.recv, 20)
+            (n,) = struct.unpack_from(">i", head, 16)
+            while len(head) < 20 + n:
+                head += await loop.run_in_executor(None, d.recv, 20 + n - len(head))
+            # A framed notification sent as sid 1 arrives at the manager.
+            note = Notification(0, 1, 0, 1, 0).encode()
+            d.sendall(struct.pack(">i", len(note)) + note)
+            sid, payload = await asyncio.wait_for(m.recv(), 5)
+            assert sid == 1 and payload == note
+            d.close()
+            return head
+        finally:
+            await m.close()
+
+    head = asyncio.run(main())
+    lst.close()
+    assert InitialMessage.decode(head) == InitialMessage(2, f"{me[0]}:{me[1]}")
+
+
+def test_oversized_frame_drops_the_connection() -> None:
+    me = (HOSTS[3], free_port(HOSTS[3]))
+
+    async def main() -> bytes:
+        m = QuorumCnxManager(1, me, {})
+        await m.start()
+        try:
+            r, w = await asyncio.open_connection(*me)
+            w.write(InitialMessage(5, "127.0.0.1:1").encode() + struct.pack(">i", 512 * 1024 + 1))
+            await w.drain()
+            return await asyncio.wait_for(r.read(), 5)
+        finally:
+            await m.close()
+
+    assert asyncio.run(main()) == b""

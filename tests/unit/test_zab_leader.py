@@ -1,0 +1,141 @@
+"""LeaderCore: discovery, sync, broadcast, pings and the syncLimit rule, driven by hand."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pyzk.protocol import records as r
+from pyzk.zab import leader as LD
+from pyzk.zab import packets as P
+from pyzk.zab.packets import PT, packet
+from pyzk.zab.zxid import make_zxid as z
+
+
+def _sent(acts: list[Any], conn: Any = None) -> list[tuple[str, int]]:
+    return [(PT(a.qp.type).name, a.qp.zxid) for a in acts
+            if isinstance(a, LD.Send) and (conn is None or a.conn == conn)]
+
+
+def _info(sid: int, accepted: int, observer: bool = False, cfg: int = 0) -> Any:
+    t = PT.OBSERVERINFO if observer else PT.FOLLOWERINFO
+    return packet(t, z(accepted, 0), P.encode_learner_info(sid, cfg))
+
+
+def _ackepoch(cur: int, last: int) -> Any:
+    return packet(PT.ACKEPOCH, last, P.encode_int(cur))
+
+
+def _established_leader(**kw: Any) -> tuple[LD.LeaderCore, list[Any]]:
+    """Leader 1 of {1,2,3} at 1:2 with follower 2 synced (conn "f2")."""
+    ld = LD.LeaderCore(1, {1, 2, 3}, {4}, accepted_epoch=1, current_epoch=1,
+                       last_zxid=z(1, 2), committed_log=[(z(1, 1), b"a"), (z(1, 2), b"b")],
+                       tick_ms=100, init_limit=5, sync_limit=2, **kw)
+    acts = ld.start(0)
+    acts += ld.on_packet("f2", _info(2, 1), 0)
+    acts += ld.on_packet("f2", _ackepoch(1, z(1, 2)), 0)
+    acts += ld.on_packet("f2", packet(PT.ACK, z(2, 0)), 0)
+    return ld, acts
+
+
+def test_new_epoch_is_max_accepted_plus_one_after_a_quorum_of_followerinfo() -> None:
+    ld = LD.LeaderCore(1, {1, 2, 3}, set(), 3, 3, z(3, 9), [], tick_ms=100)
+    assert ld.start(0) == []  # alone: no quorum yet
+    acts = ld.on_packet("f2", _info(2, 5), 0)
+    assert LD.PersistEpoch("acceptedEpoch", 6) in acts
+    assert _sent(acts) == [("LEADERINFO", z(6, 0))]
+    assert P.decode_int(acts[-1].qp.data) == 0x10000
+
+
+def test_epoch_ack_quorum_sets_current_epoch_then_syncs_and_establishes() -> None:
+    ld, acts = _established_leader()
+    assert LD.PersistEpoch("currentEpoch", 2) in acts
+    assert _sent(acts, "f2")[-3:] == [("DIFF", z(1, 2)), ("NEWLEADER", z(2, 0)),
+                                      ("UPTODATE", -1)]
+    assert LD.Established(2) in acts and ld.next_zxid() == z(2, 1)
+
+
+def test_learner_ahead_of_the_leader_is_refused() -> None:
+    ld = LD.LeaderCore(1, {1, 2, 3}, set(), 1, 1, z(1, 2), [], tick_ms=100)
+    ld.start(0)
+    ld.on_packet("f2", _info(2, 1), 0)
+    acts = ld.on_packet("f2", _ackepoch(1, z(1, 5)), 0)
+    assert any(isinstance(a, LD.Close) and "ahead" in a.reason for a in acts)
+    acts = ld.on_packet("f3", _info(3, 1, cfg=99), 0)
+    assert any(isinstance(a, LD.Close) and "ahead" in a.reason for a in acts)
+
+
+def test_commit_needs_a_quorum_including_the_leaders_own_persisted_ack() -> None:
+    ld, _ = _established_leader()
+    hdr = r.TxnHeader(1, 1, z(2, 1), 0, 5)
+    acts = ld.propose(hdr, r.SetDataTxn("/a", b"x", 0), None, 10)
+    persist = next(a for a in acts if isinstance(a, LD.Persist))
+    assert _sent(acts, "f2") == [("PROPOSAL", z(2, 1))]
+    assert ld.on_packet("f2", packet(PT.ACK, z(2, 1)), 20) == []  # 1 of 3 voters
+    acts = ld.persisted(persist.seq)
+    assert _sent(acts, "f2") == [("COMMIT", z(2, 1))]
+    assert [a.zxid for a in acts if isinstance(a, LD.Apply)] == [z(2, 1)]
+
+
+def test_observers_get_inform_with_the_proposal_bytes() -> None:
+    ld, _ = _established_leader()
+    acts = ld.on_packet("o4", _info(4, 0, observer=True), 0)
+    acts += ld.on_packet("o4", _ackepoch(0, z(1, 2)), 0)
+    acts += ld.on_packet("o4", packet(PT.ACK, z(2, 0)), 0)
+    assert _sent(acts, "o4") == [("LEADERINFO", z(2, 0)), ("DIFF", z(1, 2)),
+                                 ("NEWLEADER", z(2, 0)), ("UPTODATE", -1)]
+    acts = ld.propose(r.TxnHeader(1, 1, z(2, 1), 0, 5), r.SetDataTxn("/a", b"x", 0), None, 1)
+    proposal = next(a.qp for a in acts if isinstance(a, LD.Send))
+    acts = ld.persisted(1) + ld.on_packet("f2", packet(PT.ACK, z(2, 1)), 2)
+    inform = next(a.qp for a in acts if isinstance(a, LD.Send) and a.conn == "o4")
+    assert inform.type == PT.INFORM and inform.data == proposal.data
+
+
+def test_sync_is_answered_after_the_earlier_proposals_commit() -> None:
+    ld, _ = _established_leader()
+    assert _sent(ld.process_sync("f2")) == [("SYNC", 0)]
+    ld.propose(r.TxnHeader(1, 1, z(2, 1), 0, 5), r.SetDataTxn("/a", b"x", 0), None, 1)
+    assert ld.process_sync("f2") == []
+    ld.persisted(1)
+    assert ("SYNC", 0) in _sent(ld.on_packet("f2", packet(PT.ACK, z(2, 1)), 2))
+
+
+def test_ping_touches_revalidate_and_forwarded_requests() -> None:
+    seen: list[tuple[int, int, int]] = []
+    ld, _ = _established_leader(session_valid=lambda s, t, sid: seen.append((s, t, sid)) or True)
+    acts = ld.on_packet("f2", packet(PT.PING, 0, P.encode_touches([(5, 3000)])), 1)
+    assert acts == [LD.Touch(5, 3000)]
+    acts = ld.on_packet("f2", packet(PT.REVALIDATE, -1, P.encode_revalidate(5, 3000)), 1)
+    assert seen == [(5, 3000, 2)]
+    assert P.decode_revalidate_reply(acts[0].qp.data) == (5, True)
+    acts = ld.on_packet("f2", packet(PT.REQUEST, -1, P.encode_request(5, 9, 1, b"req")), 1)
+    assert acts == [LD.LearnerRequest("f2", 2, P.ForwardedRequest(5, 9, 1, b"req"), None)]
+
+
+def test_pings_every_half_tick_and_step_down_when_the_quorum_goes_quiet() -> None:
+    ld, _ = _established_leader()
+    acts = ld.on_tick(50)
+    assert _sent(acts, "f2") == [("PING", z(2, 0))]
+    for t in range(100, 2000, 50):
+        ld.on_packet("f2", packet(PT.PING, 0, None), t)  # follower keeps answering
+        assert not any(isinstance(a, LD.StepDown) for a in ld.on_tick(t))
+    acts = []
+    for t in range(2000, 3000, 50):
+        acts += ld.on_tick(t)
+    assert any(isinstance(a, LD.StepDown) for a in acts)
+
+
+def test_a_learner_that_does_not_ack_within_sync_limit_is_dropped() -> None:
+    ld, _ = _established_leader()
+    ld.propose(r.TxnHeader(1, 1, z(2, 1), 0, 5), r.SetDataTxn("/a", b"x", 0), None, 10)
+    acts: list[Any] = []
+    for t in range(50, 400, 50):
+        ld.on_packet("f2", packet(PT.PING, 0, None), t)
+        acts += ld.on_tick(t)
+    assert any(isinstance(a, LD.Close) and "transaction timeout" in a.reason for a in acts)
+
+
+def test_discovery_times_out_after_init_limit() -> None:
+    ld = LD.LeaderCore(1, {1, 2, 3}, set(), 1, 1, 0, [], tick_ms=100, init_limit=5)
+    ld.start(0)
+    assert ld.on_tick(499) == []
+    assert any(isinstance(a, LD.StepDown) for a in ld.on_tick(500))
