@@ -396,7 +396,10 @@ class ZkServer:
     # -- timers ---------------------------------------------------------------------------
     async def _expiry_loop(self) -> None:
         while True:
-            await asyncio.sleep(self.tick_ms / 1000)
+            # Wake at the next expiry bucket (ExpiryQueue.getWaitTime), at most a tick away.
+            deadline = self.sessions.next_deadline_ms()
+            wait_ms = self.tick_ms if deadline is None else deadline - self.now_ms()
+            await asyncio.sleep(min(max(wait_ms, 1), self.tick_ms) / 1000)
             now = self.now_ms()
             for sid in self.sessions.expire(now):
                 timeout = self.sessions.sessions[sid].timeout_ms
