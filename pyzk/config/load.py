@@ -311,6 +311,13 @@ def build_config(entries: Mapping[str, str | Entry], *, source_name: str = "zoo.
         raise b.error("clientPort is not set (a standalone server needs clientPort or"
                       " secureClientPort)")
 
+    for name in ("localSessionsEnabled", "localSessionsUpgradingEnabled"):
+        if b.get(name):
+            # Only the quorum session trackers have local sessions; standalone Java uses
+            # SessionTrackerImpl, whose isLocalSessionsEnabled() is false whatever the config.
+            if distributed:
+                raise b.error(f"{name}=true is not supported by pyzk (local sessions)", name)
+            b.warnings.append(f"{name}=true has no effect on a standalone server (as in Java)")
     read_only = b.get("readonlymode.enabled")
     raw = {k: java_trim(e.value) for k, e in norm.items()}
     return Config(

@@ -336,11 +336,13 @@ class Sim:
                 ev.append((0.3 if n.alive else 1.0, (self.crash if n.alive else self.restart, n)))
         total = sum(w for w, _ in ev)
         x = rng.random() * total
-        for w, call in ev:
+        chosen = ev[-1][1]
+        for w, c in ev:
             x -= w
             if x <= 0:
+                chosen = c
                 break
-        call[0](*call[1:])
+        chosen[0](*chosen[1:])
         return busy
 
     def _write1(self) -> None:

@@ -101,7 +101,12 @@ def test_sync_is_answered_after_the_earlier_proposals_commit() -> None:
 
 def test_ping_touches_revalidate_and_forwarded_requests() -> None:
     seen: list[tuple[int, int, int]] = []
-    ld, _ = _established_leader(session_valid=lambda s, t, sid: seen.append((s, t, sid)) or True)
+
+    def valid(s: int, t: int, sid: int) -> bool:
+        seen.append((s, t, sid))
+        return True
+
+    ld, _ = _established_leader(session_valid=valid)
     acts = ld.on_packet("f2", packet(PT.PING, 0, P.encode_touches([(5, 3000)])), 1)
     assert acts == [LD.Touch(5, 3000)]
     acts = ld.on_packet("f2", packet(PT.REVALIDATE, -1, P.encode_revalidate(5, 3000)), 1)

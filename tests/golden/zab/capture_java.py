@@ -28,7 +28,6 @@ from servers import ServerProc, free_port  # noqa: E402
 
 from pyzk.zab import learner as L  # noqa: E402
 from pyzk.zab.packets import QuorumStreamReader, encode_packet  # noqa: E402
-from pyzk.zab.zxid import make_zxid  # noqa: E402
 
 HOSTS = ["127.0.0.111", "127.0.0.112", "127.0.0.113"]
 OBSERVER_HOST = "127.0.0.114"
@@ -152,9 +151,9 @@ def _serving(s: ObserverSession) -> bool:
 
 
 def main() -> None:
-    from kazoo.client import KazooClient
-
     import shutil
+
+    from kazoo.client import KazooClient
 
     root = TESTS / ".work" / "zab-golden"
     shutil.rmtree(root, ignore_errors=True)
