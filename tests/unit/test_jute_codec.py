@@ -168,7 +168,7 @@ def test_java_client_frames_decode_and_reencode_byte_for_byte() -> None:
             assert r.RequestHeader.to_bytes(hdr) + spec.request.to_bytes(rec) == f
         else:
             assert off == len(f)
-    assert {Op.CREATE2, Op.CREATE_CONTAINER, Op.SET_DATA, Op.GET_DATA, Op.AUTH, Op.WHO_AM_I,
+    assert {Op.CREATE, Op.CREATE_CONTAINER, Op.SET_DATA, Op.GET_DATA, Op.AUTH, Op.WHO_AM_I,
             Op.GET_ALL_CHILDREN_NUMBER, Op.GET_EPHEMERALS, Op.SYNC, Op.ADD_WATCH,
             Op.MULTI, Op.CLOSE_SESSION} <= seen
     resp, off = r.ConnectResponse.decode(s2c[0], 0)
