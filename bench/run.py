@@ -21,7 +21,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+import msgpack
+
 REPO = Path(__file__).resolve().parent.parent
+# Raw per-request latencies of this process's runs: {server: {workload: [bytes per repeat]}}.
+SAMPLES: dict[str, dict[str, list[bytes]]] = {}
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
@@ -132,6 +136,7 @@ def throughput_phase(servers: list[str], args: argparse.Namespace, base: Path,
     servers = [k for k in servers if k in procs]
     results: dict[str, dict[str, list[dict[str, Any]]]] = {
         k: {w: [] for w in args.workloads} for k in servers}
+    samples = SAMPLES
     try:
         for srv in procs.values():
             prepare_sync(spec_for(srv, "getData", args, "prep"))
@@ -150,6 +155,7 @@ def throughput_phase(servers: list[str], args: argparse.Namespace, base: Path,
                     row = res.summary()
                     row["server_cpu_pct"] = round(100 * (cpu1 - cpu0) / (t1 - t0), 1)
                     row["repeat"] = rep
+                    samples.setdefault(kind, {}).setdefault(wl, []).append(res.lat_ns.tobytes())
                     results[kind][wl].append(row)
                     log(f"  {kind:5} {wl:8} rep {rep}: {row['ops_per_s']:>9.0f} ops/s  "
                         f"p50 {row['p50_ms']:.2f} ms  p99 {row['p99_ms']:.2f} ms  "
@@ -332,6 +338,13 @@ def main(argv: list[str] | None = None) -> int:
     path = out_dir / f"{stamp}.json"
     path.write_text(json.dumps(doc, indent=2, default=str))
     log(f"wrote {path}")
+    if SAMPLES:
+        # Every request's latency (int64 ns, native order) per server/workload/repeat: far too
+        # many numbers for JSON, so msgpack carries the raw arrays for later plotting.
+        raw = out_dir / f"{stamp}.samples.msgpack"
+        raw.write_bytes(msgpack.packb({"byteorder": sys.byteorder, "unit": "ns",
+                                       "latency": SAMPLES}))
+        log(f"wrote {raw}")
     return 0
 
 
