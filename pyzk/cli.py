@@ -186,12 +186,28 @@ def cmd_backup(argv: Sequence[str], prog: str = "pyzk backup") -> int:
     return backup.main(argv, prog)
 
 
+def cmd_shell(argv: Sequence[str], prog: str = "pyzk shell") -> int:
+    """zkCli.sh-compatible client shell (pyzk.shell)."""
+    from pyzk import shell
+
+    return shell.main(argv, prog)
+
+
+def cmd_ctl(argv: Sequence[str], prog: str = "pyzk ctl") -> int:
+    """Four-letter-word status table and any 4LW across servers (pyzk.ctl)."""
+    from pyzk import ctl
+
+    return ctl.main(argv, prog)
+
+
 SUBCOMMANDS: dict[str, Callable[..., int]] = {
     "serve": cmd_serve,
     "check": cmd_check,
     "keys": cmd_keys,
     "tools": cmd_tools,
     "backup": cmd_backup,
+    "shell": cmd_shell,
+    "ctl": cmd_ctl,
 }
 
 
@@ -201,12 +217,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args and args[0] in SUBCOMMANDS:
         return SUBCOMMANDS[args[0]](args[1:], prog=f"pyzk {args[0]}")
     if args and args[0] in ("-h", "--help"):
-        print("usage: pyzk [serve|check|keys|tools|backup] [options]\n\n"
+        print("usage: pyzk [serve|check|keys|tools|backup|shell|ctl] [options]\n\n"
               "  serve  run the server (default): pyzk [--config zoo.cfg | zoo.cfg] [--myid N]\n"
               "  check  validate a config and print the effective values\n"
               "  keys   list every zoo.cfg key and whether pyzk honours it\n"
               "  tools  pyzk's offline tools\n"
-              "  backup copy a running server's data: --server HOST:PORT|--data-dir DIR --to DEST\n\n"
+              "  backup copy a running server's data: --server HOST:PORT|--data-dir DIR --to DEST\n"
+              "  shell  zkCli.sh-style client shell: [-server HOST:PORT[,...]] [cmd args...]\n"
+              "  ctl    4LW across servers: status HOST:PORT[,...] | WORD HOST:PORT[,...]\n\n"
               "Run 'pyzk serve --help' for the server options.")
         return EXIT_OK
     return cmd_serve(args)

@@ -15,7 +15,7 @@ log() { printf '[test.sh] %s\n' "$*" >&2; }
 
 # --- 1. system packages -----------------------------------------------------------------------
 need=()
-for pkg in zookeeper zookeeper-bin default-jre-headless default-jdk-headless netcat-openbsd; do
+for pkg in zookeeper zookeeper-bin default-jre-headless default-jdk-headless netcat-openbsd docker-compose; do
   if ! dpkg -s "$pkg" 2>/dev/null | grep -q '^Status: install ok installed'; then
     need+=("$pkg")
   fi

@@ -117,11 +117,17 @@ async def serve(config: Any) -> None:
     from ..storage.recovery import RecoveryError
     from .tls import TlsError
 
+    rt: Any
     if config.is_distributed:
-        raise StartupError(
-            f"replicated mode ({len(config.voting_members)} voting server.N lines) is not "
-            "supported yet; run a standalone server (one server.N line or none)")
-    rt = Runtime(config)
+        if config.read_only_mode:
+            raise StartupError("readonlymode.enabled=true is not supported by pyzk yet")
+        if config.secure_client_port:
+            raise StartupError("secureClientPort is not supported in replicated mode yet")
+        from .quorum_peer import QuorumPeer
+
+        rt = QuorumPeer(config)
+    else:
+        rt = Runtime(config)
     try:
         await rt.start()
     except (RecoveryError, DataDirError) as e:
@@ -141,8 +147,11 @@ async def serve(config: Any) -> None:
         failed = True
         stop.set()
 
-    assert rt.server is not None
-    rt.server.on_fatal = fatal
+    if isinstance(rt, Runtime):
+        assert rt.server is not None
+        rt.server.on_fatal = fatal
+    else:
+        rt.on_fatal = fatal
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)

@@ -50,6 +50,23 @@ class TxnSink(Protocol):
     def maybe_snapshot(self, tree: DataTree, sessions: dict[int, int]) -> None: ...
 
 
+class WritePath(Protocol):
+    """How a quorum member's writes reach the txn log (pyzk.server.leader_host/learner_host).
+
+    None on a ZkServer means standalone group commit. A leader proposes prepped txns
+    (`submit`); a follower or observer (`forwards`) sends the raw request to the leader and
+    applies it when the COMMIT comes back (FollowerRequestProcessor)."""
+
+    forwards: bool
+
+    def submit(self, hdr: Any, txn: Any, origin: Origin) -> None: ...
+    def forward(self, conn: ClientConn, pending: Pending, op: int, body: bytes) -> None: ...
+    def create_session(self, conn: ClientConn, session_id: int, timeout: int,
+                       origin: Origin) -> None: ...
+    def revalidate(self, conn: ClientConn, session_id: int, timeout: int) -> None: ...
+    def touched(self, session_id: int) -> None: ...
+
+
 class Origin:
     """Who waits for a txn: a client request, a connecting client, or the server itself."""
 
@@ -60,6 +77,9 @@ class Origin:
         self.conn = conn
         self.pending = pending
         self.on_applied = on_applied
+
+
+_NO_ORIGIN = Origin(None, None)
 
 
 class ZkServer:
@@ -82,6 +102,8 @@ class ZkServer:
             extended_types=getattr(config, "extended_types", False),
             super_digest=getattr(config, "super_digest", None),
             max_buffer=config.jute_max_buffer,
+            # Standalone Java answers reconfig UNIMPLEMENTED when enabled, else RECONFIGDISABLED
+            reconfig_enabled=getattr(config, "reconfig_enabled", False),
         ))
         self.super_digest: str | None = getattr(config, "super_digest", None)
         now = self.now_ms()
@@ -105,6 +127,10 @@ class ZkServer:
         self.on_fatal: Callable[[], None] | None = None
         self.storage: Any = sink
         self.metrics: Any = None
+        # Quorum mode (pyzk.server.quorum_peer): the write path, and whether this server
+        # expires sessions and containers (only the leader does: LeaderSessionTracker).
+        self.writes: WritePath | None = None
+        self.leads = True
 
     # -- clocks ---------------------------------------------------------------------------
     @staticmethod
@@ -113,11 +139,12 @@ class ZkServer:
 
     # -- lifecycle ------------------------------------------------------------------------
     def start(self) -> None:
-        self._tasks = [
-            asyncio.create_task(self._commit_loop(), name="pyzk-commit"),
-            asyncio.create_task(self._expiry_loop(), name="pyzk-expiry"),
-            asyncio.create_task(self._container_loop(), name="pyzk-containers"),
-        ]
+        self._tasks = [asyncio.create_task(self._commit_loop(), name="pyzk-commit")]
+        if self.leads:
+            self._tasks += [
+                asyncio.create_task(self._expiry_loop(), name="pyzk-expiry"),
+                asyncio.create_task(self._container_loop(), name="pyzk-containers"),
+            ]
         for t in self._tasks:
             t.add_done_callback(self._task_died)
         hours = getattr(self.config, "autopurge_purge_interval_hours", 0)
@@ -155,6 +182,10 @@ class ZkServer:
     # -- connection entry points ----------------------------------------------------------
     def on_connect(self, conn: ClientConn, req: Any, read_only: bool, old_client: bool) -> None:
         """processConnectRequest: new session, or re-attach by id + password."""
+        if not self.serving:
+            # NIOServerCnxn: "ZooKeeperServer not running" (a quorum member without a leader).
+            conn.close()
+            return
         if req.lastZxidSeen > self.tree.last_processed_zxid:
             log.info("refusing session: client has seen a newer zxid",
                      client=conn.peer, client_zxid=hex(req.lastZxidSeen),
@@ -169,13 +200,17 @@ class ZkServer:
             conn.session_id = sid
             conn.timeout_ms = timeout
             self.owner[sid] = conn
-            txn = self.prep.create_session_txn(sid, timeout, self._next_zxid(), self.now_ms())
 
             def done(hdr: Any, result: Any) -> None:
                 self._finish_session_init(conn, True)
                 log.info("session established", session=hex(sid), timeout=timeout,
                          client=conn.peer)
 
+            if self.writes is not None and self.writes.forwards:
+                # Learner.request(createSession): the leader logs it; we answer on COMMIT.
+                self.writes.create_session(conn, sid, timeout, Origin(conn, None, done))
+                return
+            txn = self.prep.create_session_txn(sid, timeout, self._next_zxid(), self.now_ms())
             self._enqueue_txn(txn, Origin(conn, None, done))
             return
         sid = req.sessionId
@@ -184,6 +219,15 @@ class ZkServer:
         old = self.owner.get(sid)
         if old is not None and old is not conn:
             old.close()
+        if self.writes is not None and self.writes.forwards:
+            # Learner.revalidate: only the leader knows whether the session is alive.
+            conn.timeout_ms = timeout
+            if self.sessions.check_password(sid, req.passwd):
+                conn.session_id = sid
+                self.writes.revalidate(conn, sid, timeout)
+            else:
+                self._finish_session_init(conn, False)
+            return
         valid = (self.sessions.check_password(sid, req.passwd)
                  and self.sessions.touch(sid, self.now_ms(), timeout))
         if valid:
@@ -192,6 +236,13 @@ class ZkServer:
             self.owner[sid] = conn
         else:
             log.info("invalid session, probably expired", session=hex(sid), client=conn.peer)
+        self._finish_session_init(conn, valid)
+
+    def revalidated(self, conn: ClientConn, valid: bool) -> None:
+        """The leader's REVALIDATE answer for a re-attaching session (Learner.revalidate)."""
+        if valid:
+            self.sessions.touch(conn.session_id, self.now_ms(), conn.timeout_ms)
+            self.owner[conn.session_id] = conn
         self._finish_session_init(conn, valid)
 
     def _finish_session_init(self, conn: ClientConn, valid: bool) -> None:
@@ -213,6 +264,9 @@ class ZkServer:
             conn.send_reply(xid, self.tree.last_processed_zxid, Err.SESSIONEXPIRED, b"")
             conn.close_after_flush()
             return
+        writes = self.writes
+        if writes is not None:
+            writes.touched(sid)
         spec = CLIENT_OPS.get(op)
         if spec is None:
             log.warning("unknown opcode, closing", opcode=op, session=hex(sid), client=conn.peer)
@@ -235,6 +289,16 @@ class ZkServer:
             log.warning("malformed request body", opcode=op, session=hex(sid), error=str(e))
             record = e
         req = Request(sid, xid, op, record, conn.auth, conn)
+        if writes is not None and writes.forwards and (spec.write or op == Op.SYNC):
+            # FollowerRequestProcessor: writes and sync go to the leader as raw bytes; the
+            # reply waits for the COMMIT (or the leader's SYNC) in this connection's order.
+            pending = Pending(req, True, started)
+            conn.queue.push(pending)
+            self.outstanding += 1
+            if op == Op.CLOSE_SESSION:
+                self.sessions.set_closing(sid)
+            writes.forward(conn, pending, op, bytes(body))
+            return
         pending = Pending(req, spec.write, started)
         conn.queue.push(pending)
         self.outstanding += 1
@@ -328,6 +392,9 @@ class ZkServer:
         return self.last_zxid
 
     def _enqueue_txn(self, txn: tuple[Any, Any], origin: Origin) -> None:
+        if self.writes is not None:
+            self.writes.submit(txn[0], txn[1], origin)
+            return
         self._batch.append((txn[0], txn[1], origin))
         self._batch_ready.set()
 
@@ -358,6 +425,9 @@ class ZkServer:
                                             for sid, s in self.sessions.sessions.items()})
 
     def _apply(self, hdr: Any, txn: Any, origin: Origin) -> None:
+        if hdr.type == Op.CREATE_SESSION and hdr.clientId not in self.sessions.sessions:
+            # A session created through another quorum member (the global session table).
+            self.sessions.add(hdr.clientId, txn.timeOut, self.now_ms())
         result = self.tree.process_txn(hdr, txn)
         # write_per_namespace, watch fan-out, propagation latency (ops helper)
         self.stats.record_write(hdr, result, self.tree)
@@ -382,6 +452,17 @@ class ZkServer:
         else:
             err, body = final.write_reply(self.tree, req, hdr, result)
         pending.reply = self._reply_bytes(req.xid, err, body)
+        conn.queue.drain(self._run_read, conn.emit_pending)
+
+    def apply_committed(self, hdr: Any, txn: Any, origin: Origin | None = None) -> None:
+        """A txn committed by the quorum, in zxid order (CommitProcessor -> Final)."""
+        self._apply(hdr, txn, origin or _NO_ORIGIN)
+
+    def reply_sync(self, conn: ClientConn, pending: Pending) -> None:
+        """The leader answered a forwarded sync: reply in the connection's order."""
+        req = pending.req
+        path = req.record.path if req.record is not None and hasattr(req.record, "path") else ""
+        pending.reply = self._reply_bytes(req.xid, 0, r.SyncResponse.to_bytes((path,)))
         conn.queue.drain(self._run_read, conn.emit_pending)
 
     def _session_closed(self, sid: int) -> None:

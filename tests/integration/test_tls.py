@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import TestServer, unavailable_reason
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -29,7 +28,7 @@ from cryptography.x509.oid import NameOID
 from kazoo.client import KazooClient
 from kazoo.exceptions import NoAuthError
 from kazoo.security import make_acl
-from servers import free_port
+from servers import ServerProc, free_port, java_available
 
 jks = pytest.importorskip("jks")  # pyjks writes the JKS stores kazoo's harness uses too
 
@@ -131,15 +130,14 @@ def tls_settings(pki: Pki, store: str = "jks", **extra: str) -> dict[str, str]:
 
 
 @pytest.fixture
-def tls_server(zk_kind: str, tmp_path: Path) -> Iterator[Callable[..., TestServer]]:
-    started: list[TestServer] = []
-    reason = unavailable_reason(zk_kind)
-    if reason:
-        pytest.skip(f"{zk_kind}: {reason}")
+def tls_server(zk_kind: str, tmp_path: Path) -> Iterator[Callable[..., ServerProc]]:
+    started: list[ServerProc] = []
+    if zk_kind == "java" and not java_available():
+        pytest.skip("java or /usr/share/java/zookeeper.jar missing")
 
-    def make(settings: dict[str, str]) -> TestServer:
-        srv = TestServer(zk_kind, tmp_path / f"{zk_kind}-{len(started)}", host=HOST,
-                         settings=settings)
+    def make(settings: dict[str, str]) -> ServerProc:
+        srv = ServerProc(zk_kind, tmp_path / f"{zk_kind}-{len(started)}", host=HOST,
+                         cfg=settings)
         started.append(srv)
         srv.start()
         return srv
@@ -149,11 +147,11 @@ def tls_server(zk_kind: str, tmp_path: Path) -> Iterator[Callable[..., TestServe
         srv.stop()
 
 
-def start_tls_server(make: Callable[..., TestServer], pki: Pki, **kw: Any) -> TestServer:
+def start_tls_server(make: Callable[..., ServerProc], pki: Pki, **kw: Any) -> ServerProc:
     return make(tls_settings(pki, **kw))
 
 
-def secure_address(srv: TestServer) -> str:
+def secure_address(srv: ServerProc) -> str:
     return f"{HOST}:{srv.cfg['secureClientPort']}"
 
 
@@ -176,7 +174,7 @@ def made() -> Iterator[list[KazooClient]]:
             pass
 
 
-def tls_client(pki: Pki, srv: TestServer, made: list[KazooClient],
+def tls_client(pki: Pki, srv: ServerProc, made: list[KazooClient],
                with_cert: bool = True) -> KazooClient:
     kw: dict[str, Any] = {"use_ssl": True, "ca": str(pki.ca_pem), "verify_certs": True}
     if with_cert:
@@ -189,7 +187,7 @@ X509_ACL = [make_acl("x509", CLIENT_DN, all=True)]
 
 @pytest.mark.parametrize("store", ["jks", "p12", "pem"])
 def test_kazoo_over_tls_gains_the_x509_id_of_its_certificate(
-        tls_server: Callable[..., TestServer], pki: Pki, made: list[KazooClient],
+        tls_server: Callable[..., ServerProc], pki: Pki, made: list[KazooClient],
         store: str) -> None:
     srv = start_tls_server(tls_server, pki, store=store)
     c = tls_client(pki, srv, made)
@@ -204,7 +202,7 @@ def test_kazoo_over_tls_gains_the_x509_id_of_its_certificate(
 
 
 def test_client_auth_need_refuses_a_client_without_certificate(
-        tls_server: Callable[..., TestServer], pki: Pki) -> None:
+        tls_server: Callable[..., ServerProc], pki: Pki) -> None:
     srv = start_tls_server(tls_server, pki)
     ctx = ssl.create_default_context(cafile=str(pki.ca_pem))
     ctx.check_hostname = False
@@ -212,7 +210,7 @@ def test_client_auth_need_refuses_a_client_without_certificate(
 
 
 def test_client_auth_want_admits_a_client_without_certificate_and_no_x509_id(
-        tls_server: Callable[..., TestServer], pki: Pki, made: list[KazooClient]) -> None:
+        tls_server: Callable[..., ServerProc], pki: Pki, made: list[KazooClient]) -> None:
     srv = start_tls_server(tls_server, pki, **{"ssl.clientAuth": "want"})
     owner = tls_client(pki, srv, made)
     owner.create("/x509-only", b"", acl=X509_ACL)
@@ -222,7 +220,7 @@ def test_client_auth_want_admits_a_client_without_certificate_and_no_x509_id(
 
 
 def test_client_auth_none_ignores_the_client_certificate(
-        tls_server: Callable[..., TestServer], pki: Pki, made: list[KazooClient]) -> None:
+        tls_server: Callable[..., ServerProc], pki: Pki, made: list[KazooClient]) -> None:
     srv = start_tls_server(tls_server, pki, **{"ssl.clientAuth": "NONE"})
     c = tls_client(pki, srv, made)
     c.create("/x509-only", b"", acl=X509_ACL)
@@ -230,14 +228,14 @@ def test_client_auth_none_ignores_the_client_certificate(
         c.get("/x509-only")
 
 
-def test_default_protocol_is_tls12_only(tls_server: Callable[..., TestServer], pki: Pki) -> None:
+def test_default_protocol_is_tls12_only(tls_server: Callable[..., ServerProc], pki: Pki) -> None:
     # X509Util.DEFAULT_PROTOCOL is TLSv1.2 and enabledProtocols defaults to [protocol].
     srv = start_tls_server(tls_server, pki)
     assert session_over_tls(client_context(pki, ssl.TLSVersion.TLSv1_2), srv)
     assert not session_over_tls(client_context(pki, ssl.TLSVersion.TLSv1_3), srv)
 
 
-def test_enabled_protocols_tls13(tls_server: Callable[..., TestServer], pki: Pki) -> None:
+def test_enabled_protocols_tls13(tls_server: Callable[..., ServerProc], pki: Pki) -> None:
     # X509Util's default suites are all TLS 1.2 ones: TLS 1.3 also needs its suites named.
     srv = start_tls_server(tls_server, pki, **{
         "ssl.protocol": "TLSv1.3", "ssl.enabledProtocols": "TLSv1.3",
@@ -254,7 +252,7 @@ def client_context(pki: Pki, version: ssl.TLSVersion) -> ssl.SSLContext:
     return ctx
 
 
-def session_over_tls(ctx: ssl.SSLContext, srv: TestServer) -> bool:
+def session_over_tls(ctx: ssl.SSLContext, srv: ServerProc) -> bool:
     """True when a ConnectRequest over TLS gets a ConnectResponse with a session id."""
     req = struct.pack(">iqiqi", 0, 0, 30000, 0, 16) + b"\0" * 16 + b"\0"
     port = int(srv.cfg["secureClientPort"])

@@ -1,0 +1,291 @@
+"""The leader's asyncio host: the quorum port (2888) listener, one reader per learner, the
+LeaderCore's actions executed in order, and the leader's write path (prep -> PROPOSAL ->
+quorum ACK -> apply), including requests forwarded by learners (Leader.java, LearnerHandler,
+LeaderZooKeeperServer, ProposalRequestProcessor).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import itertools
+import struct
+from typing import TYPE_CHECKING, Any
+
+import structlog
+
+from ..pipeline.request import Request
+from ..protocol import records as r
+from ..protocol.codes import Err
+from ..protocol.jute import JuteError
+from ..protocol.multi import decode_multi
+from ..protocol.opcodes import CLIENT_OPS, Op
+from ..zab import leader as L
+from ..zab.packets import PT, QuorumStreamReader, encode_packet, packet
+from ..zab.zxid import make_zxid
+from .replication import disk_log_reader, snap_body
+from .zkserver import Origin
+
+if TYPE_CHECKING:
+    from .connection import ClientConn
+    from .pending import Pending
+    from .quorum_peer import QuorumPeer
+
+log = structlog.get_logger("pyzk.leader")
+
+_NO_ORIGIN = Origin(None, None)
+
+
+class _Learner:
+    __slots__ = ("writer", "task", "sid", "addr")
+
+    def __init__(self, writer: asyncio.StreamWriter) -> None:
+        self.writer = writer
+        self.task: asyncio.Task[None] | None = None
+        self.sid = -1
+        self.addr = str(writer.get_extra_info("peername"))
+
+
+class LeaderHost:
+    """One term of leadership; `run()` returns the reason it ended."""
+
+    forwards = False
+
+    def __init__(self, peer: QuorumPeer) -> None:
+        self.peer = peer
+        cfg = peer.config
+        self.server = peer.new_server(leading=True)
+        self.server.writes = self
+        self.core = L.LeaderCore(
+            peer.my_id, set(cfg.voting_members), set(cfg.observers), peer.accepted_epoch,
+            peer.current_epoch, self.server.tree.last_processed_zxid,
+            list(peer.committed.entries), tick_ms=cfg.tick_time_ms,
+            init_limit=cfg.init_limit, sync_limit=cfg.sync_limit,
+            config_bytes=peer.quorum.config_bytes(), disk_log=disk_log_reader(peer.storage),
+            session_valid=self._session_valid, commit_log_count=cfg.commit_log_count)
+        self.learners: dict[int, _Learner] = {}
+        self._ids = itertools.count(1)
+        self.origins: dict[int, Origin] = {}
+        self.done = asyncio.Event()
+        self.reason = ""
+        self.established_at: float | None = None
+
+    def now_ms(self) -> int:
+        return int(asyncio.get_running_loop().time() * 1000)
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    async def run(self) -> str:
+        me = self.peer.me
+        try:
+            listener = await asyncio.start_server(self._accept, me.host, me.quorum_port,
+                                                  reuse_address=True)
+        except OSError as e:
+            return f"cannot listen on the quorum port: {e}"
+        self.execute(self.core.start(self.now_ms()))
+        ticker = asyncio.ensure_future(self._tick_loop())
+        try:
+            await self.done.wait()
+        finally:
+            ticker.cancel()
+            listener.close()
+            for ln in list(self.learners.values()):
+                ln.writer.close()
+                if ln.task is not None:
+                    ln.task.cancel()
+            self.learners.clear()
+        return self.reason
+
+    def stop(self, reason: str) -> None:
+        if not self.done.is_set():
+            self.reason = reason
+            self.done.set()
+
+    async def _tick_loop(self) -> None:
+        step = max(self.peer.config.tick_time_ms // 4, 10) / 1000
+        while True:
+            await asyncio.sleep(step)
+            self.execute(self.core.on_tick(self.now_ms()))
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self.done.is_set():
+            writer.close()
+            return
+        cid = next(self._ids)
+        ln = self.learners[cid] = _Learner(writer)
+        ln.task = asyncio.current_task()  # type: ignore[assignment]
+        stream = QuorumStreamReader()
+        try:
+            while not self.done.is_set():
+                data = await reader.read(65536)
+                if not data:
+                    break
+                for item in stream.feed(data):
+                    if item.qp.type in (PT.FOLLOWERINFO, PT.OBSERVERINFO) and item.qp.data:
+                        ln.sid = struct.unpack_from(">q", item.qp.data, 0)[0]
+                    self.execute(self.core.on_packet(cid, item.qp, self.now_ms()))
+                    if cid not in self.learners:
+                        return
+        except (OSError, JuteError, ValueError) as e:
+            log.info("learner connection broken", learner=ln.sid, error=str(e))
+        finally:
+            if self.learners.pop(cid, None) is not None:
+                writer.close()
+                if not self.done.is_set():
+                    self.execute(self.core.on_disconnect(cid))
+
+    # -- actions -----------------------------------------------------------------------------
+    def execute(self, actions: list[Any]) -> None:
+        applied = False
+        for a in actions:
+            t = type(a)
+            if t is L.Send:
+                ln = self.learners.get(a.conn)
+                if ln is not None:
+                    ln.writer.write(encode_packet(a.qp))
+            elif t is L.Apply:
+                origin = self.origins.pop(a.zxid, _NO_ORIGIN)
+                self.server.apply_committed(a.hdr, a.txn, origin)
+                self.peer.committed.add(a.hdr, a.txn, a.digest)
+                applied = True
+            elif t is L.Persist:
+                self.peer.disk.submit([(h, tx, d) for _, h, tx, d in a.entries],
+                                      functools.partial(self._persisted, a.seq))
+            elif t is L.Touch:
+                self.server.sessions.touch(a.session_id, self.server.now_ms(), a.timeout)
+            elif t is L.LearnerRequest:
+                self._learner_request(a)
+            elif t is L.SendSnap:
+                self._send_snap(a.conn, a.zxid)
+            elif t is L.Close:
+                ln = self.learners.pop(a.conn, None)
+                if ln is not None:
+                    log.info("closing learner connection", learner=ln.sid, reason=a.reason)
+                    ln.writer.close()
+            elif t is L.PersistEpoch:
+                self.peer.persist_epoch(a.name, a.value)
+            elif t is L.Established:
+                self._established(a.epoch)
+            elif t is L.StepDown:
+                log.warning("leader stepping down", reason=a.reason)
+                self.stop(a.reason)
+        if applied:
+            self.server.sink.maybe_snapshot(self.server.tree, self.server_sessions())
+
+    def _persisted(self, seq: int) -> None:
+        if not self.done.is_set():
+            self.execute(self.core.persisted(seq))
+
+    def server_sessions(self) -> dict[int, int]:
+        return {sid: s.timeout_ms for sid, s in self.server.sessions.sessions.items()}
+
+    def _send_snap(self, cid: int, zxid: int) -> None:
+        ln = self.learners.get(cid)
+        if ln is None:
+            return
+        tree = self.server.tree
+        if tree.last_processed_zxid != zxid:
+            raise RuntimeError(f"SNAP at {zxid:#x} but the tree is at "
+                               f"{tree.last_processed_zxid:#x}")
+        ln.writer.write(encode_packet(packet(PT.SNAP, zxid)))
+        ln.writer.write(snap_body(tree, self.server_sessions()))
+        log.info("sent SNAP", learner=ln.sid, zxid=hex(zxid))
+
+    def _established(self, epoch: int) -> None:
+        loop = asyncio.get_running_loop()
+        self.established_at = loop.time()
+        self.peer.leader_established(epoch)
+        srv = self.server
+        srv.last_zxid = make_zxid(epoch, 0)
+        srv.serving = True
+        srv.start()
+        log.info("leading", epoch=epoch, zxid=hex(srv.tree.last_processed_zxid),
+                 learners=sorted(ln.sid for ln in self.learners.values()))
+
+    def _session_valid(self, session_id: int, timeout: int, learner: int) -> bool:
+        """Leader.revalidateSession -> LeaderZooKeeperServer.touch."""
+        return self.server.sessions.touch(session_id, self.server.now_ms(), timeout)
+
+    # -- the write path (ZkServer.writes) ------------------------------------------------------
+    def submit(self, hdr: Any, txn: Any, origin: Origin) -> None:
+        if self.core.phase != "broadcast":
+            return  # stepping down: the connections are about to close
+        if origin.conn is not None or origin.on_applied is not None:
+            self.origins[hdr.zxid] = origin
+        self.execute(self.core.propose(hdr, txn, None, self.now_ms()))
+
+    def forward(self, conn: ClientConn, pending: Pending, op: int, body: bytes) -> None:
+        raise AssertionError("the leader does not forward")
+
+    def create_session(self, conn: ClientConn, session_id: int, timeout: int,
+                       origin: Origin) -> None:
+        raise AssertionError("the leader does not forward")
+
+    def revalidate(self, conn: ClientConn, session_id: int, timeout: int) -> None:
+        raise AssertionError("the leader does not forward")
+
+    def touched(self, session_id: int) -> None:
+        pass
+
+    def _learner_request(self, a: L.LearnerRequest) -> None:
+        """Leader.submitLearnerRequest -> PrepRequestProcessor, with the learner's session."""
+        fr = a.request
+        srv = self.server
+        if not srv.serving:
+            return
+        if fr.type == Op.SYNC:
+            self.execute(self.core.process_sync(a.conn))
+            return
+        now = srv.now_ms()
+        if fr.type == Op.CREATE_SESSION:
+            timeout = struct.unpack(">i", fr.body[:4])[0] if len(fr.body) >= 4 else 0
+            srv.sessions.add(fr.session_id, timeout, now)
+            srv._enqueue_txn(srv.prep.create_session_txn(fr.session_id, timeout,
+                                                         srv._next_zxid(), now, fr.cxid),
+                             _NO_ORIGIN)
+            return
+        if fr.type == Op.CLOSE_SESSION:
+            srv.sessions.set_closing(fr.session_id)
+            srv._enqueue_txn(srv.prep.close_session_txn(fr.session_id, fr.cxid,
+                                                        srv._next_zxid(), now), _NO_ORIGIN)
+            return
+        spec = CLIENT_OPS.get(fr.type)
+        hdr = r.TxnHeader(fr.session_id, fr.cxid, 0, now, Op.ERROR)
+        if spec is None or not spec.write:
+            srv._enqueue_txn((hdr._replace(zxid=srv._next_zxid()),
+                              r.ErrorTxn(int(Err.UNIMPLEMENTED))), _NO_ORIGIN)
+            return
+        s = srv.sessions.sessions.get(fr.session_id)
+        if s is None or s.closing:
+            # PrepRequestProcessor: sessionTracker.checkSession fails -> SESSIONEXPIRED.
+            srv._enqueue_txn((hdr._replace(zxid=srv._next_zxid()),
+                              r.ErrorTxn(int(Err.SESSIONEXPIRED))), _NO_ORIGIN)
+            return
+        record: Any
+        try:
+            if fr.type == Op.MULTI:
+                record, _ = decode_multi(memoryview(fr.body))
+            elif spec.request is not None:
+                record, _ = spec.request.decode(memoryview(fr.body), 0)
+            else:
+                record = None
+        except JuteError:
+            srv._enqueue_txn((hdr._replace(zxid=srv._next_zxid()),
+                              r.ErrorTxn(int(Err.MARSHALLINGERROR))), _NO_ORIGIN)
+            return
+        auth = list(a.authinfo or [])
+        req = Request(fr.session_id, fr.cxid, fr.type, record, auth, None)
+        srv._enqueue_txn(srv.prep.prep(req, srv._next_zxid(), now), _NO_ORIGIN)
+
+    # -- views -------------------------------------------------------------------------------
+    def learner_info(self) -> list[tuple[int, str, bool]]:
+        """(sid, address, synced) of connected learners, for mntr/4LW."""
+        out = []
+        for cid, ln in self.learners.items():
+            h = self.core.handlers.get(cid)
+            synced = h is not None and h.stage == "broadcast"
+            out.append((ln.sid, ln.addr, synced))
+        return out
+
+    def is_observer(self, sid: int) -> bool:
+        return sid in self.peer.config.observers
+

@@ -1,0 +1,247 @@
+"""A follower's or observer's asyncio host: connect to the leader's quorum port, run the
+LearnerCore's actions (epochs, TRUNC/SNAP/DIFF, logging, ACK release) and serve clients,
+forwarding writes, session creation, revalidation and sync to the leader (Follower.java,
+Observer.java, Learner.java, FollowerZooKeeperServer, FollowerRequestProcessor).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import struct
+from collections import deque
+from typing import TYPE_CHECKING, Any
+
+import structlog
+
+from ..protocol.opcodes import Op
+from ..storage.snapshot import load_tree
+from ..zab import learner as N
+from ..zab.packets import QuorumStreamReader, encode_packet
+from .replication import truncate
+from .zkserver import Origin
+
+if TYPE_CHECKING:
+    from .connection import ClientConn
+    from .pending import Pending
+    from .quorum_peer import QuorumPeer
+
+log = structlog.get_logger("pyzk.learner")
+
+_NO_ORIGIN = Origin(None, None)
+
+
+class LearnerHost:
+    """One connection to one leader; `run()` returns the reason it ended."""
+
+    forwards = True
+
+    def __init__(self, peer: QuorumPeer, leader_sid: int, observer: bool) -> None:
+        self.peer = peer
+        self.leader_sid = leader_sid
+        self.observer = observer
+        cfg = peer.config
+        self.server = peer.new_server(leading=False)
+        self.server.writes = self
+        self.core = N.LearnerCore(
+            peer.my_id, observer, peer.accepted_epoch, peer.current_epoch,
+            self.server.tree.last_processed_zxid, tick_ms=cfg.tick_time_ms,
+            init_limit=cfg.init_limit, sync_limit=cfg.sync_limit,
+            touches=self._touches, full_resync=peer.full_resync)
+        self.writer: asyncio.StreamWriter | None = None
+        self.origins: dict[tuple[int, int], Origin] = {}
+        self.syncs: deque[tuple[ClientConn, Pending]] = deque()
+        self.revalidating: dict[int, list[ClientConn]] = {}
+        self._touched: set[int] = set()
+        self.done = asyncio.Event()
+        self.reason = ""
+        self.serving_since: float | None = None
+
+    def now_ms(self) -> int:
+        return int(asyncio.get_running_loop().time() * 1000)
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    async def run(self) -> str:
+        leader = self.peer.config.servers[self.leader_sid]
+        cfg = self.peer.config
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + cfg.connect_to_learner_master_limit * cfg.tick_time_ms / 1000
+        while True:
+            try:
+                reader, writer = await asyncio.wait_for(
+                    asyncio.open_connection(leader.host, leader.quorum_port), 2.0)
+                break
+            except (OSError, TimeoutError) as e:
+                if loop.time() >= deadline:
+                    return f"cannot connect to leader {self.leader_sid}: {e}"
+                await asyncio.sleep(0.05)
+        self.writer = writer
+        ticker = asyncio.ensure_future(self._tick_loop())
+        reading = asyncio.ensure_future(self._read_loop(reader))
+        try:
+            await self.execute(self.core.connected(self.now_ms()))
+            await self.done.wait()
+        finally:
+            ticker.cancel()
+            reading.cancel()
+            writer.close()
+        return self.reason
+
+    def stop(self, reason: str) -> None:
+        if not self.done.is_set():
+            self.reason = reason
+            self.done.set()
+
+    async def _tick_loop(self) -> None:
+        step = max(self.peer.config.tick_time_ms // 4, 10) / 1000
+        while True:
+            await asyncio.sleep(step)
+            await self.execute(self.core.on_tick(self.now_ms()))
+
+    async def _read_loop(self, reader: asyncio.StreamReader) -> None:
+        stream = QuorumStreamReader()
+        try:
+            while not self.done.is_set():
+                data = await reader.read(1 << 20)
+                if not data:
+                    break
+                for item in stream.feed(data):
+                    await self.execute(self.core.on_packet(item.qp, self.now_ms(),
+                                                           item.snapshot))
+                    if self.done.is_set():
+                        return
+        except (OSError, ValueError) as e:
+            log.info("leader connection broken", error=str(e))
+        if not self.done.is_set():
+            await self.execute(self.core.on_disconnect())
+
+    # -- actions -----------------------------------------------------------------------------
+    async def execute(self, actions: list[Any]) -> None:
+        applied = False
+        for a in actions:
+            t = type(a)
+            if t is N.Send:
+                if self.writer is not None and not self.done.is_set():
+                    self.writer.write(encode_packet(a.qp))
+            elif t is N.Apply:
+                e = a.entry
+                origin = self.origins.pop((e.hdr.clientId, e.hdr.cxid), _NO_ORIGIN)
+                self.server.apply_committed(e.hdr, e.txn, origin)
+                self.peer.committed.add(e.hdr, e.txn, e.digest)
+                applied = True
+            elif t is N.Persist:
+                self._persist(a)
+            elif t is N.PersistEpoch:
+                self.peer.persist_epoch(a.name, a.value)
+            elif t is N.Truncate:
+                await self._truncate(a.zxid)
+            elif t is N.LoadSnapshot:
+                await self.peer.disk.wait_idle()
+                tree = self.peer.new_tree()
+                load_tree(a.snapshot, tree, a.zxid)
+                self._replace_db(tree, dict(a.snapshot.sessions))
+                log.info("loaded SNAP from the leader", zxid=hex(a.zxid),
+                         nodes=tree.node_count())
+            elif t is N.ResetDatabase:
+                await self.peer.disk.wait_idle()
+                self._replace_db(self.peer.new_tree(), {})
+            elif t is N.StartServing:
+                self._start_serving(a.epoch)
+            elif t is N.Revalidated:
+                for conn in self.revalidating.pop(a.session_id, []):
+                    self.server.revalidated(conn, a.valid)
+            elif t is N.SyncDone:
+                if self.syncs:
+                    conn, pending = self.syncs.popleft()
+                    self.server.reply_sync(conn, pending)
+            elif t is N.Disconnected:
+                log.warning("lost the leader", leader=self.leader_sid, reason=a.reason)
+                self.stop(a.reason)
+        if applied and self.server.serving:
+            self.server.sink.maybe_snapshot(self.server.tree, self.server_sessions())
+
+    def server_sessions(self) -> dict[int, int]:
+        return {sid: s.timeout_ms for sid, s in self.server.sessions.sessions.items()}
+
+    def _persist(self, a: N.Persist) -> None:
+        seq = a.seq
+        after = None
+        if a.current_epoch is not None:
+            epoch = a.current_epoch
+
+            def after() -> None:
+                self.peer.persist_epoch("currentEpoch", epoch)
+
+        snap_tree = self.server.tree if a.snapshot else None
+        self.peer.disk.submit([(e.hdr, e.txn, e.digest) for e in a.entries],
+                              lambda: self._persisted(seq), snapshot_tree=snap_tree,
+                              sessions=self.server_sessions(), after=after)
+        if a.snapshot:
+            self.peer.full_resync = False
+
+    def _persisted(self, seq: int) -> None:
+        if not self.done.is_set():
+            asyncio.ensure_future(self.execute(self.core.persisted(seq)))
+
+    async def _truncate(self, zxid: int) -> None:
+        await self.peer.disk.wait_idle()
+        if not truncate(self.peer.storage, zxid):
+            log.warning("cannot truncate below a snapshot; full resync", zxid=hex(zxid))
+            self.peer.full_resync = True
+            await self.execute(self.core.truncate_failed())
+            return
+        tree, sessions = self.peer.reload_from_disk()
+        self._replace_db(tree, sessions)
+        log.info("truncated the txn log", zxid=hex(zxid),
+                 tree_zxid=hex(tree.last_processed_zxid))
+
+    def _replace_db(self, tree: Any, sessions: dict[int, int]) -> None:
+        self.server = self.peer.new_server(leading=False, tree=tree, sessions=sessions)
+        self.server.writes = self
+
+    def _start_serving(self, epoch: int) -> None:
+        self.serving_since = asyncio.get_running_loop().time()
+        self.peer.leader_established(epoch)
+        self.server.serving = True
+        self.server.start()
+        log.info("following" if not self.observer else "observing", leader=self.leader_sid,
+                 epoch=epoch, zxid=hex(self.server.tree.last_processed_zxid))
+
+    # -- the write path (ZkServer.writes) ------------------------------------------------------
+    def submit(self, hdr: Any, txn: Any, origin: Origin) -> None:
+        raise AssertionError("learners forward writes")
+
+    def forward(self, conn: ClientConn, pending: Pending, op: int, body: bytes) -> None:
+        req = pending.req
+        if op == Op.SYNC:
+            self.syncs.append((conn, pending))
+        else:
+            self.origins[(req.session_id, req.xid)] = Origin(conn, pending)
+        self._send_all(self.core.forward(req.session_id, req.xid, op, body, list(conn.auth)))
+
+    def create_session(self, conn: ClientConn, session_id: int, timeout: int,
+                       origin: Origin) -> None:
+        self.origins[(session_id, 0)] = origin
+        self._touched.add(session_id)
+        self._send_all(self.core.forward(session_id, 0, Op.CREATE_SESSION,
+                                         struct.pack(">i", timeout)))
+
+    def revalidate(self, conn: ClientConn, session_id: int, timeout: int) -> None:
+        self.revalidating.setdefault(session_id, []).append(conn)
+        self._send_all(self.core.revalidate(session_id, timeout))
+
+    def touched(self, session_id: int) -> None:
+        self._touched.add(session_id)
+
+    def _touches(self) -> list[tuple[int, int]]:
+        """LearnerSessionTracker.snapshot: sessions touched since the last ping."""
+        sessions = self.server.sessions.sessions
+        out = [(sid, sessions[sid].timeout_ms) for sid in sorted(self._touched)
+               if sid in sessions]
+        # Sessions with a live connection here stay alive (their client pings us).
+        self._touched = set()
+        return out
+
+    def _send_all(self, actions: list[Any]) -> None:
+        for a in actions:
+            if isinstance(a, N.Send) and self.writer is not None and not self.done.is_set():
+                self.writer.write(encode_packet(a.qp))

@@ -1,0 +1,263 @@
+"""A replicated-mode server (QuorumPeer.run): recover the database, elect, then lead, follow or
+observe until that ends, and elect again. Owns what outlives one role: the data tree, the txn
+log and its persist worker, acceptedEpoch/currentEpoch, the election port and the client port
+(which refuses sessions while there is no established leader).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+import structlog
+
+from ..metrics import ServerMetrics
+from ..storage.datadir import DataDirError
+from ..tree.datatree import DataTree
+from ..zab.election import FLE
+from ..zab.election_transport import ElectionService, QuorumCnxManager
+from ..zab.quorum import QuorumMaj
+from ..zab.vote import ServerState
+from ..zab.zxid import epoch_of
+from .auth import enable_auth_providers
+from .connection import ClientConn
+from .fourlw_port import FourLetterWords
+from .leader_host import LeaderHost
+from .learner_host import LearnerHost
+from .persistence import open_storage
+from .replication import CommittedWindow, PersistWorker, fast_forward
+from .stats import ServerStats
+from .view import QuorumView
+from .zkserver import ZkServer
+
+log = structlog.get_logger("pyzk.quorum")
+
+
+class QuorumPeer:
+    def __init__(self, config: Any) -> None:
+        self.config = config
+        self.my_id: int = config.my_id
+        self.me = config.servers[self.my_id]
+        self.quorum = QuorumMaj(config.servers)
+        self.observer = self.me.is_observer
+        self.storage: Any = None
+        self.server: ZkServer | None = None
+        self.role: LeaderHost | LearnerHost | None = None
+        self.state = ServerState.LOOKING
+        self.leader_id = -1
+        self.accepted_epoch = 0
+        self.current_epoch = 0
+        self.full_resync = False
+        self.committed = CommittedWindow(config.commit_log_count)
+        self.disk: PersistWorker = None  # type: ignore[assignment]
+        self.election: ElectionService | None = None
+        self.fle: FLE | None = None
+        self.per_ip: dict[str, int] = {}
+        self.metrics = ServerMetrics()
+        self.view = QuorumView(self)
+        self._listener: asyncio.base_events.Server | None = None
+        self._extras: list[Any] = []
+        self._main: asyncio.Task[None] | None = None
+        self._stopping = False
+        self.last_election_ms: int | None = None
+        self.elections = 0
+        self.on_fatal: Any = None
+
+    # -- database ---------------------------------------------------------------------------
+    def new_tree(self) -> DataTree:
+        cfg = self.config
+        tree = DataTree(extended_types=cfg.extended_types, skip_acl=cfg.skip_acl)
+        tree.set_config_data(self.quorum.config_bytes())
+        return tree
+
+    def reload_from_disk(self) -> tuple[DataTree, dict[int, int]]:
+        tree, sessions = self.storage.recover()
+        tree.set_config_data(self.quorum.config_bytes())
+        return tree, sessions
+
+    def _load_epochs(self) -> None:
+        """QuorumPeer.loadDataBase: missing epoch files start at the last zxid's epoch."""
+        dd = self.storage.datadir
+        assert self.server is not None
+        zxid_epoch = epoch_of(self.server.tree.last_processed_zxid)
+        cur = dd.read_epoch("currentEpoch")
+        if cur is None:
+            cur = zxid_epoch
+            dd.write_epoch("currentEpoch", cur)
+        if cur < zxid_epoch:
+            raise DataDirError(f"The current epoch, {cur:x}, is older than the last zxid, "
+                               f"{self.server.tree.last_processed_zxid:x}")
+        acc = dd.read_epoch("acceptedEpoch")
+        if acc is None:
+            acc = zxid_epoch
+            dd.write_epoch("acceptedEpoch", acc)
+        if acc < cur:
+            raise DataDirError(f"The current epoch, {cur:x}, is after the accepted epoch, "
+                               f"{acc:x}")
+        self.current_epoch, self.accepted_epoch = cur, acc
+
+    def persist_epoch(self, name: str, value: int) -> None:
+        """QuorumPeer.setAcceptedEpoch/setCurrentEpoch: durable before anything later."""
+        self.storage.datadir.write_epoch(name, value)
+        if name == "acceptedEpoch":
+            self.accepted_epoch = value
+        else:
+            self.current_epoch = value
+
+    def new_server(self, leading: bool, tree: DataTree | None = None,
+                   sessions: dict[int, int] | None = None) -> ZkServer:
+        """A fresh (not yet serving) ZooKeeperServer over the shared database; the previous
+        one stops and its clients are disconnected."""
+        old = self.server
+        if tree is None:
+            assert old is not None
+            tree = old.tree
+        if sessions is None:
+            sessions = ({sid: s.timeout_ms for sid, s in old.sessions.sessions.items()}
+                        if old is not None else {})
+        srv = ZkServer(self.config, tree, self.storage, sessions=sessions,
+                       server_id=self.my_id)
+        srv.stats = ServerStats(self.metrics)
+        srv.metrics = self.metrics
+        srv.serving = False
+        srv.leads = leading
+        srv.storage = self.storage
+        srv.on_fatal = self._fatal
+        self.storage.stats = srv.stats
+        if old is not None:
+            old.serving = False
+            for conn in list(old.conns):
+                conn.close()
+            asyncio.ensure_future(old.stop())
+        self.server = srv
+        return srv
+
+    def _fatal(self) -> None:
+        if self.on_fatal is not None:
+            self.on_fatal()
+
+    # -- lifecycle --------------------------------------------------------------------------
+    async def start(self) -> None:
+        cfg = self.config
+        self.storage = open_storage(cfg)
+        tree, sessions = self.storage.recover()
+        tree.set_config_data(self.quorum.config_bytes())
+        self.server = None
+        self.new_server(leading=False, tree=tree, sessions=sessions)
+        self._load_epochs()
+        self.committed.load(self.storage, tree.last_processed_zxid)
+        self.disk = PersistWorker(self.storage, cfg.force_sync)
+        self.disk.start()
+        view = {sid: (s.host, s.election_port) for sid, s in cfg.servers.items()}
+        manager = QuorumCnxManager(self.my_id, (self.me.host, self.me.election_port), view)
+        self.fle = FLE(self.my_id, self.quorum)
+        self.election = ElectionService(self.fle, manager)
+        await self.election.start()
+        words = FourLetterWords(cfg, self.view)
+        loop = asyncio.get_running_loop()
+        host = cfg.client_port_address or None
+        if cfg.client_port:
+            self._listener = await loop.create_server(
+                lambda: ClientConn(self.server, words, cfg.max_client_cnxns,  # type: ignore[arg-type]
+                                   self.per_ip),
+                host=host, port=cfg.client_port, reuse_address=True,
+                backlog=cfg.client_port_listen_backlog if cfg.client_port_listen_backlog > 0
+                else 1024)
+        enable_auth_providers(cfg)
+        from .runtime import _front_ends
+
+        for starter in _front_ends():
+            extra = await starter(cfg, self.view)
+            if extra is not None:
+                self._extras.append(extra)
+        self._main = asyncio.ensure_future(self._run())
+        self._main.add_done_callback(self._main_done)
+        log.info("quorum peer started", myid=self.my_id, client_port=cfg.client_port,
+                 address=host or "0.0.0.0", quorum_port=self.me.quorum_port,
+                 election_port=self.me.election_port, zxid=hex(tree.last_processed_zxid),
+                 current_epoch=self.current_epoch, accepted_epoch=self.accepted_epoch)
+
+    def _main_done(self, task: asyncio.Task[None]) -> None:
+        if task.cancelled() or self._stopping:
+            return
+        exc = task.exception()
+        if exc is not None:
+            log.critical("quorum peer failed", error=repr(exc), exc_info=exc)
+            self._fatal()
+
+    async def stop(self) -> None:
+        self._stopping = True
+        if self.role is not None:
+            self.role.stop("shutdown")
+        if self._main is not None:
+            self._main.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._main
+        if self._listener is not None:
+            self._listener.close()
+        for extra in self._extras:
+            await extra.stop()
+        if self.server is not None:
+            await self.server.stop()
+        if self.election is not None:
+            await self.election.close()
+        if self.disk is not None:
+            await self.disk.stop()
+        if self.storage is not None:
+            self.storage.close()
+        log.info("stopped")
+
+    # -- QuorumPeer.run ---------------------------------------------------------------------
+    async def _run(self) -> None:
+        assert self.election is not None and self.server is not None
+        loop = asyncio.get_running_loop()
+        while not self._stopping:
+            self.state = ServerState.LOOKING
+            self.leader_id = -1
+            await self.disk.wait_idle()
+            srv = self.server
+            sessions = {sid: s.timeout_ms for sid, s in srv.sessions.sessions.items()}
+            n = fast_forward(self.storage, srv.tree, sessions)
+            if n:
+                log.info("applied logged txns before the election", txns=n)
+                srv = self.new_server(leading=False, sessions=sessions)
+            last = srv.tree.last_processed_zxid
+            t0 = loop.time()
+            log.info("LOOKING", zxid=hex(last), current_epoch=self.current_epoch)
+            decided = await self.election.elect(last, self.current_epoch)
+            self.elections += 1
+            self.last_election_ms = int((loop.time() - t0) * 1000)
+            self.state = decided.state
+            self.leader_id = decided.vote.id
+            log.info("election done", state=decided.state.name, leader=decided.vote.id,
+                     ms=self.last_election_ms)
+            if decided.state == ServerState.LEADING:
+                self.role = LeaderHost(self)
+            else:
+                self.role = LearnerHost(self, decided.vote.id,
+                                        decided.state == ServerState.OBSERVING)
+            try:
+                reason = await self.role.run()
+            finally:
+                role, self.role = self.role, None
+            log.warning("left the role; looking for a leader", role=decided.state.name,
+                        reason=reason)
+            if isinstance(role, LearnerHost) and role.serving_since is None \
+                    and not reason.startswith("cannot connect"):
+                await asyncio.sleep(0.05)  # a failed sync: let the leader settle (Java: 1s)
+            await self.disk.wait_idle()
+            self.new_server(leading=False)
+
+    def leader_established(self, epoch: int) -> None:
+        """QuorumPeer.updateElectionVote once the leader's epoch is in force."""
+        if self.fle is not None:
+            self.fle.update_election_vote(epoch)
+
+    # -- views ------------------------------------------------------------------------------
+    @property
+    def mode(self) -> str:
+        if self.role is None or self.server is None or not self.server.serving:
+            return "looking"
+        return {ServerState.LEADING: "leader", ServerState.FOLLOWING: "follower",
+                ServerState.OBSERVING: "observer"}.get(self.state, "looking")

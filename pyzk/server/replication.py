@@ -1,0 +1,202 @@
+"""Disk and database chores shared by the leader and learner hosts: the ordered persist worker
+(group commit of Persist actions, snapshot-then-discard-log, truncation), the SNAP body of the
+live tree, the committed-proposal window and the on-disk log reader LearnerHandler syncs from.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections import deque
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import structlog
+
+from ..protocol import records as r
+from ..storage import txnlog
+from ..storage.logfile import TxnLogWriter, iter_log, sorted_logs, truncate_log
+from ..storage.recovery import replay
+from ..storage.snapshot import SnapNode, capture
+from ..tree.datatree import DataTree
+from ..zab.packets import encode_snap_body, encode_txn
+
+log = structlog.get_logger("pyzk.replication")
+
+# ZKDatabase.calculateTxnLogSizeLimit: a DIFF from the txn log is allowed up to a third of the
+# snapshot size (snapshotSizeFactor 0.33); a simpler count cap serves the same purpose here.
+DISK_DIFF_MAX_TXNS = 100_000
+
+
+class _Job:
+    __slots__ = ("entries", "snapshot", "after", "done")
+
+    def __init__(self, entries: list[tuple[Any, Any, Any]], snapshot: Any,
+                 after: Callable[[], None] | None, done: Callable[[], None]) -> None:
+        self.entries = entries
+        self.snapshot = snapshot  # a SnapshotView captured on the loop, or None
+        self.after = after        # blocking work after the fsync (currentEpoch), in the thread
+        self.done = done          # on the loop, after everything is durable
+
+
+class PersistWorker:
+    """SyncRequestProcessor for a quorum member: jobs are made durable strictly in order;
+    consecutive plain appends share one write+fsync (group commit)."""
+
+    def __init__(self, storage: Any, force_sync: bool = True) -> None:
+        self.storage = storage
+        self.force_sync = force_sync
+        self._jobs: deque[_Job] = deque()
+        self._wake = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._task: asyncio.Task[None] | None = None
+        self.failed: BaseException | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.ensure_future(self._run())
+
+    async def stop(self) -> None:
+        await self.wait_idle()
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except (asyncio.CancelledError, Exception):  # noqa: S110 - shutdown only
+                pass
+
+    def submit(self, entries: list[tuple[Any, Any, Any]], done: Callable[[], None],
+               snapshot_tree: DataTree | None = None, sessions: dict[int, int] | None = None,
+               after: Callable[[], None] | None = None) -> None:
+        """Queue (hdr, txn, digest) entries; a snapshot of `snapshot_tree` is captured now."""
+        view = capture(snapshot_tree, sessions or {}) if snapshot_tree is not None else None
+        self._jobs.append(_Job(entries, view, after, done))
+        self._idle.clear()
+        self._wake.set()
+
+    async def wait_idle(self) -> None:
+        while self._jobs or not self._idle.is_set():
+            if self.failed is not None or self._task is None or self._task.done():
+                return
+            await self._idle.wait()
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            if not self._jobs:
+                self._idle.set()
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            batch: list[_Job] = []
+            while self._jobs and (not batch or (self._jobs[0].snapshot is None
+                                                and batch[-1].after is None)):
+                batch.append(self._jobs.popleft())
+                if batch[-1].snapshot is not None or batch[-1].after is not None:
+                    break
+            try:
+                await loop.run_in_executor(None, self._write, batch)
+            except BaseException as e:
+                self.failed = e
+                log.critical("txn log write failed", error=repr(e))
+                self._idle.set()
+                raise
+            for job in batch:
+                job.done()
+
+    def _write(self, batch: list[_Job]) -> None:
+        """Worker thread: snapshot (then drop the old logs), appends, one fsync, then `after`."""
+        st = self.storage
+        for job in batch:
+            if job.snapshot is not None:
+                st.writer.flush(self.force_sync)
+                st.datadir.save_snapshot(job.snapshot, self.force_sync)
+                discard_logs(st)
+            for hdr, txn, digest in job.entries:
+                st.writer.append(hdr, txn, digest)
+        st.writer.flush(self.force_sync)
+        for job in batch:
+            if job.after is not None:
+                job.after()
+
+
+def discard_logs(storage: Any) -> None:
+    """After a sync snapshot every older log is superseded (it may hold a divergent history
+    past the snapshot zxid): close the writer and delete them; the next append opens a file."""
+    storage.writer.close(False)
+    for path in sorted_logs(storage.datadir.log_dir):
+        os.unlink(path)
+    storage.writer = TxnLogWriter(storage.datadir.log_dir,
+                                  prealloc=storage.config.pre_alloc_size_kb * 1024)
+
+
+def truncate(storage: Any, zxid: int) -> bool:
+    """ZKDatabase.truncateLog: False when a snapshot newer than `zxid` makes it impossible."""
+    snaps = storage.datadir.snapshots()
+    if snaps and snaps[-1][0] > zxid:
+        return False
+    storage.writer.close(storage.config.force_sync)
+    if sorted_logs(storage.datadir.log_dir):
+        try:
+            truncate_log(storage.datadir.log_dir, zxid)
+        except FileNotFoundError:
+            pass
+    storage.writer = TxnLogWriter(storage.datadir.log_dir,
+                                  prealloc=storage.config.pre_alloc_size_kb * 1024)
+    return True
+
+
+def fast_forward(storage: Any, tree: DataTree, sessions: dict[int, int]) -> int:
+    """ZKDatabase.fastForwardDataBase: apply logged txns the tree has not seen (a learner's
+    acked-but-uncommitted proposals), so the tree matches the log before an election."""
+    _, n, _ = replay(storage.datadir.log_dir, tree, sessions, tree.last_processed_zxid)
+    return n
+
+
+def snap_body(tree: DataTree, sessions: dict[int, int]) -> bytes:
+    """The SNAP stream of the tree as it is now (ZKDatabase.serializeSnapshot)."""
+    view = capture(tree, sessions)
+    nodes = (_snap_node(path, n) for path, n in view.nodes.items())
+    return encode_snap_body(view.sessions, view.acl_cache.entries(), nodes)
+
+
+def _snap_node(path: str, n: Any) -> SnapNode:
+    return SnapNode("" if path == "/" else path, n.data, n.acl,
+                    r.StatPersisted(n.czxid, n.mzxid, n.ctime, n.mtime, n.version, n.cversion,
+                                    n.aversion, n.ephemeral_owner, n.pzxid))
+
+
+class CommittedWindow:
+    """ZKDatabase.committedLog: the last `size` committed txns as PROPOSAL data."""
+
+    def __init__(self, size: int) -> None:
+        self.entries: deque[tuple[int, bytes]] = deque(maxlen=max(size, 1))
+
+    def add(self, hdr: Any, txn: Any, digest: Any = None) -> None:
+        self.entries.append((hdr.zxid, encode_txn(hdr, txn, digest)))
+
+    def load(self, storage: Any, last_zxid: int) -> None:
+        """Fill from the txn log tail at startup (loadDataBase adds replayed txns)."""
+        self.entries.clear()
+        for _, _, e in iter_log(storage.datadir.log_dir, 0):
+            if e.hdr.zxid <= last_zxid:
+                self.entries.append((e.hdr.zxid, txnlog.serialize_txn(e.hdr, e.txn, e.digest)))
+
+
+def disk_log_reader(storage: Any) -> Callable[[int], Iterator[tuple[int, bytes]]]:
+    """ZKDatabase.getProposalsFromTxnLog: from `zxid` on, or nothing if the log starts later."""
+
+    def read(zxid: int) -> Iterator[tuple[int, bytes]]:
+        logs = sorted_logs(storage.datadir.log_dir)
+        if not logs:
+            return iter(())
+        items: list[tuple[int, bytes]] = []
+        for _, _, e in iter_log(storage.datadir.log_dir, zxid):
+            if not items and e.hdr.zxid > zxid:
+                return iter(())  # the log does not reach back to the peer's zxid
+            items.append((e.hdr.zxid, txnlog.serialize_txn(e.hdr, e.txn, e.digest)))
+            if len(items) > DISK_DIFF_MAX_TXNS:
+                return iter(())
+        return iter(items)
+
+    return read

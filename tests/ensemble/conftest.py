@@ -1,0 +1,33 @@
+"""Fixtures for the ensemble tests: three pyzk processes, standard ports, own loopback IPs.
+
+The CI smoke ensemble uses 127.0.0.1-3 (the addresses the issue names); the failure tests use
+127.0.0.141-149 so they never meet another suite's 127.0.0.1:2181.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+if str(HERE) not in sys.path:
+    sys.path.insert(0, str(HERE))
+
+from ensemble import Ensemble  # noqa: E402
+
+
+@pytest.fixture
+def make_ensemble(workdir: Path) -> Iterator[object]:
+    made: list[Ensemble] = []
+
+    def make(hosts: list[str], **kw: object) -> Ensemble:
+        e = Ensemble(workdir, hosts, **kw)  # type: ignore[arg-type]
+        made.append(e)
+        return e
+
+    yield make
+    for e in made:
+        e.stop()

@@ -1,0 +1,165 @@
+"""Launch a pyzk ensemble for tests: one process per member, each on its own loopback address
+with the standard ports 2181/2888/3888. Members are started, killed (-9) and restarted by PID
+only; waits poll the four-letter word `srvr` with a deadline.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def four_letter(host: str, word: str, port: int = 2181, timeout: float = 2.0) -> str:
+    try:
+        with socket.create_connection((host, port), timeout=timeout) as s:
+            s.sendall(word.encode())
+            chunks = []
+            while True:
+                b = s.recv(65536)
+                if not b:
+                    break
+                chunks.append(b)
+            return b"".join(chunks).decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def mode_of(host: str) -> str | None:
+    for line in four_letter(host, "srvr").splitlines():
+        if line.startswith("Mode: "):
+            return line[6:]
+    return None
+
+
+def wait_for(cond: Callable[[], object], timeout: float, what: str,
+             interval: float = 0.05) -> object:
+    deadline = time.monotonic() + timeout
+    while True:
+        v = cond()
+        if v:
+            return v
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)
+
+
+class Member:
+    def __init__(self, sid: int, host: str, workdir: Path, cfg: dict[str, str]) -> None:
+        self.sid = sid
+        self.host = host
+        self.workdir = workdir
+        self.datadir = workdir / "data"
+        self.cfg = cfg
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.log_path = workdir / "pyzk.log"
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:2181"
+
+    def start(self) -> None:
+        self.datadir.mkdir(parents=True, exist_ok=True)
+        (self.datadir / "myid").write_text(f"{self.sid}\n")
+        cfg_path = self.workdir / "zoo.cfg"
+        cfg_path.write_text("".join(f"{k}={v}\n" for k, v in self.cfg.items()))
+        env = dict(os.environ)
+        env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen([sys.executable, "-m", "pyzk", "--config", str(cfg_path)],
+                                         stdout=log, stderr=subprocess.STDOUT, cwd=self.workdir,
+                                         env=env, start_new_session=True)
+
+    @property
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 15.0) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.send_signal(sig)
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(timeout)
+
+    def kill9(self) -> None:
+        self.stop(signal.SIGKILL)
+
+    def mode(self) -> str | None:
+        return mode_of(self.host) if self.running else None
+
+    def log_text(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")
+        except OSError:
+            return ""
+
+    def tail_log(self, n: int = 30) -> str:
+        return "\n".join(self.log_text().splitlines()[-n:])
+
+
+class Ensemble:
+    """N voting members on `hosts` (127.0.0.x), standard ports, a fast tickTime."""
+
+    def __init__(self, workdir: Path, hosts: list[str], tick_ms: int = 200,
+                 extra: dict[str, str] | None = None) -> None:
+        servers = {f"server.{i}": f"{h}:2888:3888" for i, h in enumerate(hosts, 1)}
+        self.members: dict[int, Member] = {}
+        for i, h in enumerate(hosts, 1):
+            cfg = {"tickTime": str(tick_ms), "initLimit": "5", "syncLimit": "2",
+                   "dataDir": str(workdir / f"s{i}" / "data"), "clientPort": "2181",
+                   "clientPortAddress": h, "4lw.commands.whitelist": "*",
+                   "admin.enableServer": "false", "maxClientCnxns": "0",
+                   "minSessionTimeout": "1000", **servers, **(extra or {})}
+            self.members[i] = Member(i, h, workdir / f"s{i}", cfg)
+
+    @property
+    def connect_string(self) -> str:
+        return ",".join(m.address for m in self.members.values())
+
+    def start(self, timeout: float = 30.0) -> None:
+        for m in self.members.values():
+            m.start()
+        self.wait_serving(timeout)
+
+    def stop(self) -> None:
+        for m in self.members.values():
+            m.stop()
+
+    def modes(self) -> dict[int, str | None]:
+        return {sid: m.mode() for sid, m in self.members.items()}
+
+    def wait_serving(self, timeout: float = 30.0,
+                     members: list[int] | None = None) -> dict[int, str | None]:
+        """Until one leader and every other running member follows it."""
+        ids = members or [s for s, m in self.members.items() if m.running]
+
+        def ready() -> dict[int, str | None] | None:
+            modes = {s: self.members[s].mode() for s in ids}
+            leaders = [s for s, v in modes.items() if v == "leader"]
+            ok = len(leaders) == 1 and all(v in ("leader", "follower") for v in modes.values())
+            return modes if ok else None
+
+        try:
+            return wait_for(ready, timeout, "an established ensemble")  # type: ignore[return-value]
+        except TimeoutError as e:
+            logs = "\n".join(f"--- member {s}:\n{m.tail_log()}" for s, m in self.members.items())
+            raise TimeoutError(f"{e}; modes {self.modes()}\n{logs}") from None
+
+    def leader(self) -> int:
+        for sid, m in self.members.items():
+            if m.mode() == "leader":
+                return sid
+        raise LookupError("no leader")
+
+    def followers(self) -> list[int]:
+        return [sid for sid, m in self.members.items() if m.mode() == "follower"]
