@@ -105,6 +105,12 @@ def quota_gauge_sets(tree: Any) -> dict[str, dict[str, int]]:
     return sets
 
 
+def _is_tls(conn: Any) -> bool:
+    from .tls import TlsClientConn
+
+    return isinstance(conn, TlsClientConn)
+
+
 class LiveView:
     def __init__(self, server: ZkServer, metrics: Any = None) -> None:
         self.server = server
@@ -199,11 +205,12 @@ class LiveView:
 
     @property
     def connections(self) -> Sequence[ConnectionInfo]:
-        return [self._conn_info(c) for c in list(self.server.conns)]
+        """The plain client port's connections (the 4LW factory); TLS ones are listed apart."""
+        return [self._conn_info(c) for c in list(self.server.conns) if not _is_tls(c)]
 
     @property
     def secure_connections(self) -> Sequence[ConnectionInfo]:
-        return ()
+        return [self._conn_info(c) for c in list(self.server.conns) if _is_tls(c)]
 
     @property
     def session_expiry(self) -> Sequence[tuple[int, Sequence[int]]]:
@@ -243,7 +250,7 @@ class LiveView:
     def conf(self) -> ConfInfo:
         cfg = self.server.config
         return ConfInfo(
-            client_port=cfg.client_port, secure_client_port=-1,
+            client_port=cfg.client_port, secure_client_port=cfg.secure_client_port or -1,
             data_dir=str(cfg.data_dir / "version-2"),
             data_log_dir=str(cfg.data_log_dir / "version-2"),
             tick_time=cfg.tick_time_ms, max_client_cnxns=cfg.max_client_cnxns,

@@ -262,8 +262,7 @@ def test_standalone_disabled_makes_one_server_a_quorum(tmp_path: Path) -> None:
     ("admin.enableServer=False", 3, "Invalid option False for admin.enableServer."),
     ("electionAlg=1", 3, "Invalid electionAlg value. Only 3 is supported."),
     ("peerType=voter", 3, "Unrecognised peertype: voter"),
-    ("secureClientPort=2281", 3, "secureClientPort=2281 is not supported by pyzk"),
-    ("localSessionsEnabled=true", 3, "localSessionsEnabled=true is not supported by pyzk"),
+    ("secureClientPort=2281", 3, "secureClientPort is set but ssl.keyStore.location is not"),
     ("multiAddress.enabled=true", 3, "multiAddress.enabled=true is not supported by pyzk"),
     ("sessionRequireClientSASLAuth=true", 3, "is not supported by pyzk"),
     ("group.1=1:2:3", 3, "group.1=1:2:3 is not supported by pyzk"),
@@ -418,7 +417,7 @@ tcpKeepAlive clientTcpKeepAlive pyzk.log.format pyzk.log.level""".split()
 
 def test_honoured_set_is_as_documented() -> None:
     assert [k for k in HONOURED if lookup(k).status is not Status.HONOURED] == []  # type: ignore[union-attr]
-    for refused in ("secureClientPort", "localSessionsEnabled", "multiAddress.enabled",
+    for refused in ("multiAddress.enabled",
                     "sessionRequireClientSASLAuth", "sslQuorum", "dynamicConfigFile"):
         assert lookup(refused).status is Status.REFUSED  # type: ignore[union-attr]
 
