@@ -37,11 +37,10 @@ _NO_ORIGIN = Origin(None, None)
 
 
 class _Learner:
-    __slots__ = ("writer", "task", "sid", "addr")
+    __slots__ = ("writer", "sid", "addr")
 
     def __init__(self, writer: asyncio.StreamWriter) -> None:
         self.writer = writer
-        self.task: asyncio.Task[None] | None = None
         self.sid = -1
         self.addr = str(writer.get_extra_info("peername"))
 
@@ -88,10 +87,10 @@ class LeaderHost:
         finally:
             ticker.cancel()
             listener.close()
+            # Closing the sockets ends each reader (cancelling a start_server task makes
+            # asyncio log it as an error).
             for ln in list(self.learners.values()):
                 ln.writer.close()
-                if ln.task is not None:
-                    ln.task.cancel()
             self.learners.clear()
         return self.reason
 
@@ -112,7 +111,6 @@ class LeaderHost:
             return
         cid = next(self._ids)
         ln = self.learners[cid] = _Learner(writer)
-        ln.task = asyncio.current_task()  # type: ignore[assignment]
         stream = QuorumStreamReader()
         try:
             while not self.done.is_set():
@@ -169,7 +167,7 @@ class LeaderHost:
                 log.warning("leader stepping down", reason=a.reason)
                 self.stop(a.reason)
         if applied:
-            self.server.sink.maybe_snapshot(self.server.tree, self.server_sessions())
+            self.server.sink.maybe_snapshot(self.server.tree, self.server_sessions)
 
     def _persisted(self, seq: int) -> None:
         if not self.done.is_set():

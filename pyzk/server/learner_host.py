@@ -157,7 +157,7 @@ class LearnerHost:
                 log.warning("lost the leader", leader=self.leader_sid, reason=a.reason)
                 self.stop(a.reason)
         if applied and self.server.serving:
-            self.server.sink.maybe_snapshot(self.server.tree, self.server_sessions())
+            self.server.sink.maybe_snapshot(self.server.tree, self.server_sessions)
 
     def server_sessions(self) -> dict[int, int]:
         return {sid: s.timeout_ms for sid, s in self.server.sessions.sessions.items()}

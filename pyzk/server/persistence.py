@@ -12,6 +12,7 @@ import gc
 import random
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
 import structlog
@@ -83,7 +84,7 @@ class Storage:
         return self.writer.flush(fsync)
 
     # -- snapshots ------------------------------------------------------------------------
-    def maybe_snapshot(self, tree: DataTree, sessions: dict[int, int]) -> None:
+    def maybe_snapshot(self, tree: DataTree, sessions: Callable[[], dict[int, int]]) -> None:
         w = self.writer
         if not self.trigger.should_snapshot(w.txn_count, w.bytes_since_roll):
             return
@@ -92,7 +93,7 @@ class Storage:
             return
         w.roll()
         self.trigger.reset()
-        view = capture(tree, sessions)
+        view = capture(tree, sessions())
         zxid = tree.last_processed_zxid
         loop = asyncio.get_running_loop()
         t0 = time.monotonic()

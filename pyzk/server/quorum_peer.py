@@ -26,9 +26,9 @@ from .fourlw_port import FourLetterWords
 from .leader_host import LeaderHost
 from .learner_host import LearnerHost
 from .persistence import open_storage
+from .quorum_view import QuorumView
 from .replication import CommittedWindow, PersistWorker, fast_forward
 from .stats import ServerStats
-from .view import QuorumView
 from .zkserver import ZkServer
 
 log = structlog.get_logger("pyzk.quorum")

@@ -47,7 +47,7 @@ class TxnSink(Protocol):
 
     def append(self, hdr: Any, txn: Any) -> None: ...
     def flush(self, fsync: bool) -> int: ...
-    def maybe_snapshot(self, tree: DataTree, sessions: dict[int, int]) -> None: ...
+    def maybe_snapshot(self, tree: DataTree, sessions: Callable[[], dict[int, int]]) -> None: ...
 
 
 class WritePath(Protocol):
@@ -399,30 +399,48 @@ class ZkServer:
         self._batch_ready.set()
 
     async def _commit_loop(self) -> None:
-        loop = asyncio.get_running_loop()
+        """Group commit, double-buffered: while batch N is applied on the loop, batch N+1
+        (everything that arrived during N's fsync) is already being written and fsynced."""
+        inflight: tuple[list[tuple[Any, Any, Origin]], Any, float] | None = None
         while True:
-            await self._batch_ready.wait()
-            self._batch_ready.clear()
-            batch, self._batch = self._batch, []
-            if not batch:
-                continue
-            sink = self.sink
-            for h, t, _ in batch:
-                sink.append(h, t)
-            t0 = time.monotonic()
-            if self.force_sync:
-                await loop.run_in_executor(None, sink.flush, True)
-            else:
-                sink.flush(False)
+            if inflight is None:
+                await self._batch_ready.wait()
+                inflight = self._start_flush()
+                if inflight is None:
+                    continue
+            batch, flushed, t0 = inflight
+            await flushed
             elapsed = time.monotonic() - t0
             self.stats.record_fsync(elapsed, len(batch))
             if elapsed * 1000 > self.fsync_warn_ms:
                 log.warning("fsync of the txn log took too long", ms=int(elapsed * 1000),
                             txns=len(batch))
+            inflight = self._start_flush()
             for hdr, txn, origin in batch:
                 self._apply(hdr, txn, origin)
-            sink.maybe_snapshot(self.tree, {sid: s.timeout_ms
-                                            for sid, s in self.sessions.sessions.items()})
+            self.sink.maybe_snapshot(self.tree, self._session_timeouts)
+
+    def _start_flush(self) -> tuple[list[tuple[Any, Any, Origin]], Any, float] | None:
+        """Append the waiting batch to the log and start its write (+fsync) in a thread."""
+        self._batch_ready.clear()
+        batch, self._batch = self._batch, []
+        if not batch:
+            return None
+        sink = self.sink
+        for h, t, _ in batch:
+            sink.append(h, t)
+        t0 = time.monotonic()
+        loop = asyncio.get_running_loop()
+        if self.force_sync:
+            flushed: Any = loop.run_in_executor(None, sink.flush, True)
+        else:
+            sink.flush(False)
+            flushed = loop.create_future()
+            flushed.set_result(None)
+        return batch, flushed, t0
+
+    def _session_timeouts(self) -> dict[int, int]:
+        return {sid: s.timeout_ms for sid, s in self.sessions.sessions.items()}
 
     def _apply(self, hdr: Any, txn: Any, origin: Origin) -> None:
         if hdr.type == Op.CREATE_SESSION and hdr.clientId not in self.sessions.sessions:

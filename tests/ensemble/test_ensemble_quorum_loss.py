@@ -34,15 +34,21 @@ def test_survivor_without_quorum_stops_serving_and_resumes_with_all_acked_data(
     # The survivor notices (leader gone or syncLimit) and stops serving.
     wait_for(lambda: "not currently serving" in four_letter(host, "srvr"), 15,
              "the survivor to stop serving")
+    # The client is disconnected and cannot get back in: requests fail or wait.
+    wait_for(lambda: not c.connected, 15, "the client to lose its connection")
     with pytest.raises((ConnectionLoss, SessionExpiredError, KazooTimeoutError)):
-        c.retry(c.create, "/acked/lost", b"v") if False else c.create("/acked/lost", b"v")
+        c.create_async("/acked/lost", b"v").get(timeout=3)
+    assert not c.connected
     assert not handshake_ok(host, 2181), "a member without quorum accepted a new session"
 
     ens.members[others[0]].start()
     ens.wait_serving(30, members=[survivor, others[0]])
     wait_for(lambda: c.connected, 20, "the client to reconnect")
     c.sync("/acked")
-    assert sorted(c.get_children("/acked")) == acked
+    children = set(c.get_children("/acked"))
+    # Every acknowledged write survived; the unacknowledged one kazoo kept queued may have
+    # been sent after the reconnect, which is allowed.
+    assert set(acked) <= children and children - set(acked) <= {"lost"}
     c.create("/acked/after", b"v")
     c.stop()
     c.close()

@@ -1,0 +1,123 @@
+"""The view of a quorum member for the four-letter words, AdminServer and metrics: the
+current role's ZooKeeperServer plus Mode, the leader's learner gauges and the quorum `conf`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from ..fourlw.info import DEFAULT_TRACE_MASK, ConfInfo, QuorumConf, QuorumInfo, ServerStatsInfo
+from .view import LiveView
+
+if TYPE_CHECKING:
+    from .zkserver import ZkServer
+
+
+class QuorumView(LiveView):
+    """The view of a quorum member (pyzk.server.quorum_peer): whichever ZooKeeperServer the
+    current role runs, plus Mode, the leader's learner gauges and the quorum `conf` lines."""
+
+    def __init__(self, peer: Any) -> None:
+        self.peer = peer
+        self.trace_mask = DEFAULT_TRACE_MASK
+        self.started_wall_ms = int(time.time() * 1000)
+
+    @property
+    def server(self) -> ZkServer:  # type: ignore[override]
+        return self.peer.server  # type: ignore[no-any-return]
+
+    @property
+    def metrics(self) -> Any:  # type: ignore[override]
+        return self.peer.metrics  # one ServerMetrics for the process, as Java's singleton
+
+    @metrics.setter
+    def metrics(self, value: Any) -> None:
+        pass
+
+    @property
+    def is_serving(self) -> bool:
+        srv = self.peer.server
+        return srv is not None and srv.serving
+
+    @property
+    def stats(self) -> ServerStatsInfo:
+        info = super().stats
+        info.server_state = self.peer.mode
+        return info
+
+    @property
+    def peer_state(self) -> str | None:
+        """QuorumPeer.getDetailedPeerState: "following - broadcast" and the like."""
+        state = {"leader": "leading", "follower": "following", "observer": "observing"}.get(
+            self.peer.mode, "looking")
+        return f"{state} - {'broadcast' if state != 'looking' else 'election'}"
+
+    def _leader(self) -> Any:
+        from .leader_host import LeaderHost
+
+        role = self.peer.role
+        return role if isinstance(role, LeaderHost) else None
+
+    @property
+    def quorum(self) -> Any:
+        p = self.peer
+        me = p.me
+        leader = p.config.servers.get(p.leader_id)
+        voting = {sid: {"address": f"{s.host}:{s.quorum_port}:{s.election_port}",
+                        "learner_type": s.learner_type.value}
+                  for sid, s in p.config.servers.items() if not s.is_observer}
+        lh = self._leader()
+        obs = [] if lh is None else [
+            {"learner_master_id": p.my_id, "sid": sid, "address": addr}
+            for sid, addr, synced in lh.learner_info() if synced and lh.is_observer(sid)]
+        return QuorumInfo(
+            is_leader=p.mode == "leader", leader_id=p.leader_id,
+            leader_ip=leader.host if leader is not None else "", myid=p.my_id,
+            quorum_address=f"{me.host}:{me.quorum_port}",
+            election_address=f"{me.host}:{me.election_port}",
+            client_address=f"{me.client_host or '0.0.0.0'}:{p.config.client_port}",
+            voting=not me.is_observer,
+            zabstate="broadcast" if p.mode != "looking" else "election",
+            voting_view=voting, synced_observers=len(obs), observers=obs)
+
+    @property
+    def conf(self) -> ConfInfo:
+        c = super().conf
+        p = self.peer
+        cfg = p.config
+        c.quorum = QuorumConf(
+            init_limit=cfg.init_limit, sync_limit=cfg.sync_limit, election_alg=cfg.election_alg,
+            election_ports=(p.me.election_port,), quorum_ports=(p.me.quorum_port,),
+            peer_type=1 if p.me.is_observer else 0, membership=p.quorum.to_string())
+        return c
+
+    @property
+    def proposal_sizes(self) -> tuple[int, int, int] | None:
+        return (0, 0, 0) if self._leader() is not None else None
+
+    @property
+    def monitor_gauges(self) -> Mapping[str, int | float | str | None]:
+        g = dict(super().monitor_gauges)
+        lh = self._leader()
+        if lh is not None and self.is_serving:
+            # LeaderZooKeeperServer's gauges (Leader.getLearners / getForwardingFollowers).
+            info = lh.learner_info()
+            followers = [x for x in info if not lh.is_observer(x[0])]
+            g["learners"] = len(info)
+            g["synced_followers"] = sum(1 for x in followers if x[2])
+            g["synced_non_voting_followers"] = 0
+            g["synced_observers"] = sum(1 for x in info if x[2] and lh.is_observer(x[0]))
+            g["pending_syncs"] = sum(len(v) for v in lh.core.pending_syncs.values())
+            up = lh.established_at
+            g["leader_uptime"] = 0 if up is None else self._uptime_ms(up)
+            g["last_proposal_size"] = -1
+            g["max_proposal_size"] = -1
+            g["min_proposal_size"] = -1
+        return g
+
+    @staticmethod
+    def _uptime_ms(since_loop_time: float) -> int:
+        return int((asyncio.get_running_loop().time() - since_loop_time) * 1000)
