@@ -240,7 +240,7 @@ KEYS: tuple[Key, ...] = (
     Key("observer.reconnectDelayMs", "decode", 0, R, "observer reconnect delay"),
     Key("observer.election.DelayMs", "decode", 200, R, "observer election delay"),
     Key("localSessionsEnabled", "bool", False, H,
-        "local sessions: a quorum feature (refused there); a standalone server ignores it"),
+        "local sessions: pyzk makes them only in read-only mode; standalone ignores it"),
     Key("localSessionsUpgradingEnabled", "bool", False, H,
         "upgrade local sessions: as localSessionsEnabled"),
     Key("peerType", "str", "participant", H, "participant or observer (server.N list wins)"),

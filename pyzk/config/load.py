@@ -311,13 +311,20 @@ def build_config(entries: Mapping[str, str | Entry], *, source_name: str = "zoo.
         raise b.error("clientPort is not set (a standalone server needs clientPort or"
                       " secureClientPort)")
 
+    local_sessions = False
     for name in ("localSessionsEnabled", "localSessionsUpgradingEnabled"):
         if b.get(name):
             # Only the quorum session trackers have local sessions; standalone Java uses
             # SessionTrackerImpl, whose isLocalSessionsEnabled() is false whatever the config.
-            if distributed:
-                raise b.error(f"{name}=true is not supported by pyzk (local sessions)", name)
-            b.warnings.append(f"{name}=true has no effect on a standalone server (as in Java)")
+            if not distributed:
+                b.warnings.append(f"{name}=true has no effect on a standalone server (as in Java)")
+            elif name == "localSessionsEnabled":
+                # pyzk's quorum members create global sessions (as if upgraded at once); only
+                # a read-only server creates local ones, which Java requires there
+                # (ReadOnlyRequestProcessor refuses a global createSession).
+                local_sessions = True
+                b.warnings.append("localSessionsEnabled=true: pyzk makes local sessions only in"
+                                  " read-only mode; other sessions are global")
     read_only = b.get("readonlymode.enabled")
     raw = {k: java_trim(e.value) for k, e in norm.items()}
     return Config(
@@ -373,7 +380,7 @@ def build_config(entries: Mapping[str, str | Entry], *, source_name: str = "zoo.
         sync_enabled=b.get("syncEnabled"),
         leader_serves=b.get("leaderServes"),
         read_only_mode=read_only,
-        local_sessions_enabled=False,
+        local_sessions_enabled=local_sessions,
         super_digest=b.get("DigestAuthenticationProvider.superDigest"),
         auth_providers=b.auth_providers,
         container_check_interval_ms=b.get("znode.container.checkIntervalMs"),

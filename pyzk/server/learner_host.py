@@ -65,15 +65,19 @@ class LearnerHost:
         cfg = self.peer.config
         loop = asyncio.get_running_loop()
         deadline = loop.time() + cfg.connect_to_learner_master_limit * cfg.tick_time_ms / 1000
+        tries = 0
         while True:
             try:
                 reader, writer = await asyncio.wait_for(
                     asyncio.open_connection(leader.host, leader.quorum_port), 2.0)
                 break
             except (OSError, TimeoutError) as e:
-                if loop.time() >= deadline:
+                # Learner.LeaderConnector: at most 5 tries, 100 ms apart, within the limit;
+                # then back to LOOKING (a vote for a leader that just died must not hold us).
+                tries += 1
+                if tries >= 5 or loop.time() + 0.1 >= deadline:
                     return f"cannot connect to leader {self.leader_sid}: {e}"
-                await asyncio.sleep(0.05)
+                await asyncio.sleep(0.1)
         self.writer = writer
         ticker = asyncio.ensure_future(self._tick_loop())
         reading = asyncio.ensure_future(self._read_loop(reader))

@@ -27,6 +27,7 @@ from .leader_host import LeaderHost
 from .learner_host import LearnerHost
 from .persistence import open_storage
 from .quorum_view import QuorumView
+from .readonly import ReadOnlyServer, grace_ms
 from .replication import CommittedWindow, PersistWorker, fast_forward
 from .stats import ServerStats
 from .zkserver import ZkServer
@@ -57,6 +58,7 @@ class QuorumPeer:
         self.metrics = ServerMetrics()
         self.view = QuorumView(self)
         self._listener: asyncio.base_events.Server | None = None
+        self._secure_listener: asyncio.base_events.Server | None = None
         self._extras: list[Any] = []
         self._main: asyncio.Task[None] | None = None
         self._stopping = False
@@ -114,14 +116,43 @@ class QuorumPeer:
             assert old is not None
             tree = old.tree
         if sessions is None:
-            sessions = ({sid: s.timeout_ms for sid, s in old.sessions.sessions.items()}
-                        if old is not None else {})
+            sessions = self._global_sessions(old)
         srv = ZkServer(self.config, tree, self.storage, sessions=sessions,
                        server_id=self.my_id)
+        self._install(srv)
+        srv.leads = leading
+        return srv
+
+    @staticmethod
+    def _global_sessions(old: ZkServer | None) -> dict[int, int]:
+        """The replicated session table to hand on (a read-only server's local sessions end
+        with it)."""
+        if old is None:
+            return {}
+        if isinstance(old, ReadOnlyServer):
+            return dict(old.global_sessions)
+        return {sid: s.timeout_ms for sid, s in old.sessions.sessions.items()}
+
+    def start_read_only(self) -> ReadOnlyServer:
+        """QuorumPeer.run, LOOKING with readonlymode.enabled: ReadOnlyZooKeeperServer.startup
+        over the same database."""
+        old = self.server
+        assert old is not None
+        srv = ReadOnlyServer(self.config, old.tree, self.storage,
+                             self._global_sessions(old), self.my_id)
+        self._install(srv)
+        srv.serving = True
+        srv.start()
+        log.info("Read-only server started", zxid=hex(srv.tree.last_processed_zxid))
+        return srv
+
+    def _install(self, srv: ZkServer) -> None:
+        """Make `srv` the member's server; the previous one stops and its clients are
+        disconnected (ReadOnlyZooKeeperServer.shutdown: closeAllConnections)."""
+        old = self.server
         srv.stats = ServerStats(self.metrics)
         srv.metrics = self.metrics
         srv.serving = False
-        srv.leads = leading
         srv.storage = self.storage
         srv.on_fatal = self._fatal
         self.storage.stats = srv.stats
@@ -131,7 +162,6 @@ class QuorumPeer:
                 conn.close()
             asyncio.ensure_future(old.stop())
         self.server = srv
-        return srv
 
     def _fatal(self) -> None:
         if self.on_fatal is not None:
@@ -165,6 +195,13 @@ class QuorumPeer:
                 backlog=cfg.client_port_listen_backlog if cfg.client_port_listen_backlog > 0
                 else 1024)
         enable_auth_providers(cfg)
+        if cfg.secure_client_port:  # TLS port (pyzk/server/tls.py); its own per-IP counts
+            from .tls import TlsClientConn, start_secure_listener
+
+            secure_per_ip: dict[str, int] = {}
+            self._secure_listener = await start_secure_listener(
+                cfg, lambda: TlsClientConn(self.server, words,  # type: ignore[arg-type]
+                                           cfg.max_client_cnxns, secure_per_ip))
         from .runtime import _front_ends
 
         for starter in _front_ends():
@@ -194,8 +231,9 @@ class QuorumPeer:
             self._main.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._main
-        if self._listener is not None:
-            self._listener.close()
+        for listener in (self._listener, self._secure_listener):
+            if listener is not None:
+                listener.close()
         for extra in self._extras:
             await extra.stop()
         if self.server is not None:
@@ -225,7 +263,15 @@ class QuorumPeer:
             last = srv.tree.last_processed_zxid
             t0 = loop.time()
             log.info("LOOKING", zxid=hex(last), current_epoch=self.current_epoch)
-            decided = await self.election.elect(last, self.current_epoch)
+            read_only = (asyncio.ensure_future(self._read_only_after_grace())
+                         if self.config.read_only_mode else None)
+            try:
+                decided = await self.election.elect(last, self.current_epoch)
+            finally:
+                if read_only is not None:
+                    read_only.cancel()
+            # The read-only server (if it started) stops when the next role's server is
+            # installed, before that server syncs with the leader.
             self.elections += 1
             self.last_election_ms = int((loop.time() - t0) * 1000)
             self.state = decided.state
@@ -249,6 +295,12 @@ class QuorumPeer:
             await self.disk.wait_idle()
             self.new_server(leading=False)
 
+    async def _read_only_after_grace(self) -> None:
+        """Wait out the grace period before deciding we are partitioned (QuorumPeer.run)."""
+        await asyncio.sleep(grace_ms(self.config.tick_time_ms) / 1000)
+        if self.state == ServerState.LOOKING and self.role is None and not self._stopping:
+            self.start_read_only()
+
     def leader_established(self, epoch: int) -> None:
         """QuorumPeer.updateElectionVote once the leader's epoch is in force."""
         if self.fle is not None:
@@ -257,6 +309,8 @@ class QuorumPeer:
     # -- views ------------------------------------------------------------------------------
     @property
     def mode(self) -> str:
+        if isinstance(self.server, ReadOnlyServer) and self.server.serving:
+            return "read-only"  # ReadOnlyZooKeeperServer.getState
         if self.role is None or self.server is None or not self.server.serving:
             return "looking"
         return {ServerState.LEADING: "leader", ServerState.FOLLOWING: "follower",

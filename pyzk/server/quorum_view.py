@@ -43,6 +43,12 @@ class QuorumView(LiveView):
         return srv is not None and srv.serving
 
     @property
+    def is_read_only(self) -> bool:
+        """isro answers "ro" while the member serves as ReadOnlyZooKeeperServer."""
+        srv = self.peer.server
+        return srv is not None and srv.serving and srv.read_only
+
+    @property
     def stats(self) -> ServerStatsInfo:
         info = super().stats
         info.server_state = self.peer.mode

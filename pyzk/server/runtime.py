@@ -119,10 +119,6 @@ async def serve(config: Any) -> None:
 
     rt: Any
     if config.is_distributed:
-        if config.read_only_mode:
-            raise StartupError("readonlymode.enabled=true is not supported by pyzk yet")
-        if config.secure_client_port:
-            raise StartupError("secureClientPort is not supported in replicated mode yet")
         from .quorum_peer import QuorumPeer
 
         rt = QuorumPeer(config)

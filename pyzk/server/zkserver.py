@@ -83,6 +83,9 @@ _NO_ORIGIN = Origin(None, None)
 
 
 class ZkServer:
+    # ReadOnlyServer (pyzk.server.readonly) says True: finishSessionInit's readOnly flag.
+    read_only = False
+
     def __init__(self, config: Any, tree: DataTree, sink: TxnSink,
                  sessions: dict[int, int] | None = None, server_id: int = 0) -> None:
         self.config = config
@@ -249,7 +252,7 @@ class ZkServer:
         sid = conn.session_id if valid else 0
         passwd = self.sessions.password(sid) if valid else b"\0" * 16
         conn.send(encode_connect_response(conn.timeout_ms if valid else 0, sid, passwd,
-                                          False, conn.old_client))
+                                          self.read_only, conn.old_client))
         if valid:
             conn.mark_established()
         else:

@@ -4,7 +4,9 @@
         client = KazooClient(hosts=zk_server.connection_string)
 
 `zk_server` is a fresh standalone pyzk per test; `zk_server_factory(**zoo_cfg_keys)` makes more
-(each stopped and removed at the end of the test).
+(each stopped and removed at the end of the test). `zk_ensemble` is a fresh three-member
+replicated ensemble (member processes, see pyzk.testing.ensemble); override the
+`zk_ensemble_options` fixture to pass ZkTestEnsemble arguments (hosts, tick_ms, zoo.cfg keys).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from .ensemble import ZkTestEnsemble
 from .server import ZkTestServer
 
 
@@ -34,3 +37,29 @@ def zk_server_factory() -> Iterator[Callable[..., ZkTestServer]]:
 @pytest.fixture
 def zk_server(zk_server_factory: Callable[..., ZkTestServer]) -> ZkTestServer:
     return zk_server_factory()
+
+
+@pytest.fixture
+def zk_ensemble_options() -> dict[str, Any]:
+    """Keyword arguments for the `zk_ensemble` fixture's ZkTestEnsemble; override to change."""
+    return {}
+
+
+@pytest.fixture
+def zk_ensemble_factory() -> Iterator[Callable[..., ZkTestEnsemble]]:
+    made: list[ZkTestEnsemble] = []
+
+    def make(**options: Any) -> ZkTestEnsemble:
+        ens = ZkTestEnsemble(**options)
+        made.append(ens)  # before start(): a failed start still cleans up its processes
+        return ens.start()
+
+    yield make
+    for ens in made:
+        ens.close()
+
+
+@pytest.fixture
+def zk_ensemble(zk_ensemble_factory: Callable[..., ZkTestEnsemble],
+                zk_ensemble_options: dict[str, Any]) -> ZkTestEnsemble:
+    return zk_ensemble_factory(**zk_ensemble_options)

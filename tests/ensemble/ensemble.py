@@ -60,6 +60,10 @@ class Member:
         self.cfg = cfg
         self.proc: subprocess.Popen[bytes] | None = None
         self.log_path = workdir / "pyzk.log"
+        # Hooks for netns.py: a command prefix (`ip netns exec NS`) and the 4LW probe to use
+        # (one that opens its socket inside the member's namespace).
+        self.cmd_prefix: list[str] = []
+        self.fourlw: Callable[[str, str], str] = four_letter
 
     @property
     def address(self) -> str:
@@ -73,7 +77,8 @@ class Member:
         env = dict(os.environ)
         env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
         with open(self.log_path, "ab") as log:
-            self.proc = subprocess.Popen([sys.executable, "-m", "pyzk", "--config", str(cfg_path)],
+            self.proc = subprocess.Popen([*self.cmd_prefix, sys.executable, "-m", "pyzk",
+                                          "--config", str(cfg_path)],
                                          stdout=log, stderr=subprocess.STDOUT, cwd=self.workdir,
                                          env=env, start_new_session=True)
 
@@ -95,7 +100,12 @@ class Member:
         self.stop(signal.SIGKILL)
 
     def mode(self) -> str | None:
-        return mode_of(self.host) if self.running else None
+        if not self.running:
+            return None
+        for line in self.fourlw(self.host, "srvr").splitlines():
+            if line.startswith("Mode: "):
+                return line[6:]
+        return None
 
     def log_text(self) -> str:
         try:
@@ -108,18 +118,22 @@ class Member:
 
 
 class Ensemble:
-    """N voting members on `hosts` (127.0.0.x), standard ports, a fast tickTime."""
+    """N members on `hosts` (127.0.0.x), standard ports, a fast tickTime; the sids in
+    `observers` are observers (`:observer` in every server list, peerType=observer in theirs)."""
 
     def __init__(self, workdir: Path, hosts: list[str], tick_ms: int = 200,
-                 extra: dict[str, str] | None = None) -> None:
-        servers = {f"server.{i}": f"{h}:2888:3888" for i, h in enumerate(hosts, 1)}
+                 extra: dict[str, str] | None = None,
+                 observers: tuple[int, ...] = ()) -> None:
+        servers = {f"server.{i}": f"{h}:2888:3888" + (":observer" if i in observers else "")
+                   for i, h in enumerate(hosts, 1)}
         self.members: dict[int, Member] = {}
         for i, h in enumerate(hosts, 1):
+            own = {"peerType": "observer"} if i in observers else {}
             cfg = {"tickTime": str(tick_ms), "initLimit": "5", "syncLimit": "2",
                    "dataDir": str(workdir / f"s{i}" / "data"), "clientPort": "2181",
                    "clientPortAddress": h, "4lw.commands.whitelist": "*",
                    "admin.enableServer": "false", "maxClientCnxns": "0",
-                   "minSessionTimeout": "1000", **servers, **(extra or {})}
+                   "minSessionTimeout": "1000", **servers, **(extra or {}), **own}
             self.members[i] = Member(i, h, workdir / f"s{i}", cfg)
 
     @property
@@ -140,13 +154,14 @@ class Ensemble:
 
     def wait_serving(self, timeout: float = 30.0,
                      members: list[int] | None = None) -> dict[int, str | None]:
-        """Until one leader and every other running member follows it."""
+        """Until one leader and every other running member follows (or observes) it."""
         ids = members or [s for s, m in self.members.items() if m.running]
 
         def ready() -> dict[int, str | None] | None:
             modes = {s: self.members[s].mode() for s in ids}
             leaders = [s for s, v in modes.items() if v == "leader"]
-            ok = len(leaders) == 1 and all(v in ("leader", "follower") for v in modes.values())
+            ok = len(leaders) == 1 and all(v in ("leader", "follower", "observer")
+                                            for v in modes.values())
             return modes if ok else None
 
         try:
@@ -154,6 +169,10 @@ class Ensemble:
         except TimeoutError as e:
             logs = "\n".join(f"--- member {s}:\n{m.tail_log()}" for s, m in self.members.items())
             raise TimeoutError(f"{e}; modes {self.modes()}\n{logs}") from None
+
+    def logs(self, n: int = 30) -> str:
+        """The last `n` log lines of every member, for assertion messages."""
+        return "\n".join(f"--- member {s}:\n{m.tail_log(n)}" for s, m in self.members.items())
 
     def leader(self) -> int:
         for sid, m in self.members.items():
