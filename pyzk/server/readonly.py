@@ -94,7 +94,7 @@ class ReadOnlyServer(ZkServer):
             self._finish_session_init(conn, True)
             return
         sid = req.sessionId
-        if sid in self.global_sessions:
+        if self._is_global(sid):
             # ReadOnlyZooKeeperServer.validateSession: RENEW_GLOBAL_SESSION_IN_RO_MODE.
             log.info("Refusing global session reconnection in RO mode", session=hex(sid),
                      client=conn.peer)
@@ -109,6 +109,17 @@ class ReadOnlyServer(ZkServer):
             conn.session_id = sid
             self.owner[sid] = conn
         self._finish_session_init(conn, valid)
+
+    def _is_global(self, sid: int) -> bool:
+        """Whether Java would hold `sid` in its replicated session table.
+
+        With localSessionsEnabled Java replicates a session only once it is upgraded, which
+        creating an ephemeral does; pyzk replicates every session, so one that owns no
+        ephemeral counts as the local session Java would have kept on one member (it gets
+        "expired" here, not a closed connection)."""
+        if sid not in self.global_sessions:
+            return False
+        return not self.local_sessions_enabled or bool(self.tree.ephemerals.get(sid))
 
     def on_request(self, conn: ClientConn, xid: int, op: int, body: memoryview) -> None:
         spec = CLIENT_OPS.get(op)

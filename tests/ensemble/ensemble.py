@@ -14,6 +14,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from kazoo.client import KazooClient
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -49,6 +51,16 @@ def wait_for(cond: Callable[[], object], timeout: float, what: str,
         if time.monotonic() > deadline:
             raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
         time.sleep(interval)
+
+
+def start_client(hosts: str, timeout: float = 8.0) -> KazooClient:
+    """A started kazoo client that never gives up reconnecting, as the Java client: kazoo's
+    default connection_retry (max_tries=1) abandons the connection for good after two failed
+    passes over the hosts, which a loaded box can produce during an election."""
+    c = KazooClient(hosts=hosts, timeout=timeout,
+                    connection_retry={"max_tries": -1, "delay": 0.05, "max_delay": 1.0})
+    c.start(timeout=15)
+    return c
 
 
 class Member:

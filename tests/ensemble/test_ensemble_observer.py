@@ -9,7 +9,7 @@ import functools
 import threading
 import time
 
-from ensemble import Ensemble, four_letter, wait_for
+from ensemble import Ensemble, four_letter, start_client, wait_for
 from kazoo.client import KazooClient
 from kazoo.exceptions import ConnectionLoss, SessionExpiredError
 from kazoo.handlers.threading import KazooTimeoutError
@@ -22,9 +22,7 @@ NOT_SERVING = "not currently serving"
 
 
 def _client(hosts: str) -> KazooClient:
-    c = KazooClient(hosts=hosts, timeout=6.0)
-    c.start(timeout=15)
-    return c
+    return start_client(hosts, 6.0)
 
 
 def _mntr(host: str) -> dict[str, str]:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ensemble import Ensemble, four_letter, wait_for
+from ensemble import Ensemble, four_letter, start_client, wait_for
 from kazoo.client import KazooClient
 from kazoo.exceptions import KazooException
 from kazoo.handlers.threading import KazooTimeoutError
@@ -34,12 +34,6 @@ def fabric() -> Iterator[Fabric]:
         yield fab
     finally:
         fab.destroy()
-
-
-def _start_client(hosts: str) -> KazooClient:
-    c = KazooClient(hosts=hosts, timeout=6.0)
-    c.start(timeout=15)
-    return c
 
 
 def _dump(c: KazooClient) -> dict[str, tuple[Any, ...]]:
@@ -69,7 +63,7 @@ class Cluster:
     def start(self) -> None:
         self.ens.start(30)
         for i, m in self.ens.members.items():
-            self.clients[i] = self.fab.run(i, _start_client, m.address)
+            self.clients[i] = self.fab.run(i, start_client, m.address, 6.0)
 
     def srvr(self, i: int) -> str:
         return self.fab.run(i, four_letter, self.ens.members[i].host, "srvr")

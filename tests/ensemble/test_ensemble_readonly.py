@@ -1,21 +1,25 @@
 """Read-only mode (readonlymode.enabled=true), as ReadOnlyZooKeeperServer: a member that has
 lost its quorum serves read-only clients after a grace period (reads answered, writes
 NOTREADONLY, isro "ro"), refuses other clients and global sessions, and goes back to normal
-service, ending its read-only sessions, when the quorum returns."""
+service, ending its read-only sessions, when the quorum returns. Each test runs against a
+3-member Java ZooKeeper ensemble and a pyzk one."""
 
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from ensemble import Ensemble, four_letter, wait_for
+from ensemble import Ensemble, Member, four_letter, wait_for
 from kazoo.client import KazooClient
 from kazoo.exceptions import NotReadOnlyCallError
 from kazoo.protocol.states import KeeperState
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
 from rawclient import OPEN_ACL, ConnectionClosed, RawClient  # noqa: E402
+from servers import JAVA_CLASSPATH  # noqa: E402
 
 from pyzk.protocol import records as r  # noqa: E402
 from pyzk.protocol.codes import Err  # noqa: E402
@@ -25,6 +29,35 @@ from pyzk.protocol.opcodes import Op  # noqa: E402
 HOSTS = ["127.0.0.181", "127.0.0.182", "127.0.0.183"]
 HOSTS_NO_LOCAL = ["127.0.0.184", "127.0.0.185", "127.0.0.186"]
 RO = {"readonlymode.enabled": "true"}
+# As kazoo's harness configures TestReadOnlyMode (ZOOKEEPER_LOCAL_SESSION_RO=true).
+LOCAL = {"localSessionsEnabled": "true", "localSessionsUpgradingEnabled": "true"}
+
+
+class JavaMember(Member):
+    """A Java QuorumPeerMain member; it reads readonlymode.enabled only as a system property."""
+
+    def start(self) -> None:
+        self.datadir.mkdir(parents=True, exist_ok=True)
+        (self.datadir / "myid").write_text(f"{self.sid}\n")
+        cfg_path = self.workdir / "zoo.cfg"
+        cfg_path.write_text("".join(f"{k}={v}\n" for k, v in self.cfg.items()))
+        props = [f"-Dreadonlymode.enabled={self.cfg.get('readonlymode.enabled', 'false')}"]
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen(
+                ["java", "-Xmx256m", "-cp", JAVA_CLASSPATH, *props,
+                 "org.apache.zookeeper.server.quorum.QuorumPeerMain", str(cfg_path)],
+                stdout=log, stderr=subprocess.STDOUT, cwd=self.workdir, env=dict(os.environ),
+                start_new_session=True)
+
+
+def ensemble(make_ensemble, kind: str, hosts: list[str],  # type: ignore[no-untyped-def]
+             extra: dict[str, str]) -> Ensemble:
+    ens: Ensemble = make_ensemble(hosts, extra=extra)
+    if kind == "java":
+        for sid, m in list(ens.members.items()):
+            ens.members[sid] = JavaMember(m.sid, m.host, m.workdir, m.cfg)
+    ens.start(60)
+    return ens
 
 
 def isro(host: str) -> str:
@@ -43,6 +76,16 @@ def refused(host: str, **connect: object) -> bool:
     return False
 
 
+def expired(host: str, session: object) -> bool:
+    """True when the member answers a re-attach with timeOut 0 (session expired)."""
+    c = RawClient(host, 2181, timeout=5.0)
+    try:
+        return c.connect(session_id=session.sessionId, passwd=session.passwd,  # type: ignore[attr-defined]
+                         read_only=True).timeOut == 0
+    finally:
+        c.close()
+
+
 def lose_quorum(ens: Ensemble) -> tuple[int, list[int]]:
     """Stop every member but one follower; wait until it serves read-only."""
     survivor = ens.followers()[0]
@@ -55,9 +98,8 @@ def lose_quorum(ens: Ensemble) -> tuple[int, list[int]]:
 
 
 def test_member_without_quorum_serves_read_only_clients_until_the_quorum_returns(
-        make_ensemble) -> None:  # type: ignore[no-untyped-def]
-    ens: Ensemble = make_ensemble(HOSTS, extra={**RO, "localSessionsEnabled": "true"})
-    ens.start()
+        make_ensemble, server_kind: str) -> None:  # type: ignore[no-untyped-def]
+    ens = ensemble(make_ensemble, server_kind, HOSTS, {**RO, **LOCAL})
     survivor_id = ens.followers()[0]
     host = ens.members[survivor_id].host
     assert isro(host) == "rw"
@@ -68,10 +110,14 @@ def test_member_without_quorum_serves_read_only_clients_until_the_quorum_returns
     rw.sync("/ro")
     rw.stop()
     rw.close()
-    glob = RawClient(host, 2181)
-    global_session = glob.connect(timeout_ms=30000, read_only=True)
-    assert global_session.readOnly is False  # a normal member says rw even to an RO client
-    glob.close()
+    # With local sessions, a session is replicated (global) once it creates an ephemeral.
+    plain = RawClient(host, 2181)
+    local_session = plain.connect(timeout_ms=30000, read_only=True)
+    assert local_session.readOnly is False  # a normal member says rw even to an RO client
+    plain.close()
+    up = RawClient(host, 2181)
+    upgraded = up.connect(timeout_ms=30000, read_only=True)
+    assert up.create("/ro/eph", flags=1).err == 0  # EPHEMERAL
 
     survivor, others = lose_quorum(ens)
     assert survivor == survivor_id
@@ -83,7 +129,8 @@ def test_member_without_quorum_serves_read_only_clients_until_the_quorum_returns
     assert s.readOnly is True and s.sessionId != 0 and s.timeOut == 4000  # maxSessionTimeout
     got = c.call(Op.GET_DATA, r.GetDataRequest("/ro", False))
     assert got.err == 0 and got.body.data == b"data"
-    assert c.call(Op.GET_CHILDREN, r.GetChildrenRequest("/ro", False)).body.children == ["child"]
+    children = c.call(Op.GET_CHILDREN, r.GetChildrenRequest("/ro", False)).body.children
+    assert sorted(children) == ["child", "eph"]
     # State changes (and sync: there is no leader) are answered NOTREADONLY, in order.
     multi = bytearray()
     encode_multi_request([(Op.DELETE, r.DeleteRequest("/ro/child", -1))], multi)
@@ -104,11 +151,13 @@ def test_member_without_quorum_serves_read_only_clients_until_the_quorum_returns
     assert [(p.xid, p.err) for p in replies] == [(xids[0], 0), (xids[1], Err.NOTREADONLY),
                                                  (xids[2], 0)]
 
-    # Clients that did not ask for read-only, and global sessions, are refused (closed).
+    # Clients that did not ask for read-only, and global sessions, are refused (closed);
+    # a session local to the old role is unknown here (expired).
     assert refused(host, read_only=False)
     assert refused(host, read_only=None)  # an old client sends no readOnly flag at all
-    assert refused(host, session_id=global_session.sessionId, passwd=global_session.passwd,
-                   read_only=True)
+    assert refused(host, session_id=upgraded.sessionId, passwd=upgraded.passwd, read_only=True)
+    assert expired(host, local_session)
+    up.close()
     # A local session can re-attach here with its password.
     again = RawClient(host, 2181)
     back = again.connect(session_id=s.sessionId, passwd=s.passwd, read_only=True)
@@ -145,11 +194,17 @@ def test_member_without_quorum_serves_read_only_clients_until_the_quorum_returns
 
 
 def test_read_only_member_refuses_new_sessions_without_local_sessions(
-        make_ensemble) -> None:  # type: ignore[no-untyped-def]
-    ens: Ensemble = make_ensemble(HOSTS_NO_LOCAL, extra=RO)
-    ens.start()
+        make_ensemble, server_kind: str) -> None:  # type: ignore[no-untyped-def]
+    ens = ensemble(make_ensemble, server_kind, HOSTS_NO_LOCAL, RO)
+    host = ens.members[ens.followers()[0]].host
+    g = RawClient(host, 2181)
+    global_session = g.connect(timeout_ms=30000, read_only=True)
+    g.close()
     survivor, _ = lose_quorum(ens)
-    host = ens.members[survivor].host
+    assert ens.members[survivor].host == host
+    # Without local sessions every session is global: it cannot re-attach here.
+    assert refused(host, session_id=global_session.sessionId, passwd=global_session.passwd,
+                   read_only=True)
     # ReadOnlyRequestProcessor answers the global createSession NOTREADONLY: a reply header
     # arrives where the ConnectResponse was expected (ZOOKEEPER-3863).
     c = RawClient(host, 2181)
@@ -162,9 +217,8 @@ def test_read_only_member_refuses_new_sessions_without_local_sessions(
 
 
 def test_read_only_local_session_expires_on_the_member(
-        make_ensemble) -> None:  # type: ignore[no-untyped-def]
-    ens: Ensemble = make_ensemble(HOSTS, extra={**RO, "localSessionsEnabled": "true"})
-    ens.start()
+        make_ensemble, server_kind: str) -> None:  # type: ignore[no-untyped-def]
+    ens = ensemble(make_ensemble, server_kind, HOSTS, {**RO, **LOCAL})
     survivor, _ = lose_quorum(ens)
     host = ens.members[survivor].host
     c = RawClient(host, 2181)

@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ensemble import REPO, Ensemble, wait_for
+from ensemble import REPO, Ensemble, start_client, wait_for
 from kazoo.client import KazooClient
 from kazoo.exceptions import KazooException
 from kazoo.handlers.threading import KazooTimeoutError
@@ -216,8 +216,7 @@ class Broker:
 
     def __init__(self, bid: int, hosts: str) -> None:
         self.bid = bid
-        self.zk = KazooClient(hosts=hosts, timeout=8.0)
-        self.zk.start(timeout=15)
+        self.zk = start_client(hosts)
         self.zk.create(f"/brokers/ids/{bid}", registration(bid, f"broker{bid}"), ephemeral=True)
         self.acked: list[str] = []
         self.stop = threading.Event()
@@ -265,7 +264,8 @@ def time_to_first_write(prober: KazooClient, tag: str, t_kill: float) -> float:
     deadline = t_kill + 30
     i = 0
     while not done:
-        assert time.monotonic() < deadline, "no write succeeded within 30 s of the kill"
+        assert time.monotonic() < deadline, \
+            f"no write succeeded within 30 s of the kill (prober {prober.state})"
         a = prober.create_async(f"/probe/{tag}-{i:03d}", b"p")
         a.rawlink(record)
         i += 1
@@ -278,19 +278,18 @@ def time_to_first_write(prober: KazooClient, tag: str, t_kill: float) -> float:
 
 def test_kill9_each_role_writes_resume_acked_writes_survive_dead_broker_expires(
         make_ensemble, workdir: Path) -> None:  # type: ignore[no-untyped-def]
-    # syncLimit 5 ticks (1 s): a loaded 2-core CI box can stall a process for 400 ms.
-    ens: Ensemble = make_ensemble(HOSTS, extra={"syncLimit": "5"})
+    # syncLimit 5 ticks (1 s) and sessions up to 10 s: a loaded 2-core CI box can stall a
+    # process for 400 ms, and the live brokers' sessions must not expire from that.
+    ens: Ensemble = make_ensemble(HOSTS, extra={"syncLimit": "5", "maxSessionTimeout": "10000"})
     ens.start()
-    admin = KazooClient(hosts=ens.connect_string, timeout=8.0)
-    admin.start(timeout=15)
+    admin = start_client(ens.connect_string)
     for p in ("/brokers/ids", "/topics", "/probe"):
         admin.ensure_path(p)
     brokers = [Broker(b, ens.connect_string) for b in (1, 2, 3)]
     brokers[0].zk.create("/controller", b'{"version":1,"brokerid":1,"timestamp":"0"}',
                          ephemeral=True)
     watcher = RawWatcher(HOSTS)
-    prober = KazooClient(hosts=ens.connect_string, timeout=8.0)
-    prober.start(timeout=15)
+    prober = start_client(ens.connect_string)
     leader_recovery: list[float] = []
     try:
         for rnd, role in enumerate(ROUNDS):
@@ -309,7 +308,10 @@ def test_kill9_each_role_writes_resume_acked_writes_survive_dead_broker_expires(
             ens.members[victim].kill9()
             proc.kill()  # the co-located broker dies with its server (SIGKILL)
             proc.wait(10)
-            took = time_to_first_write(prober, f"r{rnd}", t_kill)
+            try:
+                took = time_to_first_write(prober, f"r{rnd}", t_kill)
+            except AssertionError as e:
+                raise AssertionError(f"{e}\n{ens.logs(40)}") from None
             print(f"\nround {rnd}: kill -9 {role} {victim}: first write after {took:.3f}s")
             if role == "leader":
                 leader_recovery.append(took)
@@ -339,8 +341,7 @@ def test_kill9_each_role_writes_resume_acked_writes_survive_dead_broker_expires(
             b.thread.join(20)
         acked = [p for b in brokers for p in b.acked]
         for sid, m in ens.members.items():
-            c = KazooClient(hosts=m.address, timeout=8.0)
-            c.start(timeout=15)
+            c = start_client(m.address)
             try:
                 c.sync("/topics")
                 have = {f"/topics/{n}" for n in c.get_children("/topics")}

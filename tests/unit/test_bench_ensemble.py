@@ -76,15 +76,17 @@ def _args(**kw: object) -> argparse.Namespace:
 def test_tables_show_medians_and_pyzk_over_java_ratios() -> None:
     def row(ops: float, p50: float) -> dict[str, float]:
         return {"ops_per_s": ops, "p50_ms": p50, "p99_ms": 2 * p50, "server_cpu_pct": 150.0,
-                "gen_cpu_pct": 20.0, "machine_busy_pct": 190.0}
+                "gen_cpu_pct": 20.0, "machine_busy_pct": 190.0,
+                "server_cpu_us_per_op": 1e6 * 1.5 / ops}
 
     tp = {"pyzk": {"getData": [row(100, 4), row(300, 2)], "create": [row(10, 8), row(10, 8)]},
           "java": {"getData": [row(100, 4), row(100, 4)], "create": [row(20, 4), row(20, 4)]}}
     lines, med = throughput_table(tp, _args())
     get = next(ln for ln in lines if ln.startswith("| getData |"))
     create = next(ln for ln in lines if ln.startswith("| create |"))
-    assert get.rstrip().endswith("| 2.00 | 0.75 | 0.75 |")  # median 200 vs 100 ops/s, p50 3 vs 4
-    assert create.rstrip().endswith("| 0.50 | 2.00 | 2.00 |")
+    # medians 200 vs 100 ops/s, p50 3 vs 4 ms; CPU per op at equal CPU% is the inverse of ops/s
+    assert get.rstrip().endswith("| 2.00 | 0.75 | 0.75 | 0.67 |")
+    assert create.rstrip().endswith("| 0.50 | 2.00 | 2.00 | 2.00 |")
     assert med["getData"]["pyzk"]["ops_per_s"] == 200
 
     kill = {"write_recovery_s": 0.5, "srvr_elected_s": 0.4}
