@@ -11,8 +11,10 @@
 # kazoo's harness (kazoo/testing/harness.py + common.py) launches servers itself with
 # `java -cp $ZOOKEEPER_CLASSPATH ... QuorumPeerMain zoo.cfg`; for pyzk the shim directory is put
 # first on PATH so that exact command runs `python -m pyzk --config zoo.cfg --myid N` instead.
-# Env: KAZOO_CLUSTER_SIZE (default 1: standalone), KAZOO_TEST_TIMEOUT (per test, default 120 s),
-# KAZOO_PORT_OFFSET (default: a free block of ports picked here).
+# Env: KAZOO_CLUSTER_SIZE (default 1: standalone; 3 = a 3-member ensemble on localhost with
+# readonlymode.enabled, as kazoo's harness writes it; passed on as ZOOKEEPER_CLUSTER_SIZE),
+# KAZOO_TEST_TIMEOUT (per test, default 120 s), KAZOO_PORT_OFFSET (default: a free block of
+# ports picked here). Whole suite, 3 members: ~7 min against Java, ~4 min against pyzk.
 set -euo pipefail
 
 kind="${1:?usage: kazoo_suite.sh java|pyzk [pytest args]}"

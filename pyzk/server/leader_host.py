@@ -37,12 +37,19 @@ _NO_ORIGIN = Origin(None, None)
 
 
 class _Learner:
-    __slots__ = ("writer", "sid", "addr")
+    __slots__ = ("writer", "sid", "addr", "out")
 
     def __init__(self, writer: asyncio.StreamWriter) -> None:
         self.writer = writer
         self.sid = -1
         self.addr = str(writer.get_extra_info("peername"))
+        self.out: list[bytes] = []  # encoded packets for this loop iteration's single write
+
+    def write_out(self) -> None:
+        out = self.out
+        if out:
+            self.writer.write(out[0] if len(out) == 1 else b"".join(out))
+            out.clear()
 
 
 class LeaderHost:
@@ -68,9 +75,16 @@ class LeaderHost:
         self.done = asyncio.Event()
         self.reason = ""
         self.established_at: float | None = None
+        self._loop = asyncio.get_running_loop()
+        # Output batching (LearnerHandler queues packets and flushes when its queue empties):
+        # packets are encoded into the learner's buffer and written once per loop iteration.
+        self._flush_scheduled = False
+        # Our own log-write ACKs, coalesced: `persisted(seq)` covers every seq before it too.
+        self._durable_seq = 0
+        self._release_scheduled = False
 
     def now_ms(self) -> int:
-        return int(asyncio.get_running_loop().time() * 1000)
+        return int(self._loop.time() * 1000)
 
     # -- lifecycle ---------------------------------------------------------------------------
     async def run(self) -> str:
@@ -90,6 +104,7 @@ class LeaderHost:
             # Closing the sockets ends each reader (cancelling a start_server task makes
             # asyncio log it as an error).
             for ln in list(self.learners.values()):
+                ln.write_out()
                 ln.writer.close()
             self.learners.clear()
         return self.reason
@@ -134,19 +149,29 @@ class LeaderHost:
     # -- actions -----------------------------------------------------------------------------
     def execute(self, actions: list[Any]) -> None:
         applied = False
+        learners = self.learners
+        # One PROPOSAL/COMMIT packet object goes to every learner: encode it once.
+        last_qp: Any = None
+        last_bytes = b""
         for a in actions:
             t = type(a)
             if t is L.Send:
-                ln = self.learners.get(a.conn)
+                ln = learners.get(a.conn)
                 if ln is not None:
-                    ln.writer.write(encode_packet(a.qp))
+                    qp = a.qp
+                    if qp is not last_qp:
+                        last_qp, last_bytes = qp, encode_packet(qp)
+                    ln.out.append(last_bytes)
+                    if not self._flush_scheduled:
+                        self._flush_scheduled = True
+                        self._loop.call_soon(self._flush)
             elif t is L.Apply:
                 origin = self.origins.pop(a.zxid, _NO_ORIGIN)
                 self.server.apply_committed(a.hdr, a.txn, origin)
-                self.peer.committed.add(a.hdr, a.txn, a.digest)
+                self.peer.committed.add(a.hdr, a.txn, a.digest, a.data)
                 applied = True
             elif t is L.Persist:
-                self.peer.disk.submit([(h, tx, d) for _, h, tx, d in a.entries],
+                self.peer.disk.submit([(h, tx, d, data) for _, h, tx, d, data in a.entries],
                                       functools.partial(self._persisted, a.seq))
             elif t is L.Touch:
                 self.server.sessions.touch(a.session_id, self.server.now_ms(), a.timeout)
@@ -158,6 +183,7 @@ class LeaderHost:
                 ln = self.learners.pop(a.conn, None)
                 if ln is not None:
                     log.info("closing learner connection", learner=ln.sid, reason=a.reason)
+                    ln.write_out()
                     ln.writer.close()
             elif t is L.PersistEpoch:
                 self.peer.persist_epoch(a.name, a.value)
@@ -169,9 +195,24 @@ class LeaderHost:
         if applied:
             self.server.sink.maybe_snapshot(self.server.tree, self.server_sessions)
 
+    def _flush(self) -> None:
+        self._flush_scheduled = False
+        for ln in self.learners.values():
+            if ln.out:
+                ln.write_out()
+
     def _persisted(self, seq: int) -> None:
+        # The disk worker reports a whole group commit at once: one core call for all of it.
+        if seq > self._durable_seq:
+            self._durable_seq = seq
+        if not self._release_scheduled:
+            self._release_scheduled = True
+            self._loop.call_soon(self._release)
+
+    def _release(self) -> None:
+        self._release_scheduled = False
         if not self.done.is_set():
-            self.execute(self.core.persisted(seq))
+            self.execute(self.core.persisted(self._durable_seq))
 
     def server_sessions(self) -> dict[int, int]:
         return {sid: s.timeout_ms for sid, s in self.server.sessions.sessions.items()}
@@ -184,8 +225,9 @@ class LeaderHost:
         if tree.last_processed_zxid != zxid:
             raise RuntimeError(f"SNAP at {zxid:#x} but the tree is at "
                                f"{tree.last_processed_zxid:#x}")
-        ln.writer.write(encode_packet(packet(PT.SNAP, zxid)))
-        ln.writer.write(snap_body(tree, self.server_sessions()))
+        ln.out.append(encode_packet(packet(PT.SNAP, zxid)))
+        ln.out.append(snap_body(tree, self.server_sessions()))
+        ln.write_out()
         log.info("sent SNAP", learner=ln.sid, zxid=hex(zxid))
 
     def _established(self, epoch: int) -> None:

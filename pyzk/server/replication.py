@@ -28,10 +28,14 @@ log = structlog.get_logger("pyzk.replication")
 DISK_DIFF_MAX_TXNS = 100_000
 
 
+# (hdr, txn, digest, body): body is the serialized txn (the PROPOSAL data) or None to encode.
+LogEntry = tuple[Any, Any, Any, "bytes | None"]
+
+
 class _Job:
     __slots__ = ("entries", "snapshot", "after", "done")
 
-    def __init__(self, entries: list[tuple[Any, Any, Any]], snapshot: Any,
+    def __init__(self, entries: list[LogEntry], snapshot: Any,
                  after: Callable[[], None] | None, done: Callable[[], None]) -> None:
         self.entries = entries
         self.snapshot = snapshot  # a SnapshotView captured on the loop, or None
@@ -65,14 +69,19 @@ class PersistWorker:
             except (asyncio.CancelledError, Exception):  # noqa: S110 - shutdown only
                 pass
 
-    def submit(self, entries: list[tuple[Any, Any, Any]], done: Callable[[], None],
-               snapshot_tree: DataTree | None = None, sessions: dict[int, int] | None = None,
+    def submit(self, entries: list[LogEntry], done: Callable[[], None],
+               snapshot_tree: DataTree | None = None,
+               sessions: Callable[[], dict[int, int]] | None = None,
                after: Callable[[], None] | None = None) -> None:
-        """Queue (hdr, txn, digest) entries; a snapshot of `snapshot_tree` is captured now."""
-        view = capture(snapshot_tree, sessions or {}) if snapshot_tree is not None else None
+        """Queue (hdr, txn, digest, body) entries; a snapshot of `snapshot_tree` (with the
+        session timeouts `sessions()`) is captured now."""
+        view = (capture(snapshot_tree, sessions() if sessions is not None else {})
+                if snapshot_tree is not None else None)
         self._jobs.append(_Job(entries, view, after, done))
-        self._idle.clear()
-        self._wake.set()
+        if self._idle.is_set():
+            self._idle.clear()
+        if not self._wake.is_set():
+            self._wake.set()
 
     async def wait_idle(self) -> None:
         while self._jobs or not self._idle.is_set():
@@ -112,8 +121,12 @@ class PersistWorker:
                 st.writer.flush(self.force_sync)
                 st.datadir.save_snapshot(job.snapshot, self.force_sync)
                 discard_logs(st)
-            for hdr, txn, digest in job.entries:
-                st.writer.append(hdr, txn, digest)
+            w = st.writer
+            for hdr, txn, digest, body in job.entries:
+                if body is None:
+                    w.append(hdr, txn, digest)
+                else:
+                    w.append_serialized(hdr, body)
         st.writer.flush(self.force_sync)
         for job in batch:
             if job.after is not None:
@@ -172,8 +185,9 @@ class CommittedWindow:
     def __init__(self, size: int) -> None:
         self.entries: deque[tuple[int, bytes]] = deque(maxlen=max(size, 1))
 
-    def add(self, hdr: Any, txn: Any, digest: Any = None) -> None:
-        self.entries.append((hdr.zxid, encode_txn(hdr, txn, digest)))
+    def add(self, hdr: Any, txn: Any, digest: Any = None, data: bytes | None = None) -> None:
+        """`data`: the txn's PROPOSAL bytes when the caller has them (no re-encoding)."""
+        self.entries.append((hdr.zxid, data if data is not None else encode_txn(hdr, txn, digest)))
 
     def load(self, storage: Any, last_zxid: int) -> None:
         """Fill from the txn log tail at startup (loadDataBase adds replayed txns)."""

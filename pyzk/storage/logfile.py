@@ -147,7 +147,12 @@ class TxnLogWriter:
 
     # -- event-loop side -----------------------------------------------------------------------
     def append(self, hdr: Any, txn: Any, digest: Any = None) -> None:
-        entry = txnlog.encode_txn_entry(hdr, txn, digest)
+        self.append_serialized(hdr, txnlog.serialize_txn(hdr, txn, digest))
+
+    def append_serialized(self, hdr: Any, body: bytes) -> None:
+        """append() of an already serialized txn (a quorum PROPOSAL's data is exactly the
+        entry body, SerializeUtils.serializeRequest): the txn is encoded once."""
+        entry = txnlog.encode_entry(body)
         if hdr.zxid <= self.last_zxid_seen:
             log.warning("Current zxid %d is <= %d for type %d", hdr.zxid, self.last_zxid_seen,
                         hdr.type)

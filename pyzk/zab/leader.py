@@ -7,6 +7,7 @@ Inputs are method calls carrying now_ms; outputs are Action records the host exe
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -56,9 +57,10 @@ class PersistEpoch(NamedTuple):
 
 
 class Persist(NamedTuple):
-    """Append and fsync these txns, then call `persisted(seq)` (the leader's own ACK)."""
+    """Append and fsync these txns, then call `persisted(seq)` (the leader's own ACK).
+    `data` is the PROPOSAL data, which is also the txn log entry body: encoded once."""
     seq: int
-    entries: list[tuple[int, Any, Any, Any]]  # (zxid, hdr, txn, digest)
+    entries: list[tuple[int, Any, Any, Any, bytes]]  # (zxid, hdr, txn, digest, data)
 
 
 class Apply(NamedTuple):
@@ -67,6 +69,7 @@ class Apply(NamedTuple):
     hdr: Any
     txn: Any
     digest: Any
+    data: bytes | None = None  # its PROPOSAL data (for the committed-proposal window)
 
 
 class Established(NamedTuple):
@@ -154,7 +157,7 @@ class LeaderCore:
         self.next_half_tick = 0
         self.phase_deadline = 0
         self.persist_seq = 0
-        self.persist_zxids: list[tuple[int, int]] = []  # (seq, zxid) awaiting `persisted`
+        self.persist_zxids: deque[tuple[int, int]] = deque()  # (seq, zxid) awaiting `persisted`
         self._observer_counter = -1
         self.out: list[Any] = []
 
@@ -389,13 +392,13 @@ class LeaderCore:
                 self._send(h, qp, now_ms)
         self.persist_seq += 1
         self.persist_zxids.append((self.persist_seq, zxid))
-        self.out.append(Persist(self.persist_seq, [(zxid, hdr, txn, digest)]))
+        self.out.append(Persist(self.persist_seq, [(zxid, hdr, txn, digest, data)]))
         return self._take()
 
     def persisted(self, seq: int) -> list[Any]:
         """Our log write `seq` is durable: AckRequestProcessor -> processAck(self)."""
         while self.persist_zxids and self.persist_zxids[0][0] <= seq:
-            _, zxid = self.persist_zxids.pop(0)
+            _, zxid = self.persist_zxids.popleft()
             self._process_ack(self.my_id, zxid)
         return self._take()
 
@@ -423,7 +426,7 @@ class LeaderCore:
         for h in self.handlers.values():
             if h.sending:
                 self._send(h, inform if h.observer else commit)
-        self.out.append(Apply(p.zxid, p.hdr, p.txn, p.digest))
+        self.out.append(Apply(p.zxid, p.hdr, p.txn, p.digest, p.data))
         self.last_applied = p.zxid
         if self.commit_log_count:
             self.committed_log.append((p.zxid, p.data))

@@ -33,6 +33,7 @@ class Entry(NamedTuple):
     hdr: Any
     txn: Any
     digest: Any
+    data: bytes | None = None  # the PROPOSAL data it came in: also its txn log entry body
 
 
 # -- actions ----------------------------------------------------------------------------------
@@ -124,6 +125,7 @@ class LearnerCore:
         self.last_rx = 0
         self.seq = 0
         self.after: dict[int, list[Any]] = {}  # seq -> packets released by persisted(seq)
+        self.released = 0  # every seq up to this one has been through persisted()
         self.out: list[Any] = []
 
     def _take(self) -> list[Any]:
@@ -215,7 +217,7 @@ class LearnerCore:
 
     def _entry(self, data: bytes | None) -> Entry:
         e = decode_txn(data)
-        return Entry(e.hdr.zxid, e.hdr, e.txn, e.digest)
+        return Entry(e.hdr.zxid, e.hdr, e.txn, e.digest, data)
 
     def _commit(self, zxid: int) -> None:
         """FollowerZooKeeperServer.commit: the commit must match the oldest pending txn."""
@@ -274,8 +276,10 @@ class LearnerCore:
             self.state = "broadcast"
             self._send(packet(PT.ACK, make_zxid(self.new_epoch, 0)))
             self.out.append(StartServing(self.new_epoch))
-        elif t == PT.PING:
-            self._ping(qp)
+        # PING is not answered until UPTODATE: Learner.syncWithLeader has no PING case, and
+        # the leader drops a learner whose first packet after NEWLEADER is not its ACK
+        # (LearnerHandler: "Next packet was supposed to be an ACK"); our NEWLEADER ACK waits
+        # for the persist, so an immediate PING reply could overtake it.
         return None
 
     def _broadcast_packet(self, qp: Any) -> None:
@@ -307,8 +311,11 @@ class LearnerCore:
 
     def persisted(self, seq: int) -> list[Any]:
         """Persist `seq` (and all before it) is durable: release the ACKs waiting on it."""
-        for s in sorted(k for k in self.after if k <= seq):
-            for qp in self.after.pop(s):
+        # Seqs are consecutive: walk from the last released one instead of sorting `after`.
+        top = min(seq, self.seq)
+        while self.released < top:
+            self.released += 1
+            for qp in self.after.pop(self.released, ()):
                 if self.state != "dead":
                     self._send(qp)
         return self._take()

@@ -49,6 +49,9 @@ _QI = struct.Struct(">qi")
 _QII = struct.Struct(">qii")
 _QB = struct.Struct(">q?")
 _NODE = struct.Struct(">qqqqqiiiqq")  # aclKey + StatPersisted (DataNode.serialize)
+_QP_HEAD = struct.Struct(">iqi")  # QuorumPacket type, zxid, data length
+_QP_EMPTY = struct.Struct(">iqii")  # ... with a null data buffer and a null authinfo vector
+_NULL_VECTOR = b"\xff\xff\xff\xff"
 
 Packet = Any  # an r.QuorumPacket(type, zxid, data, authinfo)
 
@@ -59,6 +62,13 @@ def packet(ptype: int, zxid: int, data: bytes | None = None, authinfo: Any = Non
 
 def encode_packet(qp: Packet) -> bytes:
     """oa.writeRecord(qp, "packet"): no extra framing on the quorum socket."""
+    t, zxid, data, auth = qp
+    if auth is None:
+        # The broadcast hot path (PROPOSAL/ACK/COMMIT carry no authinfo): the same bytes the
+        # record codec writes (int type, long zxid, buffer data, vector -1), in one pack.
+        if data is None:
+            return _QP_EMPTY.pack(t, zxid, -1, -1)
+        return b"".join((_QP_HEAD.pack(t, zxid, len(data)), data, _NULL_VECTOR))
     return bytes(r.QuorumPacket.to_bytes(qp))
 
 
@@ -362,6 +372,17 @@ def _packet_end(buf: Any, off: int) -> int:
     return p
 
 
+def _decode_packet(buf: bytearray, off: int, end: int) -> Packet:
+    """One whole QuorumPacket in buf[off:end] (_packet_end checked the lengths)."""
+    t, zxid, n = _QP_HEAD.unpack_from(buf, off)
+    p = off + 16 + max(n, 0)
+    nv = _I.unpack_from(buf, p)[0]
+    if nv == -1 and p + 4 == end:
+        # No authinfo (every broadcast packet): skip the generic record decoder.
+        return r.QuorumPacket(t, zxid, None if n == -1 else bytes(buf[off + 16:p]), None)
+    return r.QuorumPacket.decode(bytes(buf[off:end]), 0)[0]
+
+
 class StreamItem(NamedTuple):
     qp: Packet
     snapshot: Snapshot | None  # set for SNAP: the body that followed it on the stream
@@ -393,7 +414,7 @@ class QuorumStreamReader:
                 end = _packet_end(self.buf, self.off)
             except _More:
                 break
-            qp, _ = r.QuorumPacket.decode(bytes(self.buf[self.off:end]), 0)
+            qp = _decode_packet(self.buf, self.off, end)
             self.off = end
             if qp.type == PT.SNAP:
                 self._snap_qp = qp

@@ -153,6 +153,11 @@ class Ensemble:
         return ",".join(m.address for m in self.members.values())
 
     def start(self, timeout: float = 30.0) -> None:
+        # Fixed addresses: a server left over (or another run of the same test) would be
+        # mistaken for ours by wait_serving; fail with that cause instead.
+        busy = [m.address for m in self.members.values() if m.fourlw(m.host, "ruok")]
+        if busy:
+            raise RuntimeError(f"something already serves on {busy}")
         for m in self.members.values():
             m.start()
         self.wait_serving(timeout)
