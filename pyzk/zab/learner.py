@@ -276,10 +276,15 @@ class LearnerCore:
             self.state = "broadcast"
             self._send(packet(PT.ACK, make_zxid(self.new_epoch, 0)))
             self.out.append(StartServing(self.new_epoch))
-        # PING is not answered until UPTODATE: Learner.syncWithLeader has no PING case, and
-        # the leader drops a learner whose first packet after NEWLEADER is not its ACK
-        # (LearnerHandler: "Next packet was supposed to be an ACK"); our NEWLEADER ACK waits
-        # for the persist, so an immediate PING reply could overtake it.
+        elif t == PT.PING:
+            # The leader drops a learner whose first packet after NEWLEADER is not its ACK
+            # (LearnerHandler: "Next packet was supposed to be an ACK"), and our NEWLEADER ACK
+            # waits for its persist: a PING reply must not overtake it, so it queues behind.
+            reply = packet(PT.PING, qp.zxid, encode_touches(self.touches()), qp.authinfo)
+            if self.after:
+                self.after[max(self.after)].append(reply)
+            else:
+                self._send(reply)
         return None
 
     def _broadcast_packet(self, qp: Any) -> None:

@@ -51,7 +51,10 @@ def test_observer_syncs_serves_forwards_is_informed_and_does_not_count_for_quoru
         ens.members[s].start()
     ens.wait_serving(30, members=voters)
     voter_cs = ",".join(ens.members[s].address for s in voters)
-    vc = _client(voter_cs)
+    try:
+        vc = _client(voter_cs)
+    except Exception as e:
+        raise AssertionError(f"no session on the voters: {e!r}\n{ens.logs(40)}") from None
     states: list[str] = []
     vc.add_listener(states.append)
     vc.ensure_path("/obs")
