@@ -59,7 +59,15 @@ class LookingPeer:
     sid: int
 
 
-Action = Send | Broadcast | Decided | SetTimer | ConnectAll | LookingPeer
+@dataclass(frozen=True)
+class RivalLeader:
+    """A LEADING server heard another voter claim leadership (the seed's "multiple leaders")."""
+    sid: int
+    peer_epoch: int
+    my_epoch: int
+
+
+Action = Send | Broadcast | Decided | SetTimer | ConnectAll | LookingPeer | RivalLeader
 
 
 @dataclass
@@ -217,6 +225,11 @@ class FLE:
             if self._running:
                 out += self._loop_step(from_sid, nstate, n, now_ms)
             return out
+        if (self.state == ServerState.LEADING and from_sid != self.my_id
+                and ((nstate == ServerState.LEADING and n.leader == from_sid)
+                     or (nstate == ServerState.FOLLOWING and n.leader != self.my_id))):
+            cv = self.current_vote or self.proposal()
+            out.append(RivalLeader(n.leader, n.peer_epoch, cv.peer_epoch))
         if nstate == ServerState.LOOKING:
             cv = self.current_vote or self.proposal()
             if self.state == ServerState.LEADING:

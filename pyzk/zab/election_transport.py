@@ -16,7 +16,16 @@ import struct
 from collections import deque
 from collections.abc import Callable
 
-from pyzk.zab.election import FLE, Action, Broadcast, ConnectAll, Decided, Send, SetTimer
+from pyzk.zab.election import (
+    FLE,
+    Action,
+    Broadcast,
+    ConnectAll,
+    Decided,
+    RivalLeader,
+    Send,
+    SetTimer,
+)
 from pyzk.zab.packets_election import (
     OBSERVER_ID_SID,
     ElectionWireError,
@@ -291,6 +300,10 @@ class ElectionService:
             elif isinstance(a, Decided):
                 if self._decided is not None and not self._decided.done():
                     self._decided.set_result(a)
+            elif isinstance(a, RivalLeader):
+                log.error("Multiple leaders detected: server %d leads epoch %d while this "
+                          "server %d leads epoch %d", a.sid, a.peer_epoch, self.fle.my_id,
+                          a.my_epoch)
 
     async def _run(self) -> None:
         while True:

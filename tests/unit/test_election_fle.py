@@ -136,3 +136,18 @@ def test_a_follower_answers_looking_voters_with_its_current_vote() -> None:
     reply = next(a for a in acts if isinstance(a, Send)).notification
     assert (reply.state, reply.leader, reply.election_epoch, reply.peer_epoch) == (1, 3, 1, 1)
     assert f.on_message(3, note(ServerState.LEADING, 3), 10) == []   # non-LOOKING: ignored
+
+
+def test_a_leader_hearing_another_leader_reports_a_rival() -> None:
+    """The seed's "multiple leaders" situation becomes an action the host logs, naming both."""
+    from pyzk.zab.election import RivalLeader
+
+    f = FLE(3, quorum())
+    f.start(0, 0, 0)
+    f.on_message(3, note(ServerState.LOOKING, 3), 1)
+    f.on_message(1, note(ServerState.LOOKING, 3), 2)
+    assert decided(f.on_timer(202)).state == ServerState.LEADING
+    acts = f.on_message(2, note(ServerState.LEADING, 2, epoch=5), 300)
+    assert RivalLeader(2, 5, 0) in acts
+    assert not any(isinstance(a, RivalLeader)
+                   for a in f.on_message(1, note(ServerState.FOLLOWING, 3), 301))
