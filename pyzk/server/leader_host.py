@@ -48,7 +48,10 @@ class _Learner:
     def write_out(self) -> None:
         out = self.out
         if out:
-            self.writer.write(out[0] if len(out) == 1 else b"".join(out))
+            # A learner that reset its connection is dropped by its reader; until then its
+            # packets go nowhere (writing to a closed uvloop transport raises).
+            if not self.writer.is_closing():
+                self.writer.write(out[0] if len(out) == 1 else b"".join(out))
             out.clear()
 
 

@@ -55,9 +55,18 @@ class LearnerHost:
         self.done = asyncio.Event()
         self.reason = ""
         self.serving_since: float | None = None
+        self._loop = asyncio.get_running_loop()
+        # Output batching: packets are encoded into one buffer and written once per loop
+        # iteration (Learner.writePacket(pp, false) + flush after a batch, like Java's
+        # SendAckRequestProcessor: one ACK per proposal, one socket write per batch).
+        self._out: list[bytes] = []
+        self._flush_scheduled = False
+        # Log writes reported durable, coalesced: `persisted(seq)` releases every seq up to it.
+        self._durable_seq = 0
+        self._release_scheduled = False
 
     def now_ms(self) -> int:
-        return int(asyncio.get_running_loop().time() * 1000)
+        return int(self._loop.time() * 1000)
 
     # -- lifecycle ---------------------------------------------------------------------------
     async def run(self) -> str:
@@ -87,6 +96,7 @@ class LearnerHost:
         finally:
             ticker.cancel()
             reading.cancel()
+            self._flush()
             writer.close()
         return self.reason
 
@@ -124,13 +134,12 @@ class LearnerHost:
         for a in actions:
             t = type(a)
             if t is N.Send:
-                if self.writer is not None and not self.done.is_set():
-                    self.writer.write(encode_packet(a.qp))
+                self._send(a.qp)
             elif t is N.Apply:
                 e = a.entry
                 origin = self.origins.pop((e.hdr.clientId, e.hdr.cxid), _NO_ORIGIN)
                 self.server.apply_committed(e.hdr, e.txn, origin)
-                self.peer.committed.add(e.hdr, e.txn, e.digest)
+                self.peer.committed.add(e.hdr, e.txn, e.digest, e.data)
                 applied = True
             elif t is N.Persist:
                 self._persist(a)
@@ -176,15 +185,46 @@ class LearnerHost:
                 self.peer.persist_epoch("currentEpoch", epoch)
 
         snap_tree = self.server.tree if a.snapshot else None
-        self.peer.disk.submit([(e.hdr, e.txn, e.digest) for e in a.entries],
+        self.peer.disk.submit([(e.hdr, e.txn, e.digest, e.data) for e in a.entries],
                               lambda: self._persisted(seq), snapshot_tree=snap_tree,
-                              sessions=self.server_sessions(), after=after)
+                              sessions=self.server_sessions, after=after)
         if a.snapshot:
             self.peer.full_resync = False
 
     def _persisted(self, seq: int) -> None:
-        if not self.done.is_set():
-            asyncio.ensure_future(self.execute(self.core.persisted(seq)))
+        # The disk worker reports a whole group commit at once: one core call for all of it.
+        if seq > self._durable_seq:
+            self._durable_seq = seq
+        if not self._release_scheduled:
+            self._release_scheduled = True
+            self._loop.call_soon(self._release)
+
+    def _release(self) -> None:
+        self._release_scheduled = False
+        if self.done.is_set():
+            return
+        actions = self.core.persisted(self._durable_seq)
+        if all(type(a) is N.Send for a in actions):
+            for a in actions:
+                self._send(a.qp)  # the ACKs: no task needed
+        else:
+            asyncio.ensure_future(self.execute(actions))
+
+    def _send(self, qp: Any) -> None:
+        if self.writer is not None and not self.done.is_set():
+            self._out.append(encode_packet(qp))
+            if not self._flush_scheduled:
+                self._flush_scheduled = True
+                self._loop.call_soon(self._flush)
+
+    def _flush(self) -> None:
+        self._flush_scheduled = False
+        out = self._out
+        w = self.writer
+        # A connection the leader reset is closed under us: what is queued is lost with it.
+        if out and w is not None and not w.is_closing():
+            w.write(out[0] if len(out) == 1 else b"".join(out))
+        out.clear()
 
     async def _truncate(self, zxid: int) -> None:
         await self.peer.disk.wait_idle()
@@ -247,5 +287,5 @@ class LearnerHost:
 
     def _send_all(self, actions: list[Any]) -> None:
         for a in actions:
-            if isinstance(a, N.Send) and self.writer is not None and not self.done.is_set():
-                self.writer.write(encode_packet(a.qp))
+            if isinstance(a, N.Send):
+                self._send(a.qp)
