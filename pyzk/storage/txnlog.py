@@ -179,6 +179,10 @@ def scan_log(buf: Any, name: str = "log") -> LogScan:
     """
     if not isinstance(buf, bytes):
         buf = bytes(buf)
+    if len(buf) < LOG_HEADER_SIZE and encode_log_header()[:len(buf)] == buf:
+        # A crash between creating the file and writing its header: the header goes first, so
+        # the file never held a txn (and no reply depended on it).
+        return LogScan(0, [], len(buf), f"no complete file header ({len(buf)} bytes)")
     hdr = decode_log_header(buf, name)
     entries: list[tuple[int, bytes]] = []
     off = LOG_HEADER_SIZE

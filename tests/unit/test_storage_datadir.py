@@ -185,3 +185,25 @@ def test_every_snapshot_corrupt_is_refused(tmp_path: Path) -> None:
         p.write_bytes(bytes(data))
     with pytest.raises(RecoveryError, match="Not able to find valid snapshots"):
         recover(dd)
+
+
+def test_newest_log_cut_before_its_header_is_ignored_with_a_warning(tmp_path) -> None:
+    """kill -9 between creating log.<zxid> and writing its 16-byte header: recovery goes on."""
+    from pyzk.protocol import records as r
+    from pyzk.storage.datadir import DataDir
+    from pyzk.storage.logfile import TxnLogWriter, log_name
+    from pyzk.storage.recovery import recover
+    from pyzk.storage.snapshot import capture
+    from pyzk.tree.datatree import DataTree
+
+    dd = DataDir(tmp_path)
+    dd.save_snapshot(capture(DataTree(), {}))
+    w = TxnLogWriter(dd.log_dir, prealloc=4096)
+    acl = [r.ACL(31, r.Id("world", "anyone"))]
+    w.append(r.TxnHeader(1, 1, 1, 1000, 1), r.CreateTxn("/a", b"x", acl, False, 1))
+    w.close()
+    for size in (0, 7):
+        (dd.log_dir / log_name(2)).write_bytes(b"ZKLG\0\0\0\2"[:size])
+        rec = recover(DataDir(tmp_path))
+        assert rec.last_zxid == 1 and "/a" in rec.tree.nodes
+        assert any("no complete file header" in t for t in rec.torn)
