@@ -63,6 +63,7 @@ class LeaderHost:
     def __init__(self, peer: QuorumPeer) -> None:
         self.peer = peer
         cfg = peer.config
+        self.proposal_last = self.proposal_min = self.proposal_max = -1
         self.server = peer.new_server(leading=True)
         self.server.writes = self
         self.core = L.LeaderCore(
@@ -255,6 +256,15 @@ class LeaderHost:
         if origin.conn is not None or origin.on_applied is not None:
             self.origins[hdr.zxid] = origin
         self.execute(self.core.propose(hdr, txn, None, self.now_ms()))
+        p = self.core.outstanding.get(hdr.zxid)
+        if p is not None:
+            self.record_proposal_size(len(p.data))
+
+    def record_proposal_size(self, size: int) -> None:
+        """Leader.proposalStats (BufferStats): last/min/max serialized proposal, -1 before any."""
+        self.proposal_last = size
+        self.proposal_min = size if self.proposal_min < 0 else min(self.proposal_min, size)
+        self.proposal_max = max(self.proposal_max, size)
 
     def forward(self, conn: ClientConn, pending: Pending, op: int, body: bytes) -> None:
         raise AssertionError("the leader does not forward")

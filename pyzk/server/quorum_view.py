@@ -102,7 +102,8 @@ class QuorumView(LiveView):
 
     @property
     def proposal_sizes(self) -> tuple[int, int, int] | None:
-        return (0, 0, 0) if self._leader() is not None else None
+        lh = self._leader()
+        return None if lh is None else (lh.proposal_last, lh.proposal_min, lh.proposal_max)
 
     @property
     def monitor_gauges(self) -> Mapping[str, int | float | str | None]:
@@ -119,9 +120,9 @@ class QuorumView(LiveView):
             g["pending_syncs"] = sum(len(v) for v in lh.core.pending_syncs.values())
             up = lh.established_at
             g["leader_uptime"] = 0 if up is None else self._uptime_ms(up)
-            g["last_proposal_size"] = -1
-            g["max_proposal_size"] = -1
-            g["min_proposal_size"] = -1
+            g["last_proposal_size"] = lh.proposal_last
+            g["max_proposal_size"] = lh.proposal_max
+            g["min_proposal_size"] = lh.proposal_min
         return g
 
     @staticmethod

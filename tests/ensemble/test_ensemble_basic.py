@@ -48,6 +48,14 @@ def test_three_members_elect_one_leader_and_replicate_reads_writes_watches_ephem
             c.sync("/app")
             assert sorted(c.get_children("/app")) == ["from0", "from1", "from2"]
             assert [c.get(f"/app/from{i}")[0] for i in range(3)] == [b"v0", b"v1", b"v2"]
+        # The leader reports its learners and the sizes of the proposals it sent (mntr, stat).
+        leader = next(m for m in ens.members.values() if modes[m.sid] == "leader")
+        mntr = dict(line.split("\t", 1) for line in
+                    four_letter(leader.host, "mntr").splitlines() if "\t" in line)
+        assert mntr["zk_synced_followers"] == "2" and mntr["zk_learners"] == "2", mntr
+        assert int(mntr["zk_last_proposal_size"]) > 0, mntr
+        assert 0 < int(mntr["zk_min_proposal_size"]) <= int(mntr["zk_max_proposal_size"]), mntr
+        assert "Proposal sizes last/min/max: " in four_letter(leader.host, "stat")
 
         # A data watch set through each member fires when any member writes.
         fired = [threading.Event() for _ in clients]
