@@ -4,16 +4,22 @@ replies."""
 
 from __future__ import annotations
 
-from itest_util import raw
-from rawclient import RawClient
+import pytest
+from itest_util import raw, wait_for
+from rawclient import ConnectionClosed, RawClient
 
 from pyzk.protocol import records as r
 from pyzk.protocol.opcodes import Op
 
 
-def test_max_client_cnxns_per_address_closes_the_extra_connection(zk_factory) -> None:
+def test_max_client_cnxns_per_address_closes_the_extra_connection(zk_kind, zk_factory) -> None:
+    if zk_kind == "java":
+        # Java's NIO factory keeps counting a closed connection (the launcher's readiness
+        # probe, a refused attempt) until its selector thread processes the close, so which of
+        # three quick connections it refuses is a race; pyzk's count is exact.
+        pytest.skip("Java refuses by a racy count; the exact limit is checked on pyzk")
     srv = zk_factory(maxClientCnxns="2")
-    a, b = raw(srv), raw(srv)
+    a, b = wait_for(lambda: _two_clients(srv), 10, "two connections accepted")
     extra = RawClient(srv.host, srv.port)
     try:
         assert extra.is_closed_by_server(5.0)
@@ -38,3 +44,15 @@ def test_throttled_pipeline_gets_every_reply_in_order(zk_factory) -> None:
 
 def _open() -> list[r.ACL]:
     return [r.ACL(31, r.Id("world", "anyone"))]
+
+
+def _two_clients(srv) -> tuple[RawClient, RawClient] | None:  # type: ignore[no-untyped-def]
+    made: list[RawClient] = []
+    try:
+        for _ in range(2):
+            made.append(raw(srv))
+        return made[0], made[1]
+    except (ConnectionClosed, OSError):
+        for c in made:
+            c.close()
+        return None
