@@ -6,70 +6,26 @@ thread that setns()'d into it (threads it starts, e.g. kazoo's, inherit the name
 
 from __future__ import annotations
 
-import ctypes
 import functools
 import os
-import subprocess
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from ensemble import Ensemble, four_letter
 
+from pyzk.testing import netns as _ns
+from pyzk.testing.netns import NsThread, ip
+
 PREFIX = "pyzk-t-"
 SUBNET = "10.77.0"
-CLONE_NEWNET = 0x40000000
 T = TypeVar("T")
 
-_libc = ctypes.CDLL(None, use_errno=True)
-
-
-def ip(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["ip", *args], capture_output=True, text=True, timeout=20,
-                          check=check)
+__all__ = ["Fabric", "NsThread", "ip", "unavailable_reason"]
 
 
 def unavailable_reason() -> str | None:
     """Why namespaces cannot be made here (not root, no CAP_SYS_ADMIN, no veth), or None."""
-    probe = f"{PREFIX}probe{os.getpid()}"
-    try:
-        r = ip("netns", "add", probe, check=False)
-        if r.returncode != 0:
-            return f"`ip netns add` is not permitted here: {r.stderr.strip()}"
-        r = ip("link", "add", "name", "a", "netns", probe, "type", "veth", "peer", "name", "b",
-               "netns", probe, check=False)
-        if r.returncode != 0:
-            return f"cannot create veth pairs in a namespace: {r.stderr.strip()}"
-        return None
-    except (OSError, subprocess.SubprocessError) as e:
-        return f"cannot run `ip`: {e}"
-    finally:
-        ip("netns", "del", probe, check=False)
-
-
-def _enter(name: str) -> None:
-    fd = os.open(f"/run/netns/{name}", os.O_RDONLY)
-    try:
-        if _libc.setns(fd, CLONE_NEWNET) != 0:
-            err = ctypes.get_errno()
-            raise OSError(err, f"setns({name}): {os.strerror(err)}")
-    finally:
-        os.close(fd)
-
-
-class NsThread:
-    """One worker thread inside namespace `name`; `run` executes a callable there."""
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-        self.pool = ThreadPoolExecutor(1, thread_name_prefix=name, initializer=_enter,
-                                       initargs=(name,))
-
-    def run(self, fn: Callable[..., T], *args: Any, timeout: float = 60) -> T:
-        return self.pool.submit(fn, *args).result(timeout)
-
-    def close(self) -> None:
-        self.pool.shutdown(wait=False, cancel_futures=True)
+    return _ns.unavailable_reason(f"{PREFIX}probe{os.getpid()}")
 
 
 def _probe(th: NsThread, host: str, word: str) -> str:
