@@ -1,7 +1,8 @@
 """A real three-node (or N-node) pyzk ensemble for application test suites.
 
-`ZkTestEnsemble` runs each member as its own `python -m pyzk` process on a loopback address
-(or, as root, in its own network namespace), waits for one leader and N-1 followers, and can
+`ZkTestEnsemble` runs each member as its own process on a loopback address, forked from a
+helper that has pyzk imported (pyzk.testing.zygote), or as `python -m pyzk` in its own network
+namespace (as root), waits for one leader and N-1 followers, and can
 stop, start, restart or kill a member, and partition it (a freeze, or a real network cut).
 """
 
@@ -23,6 +24,7 @@ from typing import Any
 import pyzk
 
 from .netns import BridgeNet, Forwarder, unavailable_reason
+from .zygote import ForkedProcess, Zygote
 
 # The directory holding the pyzk package: members import the same pyzk as the test process.
 _PKG_PARENT = str(Path(pyzk.__file__).resolve().parents[1])
@@ -66,6 +68,19 @@ def _free_ports(host: str, n: int) -> list[int]:
             s.close()
 
 
+def member_env() -> dict[str, str]:
+    """Members' environment: ours, with the pyzk this process imported first on the path."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (_PKG_PARENT, env.get("PYTHONPATH", "")) if p)
+    return env
+
+
+def prewarm() -> None:
+    """Start the fork helper now (e.g. while pytest collects), so the first ensemble's start
+    does not pay for its imports."""
+    Zygote.shared(member_env())
+
+
 def default_hosts(size: int) -> list[str]:
     """Distinct loopback addresses on Linux (all of 127/8 is loopback there), else 127.0.0.1."""
     if not sys.platform.startswith("linux"):
@@ -96,8 +111,9 @@ class ZkTestMember:
         self.data_dir = workdir / "data"
         self.log_path = workdir / "pyzk.log"
         self.config_path = workdir / "zoo.cfg"
-        self.proc: subprocess.Popen[bytes] | None = None
+        self.proc: subprocess.Popen[bytes] | ForkedProcess | None = None
         self.frozen = False
+        self.fork = False  # launch through the fork helper (pyzk.testing.zygote)
         self.cmd_prefix: list[str] = []  # `ip netns exec NS` in network="netns" mode
 
     @property
@@ -128,11 +144,15 @@ class ZkTestMember:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         (self.data_dir / "myid").write_text(f"{self.sid}\n")
         self.config_path.write_text("".join(f"{k}={v}\n" for k, v in config.items()))
+        argv = ["serve", "--no-env", "--config", str(self.config_path)]
+        if self.fork and not self.cmd_prefix:
+            # Already-imported pyzk, forked: no interpreter start-up per member.
+            self.proc = Zygote.shared(env).spawn(argv, str(self.workdir), env, str(self.log_path))
+            return
         with open(self.log_path, "ab") as log:
             # Own session: signals (SIGSTOP for freeze) reach only this member.
             self.proc = subprocess.Popen(
-                [*self.cmd_prefix, sys.executable, "-m", "pyzk", "serve", "--no-env", "--config",
-                 str(self.config_path)],
+                [*self.cmd_prefix, sys.executable, "-m", "pyzk", *argv],
                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                 cwd=self.workdir, env=env, start_new_session=True)
 
@@ -172,6 +192,9 @@ class ZkTestEnsemble:
     (root only: member i runs in namespace `netns_prefix`zk<i> at `netns_subnet`.1<i> on a
     bridge, clients reach it through a forwarder on its loopback address, and partition()
     cuts its link to the other members).
+    fork: start loopback members by forking a helper that has pyzk imported already
+    (pyzk.testing.zygote) instead of running `python -m pyzk` for each; False runs a fresh
+    interpreter per member. Either way each member is its own process and session.
     Indexes in stop/start/restart/kill/partition are server ids, 1..N.
     """
 
@@ -179,7 +202,7 @@ class ZkTestEnsemble:
                  workdir: Path | str | None = None, standard_ports: bool = False,
                  tick_ms: int = 200, network: str = "loopback",
                  netns_prefix: str | None = None, netns_subnet: str = "10.254.0",
-                 **settings: Any) -> None:
+                 fork: bool = True, **settings: Any) -> None:
         hosts = list(hosts) if hosts is not None else default_hosts(size)
         if len(hosts) != size:
             raise ValueError(f"{size} members need {size} hosts, got {hosts}")
@@ -206,6 +229,7 @@ class ZkTestEnsemble:
             else:
                 ports = _free_ports(host, 3)
             self.members[sid] = ZkTestMember(sid, host, ports, self.workdir / f"zk{sid}")
+            self.members[sid].fork = fork
         servers = {f"server.{m.sid}": f"{self._peer_host(m)}:{m.quorum_port}:{m.election_port}"
                    for m in self.members.values()}
         self._base = {
@@ -215,9 +239,7 @@ class ZkTestEnsemble:
             "4lw.commands.whitelist": "*", "forceSync": "no", **servers,
             **{k: str(v) for k, v in settings.items()},
         }
-        self._env = dict(os.environ)
-        self._env["PYTHONPATH"] = os.pathsep.join(
-            p for p in (_PKG_PARENT, self._env.get("PYTHONPATH", "")) if p)
+        self._env = member_env()
         self.startup_seconds: float | None = None
 
     def _make_namespaces(self, hosts: list[str], prefix: str, subnet: str) -> None:

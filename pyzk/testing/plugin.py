@@ -5,7 +5,8 @@
 
 `zk_server` is a fresh standalone pyzk per test; `zk_server_factory(**zoo_cfg_keys)` makes more
 (each stopped and removed at the end of the test). `zk_ensemble` is a fresh three-member
-replicated ensemble (member processes, see pyzk.testing.ensemble); override the
+replicated ensemble (member processes forked from a helper that has pyzk imported, see
+pyzk.testing.ensemble and pyzk.testing.zygote); override the
 `zk_ensemble_options` fixture to pass ZkTestEnsemble arguments (hosts, tick_ms, zoo.cfg keys).
 """
 
@@ -16,8 +17,16 @@ from typing import Any
 
 import pytest
 
-from .ensemble import ZkTestEnsemble
+from .ensemble import ZkTestEnsemble, prewarm
 from .server import ZkTestServer
+
+ENSEMBLE_FIXTURES = {"zk_ensemble", "zk_ensemble_factory"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """When a collected test uses an ensemble fixture, start the member fork helper now."""
+    if any(ENSEMBLE_FIXTURES & set(getattr(i, "fixturenames", ())) for i in items):
+        prewarm()
 
 
 @pytest.fixture

@@ -55,6 +55,7 @@ class _Peer:
         self.writer: asyncio.StreamWriter | None = None
         self.tasks: list[asyncio.Task[None]] = []
         self.dialing: asyncio.Task[None] | None = None
+        self.retry_now = asyncio.Event()  # ends a dialer's back-off: the peer is up
         self.last_sent: bytes | None = None
 
 
@@ -143,6 +144,12 @@ class QuorumCnxManager:
     async def _dial(self, sid: int, addr: tuple[str, int]) -> None:
         backoff = BACKOFF_MIN_S
         while not self._closed:
+            p = self.peers.get(sid)
+            if p is not None and p.writer is not None:
+                # connectOne: "There is a connection already for server": the peer dialled
+                # us meanwhile. Dialling anyway would replace a working connection and make
+                # both sides resend their last vote, restarting every finalizeWait.
+                return
             try:
                 reader, writer = await asyncio.wait_for(
                     asyncio.open_connection(addr[0], addr[1]), CONNECT_TIMEOUT_S)
@@ -150,9 +157,16 @@ class QuorumCnxManager:
                 p = self.peers.get(sid)
                 if p is None or p.slot is None:
                     return            # nothing waiting: the FLE timeout will call connect_all
-                await asyncio.sleep(backoff)
+                p.retry_now.clear()
+                try:
+                    await asyncio.wait_for(p.retry_now.wait(), backoff)
+                except TimeoutError:
+                    pass
                 backoff = min(backoff * 2, BACKOFF_MAX_S)
                 continue
+            if self.connected(sid):  # the peer's own dial won while ours was connecting
+                writer.close()
+                return
             try:
                 writer.write(InitialMessage(self.my_id, format_addr(*self.election_addr)).encode())
                 await writer.drain()
@@ -194,6 +208,9 @@ class QuorumCnxManager:
             writer.close()
             if addr is not None and sid not in self.view:
                 self.view[sid] = addr
+            # Java dials back at once; a dialer of ours backing off after an earlier refusal
+            # (the peer was not listening yet) retries now instead of after its back-off.
+            self._peer(sid).retry_now.set()
             self.connect_one(sid, addr)
         elif sid == self.my_id:
             log.warning("We got a connection request from a server with our own ID.")
