@@ -45,6 +45,8 @@ _SESSION = struct.Struct(">qi")
 # version, cversion, aversion, ephemeralOwner, pzxid).
 _NODE = struct.Struct(">qqqqqiiiqq")
 _DIGEST_HEAD = struct.Struct(">qi")
+# Whole-record layouts (path, data, DataNode) by (path length, data length): one pack per node.
+_RECORD: dict[tuple[int, int], struct.Struct] = {}
 
 
 class SnapNode(NamedTuple):
@@ -81,9 +83,10 @@ class SnapshotFormatError(ValueError):
 
 # -- encoding ----------------------------------------------------------------------------------
 
-def _seal(out: bytearray) -> None:
-    """SnapStream.sealStream: the checksum of everything written so far, then "/"."""
-    out += _Q.pack(zlib.adler32(out))
+def _seal(out: bytearray, before: int = 1) -> None:
+    """SnapStream.sealStream: the checksum of everything written so far, then "/". `before`
+    is the Adler-32 of whatever precedes `out` in the stream (1: nothing)."""
+    out += _Q.pack(zlib.adler32(out, before))
     out += SEAL_TAIL
 
 
@@ -103,6 +106,35 @@ def encode_head(sessions: list[tuple[int, int]], acls: list[tuple[int, list[Any]
     return out
 
 
+def node_record(path: str, node: Any) -> bytearray:
+    """The snapshot record of the live Znode at `path` (path, then DataNode; the root's path
+    is written as ""), cached in `node.snap`.
+
+    Most nodes do not change between snapshots, so their bytes are reused instead of encoded
+    again. The cache slot is claimed empty *before* the fields are read and filled by one
+    append: the tree sets `node.snap = None` after every change, which orphans a claim made
+    before or during that change, so a filled slot still on the node holds bytes read after
+    its last change. (A bytearray, not a list or tuple: it is not tracked by the cyclic GC.)
+    """
+    tok = node.snap
+    if tok:
+        return tok  # type: ignore[no-any-return]
+    tok = bytearray()
+    node.snap = tok
+    pb = b"" if path == "/" else path.encode("utf-8")  # the root is written as ""
+    d = node.data
+    lp, ld = len(pb), (-1 if d is None else len(d))
+    st = _RECORD.get((lp, ld))
+    if st is None:
+        st = struct.Struct(f">i{lp}si{max(ld, 0)}sqqqqqiiiqq")
+        if len(_RECORD) < 4096:  # one per (path length, data length) seen; bounded
+            _RECORD[(lp, ld)] = st
+    tok += st.pack(lp, pb, ld, d or b"", node.acl, node.czxid, node.mzxid, node.ctime,
+                   node.mtime, node.version, node.cversion, node.aversion, node.ephemeral_owner,
+                   node.pzxid)
+    return tok
+
+
 def encode_node(out: bytearray, path: str, node: Any) -> None:
     """One (path, DataNode) from a pyzk Znode; reads each field once (the snapshot is fuzzy)."""
     write_string(out, path)
@@ -112,17 +144,18 @@ def encode_node(out: bytearray, path: str, node: Any) -> None:
 
 
 def encode_tail(out: bytearray, digest: ZxidDigest | None,
-                last_processed_zxid: int | None = None) -> None:
-    """End-of-nodes marker and the seals (FileSnap.serialize, DataTree.serializeZxidDigest)."""
+                last_processed_zxid: int | None = None, before: int = 1) -> None:
+    """End-of-nodes marker and the seals (FileSnap.serialize, DataTree.serializeZxidDigest);
+    `before` as in _seal."""
     write_string(out, "/")
-    _seal(out)
+    _seal(out, before)
     if digest is not None:
         out += _DIGEST_HEAD.pack(digest.zxid, digest.version)
         out += _Q.pack(digest.digest)
-        _seal(out)
+        _seal(out, before)
         if last_processed_zxid is not None:
             out += _Q.pack(last_processed_zxid)
-            _seal(out)
+            _seal(out, before)
 
 
 def encode_snapshot(snap: Snapshot) -> bytes:
@@ -281,13 +314,16 @@ def encode_view(view: SnapshotView) -> bytes:
     Nodes are encoded before the ACL map is copied so that every ACL id a node was seen with
     is (barring a concurrent last-reference drop, which replay repairs) in the map written.
     """
-    body = bytearray()
+    recs: list[bytearray] = []
+    append = recs.append
     for path, node in view.nodes.items():
-        encode_node(body, "" if path == "/" else path, node)
-    out = encode_head(view.sessions, view.acl_cache.entries())
-    out += body
-    encode_tail(out, view.digest)
-    return bytes(out)
+        tok = node.snap  # the cache hit inlined: most nodes
+        append(tok if tok else node_record(path, node))
+    body = b"".join(recs)
+    head = encode_head(view.sessions, view.acl_cache.entries())
+    tail = bytearray()
+    encode_tail(tail, view.digest, before=zlib.adler32(body, zlib.adler32(head)))
+    return b"".join((head, body, tail))
 
 
 def load_tree(snap: Snapshot, tree: Any, zxid: int) -> None:

@@ -112,6 +112,7 @@ class DataTree:
         n = self.nodes[CONFIG_NODE]
         self.data_size += len(data) - len(n.data or b"")
         n.data = data
+        n.snap = None  # after the change: see Znode.snap
 
     # -- watch delivery -------------------------------------------------------------------
 
@@ -153,6 +154,7 @@ class DataTree:
         if parent_cversion > parent.cversion:
             parent.cversion = parent_cversion
             parent.pzxid = zxid
+            parent.snap = None
         child = Znode(data, acl_id, zxid, zxid, time, time, 0, 0, 0, owner, zxid)
         children.add(child_name)
         self.nodes[path] = child
@@ -188,6 +190,7 @@ class DataTree:
         # pzxid moves even if the child is already gone (fuzzy snapshot replay)
         if zxid > parent.pzxid:
             parent.pzxid = zxid
+            parent.snap = None
         node = self.nodes.pop(path, None)
         if node is None:
             raise KeeperError(Err.NONODE)
@@ -222,6 +225,7 @@ class DataTree:
         n.mtime = time
         n.mzxid = zxid
         n.version = version
+        n.snap = None
         self.data_size += (len(data) if data else 0) - (len(old) if old else 0)
         self._fire(self.watches.data.trigger(path, False), EventType.NODE_DATA_CHANGED, path,
                    n.acl, events)
@@ -234,6 +238,7 @@ class DataTree:
         self.acl_cache.remove_usage(n.acl)
         n.aversion = version
         n.acl = self.acl_cache.convert(acl)
+        n.snap = None
         return n
 
     def set_cversion_pzxid(self, path: str, new_cversion: int, zxid: int) -> None:
@@ -247,6 +252,7 @@ class DataTree:
         if new_cversion > n.cversion:
             n.cversion = new_cversion
             n.pzxid = zxid
+            n.snap = None
 
     def kill_session(self, session: int, zxid: int, paths_in_txn: list[str] | None,
                      events: list[Event]) -> None:

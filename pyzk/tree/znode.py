@@ -2,6 +2,8 @@
 
 Slots only, so a znode costs no more than Java's DataNode + StatPersisted; `acl` is the
 ReferenceCountedACLCache id and `children` stays None until the first child (DataNode.java).
+`snap` caches the node's snapshot record (pyzk.storage.snapshot.node_record); whoever changes a
+persisted field sets it to None afterwards.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 
 class Znode:
     __slots__ = ("data", "acl", "czxid", "mzxid", "ctime", "mtime", "version",
-                 "cversion", "aversion", "ephemeral_owner", "pzxid", "children")
+                 "cversion", "aversion", "ephemeral_owner", "pzxid", "children", "snap")
 
     def __init__(self, data: bytes | None, acl: int, czxid: int = 0, mzxid: int = 0,
                  ctime: int = 0, mtime: int = 0, version: int = 0, cversion: int = 0,
@@ -29,6 +31,7 @@ class Znode:
         self.ephemeral_owner = ephemeral_owner
         self.pzxid = pzxid
         self.children = children
+        self.snap: bytearray | None = None
 
     def __repr__(self) -> str:
         return (f"Znode(czxid={self.czxid:#x}, mzxid={self.mzxid:#x}, version={self.version}, "

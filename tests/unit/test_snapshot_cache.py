@@ -1,0 +1,73 @@
+"""Snapshot record cache (Znode.snap): a snapshot taken after any kind of change equals one
+encoded from scratch, and a record claimed before (or during) a change is never reused."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pyzk.protocol import records as r
+from pyzk.storage import snapshot as sc
+from pyzk.tree.datatree import DataTree
+
+OPEN = [r.ACL(31, r.Id("world", "anyone"))]
+READ = [r.ACL(1, r.Id("world", "anyone"))]
+
+
+def fresh_encoding(tree: DataTree) -> bytes:
+    """The same view with every cache dropped first."""
+    for n in tree.nodes.values():
+        n.snap = None
+    return sc.encode_view(sc.capture(tree, {0x10: 4000}))
+
+
+def cached_encoding(tree: DataTree) -> bytes:
+    return sc.encode_view(sc.capture(tree, {0x10: 4000}))
+
+
+def build() -> DataTree:
+    t = DataTree()
+    ev: list[Any] = []
+    t.create_node("/a", b"one", OPEN, 0, -1, 2, 100, ev)
+    t.create_node("/a/b", None, OPEN, 0x10, -1, 3, 101, ev)
+    t.create_node("/c", b"", READ, 0, -1, 4, 102, ev)
+    return t
+
+
+def test_every_kind_of_change_shows_in_the_next_snapshot() -> None:
+    t = build()
+    ev: list[Any] = []
+    first = cached_encoding(t)
+    assert all(n.snap is not None for n in t.nodes.values())
+    assert cached_encoding(t) == first  # all from the cache
+    changes = [
+        lambda: t.set_data("/a", b"two", 1, 5, 103, ev),
+        lambda: t.create_node("/a/d", b"x", OPEN, 0, -1, 6, 104, ev),  # parent cversion/pzxid
+        lambda: t.delete_node("/a/b", 7, ev),                            # parent pzxid
+        lambda: t.set_acl("/c", OPEN, 1),
+        lambda: t.set_cversion_pzxid("/c", -1, 8),
+        lambda: t.set_config_data(b"server.1=h:1:2;3\nversion=0"),
+        lambda: t.set_data("/a", None, 2, 9, 105, ev),
+    ]
+    for change in changes:
+        change()
+        got = cached_encoding(t)
+        assert got == fresh_encoding(t)
+        assert sc.decode_snapshot(got) == sc.decode_snapshot(fresh_encoding(t))
+
+
+def test_a_record_claimed_before_a_change_is_not_reused() -> None:
+    t = build()
+    node = t.nodes["/a"]
+    # A snapshot thread claims the slot and reads the fields ...
+    tok = bytearray()
+    node.snap = tok
+    old = bytes(sc.node_record("/a", node))  # an unfilled claim is not a record: encoded afresh
+    assert b"one" in old and node.snap is not tok
+    node.snap = tok
+    # ... the loop changes the node before the thread fills its slot ...
+    t.set_data("/a", b"new", 1, 5, 103, [])
+    tok += old
+    # ... so the filled slot is orphaned and the next snapshot encodes the new state.
+    assert node.snap is None
+    assert b"new" in sc.node_record("/a", node)
+    assert sc.node_record("/a", node) is sc.node_record("/a", node)  # now cached
