@@ -56,6 +56,12 @@ def write_reply(tree: DataTree, req: Request, hdr: Any, result: TxnResult) -> tu
         return err, r.SetDataResponse.to_bytes(r.SetDataResponse(result.stat))
     if op == Op.SET_ACL:
         return err, r.SetACLResponse.to_bytes(r.SetACLResponse(result.stat))
+    if op == Op.RECONFIG:
+        # FinalRequestProcessor: GetDataResponse(quorumVerifier.toString(), stat); the config
+        # was activated before this apply, so it is the data the txn just wrote.
+        cfg = tree.nodes.get("/zookeeper/config")
+        data = cfg.data if cfg is not None else b""
+        return err, r.GetDataResponse.to_bytes(r.GetDataResponse(data, result.stat))
     return err, b""
 
 

@@ -25,6 +25,7 @@ from ..tree.acl import check_acl, fixup_acl
 from ..tree.datatree import CONFIG_NODE, SPECIAL_PATHS, DataTree
 from ..tree.paths import is_valid_path
 from ..tree.znode import Znode
+from ..zab.reconfig import ReconfigMarshalling
 from .changes import ChangeRecord, Outstanding
 from .request import Request
 
@@ -74,6 +75,8 @@ class Prep:
         self.tree = tree
         self.settings = settings or PrepSettings()
         self.outstanding = Outstanding()
+        # The leader's reconfig context (prepare(rec, zxid) -> QuorumMaj); None elsewhere.
+        self.reconfig: Any = None
 
     # -- overlay lookups (getRecordForPath) ---------------------------------------------------
 
@@ -281,11 +284,30 @@ class Prep:
                 raise KeeperError(Err.BADVERSION, path)
             return r.CheckVersionTxn(path, _i32(node.version + 1))
         if op == Op.RECONFIG:
-            if not self.settings.reconfig_enabled:
-                raise KeeperError(Err.RECONFIGDISABLED)
+            return self._reconfig(zxid, req, rec)
+        raise KeeperError(Err.UNIMPLEMENTED)  # not a txn-building op
+
+    def _reconfig(self, zxid: int, req: Request, rec: Any) -> Any:
+        """The reconfig branch (PrepRequestProcessor, release-3.8.4): disabled, then (leader
+        only) the membership checks of pyzk.zab.reconfig.prepare, then WRITE on
+        /zookeeper/config; the txn is a SetDataTxn of the new config text, version -1."""
+        if not self.settings.reconfig_enabled:
+            raise KeeperError(Err.RECONFIGDISABLED)
+        ctx = self.reconfig
+        if ctx is None:
             # standalone: "reconfiguration currently not supported"
             raise KeeperError(Err.UNIMPLEMENTED, CONFIG_NODE)
-        raise KeeperError(Err.UNIMPLEMENTED)  # not a txn-building op
+        try:
+            qv = ctx.prepare(rec, zxid)
+        except ReconfigMarshalling:
+            raise _Marshalling() from None
+        node = self._get(CONFIG_NODE)
+        self._check(node, _WRITE, req, CONFIG_NODE)
+        data = qv.config_bytes()
+        nr = self._dup(node, CONFIG_NODE, zxid)
+        nr.version = -1
+        self.outstanding.add(nr)
+        return r.SetDataTxn(CONFIG_NODE, data, -1)
 
     def _create(self, op: int, zxid: int, time: int, req: Request, rec: Any) -> Any:
         flags = rec.flags

@@ -21,7 +21,9 @@ from ..protocol.jute import JuteError
 from ..protocol.multi import decode_multi
 from ..protocol.opcodes import CLIENT_OPS, Op
 from ..zab import leader as L
+from ..zab import reconfig
 from ..zab.packets import PT, QuorumStreamReader, encode_packet, packet
+from ..zab.quorum import QuorumMaj
 from ..zab.zxid import make_zxid
 from .replication import disk_log_reader, snap_body
 from .zkserver import Origin
@@ -66,13 +68,17 @@ class LeaderHost:
         self.proposal_last = self.proposal_min = self.proposal_max = -1
         self.server = peer.new_server(leading=True)
         self.server.writes = self
+        self.server.prep.reconfig = self  # the reconfig branch's leader-only checks
         self.core = L.LeaderCore(
-            peer.my_id, set(cfg.voting_members), set(cfg.observers), peer.accepted_epoch,
+            peer.my_id, set(peer.quorum.voting_members), set(peer.quorum.observing_members),
+            peer.accepted_epoch,
             peer.current_epoch, self.server.tree.last_processed_zxid,
             list(peer.committed.entries), tick_ms=cfg.tick_time_ms,
             init_limit=cfg.init_limit, sync_limit=cfg.sync_limit,
-            config_bytes=peer.quorum.config_bytes(), disk_log=disk_log_reader(peer.storage),
-            session_valid=self._session_valid, commit_log_count=cfg.commit_log_count)
+            config_version=peer.quorum.version, config_bytes=peer.last_seen.config_bytes(),
+            disk_log=disk_log_reader(peer.storage),
+            session_valid=self._session_valid, commit_log_count=cfg.commit_log_count,
+            newleader_config=self._newleader_config)
         self.learners: dict[int, _Learner] = {}
         self._ids = itertools.count(1)
         self.origins: dict[int, Origin] = {}
@@ -193,6 +199,8 @@ class LeaderHost:
                 self.peer.persist_epoch(a.name, a.value)
             elif t is L.Established:
                 self._established(a.epoch)
+            elif t is L.Activate:
+                self._activate(a)
             elif t is L.StepDown:
                 log.warning("leader stepping down", reason=a.reason)
                 self.stop(a.reason)
@@ -240,6 +248,12 @@ class LeaderHost:
         self.peer.leader_established(epoch)
         srv = self.server
         srv.last_zxid = make_zxid(epoch, 0)
+        peer = self.peer
+        if peer.reconfig_enabled:
+            # Leader.startZkServer (ZOOKEEPER-1324): the config NEWLEADER carried is now in force.
+            peer.process_reconfig(peer.last_seen, peer.my_id, srv.tree.last_processed_zxid)
+            self.core.config_version = peer.quorum.version
+            self.core.config_bytes = peer.last_seen.config_bytes()
         srv.serving = True
         srv.start()
         log.info("leading", epoch=epoch, zxid=hex(srv.tree.last_processed_zxid),
@@ -249,13 +263,48 @@ class LeaderHost:
         """Leader.revalidateSession -> LeaderZooKeeperServer.touch."""
         return self.server.sessions.touch(session_id, self.server.now_ms(), timeout)
 
+    # -- dynamic reconfiguration -------------------------------------------------------------
+    def _newleader_config(self, zxid: int) -> bytes:
+        """Leader.lead (ZOOKEEPER-1783): with reconfig enabled, an initial (version 0) config
+        gets the NEWLEADER zxid as its version; NEWLEADER carries the last seen config."""
+        peer = self.peer
+        if peer.reconfig_enabled and peer.quorum.version == 0 and peer.last_seen.version == 0:
+            peer.set_last_seen(QuorumMaj(peer.quorum.all_members, zxid), True)
+        return peer.last_seen.config_bytes()
+
+    def prepare(self, rec: Any, zxid: int) -> QuorumMaj:
+        """Prep's reconfig context: validate against the current and last seen configs."""
+        peer = self.peer
+        return reconfig.prepare(
+            rec, zxid, peer.quorum.version, peer.last_seen, peer.config.standalone_enabled,
+            lambda qv: self.core.is_quorum_synced(set(qv.voting_members)))
+
+    def _activate(self, a: L.Activate) -> None:
+        """tryToCommit's reconfig branch: processReconfig before the commit is applied."""
+        peer = self.peer
+        qv = reconfig.config_from_string(a.config.decode("utf-8"))
+        peer.process_reconfig(qv, a.designated, self.server.tree.last_processed_zxid)
+        self.core.config_bytes = peer.last_seen.config_bytes()
+        if a.designated != peer.my_id:
+            log.info("Committing a reconfiguration; this leader is not the designated leader"
+                     " anymore, setting allowedToCommit=false", designated=a.designated)
+
     # -- the write path (ZkServer.writes) ------------------------------------------------------
     def submit(self, hdr: Any, txn: Any, origin: Origin) -> None:
         if self.core.phase != "broadcast":
             return  # stepping down: the connections are about to close
         if origin.conn is not None or origin.on_applied is not None:
             self.origins[hdr.zxid] = origin
-        self.execute(self.core.propose(hdr, txn, None, self.now_ms()))
+        plan: tuple[set[int], bool] | None = None
+        if hdr.type == Op.RECONFIG:
+            # Leader.propose: the proposed config becomes the last seen one
+            peer = self.peer
+            qv = reconfig.config_from_string(txn.data.decode("utf-8"))
+            peer.set_last_seen(qv, True)
+            self.core.config_bytes = peer.last_seen.config_bytes()
+            plan = (set(qv.voting_members),
+                    reconfig.stays_leader(qv, peer.my_id, (peer.me.host, peer.me.quorum_port)))
+        self.execute(self.core.propose(hdr, txn, None, self.now_ms(), plan))
         p = self.core.outstanding.get(hdr.zxid)
         if p is not None:
             self.record_proposal_size(len(p.data))
@@ -340,5 +389,5 @@ class LeaderHost:
         return out
 
     def is_observer(self, sid: int) -> bool:
-        return sid in self.peer.config.observers
+        return sid in self.peer.quorum.observing_members
 

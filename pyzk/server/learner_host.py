@@ -16,6 +16,7 @@ import structlog
 from ..protocol.opcodes import Op
 from ..storage.snapshot import load_tree
 from ..zab import learner as N
+from ..zab import reconfig
 from ..zab.packets import QuorumStreamReader, encode_packet
 from .replication import truncate
 from .zkserver import Origin
@@ -44,7 +45,8 @@ class LearnerHost:
         self.server.writes = self
         self.core = N.LearnerCore(
             peer.my_id, observer, peer.accepted_epoch, peer.current_epoch,
-            self.server.tree.last_processed_zxid, tick_ms=cfg.tick_time_ms,
+            self.server.tree.last_processed_zxid, config_version=peer.quorum.version,
+            tick_ms=cfg.tick_time_ms,
             init_limit=cfg.init_limit, sync_limit=cfg.sync_limit,
             touches=self._touches, full_resync=peer.full_resync)
         self.writer: asyncio.StreamWriter | None = None
@@ -70,7 +72,9 @@ class LearnerHost:
 
     # -- lifecycle ---------------------------------------------------------------------------
     async def run(self) -> str:
-        leader = self.peer.config.servers[self.leader_sid]
+        # The leader may be a member a reconfig added (not in zoo.cfg's server list).
+        leader = self.peer.quorum.all_members.get(self.leader_sid) or \
+            self.peer.config.servers[self.leader_sid]
         cfg = self.peer.config
         loop = asyncio.get_running_loop()
         deadline = loop.time() + cfg.connect_to_learner_master_limit * cfg.tick_time_ms / 1000
@@ -131,8 +135,22 @@ class LearnerHost:
     # -- actions -----------------------------------------------------------------------------
     async def execute(self, actions: list[Any]) -> None:
         applied = False
+        leave = False
         for a in actions:
             t = type(a)
+            if t is N.Activate:
+                # Follower/Observer/Learner: processReconfig; a role or leader change means
+                # leaving this leader ("changes proposed in reconfig").
+                qv = reconfig.config_from_string(a.config.decode("utf-8"))
+                if self.peer.process_reconfig(qv, a.designated, a.zxid):
+                    if a.now:
+                        self.stop("changes proposed in reconfig")
+                        return
+                    leave = True
+                continue
+            if t is N.SeenConfig:
+                self.peer.set_last_seen(reconfig.config_from_string(a.config.decode("utf-8")))
+                continue
             if t is N.Send:
                 self._send(a.qp)
             elif t is N.Apply:
@@ -171,6 +189,8 @@ class LearnerHost:
                 self.stop(a.reason)
         if applied and self.server.serving:
             self.server.sink.maybe_snapshot(self.server.tree, self.server_sessions)
+        if leave:
+            self.stop("changes proposed in reconfig")
 
     def server_sessions(self) -> dict[int, int]:
         return {sid: s.timeout_ms for sid, s in self.server.sessions.sessions.items()}

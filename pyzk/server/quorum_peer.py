@@ -8,17 +8,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+from pathlib import Path
 from typing import Any
 
 import structlog
 
+from ..config.keys import BY_NAME, Status
 from ..metrics import ServerMetrics
 from ..storage.datadir import DataDirError
-from ..tree.datatree import DataTree
+from ..tree.datatree import CONFIG_NODE, DataTree
+from ..zab import reconfig
 from ..zab.election import FLE
 from ..zab.election_transport import ElectionService, QuorumCnxManager
 from ..zab.quorum import QuorumMaj
-from ..zab.vote import ServerState
+from ..zab.vote import ServerState, Vote
 from ..zab.zxid import epoch_of
 from .auth import enable_auth_providers
 from .connection import ClientConn
@@ -41,6 +45,9 @@ class QuorumPeer:
         self.my_id: int = config.my_id
         self.me = config.servers[self.my_id]
         self.quorum = QuorumMaj(config.servers)
+        # lastSeenQuorumVerifier: the last proposed config (== quorum unless one is pending)
+        self.last_seen = self.quorum
+        self.reconfig_enabled: bool = bool(getattr(config, "reconfig_enabled", False))
         self.observer = self.me.is_observer
         self.storage: Any = None
         self.server: ZkServer | None = None
@@ -305,6 +312,121 @@ class QuorumPeer:
         """QuorumPeer.updateElectionVote once the leader's epoch is in force."""
         if self.fle is not None:
             self.fle.update_election_vote(epoch)
+
+    # -- dynamic reconfiguration (QuorumPeer.java) ------------------------------------------
+    def set_last_seen(self, qv: QuorumMaj, write: bool = True) -> None:
+        """setLastSeenQuorumVerifier: remember a proposed config, dial its new members and
+        write `<zoo.cfg>.dynamic.next`."""
+        if not self.reconfig_enabled or self.last_seen.version == qv.version:
+            return
+        if qv.version < self.last_seen.version:
+            log.error("setLastSeenQuorumVerifier called with stale config",
+                      version=hex(qv.version), current=hex(self.quorum.version))
+        self.last_seen = qv
+        self._learn_members(qv)
+        if write and self.config.source is not None:
+            dyn = reconfig.dynamic_file_text(qv, True)
+            self._write_file(Path(f"{self.config.source}.dynamic.next"), dyn)
+
+    def set_quorum_verifier(self, qv: QuorumMaj, write: bool = True) -> QuorumMaj:
+        """setQuorumVerifier: activate `qv` (if newer), write `<zoo.cfg>.dynamic.<version>` and
+        point zoo.cfg at it; returns the previous config (the current one if `qv` is not newer)."""
+        if self.quorum.version >= qv.version:
+            return self.quorum
+        prev = self.quorum
+        self.quorum = qv
+        if qv.version > self.last_seen.version:
+            self.last_seen = qv
+        src = self.config.source
+        if write and src is not None:
+            dyn_path = Path(f"{src}.dynamic.{qv.version:x}")
+            self._write_file(dyn_path, reconfig.dynamic_file_text(qv, False))
+            mine = prev.all_members.get(self.my_id)
+            erase = mine is not None and mine.client_port is not None \
+                and not mine.client_from_static
+            if BY_NAME["dynamicConfigFile"].status is not Status.REFUSED:
+                text = Path(src).read_text()
+                self._write_file(Path(src), reconfig.edited_static_config(
+                    text, str(dyn_path.resolve()), erase))
+        if qv.version == self.last_seen.version and src is not None:
+            with contextlib.suppress(OSError):
+                Path(f"{src}.dynamic.next").unlink()
+        me = qv.all_members.get(self.my_id)
+        if me is not None:
+            self.me = me
+        self._learn_members(qv)
+        if self.fle is not None:
+            self.fle.quorum = qv
+        return prev
+
+    def process_reconfig(self, qv: QuorumMaj, suggested_leader: int | None,
+                         zxid: int | None) -> bool:
+        """processReconfig: activate, refresh /zookeeper/config, and report whether this
+        server's role or leader changes (then it must leave its current role)."""
+        if not self.reconfig_enabled:
+            return False
+        prev = self.set_quorum_verifier(qv, True)
+        self.init_config_in_db()
+        if not (prev.version < qv.version and prev != qv):
+            return False
+        log.info("reconfig activated", version=hex(qv.version),
+                 voters=sorted(qv.voting_members), observers=sorted(qv.observing_members))
+        role_change = self._update_learner_type(qv)
+        if suggested_leader is not None:
+            cv = self.fle.current_vote if self.fle is not None else None
+            leader_change = cv is not None and cv.id != suggested_leader
+            if leader_change and self.fle is not None:
+                self.fle.current_vote = Vote(suggested_leader, zxid or 0)
+        else:
+            old = prev.voting_members.get(self.leader_id)
+            new = qv.voting_members.get(self.leader_id)
+            leader_change = old is None or new is None or \
+                (old.host, old.quorum_port) != (new.host, new.quorum_port)
+        return role_change or leader_change
+
+    def _update_learner_type(self, qv: QuorumMaj) -> bool:
+        """updateLearnerType: observer if listed as one, else a (possibly non-voting)
+        participant."""
+        observer = self.my_id in qv.observing_members
+        if observer == self.observer:
+            return False
+        self.observer = observer
+        if self.fle is not None:
+            self.fle.participant = not observer
+        log.info("Becoming an observer" if observer else "Becoming a voting participant"
+                 if self.my_id in qv.voting_members else "Becoming a non-voting participant")
+        return True
+
+    def init_config_in_db(self) -> None:
+        """ZKDatabase.initConfigInZKDatabase: /zookeeper/config = the active config, as
+        DataTree.setData(.., version -1, zxid = config version, now)."""
+        srv = self.server
+        if srv is None:
+            return
+        events: list[Any] = []
+        srv.tree.set_data(CONFIG_NODE, self.quorum.config_bytes(), -1, self.quorum.version,
+                          srv.now_ms(), events)
+        for watcher, ev in events:
+            watcher.send_event(ev)
+
+    def _learn_members(self, qv: QuorumMaj) -> None:
+        """connectNewPeers: the election manager can now dial members it did not know."""
+        if self.election is None:
+            return
+        view = self.election.manager.view
+        for sid, s in qv.all_members.items():
+            if sid != self.my_id:
+                view[sid] = (s.host, s.election_port)
+
+    @staticmethod
+    def _write_file(path: Path, text: str) -> None:
+        """AtomicFileWritingIdiom: write a sibling temp file, fsync, rename over."""
+        tmp = path.with_name(path.name + ".tmp")
+        with open(tmp, "w") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
 
     # -- views ------------------------------------------------------------------------------
     @property

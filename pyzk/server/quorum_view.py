@@ -71,10 +71,10 @@ class QuorumView(LiveView):
     def quorum(self) -> Any:
         p = self.peer
         me = p.me
-        leader = p.config.servers.get(p.leader_id)
+        leader = p.quorum.all_members.get(p.leader_id)  # the active (possibly reconfigured) view
         voting = {sid: {"address": f"{s.host}:{s.quorum_port}:{s.election_port}",
                         "learner_type": s.learner_type.value}
-                  for sid, s in p.config.servers.items() if not s.is_observer}
+                  for sid, s in p.quorum.all_members.items() if not s.is_observer}
         lh = self._leader()
         obs = [] if lh is None else [
             {"learner_master_id": p.my_id, "sid": sid, "address": addr}

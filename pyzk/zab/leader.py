@@ -22,6 +22,7 @@ from .packets import (
     decode_revalidate,
     decode_touches,
     encode_int,
+    encode_long,
     encode_revalidate_reply,
     encode_txn,
     packet,
@@ -81,6 +82,15 @@ class StepDown(NamedTuple):
     reason: str
 
 
+class Activate(NamedTuple):
+    """A reconfig txn commits (Leader.tryToCommit): the host switches to `config` (the txn's
+    data) through QuorumPeer.processReconfig before the Apply that follows; `designated` is
+    the leader of the next configuration (getDesignatedLeader)."""
+    zxid: int
+    designated: int
+    config: bytes
+
+
 class Touch(NamedTuple):
     session_id: int
     timeout: int
@@ -119,6 +129,11 @@ class _Proposal:
     txn: Any
     digest: Any
     acks: set[int] = field(default_factory=set)
+    # Voter sets that must each hold a quorum of acks (Proposal.qvAcksetPairs): the current
+    # config, plus the proposed one while a reconfig is pending.
+    quorums: list[set[int]] = field(default_factory=list)
+    # For a reconfig proposal: (voters of the new config, this leader stays leader in it)
+    reconfig: tuple[set[int], bool] | None = None
 
 
 class LeaderCore:
@@ -128,7 +143,8 @@ class LeaderCore:
                  config_version: int = 0, config_bytes: bytes = b"",
                  disk_log: DiskLog | None = None,
                  session_valid: Callable[[int, int, int], bool] | None = None,
-                 commit_log_count: int = 500) -> None:
+                 commit_log_count: int = 500,
+                 newleader_config: Callable[[int], bytes] | None = None) -> None:
         self.my_id = my_id
         self.voters = set(voters)
         self.observers = set(observers)
@@ -139,6 +155,11 @@ class LeaderCore:
         self.commit_log_count = commit_log_count
         self.tick_ms, self.init_limit, self.sync_limit = tick_ms, init_limit, sync_limit
         self.config_version, self.config_bytes = config_version, config_bytes
+        # Called with the NEWLEADER zxid once it is known: the lastSeen config text to send
+        # with NEWLEADER (Leader.lead's ZOOKEEPER-1783 version bump happens there).
+        self.newleader_config = newleader_config
+        self.next_voters: set[int] | None = None  # lastSeenQuorumVerifier's, while pending
+        self.allowed_to_commit = True  # false once a reconfig designates another leader
         self.disk_log = disk_log
         self.session_valid = session_valid or (lambda sid, timeout, learner: False)
         self.handlers: dict[Conn, _Handler] = {}
@@ -219,6 +240,8 @@ class LeaderCore:
             self.accepted_epoch = self.epoch
             self.out.append(PersistEpoch("acceptedEpoch", self.epoch))
             self.new_leader_zxid = self.last_proposed = make_zxid(self.epoch, 0)
+            if self.newleader_config is not None:
+                self.config_bytes = self.newleader_config(self.new_leader_zxid)
             # The leader's own waitForEpochAck with its StateSummary.
             self.electing.add(self.my_id)
             for h in list(self.handlers.values()):
@@ -308,11 +331,16 @@ class LeaderCore:
         if h.stage == "newleader":
             if t != PT.ACK:
                 return self._drop(h, "Next packet was supposed to be an ACK")
-            if qp.zxid != self.new_leader_zxid:
-                return self._drop(h, "NEWLEADER ACK is from a different epoch")
+            # Leader.waitForNewLeaderAck only logs an ACK of another zxid ("is from a
+            # different epoch") and the handler goes on to UPTODATE without counting it. A Java
+            # learner's SyncThread ACKs the DIFF txns it logs on NEWLEADER, and those can
+            # overtake its NEWLEADER ACK (Learner.syncWithLeader); the late one is then ignored.
+            counted = qp.zxid == self.new_leader_zxid
             h.check_started = True
             h.stage = "uptodate"
             h.deadline_tick = self.tick + self.sync_limit
+            if not counted and self.phase == "sync":
+                return None
             if h.sid in self.voters and self.phase == "sync":
                 self.newleader_acks.add(h.sid)
                 self._check_newleader_quorum(now)
@@ -373,8 +401,11 @@ class LeaderCore:
 
     # -- broadcast --------------------------------------------------------------------------
 
-    def propose(self, hdr: Any, txn: Any, digest: Any, now_ms: int) -> list[Any]:
-        """Leader.propose: PROPOSAL to forwarding followers and our own log write."""
+    def propose(self, hdr: Any, txn: Any, digest: Any, now_ms: int,
+                reconfig: tuple[set[int], bool] | None = None) -> list[Any]:
+        """Leader.propose: PROPOSAL to forwarding followers and our own log write. A reconfig
+        passes (next voters, stays leader): it and every later proposal until it commits need a
+        quorum of both configurations."""
         if self.phase != "broadcast":
             raise RuntimeError("not established")
         zxid = hdr.zxid
@@ -385,7 +416,13 @@ class LeaderCore:
             return self._take()
         data = encode_txn(hdr, txn, digest)
         self.last_proposed = zxid
-        self.outstanding[zxid] = _Proposal(zxid, data, hdr, txn, digest)
+        prop = self.outstanding[zxid] = _Proposal(zxid, data, hdr, txn, digest)
+        prop.quorums.append(set(self.voters))
+        if reconfig is not None:
+            prop.reconfig = (set(reconfig[0]), reconfig[1])
+            self.next_voters = set(reconfig[0])
+        if self.next_voters is not None:
+            prop.quorums.append(self.next_voters)
         qp = packet(PT.PROPOSAL, zxid, data)
         for h in self.handlers.values():
             if h.sending and not h.observer:
@@ -403,6 +440,8 @@ class LeaderCore:
         return self._take()
 
     def _process_ack(self, sid: int, zxid: int) -> None:
+        if not self.allowed_to_commit:
+            return  # the last commit was a leader change: the designated leader commits
         if self.phase != "broadcast" or counter_of(zxid) == 0 or not self.outstanding:
             return
         if self.last_committed >= zxid:
@@ -413,16 +452,30 @@ class LeaderCore:
         p.acks.add(sid)
         # Java retries only the acked zxid; later ones with a quorum commit on their next ACK.
         # Walking forward is equivalent under FIFO acks and never commits out of order.
-        while p is not None and self._try_commit(p):
+        while p is not None and self.allowed_to_commit and self._try_commit(p):
             p = self.outstanding.get(p.zxid + 1)
 
     def _try_commit(self, p: _Proposal) -> bool:
-        if p.zxid - 1 in self.outstanding or not self._quorum(p.acks):
+        if p.zxid - 1 in self.outstanding:
+            return False
+        if not all(2 * len(p.acks & q) > len(q) for q in p.quorums or [self.voters]):
             return False
         del self.outstanding[p.zxid]
         self.last_committed = p.zxid
-        commit = packet(PT.COMMIT, p.zxid)
-        inform = packet(PT.INFORM, p.zxid, p.data)
+        if p.reconfig is not None:
+            designated = self._designated_leader(p)
+            self.voters = set(p.reconfig[0])
+            self.next_voters = None
+            self.config_version = p.zxid
+            self.out.append(Activate(p.zxid, designated, p.txn.data))
+            if designated != self.my_id:
+                self.allowed_to_commit = False
+            d = encode_long(designated)
+            commit = packet(PT.COMMITANDACTIVATE, p.zxid, d)
+            inform = packet(PT.INFORMANDACTIVATE, p.zxid, d + p.data)
+        else:
+            commit = packet(PT.COMMIT, p.zxid)
+            inform = packet(PT.INFORM, p.zxid, p.data)
         for h in self.handlers.values():
             if h.sending:
                 self._send(h, inform if h.observer else commit)
@@ -435,6 +488,38 @@ class LeaderCore:
         for conn in self.pending_syncs.pop(p.zxid, []):
             self._sync_reply(conn)
         return True
+
+    def _designated_leader(self, p: _Proposal) -> int:
+        """Leader.getDesignatedLeader: stay if a voter of the new config at the same quorum
+        address; else the acker of the reconfig (new voters) that acked most later proposals."""
+        assert p.reconfig is not None
+        new_voters, stays = p.reconfig
+        if stays:
+            return self.my_id
+        cands = (p.acks & new_voters) - {self.my_id}
+        if not cands:
+            return self.my_id
+        cur = min(cands)
+        q = self.outstanding.get(p.zxid + 1)
+        while q is not None and cands:
+            for voters in q.quorums:
+                cands &= q.acks & voters
+                if not cands:
+                    return cur
+                cur = min(cands)
+                if len(cands) == 1:
+                    return cur
+            q = self.outstanding.get(q.zxid + 1)
+        return cur
+
+    def is_quorum_synced(self, voters: set[int]) -> bool:
+        """Leader.isQuorumSynced: this leader (if a voter there) and the synced followers that
+        vote in `voters` make a quorum of it."""
+        ids = {self.my_id} & voters
+        ids |= {h.sid for h in self.handlers.values()
+                if h.stage == "broadcast" and not h.observer and h.sid in voters
+                and self.tick <= h.deadline_tick}
+        return 2 * len(ids) > len(voters)
 
     def process_sync(self, conn: Conn) -> list[Any]:
         """Leader.processSync: answer now, or once the last proposal so far commits."""
@@ -470,7 +555,10 @@ class LeaderCore:
             self.tick += 1
         synced = {self.my_id} | {h.sid for h in self.handlers.values()
                                  if self.tick <= h.deadline_tick}
-        if not self.tick_skip and not self._quorum(synced):
+        lost = not self._quorum(synced) or (
+            self.next_voters is not None and 2 * len(synced & self.next_voters)
+            <= len(self.next_voters))
+        if not self.tick_skip and lost:
             return self._step_down(f"Not sufficient followers synced, only synced with sids: "
                                    f"{sorted(synced & self.voters)}")
         self.tick_skip = not self.tick_skip

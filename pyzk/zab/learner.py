@@ -95,6 +95,25 @@ class Disconnected(NamedTuple):
     reason: str
 
 
+class SeenConfig(NamedTuple):
+    """A proposed config (a reconfig PROPOSAL's data, or NEWLEADER's): the host calls
+    QuorumPeer.setLastSeenQuorumVerifier(configFromString(config), true)."""
+    config: bytes
+
+
+class Activate(NamedTuple):
+    """QuorumPeer.processReconfig(configFromString(config), designated, zxid): if it reports
+    a role or leader change the host leaves this leader, at once when `now` (Learner's sync
+    loop throws before the commit), else after this batch (Follower applies the commit first)."""
+    config: bytes
+    designated: int | None
+    zxid: int | None
+    now: bool
+
+
+_RECONFIG = 16  # OpCode.reconfig: its txn is a SetDataTxn carrying the config text
+
+
 class LearnerCore:
     def __init__(self, my_id: int, observer: bool, accepted_epoch: int, current_epoch: int,
                  last_logged_zxid: int, config_version: int = 0, tick_ms: int = 2000,
@@ -126,6 +145,7 @@ class LearnerCore:
         self.seq = 0
         self.after: dict[int, list[Any]] = {}  # seq -> packets released by persisted(seq)
         self.released = 0  # every seq up to this one has been through persisted()
+        self.newleader_config: bytes | None = None  # Learner.syncWithLeader's newLeaderQV
         self.out: list[Any] = []
 
     def _take(self) -> list[Any]:
@@ -219,6 +239,19 @@ class LearnerCore:
         e = decode_txn(data)
         return Entry(e.hdr.zxid, e.hdr, e.txn, e.digest, data)
 
+    def _proposed(self, e: Entry) -> None:
+        """A reconfig PROPOSAL: its config becomes the last seen one (Follower/Learner)."""
+        if e.hdr.type == _RECONFIG:
+            self.out.append(SeenConfig(e.txn.data or b""))
+
+    def _activate(self, qp: Any, now: bool) -> None:
+        """COMMITANDACTIVATE for the oldest pending txn: data is the designated leader."""
+        if self.pending and self.pending[0].zxid == qp.zxid and \
+                self.pending[0].hdr.type == _RECONFIG:
+            designated = int.from_bytes(qp.data[:8], "big", signed=True)
+            self.out.append(Activate(self.pending[0].txn.data or b"", designated, qp.zxid,
+                                     now))
+
     def _commit(self, zxid: int) -> None:
         """FollowerZooKeeperServer.commit: the commit must match the oldest pending txn."""
         if not self.pending:
@@ -234,6 +267,7 @@ class LearnerCore:
         if t == PT.PROPOSAL:
             e = self._entry(qp.data)
             self.last_queued = e.zxid
+            self._proposed(e)
             self.pending.append(e)
             if self.state == "uptodate":
                 # After NEWLEADER proposals are logged (and acked once durable) as they come.
@@ -241,10 +275,15 @@ class LearnerCore:
             elif self.write_to_log:
                 self.received.append(e)
         elif t in (PT.COMMIT, PT.COMMITANDACTIVATE):
+            if t == PT.COMMITANDACTIVATE:
+                self._activate(qp, True)
             self._commit(qp.zxid)
         elif t in (PT.INFORM, PT.INFORMANDACTIVATE):
             data = qp.data if t == PT.INFORM else qp.data[8:]
             e = self._entry(data)
+            if t == PT.INFORMANDACTIVATE:
+                designated = int.from_bytes(qp.data[:8], "big", signed=True)
+                self.out.append(Activate(e.txn.data or b"", designated, qp.zxid, True))
             self.last_queued = e.zxid
             if self.state == "uptodate" or self.write_to_log:
                 if self.state == "uptodate":
@@ -255,6 +294,9 @@ class LearnerCore:
         elif t == PT.NEWLEADER:
             if self.state != "sync":
                 return None
+            if qp.data is not None and len(qp.data) > 1:
+                self.newleader_config = bytes(qp.data)
+                self.out.append(SeenConfig(self.newleader_config))
             # Snapshot (SNAP/TRUNC: committed txns were applied, not logged), log what the
             # leader sent, set currentEpoch, all durable before the ACK (ZOOKEEPER-3911).
             if self.write_to_log:
@@ -273,6 +315,8 @@ class LearnerCore:
         elif t == PT.UPTODATE:
             if self.state != "uptodate":
                 return self._fail("UPTODATE before NEWLEADER (pre-ZAB-1.0 leader)")
+            if self.newleader_config is not None:
+                self.out.append(Activate(self.newleader_config, None, None, True))
             self.state = "broadcast"
             self._send(packet(PT.ACK, make_zxid(self.new_epoch, 0)))
             self.out.append(StartServing(self.new_epoch))
@@ -298,15 +342,21 @@ class LearnerCore:
             self.out.append(SyncDone())
         elif self.observer and t in (PT.INFORM, PT.INFORMANDACTIVATE):
             e = self._entry(qp.data if t == PT.INFORM else qp.data[8:])
+            if t == PT.INFORMANDACTIVATE:
+                designated = int.from_bytes(qp.data[:8], "big", signed=True)
+                self.out.append(Activate(e.txn.data or b"", designated, qp.zxid, False))
             self.last_queued = e.zxid
             self._persist([e], [])
             self.out.append(Apply(e))
         elif not self.observer and t == PT.PROPOSAL:
             e = self._entry(qp.data)
             self.last_queued = e.zxid
+            self._proposed(e)
             self.pending.append(e)
             self._persist([e], [packet(PT.ACK, e.zxid)])
         elif not self.observer and t in (PT.COMMIT, PT.COMMITANDACTIVATE):
+            if t == PT.COMMITANDACTIVATE:
+                self._activate(qp, False)
             self._commit(qp.zxid)
         return None
 
