@@ -57,14 +57,14 @@ def load_snapshot(dd: DataDir, make_tree: Callable[[], Any]) -> tuple[Any, dict[
     for zxid, path in candidates:
         log.info("Reading snapshot %s", path)
         try:
-            snap = dd.read_snapshot(path)
+            raw = snapcodec.maybe_decompress(path.read_bytes(), str(path))
             tree = make_tree()
-            snapcodec.load_tree(snap, tree, zxid)
+            sessions = snapcodec.load_snapshot_into(raw, tree, zxid, str(path))
         except (snapcodec.SnapshotFormatError, ValueError, RuntimeError, OSError) as e:
             log.warning("problem reading snap file %s: %s", path, e)
             failures.append(f"{path.name}: {e}")
             continue
-        return tree, dict(snap.sessions), zxid, path
+        return tree, dict(sessions), zxid, path
     if failures:
         raise RecoveryError(f"Not able to find valid snapshots in {dd.snap_dir}: "
                             + "; ".join(failures))

@@ -10,6 +10,7 @@ appends long lastProcessedZxid and a third. Readers accept each optional trailer
 
 from __future__ import annotations
 
+import gc
 import gzip
 import struct
 import zlib
@@ -194,37 +195,7 @@ def decode_snapshot(buf: Any, name: str = "snapshot") -> Snapshot:
     """Parse and verify a whole snapshot stream (after decompression)."""
     off = 0
     try:
-        try:
-            hdr = SNAP_FILE_HEADER.parse(bytes(buf[:16]))
-        except cs.ConstructError:
-            raise SnapshotFormatError(name, 0, "mismatching magic header") from None
-        off = 16
-        (count,) = _I.unpack_from(buf, off)
-        off += 4
-        if count < 0 or count * 12 > len(buf) - off:
-            raise SnapshotFormatError(name, off - 4, f"bad session count {count}")
-        sessions = []
-        for _ in range(count):
-            sessions.append(_SESSION.unpack_from(buf, off))
-            off += 12
-        (nacl,) = _I.unpack_from(buf, off)
-        off += 4
-        if nacl < 0 or nacl > len(buf) - off:
-            raise SnapshotFormatError(name, off - 4, f"bad ACL map size {nacl}")
-        acls: list[tuple[int, list[Any]]] = []
-        acl_dec = r.ACL.decode
-        for _ in range(nacl):
-            (acl_id,) = _Q.unpack_from(buf, off)
-            (nv,) = _I.unpack_from(buf, off + 8)
-            off += 12
-            if nv < 0 or nv > len(buf) - off:
-                # ReferenceCountedACLCache.deserialize: "missing acls"
-                raise SnapshotFormatError(name, off - 4, f"bad ACL list length {nv}")
-            lst = []
-            for _ in range(nv):
-                a, off = acl_dec(buf, off)
-                lst.append(a)
-            acls.append((acl_id, lst))
+        dbid, sessions, acls, off = _decode_head(buf, name)
         nodes: list[SnapNode] = []
         stat_cls = r.StatPersisted
         size = _NODE.size
@@ -240,20 +211,149 @@ def decode_snapshot(buf: Any, name: str = "snapshot") -> Snapshot:
             f = _NODE.unpack_from(buf, off)
             off += size
             nodes.append(SnapNode(path, data, f[0], stat_cls(*f[1:])))
-        off = _check_seal(buf, off, name)
-        digest = None
-        last = None
-        if off < len(buf):
-            digest, off = _read_digest(buf, off)
-            off = _check_seal(buf, off, name)
-            if off < len(buf):
-                (last,) = _Q.unpack_from(buf, off)
-                off = _check_seal(buf, off + 8, name)
-        if off != len(buf):
-            raise SnapshotFormatError(name, off, f"{len(buf) - off} unexpected trailing bytes")
-        return Snapshot(sessions, acls, nodes, digest, last, hdr.dbid)
+        digest, last = _decode_trailer(buf, off, name)
+        return Snapshot(sessions, acls, nodes, digest, last, dbid)
     except (JuteError, struct.error) as e:
         raise SnapshotFormatError(name, off, f"truncated or malformed: {e}") from None
+
+
+def _decode_head(buf: Any, name: str) -> tuple[int, list[tuple[int, int]],
+                                               list[tuple[int, list[Any]]], int]:
+    """File header, sessions and the ACL map: (dbid, sessions, acls, offset of the nodes)."""
+    try:
+        hdr = SNAP_FILE_HEADER.parse(bytes(buf[:16]))
+    except cs.ConstructError:
+        raise SnapshotFormatError(name, 0, "mismatching magic header") from None
+    off = 16
+    (count,) = _I.unpack_from(buf, off)
+    off += 4
+    if count < 0 or count * 12 > len(buf) - off:
+        raise SnapshotFormatError(name, off - 4, f"bad session count {count}")
+    sessions = []
+    for _ in range(count):
+        sessions.append(_SESSION.unpack_from(buf, off))
+        off += 12
+    (nacl,) = _I.unpack_from(buf, off)
+    off += 4
+    if nacl < 0 or nacl > len(buf) - off:
+        raise SnapshotFormatError(name, off - 4, f"bad ACL map size {nacl}")
+    acls: list[tuple[int, list[Any]]] = []
+    acl_dec = r.ACL.decode
+    for _ in range(nacl):
+        (acl_id,) = _Q.unpack_from(buf, off)
+        (nv,) = _I.unpack_from(buf, off + 8)
+        off += 12
+        if nv < 0 or nv > len(buf) - off:
+            # ReferenceCountedACLCache.deserialize: "missing acls"
+            raise SnapshotFormatError(name, off - 4, f"bad ACL list length {nv}")
+        lst = []
+        for _ in range(nv):
+            a, off = acl_dec(buf, off)
+            lst.append(a)
+        acls.append((acl_id, lst))
+    return int(hdr.dbid), sessions, acls, off
+
+
+def _decode_trailer(buf: Any, off: int, name: str) -> tuple[ZxidDigest | None, int | None]:
+    """After the end-of-nodes marker: the seals, the digest and lastProcessedZxid if present."""
+    off = _check_seal(buf, off, name)
+    digest = None
+    last = None
+    if off < len(buf):
+        digest, off = _read_digest(buf, off)
+        off = _check_seal(buf, off, name)
+        if off < len(buf):
+            (last,) = _Q.unpack_from(buf, off)
+            off = _check_seal(buf, off + 8, name)
+    if off != len(buf):
+        raise SnapshotFormatError(name, off, f"{len(buf) - off} unexpected trailing bytes")
+    return digest, last
+
+
+def load_snapshot_into(buf: bytes, tree: Any, zxid: int, name: str = "snapshot"
+                       ) -> list[tuple[int, int]]:
+    """decode_snapshot + load_tree in one pass, straight into Znodes (restart time: no
+    intermediate records); verifies the same things. Returns the sessions."""
+    from pyzk.tree.znode import Znode
+
+    off = 0
+    # A million new Znodes would trigger hundreds of collections, each walking the
+    # growing heap; nothing created here is cyclic garbage.
+    gc_was_on = gc.isenabled()
+    gc.disable()
+    try:
+        _, sessions, acls, off = _decode_head(buf, name)
+        tree.clear_for_load()
+        tree.acl_cache.load(acls)
+        nodes = tree.nodes
+        unpack_len = _I.unpack_from
+        unpack_node = _NODE.unpack_from
+        size = _NODE.size
+        end = len(buf)
+        acl_ids = []
+        owned = []
+        data_size = 0
+        while True:
+            (ln,) = unpack_len(buf, off)
+            off += 4
+            if ln < 0 or ln > _LIMIT or off + ln > end:
+                raise SnapshotFormatError(name, off - 4, "null node path" if ln < 0
+                                          else f"bad path length {ln}")
+            path = buf[off:off + ln].decode("utf-8")
+            off += ln
+            if path == "/":
+                break
+            (dl,) = unpack_len(buf, off)
+            off += 4
+            if dl < 0:
+                data = None
+            else:
+                if dl > _LIMIT or off + dl > end:
+                    raise SnapshotFormatError(name, off - 4, f"bad data length {dl}")
+                data = buf[off:off + dl]
+                off += dl
+                data_size += dl
+            if off + size > end:
+                raise SnapshotFormatError(name, off, "truncated DataNode")
+            acl, czxid, mzxid, ctime, mtime, ver, cver, aver, owner, pzxid = \
+                unpack_node(buf, off)
+            off += size
+            acl_ids.append(acl)
+            if not path:
+                data_size += 1  # as DataTree.add_node counts the root, keyed "/"
+                nodes["/"] = Znode(data, acl, czxid, mzxid, ctime, mtime, ver, cver, aver,
+                                   owner, pzxid)
+                continue
+            data_size += len(path)
+            slash = path.rfind("/")
+            parent = nodes.get(path[:slash] or "/")
+            if parent is None:
+                raise ValueError(f"Invalid Datatree, unable to find parent {path[:slash]} "
+                                 f"of {path}")
+            nodes[path] = Znode(data, acl, czxid, mzxid, ctime, mtime, ver, cver, aver, owner,
+                                pzxid)
+            ch = parent.children
+            if ch is None:
+                parent.children = {path[slash + 1:]}
+            else:
+                ch.add(path[slash + 1:])
+            if owner:
+                owned.append((path, owner))
+        _decode_trailer(buf, off, name)
+    except (JuteError, struct.error, UnicodeDecodeError) as e:
+        raise SnapshotFormatError(name, off, f"truncated or malformed: {e}") from None
+    finally:
+        if gc_was_on:
+            gc.enable()
+    if "/" not in nodes:
+        raise ValueError("snapshot has no root node")
+    tree.data_size += data_size
+    tree.acl_cache.add_usages(acl_ids)
+    for path, owner in owned:
+        tree.link_owner(path, owner)
+    tree.acl_cache.purge_unused()
+    tree.last_processed_zxid = zxid
+    return sessions
 
 
 def _check_seal(buf: Any, off: int, name: str) -> int:

@@ -6,6 +6,7 @@ out by an increasing index, so the maps serialize in Java's snapshot layout unch
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 from ..protocol import records as r
@@ -51,6 +52,12 @@ class AclCache:
         if acl_id == OPEN_UNSAFE_ACL_ID or acl_id not in self.longs:
             return
         self.refs[acl_id] = self.refs.get(acl_id, 0) + 1
+
+    def add_usages(self, acl_ids: list[int]) -> None:
+        """add_usage for each id in the list (a snapshot load's nodes), counted in C."""
+        for acl_id, n in Counter(acl_ids).items():
+            if acl_id != OPEN_UNSAFE_ACL_ID and acl_id in self.longs:
+                self.refs[acl_id] = self.refs.get(acl_id, 0) + n
 
     def remove_usage(self, acl_id: int) -> None:
         if acl_id == OPEN_UNSAFE_ACL_ID or acl_id not in self.longs:

@@ -354,7 +354,11 @@ class DataTree:
         if parent.children is None:
             parent.children = set()
         parent.children.add(path[slash + 1:])
-        owner = n.ephemeral_owner
+        if n.ephemeral_owner:
+            self.link_owner(path, n.ephemeral_owner)
+
+    def link_owner(self, path: str, owner: int) -> None:
+        """Index a loaded node with an ephemeralOwner: container, TTL node or ephemeral."""
         if owner:
             kind = self.owner_type(owner)
             if kind == "container":

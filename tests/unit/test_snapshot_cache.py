@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from pyzk.protocol import records as r
 from pyzk.storage import snapshot as sc
 from pyzk.tree.datatree import DataTree
@@ -71,3 +73,32 @@ def test_a_record_claimed_before_a_change_is_not_reused() -> None:
     assert node.snap is None
     assert b"new" in sc.node_record("/a", node)
     assert sc.node_record("/a", node) is sc.node_record("/a", node)  # now cached
+
+
+
+def _state(t: DataTree) -> tuple[Any, ...]:
+    fields = ("data", "acl", "czxid", "mzxid", "ctime", "mtime", "version", "cversion",
+              "aversion", "ephemeral_owner", "pzxid", "children")
+    nodes = {p: tuple(getattr(n, f) for f in fields) for p, n in t.nodes.items()}
+    return (nodes, dict(t.acl_cache.refs), {k: set(v) for k, v in t.ephemerals.items()},
+            set(t.containers), t.data_size, t.last_processed_zxid)
+
+
+def test_fused_load_builds_the_same_tree_as_decode_then_load() -> None:
+    from pyzk.protocol.codes import CONTAINER_EPHEMERAL_OWNER
+
+    t = build()
+    ev: list[Any] = []
+    t.create_node("/box", None, READ, CONTAINER_EPHEMERAL_OWNER, -1, 5, 106, ev)
+    t.create_node("/box/e", "ünï".encode(), [r.ACL(31, r.Id("digest", "u:x"))], 0x20, -1, 6,
+                  107, ev)
+    t.last_processed_zxid = 6
+    raw = sc.encode_view(sc.capture(t, {0x10: 4000, 0x20: 6000}))
+    a, b = DataTree(), DataTree()
+    sc.load_tree(sc.decode_snapshot(raw), a, 6)
+    sessions = sc.load_snapshot_into(raw, b, 6)
+    assert sorted(sessions) == [(0x10, 4000), (0x20, 6000)]
+    assert _state(a) == _state(b)
+    for cut in (1, 7, len(raw) // 2, len(raw) - 3):
+        with pytest.raises(sc.SnapshotFormatError):
+            sc.load_snapshot_into(raw[:-cut], DataTree(), 6)
