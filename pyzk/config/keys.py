@@ -244,7 +244,9 @@ KEYS: tuple[Key, ...] = (
     Key("localSessionsUpgradingEnabled", "bool", False, H,
         "upgrade local sessions: as localSessionsEnabled"),
     Key("peerType", "str", "participant", H, "participant or observer (server.N list wins)"),
-    Key("dynamicConfigFile", "str", None, R, "separate dynamic membership file"),
+    Key("dynamicConfigFile", "path", None, H,
+        "file of server.N lines (version = hex suffix of its name); pyzk rewrites zoo.cfg to"
+        " point at a new one after each reconfig, as Java does", _nonempty),
     Key("quorum.cnxn.threads.size", "int", 20, IN, "Java quorum SASL thread pool"),
     Key("oraclePath", "str", None, R, "QuorumOracleMaj oracle file"),
     Key("version", "str", None, R, "dynamic config version (dynamic files only)"),

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pyzk.config.dynamic import read_dynamic_file, read_next_file
 from pyzk.config.keys import BY_NAME, Key, Status, lookup, parse_value
 from pyzk.config.model import (
     ALL_FOUR_LETTER_WORDS,
@@ -239,9 +240,24 @@ def build_config(entries: Mapping[str, str | Entry], *, source_name: str = "zoo.
         b.warnings.append("SnapCount should be 2 or more. Now, snapCount is reset to 2")
         snap_count = 2
 
-    # --- parseDynamicConfig: server.N lines ---
+    # --- parseDynamicConfig: server.N lines, here or in the dynamicConfigFile ---
     standalone_enabled = b.get("standaloneEnabled")
-    for key in b.server_keys:
+    dynamic_file: Path | None = None
+    config_version = 0
+    next_config = None
+    if b.is_set("dynamicConfigFile"):
+        if b.server_keys:
+            key = b.server_keys[0]
+            raise b.error(f"parameter: {key} must be in a separate dynamic config file", key)
+        dynamic_file = base / b.get("dynamicConfigFile")
+        membership = read_dynamic_file(dynamic_file)
+        b.servers.update(membership.servers)
+        b.server_keys = [f"server.{sid}" for sid in membership.servers]
+        config_version = membership.version
+        if source is not None:
+            nxt = read_next_file(source)
+            next_config = (nxt.servers, nxt.version) if nxt is not None else None
+    for key in () if dynamic_file is not None else b.server_keys:
         try:
             sid = parse_server_id(key)
             b.servers[sid] = parse_server(sid, java_trim(norm[key].value))
@@ -346,6 +362,9 @@ def build_config(entries: Mapping[str, str | Entry], *, source_name: str = "zoo.
         max_session_timeout_ms=max_to,
         jute_max_buffer=b.get("jute.maxbuffer"),
         servers=dict(sorted(b.servers.items())),
+        config_version=config_version,
+        dynamic_config_file=dynamic_file,
+        next_config=next_config,
         my_id=my_id,
         peer_type=peer_type,
         standalone_enabled=standalone_enabled,

@@ -123,6 +123,12 @@ class Config:
     max_session_timeout_ms: int = 60000
     jute_max_buffer: int = 0xFFFFF
     servers: dict[int, QuorumServer] = field(default_factory=dict)
+    # The membership's version (QuorumVerifier.getVersion): from the dynamic file's name, else 0.
+    config_version: int = 0
+    dynamic_config_file: Path | None = None
+    # `<zoo.cfg>.dynamic.next` at boot: a proposed config not known to be committed
+    # (QuorumPeerConfig.lastSeenQuorumVerifier), as (servers, version).
+    next_config: tuple[dict[int, QuorumServer], int] | None = None
     my_id: int | None = None
     peer_type: LearnerType = LearnerType.PARTICIPANT
     standalone_enabled: bool = True

@@ -141,3 +141,58 @@ def decode_config_bytes(data: bytes) -> str:
         return data.decode("utf-8")
     except UnicodeDecodeError:
         return data.decode("latin-1")
+
+
+def java_string_hash(s: str) -> int:
+    """String.hashCode over UTF-16 code units, as a signed 32-bit int's bit pattern."""
+    h = 0
+    data = s.encode("utf-16-be", "surrogatepass")
+    for i in range(0, len(data), 2):
+        h = (31 * h + ((data[i] << 8) | data[i + 1])) & 0xFFFFFFFF
+    return h
+
+
+def java_properties_order(keys: list[str]) -> list[str]:
+    """The order java.util.Properties (JDK 9+, a ConcurrentHashMap(8) inside) iterates keys
+    put in the given order: QuorumPeerConfig.editStaticConfig writes zoo.cfg back this way.
+    Emulates ConcurrentHashMap: table of 16 bins, spread(hash) & (n-1), a bin lists its keys
+    in insertion order, the table doubles once the count reaches 3/4 of it, and
+    ConcurrentHashMap.transfer splits each bin keeping the run of keys at its tail that go to
+    the same half and putting the earlier ones in front, reversed. (Bins of 8+ keys, which
+    Java turns into trees, do not occur with zoo.cfg keys.)"""
+    n = 16
+    table: list[list[tuple[int, str]]] = [[] for _ in range(n)]
+    seen: set[str] = set()
+    count = 0
+    for key in keys:
+        if key in seen:
+            continue  # a replaced value keeps its key's place
+        seen.add(key)
+        h = java_string_hash(key)
+        h = (h ^ (h >> 16)) & 0x7FFFFFFF  # ConcurrentHashMap.spread
+        table[h & (n - 1)].append((h, key))
+        count += 1
+        if count >= n - (n >> 2):
+            table = _transfer(table, n)
+            n *= 2
+    return [key for bin_ in table for _, key in bin_]
+
+
+def _transfer(table: list[list[tuple[int, str]]], n: int) -> list[list[tuple[int, str]]]:
+    new: list[list[tuple[int, str]]] = [[] for _ in range(2 * n)]
+    for i, nodes in enumerate(table):
+        if not nodes:
+            continue
+        last_run = 0  # index of the first node of the tail run going to one half
+        for j in range(1, len(nodes)):
+            if (nodes[j][0] & n) != (nodes[j - 1][0] & n):
+                last_run = j
+        low = [p for p in reversed(nodes[:last_run]) if not p[0] & n]
+        high = [p for p in reversed(nodes[:last_run]) if p[0] & n]
+        run = nodes[last_run:]
+        if run[0][0] & n:
+            high += run
+        else:
+            low += run
+        new[i], new[i + n] = low, high
+    return new

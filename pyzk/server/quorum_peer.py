@@ -14,7 +14,6 @@ from typing import Any
 
 import structlog
 
-from ..config.keys import BY_NAME, Status
 from ..metrics import ServerMetrics
 from ..storage.datadir import DataDirError
 from ..tree.datatree import CONFIG_NODE, DataTree
@@ -44,10 +43,15 @@ class QuorumPeer:
         self.config = config
         self.my_id: int = config.my_id
         self.me = config.servers[self.my_id]
-        self.quorum = QuorumMaj(config.servers)
+        # QuorumPeerMain: setQuorumVerifier(config's, false), then setLastSeenQuorumVerifier
+        # with `<zoo.cfg>.dynamic.next` if there is one (a reconfig proposed before a restart).
+        self.quorum = QuorumMaj(config.servers, getattr(config, "config_version", 0))
         # lastSeenQuorumVerifier: the last proposed config (== quorum unless one is pending)
         self.last_seen = self.quorum
         self.reconfig_enabled: bool = bool(getattr(config, "reconfig_enabled", False))
+        nxt = getattr(config, "next_config", None)
+        if self.reconfig_enabled and nxt is not None and nxt[1] != self.quorum.version:
+            self.last_seen = QuorumMaj(nxt[0], nxt[1])
         self.observer = self.me.is_observer
         self.storage: Any = None
         self.server: ZkServer | None = None
@@ -177,6 +181,11 @@ class QuorumPeer:
     # -- lifecycle --------------------------------------------------------------------------
     async def start(self) -> None:
         cfg = self.config
+        if self.reconfig_enabled and cfg.source is not None \
+                and getattr(cfg, "dynamic_config_file", None) is None:
+            # QuorumPeerConfig.backupOldConfig: membership still in zoo.cfg, which the first
+            # reconfig will rewrite; keep the operator's file as zoo.cfg.bak.
+            self._write_file(Path(f"{cfg.source}.bak"), Path(cfg.source).read_bytes())
         self.storage = open_storage(cfg)
         tree, sessions = self.storage.recover()
         tree.set_config_data(self.quorum.config_bytes())
@@ -188,8 +197,10 @@ class QuorumPeer:
         self.disk.start()
         view = {sid: (s.host, s.election_port) for sid, s in cfg.servers.items()}
         manager = QuorumCnxManager(self.my_id, (self.me.host, self.me.election_port), view)
-        self.fle = FLE(self.my_id, self.quorum)
+        self.fle = FLE(self.my_id, self.quorum, participant=not self.observer,
+                       reconfig_enabled=self.reconfig_enabled)
         self.election = ElectionService(self.fle, manager)
+        self.election.on_config = lambda qv: self.process_reconfig(qv, None, None)
         await self.election.start()
         words = FourLetterWords(cfg, self.view)
         loop = asyncio.get_running_loop()
@@ -341,13 +352,14 @@ class QuorumPeer:
         if write and src is not None:
             dyn_path = Path(f"{src}.dynamic.{qv.version:x}")
             self._write_file(dyn_path, reconfig.dynamic_file_text(qv, False))
-            mine = prev.all_members.get(self.my_id)
+            # needEraseClientInfoFromStaticConfig reads the config just activated: my entry
+            # there names a client address of its own, so clientPort* must go from zoo.cfg.
+            mine = qv.all_members.get(self.my_id)
             erase = mine is not None and mine.client_port is not None \
                 and not mine.client_from_static
-            if BY_NAME["dynamicConfigFile"].status is not Status.REFUSED:
-                text = Path(src).read_text()
-                self._write_file(Path(src), reconfig.edited_static_config(
-                    text, str(dyn_path.resolve()), erase))
+            text = Path(src).read_text()
+            self._write_file(Path(src), reconfig.edited_static_config(
+                text, str(dyn_path.resolve()), erase))
         if qv.version == self.last_seen.version and src is not None:
             with contextlib.suppress(OSError):
                 Path(f"{src}.dynamic.next").unlink()
@@ -419,11 +431,11 @@ class QuorumPeer:
                 view[sid] = (s.host, s.election_port)
 
     @staticmethod
-    def _write_file(path: Path, text: str) -> None:
+    def _write_file(path: Path, text: str | bytes) -> None:
         """AtomicFileWritingIdiom: write a sibling temp file, fsync, rename over."""
         tmp = path.with_name(path.name + ".tmp")
-        with open(tmp, "w") as f:
-            f.write(text)
+        with open(tmp, "wb") as f:
+            f.write(text.encode() if isinstance(text, str) else text)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)

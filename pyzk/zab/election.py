@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from pyzk.zab.packets_election import CURRENT_VERSION, Notification
 from pyzk.zab.quorum import QuorumMaj
+from pyzk.zab.reconfig import config_from_string
 from pyzk.zab.vote import LONG_MIN, ServerState, Vote, total_order
 
 FINALIZE_WAIT_MS = 200                # FastLeaderElection.finalizeWait
@@ -67,7 +68,19 @@ class RivalLeader:
     my_epoch: int
 
 
-Action = Send | Broadcast | Decided | SetTimer | ConnectAll | LookingPeer | RivalLeader
+@dataclass(frozen=True)
+class AdoptConfig:
+    """A notification carried a newer config while LOOKING (WorkerReceiver): the host must
+    QuorumPeer.processReconfig(quorum, null, null, false) it. `restarted`: the membership
+    differs, so the election began again under it (Java shuts the election down and
+    QuorumPeer.run starts a new one)."""
+    quorum: QuorumMaj
+    previous_version: int
+    restarted: bool
+
+
+Action = (Send | Broadcast | Decided | SetTimer | ConnectAll | LookingPeer | RivalLeader
+          | AdoptConfig)
 
 
 @dataclass
@@ -86,6 +99,7 @@ class FLE:
     my_id: int
     quorum: QuorumMaj
     participant: bool | None = None
+    reconfig_enabled: bool = False  # QuorumPeer.isReconfigEnabled: gossiped configs are adopted
     min_interval_ms: int = MIN_NOTIFICATION_INTERVAL_MS
     max_interval_ms: int = MAX_NOTIFICATION_INTERVAL_MS
     state: ServerState = ServerState.LOOKING
@@ -205,6 +219,10 @@ class FLE:
     def on_message(self, from_sid: int, n: Notification, now_ms: int) -> list[Action]:
         self.stats.messages_in += 1
         out: list[Action] = []
+        if self.reconfig_enabled and n.version > 1 and n.config:
+            out = self._newer_config(n.config, now_ms)
+            if out and isinstance(out[0], AdoptConfig) and out[0].restarted:
+                return out  # Java's WorkerReceiver breaks off: this message is not counted
         if not self.quorum.is_voter(from_sid):
             # Non-voters (observers) get our current vote straight back.
             cv = self.current_vote or self.proposal()
@@ -237,6 +255,28 @@ class FLE:
             out.append(Send(from_sid, self._note(self.state, cv.id, cv.zxid, cv.election_epoch,
                                                  cv.peer_epoch)))
             self.stats.messages_out += 1
+        return out
+
+    def _newer_config(self, data: bytes, now_ms: int) -> list[Action]:
+        """WorkerReceiver: `if (rqv.getVersion() > curQV.getVersion())` and we are LOOKING,
+        processReconfig it; when the membership changed, restart the election under it
+        (QuorumPeer.startLeaderElection: a fresh FastLeaderElection, logical clock 0, current
+        vote = my own). updateLearnerType: an observer in the new config observes."""
+        try:
+            rqv = config_from_string(data.decode("utf-8", "replace"))
+        except ValueError:
+            return []  # Java: "Something went wrong while processing config received from"
+        cur = self.quorum
+        if rqv.version <= cur.version or self.state != ServerState.LOOKING:
+            return []
+        self.quorum = rqv
+        self.participant = self.my_id not in rqv.observing_members
+        restart = rqv != cur and self._running
+        out: list[Action] = [AdoptConfig(rqv, cur.version, restart)]
+        if restart:
+            self.logical_clock = 0
+            self.current_vote = None
+            out += self.start(self._last_zxid, self._current_epoch, now_ms)
         return out
 
     def _loop_step(self, sid: int, nstate: ServerState, n: Notification,

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from pyzk.zab.election import (
     FLE,
     Action,
+    AdoptConfig,
     Broadcast,
     ConnectAll,
     Decided,
@@ -37,6 +38,7 @@ from pyzk.zab.packets_election import (
     frame,
     parse_addresses,
 )
+from pyzk.zab.quorum import QuorumMaj
 
 log = logging.getLogger(__name__)
 
@@ -281,6 +283,9 @@ class ElectionService:
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
         manager._on_receive = self._wake.set
+        # QuorumPeer.processReconfig(qv, null, null, false) for a config learnt from a
+        # notification (AdoptConfig); set by the quorum peer.
+        self.on_config: Callable[[QuorumMaj], object] | None = None
 
     def now_ms(self) -> int:
         return int(asyncio.get_running_loop().time() * 1000)
@@ -317,6 +322,13 @@ class ElectionService:
             elif isinstance(a, Decided):
                 if self._decided is not None and not self._decided.done():
                     self._decided.set_result(a)
+            elif isinstance(a, AdoptConfig):
+                log.info("%d Received version: %x my version: %x", self.fle.my_id,
+                         a.quorum.version, a.previous_version)
+                if self.on_config is not None:
+                    self.on_config(a.quorum)
+                if a.restarted:
+                    log.info("restarting leader election")
             elif isinstance(a, RivalLeader):
                 log.error("Multiple leaders detected: server %d leads epoch %d while this "
                           "server %d leads epoch %d", a.sid, a.peer_epoch, self.fle.my_id,

@@ -10,7 +10,12 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from pyzk.config.model import QuorumServer
-from pyzk.config.properties import PropertiesSyntaxError, java_trim, parse_properties
+from pyzk.config.properties import (
+    PropertiesSyntaxError,
+    java_properties_order,
+    java_trim,
+    parse_properties,
+)
 from pyzk.config.servers import ServerLineError, parse_server
 from pyzk.protocol.codes import Err, KeeperError
 
@@ -205,17 +210,19 @@ def dynamic_file_text(qv: QuorumMaj, keep_version: bool) -> str:
 
 def edited_static_config(text: str, dynamic_path: str, erase_client: bool) -> str:
     """QuorumPeerConfig.editStaticConfig: drop membership keys (and the client address when it
-    moved into the dynamic file), then point dynamicConfigFile at the new file."""
+    moved into the dynamic file), then point dynamicConfigFile at the new file. Keys come out
+    in the order Java's Properties iterates them (java_properties_order), values trimmed."""
     out = []
-    seen: dict[str, str] = {}
+    values: dict[str, str] = {}
     for p in parse_properties(text):
-        seen[java_trim(p.key)] = java_trim(p.value)
-    for key, value in seen.items():
+        values[p.key] = p.value  # Properties.load: the last value wins, the key keeps its place
+    for raw in java_properties_order([p.key for p in parse_properties(text)]):
+        key = java_trim(raw)
         if key.startswith(("server.", "group", "weight", "dynamicConfigFile", "peerType")):
             continue
         if erase_client and key.startswith("clientPort"):
             continue
-        out.append(f"{key}={value}\n")
+        out.append(f"{key}={java_trim(values[raw])}\n")
     out.append(f"dynamicConfigFile={dynamic_path}\n")
     return "".join(out)
 

@@ -11,9 +11,10 @@ import os
 import signal
 import socket
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
-from ensemble import Ensemble, four_letter, start_client, wait_for
+from ensemble import Ensemble, Member, four_letter, start_client, wait_for
 from kazoo.client import KazooClient
 from kazoo.exceptions import BadArgumentsError, BadVersionError, NoAuthError
 
@@ -164,6 +165,186 @@ def test_removed_follower_stops_voting_and_is_added_back(ens: Ensemble) -> None:
         finally:
             sup2.stop()
             sup2.close()
+    finally:
+        sup.stop()
+        sup.close()
+
+
+# -- restart after a reconfig: zoo.cfg points at zoo.cfg.dynamic.<version> -----------------------
+
+def _config_files(m: Member) -> dict[str, str]:
+    """zoo.cfg and its siblings (.bak, .dynamic.*) as the member left them."""
+    return {p.name: p.read_text() for p in sorted(m.workdir.iterdir())
+            if p.name.startswith("zoo.cfg") and not p.name.endswith(".tmp")}
+
+
+def _restart_keeping_files(m: Member) -> None:
+    """Member.start writes zoo.cfg from m.cfg: hand it the file as the server rewrote it, so the
+    restart reads exactly what was on disk (checked by the caller)."""
+    props = [ln.split("=", 1) for ln in (m.workdir / "zoo.cfg").read_text().splitlines() if ln]
+    m.cfg = {k: v for k, v in props}
+    m.start()
+
+
+def _reconfig_restart_scenario(e: Ensemble, root: Path, hosts: list[str]) -> list[object]:
+    """Remove follower 1 (sid 3 leads: the highest sid wins a fresh election), restart the
+    members of the new config (SIGTERM), see the removed one refuse to start, kill -9 one
+    survivor and restart it. Returns each step's observations with paths and addresses made
+    neutral, to compare pyzk with Java."""
+    def neutral(text: str) -> str:
+        text = text.replace(str(root), "<root>")
+        for i, h in enumerate(hosts, 1):
+            text = text.replace(h, f"<h{i}>")
+        return text
+
+    def files() -> dict[int, dict[str, str]]:
+        return {sid: {k: neutral(v) for k, v in _config_files(m).items()}
+                for sid, m in e.members.items()}
+
+    seen: list[object] = []
+    e.start(60)
+    assert e.leader() == 3, e.modes()
+    seen.append(files())  # after boot: zoo.cfg.bak and the epoch-1 dynamic file
+    sup = _super(e.members[3].address)
+    try:
+        data, _ = sup.reconfig(joining=None, leaving="1", new_members=None)
+        sup.create("/after-reconfig", b"x")
+    finally:
+        sup.stop()
+        sup.close()
+    text = data.decode()
+    for m in e.members.values():
+        wait_for(functools.partial(_shows, m.host, text), 10, f"member {m.sid} to activate")
+    seen.append(neutral(text))
+    e.stop()
+    seen.append(files())  # after the reconfig and a clean stop
+
+    removed, kept = e.members[1], [e.members[2], e.members[3]]
+    before = {m.sid: (m.workdir / "zoo.cfg").read_bytes() for m in kept}
+    for m in kept:
+        _restart_keeping_files(m)
+        assert (m.workdir / "zoo.cfg").read_bytes() == before[m.sid]
+    e.wait_serving(60, members=[2, 3])
+    for m in kept:
+        assert _membership(m.host) == text, (m.sid, _membership(m.host))
+    c = start_client(",".join(m.address for m in kept))
+    try:
+        got, _ = c.get("/zookeeper/config")
+        assert got.decode() == text
+        assert c.exists("/after-reconfig") is not None
+    finally:
+        c.stop()
+        c.close()
+
+    # The removed server is in no server list now: Java's QuorumPeer.start throws "My id 1 not
+    # in the peer list" and exits; pyzk refuses the same config.
+    _restart_keeping_files(removed)
+    assert removed.proc is not None
+    assert removed.proc.wait(60) != 0
+    seen.append("My id 1 not in the peer list" in removed.log_text())
+
+    # kill -9 a survivor; it comes back with the reconfigured membership.
+    victim = e.members[e.followers()[0]] if e.followers() else kept[0]
+    victim.kill9()
+    _restart_keeping_files(victim)
+    e.wait_serving(60, members=[2, 3])
+    assert _membership(victim.host) == text
+    seen.append(files())  # a restart rewrites nothing
+    return seen
+
+
+def test_restart_after_reconfig_keeps_the_new_membership_and_writes_files_as_java(
+        workdir: Path) -> None:
+    runs: dict[str, list[object]] = {}
+    for kind, hosts in (("pyzk", HOSTS), ("java", JAVA_HOSTS)):
+        root = workdir / kind
+        e = Ensemble(root, hosts, extra=SUPER,
+                     kinds={i: kind for i in (1, 2, 3)})
+        try:
+            runs[kind] = _reconfig_restart_scenario(e, root, hosts)
+        except BaseException:
+            print(e.logs(40))
+            raise
+        finally:
+            e.stop()
+    pyzk_run, java_run = runs["pyzk"], runs["java"]
+    assert pyzk_run[1] == java_run[1]  # the new config text
+    assert pyzk_run[3] is True and java_run[3] is True
+    for step in (0, 2, 4):
+        assert pyzk_run[step] == java_run[step], (step, pyzk_run[step], java_run[step])
+
+
+def test_member_down_during_a_reconfig_learns_it_from_election_notifications(
+        any_ens: Ensemble) -> None:
+    """FastLeaderElection's WorkerReceiver: a LOOKING server told about a newer config in a
+    notification processReconfigs it and restarts its election under it. Member 1 sleeps
+    through a reconfig that makes it an observer; on restart it observes at once."""
+    ens = any_ens
+    m1 = ens.members[1]
+    if ens.leader() == 1:
+        pytest.skip("member 1 leads; the scenario needs it to be a follower")
+    m1.stop()
+    ens.wait_serving(30, members=[2, 3])
+    hosts = {sid: m.host for sid, m in ens.members.items()}
+    members = ",".join(
+        f"server.{sid}={h}:2888:3888:{'observer' if sid == 1 else 'participant'};{h}:2181"
+        for sid, h in hosts.items())
+    sup = _super(",".join(ens.members[s].address for s in (2, 3)))
+    try:
+        data, _ = sup.reconfig(joining=None, leaving=None, new_members=members)
+    finally:
+        sup.stop()
+        sup.close()
+    text = data.decode()
+    version = _version(data)
+    _restart_keeping_files(m1)
+    wait_for(lambda: m1.mode() == "observer", 30, "member 1 to observe")
+    assert _membership(m1.host) == text
+    assert f"Received version: {version:x} my version:" in m1.log_text()
+    cfg = (m1.workdir / "zoo.cfg").read_text()
+    assert f"dynamicConfigFile={m1.workdir.resolve()}/zoo.cfg.dynamic.{version:x}\n" in cfg
+    assert "clientPort=" not in cfg  # the client address moved into the dynamic file
+
+
+def test_removing_the_leader_leaves_a_working_ensemble_without_losing_writes(
+        any_ens: Ensemble) -> None:
+    """Reconfig away the current leader: the remaining voters get a new leader (Java: the
+    designated leader takes over; pyzk: a new election), the old leader follows as a
+    non-voter, and every acknowledged write is there."""
+    from kazoo.exceptions import ConnectionLoss, NodeExistsError
+
+    ens = any_ens
+    old = ens.leader()
+    sup = _super(ens.connect_string)
+    try:
+        acked = []
+        for i in range(10):
+            sup.create(f"/before-{i}", b"x")
+            acked.append(f"/before-{i}")
+        data, _ = sup.reconfig(joining=None, leaving=str(old), new_members=None)
+        assert f"server.{old}=" not in data.decode()
+        for i in range(10):
+            for _ in range(200):  # ConnectionLoss while the new leader takes over: retry
+                try:
+                    sup.create(f"/after-{i}", b"y")
+                    break
+                except NodeExistsError:
+                    break
+                except ConnectionLoss:
+                    wait_for(lambda: sup.connected, 10, "reconnect")
+            acked.append(f"/after-{i}")
+        modes = ens.wait_serving(30)
+        new = [s for s, v in modes.items() if v == "leader"]
+        assert new and new[0] != old and modes[old] == "follower", modes
+        for m in ens.members.values():
+            wait_for(functools.partial(_shows, m.host, data.decode()), 10, f"conf of {m.sid}")
+            c = start_client(m.address)
+            try:
+                c.sync("/")
+                assert [p for p in acked if c.exists(p) is None] == []
+            finally:
+                c.stop()
+                c.close()
     finally:
         sup.stop()
         sup.close()

@@ -151,3 +151,72 @@ def test_a_leader_hearing_another_leader_reports_a_rival() -> None:
     assert RivalLeader(2, 5, 0) in acts
     assert not any(isinstance(a, RivalLeader)
                    for a in f.on_message(1, note(ServerState.FOLLOWING, 3), 301))
+
+
+# -- a newer config gossiped in a notification (WorkerReceiver, processReconfig) ---------------
+
+def _with_version(q: QuorumMaj, version: int) -> QuorumMaj:
+    return QuorumMaj(q.all_members, version)
+
+
+def _cfg_note(state: ServerState, leader: int, cfg: QuorumMaj, rnd: int = 1,
+              epoch: int = 1) -> Notification:
+    return Notification(int(state), leader, 0x100000003, rnd, epoch, 2, cfg.config_bytes())
+
+
+def test_newer_membership_in_a_notification_is_adopted_and_restarts_the_election() -> None:
+    from pyzk.zab.election import AdoptConfig
+
+    # Server 1 slept through a reconfig that made it an observer of voters {2, 3}.
+    old = _with_version(quorum(3, 0), 0x100000000)
+    new_members = dict(old.all_members)
+    new_members[1] = QuorumServer(1, "127.0.0.101", 2888, 3888, LearnerType.OBSERVER)
+    new = QuorumMaj(new_members, 0x100000003)
+    f = FLE(1, old, reconfig_enabled=True)
+    f.start(0x100000000, 1, 0)
+    f.on_message(1, _cfg_note(ServerState.LOOKING, 1, old), 1)       # round 1, own vote
+    acts = f.on_message(3, _cfg_note(ServerState.LEADING, 3, new, rnd=4), 5)
+    adopt = acts[0]
+    assert isinstance(adopt, AdoptConfig) and adopt.restarted
+    assert adopt.quorum.version == 0x100000003 and adopt.previous_version == 0x100000000
+    assert f.quorum is adopt.quorum and f.participant is False
+    # A new election under the new config: round 1 again, an observer's proposal, sent to the
+    # new voters only; the message that carried the config is not counted.
+    b = next(a for a in acts if isinstance(a, Broadcast))
+    assert b.to_sids == (2, 3) and b.notification.leader == LONG_MIN
+    assert b.notification.election_epoch == 1 and b.notification.config == new.config_bytes()
+    assert decided(acts) is None
+    f.on_message(3, _cfg_note(ServerState.LEADING, 3, new, rnd=4), 6)
+    d = decided(f.on_message(2, _cfg_note(ServerState.FOLLOWING, 3, new, rnd=4), 7))
+    assert d is not None and d.state == ServerState.OBSERVING and d.vote.id == 3
+
+
+def test_newer_version_of_the_same_membership_is_adopted_without_a_restart() -> None:
+    from pyzk.zab.election import AdoptConfig
+
+    old = _with_version(quorum(3, 0), 0x100000000)
+    newer = _with_version(quorum(3, 0), 0x200000000)
+    f = FLE(1, old, reconfig_enabled=True)
+    f.start(0, 0, 0)
+    acts = f.on_message(3, _cfg_note(ServerState.LOOKING, 3, newer), 1)
+    assert acts[0] == AdoptConfig(newer, 0x100000000, False)
+    assert f.logical_clock == 1 and f.proposed_leader == 3   # the message is still processed
+
+
+def test_configs_are_ignored_when_older_not_looking_or_reconfig_disabled() -> None:
+    old = _with_version(quorum(3, 0), 0x200000000)
+    stale = _with_version(quorum(2, 0), 0x100000000)
+    newer = _with_version(quorum(2, 0), 0x300000000)
+    f = FLE(1, old, reconfig_enabled=True)
+    f.start(0, 0, 0)
+    assert not any(type(a).__name__ == "AdoptConfig"
+                   for a in f.on_message(3, _cfg_note(ServerState.LOOKING, 3, stale), 1))
+    off = FLE(1, old)
+    off.start(0, 0, 0)
+    off.on_message(3, _cfg_note(ServerState.LOOKING, 3, newer), 1)
+    assert off.quorum is old
+    # Decided (FOLLOWING): Java skips processReconfig outside LOOKING.
+    f.on_message(3, note(ServerState.LEADING, 3, rnd=1), 2)
+    assert decided(f.on_message(2, note(ServerState.FOLLOWING, 3, rnd=1), 3)) is not None
+    f.on_message(2, _cfg_note(ServerState.LOOKING, 2, newer, rnd=3), 4)
+    assert f.quorum is old

@@ -1,0 +1,113 @@
+"""The dynamic configuration files of a reconfigurable ensemble: `dynamicConfigFile=` (server.N
+lines, the version taken from the file name) and `<zoo.cfg>.dynamic.next` (a proposed config not
+yet committed), read as QuorumPeerConfig.parse does at boot (release-3.8.4).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from pyzk.config.model import ConfigError, QuorumServer
+from pyzk.config.properties import (
+    PropertiesSyntaxError,
+    decode_config_bytes,
+    java_trim,
+    parse_properties,
+)
+from pyzk.config.servers import ServerLineError, parse_server, parse_server_id
+
+NEXT_SUFFIX = ".dynamic.next"  # QuorumPeerConfig.nextDynamicConfigFileSuffix
+_HEX_LONG = re.compile(r"[+-]?[0-9a-fA-F]+")
+
+
+@dataclass(frozen=True)
+class Membership:
+    """The server.N entries of one dynamic file and the config version they carry."""
+
+    servers: dict[int, QuorumServer]
+    version: int
+
+
+def version_from_filename(name: str) -> int | None:
+    """QuorumPeerConfig.getVersionFromFilename: the hex long after the last '.', or None
+    ("zoo.cfg.dynamic.100000000" -> 0x100000000; "zoo.cfg.dynamic" -> None, i.e. version 0)."""
+    text = name[name.rfind(".") + 1:] if "." in name else ""
+    if not _HEX_LONG.fullmatch(text):
+        return None
+    v = int(text, 16)
+    return v if -(2**63) <= v < 2**63 else None
+
+
+def _read(path: Path) -> list[tuple[str, str, int]]:
+    """(key, value, line) of a properties file; the last of duplicate keys wins."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(f"Error processing {path}: file is missing", str(path)) from None
+    except OSError as e:
+        raise ConfigError(f"Error processing {path}: {e.strerror}", str(path)) from None
+    try:
+        props = parse_properties(decode_config_bytes(data))
+    except PropertiesSyntaxError as e:
+        raise ConfigError(e.message, str(path), e.line) from None
+    last: dict[str, tuple[str, str, int]] = {}
+    for p in props:
+        key = java_trim(p.key)
+        last.pop(key, None)
+        last[key] = (key, java_trim(p.value), p.line)
+    return list(last.values())
+
+
+def _servers(path: Path, items: list[tuple[str, str, int]]) -> dict[int, QuorumServer]:
+    servers: dict[int, QuorumServer] = {}
+    for key, value, line in items:
+        if not key.startswith("server."):
+            continue
+        try:
+            sid = parse_server_id(key)
+            servers[sid] = parse_server(sid, value)
+        except ServerLineError as e:
+            raise ConfigError(str(e), str(path), line, key) from None
+    return servers
+
+
+def read_dynamic_file(path: Path) -> Membership:
+    """QuorumPeerConfig.parse's dynamicConfigFile branch + parseDynamicConfig with
+    configBackwardCompatibilityMode=false: only server.N keys; no version inside (it comes from
+    the file name, 0 when the name has none)."""
+    items = _read(path)
+    for key, _value, line in items:
+        if key == "version":
+            raise ConfigError("dynamic file shouldn't have version inside", str(path), line, key)
+        if key.startswith(("group", "weight")):
+            # QuorumHierarchical: pyzk implements majority quorums only
+            raise ConfigError(f"{key}: hierarchical quorums are not supported by pyzk",
+                              str(path), line, key)
+        if not key.startswith("server."):
+            raise ConfigError(f"Unrecognised parameter: {key}", str(path), line, key)
+    return Membership(_servers(path, items), version_from_filename(str(path)) or 0)
+
+
+def read_next_file(static_path: Path) -> Membership | None:
+    """`<zoo.cfg>.dynamic.next`, the last seen (proposed, uncommitted) config written by
+    QuorumPeer.setLastSeenQuorumVerifier; None when absent (Java: lastSeenQuorumVerifier stays
+    null and QuorumPeerMain keeps the committed one)."""
+    path = Path(f"{static_path}{NEXT_SUFFIX}")
+    if not path.is_file():
+        return None
+    try:
+        items = _read(path)
+    except ConfigError:
+        return None  # Java: IOException -> "NextQuorumVerifier is initiated to null"
+    version = 0
+    for key, value, line in items:
+        if key.startswith(("group", "weight")):
+            raise ConfigError(f"{key}: hierarchical quorums are not supported by pyzk",
+                              str(path), line, key)
+        if key == "version":
+            if not _HEX_LONG.fullmatch(value):
+                raise ConfigError(f"invalid version '{value}'", str(path), line, key)
+            version = int(value, 16)
+    return Membership(_servers(path, items), version)
