@@ -341,25 +341,25 @@ class LeaderHost:
         if fr.type == Op.CREATE_SESSION:
             timeout = struct.unpack(">i", fr.body[:4])[0] if len(fr.body) >= 4 else 0
             srv.sessions.add(fr.session_id, timeout, now)
-            srv._enqueue_txn(srv.prep.create_session_txn(fr.session_id, timeout,
-                                                         srv._next_zxid(), now, fr.cxid),
+            srv.enqueue_txn(srv.prep.create_session_txn(fr.session_id, timeout,
+                                                         srv.next_zxid(), now, fr.cxid),
                              _NO_ORIGIN)
             return
         if fr.type == Op.CLOSE_SESSION:
             srv.sessions.set_closing(fr.session_id)
-            srv._enqueue_txn(srv.prep.close_session_txn(fr.session_id, fr.cxid,
-                                                        srv._next_zxid(), now), _NO_ORIGIN)
+            srv.enqueue_txn(srv.prep.close_session_txn(fr.session_id, fr.cxid,
+                                                        srv.next_zxid(), now), _NO_ORIGIN)
             return
         spec = CLIENT_OPS.get(fr.type)
         hdr = r.TxnHeader(fr.session_id, fr.cxid, 0, now, Op.ERROR)
         if spec is None or not spec.write:
-            srv._enqueue_txn((hdr._replace(zxid=srv._next_zxid()),
+            srv.enqueue_txn((hdr._replace(zxid=srv.next_zxid()),
                               r.ErrorTxn(int(Err.UNIMPLEMENTED))), _NO_ORIGIN)
             return
         s = srv.sessions.sessions.get(fr.session_id)
         if s is None or s.closing:
             # PrepRequestProcessor: sessionTracker.checkSession fails -> SESSIONEXPIRED.
-            srv._enqueue_txn((hdr._replace(zxid=srv._next_zxid()),
+            srv.enqueue_txn((hdr._replace(zxid=srv.next_zxid()),
                               r.ErrorTxn(int(Err.SESSIONEXPIRED))), _NO_ORIGIN)
             return
         record: Any
@@ -371,12 +371,12 @@ class LeaderHost:
             else:
                 record = None
         except JuteError:
-            srv._enqueue_txn((hdr._replace(zxid=srv._next_zxid()),
+            srv.enqueue_txn((hdr._replace(zxid=srv.next_zxid()),
                               r.ErrorTxn(int(Err.MARSHALLINGERROR))), _NO_ORIGIN)
             return
         auth = list(a.authinfo or [])
         req = Request(fr.session_id, fr.cxid, fr.type, record, auth, None)
-        srv._enqueue_txn(srv.prep.prep(req, srv._next_zxid(), now), _NO_ORIGIN)
+        srv.enqueue_txn(srv.prep.prep(req, srv.next_zxid(), now), _NO_ORIGIN)
 
     # -- views -------------------------------------------------------------------------------
     def learner_info(self) -> list[tuple[int, str, bool]]:

@@ -25,6 +25,7 @@ from ..protocol.multi import decode_multi
 from ..protocol.opcodes import CLIENT_OPS, Op
 from ..session.tracker import SessionTracker
 from ..tree.datatree import DataTree
+from . import background
 from .auth import authenticate, client_infos
 from .pending import Pending
 from .stats import ServerStats
@@ -123,8 +124,8 @@ class ZkServer:
         self.owner: dict[int, ClientConn] = {}
         self.stats = ServerStats()
         self.serving = True
-        self._batch: list[tuple[Any, Any, Origin]] = []
-        self._batch_ready = asyncio.Event()
+        self.batch: list[tuple[Any, Any, Origin]] = []
+        self.batch_ready = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = False
         self.on_fatal: Callable[[], None] | None = None
@@ -142,18 +143,18 @@ class ZkServer:
 
     # -- lifecycle ------------------------------------------------------------------------
     def start(self) -> None:
-        self._tasks = [asyncio.create_task(self._commit_loop(), name="pyzk-commit")]
+        self._tasks = [asyncio.create_task(background.group_commit(self), name="pyzk-commit")]
         if self.leads:
             self._tasks += [
-                asyncio.create_task(self._expiry_loop(), name="pyzk-expiry"),
-                asyncio.create_task(self._container_loop(), name="pyzk-containers"),
+                asyncio.create_task(background.expire_sessions(self), name="pyzk-expiry"),
+                asyncio.create_task(background.expire_containers(self), name="pyzk-containers"),
             ]
         for t in self._tasks:
             t.add_done_callback(self._task_died)
         hours = getattr(self.config, "autopurge_purge_interval_hours", 0)
         if hours > 0 and hasattr(self.sink, "purge"):
-            self._tasks.append(asyncio.create_task(self._purge_loop(hours * 3600),
-                                                   name="pyzk-purge"))
+            self._tasks.append(asyncio.create_task(
+                background.purge_periodically(self.sink, hours * 3600), name="pyzk-purge"))
 
     def _task_died(self, task: asyncio.Task[None]) -> None:
         if task.cancelled() or self._stopping:
@@ -213,8 +214,8 @@ class ZkServer:
                 # Learner.request(createSession): the leader logs it; we answer on COMMIT.
                 self.writes.create_session(conn, sid, timeout, Origin(conn, None, done))
                 return
-            txn = self.prep.create_session_txn(sid, timeout, self._next_zxid(), self.now_ms())
-            self._enqueue_txn(txn, Origin(conn, None, done))
+            txn = self.prep.create_session_txn(sid, timeout, self.next_zxid(), self.now_ms())
+            self.enqueue_txn(txn, Origin(conn, None, done))
             return
         sid = req.sessionId
         # Java closes the connection that currently holds the session before it checks the
@@ -307,14 +308,14 @@ class ZkServer:
         self.outstanding += 1
         if spec.write:
             if isinstance(record, JuteError):
-                hdr = r.TxnHeader(sid, xid, self._next_zxid(), self.now_ms(), Op.ERROR)
+                hdr = r.TxnHeader(sid, xid, self.next_zxid(), self.now_ms(), Op.ERROR)
                 txn: tuple[Any, Any] = (hdr, r.ErrorTxn(Err.MARSHALLINGERROR))
             elif op == Op.CLOSE_SESSION:
                 self.sessions.set_closing(sid)
-                txn = self.prep.close_session_txn(sid, xid, self._next_zxid(), self.now_ms())
+                txn = self.prep.close_session_txn(sid, xid, self.next_zxid(), self.now_ms())
             else:
-                txn = self.prep.prep(req, self._next_zxid(), self.now_ms())
-            self._enqueue_txn(txn, Origin(conn, pending))
+                txn = self.prep.prep(req, self.next_zxid(), self.now_ms())
+            self.enqueue_txn(txn, Origin(conn, pending))
         elif len(conn.queue) == 1:
             conn.queue.drain(self._run_read, conn.emit_pending)
 
@@ -390,59 +391,18 @@ class ZkServer:
         conn.send_reply(xid, 0, 0, b"")
 
     # -- the write pipeline ---------------------------------------------------------------
-    def _next_zxid(self) -> int:
+    def next_zxid(self) -> int:
         self.last_zxid += 1
         return self.last_zxid
 
-    def _enqueue_txn(self, txn: tuple[Any, Any], origin: Origin) -> None:
+    def enqueue_txn(self, txn: tuple[Any, Any], origin: Origin) -> None:
         if self.writes is not None:
             self.writes.submit(txn[0], txn[1], origin)
             return
-        self._batch.append((txn[0], txn[1], origin))
-        self._batch_ready.set()
+        self.batch.append((txn[0], txn[1], origin))
+        self.batch_ready.set()
 
-    async def _commit_loop(self) -> None:
-        """Group commit, double-buffered: while batch N is applied on the loop, batch N+1
-        (everything that arrived during N's fsync) is already being written and fsynced."""
-        inflight: tuple[list[tuple[Any, Any, Origin]], Any, float] | None = None
-        while True:
-            if inflight is None:
-                await self._batch_ready.wait()
-                inflight = self._start_flush()
-                if inflight is None:
-                    continue
-            batch, flushed, t0 = inflight
-            await flushed
-            elapsed = time.monotonic() - t0
-            self.stats.record_fsync(elapsed, len(batch))
-            if elapsed * 1000 > self.fsync_warn_ms:
-                log.warning("fsync of the txn log took too long", ms=int(elapsed * 1000),
-                            txns=len(batch))
-            inflight = self._start_flush()
-            for hdr, txn, origin in batch:
-                self._apply(hdr, txn, origin)
-            self.sink.maybe_snapshot(self.tree, self._session_timeouts)
-
-    def _start_flush(self) -> tuple[list[tuple[Any, Any, Origin]], Any, float] | None:
-        """Append the waiting batch to the log and start its write (+fsync) in a thread."""
-        self._batch_ready.clear()
-        batch, self._batch = self._batch, []
-        if not batch:
-            return None
-        sink = self.sink
-        for h, t, _ in batch:
-            sink.append(h, t)
-        t0 = time.monotonic()
-        loop = asyncio.get_running_loop()
-        if self.force_sync:
-            flushed: Any = loop.run_in_executor(None, sink.flush, True)
-        else:
-            sink.flush(False)
-            flushed = loop.create_future()
-            flushed.set_result(None)
-        return batch, flushed, t0
-
-    def _session_timeouts(self) -> dict[int, int]:
+    def session_timeouts(self) -> dict[int, int]:
         return {sid: s.timeout_ms for sid, s in self.sessions.sessions.items()}
 
     def _apply(self, hdr: Any, txn: Any, origin: Origin) -> None:
@@ -494,44 +454,6 @@ class ZkServer:
         conn = self.owner.pop(sid, None)
         if conn is not None and not conn.closing_session:
             conn.close_after_flush()
-
-    # -- timers ---------------------------------------------------------------------------
-    async def _expiry_loop(self) -> None:
-        while True:
-            # Wake at the next expiry bucket (ExpiryQueue.getWaitTime), at most a tick away.
-            deadline = self.sessions.next_deadline_ms()
-            wait_ms = self.tick_ms if deadline is None else deadline - self.now_ms()
-            await asyncio.sleep(min(max(wait_ms, 1), self.tick_ms) / 1000)
-            now = self.now_ms()
-            for sid in self.sessions.expire(now):
-                timeout = self.sessions.sessions[sid].timeout_ms
-                log.info("session expired", session=hex(sid), timeout=timeout)
-                self.stats.sessions_expired += 1
-                conn = self.owner.get(sid)
-                if conn is not None:
-                    conn.closing_session = False
-                txn = self.prep.close_session_txn(sid, 0, self._next_zxid(), now)
-                self._enqueue_txn(txn, Origin(None, None))
-
-    async def _container_loop(self) -> None:
-        interval = getattr(self.config, "container_check_interval_ms", 60000)
-        max_per_minute = getattr(self.config, "container_max_per_minute", 10000)
-        while True:
-            await asyncio.sleep(interval / 1000)
-            now = self.now_ms()
-            budget = max(1, max_per_minute * interval // 60000)
-            for path in self.tree.expiry_candidates(now)[:budget]:
-                txn = self.prep.delete_container_txn(path, self._next_zxid(), now)
-                if txn is None:
-                    self.last_zxid -= 1
-                    continue
-                self._enqueue_txn(txn, Origin(None, None))
-
-    async def _purge_loop(self, interval_s: float) -> None:
-        loop = asyncio.get_running_loop()
-        while True:
-            await loop.run_in_executor(None, self.sink.purge)  # type: ignore[attr-defined]
-            await asyncio.sleep(interval_s)
 
     # -- notifications --------------------------------------------------------------------
     @staticmethod

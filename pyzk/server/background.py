@@ -1,0 +1,107 @@
+"""The standalone server's background tasks: group commit of the txn log (SyncRequestProcessor),
+session expiry (SessionTrackerImpl), container/TTL cleanup (ContainerManager) and autopurge
+(DatadirCleanupManager). Each runs as an asyncio task over a ZkServer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import TYPE_CHECKING, Any
+
+import structlog
+
+if TYPE_CHECKING:
+    from .zkserver import Origin, ZkServer
+
+log = structlog.get_logger("pyzk.server")
+
+Batch = list[tuple[Any, Any, "Origin"]]
+
+
+async def group_commit(srv: ZkServer) -> None:
+    """Group commit, double-buffered: while batch N is applied on the loop, batch N+1
+    (everything that arrived during N's fsync) is already being written and fsynced."""
+    inflight: tuple[Batch, Any, float] | None = None
+    while True:
+        if inflight is None:
+            await srv.batch_ready.wait()
+            inflight = _start_flush(srv)
+            if inflight is None:
+                continue
+        batch, flushed, t0 = inflight
+        await flushed
+        elapsed = time.monotonic() - t0
+        srv.stats.record_fsync(elapsed, len(batch))
+        if elapsed * 1000 > srv.fsync_warn_ms:
+            log.warning("fsync of the txn log took too long", ms=int(elapsed * 1000),
+                        txns=len(batch))
+        inflight = _start_flush(srv)
+        apply = srv.apply_committed
+        for hdr, txn, origin in batch:
+            apply(hdr, txn, origin)
+        srv.sink.maybe_snapshot(srv.tree, srv.session_timeouts)
+
+
+def _start_flush(srv: ZkServer) -> tuple[Batch, Any, float] | None:
+    """Append the waiting batch to the log and start its write (+fsync) in a thread."""
+    srv.batch_ready.clear()
+    batch, srv.batch = srv.batch, []
+    if not batch:
+        return None
+    sink = srv.sink
+    for h, t, _ in batch:
+        sink.append(h, t)
+    t0 = time.monotonic()
+    loop = asyncio.get_running_loop()
+    if srv.force_sync:
+        flushed: Any = loop.run_in_executor(None, sink.flush, True)
+    else:
+        sink.flush(False)
+        flushed = loop.create_future()
+        flushed.set_result(None)
+    return batch, flushed, t0
+
+
+async def expire_sessions(srv: ZkServer) -> None:
+    from .zkserver import Origin
+
+    while True:
+        # Wake at the next expiry bucket (ExpiryQueue.getWaitTime), at most a tick away.
+        deadline = srv.sessions.next_deadline_ms()
+        wait_ms = srv.tick_ms if deadline is None else deadline - srv.now_ms()
+        await asyncio.sleep(min(max(wait_ms, 1), srv.tick_ms) / 1000)
+        now = srv.now_ms()
+        for sid in srv.sessions.expire(now):
+            timeout = srv.sessions.sessions[sid].timeout_ms
+            log.info("session expired", session=hex(sid), timeout=timeout)
+            srv.stats.sessions_expired += 1
+            conn = srv.owner.get(sid)
+            if conn is not None:
+                conn.closing_session = False
+            txn = srv.prep.close_session_txn(sid, 0, srv.next_zxid(), now)
+            srv.enqueue_txn(txn, Origin(None, None))
+
+
+async def expire_containers(srv: ZkServer) -> None:
+    from .zkserver import Origin
+
+    interval = getattr(srv.config, "container_check_interval_ms", 60000)
+    max_per_minute = getattr(srv.config, "container_max_per_minute", 10000)
+    while True:
+        await asyncio.sleep(interval / 1000)
+        now = srv.now_ms()
+        budget = max(1, max_per_minute * interval // 60000)
+        for path in srv.tree.expiry_candidates(now)[:budget]:
+            txn = srv.prep.delete_container_txn(path, srv.next_zxid(), now)
+            if txn is None:
+                srv.last_zxid -= 1
+                continue
+            srv.enqueue_txn(txn, Origin(None, None))
+
+
+async def purge_periodically(sink: Any, interval_s: float) -> None:
+    loop = asyncio.get_running_loop()
+    while True:
+        await loop.run_in_executor(None, sink.purge)
+        await asyncio.sleep(interval_s)
