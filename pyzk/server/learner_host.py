@@ -31,6 +31,11 @@ log = structlog.get_logger("pyzk.learner")
 _NO_ORIGIN = Origin(None, None)
 
 
+CONNECT_RETRY_FIRST_S = 0.01
+CONNECT_RETRY_MAX_S = 0.1
+CONNECT_RETRY_BUDGET_S = 0.4  # Java: 4 sleeps of leaderConnectDelayDuringRetryMs (100 ms)
+
+
 class LearnerHost:
     """One connection to one leader; `run()` returns the reason it ended."""
 
@@ -78,19 +83,22 @@ class LearnerHost:
         cfg = self.peer.config
         loop = asyncio.get_running_loop()
         deadline = loop.time() + cfg.connect_to_learner_master_limit * cfg.tick_time_ms / 1000
-        tries = 0
+        waited, delay = 0.0, CONNECT_RETRY_FIRST_S
         while True:
             try:
                 reader, writer = await asyncio.wait_for(
                     asyncio.open_connection(leader.host, leader.quorum_port), 2.0)
                 break
             except (OSError, TimeoutError) as e:
-                # Learner.LeaderConnector: at most 5 tries, 100 ms apart, within the limit;
-                # then back to LOOKING (a vote for a leader that just died must not hold us).
-                tries += 1
-                if tries >= 5 or loop.time() + 0.1 >= deadline:
+                # Learner.LeaderConnector gives up after 5 tries 100 ms apart, within the
+                # limit, and goes back to LOOKING (a vote for a leader that just died must not
+                # hold us). The same budget here, spent in shorter steps first: the new leader
+                # usually opens its port a few ms after its followers finish the election.
+                if waited >= CONNECT_RETRY_BUDGET_S or loop.time() + delay >= deadline:
                     return f"cannot connect to leader {self.leader_sid}: {e}"
-                await asyncio.sleep(0.1)
+                await asyncio.sleep(delay)
+                waited += delay
+                delay = min(delay * 2, CONNECT_RETRY_MAX_S)
         self.writer = writer
         ticker = asyncio.ensure_future(self._tick_loop())
         reading = asyncio.ensure_future(self._read_loop(reader))
