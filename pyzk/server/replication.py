@@ -13,19 +13,26 @@ from typing import Any
 
 import structlog
 
-from ..protocol import records as r
 from ..storage import txnlog
-from ..storage.logfile import TxnLogWriter, iter_log, sorted_logs, truncate_log
+from ..storage.logfile import (
+    TxnLogWriter,
+    iter_log,
+    read_log_file,
+    sorted_logs,
+    truncate_log,
+    zxid_from_name,
+)
 from ..storage.recovery import replay
-from ..storage.snapshot import SnapNode, capture
+from ..storage.snapshot import capture, node_record
 from ..tree.datatree import DataTree
-from ..zab.packets import encode_snap_body, encode_txn
+from ..zab.packets import encode_snap_body_records, encode_txn
 
 log = structlog.get_logger("pyzk.replication")
 
-# ZKDatabase.calculateTxnLogSizeLimit: a DIFF from the txn log is allowed up to a third of the
-# snapshot size (snapshotSizeFactor 0.33); a simpler count cap serves the same purpose here.
-DISK_DIFF_MAX_TXNS = 100_000
+# ZKDatabase.calculateTxnLogSizeLimit: a DIFF from the txn log is allowed while the log files
+# after the one holding the peer's zxid are at most snapshotSizeFactor (0.33) of the newest
+# snapshot's size; beyond that the leader sends a SNAP, as Java does (and the log is not read).
+SNAPSHOT_SIZE_FACTOR = 0.33
 
 
 # (hdr, txn, digest, body): body is the serialized txn (the PROPOSAL data) or None to encode.
@@ -162,6 +169,11 @@ def truncate(storage: Any, zxid: int) -> bool:
 def fast_forward(storage: Any, tree: DataTree, sessions: dict[int, int]) -> int:
     """ZKDatabase.fastForwardDataBase: apply logged txns the tree has not seen (a learner's
     acked-but-uncommitted proposals), so the tree matches the log before an election."""
+    writer = getattr(storage, "writer", None)
+    if writer is not None and 0 < writer.last_zxid_seen <= tree.last_processed_zxid:
+        # Nothing was logged past the tree since this process started (recovery replayed
+        # what was there before): skip reading the whole (preallocated) log file.
+        return 0
     _, n, _ = replay(storage.datadir.log_dir, tree, sessions, tree.last_processed_zxid)
     return n
 
@@ -169,14 +181,8 @@ def fast_forward(storage: Any, tree: DataTree, sessions: dict[int, int]) -> int:
 def snap_body(tree: DataTree, sessions: dict[int, int]) -> bytes:
     """The SNAP stream of the tree as it is now (ZKDatabase.serializeSnapshot)."""
     view = capture(tree, sessions)
-    nodes = (_snap_node(path, n) for path, n in view.nodes.items())
-    return encode_snap_body(view.sessions, view.acl_cache.entries(), nodes)
-
-
-def _snap_node(path: str, n: Any) -> SnapNode:
-    return SnapNode("" if path == "/" else path, n.data, n.acl,
-                    r.StatPersisted(n.czxid, n.mzxid, n.ctime, n.mtime, n.version, n.cversion,
-                                    n.aversion, n.ephemeral_owner, n.pzxid))
+    records = [node_record(path, n) for path, n in view.nodes.items()]  # cached per znode
+    return encode_snap_body_records(view.sessions, view.acl_cache.entries(), records)
 
 
 class CommittedWindow:
@@ -197,20 +203,42 @@ class CommittedWindow:
                 self.entries.append((e.hdr.zxid, txnlog.serialize_txn(e.hdr, e.txn, e.digest)))
 
 
-def disk_log_reader(storage: Any) -> Callable[[int], Iterator[tuple[int, bytes]]]:
-    """ZKDatabase.getProposalsFromTxnLog: from `zxid` on, or nothing if the log starts later."""
+def disk_log_reader(storage: Any, size_factor: float = SNAPSHOT_SIZE_FACTOR
+                    ) -> Callable[[int], Iterator[tuple[int, bytes]]]:
+    """ZKDatabase.getProposalsFromTxnLog(zxid, calculateTxnLogSizeLimit()): the logged txns
+    from the start of the log file holding `zxid` on, or nothing when the log starts after
+    `zxid` or the later files are too large (size_factor < 0 disables txn-log sync)."""
 
     def read(zxid: int) -> Iterator[tuple[int, bytes]]:
-        logs = sorted_logs(storage.datadir.log_dir)
-        if not logs:
+        if size_factor < 0:
+            return iter(())
+        files = java_log_files_from(storage.datadir.log_dir, zxid)
+        if not files:
+            return iter(())
+        snaps = storage.datadir.valid_snapshots(1)
+        limit = int(snaps[0][1].stat().st_size * size_factor) if snaps else 0
+        # FileTxnIterator.getStorageSize: the files left after the first is opened. Checked
+        # before reading anything, so an oversized log costs the leader no scan.
+        if limit > 0 and sum(f.stat().st_size for f in files[1:]) > limit:
             return iter(())
         items: list[tuple[int, bytes]] = []
-        for _, _, e in iter_log(storage.datadir.log_dir, zxid):
-            if not items and e.hdr.zxid > zxid:
-                return iter(())  # the log does not reach back to the peer's zxid
-            items.append((e.hdr.zxid, txnlog.serialize_txn(e.hdr, e.txn, e.digest)))
-            if len(items) > DISK_DIFF_MAX_TXNS:
-                return iter(())
+        for f in files:
+            for _, e in txnlog.iter_entries(read_log_file(f), str(f)):
+                if not items and e.hdr.zxid > zxid:
+                    return iter(())  # "Unable to find proposals from txnlog for zxid"
+                items.append((e.hdr.zxid, txnlog.serialize_txn(e.hdr, e.txn, e.digest)))
         return iter(items)
 
     return read
+
+
+def java_log_files_from(log_dir: Any, zxid: int) -> list[Any]:
+    """FileTxnIterator.init's storedFiles, oldest first: every log named >= zxid and the
+    newest one named below it."""
+    out = []
+    for f in reversed(sorted_logs(log_dir)):
+        out.append(f)
+        if zxid_from_name(f.name, "log") < zxid:
+            break
+    out.reverse()
+    return out

@@ -230,6 +230,24 @@ def encode_snap_body(sessions: Iterable[tuple[int, int]], acls: Iterable[tuple[i
     return bytes(out)
 
 
+def encode_snap_body_records(sessions: Iterable[tuple[int, int]],
+                             acls: Iterable[tuple[int, list[Any]]],
+                             records: Iterable[bytes | bytearray]) -> bytes:
+    """encode_snap_body with the nodes already encoded (pyzk.storage.snapshot.node_record:
+    the same (path, DataNode) layout, cached per znode between snapshots)."""
+    head = encode_snap_body((), acls, ())
+    # encode_snap_body((), ...) wrote an empty session list, the ACL map, "/" and the
+    # signature: keep the ACL map, put the real sessions in front and the nodes after it.
+    sess = list(sessions)
+    out = bytearray(_I.pack(len(sess)))
+    for s, t in sess:
+        out += _QI.pack(s, t)
+    tail = bytearray()
+    write_string(tail, "/")
+    write_string(tail, SIGNATURE)
+    return b"".join((out, head[4:len(head) - len(tail)], b"".join(records), tail))
+
+
 class _More(Exception):
     """Not enough bytes yet (the stream continues)."""
 

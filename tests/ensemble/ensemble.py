@@ -17,6 +17,10 @@ from pathlib import Path
 from kazoo.client import KazooClient
 
 REPO = Path(__file__).resolve().parents[2]
+if str(REPO / "tests") not in sys.path:
+    sys.path.insert(0, str(REPO / "tests"))
+
+from servers import JAVA_CLASSPATH  # noqa: E402
 
 
 def four_letter(host: str, word: str, port: int = 2181, timeout: float = 2.0) -> str:
@@ -129,13 +133,45 @@ class Member:
         return "\n".join(self.log_text().splitlines()[-n:])
 
 
+class JavaMember(Member):
+    """A Java QuorumPeerMain member (Debian's 3.8.0); it reads readonlymode.enabled only as a
+    system property. Same data directory layout and zoo.cfg as a pyzk Member, so a member can be
+    swapped for the other kind on the same dataDir and myid."""
+
+    def start(self) -> None:
+        self.datadir.mkdir(parents=True, exist_ok=True)
+        (self.datadir / "myid").write_text(f"{self.sid}\n")
+        cfg_path = self.workdir / "zoo.cfg"
+        cfg_path.write_text("".join(f"{k}={v}\n" for k, v in self.cfg.items()))
+        props = [f"-Dreadonlymode.enabled={self.cfg.get('readonlymode.enabled', 'false')}",
+                 "-Dzookeeper.admin.enableServer=false"]
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen(
+                [*self.cmd_prefix, "java", "-Xmx256m", "-XX:+UseSerialGC",
+                 "-XX:TieredStopAtLevel=1", "-cp", JAVA_CLASSPATH, *props,
+                 "org.apache.zookeeper.server.quorum.QuorumPeerMain", str(cfg_path)],
+                stdout=log, stderr=subprocess.STDOUT, cwd=self.workdir, env=dict(os.environ),
+                start_new_session=True)
+
+
+def make_member(kind: str, sid: int, host: str, workdir: Path, cfg: dict[str, str]) -> Member:
+    """A member of `kind` ("pyzk" or "java")."""
+    if kind == "java":
+        return JavaMember(sid, host, workdir, cfg)
+    if kind == "pyzk":
+        return Member(sid, host, workdir, cfg)
+    raise ValueError(f"unknown member kind {kind!r}")
+
+
 class Ensemble:
     """N members on `hosts` (127.0.0.x), standard ports, a fast tickTime; the sids in
-    `observers` are observers (`:observer` in every server list, peerType=observer in theirs)."""
+    `observers` are observers (`:observer` in every server list, peerType=observer in theirs).
+    `kinds` maps a sid to "java" or "pyzk" (default pyzk) for mixed ensembles."""
 
     def __init__(self, workdir: Path, hosts: list[str], tick_ms: int = 200,
                  extra: dict[str, str] | None = None,
-                 observers: tuple[int, ...] = ()) -> None:
+                 observers: tuple[int, ...] = (),
+                 kinds: dict[int, str] | None = None) -> None:
         servers = {f"server.{i}": f"{h}:2888:3888" + (":observer" if i in observers else "")
                    for i, h in enumerate(hosts, 1)}
         self.members: dict[int, Member] = {}
@@ -146,7 +182,20 @@ class Ensemble:
                    "clientPortAddress": h, "4lw.commands.whitelist": "*",
                    "admin.enableServer": "false", "maxClientCnxns": "0",
                    "minSessionTimeout": "1000", **servers, **(extra or {}), **own}
-            self.members[i] = Member(i, h, workdir / f"s{i}", cfg)
+            self.members[i] = make_member((kinds or {}).get(i, "pyzk"), i, h,
+                                          workdir / f"s{i}", cfg)
+
+    def replace(self, sid: int, kind: str) -> Member:
+        """Swap member `sid` (stopped) for one of `kind` on the same workdir, dataDir and myid."""
+        old = self.members[sid]
+        assert not old.running, f"member {sid} still running"
+        new = make_member(kind, sid, old.host, old.workdir, old.cfg)
+        new.cmd_prefix, new.fourlw = old.cmd_prefix, old.fourlw
+        self.members[sid] = new
+        return new
+
+    def kind(self, sid: int) -> str:
+        return "java" if isinstance(self.members[sid], JavaMember) else "pyzk"
 
     @property
     def connect_string(self) -> str:

@@ -6,20 +6,17 @@ service, ending its read-only sessions, when the quorum returns. Each test runs 
 
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from ensemble import Ensemble, Member, four_letter, wait_for
+from ensemble import Ensemble, JavaMember, four_letter, wait_for
 from kazoo.client import KazooClient
 from kazoo.exceptions import NotReadOnlyCallError
 from kazoo.protocol.states import KeeperState
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
 from rawclient import OPEN_ACL, ConnectionClosed, RawClient  # noqa: E402
-from servers import JAVA_CLASSPATH  # noqa: E402
 
 from pyzk.protocol import records as r  # noqa: E402
 from pyzk.protocol.codes import Err  # noqa: E402
@@ -31,23 +28,6 @@ HOSTS_NO_LOCAL = ["127.0.0.184", "127.0.0.185", "127.0.0.186"]
 RO = {"readonlymode.enabled": "true"}
 # As kazoo's harness configures TestReadOnlyMode (ZOOKEEPER_LOCAL_SESSION_RO=true).
 LOCAL = {"localSessionsEnabled": "true", "localSessionsUpgradingEnabled": "true"}
-
-
-class JavaMember(Member):
-    """A Java QuorumPeerMain member; it reads readonlymode.enabled only as a system property."""
-
-    def start(self) -> None:
-        self.datadir.mkdir(parents=True, exist_ok=True)
-        (self.datadir / "myid").write_text(f"{self.sid}\n")
-        cfg_path = self.workdir / "zoo.cfg"
-        cfg_path.write_text("".join(f"{k}={v}\n" for k, v in self.cfg.items()))
-        props = [f"-Dreadonlymode.enabled={self.cfg.get('readonlymode.enabled', 'false')}"]
-        with open(self.log_path, "ab") as log:
-            self.proc = subprocess.Popen(
-                ["java", "-Xmx256m", "-cp", JAVA_CLASSPATH, *props,
-                 "org.apache.zookeeper.server.quorum.QuorumPeerMain", str(cfg_path)],
-                stdout=log, stderr=subprocess.STDOUT, cwd=self.workdir, env=dict(os.environ),
-                start_new_session=True)
 
 
 def ensemble(make_ensemble, kind: str, hosts: list[str],  # type: ignore[no-untyped-def]

@@ -102,3 +102,15 @@ def test_fused_load_builds_the_same_tree_as_decode_then_load() -> None:
     for cut in (1, 7, len(raw) // 2, len(raw) - 3):
         with pytest.raises(sc.SnapshotFormatError):
             sc.load_snapshot_into(raw[:-cut], DataTree(), 6)
+
+
+def test_snap_stream_from_cached_records_equals_the_plain_encoding() -> None:
+    from pyzk.server.replication import snap_body
+    from pyzk.zab.packets import encode_snap_body
+
+    t = build()
+    sessions = {0x10: 4000, 0x20: 6000}
+    plain = encode_snap_body(sorted(sessions.items()), t.acl_cache.entries(),
+                             sc.decode_snapshot(fresh_encoding(t)).nodes)
+    assert snap_body(t, sessions) == plain
+    assert snap_body(t, sessions) == plain  # second time from the per-znode cache

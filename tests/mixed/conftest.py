@@ -1,0 +1,55 @@
+"""Fixtures for mixed ensembles: pyzk and Debian's Java ZooKeeper 3.8.0 servers in one
+ensemble, on loopback addresses 127.0.5.1-9 (reserved for these tests so they never meet the
+other ensemble suites). Skipped where Java ZooKeeper is not installed."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+for p in (HERE, HERE.parent / "ensemble", HERE.parent / "integration", HERE.parent):
+    if str(p) not in sys.path:
+        sys.path.insert(0, str(p))
+
+from ensemble import Ensemble  # noqa: E402
+from servers import java_available  # noqa: E402
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if Path(str(item.fspath)).parent == HERE:
+            item.add_marker(pytest.mark.java)
+            if not java_available():
+                item.add_marker(pytest.mark.skip(
+                    reason="Debian's Java ZooKeeper is not installed (scripts/test.sh installs it)"))
+
+
+@pytest.fixture
+def mixed(workdir: Path, request: pytest.FixtureRequest) -> Iterator[Callable[..., Ensemble]]:
+    """make(kinds, **kw): an Ensemble of len(kinds) members on 127.0.5.1.., not started; every
+    one made is stopped at teardown, and on failure the members' log tails are printed."""
+    made: list[Ensemble] = []
+
+    def make(kinds: dict[int, str], **kw: object) -> Ensemble:
+        hosts = [f"127.0.5.{i}" for i in range(1, len(kinds) + 1)]
+        e = Ensemble(workdir, hosts, kinds=kinds, **kw)  # type: ignore[arg-type]
+        made.append(e)
+        return e
+
+    yield make
+    for e in made:
+        failed = getattr(request.node, "rep_call", None)
+        if failed is not None and failed.failed:
+            print(e.logs(60))
+        e.stop()
+
+
+@pytest.hookimpl(tryfirst=True, hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    outcome = yield
+    rep = outcome.get_result()  # type: ignore[attr-defined]
+    setattr(item, "rep_" + rep.when, rep)
