@@ -156,7 +156,7 @@ KEYS: tuple[Key, ...] = (
     Key("globalOutstandingLimit", "decode", 1000, H, "queued request limit before throttling", _min(1)),
     Key("preAllocSize", "long", 65536, H, "txn log preallocation block in KB", _min(1)),
     Key("snapCount", "decode", 100000, H, "txns between snapshots (randomised in [n/2+1, n])"),
-    Key("commitLogCount", "decode", 500, H, "committed proposals kept in memory for DIFF sync", _min(0)),
+    Key("commitLogCount", "decode", 500, H, "committed proposals kept in memory for DIFF sync (at least 500, as Java)", _min(0)),
     Key("snapSizeLimitInKb", "decode", 4194304, H, "txn log bytes (KB) before snapshot; <=0 off"),
     Key("txnLogSizeLimitInKb", "decode", -1, R, "roll the txn log by size"),
     Key("maxCnxns", "decode", 0, H, "total connections per client port; 0 = unlimited", _min(0)),

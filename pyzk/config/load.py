@@ -239,6 +239,11 @@ def build_config(entries: Mapping[str, str | Entry], *, source_name: str = "zoo.
     if snap_count < 2:
         b.warnings.append("SnapCount should be 2 or more. Now, snapCount is reset to 2")
         snap_count = 2
+    commit_log_count = b.get("commitLogCount")
+    if commit_log_count < 500:  # ZKDatabase: DEFAULT_COMMIT_LOG_COUNT is also the minimum
+        b.warnings.append(f"The configured commitLogCount {commit_log_count} is less than the "
+                          "recommended 500, going to use the recommended one")
+        commit_log_count = 500
 
     # --- parseDynamicConfig: server.N lines, here or in the dynamicConfigFile ---
     standalone_enabled = b.get("standaloneEnabled")
@@ -388,7 +393,7 @@ def build_config(entries: Mapping[str, str | Entry], *, source_name: str = "zoo.
         fsync_warning_threshold_ms=b.get("fsync.warningthresholdms"),
         global_outstanding_limit=b.get("globalOutstandingLimit"),
         max_batch_size=b.get("maxBatchSize"),
-        commit_log_count=b.get("commitLogCount"),
+        commit_log_count=commit_log_count,
         skip_acl=b.get("skipACL"),
         extended_types=b.get("extendedTypesEnabled"),
         digest_enabled=b.get("digest.enabled"),

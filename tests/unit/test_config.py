@@ -70,6 +70,13 @@ def test_session_timeouts_derive_from_tick_time(tmp_path: Path) -> None:
     assert (c.min_session_timeout_ms, c.max_session_timeout_ms) == (4000, 40000)
 
 
+def test_commit_log_count_below_500_uses_500_as_zk_database_does(tmp_path: Path) -> None:
+    c = cfg(tmp_path, BASE.format(d=tmp_path) + "commitLogCount=100\n")
+    assert c.commit_log_count == 500
+    assert any("commitLogCount 100 is less than the recommended 500" in w for w in c.warnings)
+    assert cfg(tmp_path, BASE.format(d=tmp_path) + "commitLogCount=800\n").commit_log_count == 800
+
+
 def test_values_are_trimmed_like_quorum_peer_config(tmp_path: Path) -> None:
     c = cfg(tmp_path, f"dataDir = {tmp_path}   \nclientPort :  2182 \t\n")
     assert c.client_port == 2182 and c.data_dir == tmp_path
