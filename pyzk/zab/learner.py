@@ -140,6 +140,10 @@ class LearnerCore:
         self.write_to_log = False
         self.received: list[Entry] = []  # synced txns to log at NEWLEADER (DIFF mode)
         self.pending: deque[Entry] = deque()  # received, not yet applied
+        # DIFF sync: txns committed before NEWLEADER wait for its log write to be applied
+        # (Learner.syncWithLeader's packetsCommitted): a tree ahead of the log would vote with
+        # txns a crash or the next sync's log could lose (the simulator found such a gap).
+        self.deferred: list[Entry] = []
         self.last_queued = 0
         self.last_rx = 0
         self.seq = 0
@@ -259,7 +263,10 @@ class LearnerCore:
         if self.pending[0].zxid != zxid:
             return self._fail(f"Committing zxid {zxid:#x} but next pending txn "
                               f"{self.pending[0].zxid:#x}")
-        self.out.append(Apply(self.pending.popleft()))
+        if self.state == "sync" and self.write_to_log:
+            self.deferred.append(self.pending.popleft())
+        else:
+            self.out.append(Apply(self.pending.popleft()))
         return None
 
     def _sync_packet(self, qp: Any) -> None:
@@ -285,11 +292,12 @@ class LearnerCore:
                 designated = int.from_bytes(qp.data[:8], "big", signed=True)
                 self.out.append(Activate(e.txn.data or b"", designated, qp.zxid, True))
             self.last_queued = e.zxid
-            if self.state == "uptodate" or self.write_to_log:
-                if self.state == "uptodate":
-                    self._persist([e], [])
-                else:
-                    self.received.append(e)
+            if self.state == "uptodate":
+                self._persist([e], [])
+            elif self.write_to_log:
+                self.received.append(e)
+                self.deferred.append(e)
+                return None
             self.out.append(Apply(e))
         elif t == PT.NEWLEADER:
             if self.state != "sync":
@@ -311,6 +319,9 @@ class LearnerCore:
                 acks += [packet(PT.ACK, e.zxid) for e in entries if e.zxid not in applied]
             self._persist(entries, acks, snapshot=not self.write_to_log,
                           current_epoch=self.new_epoch)
+            # The committed DIFF txns are now queued for the log ahead of anything later.
+            self.out.extend(Apply(e) for e in self.deferred)
+            self.deferred = []
             self.state = "uptodate"
         elif t == PT.UPTODATE:
             if self.state != "uptodate":
