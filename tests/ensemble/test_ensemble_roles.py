@@ -59,6 +59,10 @@ def _string(s: str) -> bytes:
     return struct.pack(">i", len(b)) + b
 
 
+def _lists(watcher: RawWatcher, path: str, child: str) -> bool:
+    return child in watcher.children(path)
+
+
 class RawWatcher:
     """A controller-like client speaking the wire protocol the way the Java client does: on a
     lost connection it reconnects to any member with its session id and password, then
@@ -301,7 +305,10 @@ def test_kill9_each_role_writes_resume_acked_writes_survive_dead_broker_expires(
             assert str(dead_bid) in admin.get_children("/brokers/ids")
             watcher.fired.clear()
             watcher.events.clear()
-            assert str(dead_bid) in watcher.children("/brokers/ids")
+            # The watcher's member may not have applied the create yet (no sync on its
+            # connection; ZooKeeper promises only an eventually current view): re-read.
+            wait_for(functools.partial(_lists, watcher, "/brokers/ids", str(dead_bid)), 10,
+                     f"broker {dead_bid} in the watcher's view of /brokers/ids")
             before = {b.bid: len(b.acked) for b in brokers}
 
             t_kill = time.monotonic()
