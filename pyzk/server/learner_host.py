@@ -70,6 +70,7 @@ class LearnerHost:
         self._flush_scheduled = False
         # Log writes reported durable, coalesced: `persisted(seq)` releases every seq up to it.
         self._durable_seq = 0
+        self._db_unsaved = False  # a SNAP/reset tree not yet snapshotted to disk
         self._release_scheduled = False
 
     def now_ms(self) -> int:
@@ -110,7 +111,22 @@ class LearnerHost:
             reading.cancel()
             self._flush()
             writer.close()
+        if self._db_unsaved:
+            await self._restore_saved_db()
         return self.reason
+
+    async def _restore_saved_db(self) -> None:
+        """The role ended after a SNAP (or a full-resync reset) replaced the tree but before
+        NEWLEADER's snapshot of it reached the disk: go back to what the disk holds, or a later
+        DIFF would be logged on top of a log that lacks the SNAP's txns (found by
+        tests/simulation/ensemble_sim.py)."""
+        await self.peer.disk.wait_idle()
+        tree, sessions = self.peer.reload_from_disk()
+        self._replace_db(tree, sessions)
+        self.peer.committed.load(self.peer.storage, tree.last_processed_zxid)
+        self._db_unsaved = False
+        log.info("sync did not finish: reloaded the database from disk",
+                 zxid=hex(tree.last_processed_zxid))
 
     def stop(self, reason: str) -> None:
         if not self.done.is_set():
@@ -178,11 +194,17 @@ class LearnerHost:
                 tree = self.peer.new_tree()
                 load_tree(a.snapshot, tree, a.zxid)
                 self._replace_db(tree, dict(a.snapshot.sessions))
+                self._db_unsaved = True
+                # ZKDatabase.deserializeSnapshot clears the committed log: a txn fast-forwarded
+                # before the election may be one this leader's history does not have.
+                self.peer.committed.clear()
                 log.info("loaded SNAP from the leader", zxid=hex(a.zxid),
                          nodes=tree.node_count())
             elif t is N.ResetDatabase:
                 await self.peer.disk.wait_idle()
                 self._replace_db(self.peer.new_tree(), {})
+                self._db_unsaved = True
+                self.peer.committed.clear()
             elif t is N.StartServing:
                 self._start_serving(a.epoch)
             elif t is N.Revalidated:
@@ -213,8 +235,14 @@ class LearnerHost:
                 self.peer.persist_epoch("currentEpoch", epoch)
 
         snap_tree = self.server.tree if a.snapshot else None
+
+        def done() -> None:
+            if a.snapshot:
+                self._db_unsaved = False  # the replaced tree is on disk now
+            self._persisted(seq)
+
         self.peer.disk.submit([(e.hdr, e.txn, e.digest, e.data) for e in a.entries],
-                              lambda: self._persisted(seq), snapshot_tree=snap_tree,
+                              done, snapshot_tree=snap_tree,
                               sessions=self.server_sessions, after=after)
         if a.snapshot:
             self.peer.full_resync = False
@@ -263,6 +291,9 @@ class LearnerHost:
             return
         tree, sessions = self.peer.reload_from_disk()
         self._replace_db(tree, sessions)
+        # ZKDatabase.truncateLog: clear() and loadDataBase() refill the committed log from the
+        # cut log, so txns past the TRUNC point (fast-forwarded ones) leave the window too.
+        self.peer.committed.load(self.peer.storage, tree.last_processed_zxid)
         log.info("truncated the txn log", zxid=hex(zxid),
                  tree_zxid=hex(tree.last_processed_zxid))
 

@@ -49,6 +49,8 @@ class QuorumPeer:
         # lastSeenQuorumVerifier: the last proposed config (== quorum unless one is pending)
         self.last_seen = self.quorum
         self.reconfig_enabled: bool = bool(getattr(config, "reconfig_enabled", False))
+        # QuorumPeer.reconfigFlag: after this role, skip the election (updateServerState).
+        self.reconfig_flag = False
         nxt = getattr(config, "next_config", None)
         if self.reconfig_enabled and nxt is not None and nxt[1] != self.quorum.version:
             self.last_seen = QuorumMaj(nxt[0], nxt[1])
@@ -274,20 +276,27 @@ class QuorumPeer:
             await self.disk.wait_idle()
             srv = self.server
             sessions = {sid: s.timeout_ms for sid, s in srv.sessions.sessions.items()}
-            n = fast_forward(self.storage, srv.tree, sessions)
+            n = fast_forward(self.storage, srv.tree, sessions, self.committed)
             if n:
                 log.info("applied logged txns before the election", txns=n)
                 srv = self.new_server(leading=False, sessions=sessions)
             last = srv.tree.last_processed_zxid
             t0 = loop.time()
-            log.info("LOOKING", zxid=hex(last), current_epoch=self.current_epoch)
-            read_only = (asyncio.ensure_future(self._read_only_after_grace())
-                         if self.config.read_only_mode else None)
-            try:
-                decided = await self.election.elect(last, self.current_epoch)
-            finally:
-                if read_only is not None:
-                    read_only.cancel()
+            if self.reconfig_flag and self.fle is not None and self.fle.current_vote is not None:
+                # updateServerState: a reconfig named the leader; take it without an election.
+                self.reconfig_flag = False
+                decided = self.fle.assume()
+                log.info("following the reconfig's designated leader", leader=decided.vote.id)
+            else:
+                self.reconfig_flag = False  # reconfigFlagClear before lookForLeader
+                log.info("LOOKING", zxid=hex(last), current_epoch=self.current_epoch)
+                read_only = (asyncio.ensure_future(self._read_only_after_grace())
+                             if self.config.read_only_mode else None)
+                try:
+                    decided = await self.election.elect(last, self.current_epoch)
+                finally:
+                    if read_only is not None:
+                        read_only.cancel()
             # The read-only server (if it started) stops when the next role's server is
             # installed, before that server syncs with the leader.
             self.elections += 1
@@ -384,12 +393,18 @@ class QuorumPeer:
         log.info("reconfig activated", version=hex(qv.version),
                  voters=sorted(qv.voting_members), observers=sorted(qv.observing_members))
         role_change = self._update_learner_type(qv)
+        if role_change:
+            self.reconfig_flag = True  # updateLearnerType: reconfigFlagSet
         if suggested_leader is not None:
             cv = self.fle.current_vote if self.fle is not None else None
             leader_change = cv is not None and cv.id != suggested_leader
             if leader_change and self.fle is not None:
+                # updateVote: the designated leader, taken after this role ends
                 self.fle.current_vote = Vote(suggested_leader, zxid or 0)
+                self.reconfig_flag = True
+                log.warning("Suggested leader", leader=suggested_leader)
         else:
+            self.reconfig_flag = False  # no designated leader: an election decides
             old = prev.voting_members.get(self.leader_id)
             new = qv.voting_members.get(self.leader_id)
             leader_change = old is None or new is None or \

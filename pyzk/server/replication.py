@@ -166,15 +166,25 @@ def truncate(storage: Any, zxid: int) -> bool:
     return True
 
 
-def fast_forward(storage: Any, tree: DataTree, sessions: dict[int, int]) -> int:
+def fast_forward(storage: Any, tree: DataTree, sessions: dict[int, int],
+                 committed: CommittedWindow | None = None) -> int:
     """ZKDatabase.fastForwardDataBase: apply logged txns the tree has not seen (a learner's
-    acked-but-uncommitted proposals), so the tree matches the log before an election."""
+    acked-but-uncommitted proposals), so the tree matches the log before an election; each
+    one also joins the committed window (its commitProposalPlaybackListener)."""
     writer = getattr(storage, "writer", None)
     if writer is not None and 0 < writer.last_zxid_seen <= tree.last_processed_zxid:
         # Nothing was logged past the tree since this process started (recovery replayed
         # what was there before): skip reading the whole (preallocated) log file.
         return 0
-    _, n, _ = replay(storage.datadir.log_dir, tree, sessions, tree.last_processed_zxid)
+
+    def loaded(e: txnlog.TxnEntry) -> None:
+        if committed is not None:
+            committed.add(e.hdr, e.txn, e.digest)
+
+    # Without the window entry, a leader elected with such a txn in its tree would DIFF a
+    # learner that lacks it straight past it (LearnerHandler.queueCommittedProposals walks
+    # the committed log): the txn would exist on the leader only, forever.
+    _, n, _ = replay(storage.datadir.log_dir, tree, sessions, tree.last_processed_zxid, loaded)
     return n
 
 
@@ -194,6 +204,10 @@ class CommittedWindow:
     def add(self, hdr: Any, txn: Any, digest: Any = None, data: bytes | None = None) -> None:
         """`data`: the txn's PROPOSAL bytes when the caller has them (no re-encoding)."""
         self.entries.append((hdr.zxid, data if data is not None else encode_txn(hdr, txn, digest)))
+
+    def clear(self) -> None:
+        """ZKDatabase.clear: the database was replaced (SNAP from the leader, full resync)."""
+        self.entries.clear()
 
     def load(self, storage: Any, last_zxid: int) -> None:
         """Fill from the txn log tail at startup (loadDataBase adds replayed txns)."""

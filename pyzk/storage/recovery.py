@@ -92,9 +92,11 @@ def recover(dd: DataDir, make_tree: Callable[[], Any] = _default_tree,
     return Recovered(tree, sessions, last, snap_zxid, snap_path, n, torn, False)
 
 
-def replay(log_dir: Path, tree: Any, sessions: dict[int, int],
-           after_zxid: int) -> tuple[int, int, list[str]]:
+def replay(log_dir: Path, tree: Any, sessions: dict[int, int], after_zxid: int,
+           on_txn: Callable[[txnlog.TxnEntry], None] | None = None
+           ) -> tuple[int, int, list[str]]:
     """Apply every logged txn with zxid > after_zxid; returns (last zxid, count, torn notes).
+    `on_txn` sees each applied entry (FileTxnSnapLog.PlayBackListener.onTxnLoaded).
 
     Within one epoch zxids are consecutive, so a gap (including between the snapshot and the
     first txn replayed) means lost txns, and a zxid going backwards means a mixed-up log; both
@@ -116,6 +118,8 @@ def replay(log_dir: Path, tree: Any, sessions: dict[int, int],
                 raise LogFormatError(str(path), off, f"zxid {z:#x} follows {prev:#x}: txns "
                                      f"{prev + 1:#x}..{z - 1:#x} are missing")
             apply_logged(tree, sessions, hdr, entry.txn)
+            if on_txn is not None:
+                on_txn(entry)
             prev = z
             count += 1
         if scan.torn:

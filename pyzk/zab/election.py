@@ -202,6 +202,17 @@ class FLE:
         self._outofelection.clear()
         return [SetTimer(None), Decided(vote, self.state)]
 
+    def assume(self) -> Decided:
+        """QuorumPeer.updateServerState with the reconfig flag set: no election; the current
+        vote (the designated leader a reconfig named) decides the state."""
+        vote = self.current_vote
+        assert vote is not None
+        if vote.id == self.my_id:
+            self.state = ServerState.LEADING
+        else:
+            self.state = ServerState.FOLLOWING if self.participant else ServerState.OBSERVING
+        return Decided(vote, self.state)
+
     def update_election_vote(self, new_epoch: int) -> None:
         """QuorumPeer.updateElectionVote: after a leader is established its epoch is the one
         peers are told about (ZOOKEEPER-1732)."""

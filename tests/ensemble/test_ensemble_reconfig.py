@@ -365,6 +365,10 @@ def test_removing_the_leader_leaves_a_working_ensemble_without_losing_writes(
         modes = ens.wait_serving(30)
         new = [s for s, v in modes.items() if v == "leader"]
         assert new and new[0] != old and modes[old] == "follower", modes
+        if ens.kind(new[0]) == "pyzk":
+            # As Java: no election, every member takes the designated leader (reconfigFlag).
+            for m in ens.members.values():
+                assert "following the reconfig's designated leader" in m.log_text(), m.sid
         for m in ens.members.values():
             wait_for(functools.partial(_shows, m.host, data.decode()), 10, f"conf of {m.sid}")
             c = start_client(m.address)

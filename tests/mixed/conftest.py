@@ -4,7 +4,10 @@ other ensemble suites). Skipped where Java ZooKeeper is not installed."""
 
 from __future__ import annotations
 
+import os
+import shutil
 import sys
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -41,11 +44,19 @@ def mixed(workdir: Path, request: pytest.FixtureRequest) -> Iterator[Callable[..
         return e
 
     yield make
+    rep = getattr(request.node, "rep_call", None)
+    failed = rep is not None and rep.failed
     for e in made:
-        failed = getattr(request.node, "rep_call", None)
-        if failed is not None and failed.failed:
+        if failed:
             print(e.logs(60))
         e.stop()
+    # MIXED_KEEP=DIR keeps a failed test's data directories and logs (for loops hunting a
+    # rare divergence); the workdir fixture removes them otherwise.
+    keep = os.environ.get("MIXED_KEEP")
+    if failed and keep:
+        dest = Path(keep) / f"{request.node.name}-{time.strftime('%H%M%S')}"
+        shutil.copytree(workdir, dest, dirs_exist_ok=True)
+        print(f"kept {workdir} in {dest}")
 
 
 @pytest.hookimpl(tryfirst=True, hookwrapper=True)

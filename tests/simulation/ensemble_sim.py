@@ -5,7 +5,7 @@ interleaving across connections, resets, partitions, crashes (durable log/epochs
 and restarts. Invariants are checked after every step (see `Violation` raises).
 
     .venv/bin/python tests/simulation/ensemble_sim.py [schedules] [first_seed] [3|3+1|5|all]
-        [fixed|current|java]
+        [fixed|unfixed|java]
 """
 
 from __future__ import annotations
@@ -41,9 +41,10 @@ CONFIGS = {"3": (3, 0), "3+1": (3, 1), "5": (5, 0)}
 
 
 class Host:
-    """How the hosts (quorum_peer/learner_host) treat the database around the cores. CURRENT is
-    pyzk's server as of this writing; FIXED adds the fixes the simulator showed are needed (each
-    CURRENT gap loses or diverges committed txns: run with `current` to see)."""
+    """How the hosts (quorum_peer/learner_host) treat the database around the cores. FIXED is
+    pyzk's server (pyzk/server/quorum_peer.py, learner_host.py, replication.py); UNFIXED is how
+    it was before the three fixes this simulator showed are needed (each gap loses or diverges
+    committed txns: run with `unfixed` to see)."""
 
     def __init__(self, ff_window: bool, window_reset: bool, reload_undurable: bool,
                  leader_snapshot: bool = False) -> None:
@@ -63,9 +64,9 @@ class Host:
 
 
 FIXED = Host(True, True, True)
-CURRENT = Host(False, False, False)
+UNFIXED = Host(False, False, False)
 JAVA = Host(True, True, False, True)
-HOSTS = {"fixed": FIXED, "current": CURRENT, "java": JAVA}
+HOSTS = {"fixed": FIXED, "unfixed": UNFIXED, "java": JAVA}
 
 
 class Conn:
