@@ -23,6 +23,7 @@ async def group_commit(srv: ZkServer) -> None:
     """Group commit, double-buffered: while batch N is applied on the loop, batch N+1
     (everything that arrived during N's fsync) is already being written and fsynced."""
     inflight: tuple[Batch, Any, float] | None = None
+    loop = asyncio.get_running_loop()
     while True:
         if inflight is None:
             await srv.batch_ready.wait()
@@ -40,7 +41,8 @@ async def group_commit(srv: ZkServer) -> None:
         apply = srv.apply_committed
         for hdr, txn, origin in batch:
             apply(hdr, txn, origin)
-        srv.sink.maybe_snapshot(srv.tree, srv.session_timeouts)
+        # After this batch's replies are written: taking a snapshot copies the node table.
+        loop.call_soon(srv.sink.maybe_snapshot, srv.tree, srv.session_timeouts)
 
 
 def _start_flush(srv: ZkServer) -> tuple[Batch, Any, float] | None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Iterable
 from pathlib import Path
 
 from . import snapshot as snapcodec
@@ -32,18 +33,20 @@ def snapshot_name(zxid: int) -> str:
     return f"snapshot.{zxid:x}"
 
 
-def atomic_write(path: Path, data: bytes, fsync: bool = True) -> None:
-    """AtomicFileOutputStream: write <name>.tmp, fsync it, rename over <name>.
+def atomic_write(path: Path, data: bytes | Iterable[bytes], fsync: bool = True) -> None:
+    """AtomicFileOutputStream: write <name>.tmp, fsync it, rename over <name>. `data` may
+    come in pieces (a snapshot's chunks: no one big copy holding the GIL).
 
     The directory is fsynced too so the rename itself survives a crash.
     """
     tmp = path.with_name(path.name + ".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     try:
-        view = memoryview(data)
-        while view:
-            n = os.write(fd, view)
-            view = view[n:]
+        for piece in ((data,) if isinstance(data, (bytes, bytearray)) else data):
+            view = memoryview(piece)
+            while view:
+                n = os.write(fd, view)
+                view = view[n:]
         if fsync:
             os.fsync(fd)
     except BaseException:
@@ -154,7 +157,9 @@ class DataDir:
 
     def save_snapshot(self, view: snapcodec.SnapshotView, fsync: bool = True) -> Path:
         """Serialize a view captured on the event loop and write it; run in a worker thread."""
-        return self.write_snapshot(view.zxid, snapcodec.encode_view(view), fsync)
+        path = self.snap_dir / snapshot_name(view.zxid)
+        atomic_write(path, snapcodec.encode_view_chunks(view), fsync)
+        return path
 
     @staticmethod
     def read_snapshot(path: Path) -> snapcodec.Snapshot:
