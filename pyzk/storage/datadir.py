@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from . import snapshot as snapcodec
@@ -155,10 +155,11 @@ class DataDir:
         atomic_write(path, data, fsync)
         return path
 
-    def save_snapshot(self, view: snapcodec.SnapshotView, fsync: bool = True) -> Path:
+    def save_snapshot(self, view: snapcodec.SnapshotView, fsync: bool = True,
+                      pause: Callable[[], None] | None = None) -> Path:
         """Serialize a view captured on the event loop and write it; run in a worker thread."""
         path = self.snap_dir / snapshot_name(view.zxid)
-        atomic_write(path, snapcodec.encode_view_chunks(view), fsync)
+        atomic_write(path, snapcodec.encode_view_chunks(view, pause=pause), fsync)
         return path
 
     @staticmethod

@@ -14,6 +14,7 @@ import gc
 import gzip
 import struct
 import zlib
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import construct as cs
@@ -415,12 +416,14 @@ def encode_view(view: SnapshotView) -> bytes:
     return b"".join(encode_view_chunks(view))
 
 
-def encode_view_chunks(view: SnapshotView, per_chunk: int = 2048) -> list[bytes]:
+def encode_view_chunks(view: SnapshotView, per_chunk: int = 2048,
+                       pause: Callable[[], None] | None = None) -> list[bytes]:
     """encode_view as pieces of about `per_chunk` znode records, in file order.
 
     Joining 100k records at once is one C call holding the GIL for ~15 ms, a latency spike
     every client of the event loop sees; pieces of ~200 KB take a fraction of a millisecond
     each and the loop runs in between. The Adler-32 seal is accumulated piece by piece.
+    `pause` runs after each piece (the caller's pacing: a sleep leaves the GIL to the loop).
     Nodes are encoded before the ACL map is copied so that every ACL id a node was seen with
     is (barring a concurrent last-reference drop, which replay repairs) in the map written.
     """
@@ -434,6 +437,8 @@ def encode_view_chunks(view: SnapshotView, per_chunk: int = 2048) -> list[bytes]
             pieces.append(b"".join(recs))
             recs = []
             append = recs.append
+            if pause is not None:
+                pause()
     pieces.append(b"".join(recs))
     head = bytes(encode_head(view.sessions, view.acl_cache.entries()))
     crc = zlib.adler32(head)

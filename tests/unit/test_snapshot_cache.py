@@ -114,3 +114,16 @@ def test_snap_stream_from_cached_records_equals_the_plain_encoding() -> None:
                              sc.decode_snapshot(fresh_encoding(t)).nodes)
     assert snap_body(t, sessions) == plain
     assert snap_body(t, sessions) == plain  # second time from the per-znode cache
+
+
+def test_chunked_encoding_pauses_between_pieces_and_equals_the_whole() -> None:
+    t = DataTree()
+    ev: list[Any] = []
+    for i in range(50):
+        t.create_node(f"/n{i}", b"d", OPEN, 0, -1, i + 2, 100, ev)
+    view = sc.capture(t, {})
+    pauses: list[int] = []
+    chunks = sc.encode_view_chunks(view, per_chunk=8, pause=lambda: pauses.append(1))
+    assert len(pauses) == len(t.nodes) // 8  # after every full piece
+    assert b"".join(chunks) == sc.encode_view(view)
+    assert len(sc.decode_snapshot(b"".join(chunks)).nodes) == len(t.nodes)
