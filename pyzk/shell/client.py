@@ -80,6 +80,7 @@ class Client:
         self._pending: dict[int, list[Any]] = {}
         self._connected = threading.Event()
         self._closing = False
+        self._closing_session = False
         self._thread: threading.Thread | None = None
 
     # --- connection --------------------------------------------------------------------------
@@ -142,7 +143,10 @@ class Client:
             self._read_loop(sock)
             self._connected.clear()
             self._sock = None
-            if self._closing:
+            if self._closing or self._closing_session:
+                # The server ends the connection after answering closeSession: that is the
+                # close, not a disconnect to recover from (ClientCnxn's `closing`).
+                self._fail_all(Err.CONNECTIONLOSS)
                 break
             self.state = "CONNECTING"
             self.on_event(KeeperState.DISCONNECTED, EventType.NONE, None)
@@ -249,6 +253,7 @@ class Client:
 
     def close(self) -> None:
         if self._sock is not None and self.state == "CONNECTED":
+            self._closing_session = True  # before sending: the reply may race the EOF
             try:
                 self.call(Op.CLOSE_SESSION, b"")
             except ZkError:
