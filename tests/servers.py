@@ -22,6 +22,7 @@ JAVA_CLASSPATH = ":".join(f"{J}/{jar}" for jar in (
     "netty-resolver.jar", "netty-transport-native-unix-common.jar",
 ))
 REPO = Path(__file__).resolve().parent.parent
+JAVA_COMPILE_CP = f"{J}/zookeeper.jar:{J}/zookeeper-jute.jar"  # javac of the tests' Java clients
 
 
 def java_available() -> bool:
@@ -140,3 +141,31 @@ class ServerProc:
 
     def kill9(self) -> None:
         self.stop(signal.SIGKILL)
+
+
+def compile_java(source: Path, main_class: str, tag: str) -> Path:
+    """Directory holding `main_class`.class compiled from `source` against the Debian jars,
+    cached under tests/.work/java/<tag><hash of the source> (compiled once per source)."""
+    import hashlib
+    import tempfile
+
+    import pytest
+
+    if shutil.which("javac") is None:
+        pytest.fail("javac is missing: scripts/test.sh installs default-jdk-headless")
+    cache = REPO / "tests" / ".work" / "java"
+    out = cache / f"{tag}{hashlib.sha256(source.read_bytes()).hexdigest()[:16]}"
+    if (out / f"{main_class}.class").exists():
+        return out
+    cache.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=cache, prefix="build-"))
+    proc = subprocess.run(["javac", "-nowarn", "-d", str(tmp), "-cp", JAVA_COMPILE_CP,
+                           str(source)], capture_output=True, text=True, timeout=180)
+    if proc.returncode != 0:
+        shutil.rmtree(tmp, ignore_errors=True)
+        pytest.fail(f"javac failed:\n{proc.stdout}\n{proc.stderr}")
+    try:
+        os.replace(tmp, out)
+    except OSError:  # another run won the race; its output is identical
+        shutil.rmtree(tmp, ignore_errors=True)
+    return out

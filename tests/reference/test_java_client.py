@@ -6,21 +6,15 @@ tests/java/KafkaFlows.java is compiled at test time (cached by source hash in te
 
 from __future__ import annotations
 
-import hashlib
-import os
 import re
-import shutil
 import subprocess
-import tempfile
 from pathlib import Path
 
 import pytest
-from servers import JAVA_CLASSPATH, ServerProc
+from servers import JAVA_CLASSPATH, ServerProc, compile_java
 
 TESTS = Path(__file__).resolve().parent.parent
 SOURCE = TESTS / "java" / "KafkaFlows.java"
-CACHE = TESTS / ".work" / "java"
-COMPILE_CP = "/usr/share/java/zookeeper.jar:/usr/share/java/zookeeper-jute.jar"
 RUN_CP = JAVA_CLASSPATH + ":/usr/share/java/slf4j-api.jar"
 ZKCLI = "/usr/share/zookeeper/bin/zkCli.sh"
 
@@ -35,24 +29,7 @@ KAFKA_STEPS = [
 
 def compiled_classes() -> Path:
     """Directory holding KafkaFlows*.class for the current source, compiling once per hash."""
-    if shutil.which("javac") is None:
-        pytest.fail("javac is missing: scripts/test.sh installs default-jdk-headless")
-    digest = hashlib.sha256(SOURCE.read_bytes()).hexdigest()[:16]
-    out = CACHE / digest
-    if (out / "KafkaFlows.class").exists():
-        return out
-    CACHE.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=CACHE, prefix="build-"))
-    proc = subprocess.run(["javac", "-nowarn", "-d", str(tmp), "-cp", COMPILE_CP, str(SOURCE)],
-                          capture_output=True, text=True, timeout=180)
-    if proc.returncode != 0:
-        shutil.rmtree(tmp, ignore_errors=True)
-        pytest.fail(f"javac failed:\n{proc.stdout}\n{proc.stderr}")
-    try:
-        os.replace(tmp, out)
-    except OSError:  # another run won the race; its output is identical
-        shutil.rmtree(tmp, ignore_errors=True)
-    return out
+    return compile_java(SOURCE, "KafkaFlows", "")
 
 
 def test_kafka_flows_through_java_client_behave_as_on_java_zookeeper(
