@@ -6,6 +6,7 @@ time through a prometheus-client collector (PrometheusMetricsProvider.java, simp
 from __future__ import annotations
 
 import asyncio
+import math
 import random
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -102,7 +103,8 @@ class Counter:
 
 class Summary:
     """AvgMinMaxCounter (basic) or AvgMinMaxPercentileCounter (advanced, uniform reservoir)."""
-    __slots__ = ("name", "advanced", "count", "total", "min", "max", "_res", "_rng")
+    __slots__ = ("name", "advanced", "count", "total", "min", "max", "_res", "_rng", "_w",
+                 "_next")
 
     def __init__(self, name: str, advanced: bool = False) -> None:
         self.name, self.advanced = name, advanced
@@ -113,6 +115,8 @@ class Summary:
     def reset(self) -> None:
         self.count, self.total, self.min, self.max = 0, 0, _LONG_MAX, _LONG_MIN
         self._res = []
+        self._w = 1.0
+        self._next = 0  # count of the next value to sample (all of them until full)
 
     def add(self, value: int) -> None:
         self.count += 1
@@ -122,13 +126,24 @@ class Summary:
         if value > self.max:
             self.max = value
         # Every summary samples (Prometheus exports a median even for BASIC ones).
+        if self.count < self._next:
+            return  # the common case once the reservoir is full: this value is not sampled
         res = self._res
         if len(res) < RESERVOIR_SIZE:
             res.append(value)
-        else:  # Vitter's algorithm R, as ResettableUniformReservoir.update
-            r = int(self._rng.random() * self.count)  # randrange is ~4x slower
-            if r < RESERVOIR_SIZE:
-                res[r] = value
+            if len(res) == RESERVOIR_SIZE:
+                self._skip()
+        else:
+            res[int(self._rng.random() * RESERVOIR_SIZE)] = value
+            self._skip()
+
+    def _skip(self) -> None:
+        """Li's Algorithm L: the same uniform sample as Java's algorithm R (one random draw per
+        value), but it draws only when a value is kept: the index of the next kept value."""
+        rnd = self._rng.random
+        self._w *= math.exp(math.log(1.0 - rnd()) / RESERVOIR_SIZE)
+        gap = math.log(1.0 - rnd()) / math.log1p(-self._w) if self._w < 1.0 else 0.0
+        self._next = self.count + int(gap) + 1
 
     def avg(self) -> float:
         if self.count == 0:

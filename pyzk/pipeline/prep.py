@@ -29,6 +29,27 @@ from ..zab.reconfig import ReconfigMarshalling
 from .changes import ChangeRecord, Outstanding
 from .request import Request
 
+# Enum members as module globals for the hot paths (Op.X on the class costs ~90 ns:
+# EnumType's __getattr__ puts every class attribute lookup on the slow path)
+_ERR_BADVERSION = Err.BADVERSION
+_ERR_MARSHALLINGERROR = Err.MARSHALLINGERROR
+_ERR_NOCHILDRENFOREPHEMERALS = Err.NOCHILDRENFOREPHEMERALS
+_ERR_NODEEXISTS = Err.NODEEXISTS
+_ERR_NOTEMPTY = Err.NOTEMPTY
+_ERR_UNIMPLEMENTED = Err.UNIMPLEMENTED
+_OP_CHECK = Op.CHECK
+_OP_CLOSE_SESSION = Op.CLOSE_SESSION
+_OP_CREATE_CONTAINER = Op.CREATE_CONTAINER
+_OP_CREATE_SESSION = Op.CREATE_SESSION
+_OP_CREATE_TTL = Op.CREATE_TTL
+_OP_DELETE = Op.DELETE
+_OP_DELETE_CONTAINER = Op.DELETE_CONTAINER
+_OP_ERROR = Op.ERROR
+_OP_MULTI = Op.MULTI
+_OP_RECONFIG = Op.RECONFIG
+_OP_SET_ACL = Op.SET_ACL
+_OP_SET_DATA = Op.SET_DATA
+
 _tnew = tuple.__new__
 _Hdr = r.TxnHeader
 _CREATE_OPS = frozenset({Op.CREATE, Op.CREATE2, Op.CREATE_CONTAINER, Op.CREATE_TTL})
@@ -97,17 +118,14 @@ class Prep:
             return (path or "/") in self.tree.nodes
         return not c.deleted
 
-    def _acl(self, rec: ChangeRecord | Znode) -> list[Any]:
-        if isinstance(rec, Znode):
-            return self.tree.acl_cache.get(rec.acl)
-        return rec.acl or []
-
-    def _dup(self, rec: ChangeRecord | Znode, path: str, zxid: int) -> ChangeRecord:
+    def _dup(self, rec: ChangeRecord | Znode, path: str, zxid: int,
+             acl: list[Any] | None = None) -> ChangeRecord:
+        """A change record for rec's path at zxid; `acl`: rec's ACL list when already known."""
         if isinstance(rec, Znode):
             ch = rec.children
             return ChangeRecord(zxid, path, False, rec.version, rec.cversion, rec.aversion,
                                 rec.ephemeral_owner, len(ch) if ch else 0,
-                                self.tree.acl_cache.get(rec.acl))
+                                acl if acl is not None else self.tree.acl_cache.get(rec.acl))
         return rec.duplicate(zxid)
 
     @staticmethod
@@ -116,9 +134,13 @@ class Prep:
             return len(rec.children) if rec.children else 0
         return rec.child_count
 
-    def _check(self, rec: ChangeRecord | Znode, perm: int, req: Request, path: str) -> None:
+    def _check(self, rec: ChangeRecord | Znode, perm: int, req: Request,
+               path: str) -> list[Any]:
+        """checkACL; returns rec's ACL list (for _dup)."""
+        acl = self.tree.acl_cache.get(rec.acl) if isinstance(rec, Znode) else (rec.acl or [])
         if not self.settings.skip_acl:
-            check_acl(self._acl(rec), perm, req.auth, False, path)
+            check_acl(acl, perm, req.auth, False, path)
+        return acl
 
     def committed(self, zxid: int) -> None:
         """Forget overlay records of txns applied up to zxid (call after process_txn)."""
@@ -129,11 +151,11 @@ class Prep:
     def prep(self, req: Request, zxid: int, now_ms: int) -> tuple[Any, Any]:
         """Build (TxnHeader, txn) for a write; failures become (type -1 header, ErrorTxn)."""
         op = req.op
-        if op == Op.MULTI:
+        if op == _OP_MULTI:
             return self._prep_multi(req, zxid, now_ms)
-        if op == Op.CLOSE_SESSION:
+        if op == _OP_CLOSE_SESSION:
             return self.close_session_txn(req.session_id, req.xid, zxid, now_ms)
-        if op == Op.CREATE_SESSION:
+        if op == _OP_CREATE_SESSION:
             return self.create_session_txn(req.session_id, req.record, zxid, now_ms, req.xid)
         hdr = _tnew(_Hdr, (req.session_id, req.xid, zxid, now_ms, op))
         try:
@@ -141,9 +163,9 @@ class Prep:
                 raise _Marshalling()
             txn = self._p2txn(op, zxid, now_ms, req, req.record)
         except KeeperError as e:
-            return hdr._replace(type=Op.ERROR), r.ErrorTxn(int(e.code))
+            return hdr._replace(type=_OP_ERROR), r.ErrorTxn(int(e.code))
         except _Marshalling:
-            return hdr._replace(type=Op.ERROR), r.ErrorTxn(int(Err.MARSHALLINGERROR))
+            return hdr._replace(type=_OP_ERROR), r.ErrorTxn(int(_ERR_MARSHALLINGERROR))
         return hdr, txn
 
     def create_session_txn(self, session_id: int, timeout_ms: int, zxid: int, now_ms: int,
@@ -215,7 +237,7 @@ class Prep:
             assert req is not None
             return self._create(op, zxid, time, req, rec)
         add = self.outstanding.add
-        if op == Op.DELETE or op == Op.DELETE_CONTAINER:
+        if op == _OP_DELETE or op == _OP_DELETE_CONTAINER:
             path = rec.path
             if path is None:
                 raise _Marshalling()  # Java: NullPointerException -> MARSHALLINGERROR
@@ -223,12 +245,12 @@ class Prep:
             if slash == -1 or "\0" in path or path in SPECIAL_PATHS:
                 raise _bad_args(path)
             parent_path = path[:slash]
-            if op == Op.DELETE_CONTAINER:
+            if op == _OP_DELETE_CONTAINER:
                 node = self._get(path)
                 if self._child_count(node) > 0:
-                    raise KeeperError(Err.NOTEMPTY, path)
+                    raise KeeperError(_ERR_NOTEMPTY, path)
                 if self.tree.owner_type(node.ephemeral_owner) == "normal":
-                    raise KeeperError(Err.BADVERSION, path)
+                    raise KeeperError(_ERR_BADVERSION, path)
                 parent = self._get(parent_path)
             else:
                 assert req is not None
@@ -236,9 +258,9 @@ class Prep:
                 self._check(parent, _DELETE, req, path)
                 node = self._get(path)
                 if rec.version != -1 and rec.version != node.version:
-                    raise KeeperError(Err.BADVERSION, path)
+                    raise KeeperError(_ERR_BADVERSION, path)
                 if self._child_count(node) > 0:
-                    raise KeeperError(Err.NOTEMPTY, path)
+                    raise KeeperError(_ERR_NOTEMPTY, path)
             txn = r.DeleteTxn(path)
             pr = self._dup(parent, parent_path, zxid)
             pr.child_count -= 1
@@ -246,20 +268,20 @@ class Prep:
             add(ChangeRecord(zxid, path, True))
             return txn
         assert req is not None
-        if op == Op.SET_DATA:
+        if op == _OP_SET_DATA:
             path = rec.path
             if not is_valid_path(path):
                 raise _bad_args(path)
             node = self._get(path)
-            self._check(node, _WRITE, req, path)
+            acl = self._check(node, _WRITE, req, path)
             if rec.version != -1 and rec.version != node.version:
-                raise KeeperError(Err.BADVERSION, path)
+                raise KeeperError(_ERR_BADVERSION, path)
             new_version = _i32(node.version + 1)
-            nr = self._dup(node, path, zxid)
+            nr = self._dup(node, path, zxid, acl)
             nr.version = new_version
             add(nr)
             return r.SetDataTxn(path, rec.data, new_version)
-        if op == Op.SET_ACL:
+        if op == _OP_SET_ACL:
             path = rec.path
             if not is_valid_path(path):
                 raise _bad_args(path)
@@ -267,25 +289,25 @@ class Prep:
             node = self._get(path)
             self._check(node, _ADMIN, req, path)
             if rec.version != -1 and rec.version != node.aversion:
-                raise KeeperError(Err.BADVERSION, path)
+                raise KeeperError(_ERR_BADVERSION, path)
             new_version = _i32(node.aversion + 1)
             nr = self._dup(node, path, zxid)
             nr.aversion = new_version
             nr.acl = acl
             add(nr)
             return r.SetACLTxn(path, acl, new_version)
-        if op == Op.CHECK:
+        if op == _OP_CHECK:
             path = rec.path
             if not is_valid_path(path):
                 raise _bad_args(path)
             node = self._get(path)
             self._check(node, _READ, req, path)
             if rec.version != -1 and rec.version != node.version:
-                raise KeeperError(Err.BADVERSION, path)
+                raise KeeperError(_ERR_BADVERSION, path)
             return r.CheckVersionTxn(path, _i32(node.version + 1))
-        if op == Op.RECONFIG:
+        if op == _OP_RECONFIG:
             return self._reconfig(zxid, req, rec)
-        raise KeeperError(Err.UNIMPLEMENTED)  # not a txn-building op
+        raise KeeperError(_ERR_UNIMPLEMENTED)  # not a txn-building op
 
     def _reconfig(self, zxid: int, req: Request, rec: Any) -> Any:
         """The reconfig branch (PrepRequestProcessor, release-3.8.4): disabled, then (leader
@@ -312,13 +334,13 @@ class Prep:
     def _create(self, op: int, zxid: int, time: int, req: Request, rec: Any) -> Any:
         flags = rec.flags
         path = rec.path
-        ttl = rec.ttl if op == Op.CREATE_TTL else -1
+        ttl = rec.ttl if op == _OP_CREATE_TTL else -1
         if not 0 <= flags <= 6:
             raise _bad_args(path)  # CreateMode.fromFlag
         is_ttl = flags in _TTL_FLAGS
         # validateCreateRequest
         if is_ttl and not self.settings.extended_types:
-            raise KeeperError(Err.UNIMPLEMENTED, path)
+            raise KeeperError(_ERR_UNIMPLEMENTED, path)
         if is_ttl:
             if ttl > MAX_TTL or ttl <= 0:
                 raise _bad_args(path)
@@ -338,13 +360,13 @@ class Prep:
         if not is_valid_path(path):
             raise _bad_args(path)
         if self._exists(path):
-            raise KeeperError(Err.NODEEXISTS, path)
+            raise KeeperError(_ERR_NODEEXISTS, path)
         if self.tree.owner_type(parent.ephemeral_owner) == "normal":
-            raise KeeperError(Err.NOCHILDRENFOREPHEMERALS, path)
+            raise KeeperError(_ERR_NOCHILDRENFOREPHEMERALS, path)
         new_cversion = _i32(parent_cversion + 1)
-        if op == Op.CREATE_CONTAINER:
+        if op == _OP_CREATE_CONTAINER:
             txn = r.CreateContainerTxn(path, rec.data, acl, new_cversion)
-        elif op == Op.CREATE_TTL:
+        elif op == _OP_CREATE_TTL:
             txn = r.CreateTTLTxn(path, rec.data, acl, new_cversion, ttl)
         else:
             txn = r.CreateTxn(path, rec.data, acl, flags in _EPH_FLAGS, new_cversion)

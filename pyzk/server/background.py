@@ -52,8 +52,7 @@ def _start_flush(srv: ZkServer) -> tuple[Batch, Any, float] | None:
     if not batch:
         return None
     sink = srv.sink
-    for h, t, _ in batch:
-        sink.append(h, t)
+    sink.append_batch(batch)
     t0 = time.monotonic()
     loop = asyncio.get_running_loop()
     if srv.force_sync:

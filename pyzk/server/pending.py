@@ -24,32 +24,21 @@ class Pending:
         self.started = started
 
 
-class ReplyQueue:
-    """FIFO of a connection's outstanding requests."""
+class ReplyQueue(deque[Pending]):
+    """FIFO of a connection's outstanding requests (push, len and clear are deque's own)."""
 
-    __slots__ = ("_q",)
+    __slots__ = ()
 
-    def __init__(self) -> None:
-        self._q: deque[Pending] = deque()
-
-    def __len__(self) -> int:
-        return len(self._q)
-
-    def push(self, p: Pending) -> None:
-        self._q.append(p)
+    push = deque.append
 
     def drain(self, run_read: Callable[[Request], bytes],
               emit: Callable[[Pending, bytes], Any]) -> None:
         """Send every finished reply at the head; run queued reads that reached the head."""
-        q = self._q
-        while q:
-            head = q[0]
+        while self:
+            head = self[0]
             if head.reply is None:
                 if head.is_write:
                     return
                 head.reply = run_read(head.req)
-            q.popleft()
+            self.popleft()
             emit(head, head.reply)
-
-    def clear(self) -> None:
-        self._q.clear()

@@ -86,6 +86,10 @@ class Storage:
     def append(self, hdr: Any, txn: Any) -> None:
         self.writer.append(hdr, txn)
 
+    def append_batch(self, txns: list[tuple[Any, Any, Any]]) -> None:
+        """append() of each (hdr, txn, _) in order."""
+        self.writer.append_batch(txns)
+
     def flush(self, fsync: bool) -> int:
         """Blocking: write every appended txn and (when fsync) make it durable."""
         return self.writer.flush(fsync)

@@ -15,6 +15,13 @@ from ..metrics import ServerMetrics, Summary
 from ..protocol.codes import EventType
 from ..protocol.opcodes import Op
 
+# Enum members as module globals for the hot paths (Op.X on the class costs ~90 ns:
+# EnumType's __getattr__ puts every class attribute lookup on the slow path)
+_OP_EXISTS = Op.EXISTS
+_OP_GET_CHILDREN = Op.GET_CHILDREN
+_OP_GET_CHILDREN2 = Op.GET_CHILDREN2
+_OP_GET_DATA = Op.GET_DATA
+
 # FinalRequestProcessor's `lastOp` names (shown as lop= in cons). A failed write (error txn)
 # leaves "NA", as Java throws before its switch sets the name.
 LAST_OP: dict[int, str] = {
@@ -149,13 +156,13 @@ class ServerStats:
         if err != 0:
             return
         op = req.op
-        if op == Op.GET_DATA:
+        if op == _OP_GET_DATA:
             extra = len(body) - 4 - _STAT_WIRE  # buffer length prefix + data + Stat
-        elif op == Op.EXISTS:
+        elif op == _OP_EXISTS:
             extra = 0
-        elif op == Op.GET_CHILDREN or op == Op.GET_CHILDREN2:
+        elif op == _OP_GET_CHILDREN or op == _OP_GET_CHILDREN2:
             count = int.from_bytes(body[:4], "big", signed=True)
-            tail = _STAT_WIRE if op == Op.GET_CHILDREN2 else 0
+            tail = _STAT_WIRE if op == _OP_GET_CHILDREN2 else 0
             extra = len(body) - 4 - 4 * max(count, 0) - tail  # sum of child name lengths
         else:
             return
@@ -166,18 +173,20 @@ class ServerStats:
 
     def record_write(self, hdr: Any, result: Any, tree: Any) -> None:
         """A txn was applied: per-namespace write sizes, watch fan-out, propagation latency."""
-        subs = result.multi if result.multi is not None else (result,)
-        for rc in subs:
-            if rc.err == 0 and rc.op in _WRITE_OPS and rc.path is not None:
-                ns = top_namespace(rc.path)
-                if ns is None:
-                    continue
-                size = 0
-                if rc.op not in _DELETES:
-                    n = tree.nodes.get(rc.path)
-                    data = n.data if n is not None else None
-                    size = len(data) if data else 0
-                self._write_ns.add(ns, len(rc.path) + size)
+        for rc in (result,) if result.multi is None else result.multi:
+            path = rc.path
+            if rc.err or path is None or rc.op not in _WRITE_OPS or len(path) < 2:
+                continue
+            end = path.find("/", 1)  # top_namespace, inline
+            ns = path[1:] if end < 0 else path[1:end]
+            size = 0
+            if rc.stat is not None:
+                size = rc.stat[8]  # dataLength of the node the txn wrote
+            elif rc.op not in _DELETES:
+                n = tree.nodes.get(path)
+                data = n.data if n is not None else None
+                size = len(data) if data else 0
+            self._write_ns.add(ns, len(path) + size)
         events = result.events
         if events:
             fanout: dict[tuple[int, str], int] = {}

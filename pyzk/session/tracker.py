@@ -83,7 +83,10 @@ class SessionTracker:
             return False
         if timeout_ms is not None:
             s.timeout_ms = timeout_ms
-        self._move(s, self._round(now_ms + s.timeout_ms))
+        tick = self.tick_ms
+        expire_at = ((now_ms + s.timeout_ms) // tick + 1) * tick  # _round, inline
+        if expire_at != s.expire_at:
+            self._move(s, expire_at)
         return True
 
     def set_closing(self, session_id: int) -> None:

@@ -166,6 +166,35 @@ class TxnLogWriter:
         self.txn_count += 1
         self.bytes_since_roll += len(entry)
 
+    def append_batch(self, txns: list[tuple[Any, Any, Any]]) -> None:
+        """append(hdr, txn) of each (hdr, txn, _) in order, serialized straight into the
+        pending buffer under one lock hold."""
+        count = size = 0
+        last = self.last_zxid_seen
+        add = txnlog.append_entry
+        with self._lock:
+            if self._need_file or not self._pending:
+                self._pending.append(_Chunk(self._next_file_zxid(txns[0][0])))
+            data = self._pending[-1].data
+            for hdr, txn, _ in txns:
+                if hdr.zxid <= last:
+                    log.warning("Current zxid %d is <= %d for type %d", hdr.zxid, last,
+                                hdr.type)
+                else:
+                    last = hdr.zxid
+                size += add(data, hdr, txn)
+                count += 1
+        self.last_zxid_seen = last
+        self.txn_count += count
+        self.bytes_since_roll += size
+
+    def _next_file_zxid(self, hdr: Any) -> int | None:
+        """The zxid naming the file a new chunk opens (None: keep writing the open file)."""
+        if self._need_file:
+            self._need_file = False
+            return int(hdr.zxid)
+        return None
+
     def roll(self) -> None:
         """FileTxnLog.rollLog: the next append starts a new file."""
         with self._lock:

@@ -33,6 +33,7 @@ LOG_HEADER_SIZE = 16
 MAX_ENTRY = 0xFFFFF + 1024 + (1 << 20)
 
 _ENTRY_HEAD = struct.Struct(">qi")
+_ENTRY_PLACEHOLDER = bytes(_ENTRY_HEAD.size)
 _DIGEST_SIZE = 12
 
 # The record each logged txn type carries (SerializeUtils.deserializeTxn); `check` appears only
@@ -139,6 +140,22 @@ def make_multi_txn(parts: Sequence[tuple[int, Any]]) -> Any:
 def encode_entry(payload: bytes) -> bytes:
     """long Adler32 + buffer + EOR: exactly what FileTxnLog.append writes per txn."""
     return _ENTRY_HEAD.pack(zlib.adler32(payload), len(payload)) + payload + b"B"
+
+
+def append_entry(out: bytearray, hdr: Any, txn: Any) -> int:
+    """encode_txn_entry(hdr, txn) appended to `out` in place (no intermediate copies);
+    returns the entry's length."""
+    start = len(out)
+    out += _ENTRY_PLACEHOLDER
+    r.TxnHeader.encode(hdr, out)
+    if txn is not None:
+        type(txn).encode(txn, out)
+    end = len(out)
+    with memoryview(out) as view:  # released before `out` grows again
+        crc = zlib.adler32(view[start + 12:end])
+    _ENTRY_HEAD.pack_into(out, start, crc, end - start - 12)
+    out += b"B"
+    return end + 1 - start
 
 
 def encode_txn_entry(hdr: Any, txn: Any, digest: Any = None) -> bytes:
