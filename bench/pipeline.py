@@ -33,7 +33,7 @@ from pyzk.config.load import build_config  # noqa: E402
 from pyzk.protocol import records as r  # noqa: E402
 from pyzk.protocol.opcodes import Op  # noqa: E402
 from pyzk.server.connection import ClientConn  # noqa: E402
-from pyzk.server.persistence import open_storage  # noqa: E402
+from pyzk.server.persistence import open_storage, tune_gc  # noqa: E402
 from pyzk.server.zkserver import ZkServer  # noqa: E402
 
 
@@ -142,7 +142,8 @@ async def _round(srv: ZkServer, conns: list[tuple[ClientConn, MemoryTransport]],
 async def main_async(args: argparse.Namespace) -> list[float]:
     tmp = tempfile.mkdtemp(prefix="pyzk-pipeline-")
     cfg = build_config({"dataDir": tmp, "clientPort": "2181", "forceSync": "no",
-                        "snapCount": "100000000", "admin.enableServer": "false"})
+                        "snapCount": str(args.snap_count),
+                        "admin.enableServer": "false"})
     storage = open_storage(cfg)
     tree, sessions = storage.recover()
     srv = ZkServer(cfg, tree, storage, sessions=sessions, server_id=1)
@@ -182,7 +183,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sessions", type=int, default=32)
     ap.add_argument("--outstanding", type=int, default=16)
     ap.add_argument("--keys", type=int, default=1000)
+    ap.add_argument("--snap-count", type=int, default=100000000,
+                    help="zoo.cfg snapCount (default: no snapshots during the run)")
     args = ap.parse_args(argv)
+    tune_gc()  # as the server's runtime does
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
     try:
         import uvloop

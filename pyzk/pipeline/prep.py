@@ -353,7 +353,7 @@ class Prep:
         parent_path = path[:slash]
         acl = fixup_acl(path, req.auth, rec.acl)
         parent = self._get(parent_path)
-        self._check(parent, _CREATE, req, path)
+        parent_acl = self._check(parent, _CREATE, req, path)
         parent_cversion = parent.cversion
         if flags in _SEQ_FLAGS:
             path = f"{path}{parent_cversion:010d}"
@@ -378,7 +378,7 @@ class Prep:
             owner = req.session_id
         else:
             owner = 0
-        pr = self._dup(parent, parent_path, zxid)
+        pr = self._dup(parent, parent_path, zxid, parent_acl)
         pr.child_count += 1
         pr.cversion = new_cversion
         add = self.outstanding.add

@@ -49,6 +49,19 @@ def settle_heap() -> None:
     gc.freeze()
 
 
+# gc.set_threshold: collect the young generation every 10000 net allocations instead of 700.
+# A write keeps its request, txn and reply objects alive until its fsync, so at the default
+# most of them are traversed in two or three collections before they die; creates add znodes
+# that are traversed again in every older generation. bench.pipeline (min of 5 rounds, us per
+# request, snapCount 100000): create 31.3 -> 28.0, setData 16.5 -> 15.9; collector time per
+# 385k creates 1.86 s -> 0.42 s. A young collection of 10000 objects is well under 1 ms.
+GC_THRESHOLDS = (10000, 10, 10)
+
+
+def tune_gc() -> None:
+    gc.set_threshold(*GC_THRESHOLDS)
+
+
 class Storage:
     def __init__(self, config: Any) -> None:
         self.config = config

@@ -15,7 +15,7 @@ import structlog
 from .auth import enable_auth_providers
 from .connection import ClientConn
 from .fourlw_port import FourLetterWords
-from .persistence import open_storage
+from .persistence import open_storage, tune_gc
 from .view import LiveView
 from .zkserver import ZkServer
 
@@ -164,6 +164,7 @@ def run(config: Any) -> int:
         runner: Any = asyncio.run
     else:
         runner = uvloop.run
+    tune_gc()
     try:
         runner(serve(config))
     except StartupError as e:
