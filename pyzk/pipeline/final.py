@@ -12,7 +12,18 @@ from typing import Any
 from ..protocol import records as r
 from ..protocol.codes import AddWatchMode, Err, EventType, KeeperError, KeeperState, Perms
 from ..protocol.multi import encode_multi_response
-from ..protocol.opcodes import Op
+from ..protocol.opcodes import (
+    OP_CREATE,
+    OP_CREATE2,
+    OP_CREATE_CONTAINER,
+    OP_CREATE_TTL,
+    OP_ERROR,
+    OP_MULTI,
+    OP_RECONFIG,
+    OP_SET_ACL,
+    OP_SET_DATA,
+    Op,
+)
 from ..tree.acl import has_perm, redact_digests, user_name
 from ..tree.datatree import DataTree, Event
 from ..tree.txnapply import TxnResult
@@ -20,18 +31,8 @@ from ..tree.watches import STANDARD
 from ..tree.znode import Znode
 from .request import Request
 
-# Enum members as module globals for the hot paths (Op.X on the class costs ~90 ns:
-# EnumType's __getattr__ puts every class attribute lookup on the slow path)
+# Err/EventType members as module globals for the hot paths (see protocol.opcodes' OP_*)
 _ERR_MARSHALLINGERROR = Err.MARSHALLINGERROR
-_OP_CREATE = Op.CREATE
-_OP_CREATE2 = Op.CREATE2
-_OP_CREATE_CONTAINER = Op.CREATE_CONTAINER
-_OP_CREATE_TTL = Op.CREATE_TTL
-_OP_ERROR = Op.ERROR
-_OP_MULTI = Op.MULTI
-_OP_RECONFIG = Op.RECONFIG
-_OP_SET_ACL = Op.SET_ACL
-_OP_SET_DATA = Op.SET_DATA
 
 _I = struct.Struct(">i")
 # GetDataResponse's Stat after the data buffer, packed in one call (Stat field order)
@@ -49,29 +50,29 @@ class _Marshalling(Exception):
 # -- writes -------------------------------------------------------------------------------
 
 def write_reply(tree: DataTree, req: Request, hdr: Any, result: TxnResult) -> tuple[int, bytes]:
-    if hdr.type == _OP_ERROR:
+    if hdr.type == OP_ERROR:
         return result.err, b""  # header only, err from the ErrorTxn
     op = req.op
     err = result.err
-    if op == _OP_SET_DATA and result.stat is not None:
+    if op == OP_SET_DATA and result.stat is not None:
         return err, _STAT.pack(*result.stat)  # SetDataResponse: just the Stat
-    if op == _OP_MULTI:
+    if op == OP_MULTI:
         out = bytearray()
         encode_multi_response([_sub_result(s) for s in result.multi or ()], out)
         return 0, bytes(out)
-    if op == _OP_CREATE:
+    if op == OP_CREATE:
         return err, r.CreateResponse.to_bytes(r.CreateResponse(result.path))
     if result.stat is None:
         # delete, deleteContainer, closeSession, check, createSession: no body (Java's `check`
         # would serialize a null Stat and fail; a header-only reply is the sane reading)
         return err, b""
-    if op in (_OP_CREATE2, _OP_CREATE_TTL, _OP_CREATE_CONTAINER):
+    if op in (OP_CREATE2, OP_CREATE_TTL, OP_CREATE_CONTAINER):
         return err, r.Create2Response.to_bytes(r.Create2Response(result.path, result.stat))
-    if op == _OP_SET_DATA:
+    if op == OP_SET_DATA:
         return err, r.SetDataResponse.to_bytes(r.SetDataResponse(result.stat))
-    if op == _OP_SET_ACL:
+    if op == OP_SET_ACL:
         return err, r.SetACLResponse.to_bytes(r.SetACLResponse(result.stat))
-    if op == _OP_RECONFIG:
+    if op == OP_RECONFIG:
         # FinalRequestProcessor: GetDataResponse(quorumVerifier.toString(), stat); the config
         # was activated before this apply, so it is the data the txn just wrote.
         cfg = tree.nodes.get("/zookeeper/config")

@@ -20,7 +20,21 @@ from ..protocol.codes import (
     Perms,
     ttl_ephemeral_owner,
 )
-from ..protocol.opcodes import Op
+from ..protocol.opcodes import (
+    OP_CHECK,
+    OP_CLOSE_SESSION,
+    OP_CREATE_CONTAINER,
+    OP_CREATE_SESSION,
+    OP_CREATE_TTL,
+    OP_DELETE,
+    OP_DELETE_CONTAINER,
+    OP_ERROR,
+    OP_MULTI,
+    OP_RECONFIG,
+    OP_SET_ACL,
+    OP_SET_DATA,
+    Op,
+)
 from ..tree.acl import check_acl, fixup_acl
 from ..tree.datatree import CONFIG_NODE, SPECIAL_PATHS, DataTree
 from ..tree.paths import is_valid_path
@@ -29,26 +43,13 @@ from ..zab.reconfig import ReconfigMarshalling
 from .changes import ChangeRecord, Outstanding
 from .request import Request
 
-# Enum members as module globals for the hot paths (Op.X on the class costs ~90 ns:
-# EnumType's __getattr__ puts every class attribute lookup on the slow path)
+# Err/EventType members as module globals for the hot paths (see protocol.opcodes' OP_*)
 _ERR_BADVERSION = Err.BADVERSION
 _ERR_MARSHALLINGERROR = Err.MARSHALLINGERROR
 _ERR_NOCHILDRENFOREPHEMERALS = Err.NOCHILDRENFOREPHEMERALS
 _ERR_NODEEXISTS = Err.NODEEXISTS
 _ERR_NOTEMPTY = Err.NOTEMPTY
 _ERR_UNIMPLEMENTED = Err.UNIMPLEMENTED
-_OP_CHECK = Op.CHECK
-_OP_CLOSE_SESSION = Op.CLOSE_SESSION
-_OP_CREATE_CONTAINER = Op.CREATE_CONTAINER
-_OP_CREATE_SESSION = Op.CREATE_SESSION
-_OP_CREATE_TTL = Op.CREATE_TTL
-_OP_DELETE = Op.DELETE
-_OP_DELETE_CONTAINER = Op.DELETE_CONTAINER
-_OP_ERROR = Op.ERROR
-_OP_MULTI = Op.MULTI
-_OP_RECONFIG = Op.RECONFIG
-_OP_SET_ACL = Op.SET_ACL
-_OP_SET_DATA = Op.SET_DATA
 
 _tnew = tuple.__new__
 _Hdr = r.TxnHeader
@@ -151,11 +152,11 @@ class Prep:
     def prep(self, req: Request, zxid: int, now_ms: int) -> tuple[Any, Any]:
         """Build (TxnHeader, txn) for a write; failures become (type -1 header, ErrorTxn)."""
         op = req.op
-        if op == _OP_MULTI:
+        if op == OP_MULTI:
             return self._prep_multi(req, zxid, now_ms)
-        if op == _OP_CLOSE_SESSION:
+        if op == OP_CLOSE_SESSION:
             return self.close_session_txn(req.session_id, req.xid, zxid, now_ms)
-        if op == _OP_CREATE_SESSION:
+        if op == OP_CREATE_SESSION:
             return self.create_session_txn(req.session_id, req.record, zxid, now_ms, req.xid)
         hdr = _tnew(_Hdr, (req.session_id, req.xid, zxid, now_ms, op))
         try:
@@ -163,9 +164,9 @@ class Prep:
                 raise _Marshalling()
             txn = self._p2txn(op, zxid, now_ms, req, req.record)
         except KeeperError as e:
-            return hdr._replace(type=_OP_ERROR), r.ErrorTxn(int(e.code))
+            return hdr._replace(type=OP_ERROR), r.ErrorTxn(int(e.code))
         except _Marshalling:
-            return hdr._replace(type=_OP_ERROR), r.ErrorTxn(int(_ERR_MARSHALLINGERROR))
+            return hdr._replace(type=OP_ERROR), r.ErrorTxn(int(_ERR_MARSHALLINGERROR))
         return hdr, txn
 
     def create_session_txn(self, session_id: int, timeout_ms: int, zxid: int, now_ms: int,
@@ -237,7 +238,7 @@ class Prep:
             assert req is not None
             return self._create(op, zxid, time, req, rec)
         add = self.outstanding.add
-        if op == _OP_DELETE or op == _OP_DELETE_CONTAINER:
+        if op == OP_DELETE or op == OP_DELETE_CONTAINER:
             path = rec.path
             if path is None:
                 raise _Marshalling()  # Java: NullPointerException -> MARSHALLINGERROR
@@ -245,7 +246,7 @@ class Prep:
             if slash == -1 or "\0" in path or path in SPECIAL_PATHS:
                 raise _bad_args(path)
             parent_path = path[:slash]
-            if op == _OP_DELETE_CONTAINER:
+            if op == OP_DELETE_CONTAINER:
                 node = self._get(path)
                 if self._child_count(node) > 0:
                     raise KeeperError(_ERR_NOTEMPTY, path)
@@ -268,7 +269,7 @@ class Prep:
             add(ChangeRecord(zxid, path, True))
             return txn
         assert req is not None
-        if op == _OP_SET_DATA:
+        if op == OP_SET_DATA:
             path = rec.path
             if not is_valid_path(path):
                 raise _bad_args(path)
@@ -281,7 +282,7 @@ class Prep:
             nr.version = new_version
             add(nr)
             return r.SetDataTxn(path, rec.data, new_version)
-        if op == _OP_SET_ACL:
+        if op == OP_SET_ACL:
             path = rec.path
             if not is_valid_path(path):
                 raise _bad_args(path)
@@ -296,7 +297,7 @@ class Prep:
             nr.acl = acl
             add(nr)
             return r.SetACLTxn(path, acl, new_version)
-        if op == _OP_CHECK:
+        if op == OP_CHECK:
             path = rec.path
             if not is_valid_path(path):
                 raise _bad_args(path)
@@ -305,7 +306,7 @@ class Prep:
             if rec.version != -1 and rec.version != node.version:
                 raise KeeperError(_ERR_BADVERSION, path)
             return r.CheckVersionTxn(path, _i32(node.version + 1))
-        if op == _OP_RECONFIG:
+        if op == OP_RECONFIG:
             return self._reconfig(zxid, req, rec)
         raise KeeperError(_ERR_UNIMPLEMENTED)  # not a txn-building op
 
@@ -334,7 +335,7 @@ class Prep:
     def _create(self, op: int, zxid: int, time: int, req: Request, rec: Any) -> Any:
         flags = rec.flags
         path = rec.path
-        ttl = rec.ttl if op == _OP_CREATE_TTL else -1
+        ttl = rec.ttl if op == OP_CREATE_TTL else -1
         if not 0 <= flags <= 6:
             raise _bad_args(path)  # CreateMode.fromFlag
         is_ttl = flags in _TTL_FLAGS
@@ -364,9 +365,9 @@ class Prep:
         if self.tree.owner_type(parent.ephemeral_owner) == "normal":
             raise KeeperError(_ERR_NOCHILDRENFOREPHEMERALS, path)
         new_cversion = _i32(parent_cversion + 1)
-        if op == _OP_CREATE_CONTAINER:
+        if op == OP_CREATE_CONTAINER:
             txn = r.CreateContainerTxn(path, rec.data, acl, new_cversion)
-        elif op == _OP_CREATE_TTL:
+        elif op == OP_CREATE_TTL:
             txn = r.CreateTTLTxn(path, rec.data, acl, new_cversion, ttl)
         else:
             txn = r.CreateTxn(path, rec.data, acl, flags in _EPH_FLAGS, new_cversion)

@@ -17,13 +17,9 @@ from ..protocol import records as r
 from ..protocol.connect import decode_connect
 from ..protocol.framing import FrameBuffer, FrameError
 from ..protocol.jute import JuteError
-from ..protocol.opcodes import Op
+from ..protocol.opcodes import OP_MULTI
 from .pending import Pending, ReplyQueue
 from .stats import LAST_OP
-
-# Enum members as module globals for the hot paths (Op.X on the class costs ~90 ns:
-# EnumType's __getattr__ puts every class attribute lookup on the slow path)
-_OP_MULTI = Op.MULTI
 
 if TYPE_CHECKING:
     from .zkserver import ZkServer
@@ -251,7 +247,7 @@ class ClientConn(asyncio.Protocol):
         self.reply_count += 1
         op = p.req.op
         # A failed write (an error txn) leaves "NA": Java throws before naming the op.
-        failed = p.is_write and op != _OP_MULTI and reply[16:20] != b"\0\0\0\0"
+        failed = p.is_write and op != OP_MULTI and reply[16:20] != b"\0\0\0\0"
         self.last_op = "NA" if failed else LAST_OP.get(op, "NA")
         self.last_latency_ms = ms
         if self.min_latency_ms == 0 or ms < self.min_latency_ms:

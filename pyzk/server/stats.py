@@ -13,14 +13,7 @@ from typing import Any
 
 from ..metrics import ServerMetrics, Summary
 from ..protocol.codes import EventType
-from ..protocol.opcodes import Op
-
-# Enum members as module globals for the hot paths (Op.X on the class costs ~90 ns:
-# EnumType's __getattr__ puts every class attribute lookup on the slow path)
-_OP_EXISTS = Op.EXISTS
-_OP_GET_CHILDREN = Op.GET_CHILDREN
-_OP_GET_CHILDREN2 = Op.GET_CHILDREN2
-_OP_GET_DATA = Op.GET_DATA
+from ..protocol.opcodes import OP_EXISTS, OP_GET_CHILDREN, OP_GET_CHILDREN2, OP_GET_DATA, Op
 
 # FinalRequestProcessor's `lastOp` names (shown as lop= in cons). A failed write (error txn)
 # leaves "NA", as Java throws before its switch sets the name.
@@ -156,13 +149,13 @@ class ServerStats:
         if err != 0:
             return
         op = req.op
-        if op == _OP_GET_DATA:
+        if op == OP_GET_DATA:
             extra = len(body) - 4 - _STAT_WIRE  # buffer length prefix + data + Stat
-        elif op == _OP_EXISTS:
+        elif op == OP_EXISTS:
             extra = 0
-        elif op == _OP_GET_CHILDREN or op == _OP_GET_CHILDREN2:
+        elif op == OP_GET_CHILDREN or op == OP_GET_CHILDREN2:
             count = int.from_bytes(body[:4], "big", signed=True)
-            tail = _STAT_WIRE if op == _OP_GET_CHILDREN2 else 0
+            tail = _STAT_WIRE if op == OP_GET_CHILDREN2 else 0
             extra = len(body) - 4 - 4 * max(count, 0) - tail  # sum of child name lengths
         else:
             return

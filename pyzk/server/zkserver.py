@@ -23,7 +23,18 @@ from ..protocol.codes import Err, KeeperState
 from ..protocol.connect import encode_connect_response
 from ..protocol.jute import JuteError
 from ..protocol.multi import decode_multi
-from ..protocol.opcodes import CLIENT_OPS, Op
+from ..protocol.opcodes import (
+    CLIENT_OPS,
+    OP_AUTH,
+    OP_CLOSE_SESSION,
+    OP_CREATE_SESSION,
+    OP_ERROR,
+    OP_PING,
+    OP_SASL,
+    OP_SYNC,
+    OP_WHO_AM_I,
+    Op,
+)
 from ..session.tracker import SessionTracker
 from ..tree.datatree import DataTree
 from . import background
@@ -31,19 +42,10 @@ from .auth import authenticate, client_infos
 from .pending import Pending
 from .stats import ServerStats
 
-# Enum members as module globals for the hot paths (Op.X on the class costs ~90 ns:
-# EnumType's __getattr__ puts every class attribute lookup on the slow path)
+# Err/EventType members as module globals for the hot paths (see protocol.opcodes' OP_*)
 _ERR_MARSHALLINGERROR = Err.MARSHALLINGERROR
 _ERR_SESSIONEXPIRED = Err.SESSIONEXPIRED
 _ERR_UNIMPLEMENTED = Err.UNIMPLEMENTED
-_OP_AUTH = Op.AUTH
-_OP_CLOSE_SESSION = Op.CLOSE_SESSION
-_OP_CREATE_SESSION = Op.CREATE_SESSION
-_OP_ERROR = Op.ERROR
-_OP_PING = Op.PING
-_OP_SASL = Op.SASL
-_OP_SYNC = Op.SYNC
-_OP_WHO_AM_I = Op.WHO_AM_I
 
 if TYPE_CHECKING:
     from .connection import ClientConn
@@ -297,7 +299,7 @@ class ZkServer:
             conn.send_reply(xid, -1, _ERR_UNIMPLEMENTED, b"")
             conn.close_after_flush()
             return
-        if op == _OP_AUTH:
+        if op == OP_AUTH:
             self._auth(conn, xid, body)
             return
         record: Any
@@ -312,13 +314,13 @@ class ZkServer:
             log.warning("malformed request body", opcode=op, session=hex(sid), error=str(e))
             record = e
         req = Request(sid, xid, op, record, conn.auth, conn)
-        if writes is not None and writes.forwards and (spec.write or op == _OP_SYNC):
+        if writes is not None and writes.forwards and (spec.write or op == OP_SYNC):
             # FollowerRequestProcessor: writes and sync go to the leader as raw bytes; the
             # reply waits for the COMMIT (or the leader's SYNC) in this connection's order.
             pending = Pending(req, True, started)
             conn.queue.push(pending)
             self.outstanding += 1
-            if op == _OP_CLOSE_SESSION:
+            if op == OP_CLOSE_SESSION:
                 self.sessions.set_closing(sid)
             writes.forward(conn, pending, op, bytes(body))
             return
@@ -327,9 +329,9 @@ class ZkServer:
         self.outstanding += 1
         if spec.write:
             if isinstance(record, JuteError):
-                hdr = r.TxnHeader(sid, xid, self.next_zxid(), now, _OP_ERROR)
+                hdr = r.TxnHeader(sid, xid, self.next_zxid(), now, OP_ERROR)
                 txn: tuple[Any, Any] = (hdr, r.ErrorTxn(_ERR_MARSHALLINGERROR))
-            elif op == _OP_CLOSE_SESSION:
+            elif op == OP_CLOSE_SESSION:
                 self.sessions.set_closing(sid)
                 txn = self.prep.close_session_txn(sid, xid, self.next_zxid(), now)
             else:
@@ -360,14 +362,14 @@ class ZkServer:
         if isinstance(req.record, JuteError):
             return self._reply_bytes(req.xid, _ERR_MARSHALLINGERROR, b"")
         if op in _SERVER_OPS:
-            if op == _OP_PING:
+            if op == OP_PING:
                 return self._reply_bytes(-2, 0, b"")
-            if op == _OP_SYNC:
+            if op == OP_SYNC:
                 return self._reply_bytes(req.xid, 0, r.SyncResponse.to_bytes((req.record.path,)))
-            if op == _OP_WHO_AM_I:
+            if op == OP_WHO_AM_I:
                 infos = client_infos(conn.auth)
                 return self._reply_bytes(req.xid, 0, r.WhoAmIResponse.to_bytes((infos,)))
-            if op == _OP_SASL:
+            if op == OP_SASL:
                 # No SASL server is configured: Java answers OK, zxid 0, a null token.
                 out = bytearray(b"\0\0\0\0")
                 _HDR.encode((req.xid, 0, 0), out)
@@ -428,7 +430,7 @@ class ZkServer:
 
     def _apply(self, hdr: Any, txn: Any, origin: Origin) -> None:
         t = hdr.type
-        if t == _OP_CREATE_SESSION and hdr.clientId not in self.sessions.sessions:
+        if t == OP_CREATE_SESSION and hdr.clientId not in self.sessions.sessions:
             # A session created through another quorum member (the global session table).
             self.sessions.add(hdr.clientId, txn.timeOut, self.now_ms())
         tree = self.tree
@@ -439,7 +441,7 @@ class ZkServer:
         if result.events:
             for watcher, ev in result.events:
                 watcher.send_event(ev)
-        if t == _OP_CLOSE_SESSION:
+        if t == OP_CLOSE_SESSION:
             self._session_closed(hdr.clientId)
         if origin.on_applied is not None:
             origin.on_applied(hdr, result)
@@ -447,7 +449,7 @@ class ZkServer:
         if pending is None or conn is None:
             return
         req = pending.req
-        if req.op == _OP_CLOSE_SESSION:
+        if req.op == OP_CLOSE_SESSION:
             pending.reply = self._reply_bytes(req.xid, 0, b"")
             conn.queue.drain(self._run_read, conn.emit_pending)
             conn.close_after_flush()

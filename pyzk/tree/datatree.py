@@ -19,22 +19,20 @@ from ..protocol.codes import (
     KeeperError,
     KeeperState,
 )
-from ..protocol.opcodes import Op
+from ..protocol.opcodes import OP_CREATE
 from .acl import has_perm
 from .acl_cache import OPEN_UNSAFE_ACL_ID, READ_ACL_UNSAFE, AclCache
 from .txnapply import TxnResult, apply_txn
 from .watches import WatchManager
 from .znode import Znode
 
-# Enum members as module globals for the hot paths (Op.X on the class costs ~90 ns:
-# EnumType's __getattr__ puts every class attribute lookup on the slow path)
+# Err/EventType members as module globals for the hot paths (see protocol.opcodes' OP_*)
 _ERR_NODEEXISTS = Err.NODEEXISTS
 _ERR_NONODE = Err.NONODE
 _EV_NODE_CHILDREN_CHANGED = EventType.NODE_CHILDREN_CHANGED
 _EV_NODE_CREATED = EventType.NODE_CREATED
 _EV_NODE_DATA_CHANGED = EventType.NODE_DATA_CHANGED
 _EV_NODE_DELETED = EventType.NODE_DELETED
-_OP_CREATE = Op.CREATE
 
 SPECIAL_PATHS = frozenset({"/", "/zookeeper", "/zookeeper/quota", "/zookeeper/config"})
 CONFIG_NODE = "/zookeeper/config"
@@ -287,7 +285,7 @@ class DataTree:
     def process_txn(self, hdr: Any, txn: Any) -> TxnResult:
         """DataTree.processTxn: apply one logged txn; sets last_processed_zxid."""
         rc = apply_txn(self, hdr, txn)
-        if hdr.type == _OP_CREATE and rc.err == _ERR_NODEEXISTS and rc.path is not None:
+        if hdr.type == OP_CREATE and rc.err == _ERR_NODEEXISTS and rc.path is not None:
             # restore-time replay of a create over an existing node still bumps the parent
             try:
                 self.set_cversion_pzxid(rc.path[: rc.path.rfind("/")], txn.parentCVersion,

@@ -11,23 +11,22 @@ from typing import TYPE_CHECKING, Any
 from ..protocol import records as r
 from ..protocol.codes import CONTAINER_EPHEMERAL_OWNER, Err, KeeperError, ttl_ephemeral_owner
 from ..protocol.jute import JuteError
-from ..protocol.opcodes import Op
-
-# Enum members as module globals for the hot paths (Op.X on the class costs ~90 ns:
-# EnumType's __getattr__ puts every class attribute lookup on the slow path)
-_OP_CHECK = Op.CHECK
-_OP_CLOSE_SESSION = Op.CLOSE_SESSION
-_OP_CREATE = Op.CREATE
-_OP_CREATE2 = Op.CREATE2
-_OP_CREATE_CONTAINER = Op.CREATE_CONTAINER
-_OP_CREATE_TTL = Op.CREATE_TTL
-_OP_DELETE = Op.DELETE
-_OP_DELETE_CONTAINER = Op.DELETE_CONTAINER
-_OP_ERROR = Op.ERROR
-_OP_MULTI = Op.MULTI
-_OP_RECONFIG = Op.RECONFIG
-_OP_SET_ACL = Op.SET_ACL
-_OP_SET_DATA = Op.SET_DATA
+from ..protocol.opcodes import (
+    OP_CHECK,
+    OP_CLOSE_SESSION,
+    OP_CREATE,
+    OP_CREATE2,
+    OP_CREATE_CONTAINER,
+    OP_CREATE_TTL,
+    OP_DELETE,
+    OP_DELETE_CONTAINER,
+    OP_ERROR,
+    OP_MULTI,
+    OP_RECONFIG,
+    OP_SET_ACL,
+    OP_SET_DATA,
+    Op,
+)
 
 if TYPE_CHECKING:
     from .datatree import DataTree, Event
@@ -65,41 +64,41 @@ def apply_txn(tree: DataTree, hdr: Any, txn: Any, events: list[Event] | None = N
     rc = TxnResult(t, hdr.zxid, events)
     ev = rc.events
     try:
-        if t == _OP_CREATE or t == _OP_CREATE2:
+        if t == OP_CREATE or t == OP_CREATE2:
             rc.path = txn.path
             n = tree.create_node(txn.path, txn.data, txn.acl,
                                  hdr.clientId if txn.ephemeral else 0, txn.parentCVersion,
                                  hdr.zxid, hdr.time, ev)
-            if t == _OP_CREATE2:
+            if t == OP_CREATE2:
                 rc.stat = tree.stat_of(n)
-        elif t == _OP_SET_DATA or t == _OP_RECONFIG:
+        elif t == OP_SET_DATA or t == OP_RECONFIG:
             rc.path = txn.path
             rc.stat = tree.stat_of(tree.set_data(txn.path, txn.data, txn.version, hdr.zxid,
                                                  hdr.time, ev))
-        elif t == _OP_DELETE or t == _OP_DELETE_CONTAINER:
+        elif t == OP_DELETE or t == OP_DELETE_CONTAINER:
             rc.path = txn.path
             tree.delete_node(txn.path, hdr.zxid, ev)
-        elif t == _OP_CREATE_TTL:
+        elif t == OP_CREATE_TTL:
             rc.path = txn.path
             rc.stat = tree.stat_of(tree.create_node(
                 txn.path, txn.data, txn.acl, ttl_ephemeral_owner(txn.ttl), txn.parentCVersion,
                 hdr.zxid, hdr.time, ev))
-        elif t == _OP_CREATE_CONTAINER:
+        elif t == OP_CREATE_CONTAINER:
             rc.path = txn.path
             rc.stat = tree.stat_of(tree.create_node(
                 txn.path, txn.data, txn.acl, CONTAINER_EPHEMERAL_OWNER, txn.parentCVersion,
                 hdr.zxid, hdr.time, ev))
-        elif t == _OP_SET_ACL:
+        elif t == OP_SET_ACL:
             rc.path = txn.path
             rc.stat = tree.stat_of(tree.set_acl(txn.path, txn.acl, txn.version))
-        elif t == _OP_CLOSE_SESSION:
+        elif t == OP_CLOSE_SESSION:
             tree.kill_session(hdr.clientId, hdr.zxid,
                               txn.paths2Delete if txn is not None else None, ev)
-        elif t == _OP_ERROR:
+        elif t == OP_ERROR:
             rc.err = txn.err
-        elif t == _OP_CHECK:
+        elif t == OP_CHECK:
             rc.path = txn.path
-        elif t == _OP_MULTI:
+        elif t == OP_MULTI:
             _apply_multi(tree, hdr, txn, rc)
         # createSession and anything else: nothing to do in the tree
     except KeeperError as e:
