@@ -1,5 +1,6 @@
 """The `pyzk` command: `pyzk [serve] [--config zoo.cfg | zoo.cfg] [--myid N]` runs a server,
-`pyzk check` validates a config, `pyzk keys` lists every zoo.cfg key, `pyzk tools ...` forwards.
+`pyzk check` validates a config, `pyzk keys` lists every zoo.cfg key, `pyzk tools ...` runs
+the offline data-directory tools (pyzk.tools).
 
 Configuration errors print one line (`pyzk: error: zoo.cfg:7: unknown key 'tickTme'`) and exit 2.
 """
@@ -167,16 +168,10 @@ def cmd_keys(argv: Sequence[str], prog: str = "pyzk keys") -> int:
 
 
 def cmd_tools(argv: Sequence[str], prog: str = "pyzk tools") -> int:
-    try:
-        from pyzk import tools
-    except ImportError:
-        tools = None  # type: ignore[assignment]
-    entry = getattr(tools, "main", None)
-    if entry is None:
-        print("pyzk: error: no tools are available yet (pyzk.tools.main)", file=sys.stderr)
-        return EXIT_FAILURE
-    result = entry(list(argv))
-    return result if isinstance(result, int) else EXIT_OK
+    """Offline tools for data directories (pyzk.tools): dump-log, dump-snapshot, check, purge."""
+    from pyzk import tools
+
+    return tools.main(list(argv), prog=prog)
 
 
 def cmd_backup(argv: Sequence[str], prog: str = "pyzk backup") -> int:
@@ -213,7 +208,32 @@ SUBCOMMANDS: dict[str, Callable[..., int]] = {
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of `pyzk` and `python -m pyzk`; returns the exit status."""
-    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        return _main(list(sys.argv[1:] if argv is None else argv))
+    except BrokenPipeError:
+        # `pyzk keys | head`: the reader left. Quietly, as cat does; stop Python's own
+        # flush at exit from complaining again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_FAILURE
+
+
+def _unknown_command(word: str) -> str | None:
+    """`pyzk bogus`: an error naming the unknown command, when `word` cannot be a config file
+    (it exists, or looks like a path or file name) or ZooKeeperServerMain's port argument."""
+    if word.startswith("-") or word.isdigit() or "/" in word or "." in word:
+        return None
+    if Path(word).exists():
+        return None
+    import difflib
+
+    close = difflib.get_close_matches(word, list(SUBCOMMANDS), n=1)
+    hint = f" (did you mean '{close[0]}'?)" if close else ""
+    return (f"unknown command '{word}'{hint}; commands: {', '.join(SUBCOMMANDS)}"
+            " (a config file: pyzk --config FILE)")
+
+
+def _main(args: list[str]) -> int:
     if args and args[0] in SUBCOMMANDS:
         return SUBCOMMANDS[args[0]](args[1:], prog=f"pyzk {args[0]}")
     if args and args[0] in ("-h", "--help"):
@@ -221,10 +241,13 @@ def main(argv: Sequence[str] | None = None) -> int:
               "  serve  run the server (default): pyzk [--config zoo.cfg | zoo.cfg] [--myid N]\n"
               "  check  validate a config and print the effective values\n"
               "  keys   list every zoo.cfg key and whether pyzk honours it\n"
-              "  tools  pyzk's offline tools\n"
+              "  tools  data-dir tools: dump-log FILE | dump-snapshot FILE | check DIR | purge DIR\n"
               "  backup copy a running server's data: --server HOST:PORT|--data-dir DIR --to DEST\n"
               "  shell  zkCli.sh-style client shell: [-server HOST:PORT[,...]] [cmd args...]\n"
               "  ctl    4LW across servers: status HOST:PORT[,...] | WORD HOST:PORT[,...]\n\n"
               "Run 'pyzk serve --help' for the server options.")
         return EXIT_OK
+    if args and (problem := _unknown_command(args[0])) is not None:
+        print(f"pyzk: error: {problem}", file=sys.stderr)
+        return EXIT_CONFIG
     return cmd_serve(args)

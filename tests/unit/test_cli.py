@@ -129,3 +129,42 @@ def test_server_config_style_arguments(tmp_path: Path, monkeypatch: pytest.Monke
     (config,) = seen
     assert (config.client_port, config.data_dir, config.tick_time_ms,
             config.max_client_cnxns) == (2200, tmp_path, 1000, 5)
+
+
+def test_unknown_command_is_named_not_taken_for_a_config_file() -> None:
+    proc = run_pyzk("chek")
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [
+        "pyzk: error: unknown command 'chek' (did you mean 'check'?); commands: serve, check,"
+        " keys, tools, backup, shell, ctl (a config file: pyzk --config FILE)"]
+    # a name that looks like a file is still a (missing) config file
+    assert "file is missing" in run_pyzk("zoo.cfg").stderr
+
+
+def test_tools_subcommand_runs_the_offline_tools(tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["tools", "check", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert err.strip() == (f"pyzk tools check: error: {tmp_path} is not a ZooKeeper data "
+                           "directory: it has no version-2 directory")
+    (tmp_path / "version-2").mkdir()
+    assert cli.main(["tools", "check", str(tmp_path)]) == 0
+    assert "recovery: ok" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("args", [["dump-log", "/nonexistent"], ["dump-snapshot", "/nonexistent"],
+                                  ["check", "/nonexistent"], ["dump-log", "/"]])
+def test_tools_report_unreadable_paths_in_one_line(args: list[str]) -> None:
+    proc = run_pyzk("tools", *args)
+    assert proc.returncode == 1
+    assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    assert proc.stderr.startswith(f"pyzk tools {args[0]}: error: ")
+
+
+def test_output_into_a_closed_pipe_is_quiet() -> None:
+    """`pyzk keys | head -1`: no BrokenPipeError traceback."""
+    proc = subprocess.run(f"{sys.executable} -m pyzk keys | head -1", shell=True,
+                          capture_output=True, text=True, cwd=REPO, timeout=60,
+                          env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert proc.stdout.startswith("clientPort")
+    assert "Traceback" not in proc.stderr and "BrokenPipe" not in proc.stderr, proc.stderr
