@@ -119,6 +119,8 @@ def dump_snapshot(path: Path, out: Out = print, dump_data: bool = False) -> int:
         return 1
     nodes = {(n.path or "/"): n for n in snap.nodes}
     owners: dict[int, int] = {}
+    # SnapshotFormatter prints DataTree.getNodeCount(), which counts the root twice ("" and
+    # "/"), as srvr's "Node count" does.
     out(f"ZNode Details (count={len(nodes) + 1}):")
     top = 0
     for p in sorted(nodes):
@@ -160,7 +162,10 @@ def check_datadir(root: Path, out: Out = print, log_root: Path | None = None) ->
     for _, p in dd.snapshots():
         try:
             snap = dd.read_snapshot(p)
-            out(f"snapshot {p.name}: ok, {len(snap.nodes)} nodes, {len(snap.sessions)} sessions")
+            # Counted as srvr's "Node count" and zkSnapShotToolkit's count= (DataTree
+            # .getNodeCount: the root sits in Java's map twice, as "" and as "/").
+            out(f"snapshot {p.name}: ok, {len(snap.nodes) + 1} nodes, "
+                f"{len(snap.sessions)} sessions")
         except snapcodec.SnapshotFormatError as e:
             out(f"snapshot {p.name}: BAD: {e}")
             bad += 1
@@ -183,6 +188,6 @@ def check_datadir(root: Path, out: Out = print, log_root: Path | None = None) ->
     src = res.snapshot_path.name if res.snapshot_path else "empty"
     used = [p.name for p in logs_from(dd.log_dir, res.snapshot_zxid + 1)]
     out(f"recovery: ok from {src} + {res.txns_replayed} txns ({', '.join(used) or 'no logs'}); "
-        f"last zxid {res.last_zxid:#x}, {res.tree.node_count() - 1} znodes, "
+        f"last zxid {res.last_zxid:#x}, {res.tree.node_count()} nodes, "
         f"{len(res.sessions)} sessions")
     return 1 if bad else 0

@@ -111,6 +111,20 @@ def test_tools_read_the_java_files(capsys: pytest.CaptureFixture[str]) -> None:
     assert lines[-1].startswith("recovery: ok")
 
 
+def test_node_counts_agree_with_javas_snapshot_formatter_and_srvr() -> None:
+    """Java's zkSnapShotToolkit prints "ZNode Details (count=22):" for snapshot.2d (run by hand:
+    java -cp ... org.apache.zookeeper.server.SnapshotFormatter); srvr's Node count is the same
+    DataTree.getNodeCount(). dump-snapshot, check and the recovered tree all say 22."""
+    lines: list[str] = []
+    assert dump_snapshot(V2 / "snapshot.2d", lines.append) == 0
+    assert "ZNode Details (count=22):" in lines
+    lines.clear()
+    assert check_datadir(GOLDEN, lines.append) == 0
+    assert "snapshot snapshot.2d: ok, 22 nodes, " in "\n".join(lines)
+    tree = recover(DataDir(GOLDEN, autocreate=False)).tree
+    assert f", {tree.node_count()} nodes, " in lines[-1]
+
+
 def test_flipped_byte_in_a_java_log_is_refused_with_file_and_offset(tmp_path: Path) -> None:
     dd = _copy(tmp_path)
     last = sorted(dd.log_dir.glob("log.*"), key=lambda p: int(p.name[4:], 16))[-1]
