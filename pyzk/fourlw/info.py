@@ -175,7 +175,7 @@ class ServerView(Protocol):
 class ServerSnapshot:
     """A plain ServerView: every attribute a field, the actions mutate the fields."""
     is_serving: bool = True
-    version: str = "3.8.4-pyzk, built on 1970-01-01 00:00 UTC"
+    version: str = "3.8.0-pyzk, built on 1970-01-01 00:00 UTC"
     is_read_only: bool = False
     stats: ServerStatsInfo = field(default_factory=ServerStatsInfo)
     node_count: int = 5

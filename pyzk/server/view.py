@@ -19,11 +19,15 @@ from ..fourlw.info import DEFAULT_TRACE_MASK, ConfInfo, ConnectionInfo, ServerSt
 if TYPE_CHECKING:
     from .zkserver import ZkServer
 
-# Tools (kazoo's server_version, zkServer.sh) parse the leading x.y.z: report the 3.8 line
-# whose semantics pyzk implements, then pyzk's own version.
 # zookeeper.nio.sessionlessCnxnTimeout default: the connection expiry queue's interval.
 SESSIONLESS_CNXN_TIMEOUT = 10000
-VERSION = f"3.8.4-pyzk-{__version__}, built on 2026-11-24 00:00 UTC"
+# srvr/stat "Zookeeper version", mntr zk_version, envi/AdminServer zookeeper.version. Java's
+# format is "3.8.0-<git commit>, built on <date>"; tools (kazoo's server_version, Curator,
+# zkServer.sh, Kafka's logs) parse the leading x.y.z, so it names the Apache ZooKeeper release
+# whose behaviour pyzk follows (3.8.0, README "Compatibility notes"), and pyzk's own version
+# stands where Java's commit id does.
+ZK_COMPAT_VERSION = "3.8.0"
+VERSION = f"{ZK_COMPAT_VERSION}-pyzk-{__version__}, built on 2026-11-24 00:00 UTC"
 
 
 def _dir_size(path: Any) -> int:

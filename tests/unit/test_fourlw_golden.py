@@ -46,7 +46,7 @@ def fake_view(with_4lw_connection: bool = True) -> ServerSnapshot:
     gauges: dict[str, int | float | str | None] = {g: 0 for g in GAUGE_ORDER[:24]}
     gauges.update(avg_latency=2.1667, connection_drop_probability=0.0)
     return ServerSnapshot(
-        version="3.8.4-pyzk, built on 2025-01-01 00:00 UTC",
+        version="3.8.0-pyzk, built on 2025-01-01 00:00 UTC",
         stats=ServerStatsInfo(packets_sent=17, packets_received=19, avg_latency=2.1667,
                               max_latency=10, last_processed_zxid=6,
                               num_alive_client_connections=2, client_response_last=88,
@@ -60,7 +60,7 @@ def fake_view(with_4lw_connection: bool = True) -> ServerSnapshot:
         wall_minus_elapsed_ms=1795535778028,
         ephemerals={SID: ["/golden/eph"]},
         data_watches={SID: ["/golden/child", "/golden"]},
-        monitor_gauges=gauges, metrics=metrics, env=default_env("3.8.4-pyzk"),
+        monitor_gauges=gauges, metrics=metrics, env=default_env("3.8.0-pyzk"),
         initial_config="tickTime=2000\n", last_snapshot=(0, 1795536347),
         system_properties={"java.version": "17"},
     )
