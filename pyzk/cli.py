@@ -105,7 +105,9 @@ def cmd_serve(argv: Sequence[str], prog: str = "pyzk") -> int:
     for warning in config.warnings:
         log.warning("config_warning", message=warning)
     uv = _install_uvloop()
-    log.info("starting", version=__version__, config=str(config.source or "<embedded default>"),
+    # debug: a start that fails says only why, in one line ("startup failed"); a good start
+    # says "serving" / "quorum peer started" with the version and config.
+    log.debug("starting", version=__version__, config=str(config.source or "<embedded default>"),
              client_port=config.client_port, data_dir=str(config.data_dir),
              my_id=config.my_id, distributed=config.is_distributed, uvloop=uv)
     try:

@@ -66,6 +66,8 @@ class Storage:
     def __init__(self, config: Any) -> None:
         self.config = config
         self.datadir = DataDir(config.data_dir, config.data_log_dir)
+        # Before anything is read or written: a second server on these directories stops here.
+        self.dir_lock = self.datadir.lock()
         self.writer = TxnLogWriter(self.datadir.log_dir, prealloc=config.pre_alloc_size_kb * 1024)
         self.trigger = SnapshotTrigger(config.snap_count, config.snap_size_limit_kb * 1024,
                                        random.Random())
@@ -158,7 +160,10 @@ class Storage:
         return removed
 
     def close(self) -> None:
-        self.writer.close(self.config.force_sync)
+        try:
+            self.writer.close(self.config.force_sync)
+        finally:
+            self.dir_lock.release()
 
 
 def open_storage(config: Any) -> Storage:

@@ -14,6 +14,7 @@ from typing import Any
 
 import structlog
 
+from .. import __version__
 from ..metrics import ServerMetrics
 from ..storage.datadir import DataDirError
 from ..tree.datatree import CONFIG_NODE, DataTree
@@ -203,26 +204,40 @@ class QuorumPeer:
                        reconfig_enabled=self.reconfig_enabled)
         self.election = ElectionService(self.fle, manager)
         self.election.on_config = lambda qv: self.process_reconfig(qv, None, None)
-        await self.election.start()
+        from .runtime import StartupError, _front_ends, listen_error
+
+        try:
+            await self.election.start()
+        except OSError as e:
+            raise StartupError(listen_error("election port", self.me.host,
+                                            self.me.election_port, e)) from None
         words = FourLetterWords(cfg, self.view)
         loop = asyncio.get_running_loop()
         host = cfg.client_port_address or None
         if cfg.client_port:
-            self._listener = await loop.create_server(
-                lambda: ClientConn(self.server, words, cfg.max_client_cnxns,  # type: ignore[arg-type]
-                                   self.per_ip),
-                host=host, port=cfg.client_port, reuse_address=True,
-                backlog=cfg.client_port_listen_backlog if cfg.client_port_listen_backlog > 0
-                else 1024)
+            try:
+                self._listener = await loop.create_server(
+                    lambda: ClientConn(self.server, words, cfg.max_client_cnxns,  # type: ignore[arg-type]
+                                       self.per_ip),
+                    host=host, port=cfg.client_port, reuse_address=True,
+                    backlog=cfg.client_port_listen_backlog if cfg.client_port_listen_backlog > 0
+                    else 1024)
+            except OSError as e:
+                raise StartupError(listen_error("client port", host, cfg.client_port, e)
+                                   ) from None
         enable_auth_providers(cfg)
         if cfg.secure_client_port:  # TLS port (pyzk/server/tls.py); its own per-IP counts
             from .tls import TlsClientConn, start_secure_listener
 
             secure_per_ip: dict[str, int] = {}
-            self._secure_listener = await start_secure_listener(
-                cfg, lambda: TlsClientConn(self.server, words,  # type: ignore[arg-type]
-                                           cfg.max_client_cnxns, secure_per_ip))
-        from .runtime import _front_ends
+            try:
+                self._secure_listener = await start_secure_listener(
+                    cfg, lambda: TlsClientConn(self.server, words,  # type: ignore[arg-type]
+                                               cfg.max_client_cnxns, secure_per_ip))
+            except OSError as e:
+                raise StartupError(listen_error(
+                    "secure client port", cfg.secure_client_port_address or None,
+                    cfg.secure_client_port, e)) from None
 
         for starter in _front_ends():
             extra = await starter(cfg, self.view)
@@ -233,7 +248,9 @@ class QuorumPeer:
         log.info("quorum peer started", myid=self.my_id, client_port=cfg.client_port,
                  address=host or "0.0.0.0", quorum_port=self.me.quorum_port,
                  election_port=self.me.election_port, zxid=hex(tree.last_processed_zxid),
-                 current_epoch=self.current_epoch, accepted_epoch=self.accepted_epoch)
+                 current_epoch=self.current_epoch, accepted_epoch=self.accepted_epoch,
+                 data_dir=str(cfg.data_dir), version=__version__,
+                 config=str(cfg.source or "<embedded default>"))
 
     def _main_done(self, task: asyncio.Task[None]) -> None:
         if task.cancelled() or self._stopping:
@@ -243,7 +260,8 @@ class QuorumPeer:
             log.critical("quorum peer failed", error=repr(exc), exc_info=exc)
             self._fatal()
 
-    async def stop(self) -> None:
+    async def stop(self, quiet: bool = False) -> None:
+        """Stop whatever start() got to (quiet: after a failed start, no "stopped" line)."""
         self._stopping = True
         if self.role is not None:
             self.role.stop("shutdown")
@@ -264,7 +282,8 @@ class QuorumPeer:
             await self.disk.stop()
         if self.storage is not None:
             self.storage.close()
-        log.info("stopped")
+        if not quiet:
+            log.info("stopped")
 
     # -- QuorumPeer.run ---------------------------------------------------------------------
     async def _run(self) -> None:

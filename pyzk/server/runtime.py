@@ -7,11 +7,14 @@ loses nothing acknowledged because replies leave only after the txn log is fsync
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 import signal
 from typing import Any
 
 import structlog
 
+from .. import __version__
 from .auth import enable_auth_providers
 from .connection import ClientConn
 from .fourlw_port import FourLetterWords
@@ -35,29 +38,46 @@ class Runtime:
 
     async def start(self) -> None:
         cfg = self.config
+        # Java's order (ZooKeeperServerMain: the factory binds, then the database loads): lock
+        # the data directories, bind the client ports (accepting nothing yet), then recover.
+        # A second server, a port in use or a bad TLS store fails at once, before a long
+        # recovery and before anything is read.
         self.storage = open_storage(cfg)
+        words: FourLetterWords  # assigned before the listeners start serving
+        per_ip: dict[str, int] = {}
+        loop = asyncio.get_running_loop()
+        host = cfg.client_port_address or None
+        if cfg.client_port:  # 0 when only secureClientPort is set
+            try:
+                self._listener = await loop.create_server(
+                    lambda: ClientConn(self.server, words, cfg.max_client_cnxns, per_ip),  # type: ignore[arg-type]
+                    host=host, port=cfg.client_port, reuse_address=True, backlog=cfg.client_port_listen_backlog if cfg.client_port_listen_backlog > 0 else 1024,
+                    start_serving=False)
+            except OSError as e:
+                raise StartupError(listen_error("client port", host, cfg.client_port, e)) from None
+        if cfg.secure_client_port:  # TLS port (pyzk/server/tls.py); its own per-IP counts
+            from .tls import TlsClientConn, start_secure_listener
+
+            secure_per_ip: dict[str, int] = {}
+            try:
+                self._secure_listener = await start_secure_listener(
+                    cfg, lambda: TlsClientConn(self.server, words, cfg.max_client_cnxns,  # type: ignore[arg-type]
+                                               secure_per_ip), start_serving=False)
+            except OSError as e:
+                raise StartupError(listen_error(
+                    "secure client port", cfg.secure_client_port_address or None,
+                    cfg.secure_client_port, e)) from None
         tree, sessions = self.storage.recover()
         self.server = ZkServer(cfg, tree, self.storage, sessions=sessions,
                                server_id=1)  # Java's createSessionTrackerServerId
         self._record_startup()
         self.view = LiveView(self.server)
         words = FourLetterWords(cfg, self.view)
-        per_ip: dict[str, int] = {}
-        loop = asyncio.get_running_loop()
-        host = cfg.client_port_address or None
-        if cfg.client_port:  # 0 when only secureClientPort is set
-            self._listener = await loop.create_server(
-                lambda: ClientConn(self.server, words, cfg.max_client_cnxns, per_ip),  # type: ignore[arg-type]
-                host=host, port=cfg.client_port, reuse_address=True, backlog=cfg.client_port_listen_backlog if cfg.client_port_listen_backlog > 0 else 1024)
         enable_auth_providers(cfg)
-        if cfg.secure_client_port:  # TLS port (pyzk/server/tls.py); its own per-IP counts
-            from .tls import TlsClientConn, start_secure_listener
-
-            secure_per_ip: dict[str, int] = {}
-            self._secure_listener = await start_secure_listener(
-                cfg, lambda: TlsClientConn(self.server, words, cfg.max_client_cnxns,  # type: ignore[arg-type]
-                                           secure_per_ip))
         self.server.start()
+        for listener in (self._listener, self._secure_listener):
+            if listener is not None:
+                await listener.start_serving()
         for starter in _front_ends():
             extra = await starter(cfg, self.view)
             if extra is not None:
@@ -65,7 +85,8 @@ class Runtime:
         log.info("serving", client_port=cfg.client_port, address=host or "0.0.0.0",
                  secure_client_port=cfg.secure_client_port,
                  data_dir=str(cfg.data_dir), zxid=hex(tree.last_processed_zxid),
-                 mode="standalone")
+                 mode="standalone", version=__version__,
+                 config=str(cfg.source or "<embedded default>"))
 
     def _record_startup(self) -> None:
         """dbinittime and the startup_* metrics Java records while loading the database."""
@@ -88,7 +109,8 @@ class Runtime:
         assert self._secure_listener is not None
         return int(self._secure_listener.sockets[0].getsockname()[1])
 
-    async def stop(self) -> None:
+    async def stop(self, quiet: bool = False) -> None:
+        """Stop whatever start() got to (quiet: after a failed start, no "stopped" line)."""
         for listener in (self._listener, self._secure_listener):
             if listener is not None:
                 listener.close()
@@ -98,7 +120,8 @@ class Runtime:
             await self.server.stop()
         if self.storage is not None:
             self.storage.close()
-        log.info("stopped")
+        if not quiet:
+            log.info("stopped")
 
 
 def _front_ends() -> list[Any]:
@@ -110,6 +133,12 @@ def _front_ends() -> list[Any]:
 
 class StartupError(Exception):
     """The server cannot start; the message says why (logged once, exit status 1)."""
+
+
+def listen_error(what: str, host: str | None, port: int, e: OSError) -> str:
+    """"cannot listen on the client port 127.0.0.1:2181: Address already in use"."""
+    reason = os.strerror(e.errno) if e.errno else str(e)  # uvloop's text repeats the address
+    return f"cannot listen on the {what} {host or '0.0.0.0'}:{port}: {reason}"
 
 
 async def serve(config: Any) -> None:
@@ -125,16 +154,23 @@ async def serve(config: Any) -> None:
     else:
         rt = Runtime(config)
     try:
-        await rt.start()
-    except (RecoveryError, DataDirError) as e:
+        try:
+            await rt.start()
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await rt.stop(quiet=True)  # releases the ports and the data directory lock
+            raise
+    except StartupError:
+        raise
+    except DataDirError as e:  # an OSError: before the generic case below
+        raise StartupError(f"cannot use the data directory: {e}") from None
+    except RecoveryError as e:
         raise StartupError(f"cannot recover the data directory: {e}") from None
     except TlsError as e:
-        await rt.stop()
         raise StartupError(f"cannot set up TLS for secureClientPort: {e}") from None
     except OSError as e:
-        await rt.stop()
-        port = config.client_port or config.secure_client_port
-        raise StartupError(f"cannot listen on the client port {port}: {e}") from None
+        where = f" ({e.filename})" if e.filename else ""
+        raise StartupError(f"cannot start: {e.strerror or e}{where}") from None
     stop = asyncio.Event()
     failed = False
 

@@ -278,7 +278,8 @@ class TlsClientConn(ClientConn):
         log.info("Authenticated Id for Scheme 'x509'", id=ids[-1].id, client=self.peer)
 
 
-async def start_secure_listener(cfg: Any, factory: Any) -> asyncio.base_events.Server:
+async def start_secure_listener(cfg: Any, factory: Any,
+                                start_serving: bool = True) -> asyncio.base_events.Server:
     """Listen on secureClientPort; factory() makes a TlsClientConn. Raises TlsError when the
     stores cannot be used (Java fails every handshake instead; pyzk will not start)."""
     ctx = build_context(cfg.tls)
@@ -287,4 +288,5 @@ async def start_secure_listener(cfg: Any, factory: Any) -> asyncio.base_events.S
     return await loop.create_server(factory, host=cfg.secure_client_port_address or None,
                                     port=cfg.secure_client_port, reuse_address=True,
                                     backlog=backlog, ssl=ctx,
-                                    ssl_handshake_timeout=HANDSHAKE_TIMEOUT_S)
+                                    ssl_handshake_timeout=HANDSHAKE_TIMEOUT_S,
+                                    start_serving=start_serving)

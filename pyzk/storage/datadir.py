@@ -3,7 +3,8 @@
 Mirrors FileTxnSnapLog (dataDir/dataLogDir + "version-2", the checks that the two hold only
 their own files), FileSnap (snapshot names, newest-valid search), QuorumPeer's
 acceptedEpoch/currentEpoch (decimal text written atomically like AtomicFileOutputStream),
-and PurgeTxnLog (keep N snapshots and the logs their recovery needs).
+and PurgeTxnLog (keep N snapshots and the logs their recovery needs); DirLock keeps a second
+server off a directory in use (pyzk only: Java does not lock).
 """
 
 from __future__ import annotations
@@ -77,7 +78,10 @@ class DataDir:
                 if not autocreate:
                     raise DataDirError(f"Missing data directory {d}, automatic data directory "
                                        "creation is disabled")
-                d.mkdir(parents=True, exist_ok=True)
+                try:
+                    d.mkdir(parents=True, exist_ok=True)
+                except OSError as e:  # read-only, under a file, under /proc, no permission
+                    raise DataDirError(f"cannot create {d}: {e.strerror or e}") from None
             if not os.access(d, os.W_OK):
                 raise DataDirError(f"Cannot write to data directory {d}")
         if self.snap_dir.resolve() != self.log_dir.resolve():
@@ -88,6 +92,10 @@ class DataDir:
             if any(n.startswith("log.") for n in os.listdir(self.snap_dir)):
                 raise DataDirError("Snapshot directory has log files. Check if dataLogDir and "
                                    "dataDir configuration is correct.")
+
+    def lock(self) -> DirLock:
+        """Lock dataDir and dataLogDir against a second server (held until release())."""
+        return DirLock([self.root, self.log_root])
 
     # -- myid and epochs --------------------------------------------------------------------
     def read_myid(self) -> int | None:
@@ -191,6 +199,69 @@ class DataDir:
             except OSError as e:
                 log.warning("Failed to remove %s: %s", p, e)
         return doomed
+
+
+class DirLock:
+    """Advisory locks (flock) that keep a second server off a dataDir/dataLogDir.
+
+    Java ZooKeeper does not lock its directories: two servers started on one dataDir both read
+    it and then write interleaved logs. pyzk holds `pyzk.lock` (LOCK_FILE, in the directory's
+    root, next to myid and outside version-2, where Java and the tools never look) locked for
+    the whole life of the server and writes its PID into it. The kernel drops the lock when the
+    process ends, even after kill -9, so a stale file is harmless.
+    """
+
+    def __init__(self, roots: Iterable[Path]) -> None:
+        self.fds: list[int] = []
+        seen: set[Path] = set()
+        try:
+            for root in roots:
+                key = root.resolve()
+                if key in seen:
+                    continue
+                seen.add(key)
+                self.fds.append(_lock_dir(root))
+        except BaseException:
+            self.release()
+            raise
+
+    def release(self) -> None:
+        for fd in self.fds:
+            os.close(fd)  # closing the descriptor drops the flock
+        self.fds = []
+
+
+LOCK_FILE = "pyzk.lock"
+
+
+def _lock_dir(root: Path) -> int:
+    import fcntl
+
+    path = root / LOCK_FILE
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as e:
+        raise DataDirError(f"cannot create the lock file {path}: {e.strerror or e}") from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        try:
+            holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
+        except OSError:
+            holder = ""
+        os.close(fd)
+        who = f"pid {holder}" if holder.isdigit() else "another process"
+        raise DataDirError(f"{root} is in use by another pyzk server ({who} holds {path}); "
+                           "stop it or give this server its own dataDir") from None
+    except OSError as e:
+        os.close(fd)
+        raise DataDirError(f"cannot lock {path}: {e.strerror or e}") from None
+    try:
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    except OSError:
+        pass  # the PID is only a courtesy for the next server's message
+    return fd
 
 
 def _tail_ok(path: Path) -> bool:

@@ -16,6 +16,8 @@ from itest_util import wait_for
 from kazoo.client import KazooClient
 from servers import ServerProc
 
+import pyzk
+
 HOST = "127.0.0.91"
 
 
@@ -102,8 +104,9 @@ def test_lifecycle_events_are_single_json_lines_with_bound_ids(server: ServerPro
                 and r.get("session_id") == hex(closed)]
     assert once("four-letter word refused: not in the whitelist", word="mntr")["level"] \
         == "warning"
-    for event in ("starting", "data directory recovered", "serving"):
+    for event in ("data directory recovered", "serving"):
         assert once(event)["level"] == "info"
+    assert once("serving")["version"] == pyzk.__version__
     # 50 reads and their pings added nothing at INFO: the INFO lines are the events above.
     info = [r["event"] for r in recs if r["level"] == "info"]
     assert len(info) < 15, info

@@ -168,3 +168,57 @@ def test_output_into_a_closed_pipe_is_quiet() -> None:
                           env={**os.environ, "PYTHONPATH": str(REPO)})
     assert proc.stdout.startswith("clientPort")
     assert "Traceback" not in proc.stderr and "BrokenPipe" not in proc.stderr, proc.stderr
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_startup_failures_are_one_line_naming_the_cause(tmp_path: Path) -> None:
+    """A second server on a dataDir in use, a port in use, an unusable dataDir: one line each
+    (no "starting"/"stopped" around it), exit status 1."""
+    port = _free_port()
+    cfg = tmp_path / "a.cfg"
+    cfg.write_text(f"dataDir={tmp_path / 'data'}\nclientPort={port}\n"
+                   "clientPortAddress=127.0.0.1\nadmin.enableServer=false\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ZOO_", "ZOOKEEPER_", "PYZK_"))}
+    env["PYTHONPATH"] = str(REPO)
+    first = subprocess.Popen([sys.executable, "-m", "pyzk", "--config", str(cfg),
+                              "--log-format", "json"], stderr=subprocess.PIPE, text=True,
+                             env=env, cwd=REPO)
+    try:
+        assert first.stderr is not None
+        for line in first.stderr:
+            if '"serving"' in line:
+                break
+        other_port = tmp_path / "b.cfg"
+        other_port.write_text(f"dataDir={tmp_path / 'data'}\nclientPort={_free_port()}\n"
+                              "clientPortAddress=127.0.0.1\nadmin.enableServer=false\n")
+        other_dir = tmp_path / "c.cfg"
+        other_dir.write_text(f"dataDir={tmp_path / 'data2'}\nclientPort={port}\n"
+                             "clientPortAddress=127.0.0.1\nadmin.enableServer=false\n")
+        bad_dir = tmp_path / "d.cfg"
+        (tmp_path / "file").write_text("")
+        bad_dir.write_text(f"dataDir={tmp_path / 'file' / 'data'}\nclientPort={port}\n"
+                           "clientPortAddress=127.0.0.1\nadmin.enableServer=false\n")
+        expect = {
+            other_port: f"cannot use the data directory: {tmp_path / 'data'} is in use by another"
+                        f" pyzk server (pid {first.pid} holds",
+            other_dir: f"cannot listen on the client port 127.0.0.1:{port}: Address already in use",
+            bad_dir: f"cannot use the data directory: cannot create {tmp_path / 'file' / 'data'}",
+        }
+        for path, message in expect.items():
+            proc = run_pyzk("--config", str(path), "--log-format", "json")
+            assert proc.returncode == 1
+            lines = proc.stderr.strip().splitlines()
+            assert len(lines) == 1, proc.stderr
+            record = json.loads(lines[0])
+            assert record["event"] == "startup failed"
+            assert record["error"].startswith(message), record["error"]
+    finally:
+        first.terminate()
+        first.wait(30)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -207,3 +208,28 @@ def test_newest_log_cut_before_its_header_is_ignored_with_a_warning(tmp_path) ->
         rec = recover(DataDir(tmp_path))
         assert rec.last_zxid == 1 and "/a" in rec.tree.nodes
         assert any("no complete file header" in t for t in rec.torn)
+
+
+def test_dir_lock_keeps_a_second_holder_out_and_names_the_pid(tmp_path: Path) -> None:
+    """pyzk.lock in the dataDir root (not version-2, which Java and the tools read)."""
+    from pyzk.storage.datadir import LOCK_FILE
+
+    logs = tmp_path / "logs"
+    dd = DataDir(tmp_path, logs)
+    held = dd.lock()
+    assert (tmp_path / LOCK_FILE).read_text() == f"{os.getpid()}\n"
+    assert (logs / LOCK_FILE).exists() and not (dd.snap_dir / LOCK_FILE).exists()
+    with pytest.raises(DataDirError, match=rf"{tmp_path} is in use by another pyzk server "
+                       rf"\(pid {os.getpid()} holds"):
+        DataDir(tmp_path).lock()
+    with pytest.raises(DataDirError, match="in use"):  # the dataLogDir alone is locked too
+        DataDir(tmp_path / "other", logs).lock()
+    held.release()
+    DataDir(tmp_path, logs).lock().release()  # free again
+    assert [p.name for p in dd.snap_dir.iterdir()] == []  # nothing in version-2
+
+
+def test_unusable_data_dir_is_one_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(DataDirError, match=r"cannot create .*file/d/version-2: Not a directory"):
+        DataDir(tmp_path / "file" / "d")
