@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import struct
 from collections import deque
 from collections.abc import Callable
@@ -46,6 +47,9 @@ RECV_CAPACITY = 100        # QuorumCnxManager.RECV_CAPACITY
 CONNECT_TIMEOUT_S = 5.0    # QuorumCnxManager cnxTO default (zookeeper.cnxTimeout, ms)
 BACKOFF_MIN_S = 0.2
 BACKOFF_MAX_S = 5.0
+# A peer that cannot be reached is logged at its first failed dial, then at most once per
+# interval (Java logs "Cannot open channel to N at election address ..." on every attempt).
+UNREACHABLE_LOG_INTERVAL_S = 30.0
 
 
 class _Peer:
@@ -59,6 +63,9 @@ class _Peer:
         self.dialing: asyncio.Task[None] | None = None
         self.retry_now = asyncio.Event()  # ends a dialer's back-off: the peer is up
         self.last_sent: bytes | None = None
+        self.failed_dials = 0            # since the last successful connection
+        self.unlogged_failures = 0       # since the last "Cannot open channel" line
+        self.logged_at: float | None = None
 
 
 class QuorumCnxManager:
@@ -155,7 +162,8 @@ class QuorumCnxManager:
             try:
                 reader, writer = await asyncio.wait_for(
                     asyncio.open_connection(addr[0], addr[1]), CONNECT_TIMEOUT_S)
-            except (TimeoutError, OSError):
+            except (TimeoutError, OSError) as e:
+                self._dial_failed(sid, addr, e)
                 p = self.peers.get(sid)
                 if p is None or p.slot is None:
                     return            # nothing waiting: the FLE timeout will call connect_all
@@ -166,6 +174,7 @@ class QuorumCnxManager:
                     pass
                 backoff = min(backoff * 2, BACKOFF_MAX_S)
                 continue
+            self._dial_worked(sid, addr)
             if self.connected(sid):  # the peer's own dial won while ours was connecting
                 writer.close()
                 return
@@ -181,6 +190,39 @@ class QuorumCnxManager:
                 return
             self._install(sid, reader, writer)
             return
+
+    def _dial_failed(self, sid: int, addr: tuple[str, int], e: BaseException) -> None:
+        """QuorumCnxManager's "Cannot open channel to N at election address ...", rate-limited
+        per peer so that a lone member says every UNREACHABLE_LOG_INTERVAL_S whom it is
+        waiting for and why."""
+        p = self._peer(sid)
+        p.failed_dials += 1
+        p.unlogged_failures += 1
+        now = asyncio.get_running_loop().time()
+        if p.logged_at is not None and now - p.logged_at < UNREACHABLE_LOG_INTERVAL_S:
+            return
+        if isinstance(e, TimeoutError):
+            why = f"no answer within {CONNECT_TIMEOUT_S:g} s"
+        elif isinstance(e, OSError) and e.errno:
+            why = os.strerror(e.errno)
+        else:
+            why = str(e) or type(e).__name__
+        attempts = ("" if p.logged_at is None
+                    else f" ({p.unlogged_failures} attempts since the last report)")
+        log.warning("Cannot open channel to %s at election address %s: %s%s; still trying",
+                    sid, format_addr(*addr), why, attempts)
+        p.logged_at = now
+        p.unlogged_failures = 0
+
+    def _dial_worked(self, sid: int, addr: tuple[str, int] | None) -> None:
+        """A connection to sid exists (we dialled it, or it dialled us): report the recovery
+        once and start the rate limit afresh."""
+        p = self._peer(sid)
+        if p.failed_dials:
+            where = f" at election address {format_addr(*addr)}" if addr else ""
+            log.info("Connected to %s%s after %s failed attempts", sid, where, p.failed_dials)
+        p.failed_dials = p.unlogged_failures = 0
+        p.logged_at = None
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
@@ -225,6 +267,7 @@ class QuorumCnxManager:
     def _install(self, sid: int, reader: asyncio.StreamReader,
                  writer: asyncio.StreamWriter) -> None:
         self._finish(sid)
+        self._dial_worked(sid, self.view.get(sid))
         p = self._peer(sid)
         p.writer = writer
         p.tasks = [asyncio.ensure_future(self._send_loop(sid, p, writer)),

@@ -112,3 +112,46 @@ def test_oversized_frame_drops_the_connection() -> None:
             await m.close()
 
     assert asyncio.run(main()) == b""
+
+
+def test_unreachable_peer_is_logged_at_once_then_rate_limited(monkeypatch, caplog) -> None:
+    """A lone member says whom it cannot reach and why (Java: "Cannot open channel to N at
+    election address ..."), then once per interval, and when the peer comes up."""
+    import logging
+
+    from pyzk.zab import election_transport as et
+
+    monkeypatch.setattr(et, "BACKOFF_MIN_S", 0.01)
+    monkeypatch.setattr(et, "BACKOFF_MAX_S", 0.02)
+    monkeypatch.setattr(et, "UNREACHABLE_LOG_INTERVAL_S", 0.3)
+    addrs = ensemble()
+    caplog.set_level(logging.INFO, logger="pyzk.zab.election_transport")
+
+    async def main() -> None:
+        me = QuorumCnxManager(2, addrs[2], addrs)
+        await me.start()
+        try:
+            me.to_send(1, b"vote")  # nobody listens on server 1's address yet
+            await asyncio.sleep(0.45)
+            peer = QuorumCnxManager(1, addrs[1], addrs)
+            await peer.start()
+            try:
+                for _ in range(100):
+                    if me.connected(1):
+                        break
+                    await asyncio.sleep(0.02)
+                assert me.connected(1)
+            finally:
+                await peer.close()
+        finally:
+            await me.close()
+
+    asyncio.run(main())
+    host, port = addrs[1]
+    lines = [r.getMessage() for r in caplog.records]
+    cannot = [m for m in lines if m.startswith("Cannot open channel to 1")]
+    assert cannot[0] == (f"Cannot open channel to 1 at election address {host}:{port}: "
+                         "Connection refused; still trying")
+    assert 2 <= len(cannot) <= 3, lines  # ~20 failed dials in 0.45 s, reported every 0.3 s
+    assert "attempts since the last report" in cannot[1]
+    assert any(m.startswith("Connected to 1 at election address") for m in lines), lines
