@@ -83,3 +83,22 @@ class Outstanding:
         for c in pending.values():
             if c.zxid >= first:
                 by_path[c.path] = c
+
+    def discard(self, zxid: int) -> None:
+        """Forget every record a failed preparation added for `zxid` (the newest records):
+        each of their paths falls back to its latest earlier record, if any. Only on the
+        failure path, so a scan of the queue is fine."""
+        q = self.queue
+        by_path = self.by_path
+        dropped: set[str] = set()
+        while q and q[-1].zxid == zxid:
+            c = q.pop()
+            dropped.add(c.path)
+            if by_path.get(c.path) is c:
+                del by_path[c.path]
+        for c in reversed(q):
+            if not dropped:
+                break
+            if c.path in dropped:
+                dropped.discard(c.path)
+                by_path.setdefault(c.path, c)

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import structlog
+
 from ..protocol import records as r
 from ..protocol.codes import (
     CONTAINER_EPHEMERAL_OWNER,
@@ -51,9 +53,12 @@ _ERR_NODEEXISTS = Err.NODEEXISTS
 _ERR_NOTEMPTY = Err.NOTEMPTY
 _ERR_UNIMPLEMENTED = Err.UNIMPLEMENTED
 
+log = structlog.get_logger("pyzk.prep")
+
 _tnew = tuple.__new__
 _Hdr = r.TxnHeader
 _CREATE_OPS = frozenset({Op.CREATE, Op.CREATE2, Op.CREATE_CONTAINER, Op.CREATE_TTL})
+_MULTI_READ_OPS = frozenset({Op.GET_CHILDREN, Op.GET_DATA})
 _TXN_CLASS: dict[int, Any] = {
     Op.CREATE: r.CreateTxn, Op.CREATE2: r.CreateTxn, Op.CREATE_CONTAINER: r.CreateContainerTxn,
     Op.CREATE_TTL: r.CreateTTLTxn, Op.DELETE: r.DeleteTxn, Op.SET_DATA: r.SetDataTxn,
@@ -150,7 +155,23 @@ class Prep:
     # -- entry points ---------------------------------------------------------------------
 
     def prep(self, req: Request, zxid: int, now_ms: int) -> tuple[Any, Any]:
-        """Build (TxnHeader, txn) for a write; failures become (type -1 header, ErrorTxn)."""
+        """Build (TxnHeader, txn) for a write; failures become (type -1 header, ErrorTxn).
+
+        Never raises: anything unexpected while preparing (a body that decoded but cannot be
+        used, as a null path inside a multi) becomes a MARSHALLINGERROR error txn with the
+        same zxid, as pRequest's catch (Exception) does, and the request's change records
+        are dropped. So every zxid handed out is logged, and one client's request cannot
+        stop the pipeline."""
+        try:
+            return self._prep(req, zxid, now_ms)
+        except Exception:
+            self.outstanding.discard(zxid)
+            log.error("Failed to process request", session=hex(req.session_id),
+                      opcode=req.op, xid=req.xid, exc_info=True)
+            return (_tnew(_Hdr, (req.session_id, req.xid, zxid, now_ms, OP_ERROR)),
+                    r.ErrorTxn(int(_ERR_MARSHALLINGERROR)))
+
+    def _prep(self, req: Request, zxid: int, now_ms: int) -> tuple[Any, Any]:
         op = req.op
         if op == OP_MULTI:
             return self._prep_multi(req, zxid, now_ms)
@@ -160,6 +181,12 @@ class Prep:
             return self.create_session_txn(req.session_id, req.record, zxid, now_ms, req.xid)
         hdr = _tnew(_Hdr, (req.session_id, req.xid, zxid, now_ms, op))
         try:
+            if op == OP_DELETE_CONTAINER:
+                # A client's deleteContainer: Java takes the whole request buffer, header
+                # bytes included, as the path; the opcode's zero bytes make every such path
+                # invalid, so it always fails BADARGUMENTS (only ContainerManager's own
+                # requests, delete_container_txn, remove containers).
+                raise _bad_args(None)
             if req.record is None:
                 raise _Marshalling()
             txn = self._p2txn(op, zxid, now_ms, req, req.record)
@@ -211,8 +238,15 @@ class Prep:
         ops = req.record
         if ops is None:
             return hdr._replace(type=Op.ERROR), r.ErrorTxn(int(Err.MARSHALLINGERROR))
+        paths = [rec.path for _, rec in ops]
+        if None in paths or ops and ops[0][0] in _MULTI_READ_OPS:
+            # getPendingChanges reads every op's path first: a null one is Java's
+            # NullPointerException, which pRequest answers MARSHALLINGERROR. So is a write
+            # multi of reads: pRequest2Txn sets no txn for a read and serializing the missing
+            # txn throws (the decoder already refused reads mixed with writes).
+            return hdr._replace(type=Op.ERROR), r.ErrorTxn(int(Err.MARSHALLINGERROR))
         out = self.outstanding
-        pending = out.snapshot_for([rec.path for _, rec in ops])
+        pending = out.snapshot_for(paths)
         txns: list[Any] = []
         failed = False
         for op, rec in ops:

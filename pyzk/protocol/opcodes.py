@@ -86,7 +86,7 @@ CLIENT_OPS: dict[int, OpSpec] = {
     Op.CREATE_CONTAINER: OpSpec(r.CreateRequest, True),
     Op.CREATE_TTL: OpSpec(r.CreateTTLRequest, True),
     Op.DELETE: OpSpec(r.DeleteRequest, True),
-    Op.DELETE_CONTAINER: OpSpec(r.DeleteRequest, True),
+    Op.DELETE_CONTAINER: OpSpec(None, True),  # body unread: prep answers BADARGUMENTS
     Op.SET_DATA: OpSpec(r.SetDataRequest, True),
     Op.SET_ACL: OpSpec(r.SetACLRequest, True),
     Op.MULTI: OpSpec(None, True),

@@ -74,14 +74,28 @@ async def expire_sessions(srv: ZkServer) -> None:
         await asyncio.sleep(min(max(wait_ms, 1), srv.tick_ms) / 1000)
         now = srv.now_ms()
         for sid in srv.sessions.expire(now):
-            timeout = srv.sessions.sessions[sid].timeout_ms
-            log.info("session expired", session=hex(sid), timeout=timeout)
-            srv.stats.sessions_expired += 1
-            conn = srv.owner.get(sid)
-            if conn is not None:
-                conn.closing_session = False
-            txn = srv.prep.close_session_txn(sid, 0, srv.next_zxid(), now)
-            srv.enqueue_txn(txn, Origin(None, None))
+            try:
+                _expire_one(srv, sid, now, Origin)
+            except Exception:  # noqa: PERF203 - one session's failure must not end expiry
+                log.error("Failed to expire session", session=hex(sid), exc_info=True)
+
+
+def _expire_one(srv: ZkServer, sid: int, now: int, origin: type[Origin]) -> None:
+    timeout = srv.sessions.sessions[sid].timeout_ms
+    log.info("session expired", session=hex(sid), timeout=timeout)
+    srv.stats.sessions_expired += 1
+    conn = srv.owner.get(sid)
+    if conn is not None:
+        conn.closing_session = False
+    # The zxid is taken only once the txn exists: a failure here leaves no hole in the log.
+    zxid = srv.last_zxid + 1
+    try:
+        txn = srv.prep.close_session_txn(sid, 0, zxid, now)
+    except Exception:
+        srv.prep.outstanding.discard(zxid)
+        raise
+    srv.next_zxid()
+    srv.enqueue_txn(txn, origin(None, None))
 
 
 async def expire_containers(srv: ZkServer) -> None:
@@ -93,11 +107,21 @@ async def expire_containers(srv: ZkServer) -> None:
         await asyncio.sleep(interval / 1000)
         now = srv.now_ms()
         budget = max(1, max_per_minute * interval // 60000)
-        for path in srv.tree.expiry_candidates(now)[:budget]:
-            txn = srv.prep.delete_container_txn(path, srv.next_zxid(), now)
-            if txn is None:
-                srv.last_zxid -= 1
+        try:
+            candidates = srv.tree.expiry_candidates(now)[:budget]
+        except Exception:
+            log.error("Failed to list expired containers", exc_info=True)
+            continue
+        for path in candidates:
+            try:
+                txn = srv.prep.delete_container_txn(path, srv.last_zxid + 1, now)
+            except Exception:  # noqa: PERF203 - one node's failure must not end the sweep
+                srv.prep.outstanding.discard(srv.last_zxid + 1)
+                log.error("Failed to prepare container deletion", path=path, exc_info=True)
                 continue
+            if txn is None:
+                continue
+            srv.next_zxid()
             srv.enqueue_txn(txn, Origin(None, None))
 
 

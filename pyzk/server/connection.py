@@ -145,7 +145,12 @@ class ClientConn(asyncio.Protocol):
                             error=str(e))
                 self.close()
                 return
-            self.server.on_connect(self, c.request, c.read_only, c.old_client)
+            try:
+                self.server.on_connect(self, c.request, c.read_only, c.old_client)
+            except Exception:
+                log.error("closing connection: failed to handle connect request",
+                          client=self.peer, exc_info=True)
+                self.close()
             return
         if not self.established:
             self._held.append(f)
@@ -160,7 +165,15 @@ class ClientConn(asyncio.Protocol):
             self.close()
             return
         self.last_cxid = xid
-        self.server.on_request(self, xid, op, memoryview(f)[off:])
+        try:
+            self.server.on_request(self, xid, op, memoryview(f)[off:])
+        except Exception:
+            # Last line of containment: the server's own handlers turn failures into error
+            # replies; whatever still escapes costs this connection, never the server.
+            log.error("closing connection: failed to handle request", client=self.peer,
+                      session=hex(self.session_id), opcode=op, xid=xid, exc_info=True)
+            self.close()
+            return
         server = self.server
         if self._paused or self.transport is None:
             return

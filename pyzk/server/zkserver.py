@@ -56,6 +56,9 @@ _HDR = r.ReplyHeader
 _FRAMED_REPLY_HDR = struct.Struct(">iiqi")  # frame length + ReplyHeader
 _MULTI_OPS = frozenset({Op.MULTI, Op.MULTI_READ})
 _SERVER_OPS = frozenset({Op.PING, Op.AUTH, Op.SASL, Op.WHO_AM_I, Op.SYNC})
+# The record of a request that arrived after its session began closing: answered
+# SESSIONEXPIRED in its turn (_run_read).
+_EXPIRED = object()
 
 
 class TxnSink(Protocol):
@@ -286,6 +289,14 @@ class ZkServer:
         now = int(time.time() * 1000)  # now_ms(), once per request
         if not self.sessions.touch(sid, now):
             # The session expired or is closing while this connection lingered.
+            if conn.queue:
+                # Behind its own closeSession (or other writes) still in flight: the answer
+                # waits its turn, as Java's prep answers it after the close; the connection
+                # closes once that close is applied.
+                conn.queue.push(Pending(Request(sid, xid, op, _EXPIRED, conn.auth, conn),
+                                        False, started))
+                self.outstanding += 1
+                return
             conn.send_reply(xid, self.tree.last_processed_zxid, _ERR_SESSIONEXPIRED, b"")
             conn.close_after_flush()
             return
@@ -328,14 +339,16 @@ class ZkServer:
         conn.queue.push(pending)
         self.outstanding += 1
         if spec.write:
+            # The zxid is taken only here, and prep never raises: every zxid handed out
+            # reaches the log, as an error txn when the request fails.
+            self.last_zxid += 1  # next_zxid(), inline
             if isinstance(record, JuteError):
-                hdr = r.TxnHeader(sid, xid, self.next_zxid(), now, OP_ERROR)
+                hdr = r.TxnHeader(sid, xid, self.last_zxid, now, OP_ERROR)
                 txn: tuple[Any, Any] = (hdr, r.ErrorTxn(_ERR_MARSHALLINGERROR))
             elif op == OP_CLOSE_SESSION:
                 self.sessions.set_closing(sid)
-                txn = self.prep.close_session_txn(sid, xid, self.next_zxid(), now)
+                txn = self.prep.close_session_txn(sid, xid, self.last_zxid, now)
             else:
-                self.last_zxid += 1  # next_zxid(), inline
                 txn = self.prep.prep(req, self.last_zxid, now)
             self.enqueue_txn(txn, Origin(conn, pending))
         elif len(conn.queue) == 1:
@@ -361,6 +374,8 @@ class ZkServer:
         op = req.op
         if isinstance(req.record, JuteError):
             return self._reply_bytes(req.xid, _ERR_MARSHALLINGERROR, b"")
+        if req.record is _EXPIRED:
+            return self._reply_bytes(req.xid, _ERR_SESSIONEXPIRED, b"")
         if op in _SERVER_OPS:
             if op == OP_PING:
                 return self._reply_bytes(-2, 0, b"")
@@ -376,7 +391,13 @@ class ZkServer:
                 r.SetSASLResponse.encode((None,), out)
                 out[0:4] = (len(out) - 4).to_bytes(4, "big")
                 return bytes(out)
-        err, body, events = final.read_request(self.tree, req)
+        try:
+            err, body, events = final.read_request(self.tree, req)
+        except Exception:
+            # FinalRequestProcessor: anything unexpected answers MARSHALLINGERROR.
+            log.error("Failed to process read", session=hex(req.session_id), opcode=op,
+                      xid=req.xid, exc_info=True)
+            return self._reply_bytes(req.xid, _ERR_MARSHALLINGERROR, b"")
         self.stats.record_read(req, err, body)  # read_per_namespace (ops helper)
         for watcher, ev in events:
             watcher.send_event(ev)
@@ -444,7 +465,15 @@ class ZkServer:
         if t == OP_CLOSE_SESSION:
             self._session_closed(hdr.clientId)
         if origin.on_applied is not None:
-            origin.on_applied(hdr, result)
+            try:
+                origin.on_applied(hdr, result)
+            except Exception:
+                # A connecting client's follow-up (its held frames) must not stop the
+                # pipeline that applies everyone's txns.
+                log.error("Failed after applying txn", session=hex(hdr.clientId),
+                          zxid=hex(hdr.zxid), exc_info=True)
+                if origin.conn is not None:
+                    origin.conn.close()
         conn, pending = origin.conn, origin.pending
         if pending is None or conn is None:
             return
@@ -457,13 +486,36 @@ class ZkServer:
         if isinstance(req.record, JuteError):
             err, body = int(_ERR_MARSHALLINGERROR), b""
         else:
-            err, body = final.write_reply(self.tree, req, hdr, result)
+            try:
+                err, body = final.write_reply(self.tree, req, hdr, result)
+            except Exception:
+                log.error("Failed to build reply", session=hex(req.session_id), opcode=req.op,
+                          xid=req.xid, exc_info=True)
+                err, body = int(_ERR_MARSHALLINGERROR), b""
         pending.reply = self._reply_bytes(req.xid, err, body)
         conn.queue.drain(self._run_read, conn.emit_pending)
 
     def apply_committed(self, hdr: Any, txn: Any, origin: Origin | None = None) -> None:
-        """A txn committed by the quorum, in zxid order (CommitProcessor -> Final)."""
-        self._apply(hdr, txn, origin or _NO_ORIGIN)
+        """A txn committed by the quorum, in zxid order (CommitProcessor -> Final).
+
+        Never raises: the loop that calls this applies everyone's txns, so a failure in one
+        txn's bookkeeping or reply answers that request MARSHALLINGERROR and goes on."""
+        try:
+            self._apply(hdr, txn, origin or _NO_ORIGIN)
+        except Exception:
+            log.error("Failed to process committed txn", session=hex(hdr.clientId),
+                      zxid=hex(hdr.zxid), type=hdr.type, exc_info=True)
+            if origin is None or origin.conn is None or origin.pending is None:
+                return
+            conn, pending = origin.conn, origin.pending
+            if pending.reply is None:
+                pending.reply = self._reply_bytes(pending.req.xid, _ERR_MARSHALLINGERROR, b"")
+            try:
+                conn.queue.drain(self._run_read, conn.emit_pending)
+            except Exception:
+                log.error("closing connection after a failed reply", client=conn.peer,
+                          exc_info=True)
+                conn.close()
 
     def reply_sync(self, conn: ClientConn, pending: Pending) -> None:
         """The leader answered a forwarded sync: reply in the connection's order."""

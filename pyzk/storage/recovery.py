@@ -1,9 +1,13 @@
 """Startup recovery: newest valid snapshot, then replay of the txn logs after it.
 
 Follows FileTxnSnapLog.restore/fastForwardFromEdits and FileSnap.deserialize (fall back to an
-older snapshot when one fails its checksum). Where Java would log and carry on with a tree that
-may be wrong (a hole in the zxid sequence, a corrupt entry mid-log), this refuses with an error
-naming the file and offset: an operator can repair a data dir, but not un-serve wrong data.
+older snapshot when one fails its checksum). A hole in the zxid sequence is logged and replay
+goes on, as Java's does: every logged txn is still applied in order, and the one known writer of
+such holes (pyzk before b5464fa's successor handed a zxid to a request whose preparation then
+raised) left them where nothing was ever applied. Where Java would carry on with a tree that is
+certainly wrong (a zxid going backwards, a corrupt entry mid-log, the logs after a fallback
+snapshot purged), this refuses with an error naming the file and offset: an operator can
+repair a data dir, but not un-serve wrong data.
 """
 
 from __future__ import annotations
@@ -52,8 +56,15 @@ def _default_tree() -> Any:
 def load_snapshot(dd: DataDir, make_tree: Callable[[], Any]) -> tuple[Any, dict[int, int],
                                                                       int, Path | None]:
     """FileSnap.deserialize: try the newest snapshots whose tail looks sealed, newest first."""
+    tree, sessions, zxid, path, _ = _load_snapshot(dd, make_tree)
+    return tree, sessions, zxid, path
+
+
+def _load_snapshot(dd: DataDir, make_tree: Callable[[], Any]
+                   ) -> tuple[Any, dict[int, int], int, Path | None, bool]:
+    """load_snapshot, and whether it fell back past a newer snapshot that failed."""
     candidates = dd.valid_snapshots()
-    failures = []
+    failures: list[str] = []
     for zxid, path in candidates:
         log.info("Reading snapshot %s", path)
         try:
@@ -64,17 +75,17 @@ def load_snapshot(dd: DataDir, make_tree: Callable[[], Any]) -> tuple[Any, dict[
             log.warning("problem reading snap file %s: %s", path, e)
             failures.append(f"{path.name}: {e}")
             continue
-        return tree, dict(sessions), zxid, path
+        return tree, dict(sessions), zxid, path, bool(failures)
     if failures:
         raise RecoveryError(f"Not able to find valid snapshots in {dd.snap_dir}: "
                             + "; ".join(failures))
-    return None, {}, -1, None
+    return None, {}, -1, None, False
 
 
 def recover(dd: DataDir, make_tree: Callable[[], Any] = _default_tree,
             trust_empty_snapshot: bool = False) -> Recovered:
     """Rebuild (tree, sessions, last zxid) from a data directory."""
-    tree, sessions, snap_zxid, snap_path = load_snapshot(dd, make_tree)
+    tree, sessions, snap_zxid, snap_path, fell_back = _load_snapshot(dd, make_tree)
     if tree is None:
         has_logs = bool(sorted_logs(dd.log_dir))
         if has_logs and not trust_empty_snapshot:
@@ -86,21 +97,24 @@ def recover(dd: DataDir, make_tree: Callable[[], Any] = _default_tree,
             return Recovered(tree, {}, 0, -1, None, 0, [], True)
         snap_zxid = 0
     try:
-        last, n, torn = replay(dd.log_dir, tree, sessions, snap_zxid)
+        last, n, torn = replay(dd.log_dir, tree, sessions, snap_zxid, contiguous_start=fell_back)
     except LogFormatError as e:
         raise CorruptLogError(e.name, e.offset, e.reason) from None
     return Recovered(tree, sessions, last, snap_zxid, snap_path, n, torn, False)
 
 
 def replay(log_dir: Path, tree: Any, sessions: dict[int, int], after_zxid: int,
-           on_txn: Callable[[txnlog.TxnEntry], None] | None = None
-           ) -> tuple[int, int, list[str]]:
+           on_txn: Callable[[txnlog.TxnEntry], None] | None = None,
+           contiguous_start: bool = False) -> tuple[int, int, list[str]]:
     """Apply every logged txn with zxid > after_zxid; returns (last zxid, count, torn notes).
     `on_txn` sees each applied entry (FileTxnSnapLog.PlayBackListener.onTxnLoaded).
 
-    Within one epoch zxids are consecutive, so a gap (including between the snapshot and the
-    first txn replayed) means lost txns, and a zxid going backwards means a mixed-up log; both
-    are refused. Java instead logs "highestZxid > next log" and continues.
+    Within one epoch zxids are consecutive. A gap is logged once per hole and replay
+    continues, as fastForwardFromEdits does, except right after a snapshot that recovery fell
+    back to (`contiguous_start`): there a gap means the logs that older snapshot needs were
+    purged, and the tree would silently lack acknowledged txns, so it is refused. A zxid going
+    backwards means a mixed-up log and is refused (Java logs "highestZxid > next log" and
+    continues).
     """
     prev = after_zxid
     count = 0
@@ -114,9 +128,12 @@ def replay(log_dir: Path, tree: Any, sessions: dict[int, int], after_zxid: int,
                 continue
             if z <= prev:
                 raise LogFormatError(str(path), off, f"zxid {z:#x} does not follow {prev:#x}")
-            if z >> 32 == prev >> 32 and z != prev + 1:
+            if z >> 32 == prev >> 32 and z != prev + 1 and contiguous_start and count == 0:
                 raise LogFormatError(str(path), off, f"zxid {z:#x} follows {prev:#x}: txns "
                                      f"{prev + 1:#x}..{z - 1:#x} are missing")
+            if z >> 32 == prev >> 32 and z != prev + 1:
+                log.warning("%s: offset %d: zxid %#x follows %#x: no txns logged for "
+                            "%#x..%#x; replay continues", path, off, z, prev, prev + 1, z - 1)
             apply_logged(tree, sessions, hdr, entry.txn)
             if on_txn is not None:
                 on_txn(entry)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+import structlog
+
 from ..protocol import records as r
 from ..protocol.codes import CONTAINER_EPHEMERAL_OWNER, Err, KeeperError, ttl_ephemeral_owner
 from ..protocol.jute import JuteError
@@ -30,6 +32,8 @@ from ..protocol.opcodes import (
 
 if TYPE_CHECKING:
     from .datatree import DataTree, Event
+
+log = structlog.get_logger("pyzk.tree")
 
 
 class TxnResult:
@@ -105,6 +109,13 @@ def apply_txn(tree: DataTree, hdr: Any, txn: Any, events: list[Event] | None = N
         rc.err = int(e.code)
     except JuteError:
         pass  # Java logs the IOException and returns what it has
+    except Exception:
+        # Prep validated this txn, so this is a bug rather than input. Java's commit thread
+        # would stop the server; here the one txn fails and everyone else goes on. The txn
+        # is in the log and replay meets the same failure, so restarts rebuild the same tree.
+        log.error("Failed to apply txn", session=hex(hdr.clientId), zxid=hex(hdr.zxid),
+                  type=t, exc_info=True)
+        rc.err = int(Err.MARSHALLINGERROR)
     return rc
 
 
