@@ -61,7 +61,11 @@ def authenticate(scheme: str | None, auth: bytes | None, peer_ip: str,
     if scheme == "x509" and peer_cert and "x509" in acl.PROVIDERS:
         return x509_auth_ids(peer_cert, x509_super_user)
     if scheme == "digest":
-        digest = digest_of((auth or b"").decode("utf-8", "replace"))
+        if auth is None:
+            # handleAuthentication's `new String(authData)` throws on a null buffer; processPacket
+            # answers the RuntimeException AUTHFAILED and closes the connection.
+            return None
+        digest = digest_of(acl.java_utf8(auth))
         ids = [r.Id("digest", digest)]
         if super_digest is not None and digest == super_digest:
             ids.append(r.Id("super", ""))

@@ -7,6 +7,7 @@ IPAuthenticationProvider, AuthUtil.getClientInfos. Auth ids are r.Id records hel
 from __future__ import annotations
 
 import base64
+import codecs
 import hashlib
 import re
 from collections.abc import Sequence
@@ -36,6 +37,32 @@ def _parse_int(s: str) -> int | None:
         return None
     v = int(s)
     return v if -0x80000000 <= v <= 0x7FFFFFFF else None
+
+
+# -- Java's UTF-8 decoding (new String(bytes, UTF_8)) ------------------------------------------
+
+def _java_utf8_errors(exc: UnicodeError) -> tuple[str, int]:
+    """One U+FFFD per malformed sequence, as Java's String.decodeUTF8 counts them. It agrees
+    with Python's "replace" except for ED followed by A0-BF (a UTF-16 surrogate encoded in
+    three bytes): Java reads ED like any 3-byte lead, so "ED A0 80" is one malformed
+    character (three bytes) and "ED A0" before a non-continuation byte or the end one (two
+    bytes), where Python answers one U+FFFD per byte."""
+    if not isinstance(exc, UnicodeDecodeError):
+        raise exc
+    data, start = exc.object, exc.start
+    if data[start] == 0xED and start + 1 < len(data) and 0xA0 <= data[start + 1] <= 0xBF:
+        if start + 2 < len(data) and 0x80 <= data[start + 2] <= 0xBF:
+            return "\ufffd", start + 3
+        return "\ufffd", start + 2
+    return "\ufffd", exc.end
+
+
+codecs.register_error("pyzk-java-utf8", _java_utf8_errors)
+
+
+def java_utf8(data: bytes) -> str:
+    """new String(data, UTF_8) (and new String(data) under a UTF-8 default charset)."""
+    return data.decode("utf-8", "pyzk-java-utf8")
 
 
 # -- ip provider (IPAuthenticationProvider: IPv4 only, CIDR by "/bits") ----------------------
@@ -102,8 +129,10 @@ def generate_digest(id_password: str) -> str:
 
 
 def digest_auth_ids(auth: bytes | None, super_digest: str | None) -> list[Any]:
-    """Ids an `addauth digest user:pw` adds to a session (handleAuthentication): super first."""
-    ident = generate_digest((auth or b"").decode("utf-8", "replace"))
+    """Ids an `addauth digest user:pw` adds to a session (handleAuthentication): super first.
+    A null auth buffer is AUTHFAILED (Java's `new String(null)` throws): see
+    pyzk.server.auth.authenticate."""
+    ident = generate_digest(java_utf8(auth or b""))
     ids: list[Any] = []
     if super_digest is not None and ident == super_digest:
         ids.append(SUPER_ID)
@@ -206,12 +235,44 @@ def check_acl(acl: Sequence[Any], perm: int, auth_ids: Sequence[Any], skip_acl: 
         raise KeeperError(Err.NOAUTH, path)
 
 
-def fixup_acl(path: str, auth_ids: Sequence[Any], acls: list[Any] | None) -> list[Any]:
-    """PrepRequestProcessor.fixupACL: dedupe, validate schemes/ids, expand `auth` ids."""
+def _marshalling(path: str) -> KeeperError:
+    """A NullPointerException in PrepRequestProcessor: pRequest's catch (Exception) turns it
+    into MARSHALLINGERROR."""
+    return KeeperError(Err.MARSHALLINGERROR, path)
+
+
+def _remove_duplicates(path: str, acls: list[Any] | None) -> list[Any]:
+    """PrepRequestProcessor.removeDuplicates: `retval.contains(acl)` calls the new ACL's
+    jute-generated equals on each kept one: perms first, then scheme.equals, then id.equals,
+    so a null scheme (or a null id after an equal scheme) throws once perms match."""
     uniq: list[Any] = []
     for a in acls or ():
-        if a not in uniq:
+        dup = False
+        for kept in uniq:
+            if kept.perms != a.perms:
+                continue
+            ident, other = a.id, kept.id
+            if ident.scheme is None:
+                raise _marshalling(path)
+            if ident.scheme != other.scheme:
+                continue
+            if ident.id is None:
+                raise _marshalling(path)
+            if ident.id == other.id:
+                dup = True
+                break
+        if not dup:
             uniq.append(a)
+    return uniq
+
+
+def fixup_acl(path: str, auth_ids: Sequence[Any], acls: list[Any] | None) -> list[Any]:
+    """PrepRequestProcessor.fixupACL: dedupe, validate schemes/ids, expand `auth` ids.
+
+    Null strings behave as in Java: a null scheme is INVALIDACL, but a null id under "world"
+    (`id.getId().equals("anyone")`) or under a registered provider (`isValid(null)`) throws,
+    which the caller answers MARSHALLINGERROR."""
+    uniq = _remove_duplicates(path, acls)
     if not uniq:
         raise KeeperError(Err.INVALIDACL, path)
     out: list[Any] = []
@@ -220,6 +281,8 @@ def fixup_acl(path: str, auth_ids: Sequence[Any], acls: list[Any] | None) -> lis
         if ident is None or ident.scheme is None:
             raise KeeperError(Err.INVALIDACL, path)
         scheme = ident.scheme
+        if scheme == "world" and ident.id is None:
+            raise _marshalling(path)
         if scheme == "world" and ident.id == "anyone":
             out.append(a)
         elif scheme == "auth":
@@ -234,7 +297,11 @@ def fixup_acl(path: str, auth_ids: Sequence[Any], acls: list[Any] | None) -> lis
                 raise KeeperError(Err.INVALIDACL, path)
         else:
             prov = PROVIDERS.get(scheme)
-            if prov is None or ident.id is None or not prov[0](ident.id):
+            if prov is None:
+                raise KeeperError(Err.INVALIDACL, path)
+            if ident.id is None:
+                raise _marshalling(path)
+            if not prov[0](ident.id):
                 raise KeeperError(Err.INVALIDACL, path)
             out.append(a)
     return out
