@@ -85,7 +85,9 @@ def read_vector_len(buf: Any, off: int) -> tuple[int, int]:
         raise JuteError("truncated vector length")
     (n,) = _I.unpack_from(buf, off)
     if n < -1:
-        raise JuteError(f"bad vector length {n}")
+        # BinaryInputArchive.startVector: only -1 means null; BinaryIndex(n) with n < 0 is
+        # done at once, so any other negative count reads as an empty vector.
+        return 0, off + 4
     # Each element takes at least one byte; a larger count can only be a lie.
     if n > len(buf) - off:
         raise JuteError(f"vector length {n} exceeds the frame")

@@ -44,7 +44,6 @@ from .stats import ServerStats
 
 # Err/EventType members as module globals for the hot paths (see protocol.opcodes' OP_*)
 _ERR_MARSHALLINGERROR = Err.MARSHALLINGERROR
-_ERR_SESSIONEXPIRED = Err.SESSIONEXPIRED
 _ERR_UNIMPLEMENTED = Err.UNIMPLEMENTED
 
 if TYPE_CHECKING:
@@ -56,9 +55,6 @@ _HDR = r.ReplyHeader
 _FRAMED_REPLY_HDR = struct.Struct(">iiqi")  # frame length + ReplyHeader
 _MULTI_OPS = frozenset({Op.MULTI, Op.MULTI_READ})
 _SERVER_OPS = frozenset({Op.PING, Op.AUTH, Op.SASL, Op.WHO_AM_I, Op.SYNC})
-# The record of a request that arrived after its session began closing: answered
-# SESSIONEXPIRED in its turn (_run_read).
-_EXPIRED = object()
 
 
 class TxnSink(Protocol):
@@ -288,17 +284,11 @@ class ZkServer:
         sid = conn.session_id
         now = int(time.time() * 1000)  # now_ms(), once per request
         if not self.sessions.touch(sid, now):
-            # The session expired or is closing while this connection lingered.
-            if conn.queue:
-                # Behind its own closeSession (or other writes) still in flight: the answer
-                # waits its turn, as Java's prep answers it after the close; the connection
-                # closes once that close is applied.
-                conn.queue.push(Pending(Request(sid, xid, op, _EXPIRED, conn.auth, conn),
-                                        False, started))
-                self.outstanding += 1
-                return
-            conn.send_reply(xid, self.tree.last_processed_zxid, _ERR_SESSIONEXPIRED, b"")
-            conn.close_after_flush()
+            # The session is closing (its closeSession was prepped, or it expired): Java's
+            # submitRequest fails touch() with MissingSessionException and drops the request
+            # without a reply; the connection closes when the session's close is applied.
+            if sid not in self.sessions.sessions and self.owner.get(sid) is not conn:
+                conn.close_after_flush()  # no session at all any more: nothing will close it
             return
         writes = self.writes
         if writes is not None:
@@ -324,6 +314,14 @@ class ZkServer:
         except JuteError as e:
             log.warning("malformed request body", opcode=op, session=hex(sid), error=str(e))
             record = e
+        if op == OP_SASL and (isinstance(record, JuteError) or record.token is None):
+            # processSasl reads the body outside the pipeline: an unreadable one is an
+            # IOException and a null token a NullPointerException, and either closes the
+            # connection without a reply.
+            log.warning("closing connection: malformed sasl request", session=hex(sid),
+                        client=conn.peer)
+            conn.close()
+            return
         req = Request(sid, xid, op, record, conn.auth, conn)
         if writes is not None and writes.forwards and (spec.write or op == OP_SYNC):
             # FollowerRequestProcessor: writes and sync go to the leader as raw bytes; the
@@ -374,8 +372,6 @@ class ZkServer:
         op = req.op
         if isinstance(req.record, JuteError):
             return self._reply_bytes(req.xid, _ERR_MARSHALLINGERROR, b"")
-        if req.record is _EXPIRED:
-            return self._reply_bytes(req.xid, _ERR_SESSIONEXPIRED, b"")
         if op in _SERVER_OPS:
             if op == OP_PING:
                 return self._reply_bytes(-2, 0, b"")

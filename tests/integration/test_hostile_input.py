@@ -1,0 +1,167 @@
+"""Hostile input that once stopped pyzk or got a different answer than Java's, on both servers.
+
+Each case sends exact bytes and expects exactly what Java 3.8.0 does: which replies (xid, err),
+whether the connection closes, and that the server goes on serving another client. The
+differential fuzzer (tests/fuzz) searches for more; these are the ones found first.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterator
+
+import pytest
+from rawclient import ConnectionClosed, RawClient, connected
+
+from pyzk.protocol import records as r
+from pyzk.protocol.opcodes import Op
+
+CONNECT = bytes.fromhex("0000002d000000000000000000000000000075300000000000000000000000100000000"
+                        "000000000000000000000000000")
+# multi (xid 3) holding one check op whose path is null (string length -1)
+NULL_PATH_MULTI = bytes.fromhex("00000022000000030000000e0000000d00ffffffffffffffffffffffffffff"
+                                "ffff01ffffffff")
+
+
+def _frame(xid: int, op: int, body: bytes = b"") -> bytes:
+    payload = struct.pack(">ii", xid, op) + body
+    return struct.pack(">i", len(payload)) + payload
+
+
+def _string(s: str | None) -> bytes:
+    if s is None:
+        return struct.pack(">i", -1)
+    b = s.encode()
+    return struct.pack(">i", len(b)) + b
+
+
+def _replies(c: RawClient, timeout: float = 3.0) -> tuple[list[tuple[int, int]], bool]:
+    """(xid, err) of every reply until the connection closes or goes quiet; closed?"""
+    out: list[tuple[int, int]] = []
+    for _ in range(50):
+        try:
+            f = c.read_frame(timeout)
+        except ConnectionClosed:
+            return out, True
+        except TimeoutError:
+            return out, False
+        xid, _, err = struct.unpack_from(">iqi", f, 0)
+        if xid != -1:
+            out.append((xid, err))
+    return out, False
+
+
+def _ping_answers(c: RawClient) -> bool:
+    try:
+        c.send_raw(_frame(-2, Op.PING))
+        f = c.read_frame(3.0)
+    except (ConnectionClosed, OSError, TimeoutError):
+        return False
+    return struct.unpack_from(">i", f, 0)[0] == -2
+
+
+@pytest.fixture
+def raw(zk) -> Iterator[RawClient]:  # type: ignore[no-untyped-def]
+    made: list[RawClient] = []
+
+    def make() -> RawClient:
+        c = connected(zk.host, zk.port)
+        made.append(c)
+        return c
+    yield make  # type: ignore[misc]
+    for c in made:
+        c.close()
+
+
+def _still_serving(zk) -> None:  # type: ignore[no-untyped-def]
+    other = connected(zk.host, zk.port)
+    try:
+        assert other.exists("/").err == 0
+    finally:
+        other.close()
+
+
+def test_null_path_multi_in_the_connect_write_is_marshalling_error(zk) -> None:  # type: ignore[no-untyped-def]
+    c = RawClient(zk.host, zk.port)
+    try:
+        c.send_raw(CONNECT + NULL_PATH_MULTI)
+        c.read_frame()  # ConnectResponse
+        got, closed = _replies(c, 1.0)
+        assert (got, closed) == ([(3, -5)], False)
+        assert _ping_answers(c)
+    finally:
+        c.close()
+    _still_serving(zk)
+
+
+def test_null_path_multi_after_the_handshake_is_marshalling_error(raw, zk) -> None:  # type: ignore[no-untyped-def]
+    c = raw()
+    c.send_raw(NULL_PATH_MULTI)
+    got, closed = _replies(c, 1.0)
+    assert (got, closed) == ([(3, -5)], False)
+    assert _ping_answers(c)
+    _still_serving(zk)
+
+
+@pytest.mark.parametrize("after", [
+    _frame(2, Op.EXISTS, _string("/") + b"\0"),
+    _frame(2, Op.SET_DATA, _string("/") + struct.pack(">ii", -1, -1)),
+    _frame(-2, Op.PING),
+], ids=["exists", "setData", "ping"])
+def test_requests_after_close_session_in_one_write_are_dropped(raw, zk, after: bytes) -> None:  # type: ignore[no-untyped-def]
+    """Java's touch() fails once prep marked the session closing: MissingSessionException,
+    the request is dropped unanswered, and the close reply ends the connection. (A read can
+    win the race against prep in Java and get -112 instead; pyzk always drops.)"""
+    c = raw()
+    c.send_raw(_frame(1, Op.CLOSE_SESSION) + after)
+    got, closed = _replies(c)
+    assert closed and got[:1] == [(1, 0)]
+    if zk.kind == "pyzk":
+        assert got == [(1, 0)]
+    else:
+        assert all(err == -112 for _, err in got[1:])
+    _still_serving(zk)
+
+
+def test_write_multi_holding_a_read_is_marshalling_error(raw, zk) -> None:  # type: ignore[no-untyped-def]
+    c = raw()
+    body = (struct.pack(">i?i", Op.GET_DATA, False, -1) + _string("/") + b"\0"
+            + struct.pack(">i?i", -1, True, -1))
+    c.send_raw(_frame(5, Op.MULTI, body))
+    got, closed = _replies(c, 1.0)
+    assert (got, closed) == ([(5, -5)], False)
+
+
+def test_client_delete_container_never_deletes(raw, zk) -> None:  # type: ignore[no-untyped-def]
+    c = raw()
+    assert c.create("/hostile-plain", b"x").err == 0
+    for body in (_string("/hostile-plain") + struct.pack(">i", -1), b"/hostile-plain", b""):
+        c.send_raw(_frame(7, Op.DELETE_CONTAINER, body))
+        got, closed = _replies(c, 1.0)
+        assert (got, closed) == ([(7, -8)], False)
+    assert c.exists("/hostile-plain").err == 0
+
+
+def test_set_acl_with_a_negative_acl_count_is_invalid_acl(raw, zk) -> None:  # type: ignore[no-untyped-def]
+    c = raw()
+    for count in (-1, -2, -1000):
+        c.send_raw(_frame(9, Op.SET_ACL, _string("/") + struct.pack(">ii", count, -1)))
+        got, closed = _replies(c, 1.0)
+        assert (got, closed) == ([(9, -114)], False)
+
+
+@pytest.mark.parametrize("body", [b"", b"\0\0", struct.pack(">i", -1), struct.pack(">i", 50)],
+                         ids=["empty", "short", "null-token", "truncated-token"])
+def test_malformed_sasl_closes_the_connection(raw, zk, body: bytes) -> None:  # type: ignore[no-untyped-def]
+    c = raw()
+    c.send_raw(_frame(4, Op.SASL, body))
+    got, closed = _replies(c)
+    assert (got, closed) == ([], True)
+    _still_serving(zk)
+
+
+def test_well_formed_sasl_without_a_sasl_server(raw, zk) -> None:  # type: ignore[no-untyped-def]
+    c = raw()
+    c.send_raw(_frame(4, Op.SASL, r.GetSASLRequest.to_bytes(r.GetSASLRequest(b"tok"))))
+    got, closed = _replies(c, 1.0)
+    assert (got, closed) == ([(4, 0)], False)
