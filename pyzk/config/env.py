@@ -75,6 +75,41 @@ def env_entries(env: Mapping[str, str]) -> dict[str, Entry]:
     return out
 
 
+# Variables the official image and Confluent's set for their own scripts, not zoo.cfg keys.
+_IMAGE_VARS = {"ZOO_MY_ID", "ZOO_SERVERS", "ZOO_CFG_EXTRA", "ZOO_CONF_DIR", "ZOO_LOG_DIR",
+               "ZOO_LOG4J_PROP", "ZOO_USER", "ZOO_DATADIR_AUTOCREATE_DISABLE", "ZOO_ENTRYPOINT"}
+
+
+def env_warnings(env: Mapping[str, str]) -> list[str]:
+    """ZOO_* / ZOOKEEPER_* variables pyzk ignores although they look like a misspelled one it
+    reads (ZOOKEEPER_TICK_TME, ZOO_TICK_TME): one warning each, naming the likely intent.
+    Unrelated variables images set (ZOOKEEPER_HOME, ZOO_LOG_DIR, ...) are not reported."""
+    import difflib
+
+    known_zoo = [*ZOO_VARS, *_IMAGE_VARS]
+    out: list[str] = []
+    for var in sorted(env):
+        if var.startswith("ZOO_") and var not in known_zoo:
+            close = difflib.get_close_matches(var, known_zoo, n=1, cutoff=0.85)
+            if close:
+                out.append(f"environment variable {var} is not used (did you mean {close[0]}?)")
+        elif var.startswith("ZOOKEEPER_") and var not in _NOT_KEYS:
+            name = normalised(var[len("ZOOKEEPER_"):])
+            if name in ENV_INDEX:
+                continue
+            close = difflib.get_close_matches(name, list(ENV_INDEX), n=1, cutoff=0.85)
+            if close:
+                key = ENV_INDEX[close[0]]
+                out.append(f"environment variable {var} is not used (did you mean the variable"
+                           f" for {key}, ZOOKEEPER_{_snake(key)}?)")
+    return out
+
+
+def _snake(key: str) -> str:
+    """tickTime -> TICK_TIME, autopurge.purgeInterval -> AUTOPURGE_PURGE_INTERVAL."""
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", key).replace(".", "_").upper()
+
+
 def config_from_env(env: Mapping[str, str]) -> dict[str, str]:
     """The zoo.cfg keys (and values) the environment sets."""
     return {k: e.value for k, e in env_entries(env).items()}

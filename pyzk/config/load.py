@@ -6,6 +6,7 @@ setupClientPort, setupPeerType, checkValidity), reporting each problem with its 
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -424,7 +425,7 @@ def load_config(path: Path | str | None = None, *, myid: int | None = None,
                 env: Mapping[str, str] | None = None, workdir: Path | None = None) -> Config:
     """Read zoo.cfg (or the embedded default when path is None), apply ZOO_*/ZOOKEEPER_*
     overrides from env when given, and validate. Raises ConfigError."""
-    from pyzk.config.env import env_entries, env_myid  # local: env imports keys only
+    from pyzk.config.env import env_entries, env_myid, env_warnings  # local: imports keys only
 
     if path is None:
         default = Config.default(workdir)
@@ -441,5 +442,8 @@ def load_config(path: Path | str | None = None, *, myid: int | None = None,
             entries[key] = entry
         if myid is None:
             myid = env_myid(env)
-    return build_config(entries, source_name=source_name, workdir=workdir, myid=myid,
-                        source=source)
+    config = build_config(entries, source_name=source_name, workdir=workdir, myid=myid,
+                          source=source)
+    if env is not None and (extra := env_warnings(env)):
+        config = dataclasses.replace(config, warnings=(*config.warnings, *extra))
+    return config

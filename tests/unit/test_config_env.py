@@ -86,3 +86,17 @@ def test_bad_environment_value_names_the_variable(tmp_path: Path) -> None:
 def test_malformed_cfg_extra_is_rejected() -> None:
     with pytest.raises(ConfigError, match="env ZOO_CFG_EXTRA: 'oops' is not key=value"):
         config_from_env({"ZOO_CFG_EXTRA": "oops"})
+
+
+def test_misspelled_variables_are_warned_about_not_silently_ignored() -> None:
+    from pyzk.config import load_config
+
+    cfg = load_config(None, env={"ZOOKEEPER_TICK_TME": "3000", "ZOO_TICK_TME": "3000",
+                                 "ZOOKEEPER_HOME": "/opt/zk", "ZOO_LOG_DIR": "/logs",
+                                 "ZOOKEEPER_TICK_TIME": "2500"})
+    assert cfg.tick_time_ms == 2500
+    assert [w for w in cfg.warnings if "environment variable" in w] == [
+        "environment variable ZOOKEEPER_TICK_TME is not used (did you mean the variable for"
+        " tickTime, ZOOKEEPER_TICK_TIME?)",
+        "environment variable ZOO_TICK_TME is not used (did you mean ZOO_TICK_TIME?)",
+    ]
