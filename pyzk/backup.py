@@ -1,7 +1,7 @@
 """`pyzk backup`: a consistent online copy of a server's data directory.
 
 The copy is the newest sealed snapshot plus every txn log from the one that covers the snapshot's
-zxid onwards. Logs may be copied while the server appends to them: recovery replays whole entries
+zxid onwards, each log cut after its last whole entry (the preallocated zeros are not copied). Logs may be copied while the server appends to them: recovery replays whole entries
 only and drops a torn tail (FileTxnLog's checksum + EOR check), so a server started on the copy
 recovers a tree at least as new as the snapshot. Snapshots are renamed into place when complete
 (pyzk and Java both), so a listed snapshot is never half written.
@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from pyzk.storage import txnlog
 from pyzk.storage.datadir import VERSION_DIR, DataDir
 from pyzk.storage.logfile import logs_from
 
@@ -70,6 +71,23 @@ def _copy(src: Path, dst: Path) -> int:
         return fout.tell()
 
 
+def _copy_log(src: Path, dst: Path) -> int:
+    """Copy the written part of a txn log: its header and whole entries, not the preallocated
+    zeros after them (64 MB per file by default). A log that ends after its last entry is
+    what Java and pyzk read anyway (the zeros only mark the end). A log that does not scan
+    cleanly is copied whole, for recovery (and the verify step) to judge."""
+    data = src.read_bytes()
+    try:
+        end = txnlog.scan_log(data, str(src)).end
+    except txnlog.LogFormatError:
+        end = len(data)
+    with open(dst, "wb") as fout:
+        fout.write(memoryview(data)[:end])
+        fout.flush()
+        os.fsync(fout.fileno())
+        return end
+
+
 def _fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
@@ -88,7 +106,7 @@ def _copy_once(src: DataDir, staging: Path) -> dict[str, Any]:
     files: list[dict[str, Any]] = []
     # Snapshot first, then the logs: every txn after the snapshot is in a log copied later.
     for path in [snap, *logs]:
-        size = _copy(path, staging / path.name)
+        size = (_copy if path == snap else _copy_log)(path, staging / path.name)
         files.append({"name": path.name, "bytes": size})
     _fsync_dir(staging)
     return {"snapshot": snap.name, "snapshot_zxid": f"0x{zxid:x}", "files": files}
@@ -176,6 +194,6 @@ def main(argv: Sequence[str], prog: str = "pyzk backup") -> int:
     summary = (f"backed up {source} to {args.to}: {manifest['snapshot']} + "
                f"{len(manifest['files']) - 1} log file(s)")
     if "last_zxid" in manifest:
-        summary += f"; recovers to zxid {manifest['last_zxid']} ({manifest['nodes']} znodes)"
+        summary += f"; recovers to zxid {manifest['last_zxid']} ({manifest['nodes']} nodes)"
     print(summary)
     return 0
