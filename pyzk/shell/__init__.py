@@ -98,6 +98,25 @@ class Shell:
         for line in usage_lines():
             self.eprint(line)
 
+    def usage_error(self, words: list[str]) -> int | None:
+        """Report an unknown command or missing arguments the way process() would, without
+        a connection; the exit code, or None when the command can run."""
+        cmd = words[0]
+        if cmd not in SPECS:
+            return self.process(words)
+        spec = SPECS[cmd]
+        if HANDLERS.get(cmd) is None or not spec.parse_usage_error:
+            return None
+        try:
+            _, pos = parse_options(spec, words)
+            if len(pos) < spec.min_args:
+                raise CliError(f"{cmd} {spec.usage}")
+        except CliError as e:
+            self.exit_code = e.code
+            self.eprint(str(e))
+            return self.exit_code
+        return None
+
     def _process(self, words: list[str]) -> None:
         cmd, args = words[0], words
         if cmd == "help":
@@ -210,6 +229,8 @@ def main(argv: Sequence[str] | None = None, prog: str = "pyzk shell") -> int:
             tty = shell.banner(sys.stdin)
             shell.connect()
             return shell.interactive(sys.stdin, tty)
+        if (code := shell.usage_error(command)) is not None:
+            return code  # as zkCli: a usage error is reported without connecting
         shell.connect()
         code = shell.process(command)
         # zkCli exits without closing (its Closed event never prints); close the session

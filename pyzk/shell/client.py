@@ -79,6 +79,12 @@ class Client:
         self._xid = 0
         self._pending: dict[int, list[Any]] = {}
         self._connected = threading.Event()
+        # Failed connection attempts so far, under _attempts: a request made while not
+        # connected fails with ConnectionLoss at the next failed attempt (ClientCnxn cleans
+        # its queue each time a connection fails), not after the whole session timeout.
+        self._attempts = threading.Condition()
+        self._failed_attempts = 0
+        self._wake = threading.Event()  # ends the pause between attempts (close)
         self._closing = False
         self._closing_session = False
         self._thread: threading.Thread | None = None
@@ -86,11 +92,34 @@ class Client:
     # --- connection --------------------------------------------------------------------------
     def start(self, wait_s: float | None = None) -> bool:
         """Start connecting in the background; with wait_s, wait that long for CONNECTED."""
+        seen = self._failed_attempts
         self._thread = threading.Thread(target=self._run, name="pyzk-shell-io", daemon=True)
         self._thread.start()
         if wait_s is not None:
-            return self._connected.wait(wait_s)
+            return self.wait_connected(wait_s, seen)
         return True
+
+    def wait_connected(self, timeout_s: float, seen: int | None = None) -> bool:
+        """Wait until connected (True), or until a connection attempt fails (one after the
+        first `seen` failures; default: the next one) or timeout_s passes (False)."""
+        if self._connected.is_set():
+            return True
+        deadline = time.monotonic() + timeout_s
+        with self._attempts:
+            if seen is None:
+                seen = self._failed_attempts
+            while not self._connected.is_set() and self._failed_attempts == seen:
+                left = deadline - time.monotonic()
+                if left <= 0 or self.state == "CLOSED":
+                    break
+                self._attempts.wait(min(left, 0.5))
+        return self._connected.is_set()
+
+    def _attempt_done(self, failed: bool) -> None:
+        with self._attempts:
+            if failed:
+                self._failed_attempts += 1
+            self._attempts.notify_all()
 
     def _handshake(self, host: str, port: int) -> socket.socket:
         sock = socket.create_connection((host, port), timeout=max(self.timeout_ms / 3000, 1.0))
@@ -131,8 +160,9 @@ class Client:
                 self._fail_all(Err.SESSIONEXPIRED)
                 return
             except OSError:
+                self._attempt_done(failed=True)
                 if i % len(hosts) == 0:
-                    time.sleep(min(1.0, self.timeout_ms / 3000))
+                    self._wake.wait(min(1.0, self.timeout_ms / 3000))
                 continue
             self._sock = sock
             self.state = "CONNECTED"
@@ -140,6 +170,7 @@ class Client:
             # The event first, so a command waiting on the connection prints after it.
             self.on_event(KeeperState.SYNC_CONNECTED, EventType.NONE, None)
             self._connected.set()
+            self._attempt_done(failed=False)
             self._read_loop(sock)
             self._connected.clear()
             self._sock = None
@@ -234,7 +265,7 @@ class Client:
 
     def call(self, op: int, body: bytes, path: str | None = None) -> tuple[bytes, int]:
         """Send one request and wait for its reply; (payload, body offset) or ZkError."""
-        if not self._connected.wait(self.timeout_ms / 1000):
+        if not self.wait_connected(self.timeout_ms / 1000):
             raise ZkError(Err.CONNECTIONLOSS, path)
         slot: list[Any] = [threading.Event(), 0, None]
         with self._lock:
@@ -259,6 +290,7 @@ class Client:
             except ZkError:
                 pass
         self._closing = True
+        self._wake.set()
         sock = self._sock
         if sock is not None:
             try:

@@ -266,3 +266,20 @@ def test_shell_binary_is_on_path() -> None:
         pytest.skip("pyzk console script not installed in this environment")
     res = subprocess.run([pyzk, "--help"], capture_output=True, text=True, timeout=30)
     assert "shell" in res.stdout and "ctl" in res.stdout
+
+
+def test_dead_server_and_usage_errors_fail_fast_without_waiting_for_a_session() -> None:
+    """zkCli reports ConnectionLoss for a dead server within a second and usage errors
+    without connecting; pyzk shell did nothing for 40 s first."""
+    import time
+
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    for args, code, text in ((["ls", "/"], 1, "ConnectionLoss"),
+                             (["lss", "/"], 127, "Command not found"),
+                             (["get"], 1, "get [-s] [-w] path")):
+        t0 = time.monotonic()
+        proc = subprocess.run([sys.executable, "-m", "pyzk", "shell", "-server",
+                               "127.0.0.1:1", *args], capture_output=True, text=True,
+                              timeout=60, env=env)
+        assert time.monotonic() - t0 < 5, args
+        assert proc.returncode == code and text in proc.stderr, (args, proc.stderr)
