@@ -1,17 +1,20 @@
 #!/usr/bin/env bash
 # THE run command: bash scripts/run.sh [pyzk args...], e.g. bash scripts/run.sh --config zoo.cfg
 # Creates .venv and installs pyzk into it when needed, then runs the server in the foreground.
+# It runs in the caller's directory: relative paths (--config w.cfg, dataDir=data) and the
+# embedded default's ./data are relative to where you are, wherever the checkout is.
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-cd "$repo"
-if [[ ! -x .venv/bin/python ]]; then
-  python3 -m venv .venv
+py="$repo/.venv/bin/python"
+if [[ ! -x "$py" ]]; then
+  python3 -m venv "$repo/.venv"
 fi
-stamp=.venv/.pyzk-run-stamp
-want="$(sha256sum pyproject.toml | cut -d' ' -f1)"
-if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$want" ]] || ! .venv/bin/python -c 'import pyzk' 2>/dev/null; then
-  .venv/bin/python -m pip install -q -e .
+stamp="$repo/.venv/.pyzk-run-stamp"
+want="$(sha256sum "$repo/pyproject.toml" | cut -d' ' -f1)"
+if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$want" ]] || ! "$py" -c 'import pyzk' 2>/dev/null; then
+  "$py" -m pip uninstall -q -y pyzk 2>/dev/null || true  # the old distribution name
+  "$py" -m pip install -q -e "$repo"
   echo "$want" > "$stamp"
 fi
-exec .venv/bin/python -m pyzk "$@"
+exec "$py" -m pyzk "$@"

@@ -45,6 +45,8 @@ want="$( (cat pyproject.toml; printf '%s\n' "${kazoo_suite_deps[@]}") | sha256su
 if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$want" ]]; then
   log "installing pyzk and test dependencies into .venv"
   .venv/bin/python -m pip install -q --upgrade pip
+  # The distribution was called "pyzk" before it became "pyzk-server": drop the old one.
+  .venv/bin/python -m pip uninstall -q -y pyzk 2>/dev/null || true
   .venv/bin/python -m pip install -q -e '.[test]' "${kazoo_suite_deps[@]}"
   echo "$want" > "$stamp"
 fi

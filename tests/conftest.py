@@ -96,3 +96,19 @@ def workdir(tmp_path: Path) -> Iterator[Path]:
     path.mkdir()
     yield path
     shutil.rmtree(path, ignore_errors=True)
+
+
+# The fast tier (`bash scripts/test.sh -m "not slow"`) leaves these out: whole directories
+# whose tests run Java servers, ensembles of processes, kill -9 rounds or docker, and every test
+# against Debian's Java ZooKeeper (a JVM start each). Single slow tests elsewhere carry
+# @pytest.mark.slow themselves.
+SLOW_DIRS = ("reference", "ensemble", "mixed", "durability", "deploy")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    slow_roots = [TESTS / d for d in SLOW_DIRS]
+    for item in items:
+        path = Path(str(item.path))
+        if item.get_closest_marker("java") is not None or any(
+                path.is_relative_to(root) for root in slow_roots):
+            item.add_marker(pytest.mark.slow)
