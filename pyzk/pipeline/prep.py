@@ -19,6 +19,7 @@ from ..protocol.codes import (
     CreateMode,
     Err,
     KeeperError,
+    MarshallingError,
     Perms,
     ttl_ephemeral_owner,
 )
@@ -75,8 +76,8 @@ _READ, _WRITE, _CREATE, _DELETE, _ADMIN = (int(Perms.READ), int(Perms.WRITE),
 _RTI_BYTES = r.ErrorTxn.to_bytes(r.ErrorTxn(int(Err.RUNTIMEINCONSISTENCY)))
 
 
-class _Marshalling(Exception):
-    """The request body could not be read (Java: IOException -> MARSHALLINGERROR)."""
+# The request cannot be used (Java: an IOException or runtime exception -> MARSHALLINGERROR).
+_Marshalling = MarshallingError
 
 
 @dataclass

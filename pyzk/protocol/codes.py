@@ -56,6 +56,12 @@ class KeeperError(Exception):
         return f"KeeperErrorCode = {self.code.name}" + (f" for {self.path}" if self.path else "")
 
 
+class MarshallingError(Exception):
+    """A request Java fails with a runtime exception (a NullPointerException on a null field)
+    while preparing it: pRequest's catch (Exception) makes the whole request, a whole multi
+    included, a MARSHALLINGERROR error txn."""
+
+
 class EventType(IntEnum):
     NONE = -1
     NODE_CREATED = 1

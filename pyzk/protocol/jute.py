@@ -9,6 +9,7 @@ big-endian; buffer, ustring and vector carry an int length where -1 means null.
 
 from __future__ import annotations
 
+import codecs
 import struct
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
@@ -47,6 +48,32 @@ RecordDecoder = Callable[[Any, int], tuple[Any, int]]
 RecordEncoder = Callable[[Any, bytearray], None]
 
 
+# -- Java's UTF-8 decoding (new String(bytes, UTF_8)) ------------------------------------------
+
+def _java_utf8_errors(exc: UnicodeError) -> tuple[str, int]:
+    """One U+FFFD per malformed sequence, as Java's String.decodeUTF8 counts them. It agrees
+    with Python's "replace" except for ED followed by A0-BF (a UTF-16 surrogate encoded in
+    three bytes): Java reads ED like any 3-byte lead, so "ED A0 80" is one malformed
+    character (three bytes) and "ED A0" before a non-continuation byte or the end one (two
+    bytes), where Python answers one U+FFFD per byte."""
+    if not isinstance(exc, UnicodeDecodeError):
+        raise exc
+    data, start = exc.object, exc.start
+    if data[start] == 0xED and start + 1 < len(data) and 0xA0 <= data[start + 1] <= 0xBF:
+        if start + 2 < len(data) and 0x80 <= data[start + 2] <= 0xBF:
+            return "\ufffd", start + 3
+        return "\ufffd", start + 2
+    return "\ufffd", exc.end
+
+
+codecs.register_error("pyzk-java-utf8", _java_utf8_errors)
+
+
+def java_utf8(data: bytes) -> str:
+    """new String(data, UTF_8) (and new String(data) under a UTF-8 default charset)."""
+    return data.decode("utf-8", "pyzk-java-utf8")
+
+
 # -- primitive helpers used by the generated code ---------------------------------------------
 
 def read_buffer(buf: Any, off: int, limit: int) -> tuple[bytes | None, int]:
@@ -77,7 +104,7 @@ def read_string(buf: Any, off: int, limit: int) -> tuple[str | None, int]:
     if end > len(buf):
         raise JuteError("truncated string")
     # Java's new String(bytes, UTF_8) substitutes U+FFFD for malformed input.
-    return bytes(buf[off:end]).decode("utf-8", "replace"), end
+    return bytes(buf[off:end]).decode("utf-8", "pyzk-java-utf8"), end
 
 
 def read_vector_len(buf: Any, off: int) -> tuple[int, int]:

@@ -103,6 +103,16 @@ class ClientConn(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         if self._closed or self._close_after_flush:
             return
+        try:
+            self._received(data)
+        except Exception:
+            # Whatever a handler let escape costs this connection only (asyncio would log a
+            # fatal transport error and drop it without a word from us).
+            log.error("closing connection: failed to handle input", client=self.peer,
+                      session=hex(self.session_id), exc_info=True)
+            self.close()
+
+    def _received(self, data: bytes) -> None:
         fb = self.fb
         fb.feed(data)
         if not self.got_connect and fb.pending >= 4:

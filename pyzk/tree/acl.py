@@ -7,14 +7,14 @@ IPAuthenticationProvider, AuthUtil.getClientInfos. Auth ids are r.Id records hel
 from __future__ import annotations
 
 import base64
-import codecs
 import hashlib
 import re
 from collections.abc import Sequence
 from typing import Any
 
 from ..protocol import records as r
-from ..protocol.codes import Err, KeeperError
+from ..protocol.codes import Err, KeeperError, MarshallingError
+from ..protocol.jute import java_utf8
 
 SUPER_ID: Any = r.Id("super", "")
 _INT = re.compile(r"[+-]?[0-9]+\Z")
@@ -37,32 +37,6 @@ def _parse_int(s: str) -> int | None:
         return None
     v = int(s)
     return v if -0x80000000 <= v <= 0x7FFFFFFF else None
-
-
-# -- Java's UTF-8 decoding (new String(bytes, UTF_8)) ------------------------------------------
-
-def _java_utf8_errors(exc: UnicodeError) -> tuple[str, int]:
-    """One U+FFFD per malformed sequence, as Java's String.decodeUTF8 counts them. It agrees
-    with Python's "replace" except for ED followed by A0-BF (a UTF-16 surrogate encoded in
-    three bytes): Java reads ED like any 3-byte lead, so "ED A0 80" is one malformed
-    character (three bytes) and "ED A0" before a non-continuation byte or the end one (two
-    bytes), where Python answers one U+FFFD per byte."""
-    if not isinstance(exc, UnicodeDecodeError):
-        raise exc
-    data, start = exc.object, exc.start
-    if data[start] == 0xED and start + 1 < len(data) and 0xA0 <= data[start + 1] <= 0xBF:
-        if start + 2 < len(data) and 0x80 <= data[start + 2] <= 0xBF:
-            return "\ufffd", start + 3
-        return "\ufffd", start + 2
-    return "\ufffd", exc.end
-
-
-codecs.register_error("pyzk-java-utf8", _java_utf8_errors)
-
-
-def java_utf8(data: bytes) -> str:
-    """new String(data, UTF_8) (and new String(data) under a UTF-8 default charset)."""
-    return data.decode("utf-8", "pyzk-java-utf8")
 
 
 # -- ip provider (IPAuthenticationProvider: IPv4 only, CIDR by "/bits") ----------------------
@@ -235,10 +209,10 @@ def check_acl(acl: Sequence[Any], perm: int, auth_ids: Sequence[Any], skip_acl: 
         raise KeeperError(Err.NOAUTH, path)
 
 
-def _marshalling(path: str) -> KeeperError:
+def _marshalling(path: str) -> MarshallingError:
     """A NullPointerException in PrepRequestProcessor: pRequest's catch (Exception) turns it
-    into MARSHALLINGERROR."""
-    return KeeperError(Err.MARSHALLINGERROR, path)
+    into MARSHALLINGERROR for the whole request (a whole multi too)."""
+    return MarshallingError(path)
 
 
 def _remove_duplicates(path: str, acls: list[Any] | None) -> list[Any]:

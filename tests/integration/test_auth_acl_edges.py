@@ -5,9 +5,8 @@ empty, oversized and malformed fields reach the server as written) and the outco
 on Debian's Java ZooKeeper 3.8.0: (what the operation answered, whether the connection is
 still open afterwards, what changed in the row's private subtree). Every row runs on every
 server kind of PYZK_TEST_SERVERS, so a row passing on both kinds means pyzk == Java, and the
-Java run keeps the literal honest. Rows still failing on pyzk because of a fix pending in a
-file this test's author could not edit carry `pending`, which becomes a strict xfail on pyzk
-only (XPASS once fixed: then drop the `pending`).
+Java run keeps the literal honest. A row may carry `pending` (a known pyzk difference being
+fixed): it becomes a strict xfail on pyzk only, and an XPASS says to drop the `pending`.
 
 Sources read: ZooKeeperServer.processPacket (auth packet) and checkACL; PrepRequestProcessor
 (pRequest2Txn, pRequest2TxnCreate, fixupACL); FinalRequestProcessor.processRequest;
@@ -463,13 +462,6 @@ def row(id: str, auth: str, act: Action, answer: Any, state: str = "open",
     return pytest.param(Row(id, auth, act, (answer, state, diff or []), pending), id=id)
 
 
-# Rows pyzk still fails because the fix belongs in a file this test's author could not edit.
-PENDING_UTF8 = ("pyzk/protocol/jute.py read_string: decode as Java's new String(bytes, UTF_8) "
-                "(pyzk.tree.acl.java_utf8: ED A0-BF [80-BF] is one U+FFFD)")
-PENDING_MULTI = ("pyzk/pipeline/prep.py _prep_multi: a sub-op's MARSHALLINGERROR (Java: a "
-                 "NullPointerException in fixupACL escapes the multi loop to pRequest's "
-                 "catch (Exception)) fails the whole multi, as _Marshalling does")
-
 ROWS = [
     # --- (a) the auth packet: what it answers, whether the connection survives, whoAmI ------
     row("auth-digest-ok", "anon", auth_then_who("digest", U1.encode()), (0, [('ip', '127.0.0.41'), ('digest', 'u1')])),
@@ -561,14 +553,12 @@ ROWS = [
         create("open/x", acl=[(ALL, "world", "x"), (READ, "world", None)]), -114),
     row("create-acl-auth-null-id-u1", "u1", create("open/x", acl=[(ALL, "auth", None)]), 0, diff=['+open/x']),
     row("create-acl-digest-id-surrogate-bytes", "anon",
-        create_then_acl("open/x", [(ALL, "digest", b"u\xed\xa0\x80:x")]), [(31, 'digest', 'u\ufffd:x')], diff=['+open/x'],
-        pending=PENDING_UTF8),
+        create_then_acl("open/x", [(ALL, "digest", b"u\xed\xa0\x80:x")]), [(31, 'digest', 'u\ufffd:x')], diff=['+open/x']),
     row("multi-create-acl-world-null-id", "anon", multi_raw(
         lambda e: i32(Op.CREATE) + b"\0" + i32(-1) + create_body(e.p("open/x"))
         + i32(Op.CREATE) + b"\0" + i32(-1)
         + create_body(e.p("open/y"), acl=[(ALL, "world", None)])
-        + i32(-1) + b"\1" + i32(-1)), (-5, []),
-        pending=PENDING_MULTI),
+        + i32(-1) + b"\1" + i32(-1)), (-5, [])),
     # --- delete: DELETE on the parent, before the node is even looked up -----------------------
     row("delete-open", "anon", delete("open/c"), 0, diff=['-open/c']),
     row("delete-no-delete-on-parent", "anon", delete("nd/c"), -102),
