@@ -135,6 +135,10 @@ class StartupError(Exception):
     """The server cannot start; the message says why (logged once, exit status 1)."""
 
 
+class ServerFailed(Exception):
+    """The server stopped itself after a fatal error, already logged (exit status 1)."""
+
+
 def listen_error(what: str, host: str | None, port: int, e: OSError) -> str:
     """"cannot listen on the client port 127.0.0.1:2181: Address already in use"."""
     reason = os.strerror(e.errno) if e.errno else str(e)  # uvloop's text repeats the address
@@ -190,7 +194,7 @@ async def serve(config: Any) -> None:
     await stop.wait()
     await rt.stop()
     if failed:
-        raise StartupError("an internal task failed (see the log above)")
+        raise ServerFailed()
 
 
 def run(config: Any) -> int:
@@ -205,5 +209,7 @@ def run(config: Any) -> int:
         runner(serve(config))
     except StartupError as e:
         log.error("startup failed", error=str(e))
+        return 1
+    except ServerFailed:
         return 1
     return 0

@@ -181,8 +181,16 @@ class ZkServer:
         exc = task.exception()
         if exc is not None:
             # A dead pipeline task would wedge every client: fail loudly and stop serving.
-            log.critical("internal task failed; stopping", task=task.get_name(),
-                         error=repr(exc), exc_info=exc)
+            # Client input cannot get here (every request's failure is contained); what can is
+            # what stops Java's SyncRequestProcessor too: the txn log cannot be written.
+            if isinstance(exc, OSError):
+                where = f" ({exc.filename})" if exc.filename else ""
+                log.critical("Severe unrecoverable error: cannot write the transaction log; "
+                             "stopping", task=task.get_name(),
+                             error=f"{exc.strerror or exc}{where}")
+            else:
+                log.critical("internal task failed; stopping", task=task.get_name(),
+                             error=repr(exc), exc_info=exc)
             self.serving = False
             for conn in list(self.conns):
                 conn.close()

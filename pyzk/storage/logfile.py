@@ -8,6 +8,7 @@ FileTxnLog.getLogFiles + FileTxnIterator, with the checks of txnlog.scan_log.
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import threading
@@ -223,7 +224,7 @@ class TxnLogWriter:
                 if self._fd is None:
                     raise RuntimeError("txn log chunk without an open file")
                 self._pad()
-                os.pwrite(self._fd, chunk.data, self._pos)
+                _pwrite_all(self._fd, chunk.data, self._pos)
                 self._pos += len(chunk.data)
                 written += len(chunk.data)
             if fsync and self._fd is not None and written:
@@ -237,7 +238,7 @@ class TxnLogWriter:
         log.info("Creating new log file: %s", path.name)
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o644)
         header = txnlog.encode_log_header(self.dbid)
-        os.pwrite(fd, header, 0)
+        _pwrite_all(fd, header, 0)
         self._fd, self._pos, self._size = fd, len(header), len(header)
         self.current_file = path
         if fsync:
@@ -263,6 +264,19 @@ class TxnLogWriter:
         self.flush(fsync)
         with self._io_lock:
             self._close_fd(False)
+
+
+def _pwrite_all(fd: int, data: bytes | bytearray | memoryview, pos: int) -> None:
+    """pwrite every byte or raise: a nearly full file system (tmpfs, for one) answers with a
+    short count instead of ENOSPC, and a txn acknowledged after a short write would be torn on
+    disk. Java's FileChannel writes loop the same way until done or an IOException."""
+    view = memoryview(data)
+    while view:
+        n = os.pwrite(fd, view, pos)
+        if n <= 0:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        view = view[n:]
+        pos += n
 
 
 def _fsync_dir(path: Path) -> None:
