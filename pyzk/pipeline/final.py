@@ -47,6 +47,15 @@ class _Marshalling(Exception):
     pass
 
 
+class _MarshallingAfter(Exception):
+    """MARSHALLINGERROR, with the reply body Java had already built (multiRead's response
+    holds the results of the ops before the failing one)."""
+
+    def __init__(self, body: bytes) -> None:
+        super().__init__()
+        self.body = body
+
+
 # -- writes -------------------------------------------------------------------------------
 
 def write_reply(tree: DataTree, req: Request, hdr: Any, result: TxnResult) -> tuple[int, bytes]:
@@ -109,6 +118,8 @@ def read_request(tree: DataTree, req: Request) -> tuple[int, bytes, list[Event]]
         return int(e.code), b"", events
     except _Marshalling:
         return int(_ERR_MARSHALLINGERROR), b"", events
+    except _MarshallingAfter as e:
+        return int(_ERR_MARSHALLINGERROR), e.body, events
     return 0, body, events
 
 
@@ -221,6 +232,12 @@ def _multi_read(tree: DataTree, req: Request, rec: Any, events: list[Event]) -> 
                 raise _Marshalling()
         except KeeperError as e:
             results.append((Op.ERROR, int(e.code), r.ErrorResponse(int(e.code))))
+        except _Marshalling:
+            raise _MarshallingAfter(_multi_response(results)) from None
+    return _multi_response(results)
+
+
+def _multi_response(results: list[tuple[int, int, Any]]) -> bytes:
     out = bytearray()
     encode_multi_response(results, out)
     return bytes(out)

@@ -29,6 +29,7 @@ from ..protocol.opcodes import (
     OP_CLOSE_SESSION,
     OP_CREATE_SESSION,
     OP_ERROR,
+    OP_MULTI,
     OP_PING,
     OP_SASL,
     OP_SYNC,
@@ -55,6 +56,9 @@ _HDR = r.ReplyHeader
 _FRAMED_REPLY_HDR = struct.Struct(">iiqi")  # frame length + ReplyHeader
 _MULTI_OPS = frozenset({Op.MULTI, Op.MULTI_READ})
 _SERVER_OPS = frozenset({Op.PING, Op.AUTH, Op.SASL, Op.WHO_AM_I, Op.SYNC})
+# The record of a write multi with a null path: answered in its turn without a txn (_run_read).
+_NULL_PATH_MULTI = object()
+_EMPTY_MULTI_RESPONSE = r.MultiHeader.to_bytes(r.MultiHeader(-1, True, -1))
 
 
 class TxnSink(Protocol):
@@ -341,6 +345,18 @@ class ZkServer:
                 self.sessions.set_closing(sid)
             writes.forward(conn, pending, op, bytes(body))
             return
+        if op == OP_MULTI and type(record) is list and any(rec.path is None for _, rec in record):
+            # Java's prep takes a zxid, then getPendingChanges dereferences the null path
+            # before the txn header exists: nothing is logged (Java leaves a hole in its log;
+            # pyzk does not hand the zxid out) and Final answers -5 with the empty
+            # MultiResponse it had already made, at the last processed zxid.
+            req.record = _NULL_PATH_MULTI
+            pending = Pending(req, False, started)
+            conn.queue.push(pending)
+            self.outstanding += 1
+            if len(conn.queue) == 1:
+                conn.queue.drain(self._run_read, conn.emit_pending)
+            return
         pending = Pending(req, spec.write, started)
         conn.queue.push(pending)
         self.outstanding += 1
@@ -380,6 +396,8 @@ class ZkServer:
         op = req.op
         if isinstance(req.record, JuteError):
             return self._reply_bytes(req.xid, _ERR_MARSHALLINGERROR, b"")
+        if req.record is _NULL_PATH_MULTI:
+            return self._error_with_body(req.xid, _ERR_MARSHALLINGERROR, _EMPTY_MULTI_RESPONSE)
         if op in _SERVER_OPS:
             if op == OP_PING:
                 return self._reply_bytes(-2, 0, b"")
@@ -405,7 +423,14 @@ class ZkServer:
         self.stats.record_read(req, err, body)  # read_per_namespace (ops helper)
         for watcher, ev in events:
             watcher.send_event(ev)
+        if err and body:
+            # Only multiRead: Java sends the MultiResponse built before the failing op.
+            return self._error_with_body(req.xid, err, body)
         return self._reply_bytes(req.xid, err, body)
+
+    def _error_with_body(self, xid: int, err: int, body: bytes) -> bytes:
+        return _FRAMED_REPLY_HDR.pack(16 + len(body), xid, self.tree.last_processed_zxid,
+                                      err) + body
 
     def _reply_bytes(self, xid: int, err: int, body: bytes) -> bytes:
         """Length prefix + ReplyHeader(xid, lastProcessedZxid, err) + body (none on error)."""

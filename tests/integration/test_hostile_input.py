@@ -165,3 +165,42 @@ def test_well_formed_sasl_without_a_sasl_server(raw, zk) -> None:  # type: ignor
     c.send_raw(_frame(4, Op.SASL, r.GetSASLRequest.to_bytes(r.GetSASLRequest(b"tok"))))
     got, closed = _replies(c, 1.0)
     assert (got, closed) == ([(4, 0)], False)
+
+
+def _mh(op: int, done: bool = False) -> bytes:
+    return struct.pack(">i?i", op, done, -1)
+
+
+def _raw_reply(c: RawClient) -> tuple[int, int, int, bytes]:
+    f = c.read_frame(3.0)
+    xid, zxid, err = struct.unpack_from(">iqi", f, 0)
+    return xid, zxid, err, f[16:]
+
+
+EMPTY_MULTI = bytes.fromhex("ffffffff01ffffffff")
+
+
+def test_null_path_multi_takes_no_zxid_and_answers_the_empty_multi_response(raw, zk) -> None:  # type: ignore[no-untyped-def]
+    """Java fails in getPendingChanges before the txn header exists: no txn, the reply carries
+    the last processed zxid and the empty MultiResponse Final had already made."""
+    c = raw()
+    before = c.exists("/").zxid
+    c.send_raw(_frame(3, Op.MULTI, _mh(Op.CHECK) + _string("/") + struct.pack(">i", -1)
+                      + _mh(Op.DELETE) + _string(None) + struct.pack(">i", -1)
+                      + _mh(-1, True)))
+    assert _raw_reply(c) == (3, before, -5, EMPTY_MULTI)
+
+
+@pytest.mark.parametrize(("ops", "body"), [
+    (_mh(Op.GET_DATA) + _string(None) + b"\0", EMPTY_MULTI),
+    (_mh(Op.SET_DATA) + _string("/") + struct.pack(">ii", -1, -1), EMPTY_MULTI),
+    # the results before the failing op: getChildren("/") ok, then the null path
+    (_mh(Op.GET_CHILDREN) + _string("/hostile-none") + b"\0"
+     + _mh(Op.GET_DATA) + _string(None) + b"\0",
+     struct.pack(">i?ii", -1, False, -101, -101) + EMPTY_MULTI),
+], ids=["null-path", "write-op", "after-a-result"])
+def test_failing_multi_read_answers_the_results_so_far(raw, zk, ops: bytes, body: bytes) -> None:  # type: ignore[no-untyped-def]
+    c = raw()
+    before = c.exists("/").zxid
+    c.send_raw(_frame(4, Op.MULTI_READ, ops + _mh(-1, True)))
+    assert _raw_reply(c) == (4, before, -5, body)
