@@ -1311,7 +1311,8 @@ def _reply_diff(na: str, x: tuple[Any, ...], nb: str, y: tuple[Any, ...]) -> str
     return head + "; ".join(parts)
 
 
-END_NAME = {"sentinel": "open", "closed": "closed", "hang": "HANG"}
+END_NAME = {"sentinel": "open", "closed": "closed", "hang": "HANG",
+            "unreachable": "UNREACHABLE (connect/handshake failed)"}
 
 
 @dataclass
@@ -1404,6 +1405,7 @@ class FuzzServer(ServerProc):
             cfg["DigestAuthenticationProvider.superDigest"] = SUPER_DIGEST
         super().__init__(kind, workdir, host=host, cfg=cfg)
         self.log_pos = 0
+        self.crash_counted = False
 
     def command(self, cfg_path: Path) -> list[str]:
         if self.kind == "java":
@@ -1723,9 +1725,11 @@ class Fuzzer:
         for s in self.sides:
             assert s.srv is not None
             if not s.srv.alive():
-                s.stats.crashes += 1
-                notes.append(f"CRASH {s.name} after case {k}:\n{s.srv.tail_log(30)}")
                 ok = False
+                if not s.srv.crash_counted:
+                    s.srv.crash_counted = True
+                    s.stats.crashes += 1
+                    notes.append(f"CRASH {s.name} after case {k}:\n{s.srv.tail_log(30)}")
         return ok
 
     def scan_logs(self, k: int, notes: list[str]) -> None:
@@ -1735,7 +1739,8 @@ class Fuzzer:
             text = s.srv.new_log()
             if not text:
                 continue
-            for marker in ("Traceback", "internal task failed", "Fatal"):
+            # pyzk logs JSON lines: an exception is an "exception" key, not a "Traceback" text.
+            for marker in ("Traceback", "internal task failed", "Fatal", '"exception":'):
                 n = text.count(marker)
                 if n:
                     s.stats.tracebacks += n
@@ -1747,6 +1752,19 @@ class Fuzzer:
 
     # -- one case -----------------------------------------------------------------------
     async def run_side(self, s: Side, case: Case) -> Outcome:
+        try:
+            return await self._run_side(s, case)
+        except (OSError, RuntimeError) as e:
+            # Cannot connect or handshake: the server died (check_alive counts the crash) or
+            # refuses connections. Recorded as its own end state.
+            s.lane = None
+            self.log(f"{s.name}: case {case.k}: {e!r}")
+            out = Outcome(None, [None] * (len(request_list(case)) + 1), [], [], [], [],
+                          "unreachable", [])
+            out.roles = [""] * len(out.replies)
+            return out
+
+    async def _run_side(self, s: Side, case: Case) -> Outcome:
         data = case.data()
         nframes = len(request_list(case)) + (1 if case.fresh else 0)
         s.stats.frames += nframes
@@ -1876,6 +1894,12 @@ class Fuzzer:
         return res
 
     async def restore_root_acl(self) -> None:
+        try:
+            await self._restore_root_acl()
+        except (OSError, RuntimeError) as e:
+            self.log(f"root ACL check skipped: {e!r}")
+
+    async def _restore_root_acl(self) -> None:
         for s in self.sides:
             got = await s.obs_calls([req(1, 6, lambda e: e.ustr("path", "/"))])
             if not got or _HDR.unpack_from(got[0])[2] != 0:
@@ -1974,6 +1998,12 @@ class Fuzzer:
             self.classes[cls] += 1
             self.examples.setdefault(cls, (_case_of(p), ""))
 
+    async def compare_trees_safely(self) -> None:
+        try:
+            await self.compare_trees()
+        except (OSError, RuntimeError) as e:
+            self.log(f"tree comparison skipped: {e!r}")
+
     def _label_for(self, path: str) -> str:
         k = _case_of(path)
         return self.case_labels.get(k, "op=? mut=?") if k >= 0 else "op=tree mut=outside-cases"
@@ -1983,9 +2013,25 @@ class Fuzzer:
                         max_seconds: float | None = None, progress_every: float = 30.0) -> None:
         next_progress = time.monotonic() + progress_every
         for case in cases:
-            await self.run_case(case)
+            res = await self.run_case(case)
             self.cases_in_epoch += 1
+            for s, o in zip(self.sides, res.outcomes, strict=True):
+                if o.end == "unreachable" and s.srv is not None and s.srv.proc is not None:
+                    # Refusing connections: dying (Java runs shutdown hooks) or wedged.
+                    try:
+                        s.srv.proc.wait(10)
+                    except Exception:  # noqa: BLE001 - still alive: treat as a crash
+                        s.stats.crashes += 1
+                        s.srv.crash_counted = True
+                        self.log(f"CRASH {s.name}: alive but unreachable after case {case.k}")
+                        s.srv.stop()
+                    else:
+                        notes: list[str] = []
+                        self.check_alive(case.k, notes)
+                        for n in notes:
+                            self.log(n)
             if any(s.srv is not None and not s.srv.alive() for s in self.sides):
+                await self.compare_trees_safely()
                 await self.restart()
             elif self.cases_in_epoch >= self.restart_every:
                 await self.compare_trees()
