@@ -2201,7 +2201,10 @@ async def amain(args: argparse.Namespace) -> int:
                         s.lane = None
                 await fz.run_case(case)
                 print_case(case, fz.results_kept[0], fz.sides, raw=args.raw)
-            await fz.compare_trees()
+                if any(s.srv is not None and not s.srv.alive() for s in fz.sides):
+                    print("a server died during this case; restarting both")
+                    await fz.restart()
+            await fz.compare_trees_safely()
             for cls, n in fz.tree_classes.items():
                 print(f"tree x{n}: {cls}")
             return 0
