@@ -27,6 +27,7 @@ from .packets import (
     encode_txn,
     packet,
 )
+from .quorum import has_quorum
 from .sync import DiskLog, choose_sync
 from .zxid import COUNTER_MASK, counter_of, epoch_of, make_zxid
 
@@ -185,8 +186,8 @@ class LeaderCore:
     # -- helpers ----------------------------------------------------------------------------
 
     def _quorum(self, ids: set[int]) -> bool:
-        """QuorumMaj.containsQuorum: more than half of the voters."""
-        return 2 * len(ids & self.voters) > len(self.voters)
+        """A quorum of the current config's voters."""
+        return has_quorum(ids, self.voters)
 
     def _send(self, h: _Handler, qp: Any, now: int = 0) -> None:
         if qp.type == PT.PROPOSAL and h.check_started:
@@ -458,7 +459,7 @@ class LeaderCore:
     def _try_commit(self, p: _Proposal) -> bool:
         if p.zxid - 1 in self.outstanding:
             return False
-        if not all(2 * len(p.acks & q) > len(q) for q in p.quorums or [self.voters]):
+        if not all(has_quorum(p.acks, q) for q in p.quorums or [self.voters]):
             return False
         del self.outstanding[p.zxid]
         self.last_committed = p.zxid
@@ -519,7 +520,7 @@ class LeaderCore:
         ids |= {h.sid for h in self.handlers.values()
                 if h.stage == "broadcast" and not h.observer and h.sid in voters
                 and self.tick <= h.deadline_tick}
-        return 2 * len(ids) > len(voters)
+        return has_quorum(ids, voters)
 
     def process_sync(self, conn: Conn) -> list[Any]:
         """Leader.processSync: answer now, or once the last proposal so far commits."""
@@ -556,8 +557,7 @@ class LeaderCore:
         synced = {self.my_id} | {h.sid for h in self.handlers.values()
                                  if self.tick <= h.deadline_tick}
         lost = not self._quorum(synced) or (
-            self.next_voters is not None and 2 * len(synced & self.next_voters)
-            <= len(self.next_voters))
+            self.next_voters is not None and not has_quorum(synced, self.next_voters))
         if not self.tick_skip and lost:
             return self._step_down(f"Not sufficient followers synced, only synced with sids: "
                                    f"{sorted(synced & self.voters)}")

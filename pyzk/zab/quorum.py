@@ -6,9 +6,19 @@ Pure: no I/O. Members are pyzk.config.model.QuorumServer records.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Set
 
 from pyzk.config.model import QuorumServer
+
+
+def has_quorum(ids: Set[int], voters: Set[int]) -> bool:
+    """The one quorum rule every decision uses (election tallies, epoch and NEWLEADER acks,
+    proposal commits, the leader's synced-followers check, reconfig's synced quorum): more than
+    half of `voters` are in `ids`; ids outside `voters` do not count (QuorumMaj.containsQuorum
+    over SyncedLearnerTracker's voter-filtered ack set). Each caller passes the voter set of
+    the config it checks, so QuorumHierarchical's group/weight rule can replace this one
+    behind the same signature (a verifier object in place of the set) without touching them."""
+    return 2 * len(voters & ids) > len(voters)
 
 
 def java_long_hashmap_order(keys: Iterable[int]) -> list[int]:
@@ -49,8 +59,8 @@ class QuorumMaj:
 
     def contains_quorum(self, ack_set: Iterable[int]) -> bool:
         """QuorumMaj.containsQuorum counts the set as given (callers pass voters only, as
-        SyncedLearnerTracker.addAck does); this filters to voters to be safe."""
-        return len({s for s in ack_set if s in self.voting_members}) > self.half
+        SyncedLearnerTracker.addAck does); has_quorum filters to voters to be safe."""
+        return has_quorum(set(ack_set), self.voting_members.keys())
 
     def is_voter(self, sid: int) -> bool:
         return sid in self.voting_members
