@@ -25,7 +25,7 @@ from ..zab import reconfig
 from ..zab.packets import PT, QuorumStreamReader, encode_packet, packet
 from ..zab.quorum import QuorumMaj
 from ..zab.zxid import make_zxid
-from .replication import disk_log_reader, snap_body
+from .replication import committed_data, disk_log_reader, snap_body
 from .zkserver import Origin
 
 if TYPE_CHECKING:
@@ -73,7 +73,7 @@ class LeaderHost:
             peer.my_id, set(peer.quorum.voting_members), set(peer.quorum.observing_members),
             peer.accepted_epoch,
             peer.current_epoch, self.server.tree.last_processed_zxid,
-            list(peer.committed.entries), tick_ms=cfg.tick_time_ms,
+            list(peer.db.window), tick_ms=cfg.tick_time_ms,
             init_limit=cfg.init_limit, sync_limit=cfg.sync_limit,
             config_version=peer.quorum.version, config_bytes=peer.last_seen.config_bytes(),
             disk_log=disk_log_reader(peer.storage),
@@ -178,7 +178,7 @@ class LeaderHost:
             elif t is L.Apply:
                 origin = self.origins.pop(a.zxid, _NO_ORIGIN)
                 self.server.apply_committed(a.hdr, a.txn, origin)
-                self.peer.committed.add(a.hdr, a.txn, a.digest, a.data)
+                self.peer.db.committed(a.zxid, committed_data(a.hdr, a.txn, a.digest, a.data))
                 applied = True
             elif t is L.Persist:
                 self.peer.disk.submit([(h, tx, d, data) for _, h, tx, d, data in a.entries],

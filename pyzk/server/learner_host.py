@@ -18,7 +18,7 @@ from ..storage.snapshot import load_tree
 from ..zab import learner as N
 from ..zab import reconfig
 from ..zab.packets import QuorumStreamReader, encode_packet
-from .replication import truncate
+from .replication import carry_out, committed_data
 from .zkserver import Origin
 
 if TYPE_CHECKING:
@@ -53,7 +53,7 @@ class LearnerHost:
             self.server.tree.last_processed_zxid, config_version=peer.quorum.version,
             tick_ms=cfg.tick_time_ms,
             init_limit=cfg.init_limit, sync_limit=cfg.sync_limit,
-            touches=self._touches, full_resync=peer.full_resync)
+            touches=self._touches, full_resync=peer.db.full_resync)
         self.writer: asyncio.StreamWriter | None = None
         self.origins: dict[tuple[int, int], Origin] = {}
         self.syncs: deque[tuple[ClientConn, Pending]] = deque()
@@ -70,7 +70,6 @@ class LearnerHost:
         self._flush_scheduled = False
         # Log writes reported durable, coalesced: `persisted(seq)` releases every seq up to it.
         self._durable_seq = 0
-        self._db_unsaved = False  # a SNAP/reset tree not yet snapshotted to disk
         self._release_scheduled = False
 
     def now_ms(self) -> int:
@@ -111,22 +110,7 @@ class LearnerHost:
             reading.cancel()
             self._flush()
             writer.close()
-        if self._db_unsaved:
-            await self._restore_saved_db()
         return self.reason
-
-    async def _restore_saved_db(self) -> None:
-        """The role ended after a SNAP (or a full-resync reset) replaced the tree but before
-        NEWLEADER's snapshot of it reached the disk: go back to what the disk holds, or a later
-        DIFF would be logged on top of a log that lacks the SNAP's txns (found by
-        tests/simulation/ensemble_sim.py)."""
-        await self.peer.disk.wait_idle()
-        tree, sessions = self.peer.reload_from_disk()
-        self._replace_db(tree, sessions)
-        self.peer.committed.load(self.peer.storage, tree.last_processed_zxid)
-        self._db_unsaved = False
-        log.info("sync did not finish: reloaded the database from disk",
-                 zxid=hex(tree.last_processed_zxid))
 
     def stop(self, reason: str) -> None:
         if not self.done.is_set():
@@ -181,30 +165,25 @@ class LearnerHost:
                 e = a.entry
                 origin = self.origins.pop((e.hdr.clientId, e.hdr.cxid), _NO_ORIGIN)
                 self.server.apply_committed(e.hdr, e.txn, origin)
-                self.peer.committed.add(e.hdr, e.txn, e.digest, e.data)
+                self.peer.db.committed(e.zxid, committed_data(e.hdr, e.txn, e.digest, e.data))
                 applied = True
             elif t is N.Persist:
                 self._persist(a)
             elif t is N.PersistEpoch:
                 self.peer.persist_epoch(a.name, a.value)
             elif t is N.Truncate:
-                await self._truncate(a.zxid)
+                await carry_out(self.peer, self.peer.db.truncate(a.zxid), self._replace_db,
+                                self._truncate_failed)
             elif t is N.LoadSnapshot:
-                await self.peer.disk.wait_idle()
+                await carry_out(self.peer, self.peer.db.replace(), self._replace_db)
                 tree = self.peer.new_tree()
                 load_tree(a.snapshot, tree, a.zxid)
                 self._replace_db(tree, dict(a.snapshot.sessions))
-                self._db_unsaved = True
-                # ZKDatabase.deserializeSnapshot clears the committed log: a txn fast-forwarded
-                # before the election may be one this leader's history does not have.
-                self.peer.committed.clear()
                 log.info("loaded SNAP from the leader", zxid=hex(a.zxid),
                          nodes=tree.node_count())
             elif t is N.ResetDatabase:
-                await self.peer.disk.wait_idle()
+                await carry_out(self.peer, self.peer.db.replace(), self._replace_db)
                 self._replace_db(self.peer.new_tree(), {})
-                self._db_unsaved = True
-                self.peer.committed.clear()
             elif t is N.StartServing:
                 self._start_serving(a.epoch)
             elif t is N.Revalidated:
@@ -235,17 +214,17 @@ class LearnerHost:
                 self.peer.persist_epoch("currentEpoch", epoch)
 
         snap_tree = self.server.tree if a.snapshot else None
+        db = self.peer.db
+        token = db.snapshot_queued() if a.snapshot else -1
 
         def done() -> None:
             if a.snapshot:
-                self._db_unsaved = False  # the replaced tree is on disk now
+                db.snapshot_durable(token)
             self._persisted(seq)
 
         self.peer.disk.submit([(e.hdr, e.txn, e.digest, e.data) for e in a.entries],
                               done, snapshot_tree=snap_tree,
                               sessions=self.server_sessions, after=after)
-        if a.snapshot:
-            self.peer.full_resync = False
 
     def _persisted(self, seq: int) -> None:
         # The disk worker reports a whole group commit at once: one core call for all of it.
@@ -282,20 +261,8 @@ class LearnerHost:
             w.write(out[0] if len(out) == 1 else b"".join(out))
         out.clear()
 
-    async def _truncate(self, zxid: int) -> None:
-        await self.peer.disk.wait_idle()
-        if not truncate(self.peer.storage, zxid):
-            log.warning("cannot truncate below a snapshot; full resync", zxid=hex(zxid))
-            self.peer.full_resync = True
-            await self.execute(self.core.truncate_failed())
-            return
-        tree, sessions = self.peer.reload_from_disk()
-        self._replace_db(tree, sessions)
-        # ZKDatabase.truncateLog: clear() and loadDataBase() refill the committed log from the
-        # cut log, so txns past the TRUNC point (fast-forwarded ones) leave the window too.
-        self.peer.committed.load(self.peer.storage, tree.last_processed_zxid)
-        log.info("truncated the txn log", zxid=hex(zxid),
-                 tree_zxid=hex(tree.last_processed_zxid))
+    async def _truncate_failed(self) -> None:
+        await self.execute(self.core.truncate_failed())
 
     def _replace_db(self, tree: Any, sessions: dict[int, int]) -> None:
         self.server = self.peer.new_server(leading=False, tree=tree, sessions=sessions)

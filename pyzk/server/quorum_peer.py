@@ -19,6 +19,7 @@ from ..metrics import ServerMetrics
 from ..storage.datadir import DataDirError
 from ..tree.datatree import CONFIG_NODE, DataTree
 from ..zab import reconfig
+from ..zab.database import ReplicaDatabase
 from ..zab.election import FLE
 from ..zab.election_transport import ElectionService, QuorumCnxManager
 from ..zab.quorum import QuorumMaj
@@ -32,7 +33,7 @@ from .learner_host import LearnerHost
 from .persistence import open_storage
 from .quorum_view import QuorumView
 from .readonly import ReadOnlyServer, grace_ms
-from .replication import CommittedWindow, PersistWorker, fast_forward
+from .replication import PersistWorker, carry_out, logged_txns
 from .stats import ServerStats
 from .zkserver import ZkServer
 
@@ -63,8 +64,8 @@ class QuorumPeer:
         self.leader_id = -1
         self.accepted_epoch = 0
         self.current_epoch = 0
-        self.full_resync = False
-        self.committed = CommittedWindow(config.commit_log_count)
+        # The committed window, unsaved SNAP trees, full resyncs (pyzk/zab/database.py).
+        self.db = ReplicaDatabase(config.commit_log_count)
         self.disk: PersistWorker = None  # type: ignore[assignment]
         self.election: ElectionService | None = None
         self.fle: FLE | None = None
@@ -86,6 +87,9 @@ class QuorumPeer:
         tree = DataTree(extended_types=cfg.extended_types, skip_acl=cfg.skip_acl)
         tree.set_config_data(self.quorum.config_bytes())
         return tree
+
+    def _install_db(self, tree: DataTree, sessions: dict[int, int]) -> None:
+        self.new_server(leading=False, tree=tree, sessions=sessions)
 
     def reload_from_disk(self) -> tuple[DataTree, dict[int, int]]:
         tree, sessions = self.storage.recover()
@@ -195,7 +199,7 @@ class QuorumPeer:
         self.server = None
         self.new_server(leading=False, tree=tree, sessions=sessions)
         self._load_epochs()
-        self.committed.load(self.storage, tree.last_processed_zxid)
+        self.db.loaded(tree.last_processed_zxid, logged_txns(self.storage))
         self.disk = PersistWorker(self.storage, cfg.force_sync)
         self.disk.start()
         view = {sid: (s.host, s.election_port) for sid, s in cfg.servers.items()}
@@ -292,14 +296,8 @@ class QuorumPeer:
         while not self._stopping:
             self.state = ServerState.LOOKING
             self.leader_id = -1
-            await self.disk.wait_idle()
-            srv = self.server
-            sessions = {sid: s.timeout_ms for sid, s in srv.sessions.sessions.items()}
-            n = fast_forward(self.storage, srv.tree, sessions, self.committed)
-            if n:
-                log.info("applied logged txns before the election", txns=n)
-                srv = self.new_server(leading=False, sessions=sessions)
-            last = srv.tree.last_processed_zxid
+            await carry_out(self, self.db.before_election(), self._install_db)
+            last = self.server.tree.last_processed_zxid
             t0 = loop.time()
             if self.reconfig_flag and self.fle is not None and self.fle.current_vote is not None:
                 # updateServerState: a reconfig named the leader; take it without an election.

@@ -1,6 +1,7 @@
 """Disk and database chores shared by the leader and learner hosts: the ordered persist worker
 (group commit of Persist actions, snapshot-then-discard-log, truncation), the SNAP body of the
-live tree, the committed-proposal window and the on-disk log reader LearnerHandler syncs from.
+live tree, the on-disk log reader LearnerHandler syncs from, and the disk steps of the database
+core (pyzk/zab/database.py: reload, fast-forward, truncate).
 """
 
 from __future__ import annotations
@@ -8,8 +9,8 @@ from __future__ import annotations
 import asyncio
 import os
 from collections import deque
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Awaitable, Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
@@ -25,7 +26,11 @@ from ..storage.logfile import (
 from ..storage.recovery import replay
 from ..storage.snapshot import capture, node_record
 from ..tree.datatree import DataTree
+from ..zab.database import CutLog, DbAction, Drain, Reload, ReplayLog, ReplicaDatabase, ResyncFully
 from ..zab.packets import encode_snap_body_records, encode_txn
+
+if TYPE_CHECKING:
+    from .quorum_peer import QuorumPeer
 
 log = structlog.get_logger("pyzk.replication")
 
@@ -167,10 +172,10 @@ def truncate(storage: Any, zxid: int) -> bool:
 
 
 def fast_forward(storage: Any, tree: DataTree, sessions: dict[int, int],
-                 committed: CommittedWindow | None = None) -> int:
-    """ZKDatabase.fastForwardDataBase: apply logged txns the tree has not seen (a learner's
-    acked-but-uncommitted proposals), so the tree matches the log before an election; each
-    one also joins the committed window (its commitProposalPlaybackListener)."""
+                 db: ReplicaDatabase | None = None) -> int:
+    """ZKDatabase.fastForwardDataBase (ReplayLog): apply logged txns the tree has not seen (a
+    learner's acked-but-uncommitted proposals), so the tree matches the log before an
+    election; each one is reported to `db` (it joins the committed window)."""
     writer = getattr(storage, "writer", None)
     if writer is not None and 0 < writer.last_zxid_seen <= tree.last_processed_zxid:
         # Nothing was logged past the tree since this process started (recovery replayed
@@ -178,14 +183,55 @@ def fast_forward(storage: Any, tree: DataTree, sessions: dict[int, int],
         return 0
 
     def loaded(e: txnlog.TxnEntry) -> None:
-        if committed is not None:
-            committed.add(e.hdr, e.txn, e.digest)
+        if db is not None:
+            db.replayed(e.hdr.zxid, txnlog.serialize_txn(e.hdr, e.txn, e.digest))
 
-    # Without the window entry, a leader elected with such a txn in its tree would DIFF a
-    # learner that lacks it straight past it (LearnerHandler.queueCommittedProposals walks
-    # the committed log): the txn would exist on the leader only, forever.
     _, n, _ = replay(storage.datadir.log_dir, tree, sessions, tree.last_processed_zxid, loaded)
     return n
+
+
+async def carry_out(peer: QuorumPeer, actions: list[DbAction],
+                    install: Callable[[DataTree, dict[int, int]], None],
+                    resync: Callable[[], Awaitable[None]] | None = None) -> None:
+    """Perform the database core's disk steps (pyzk/zab/database.py) in order: `install`
+    makes a reloaded tree the member's, `resync` ends a sync whose TRUNC was impossible."""
+    db = peer.db
+    for a in actions:
+        match a:
+            case Drain():
+                await peer.disk.wait_idle()
+            case Reload():
+                tree, sessions = peer.reload_from_disk()
+                install(tree, sessions)
+                db.loaded(tree.last_processed_zxid, logged_txns(peer.storage))
+                log.info("reloaded the database from disk", zxid=hex(tree.last_processed_zxid))
+            case ReplayLog():
+                srv = peer.server
+                assert srv is not None
+                sessions = {sid: s.timeout_ms for sid, s in srv.sessions.sessions.items()}
+                n = fast_forward(peer.storage, srv.tree, sessions, db)
+                if n:
+                    log.info("applied logged txns before the election", txns=n)
+                    install(srv.tree, sessions)
+            case CutLog(zxid=zxid):
+                ok = truncate(peer.storage, zxid)
+                log.info("truncated the txn log" if ok else
+                         "cannot truncate below a snapshot; full resync", zxid=hex(zxid))
+                await carry_out(peer, db.truncated(ok), install, resync)
+            case ResyncFully():
+                if resync is not None:
+                    await resync()
+
+
+def committed_data(hdr: Any, txn: Any, digest: Any, data: bytes | None) -> bytes:
+    """A committed txn's PROPOSAL data for the window (encoded only when not at hand)."""
+    return data if data is not None else encode_txn(hdr, txn, digest)
+
+
+def logged_txns(storage: Any) -> Iterator[tuple[int, bytes]]:
+    """Every logged txn as (zxid, PROPOSAL data), oldest first (loadDataBase's playback)."""
+    for _, _, e in iter_log(storage.datadir.log_dir, 0):
+        yield e.hdr.zxid, txnlog.serialize_txn(e.hdr, e.txn, e.digest)
 
 
 def snap_body(tree: DataTree, sessions: dict[int, int]) -> bytes:
@@ -193,28 +239,6 @@ def snap_body(tree: DataTree, sessions: dict[int, int]) -> bytes:
     view = capture(tree, sessions)
     records = [node_record(path, n) for path, n in view.nodes.items()]  # cached per znode
     return encode_snap_body_records(view.sessions, view.acl_cache.entries(), records)
-
-
-class CommittedWindow:
-    """ZKDatabase.committedLog: the last `size` committed txns as PROPOSAL data."""
-
-    def __init__(self, size: int) -> None:
-        self.entries: deque[tuple[int, bytes]] = deque(maxlen=max(size, 1))
-
-    def add(self, hdr: Any, txn: Any, digest: Any = None, data: bytes | None = None) -> None:
-        """`data`: the txn's PROPOSAL bytes when the caller has them (no re-encoding)."""
-        self.entries.append((hdr.zxid, data if data is not None else encode_txn(hdr, txn, digest)))
-
-    def clear(self) -> None:
-        """ZKDatabase.clear: the database was replaced (SNAP from the leader, full resync)."""
-        self.entries.clear()
-
-    def load(self, storage: Any, last_zxid: int) -> None:
-        """Fill from the txn log tail at startup (loadDataBase adds replayed txns)."""
-        self.entries.clear()
-        for _, _, e in iter_log(storage.datadir.log_dir, 0):
-            if e.hdr.zxid <= last_zxid:
-                self.entries.append((e.hdr.zxid, txnlog.serialize_txn(e.hdr, e.txn, e.digest)))
 
 
 def disk_log_reader(storage: Any, size_factor: float = SNAPSHOT_SIZE_FACTOR

@@ -1,11 +1,13 @@
 """Seeded simulation of a whole ensemble: every server runs the real FLE core (pyzk.zab.election)
 and, once it decides, the real LeaderCore or LearnerCore, wired as QuorumPeer._run, LeaderHost and
-LearnerHost wire them; roles end back in LOOKING. The network is FIFO per connection with random
+LearnerHost wire them; roles end back in LOOKING. Each member's database bookkeeping is the real
+ReplicaDatabase (pyzk/zab/database.py): the committed window, fast-forward, unsaved SNAP trees
+and TRUNC run as the server runs them; this file only carries out their disk steps on a
+simulated disk (`run_db`), as pyzk/server/replication.carry_out does on the real one. The network is FIFO per connection with random
 interleaving across connections, resets, partitions, crashes (durable log/epochs/snapshot kept)
 and restarts. Invariants are checked after every step (see `Violation` raises).
 
     .venv/bin/python tests/simulation/ensemble_sim.py [schedules] [first_seed] [3|3+1|5|all]
-        [fixed|unfixed|java]
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from zabsim import _STAT0, TICK, Violation, _FakeSnap, _val  # noqa: E402
 from pyzk.config.model import LearnerType, QuorumServer  # noqa: E402
 from pyzk.protocol import records as r  # noqa: E402
 from pyzk.storage.snapshot import SnapNode  # noqa: E402
+from pyzk.zab import database as D  # noqa: E402
 from pyzk.zab import election as E  # noqa: E402
 from pyzk.zab import leader as LD  # noqa: E402
 from pyzk.zab import learner as LN  # noqa: E402
@@ -38,35 +41,6 @@ WINDOW = 4       # commitLogCount: small, so that syncs go to the disk log and t
 SETDATA = 5
 FIN = ("fin",)
 CONFIGS = {"3": (3, 0), "3+1": (3, 1), "5": (5, 0)}
-
-
-class Host:
-    """How the hosts (quorum_peer/learner_host) treat the database around the cores. FIXED is
-    pyzk's server (pyzk/server/quorum_peer.py, learner_host.py, replication.py); UNFIXED is how
-    it was before the three fixes this simulator showed are needed (each gap loses or diverges
-    committed txns: run with `unfixed` to see)."""
-
-    def __init__(self, ff_window: bool, window_reset: bool, reload_undurable: bool,
-                 leader_snapshot: bool = False) -> None:
-        # ZKDatabase.fastForwardDataBase adds the replayed txns to committedLog (else the new
-        # leader's window ends before its tree and a DIFF silently skips those txns).
-        self.ff_window = ff_window
-        # deserializeSnapshot / truncateLog clear committedLog (truncateLog reloads it from the
-        # log), so the window never holds txns of a truncated branch or a gap before a SNAP.
-        self.window_reset = window_reset
-        # A learner role that ends after LoadSnapshot/ResetDatabase but before the NEWLEADER
-        # snapshot is durable reloads the tree from disk: a later DIFF logs on top of a disk
-        # that lacks the SNAP's txns. Java 3.8.4 keeps the tree (ZooKeeperServer.shutdown(false));
-        # the `java` model, which snapshots at Leader.lead instead, still shows that gap.
-        self.reload_undurable = reload_undurable
-        # Leader.lead -> ZooKeeperServer.loadData -> takeSnapshot.
-        self.leader_snapshot = leader_snapshot
-
-
-FIXED = Host(True, True, True)
-UNFIXED = Host(False, False, False)
-JAVA = Host(True, True, False, True)
-HOSTS = {"fixed": FIXED, "unfixed": UNFIXED, "java": JAVA}
 
 
 class Conn:
@@ -96,10 +70,8 @@ class Server:
 
     def boot(self) -> None:
         """Process start: recover the tree from snapshot + log, load the committed window."""
-        self.hist = self.disk_tree()
-        self.last_applied = max([self.snap_zxid, *self.hist])
-        self.window: deque[tuple[int, bytes]] = deque(
-            ((z, encode_txn(h, t)) for z, h, t in self.log if z > self.snap_zxid), maxlen=WINDOW)
+        self.db = D.ReplicaDatabase(WINDOW)
+        self.reload()
         self.pending: list[tuple[int, Any, Any]] = []  # (role token, core, Persist) not durable
         self.fle = E.FLE(self.sid, self.quorum)
         self.timer_at: int | None = None
@@ -110,10 +82,14 @@ class Server:
         self.leader_sid = -1
         self.tries, self.next_try = 0, 0
         self.serving = False
-        self.full_resync = False
         self.origins: dict[Any, tuple[int, tuple[str, bytes]]] = {}
         self.inbox: Any = None  # the SNAP body being delivered
-        self.undurable = False  # the tree came from a SNAP/reset not yet snapshotted
+
+    def reload(self) -> None:
+        """D.Reload: the tree from snapshot + log, and the window from the log."""
+        self.hist = self.disk_tree()
+        self.last_applied = max([self.snap_zxid, *self.hist])
+        self.db.loaded(self.last_applied, ((z, encode_txn(h, t)) for z, h, t in self.log))
 
     def disk_tree(self) -> dict[int, tuple[str, bytes]]:
         """What recovery rebuilds: the snapshot, then the logged txns after it."""
@@ -128,8 +104,8 @@ class Server:
 
 
 class Sim:
-    def __init__(self, seed: int, voters: int = 3, observers: int = 0, host: Host = FIXED) -> None:
-        self.seed, self.rng, self.host = seed, random.Random(seed), host
+    def __init__(self, seed: int, voters: int = 3, observers: int = 0) -> None:
+        self.seed, self.rng = seed, random.Random(seed)
         members = {sid: QuorumServer(sid, f"127.0.0.{sid}", 2888, 3888,
                                      LearnerType.OBSERVER if sid > voters
                                      else LearnerType.PARTICIPANT)
@@ -164,19 +140,7 @@ class Sim:
         n.role, n.core, n.conn, n.serving, n.leader_sid = "looking", None, None, False, -1
         n.token += 1
         n.origins = {}
-        self.fsync(n)
-        if n.undurable and self.host.reload_undurable:
-            n.hist = n.disk_tree()
-            n.last_applied = max([n.snap_zxid, *n.hist])
-            n.window.clear()
-            n.window.extend((z, encode_txn(h, t)) for z, h, t in n.log if z > n.snap_zxid)
-        n.undurable = False
-        for z, _h, t in n.log:
-            if z > n.last_applied:  # replication.fast_forward
-                n.hist[z] = _val(t)
-                n.last_applied = z
-                if self.host.ff_window:
-                    n.window.append((z, encode_txn(_h, t)))
+        self.run_db(n, n.db.before_election())
         self.fle_out(n, n.fle.start(n.last_applied, n.current, self.now))
 
     def fle_out(self, n: Server, actions: list[Any]) -> None:
@@ -222,12 +186,10 @@ class Sim:
         self.log_(f"s{n.sid} decided {d.state.name} for s{d.vote.id}")
         if d.state == ServerState.LEADING:
             n.role = "leading"
-            if self.host.leader_snapshot:
-                n.snap, n.snap_zxid = dict(n.hist), n.last_applied
             disk = self._disk_reader(n)
             n.core = LD.LeaderCore(n.sid, set(self.quorum.voting_members),
                                    set(self.quorum.observing_members), n.accepted, n.current,
-                                   n.last_applied, list(n.window), TICK, 10, 5,
+                                   n.last_applied, list(n.db.window), TICK, 10, 5,
                                    disk_log=disk, commit_log_count=WINDOW)
             self.handle(n, n.core.start(self.now))
         else:
@@ -263,7 +225,7 @@ class Sim:
             n.conn = c
             n.core = c.ncore = LN.LearnerCore(n.sid, n.observer, n.accepted, n.current,
                                               n.last_applied, tick_ms=TICK, init_limit=10,
-                                              sync_limit=5, full_resync=n.full_resync)
+                                              sync_limit=5, full_resync=n.db.full_resync)
             self.handle(n, n.core.connected(self.now))
             return
         n.tries += 1  # Learner.connectToLeader: 5 tries 100 ms apart, then LOOKING
@@ -345,10 +307,10 @@ class Sim:
             elif t is LD.SendSnap:
                 self.send_snap(n, a)
             elif t is LD.Persist or t is LN.Persist:
-                hist = dict(n.hist) if t is LN.Persist and a.snapshot else None
-                if hist is not None:
-                    n.full_resync = n.undurable = False
-                n.pending.append((n.token, core, (a, hist, n.last_applied)))
+                snap = None
+                if t is LN.Persist and a.snapshot:
+                    snap = (dict(n.hist), n.db.snapshot_queued())
+                n.pending.append((n.token, core, (a, snap, n.last_applied)))
             elif t is LD.PersistEpoch or t is LN.PersistEpoch:
                 if a.name == "acceptedEpoch":
                     n.accepted = a.value
@@ -360,20 +322,14 @@ class Sim:
                 e = a.entry
                 self.apply(n, e.zxid, e.hdr, e.txn, e.data, False)
             elif t is LN.Truncate:
-                self.truncate(n, a.zxid)
+                self.run_db(n, n.db.truncate(a.zxid))
             elif t is LN.LoadSnapshot:
-                self.fsync(n)
+                self.run_db(n, n.db.replace())
                 msg = n.inbox
                 n.hist, n.last_applied = dict(msg[3]), msg[1].zxid
-                n.undurable = True
-                if self.host.window_reset:
-                    n.window.clear()
             elif t is LN.ResetDatabase:
-                self.fsync(n)
+                self.run_db(n, n.db.replace())
                 n.hist, n.last_applied = {}, 0
-                n.undurable = True
-                if self.host.window_reset:
-                    n.window.clear()
             elif t is LD.Established:
                 self.on_established(n, a.epoch)
             elif t is LN.StartServing:
@@ -395,28 +351,37 @@ class Sim:
             nodes = [SnapNode(p, d, -1, _STAT0) for p, d in self.tree(n).items()]
             c.down.append(("snap", r.QuorumPacket(15, a.zxid, None, None), nodes, dict(n.hist)))
 
-    def truncate(self, n: Server, zxid: int) -> None:
-        """LearnerHost._truncate: wait for the disk, cut the log, reload from disk."""
-        self.fsync(n)
-        if n.snap_zxid > zxid:
-            STATS["full_resync"] += 1
-            n.full_resync = True
-            self.handle(n, n.core.truncate_failed())
-            return
-        n.log = [e for e in n.log if e[0] <= zxid]
-        n.hist = n.disk_tree()
-        n.last_applied = max([n.snap_zxid, *n.hist])
-        if self.host.window_reset:
-            n.window.clear()
-            n.window.extend((z, encode_txn(h, t)) for z, h, t in n.log if z > n.snap_zxid)
+    def run_db(self, n: Server, actions: list[D.DbAction]) -> None:
+        """replication.carry_out on the simulated disk."""
+        for a in actions:
+            match a:
+                case D.Drain():
+                    self.fsync(n)
+                case D.Reload():
+                    n.reload()
+                case D.ReplayLog():  # replication.fast_forward
+                    for z, h, t in n.log:
+                        if z > n.last_applied:
+                            n.hist[z] = _val(t)
+                            n.last_applied = z
+                            n.db.replayed(z, encode_txn(h, t))
+                case D.CutLog(zxid=zxid):  # replication.truncate
+                    ok = n.snap_zxid <= zxid
+                    if ok:
+                        n.log = [e for e in n.log if e[0] <= zxid]
+                    self.run_db(n, n.db.truncated(ok))
+                case D.ResyncFully():
+                    STATS["full_resync"] += 1
+                    self.handle(n, n.core.truncate_failed())
 
     def fsync(self, n: Server, notify: bool = False) -> None:
         """The persist worker finishes every queued job, in order (a group commit)."""
         batch, n.pending = n.pending, []
         top = 0
-        for token, core, (a, hist, at) in batch:
-            if hist is not None:  # a sync snapshot: the old logs are discarded after it
-                n.snap, n.snap_zxid, n.log = hist, at, []
+        for token, core, (a, snap, at) in batch:
+            if snap is not None:  # a sync snapshot: the old logs are discarded after it
+                n.snap, n.snap_zxid, n.log = snap[0], at, []
+                n.db.snapshot_durable(snap[1])
             last = n.last_logged()
             for e in a.entries:
                 z, hdr, txn = e[0], e[1], e[2]
@@ -454,7 +419,7 @@ class Sim:
             raise Violation(f"s{n.sid}: applied {z:#x} skipping committed {gap[0]:#x}")
         n.hist[z] = v
         n.last_applied = z
-        n.window.append((z, data if data is not None else encode_txn(hdr, txn)))
+        n.db.committed(z, data if data is not None else encode_txn(hdr, txn))
         origin = n.origins.pop(z if leading else (hdr.clientId, hdr.cxid), None)
         if origin is not None:
             if origin[1] != v:
@@ -677,25 +642,24 @@ class Sim:
         return t
 
 
-def run_one(seed: int, config: str, host: Host = FIXED) -> Sim:
+def run_one(seed: int, config: str) -> Sim:
     voters, observers = CONFIGS[config]
-    sim = Sim(seed, voters, observers, host)
+    sim = Sim(seed, voters, observers)
     try:
         return sim.run()
     except Violation as e:
-        hname = next((k for k, v in HOSTS.items() if v is host), "?")
         raise Violation(f"seed={seed} config={config}: {e}\n  reproduce: .venv/bin/python "
-                        f"tests/simulation/ensemble_sim.py 1 {seed} {config} {hname}\n"
+                        f"tests/simulation/ensemble_sim.py 1 {seed} {config}\n"
                         "  last events: "
                         + " | ".join(sim.trace[-10:])) from None
 
 
-def run_many(count: int, first_seed: int = 0, configs: tuple[str, ...] = tuple(CONFIGS),
-             host: Host = FIXED) -> tuple[int, float]:
+def run_many(count: int, first_seed: int = 0, configs: tuple[str, ...] = tuple(CONFIGS)
+             ) -> tuple[int, float]:
     t0 = time.perf_counter()
     for seed in range(first_seed, first_seed + count):
         for cfg in configs:
-            run_one(seed, cfg, host)
+            run_one(seed, cfg)
     return count * len(configs), time.perf_counter() - t0
 
 
@@ -704,7 +668,6 @@ if __name__ == "__main__":
     first = int(sys.argv[2]) if len(sys.argv) > 2 else 0
     which = sys.argv[3] if len(sys.argv) > 3 else "all"
     cfgs = tuple(CONFIGS) if which == "all" else (which,)
-    hname = sys.argv[4] if len(sys.argv) > 4 else "fixed"
-    print(f"ensemble_sim: seeds {first}..{first + cnt - 1} configs {cfgs} host {hname}")
-    n, dt = run_many(cnt, first, cfgs, HOSTS[hname])
+    print(f"ensemble_sim: seeds {first}..{first + cnt - 1} configs {cfgs}")
+    n, dt = run_many(cnt, first, cfgs)
     print(f"{n} schedules in {dt:.1f}s ({n / dt:.1f}/s); {dict(STATS)}")

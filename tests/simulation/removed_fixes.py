@@ -1,0 +1,129 @@
+"""The ensemble simulation's power: each past fix it (or a mixed ensemble) called for, removed
+again by patching the real code back to its pre-fix form, must be caught by some seed.
+test_ensemble_sim.py replays one known catching seed per fix in CI; by hand:
+
+    .venv/bin/python tests/simulation/removed_fixes.py [seeds_per_config] [fix ...]
+
+runs the seeds 0.. of every configuration with each fix removed and lists the catching seeds.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import ensemble_sim as es  # noqa: E402
+
+from pyzk.zab import database as D  # noqa: E402
+from pyzk.zab import leader as LD  # noqa: E402
+from pyzk.zab import learner as LN  # noqa: E402
+from pyzk.zab.packets import PT, encode_touches, packet  # noqa: E402
+
+
+def _no_ff_window(self: D.ReplicaDatabase, zxid: int, data: bytes) -> None:
+    """fe66b2b: fast-forwarded txns did not join the committed window."""
+
+
+def _snap_keeps_window(self: D.ReplicaDatabase) -> list[D.DbAction]:
+    """fe66b2b: a SNAP/reset left the old window in place."""
+    self.unsaved = True
+    self.generation += 1
+    return [D.Drain()]
+
+
+def _reload_keeps_window(self: D.ReplicaDatabase, tree_zxid: int, logged: Any) -> None:
+    """fe66b2b: the window was loaded at start-up only, not again after a TRUNC."""
+    if not self.window:
+        self.window.extend((z, d) for z, d in logged if z <= tree_zxid)
+    self.unsaved = False
+
+
+def _keep_unsaved_snap(self: D.ReplicaDatabase) -> list[D.DbAction]:
+    """fe66b2b: a SNAP tree whose NEWLEADER snapshot never reached disk was kept."""
+    self.unsaved = False
+    return [D.Drain(), D.ReplayLog()]
+
+
+def _commit_undeferred(self: LN.LearnerCore, zxid: int) -> None:
+    """5de8ee2: DIFF-sync commits before NEWLEADER were applied before being logged."""
+    if not self.pending:
+        return
+    if self.pending[0].zxid != zxid:
+        return self._fail(f"Committing zxid {zxid:#x} but next pending txn "
+                          f"{self.pending[0].zxid:#x}")
+    self.out.append(LN.Apply(self.pending.popleft()))
+    return None
+
+
+class _AcksKept(set[int]):
+    def discard(self, sid: int) -> None:
+        """badd528: acks from a learner's earlier connection kept counting."""
+
+
+def _proposal_keeping_acks(orig: Callable[..., None]) -> Callable[..., None]:
+    def init(self: Any, *args: Any, **kw: Any) -> None:
+        orig(self, *args, **kw)
+        self.acks = _AcksKept(self.acks)
+    return init
+
+
+def _ping_overtakes(orig: Callable[[LN.LearnerCore, Any], None]
+                    ) -> Callable[[LN.LearnerCore, Any], None]:
+    def sync_packet(self: LN.LearnerCore, qp: Any) -> None:
+        """78c288d: a PING reply during sync did not wait for the NEWLEADER ack."""
+        if qp.type == PT.PING:
+            return self._send(packet(PT.PING, qp.zxid, encode_touches(self.touches()),
+                                     qp.authinfo))
+        return orig(self, qp)
+    return sync_packet
+
+
+# name -> (class, attribute, replacement or a wrapper of the original)
+FIXES: dict[str, tuple[type, str, Callable[..., Any], bool]] = {
+    "ff_window": (D.ReplicaDatabase, "replayed", _no_ff_window, False),
+    "snap_clears_window": (D.ReplicaDatabase, "replace", _snap_keeps_window, False),
+    "reload_refills_window": (D.ReplicaDatabase, "loaded", _reload_keeps_window, False),
+    "drop_unsaved_snap": (D.ReplicaDatabase, "before_election", _keep_unsaved_snap, False),
+    "diff_commit_deferred": (LN.LearnerCore, "_commit", _commit_undeferred, False),
+    "stale_acks_dropped": (LD._Proposal, "__init__", _proposal_keeping_acks, True),
+    "ping_behind_ack": (LN.LearnerCore, "_sync_packet", _ping_overtakes, True),
+}
+
+
+@contextmanager
+def removed(name: str) -> Iterator[None]:
+    cls, attr, repl, wraps = FIXES[name]
+    orig = cls.__dict__[attr]
+    setattr(cls, attr, repl(orig) if wraps else repl)
+    try:
+        yield
+    finally:
+        setattr(cls, attr, orig)
+
+
+def catching_seeds(name: str, seeds: range, config: str, stop_after: int = 0) -> list[int]:
+    found: list[int] = []
+    with removed(name):
+        for seed in seeds:
+            try:
+                es.run_one(seed, config)
+            except es.Violation:
+                found.append(seed)
+                if stop_after and len(found) >= stop_after:
+                    break
+    return found
+
+
+if __name__ == "__main__":
+    count = int(sys.argv[1]) if len(sys.argv) > 1 else 200
+    names = sys.argv[2:] or list(FIXES)
+    for fix in names:
+        for cfg in es.CONFIGS:
+            hits = catching_seeds(fix, range(count), cfg)
+            print(f"{fix:22} {cfg:4} caught by {len(hits)}/{count}: {hits[:12]}", flush=True)
