@@ -7,6 +7,7 @@ the tree (ACL checks, watch registration, setWatches replay) and returns (err, b
 from __future__ import annotations
 
 import struct
+from collections.abc import Iterator
 from typing import Any
 
 from ..protocol import records as r
@@ -244,8 +245,8 @@ def _multi_response(results: list[tuple[int, int, Any]]) -> bytes:
 
 
 def _check_watches(tree: DataTree, req: Request, rec: Any, events: list[Event]) -> bytes:
-    if rec.type not in (1, 2, 3):
-        raise _Marshalling()  # WatcherType.fromInt throws
+    if rec.type not in (1, 2, 3) or rec.path is None:
+        raise _Marshalling()  # WatcherType.fromInt throws; a null path is a NullPointerException
     if not tree.watches.contains(rec.path, rec.type, req.watcher):
         raise KeeperError(Err.NOWATCHER, rec.path)
     return b""
@@ -255,7 +256,7 @@ def _remove_watches(tree: DataTree, req: Request, rec: Any, events: list[Event])
     # The server only drops the watch; the client library raises the *WatchRemoved event.
     if rec.type not in (1, 2, 3):
         raise _Marshalling()
-    if not tree.watches.remove(rec.path, rec.type, req.watcher):
+    if rec.path is None or not tree.watches.remove(rec.path, rec.type, req.watcher):
         raise KeeperError(Err.NOWATCHER, rec.path)
     return b""
 
@@ -279,21 +280,38 @@ def _set_watches(tree: DataTree, req: Request, rec: Any, events: list[Event]) ->
     def fire(etype: int, path: str) -> None:
         events.append((w, r.WatcherEvent(etype, _SYNC, path)))
 
-    for path in rec.dataWatches or ():
-        n = nodes.get(path)
+    def paths(v: list[str | None] | None) -> Iterator[str]:
+        # Java iterates each list in turn: a null list, or a null path where the node is
+        # looked up, throws (NullPointerException -> MARSHALLINGERROR) after every path
+        # before it took effect.
+        if v is None:
+            raise _Marshalling()
+        for path in v:
+            if path is None:
+                raise _Marshalling()
+            yield path
+
+    def persistent(v: list[str | None] | None) -> list[str]:
+        # addWatch takes a null path without looking anything up: a watch that never fires.
+        if v is None:
+            raise _Marshalling()
+        return [p for p in v if p is not None]
+
+    for path in paths(rec.dataWatches):
+        n = nodes.get(path or "/")  # Java's node map aliases "" to the root
         if n is None:
             fire(EventType.NODE_DELETED, path)
         elif n.mzxid > rz:
             fire(EventType.NODE_DATA_CHANGED, path)
         else:
             wm.data.add(path, w)
-    for path in rec.existWatches or ():
-        if path in nodes:
+    for path in paths(rec.existWatches):
+        if (path or "/") in nodes:
             fire(EventType.NODE_CREATED, path)
         else:
             wm.data.add(path, w)
-    for path in rec.childWatches or ():
-        n = nodes.get(path)
+    for path in paths(rec.childWatches):
+        n = nodes.get(path or "/")
         if n is None:
             fire(EventType.NODE_DELETED, path)
         elif n.pzxid > rz:
@@ -301,9 +319,9 @@ def _set_watches(tree: DataTree, req: Request, rec: Any, events: list[Event]) ->
         else:
             wm.child.add(path, w)
     if len(rec) > 4:  # SetWatches2
-        for path in rec.persistentWatches or ():
+        for path in persistent(rec.persistentWatches):
             wm.add_persistent(path, w, False)
-        for path in rec.persistentRecursiveWatches or ():
+        for path in persistent(rec.persistentRecursiveWatches):
             wm.add_persistent(path, w, True)
     return b""
 

@@ -60,6 +60,7 @@ _tnew = tuple.__new__
 _Hdr = r.TxnHeader
 _CREATE_OPS = frozenset({Op.CREATE, Op.CREATE2, Op.CREATE_CONTAINER, Op.CREATE_TTL})
 _MULTI_READ_OPS = frozenset({Op.GET_CHILDREN, Op.GET_DATA})
+_CREATE_TTL_REQUEST = r.CreateTTLRequest
 _TXN_CLASS: dict[int, Any] = {
     Op.CREATE: r.CreateTxn, Op.CREATE2: r.CreateTxn, Op.CREATE_CONTAINER: r.CreateContainerTxn,
     Op.CREATE_TTL: r.CreateTTLTxn, Op.DELETE: r.DeleteTxn, Op.SET_DATA: r.SetDataTxn,
@@ -370,7 +371,14 @@ class Prep:
     def _create(self, op: int, zxid: int, time: int, req: Request, rec: Any) -> Any:
         flags = rec.flags
         path = rec.path
-        ttl = rec.ttl if op == OP_CREATE_TTL else -1
+        if op == OP_CREATE_TTL:
+            if type(rec) is not _CREATE_TTL_REQUEST:
+                # A multi's create header with TTL flags: Java casts its CreateRequest to a
+                # CreateTTLRequest (ClassCastException), which fails the whole request.
+                raise _Marshalling()
+            ttl = rec.ttl
+        else:
+            ttl = -1
         if not 0 <= flags <= 6:
             raise _bad_args(path)  # CreateMode.fromFlag
         is_ttl = flags in _TTL_FLAGS
@@ -383,7 +391,9 @@ class Prep:
         elif ttl >= 0:
             raise _bad_args(path)
         # validatePathForCreate
-        slash = path.rfind("/") if path is not None else -1
+        if path is None:
+            raise _Marshalling()  # validatePathForCreate's path.lastIndexOf: NullPointerException
+        slash = path.rfind("/")
         if slash == -1 or "\0" in path:
             raise _bad_args(path)
         parent_path = path[:slash]
@@ -400,6 +410,11 @@ class Prep:
         if self.tree.owner_type(parent.ephemeral_owner) == "normal":
             raise KeeperError(_ERR_NOCHILDRENFOREPHEMERALS, path)
         new_cversion = _i32(parent_cversion + 1)
+        if op == OP_CREATE_TTL and ttl < 0:
+            # Only a non-TTL mode gets here with a negative ttl (validateTTL lets it pass):
+            # Java logs the CreateTTLTxn, fails to apply it (TTL.toEphemeralOwner) and exits.
+            # Refused as a bad ttl at the point Java would have made the txn.
+            raise _bad_args(path)
         if op == OP_CREATE_CONTAINER:
             txn = r.CreateContainerTxn(path, rec.data, acl, new_cversion)
         elif op == OP_CREATE_TTL:

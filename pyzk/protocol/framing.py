@@ -13,7 +13,12 @@ _LEN = struct.Struct(">i")
 
 
 class FrameError(ValueError):
-    """The peer sent a length the server refuses; the connection must close."""
+    """The peer sent a length the server refuses; the connection must close. `frames` holds
+    the complete frames before that length: Java reads (and serves) them first."""
+
+    def __init__(self, message: str, frames: list[bytes] | None = None) -> None:
+        super().__init__(message)
+        self.frames = frames or []
 
 
 class FrameBuffer:
@@ -47,7 +52,7 @@ class FrameBuffer:
             (n,) = _LEN.unpack_from(buf, pos)
             if n < 0 or n > self.max_len:
                 del buf[:pos]
-                raise FrameError(f"Len error {n}")
+                raise FrameError(f"Len error {n}", out)
             if end - pos - 4 < n:
                 break
             out.append(bytes(buf[pos + 4:pos + 4 + n]))

@@ -25,14 +25,28 @@ _OP_RECORDS: dict[int, Any] = {
     Op.GET_DATA: r.GetDataRequest,
 }
 READ_OPS = frozenset({Op.GET_CHILDREN, Op.GET_DATA})
-VALID_CREATE_FLAGS = frozenset(range(7))
+_CREATE_HEADERS = frozenset({Op.CREATE, Op.CREATE2, Op.CREATE_CONTAINER, Op.CREATE_TTL})
+_TTL_FLAGS = frozenset({5, 6})
+_CONTAINER_FLAGS = 4
+
+
+def _create_op(flags: int) -> int:
+    """Op.Create.getOpcode(CreateMode.fromFlag(flags, PERSISTENT)): the sub-op's type comes
+    from its flags, not from its header (an unknown flag counts as PERSISTENT)."""
+    if flags in _TTL_FLAGS:
+        return Op.CREATE_TTL
+    return Op.CREATE_CONTAINER if flags == _CONTAINER_FLAGS else Op.CREATE
 
 
 def decode_multi(buf: Any, off: int = 0) -> tuple[list[tuple[int, Any]], int]:
     """Return [(op type, request record)] and the new offset.
 
-    Raises JuteError where Java's deserializer throws IOException: an unknown op type, an
-    invalid create flag, or reads mixed with writes ("Mixing different kind of ops").
+    Raises JuteError where Java's deserializer throws IOException: an unknown op type or
+    reads mixed with writes ("Mixing different kind of ops"). Create sub-ops are rebuilt as
+    MultiOperationRecord does (Op.create): the type follows the flags, a createTTL header
+    whose flags are not a TTL mode becomes a plain create that drops its ttl, and a create
+    header with TTL flags becomes a createTTL still holding a CreateRequest (prep then fails
+    the whole multi, Java's ClassCastException). An invalid flag is left for prep (-8).
     """
     ops: list[tuple[int, Any]] = []
     kinds: set[bool] = set()
@@ -42,14 +56,16 @@ def decode_multi(buf: Any, off: int = 0) -> tuple[list[tuple[int, Any]], int]:
         if rec_cls is None:
             raise JuteError("Invalid type of op")
         rec, off = rec_cls.decode(buf, off)
-        if rec_cls is r.CreateRequest and rec.flags not in VALID_CREATE_FLAGS:
-            raise JuteError(f"invalid flag {rec.flags} for create mode")
         kinds.add(h.type in READ_OPS)
         if len(kinds) > 1:
             raise JuteError("Mixing different kind of ops")
-        # 3.8.0-3.8.3 and 3.9.0-3.9.3 rebuild a create2 sub-op as a plain create (Op.create by
-        # flags), so it is logged and answered as create; ZOOKEEPER-4026 changed that in 3.8.4.
-        op_type = Op.CREATE if h.type == Op.CREATE2 else h.type
+        op_type = h.type
+        if op_type in _CREATE_HEADERS:
+            # 3.8.0-3.8.3 and 3.9.0-3.9.3 rebuild a create2 sub-op as a plain create too, so
+            # it is logged and answered as create; ZOOKEEPER-4026 changed that in 3.8.4.
+            op_type = _create_op(rec.flags)
+            if h.type == Op.CREATE_TTL and op_type != Op.CREATE_TTL:
+                rec = r.CreateRequest(rec.path, rec.data, rec.acl, rec.flags)
         ops.append((op_type, rec))
         h, off = r.MultiHeader.decode(buf, off)
     return ops, off

@@ -8,16 +8,18 @@ finishSessionInit. Output is coalesced into one write per event-loop iteration.
 from __future__ import annotations
 
 import asyncio
+import struct
 import time
 from typing import TYPE_CHECKING, Any
 
 import structlog
 
+from ..pipeline.request import Request
 from ..protocol import records as r
 from ..protocol.connect import decode_connect
 from ..protocol.framing import FrameBuffer, FrameError
 from ..protocol.jute import JuteError
-from ..protocol.opcodes import OP_MULTI
+from ..protocol.opcodes import OP_ERROR, OP_MULTI
 from .pending import Pending, ReplyQueue
 from .stats import LAST_OP
 
@@ -28,6 +30,7 @@ log = structlog.get_logger("pyzk.connection")
 
 _REQ_HDR = r.RequestHeader
 _REPLY_HDR = r.ReplyHeader
+_REPLY_FRAME = struct.Struct(">iiqi")  # frame length + ReplyHeader
 # Pause reading from a client that has this many requests outstanding (backpressure).
 MAX_OUTSTANDING_PER_CONN = 1000
 
@@ -55,6 +58,7 @@ class ClientConn(asyncio.Protocol):
         self._out: list[bytes] = []
         self._flush_scheduled = False
         self._close_after_flush = False
+        self._draining = False  # close_when_answered: no more input, close once answered
         self._closed = False
         self._paused = False
         self.established_at = time.time()
@@ -101,7 +105,7 @@ class ClientConn(asyncio.Protocol):
         self.server.on_close(self)
 
     def data_received(self, data: bytes) -> None:
-        if self._closed or self._close_after_flush:
+        if self._closed or self._close_after_flush or self._draining:
             return
         try:
             self._received(data)
@@ -120,16 +124,18 @@ class ClientConn(asyncio.Protocol):
             if word is not None and self.four_letter.is_command(word):
                 self._answer_four_letter(word)
                 return
+        bad: FrameError | None = None
         try:
             frames = fb.frames()
         except FrameError as e:
-            log.warning("closing connection: bad frame length", client=self.peer, error=str(e))
-            self.close()
-            return
+            frames, bad = e.frames, e
         for f in frames:
             self._frame(f)
-            if self._closed or self._close_after_flush:
+            if self._closed or self._close_after_flush or self._draining:
                 return
+        if bad is not None:
+            log.warning("closing connection: bad frame length", client=self.peer, error=str(bad))
+            self.close_when_answered()
 
     def _answer_four_letter(self, word: bytes) -> None:
         extra = b""
@@ -172,7 +178,7 @@ class ClientConn(asyncio.Protocol):
             (xid, op), off = _REQ_HDR.decode(f, 0)
         except JuteError:
             log.warning("closing connection: malformed request header", client=self.peer)
-            self.close()
+            self.close_when_answered()
             return
         self.last_cxid = xid
         try:
@@ -205,7 +211,7 @@ class ClientConn(asyncio.Protocol):
         self.last_op = "SESS"  # FinalRequestProcessor's name for createSession (ops helper)
         held, self._held = self._held, []
         for f in held:
-            if self._closed or self._close_after_flush:
+            if self._closed or self._close_after_flush or self._draining:
                 return
             self._request(f)
 
@@ -281,6 +287,32 @@ class ClientConn(asyncio.Protocol):
         self.last_response = time.time()
         self.last_zxid = server.tree.last_processed_zxid
         self.send(reply)
+        if self._draining and not self.queue:
+            self.close_after_flush()
+
+    def reply_in_turn(self, xid: int, zxid: int, err: int) -> None:
+        """An answer made outside the pipeline (auth, UNIMPLEMENTED) that still leaves after
+        the replies to this connection's earlier requests, as Java's, which reads one frame
+        at a time, has almost always sent them by then."""
+        if not self.queue:
+            self.send_reply(xid, zxid, err, b"")
+            return
+        p = Pending(Request(self.session_id, xid, OP_ERROR, None, self.auth, self), False,
+                    time.monotonic())
+        p.reply = _REPLY_FRAME.pack(16, xid, zxid, err)
+        self.queue.push(p)
+        self.server.outstanding += 1
+
+    def close_when_answered(self) -> None:
+        """Read nothing more; close once every request already taken has been answered (Java
+        disables receive and closes; what its pipeline had finished is sent first)."""
+        if self._closed or self._close_after_flush:
+            return
+        self._draining = True
+        if self.transport is not None:
+            self.transport.pause_reading()
+        if not self.queue:
+            self.close_after_flush()
 
     def close_after_flush(self) -> None:
         self._close_after_flush = True

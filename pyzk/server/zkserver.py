@@ -31,11 +31,13 @@ from ..protocol.opcodes import (
     OP_ERROR,
     OP_MULTI,
     OP_PING,
+    OP_RECONFIG,
     OP_SASL,
     OP_SYNC,
     OP_WHO_AM_I,
     Op,
 )
+from ..sasl.server import ClientSecurity
 from ..session.tracker import SessionTracker
 from ..tree.datatree import DataTree
 from . import background
@@ -133,6 +135,9 @@ class ZkServer:
             reconfig_enabled=getattr(config, "reconfig_enabled", False),
         ))
         self.super_digest: str | None = getattr(config, "super_digest", None)
+        # Client SASL and enforce.auth (pyzk.sasl.server): processSasl, enforceAuthentication.
+        self.security = ClientSecurity(getattr(config, "security", None))
+        self.enforce_auth = self.security.settings.enforce_enabled
         now = self.now_ms()
         self.sessions = SessionTracker(self.tick_ms, server_id, now)
         for sid, timeout in (sessions or {}).items():
@@ -300,17 +305,20 @@ class ZkServer:
             # submitRequest fails touch() with MissingSessionException and drops the request
             # without a reply; the connection closes when the session's close is applied.
             if sid not in self.sessions.sessions and self.owner.get(sid) is not conn:
-                conn.close_after_flush()  # no session at all any more: nothing will close it
+                conn.close_when_answered()  # no session any more: nothing else will close it
             return
         writes = self.writes
         if writes is not None:
             writes.touched(sid)
+        if self.enforce_auth and op != OP_AUTH and op != OP_SASL and \
+                not self.security.enforce(conn, xid):
+            return
         spec = CLIENT_OPS.get(op)
         if spec is None:
             log.warning("unknown opcode, closing", opcode=op, session=hex(sid), client=conn.peer)
             # UnimplementedRequestProcessor answers with zxid -1, then the connection closes.
-            conn.send_reply(xid, -1, _ERR_UNIMPLEMENTED, b"")
-            conn.close_after_flush()
+            conn.reply_in_turn(xid, -1, _ERR_UNIMPLEMENTED)
+            conn.close_when_answered()
             return
         if op == OP_AUTH:
             self._auth(conn, xid, body)
@@ -332,7 +340,10 @@ class ZkServer:
             # connection without a reply.
             log.warning("closing connection: malformed sasl request", session=hex(sid),
                         client=conn.peer)
-            conn.close()
+            conn.close_when_answered()
+            return
+        if op == OP_SASL:
+            self.security.process_sasl(self, conn, xid, record.token)
             return
         req = Request(sid, xid, op, record, conn.auth, conn)
         if writes is not None and writes.forwards and (spec.write or op == OP_SYNC):
@@ -345,12 +356,15 @@ class ZkServer:
                 self.sessions.set_closing(sid)
             writes.forward(conn, pending, op, bytes(body))
             return
-        if op == OP_MULTI and type(record) is list and any(rec.path is None for _, rec in record):
-            # Java's prep takes a zxid, then getPendingChanges dereferences the null path
-            # before the txn header exists: nothing is logged (Java leaves a hole in its log;
-            # pyzk does not hand the zxid out) and Final answers -5 with the empty
-            # MultiResponse it had already made, at the last processed zxid.
-            req.record = _NULL_PATH_MULTI
+        if ((op == OP_MULTI and type(record) is list and any(rec.path is None for _, rec in record))
+                or (op == OP_RECONFIG and isinstance(record, JuteError))):
+            # Writes Java fails before their txn header exists, so nothing is logged, and
+            # answers -5 at the last processed zxid: a multi with a null path (prep takes a
+            # zxid, then getPendingChanges dereferences the path; Java leaves a hole in its
+            # log, pyzk does not hand the zxid out; Final sends the empty MultiResponse it had
+            # made) and a reconfig whose body cannot be read (decoded before the zxid).
+            if op == OP_MULTI:
+                req.record = _NULL_PATH_MULTI
             pending = Pending(req, False, started)
             conn.queue.push(pending)
             self.outstanding += 1
@@ -443,7 +457,7 @@ class ZkServer:
         try:
             pkt, _ = r.AuthPacket.decode(body, 0)
         except JuteError:
-            conn.close()
+            conn.close_when_answered()
             return
         tls = getattr(self.config, "tls", None)
         ids = authenticate(pkt.scheme, pkt.auth, conn.peer_ip, self.super_digest,
@@ -452,14 +466,14 @@ class ZkServer:
         if ids is None:
             log.warning("authentication failed", scheme=pkt.scheme, session=hex(conn.session_id))
             self.stats.auth_failed += 1
-            conn.send_reply(xid, 0, Err.AUTHFAILED, b"")
-            conn.close_after_flush()
+            conn.reply_in_turn(xid, 0, Err.AUTHFAILED)
+            conn.close_when_answered()
             return
         for i in ids:
             if i not in conn.auth:
                 conn.auth.append(i)
         log.info("auth success", scheme=pkt.scheme, session=hex(conn.session_id))
-        conn.send_reply(xid, 0, 0, b"")
+        conn.reply_in_turn(xid, 0, 0)
 
     # -- the write pipeline ---------------------------------------------------------------
     def next_zxid(self) -> int:

@@ -316,9 +316,13 @@ class DataTree:
         return [p for p in paths if p.startswith(prefix)]
 
     def all_children_number(self, path: str) -> int:
-        """getAllChildrenNumber: every descendant (the root excludes itself)."""
+        """getAllChildrenNumber: every descendant (the root excludes itself). Java counts the
+        keys of its node map that start with path + "/", so "" (the map's alias of the root)
+        counts every node, the root "/" included."""
         if path == "/":
             return len(self.nodes) - 1
+        if path == "":
+            return len(self.nodes)
         n = self.nodes.get(path)
         if n is None:
             return 0
