@@ -26,6 +26,29 @@ Every key Apache ZooKeeper 3.8 documents, and what pyzk does with it. Generated 
 
 Unknown keys are refused. Environment overrides: see docs/operations.md.
 
+**JVM system properties.** Java reads some settings only as system properties, which operators set
+with `-D` options in `SERVER_JVMFLAGS` / `JVMFLAGS` (zkServer.sh and the official image pass them;
+Confluent's image `KAFKA_OPTS`). pyzk reads the same variables, split on white space as the
+script does, the last `-D` of a name winning (JVMFLAGS after SERVER_JVMFLAGS): `-Dzookeeper.<key>=v`
+is the zoo.cfg line `<key>=v` (Java's QuorumPeerConfig turns zoo.cfg keys it does not parse into
+`zookeeper.<key>` properties, so both spellings reach the same setting), and a zoo.cfg line wins
+over a `-D` option, as in Java. This holds for the client-authentication keys below
+(`sessionRequireClientSASLAuth`, `enforce.auth.*`, `superUser[.N]`, `allowSaslFailedClients`,
+`sasl.serverconfig`, `SASLAuthenticationProvider.superPassword`, `kerberos.remove*FromPrincipal`,
+`letAnySaslUserDoX`, `DigestAuthenticationProvider.*`, `X509AuthenticationProvider.superUser`,
+`authProvider.N`) and for `skipACL`, `extendedTypesEnabled`, `digest.enabled`,
+`4lw.commands.whitelist` and `admin.*`; `-Djava.security.auth.login.config=FILE` is the zoo.cfg key
+`pyzk.jaas.loginConfig`, and `-Djute.maxbuffer`, `-Dreadonlymode.enabled`,
+`-Dznode.container.*` are the keys of the same name. Other `-D` options are ignored.
+
+**Client SASL.** With a JAAS file whose `Server` section (or the `sasl.serverconfig` one) uses
+`org.apache.zookeeper.server.auth.DigestLoginModule`, clients log in with DIGEST-MD5 as
+`user_<name>="<password>"` entries allow (realm `zk-sasl-md5`, qop auth), and gain the id
+`sasl:<name>` (also `super` when the name is a `superUser`). Add
+`authProvider.1=org.apache.zookeeper.server.auth.SASLAuthenticationProvider` for `sasl` ACLs.
+A file that cannot be read or parsed stops the start, as in Java; one without the section leaves
+SASL off. Kerberos (`Krb5LoginModule`) is refused at start: GSSAPI is not implemented yet.
+
 | key | pyzk | default | meaning |
 |---|---|---|---|
 """

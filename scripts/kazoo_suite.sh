@@ -28,8 +28,9 @@ mkdir -p "$work"
 
 # kazoo's harness imports OpenSSL and jks at import time (TLS keystores for the Java server);
 # pyOpenSSL 25 dropped X509Extension, which kazoo 2.11 still uses.
-if ! "$py" -c 'import jks, objgraph; from OpenSSL.crypto import X509Extension' 2>/dev/null; then
-  "$py" -m pip install -q 'pyjks' 'pyopenssl<25' 'objgraph'
+# pure-sasl: kazoo's SASL tests (TestLegacySASLDigestAuthentication ...) skip without it.
+if ! "$py" -c 'import jks, objgraph, puresasl; from OpenSSL.crypto import X509Extension' 2>/dev/null; then
+  "$py" -m pip install -q 'pyjks' 'pyopenssl<25' 'objgraph' 'pure-sasl'
 fi
 
 J=/usr/share/java

@@ -135,6 +135,23 @@ def _super_digest(v: str) -> str | None:
     return None if ":" in v else "must look like super:<base64 sha1 digest>"
 
 
+# Java MessageDigest algorithm names (case-insensitive) -> hashlib names.
+DIGEST_ALGORITHMS = {
+    "MD5": "md5", "SHA": "sha1", "SHA1": "sha1", "SHA-1": "sha1", "SHA-224": "sha224",
+    "SHA224": "sha224", "SHA-256": "sha256", "SHA256": "sha256", "SHA-384": "sha384",
+    "SHA384": "sha384", "SHA-512": "sha512", "SHA512": "sha512", "SHA-512/224": "sha512_224",
+    "SHA512/224": "sha512_224", "SHA-512/256": "sha512_256", "SHA512/256": "sha512_256",
+    "SHA3-224": "sha3_224", "SHA3-256": "sha3_256", "SHA3-384": "sha3_384",
+    "SHA3-512": "sha3_512",
+}
+
+
+def _digest_alg(v: str) -> str | None:
+    if v.upper() in DIGEST_ALGORITHMS:
+        return None
+    return "is not a supported digest algorithm (don't support this ACL digest algorithm)"
+
+
 def _log_level(v: str) -> str | None:
     ok = ("DEBUG", "INFO", "WARNING", "WARN", "ERROR", "CRITICAL")
     return None if v.upper() in ok else f"must be one of {', '.join(ok)}"
@@ -254,12 +271,35 @@ KEYS: tuple[Key, ...] = (
     Key("multiAddress.reachabilityCheckTimeoutMs", "int", 1000, IN, "multiAddress probe timeout"),
     Key("multiAddress.reachabilityCheckEnabled", "bool", True, IN, "multiAddress probes"),
     # --- authentication / TLS ---
-    Key("DigestAuthenticationProvider.enabled", "bool", True, R, "digest provider on/off"),
+    Key("DigestAuthenticationProvider.enabled", "bool", True, H,
+        "false: no digest provider (addauth digest and digest ACLs fail) unless an authProvider.N"
+        " names DigestAuthenticationProvider; -Dzookeeper.DigestAuthenticationProvider.enabled"),
     Key("DigestAuthenticationProvider.superDigest", "str", None, H, "super:<digest> super user", _super_digest),
-    Key("DigestAuthenticationProvider.digestAlg", "str", "SHA1", R, "digest ACL hash algorithm"),
+    Key("DigestAuthenticationProvider.digestAlg", "str", "SHA1", H,
+        "hash of addauth digest ids (Java MessageDigest names: SHA1, SHA-256, SHA3-256, MD5...)",
+        _digest_alg),
     Key("X509AuthenticationProvider.superUser", "str", None, H,
         "client certificate subject DN (RFC 2253) that is also super"),
-    Key("zookeeper.superUser", "str", None, IN, _SYS_ONLY),
+    Key("zookeeper.superUser", "str", None, IN, _SYS_ONLY + " (write superUser, or -Dzookeeper.superUser)"),
+    # Client SASL (ZooKeeperSaslServer, SaslServerCallbackHandler). Java reads these as
+    # zookeeper.<key> system properties, which a zoo.cfg line <key>=... also sets; pyzk takes
+    # them from zoo.cfg and from -D options in SERVER_JVMFLAGS / JVMFLAGS (pyzk/config/jvmflags.py).
+    Key("pyzk.jaas.loginConfig", "path", None, H,
+        "JAAS file whose Server section enables client SASL (DIGEST-MD5 user_<name>=\"<password>\");"
+        " the zoo.cfg side of -Djava.security.auth.login.config", _nonempty),
+    Key("sasl.serverconfig", "str", "Server", H, "JAAS section the server logs in with"
+        " (-Dzookeeper.sasl.serverconfig)", _nonempty),
+    Key("superUser", "str", None, H, "SASL id that is also super (-Dzookeeper.superUser;"
+        " superUser.N for more)"),
+    Key("allowSaslFailedClients", "bool", False, H, "keep a connection whose SASL exchange failed"
+        " (-Dzookeeper.allowSaslFailedClients)"),
+    Key("SASLAuthenticationProvider.superPassword", "str", None, H,
+        "DIGEST-MD5 password of JAAS user_super instead of the JAAS one"),
+    Key("kerberos.removeHostFromPrincipal", "bool_exact", False, H,
+        "sasl ids drop /host (-Dzookeeper.kerberos.removeHostFromPrincipal)"),
+    Key("kerberos.removeRealmFromPrincipal", "bool_exact", False, H,
+        "sasl ids drop @REALM (-Dzookeeper.kerberos.removeRealmFromPrincipal)"),
+    Key("letAnySaslUserDoX", "str", None, H, "sasl ACL id every SASL-authenticated client matches"),
     Key("ssl.authProvider", "str", "x509", H, "auth scheme for client certificates (x509 only)",
         _choice("x509")),
     # Client-port TLS (ClientX509Util, prefix zookeeper.ssl.; zoo.cfg keys reach it because
@@ -290,9 +330,11 @@ KEYS: tuple[Key, ...] = (
         "port unification detection (quorum only)"),
     Key("client.secure", "str", "false", IN, "client-side switch (zookeeper.client.secure)"),
     Key("zookeeper.ensembleAuthName", "str", None, IN, _SYS_ONLY),
-    Key("sessionRequireClientSASLAuth", "bool", False, R, "require SASL (pyzk: false only)"),
-    Key("enforce.auth.enabled", "bool", False, R, "require authentication"),
-    Key("enforce.auth.schemes", "str", None, R, "schemes for enforce.auth"),
+    Key("sessionRequireClientSASLAuth", "bool", False, H,
+        "every request but auth/sasl needs a SASL login first (= enforce.auth with sasl)"),
+    Key("enforce.auth.enabled", "bool", False, H, "every request but auth/sasl needs an id of"
+        " enforce.auth.schemes first (else -124 and the connection closes)"),
+    Key("enforce.auth.schemes", "str", None, H, "comma list of schemes for enforce.auth.enabled"),
     Key("sslQuorum", "bool", False, R, "TLS between servers"),
     Key("sslQuorumReloadCertFiles", "bool", False, R, "reload quorum TLS certificates"),
     Key("portUnification", "bool", False, R, "TLS and plaintext on one quorum port"),
@@ -303,8 +345,6 @@ KEYS: tuple[Key, ...] = (
     Key("quorum.auth.learner.saslLoginContext", "str", "QuorumLearner", IN, "quorum SASL"),
     Key("quorum.auth.server.saslLoginContext", "str", "QuorumServer", IN, "quorum SASL"),
     Key("quorum.auth.kerberos.servicePrincipal", "str", "zkquorum/localhost", IN, "quorum SASL"),
-    Key("kerberos.removeHostFromPrincipal", "str", "false", IN, "Kerberos principal mapping"),
-    Key("kerberos.removeRealmFromPrincipal", "str", "false", IN, "Kerberos principal mapping"),
     Key("kerberos.canonicalizeHostNames", "str", "false", IN, "Kerberos host names"),
     Key("fips-mode", "str", "false", IN, "Java FIPS mode"),
     # --- experimental / unsafe ---
@@ -367,6 +407,7 @@ PATTERNS: tuple[tuple[re.Pattern[str], Key], ...] = (
     (re.compile(r"ssl\..+"), Key("ssl.*", "str", None, IN,
                                  "TLS setting pyzk does not use (quorum TLS is refused)")),
     (re.compile(r"zookeeper\.superUser\..+"), Key("zookeeper.superUser.N", "str", None, IN, _SYS_ONLY)),
+    (re.compile(r"superUser\..+"), Key("superUser.N", "str", None, H, "more SASL super user ids")),
     (re.compile(r"metricsProvider\..+"), Key("metricsProvider.*", "str", None, IN,
                                              "option handed to the metrics provider")),
 )

@@ -33,6 +33,8 @@ from pyzk.config.properties import (
     parse_properties,
 )
 from pyzk.config.servers import ServerLineError, parse_server, parse_server_id
+from pyzk.sasl.settings import SecurityConfigError, SecuritySettings
+from pyzk.sasl.settings import build as build_security
 
 
 @dataclass(frozen=True)
@@ -194,9 +196,24 @@ def _read_myid(data_dir: Path, b: _Builder) -> int | None:
         raise b.error(f"serverid {first} is not a number (in {path})", "dataDir") from None
 
 
+def _security(b: _Builder, base: Path, secure_port: int,
+              props: Mapping[str, str] | None) -> SecuritySettings:
+    """Client SASL, super users, enforce.auth and the digest provider (pyzk.sasl.settings)."""
+    values = dict(b.values)
+    if "pyzk.jaas.loginConfig" in values:
+        jaas = values["pyzk.jaas.loginConfig"]
+        values["pyzk.jaas.loginConfig"] = jaas if jaas.startswith(("=", "file:")) else \
+            str(base / jaas)
+    try:
+        return build_security(values, b.auth_providers, secure_port, props)
+    except SecurityConfigError as e:
+        raise b.error(str(e), e.key) from None
+
+
 def build_config(entries: Mapping[str, str | Entry], *, source_name: str = "zoo.cfg",
                  workdir: Path | None = None, myid: int | None = None,
-                 source: Path | None = None) -> Config:
+                 source: Path | None = None,
+                 jvm_props: Mapping[str, str] | None = None) -> Config:
     """Validate entries (key -> value or Entry) into a Config. Raises ConfigError."""
     norm: dict[str, Entry] = {}
     for k, v in entries.items():
@@ -408,6 +425,7 @@ def build_config(entries: Mapping[str, str | Entry], *, source_name: str = "zoo.
         local_sessions_enabled=local_sessions,
         super_digest=b.get("DigestAuthenticationProvider.superDigest"),
         auth_providers=b.auth_providers,
+        security=_security(b, base, secure_port, jvm_props),
         container_check_interval_ms=b.get("znode.container.checkIntervalMs"),
         container_max_per_minute=b.get("znode.container.maxPerMinute"),
         tcp_keep_alive=b.get("tcpKeepAlive"),
@@ -426,6 +444,7 @@ def load_config(path: Path | str | None = None, *, myid: int | None = None,
     """Read zoo.cfg (or the embedded default when path is None), apply ZOO_*/ZOOKEEPER_*
     overrides from env when given, and validate. Raises ConfigError."""
     from pyzk.config.env import env_entries, env_myid, env_warnings  # local: imports keys only
+    from pyzk.config.jvmflags import jvm_entries, jvm_properties
 
     if path is None:
         default = Config.default(workdir)
@@ -436,14 +455,19 @@ def load_config(path: Path | str | None = None, *, myid: int | None = None,
         source = Path(path)
         entries = read_entries(source)
         source_name = str(source)
+    jvm_props = None
     if env is not None:
+        # -D options first: a zoo.cfg line (or a ZOO_* variable) for the same key wins.
+        for key, entry in jvm_entries(env).items():
+            entries.setdefault(key, entry)
+        jvm_props = jvm_properties(env)
         for key, entry in env_entries(env).items():
             entries.pop(key, None)
             entries[key] = entry
         if myid is None:
             myid = env_myid(env)
     config = build_config(entries, source_name=source_name, workdir=workdir, myid=myid,
-                          source=source)
+                          source=source, jvm_props=jvm_props)
     if env is not None and (extra := env_warnings(env)):
         config = dataclasses.replace(config, warnings=(*config.warnings, *extra))
     return config

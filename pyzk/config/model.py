@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
+from pyzk.sasl.settings import SecuritySettings
+
 # Java FourLetterCommands.cmd2String (3.8.4); "*" enables all of these.
 ALL_FOUR_LETTER_WORDS: frozenset[str] = frozenset({
     "conf", "cons", "crst", "dirs", "dump", "envi", "gtmk", "ruok", "stmk", "srst", "srvr",
@@ -166,6 +168,8 @@ class Config:
     local_sessions_enabled: bool = False
     super_digest: str | None = None
     auth_providers: dict[str, str] = field(default_factory=dict)
+    # Client SASL, super users, enforce.auth, digest provider (pyzk.sasl.settings).
+    security: SecuritySettings = field(default_factory=SecuritySettings)
     container_check_interval_ms: int = 60000
     container_max_per_minute: int = 10000
     tcp_keep_alive: bool = False

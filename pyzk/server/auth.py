@@ -14,16 +14,21 @@ from typing import Any
 
 import structlog
 
+from ..config.keys import DIGEST_ALGORITHMS
 from ..protocol import records as r
 from ..tree import acl
 
 log = structlog.get_logger("pyzk.auth")
 
 
+# DigestAuthenticationProvider.digestAlg as a hashlib name: process-wide, like Java's static.
+DIGEST_ALG = "sha1"
+
+
 def digest_of(id_password: str) -> str:
     """DigestAuthenticationProvider.generateDigest."""
     user = id_password.split(":", 1)[0]
-    sha = hashlib.sha1(id_password.encode("utf-8")).digest()  # noqa: S324 - Java's scheme
+    sha = hashlib.new(DIGEST_ALG, id_password.encode("utf-8")).digest()
     return user + ":" + base64.b64encode(sha).decode("ascii")
 
 
@@ -40,7 +45,17 @@ def enable_auth_providers(cfg: Any) -> None:
     """Register the ACL schemes this configuration adds: each authProvider.N class pyzk knows,
     and x509 whenever secureClientPort is set (QuorumPeerConfig.configureSSLAuth). Like Java,
     a class that cannot be loaded is only a warning."""
+    global DIGEST_ALG
+    security = getattr(cfg, "security", None)
     schemes = {"x509"} if getattr(cfg, "secure_client_port", 0) else set()
+    # DigestAuthenticationProvider.enabled=false drops the built-in digest provider (an
+    # authProvider.N naming the class registers it again); its digestAlg hashes addauth ids.
+    if security is None or security.digest_enabled:
+        acl.PROVIDERS["digest"] = acl.DIGEST_PROVIDER
+    else:
+        acl.PROVIDERS.pop("digest", None)
+    DIGEST_ALG = DIGEST_ALGORITHMS[security.digest_alg.upper()] if security is not None else "sha1"
+    acl.SASL_ANY_USER[0] = security.let_any_sasl_user if security is not None else None
     for key, cls in sorted(getattr(cfg, "auth_providers", {}).items()):
         scheme = PROVIDER_CLASSES.get(cls)
         if scheme is None:
@@ -50,6 +65,8 @@ def enable_auth_providers(cfg: Any) -> None:
             schemes.add(scheme)
     for scheme in sorted(schemes & set(acl.OPTIONAL_PROVIDERS)):
         acl.enable_provider(scheme)
+    if "digest" in schemes:
+        acl.PROVIDERS["digest"] = acl.DIGEST_PROVIDER
 
 
 def authenticate(scheme: str | None, auth: bytes | None, peer_ip: str,
@@ -60,7 +77,7 @@ def authenticate(scheme: str | None, auth: bytes | None, peer_ip: str,
     always fails an auth packet (SASLAuthenticationProvider.handleAuthentication)."""
     if scheme == "x509" and peer_cert and "x509" in acl.PROVIDERS:
         return x509_auth_ids(peer_cert, x509_super_user)
-    if scheme == "digest":
+    if scheme == "digest" and "digest" in acl.PROVIDERS:
         if auth is None:
             # handleAuthentication's `new String(authData)` throws on a null buffer; processPacket
             # answers the RuntimeException AUTHFAILED and closes the connection.

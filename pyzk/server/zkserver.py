@@ -37,6 +37,7 @@ from ..protocol.opcodes import (
     OP_WHO_AM_I,
     Op,
 )
+from ..sasl.server import ClientSecurity
 from ..session.tracker import SessionTracker
 from ..tree.datatree import DataTree
 from . import background
@@ -134,6 +135,9 @@ class ZkServer:
             reconfig_enabled=getattr(config, "reconfig_enabled", False),
         ))
         self.super_digest: str | None = getattr(config, "super_digest", None)
+        # Client SASL and enforce.auth (pyzk.sasl.server): processSasl, enforceAuthentication.
+        self.security = ClientSecurity(getattr(config, "security", None))
+        self.enforce_auth = self.security.settings.enforce_enabled
         now = self.now_ms()
         self.sessions = SessionTracker(self.tick_ms, server_id, now)
         for sid, timeout in (sessions or {}).items():
@@ -306,6 +310,9 @@ class ZkServer:
         writes = self.writes
         if writes is not None:
             writes.touched(sid)
+        if self.enforce_auth and op != OP_AUTH and op != OP_SASL and \
+                not self.security.enforce(conn, xid):
+            return
         spec = CLIENT_OPS.get(op)
         if spec is None:
             log.warning("unknown opcode, closing", opcode=op, session=hex(sid), client=conn.peer)
@@ -334,6 +341,9 @@ class ZkServer:
             log.warning("closing connection: malformed sasl request", session=hex(sid),
                         client=conn.peer)
             conn.close_when_answered()
+            return
+        if op == OP_SASL:
+            self.security.process_sasl(self, conn, xid, record.token)
             return
         req = Request(sid, xid, op, record, conn.auth, conn)
         if writes is not None and writes.forwards and (spec.write or op == OP_SYNC):

@@ -121,9 +121,10 @@ def digest_is_valid(ident: str) -> bool:
 # -- provider registry (ProviderRegistry defaults: ip and digest) -------------------------
 
 # scheme -> (isValid, matches, isAuthenticated)
+DIGEST_PROVIDER: tuple[Any, Any, bool] = (digest_is_valid, str.__eq__, True)
 PROVIDERS: dict[str, tuple[Any, Any, bool]] = {
     "ip": (ip_is_valid, ip_matches, False),
-    "digest": (digest_is_valid, str.__eq__, True),
+    "digest": DIGEST_PROVIDER,
 }
 
 
@@ -160,9 +161,19 @@ def sasl_is_valid(ident: str) -> bool:
     return "@" not in ident or re.fullmatch(r"[^/@]*(/[^/@]*)?@[^/@]*", ident) is not None
 
 
+# zookeeper.letAnySaslUserDoX: a sasl ACL id every SASL-authenticated client matches.
+SASL_ANY_USER: list[str | None] = [None]
+
+
+def sasl_matches(ident: str, acl_expr: str) -> bool:
+    """SASLAuthenticationProvider.matches."""
+    return ident in ("super", acl_expr) or (SASL_ANY_USER[0] is not None
+                                            and acl_expr == SASL_ANY_USER[0])
+
+
 OPTIONAL_PROVIDERS: dict[str, tuple[Any, Any, bool]] = {
     "x509": (x509_is_valid, str.__eq__, True),
-    "sasl": (sasl_is_valid, lambda i, expr: i == "super" or i == expr, True),
+    "sasl": (sasl_is_valid, sasl_matches, True),
 }
 
 

@@ -271,7 +271,7 @@ def test_standalone_disabled_makes_one_server_a_quorum(tmp_path: Path) -> None:
     ("peerType=voter", 3, "Unrecognised peertype: voter"),
     ("secureClientPort=2281", 3, "secureClientPort is set but ssl.keyStore.location is not"),
     ("multiAddress.enabled=true", 3, "multiAddress.enabled=true is not supported by pyzk"),
-    ("sessionRequireClientSASLAuth=true", 3, "is not supported by pyzk"),
+    ("sslQuorum=true", 3, "is not supported by pyzk"),
     ("group.1=1:2:3", 3, "group.1=1:2:3 is not supported by pyzk"),
     ("metricsProvider.className=com.example.Nope", 3, "metrics provider class was not found"),
     ("pyzk.log.format=xml", 3, "pyzk.log.format must be one of console, json, auto"),
@@ -419,13 +419,17 @@ forceSync fsync.warningthresholdms globalOutstandingLimit maxBatchSize skipACL
 extendedTypesEnabled digest.enabled electionAlg electionPortBindRetry quorumListenOnAllIPs
 cnxTimeout syncEnabled leaderServes readonlymode.enabled DigestAuthenticationProvider.superDigest
 authProvider.1 znode.container.checkIntervalMs znode.container.maxPerMinute commitLogCount
-tcpKeepAlive clientTcpKeepAlive pyzk.log.format pyzk.log.level dynamicConfigFile""".split()
+tcpKeepAlive clientTcpKeepAlive pyzk.log.format pyzk.log.level dynamicConfigFile
+sessionRequireClientSASLAuth enforce.auth.enabled enforce.auth.schemes superUser superUser.1
+allowSaslFailedClients sasl.serverconfig pyzk.jaas.loginConfig letAnySaslUserDoX
+DigestAuthenticationProvider.enabled DigestAuthenticationProvider.digestAlg
+SASLAuthenticationProvider.superPassword kerberos.removeHostFromPrincipal
+kerberos.removeRealmFromPrincipal""".split()
 
 
 def test_honoured_set_is_as_documented() -> None:
     assert [k for k in HONOURED if lookup(k).status is not Status.HONOURED] == []  # type: ignore[union-attr]
-    for refused in ("multiAddress.enabled",
-                    "sessionRequireClientSASLAuth", "sslQuorum"):
+    for refused in ("multiAddress.enabled", "sslQuorum"):
         assert lookup(refused).status is Status.REFUSED  # type: ignore[union-attr]
 
 

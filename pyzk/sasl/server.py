@@ -1,0 +1,132 @@
+"""ZooKeeperServer.processSasl and AuthenticationHelper.enforceAuthentication for pyzk.
+
+One DigestMD5Server per connection, created on its first SASL request (Java creates one per
+connection when a JAAS Server section exists). What the client gets:
+- no SASL login configured: OK, zxid 0, a null token (Java's NullPointerException path);
+- a step of the exchange: OK, zxid 0, the server's token (challenge, then rspauth); when it
+  completes, the connection gains Id("sasl", authorizationID), plus Id("super", "") when that id
+  is a zookeeper.superUser;
+- a SaslException: the error (AUTHFAILED, or SESSIONCLOSEDREQUIRESASLAUTH when SASL is required)
+  with a null token, then the connection closes; with zookeeper.allowSaslFailedClients (and SASL
+  not required) OK with a null token and the connection stays;
+- a RuntimeException in the SASL server: the connection closes without an answer.
+Failures are not counted in auth_failed_count (Java 3.8 counts only TLS handshake failures).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+
+from ..protocol import records as r
+from ..protocol.codes import Err
+from .digest_md5 import DigestMD5Server, SaslError, SaslRuntimeError
+from .kerberos_name import MalformedName, authorized_id, default_realm
+from .settings import SecuritySettings
+
+log = structlog.get_logger("pyzk.sasl")
+
+_NULL_TOKEN = r.SetSASLResponse.to_bytes((None,))
+
+
+class ClientSecurity:
+    def __init__(self, settings: SecuritySettings | None) -> None:
+        self.settings = settings or SecuritySettings()
+        self._realm: str | None = None
+
+    # -- SaslServerCallbackHandler --------------------------------------------------------
+    def _password(self, user: str) -> str | None:
+        s = self.settings
+        if user not in s.credentials:
+            # Java's handler keeps the last known user name in a field shared by every
+            # connection, so an unknown user is checked against that user's password; pyzk
+            # refuses unknown users outright.
+            log.warning("User not found in list of DIGEST-MD5 authenticateable users.", user=user)
+            return None
+        if user == "super" and s.super_password is not None:
+            return s.super_password
+        return s.credentials[user]
+
+    def _authorize(self, authentication_id: str, authorization_id: str) -> str:
+        s = self.settings
+        if self._realm is None:
+            self._realm = default_realm()
+        try:
+            out = authorized_id(authentication_id, self._realm, s.remove_host, s.remove_realm)
+        except MalformedName as e:
+            raise SaslRuntimeError(str(e)) from None
+        if out is None:
+            log.error("Failed to set name based on Kerberos authentication rules.",
+                      authentication_id=authentication_id)
+            return authorization_id
+        return out
+
+    def is_super(self, ident: str | None) -> bool:
+        return bool(ident) and ident in self.settings.super_users
+
+    # -- processSasl ----------------------------------------------------------------------
+    def process_sasl(self, server: Any, conn: Any, xid: int, token: bytes) -> None:
+        s = self.settings
+        sid = hex(conn.session_id)
+        if not s.sasl_enabled:
+            conn.send_reply(xid, 0, 0, _NULL_TOKEN)
+            return
+        sasl = getattr(conn, "sasl_server", None)
+        if sasl is None:
+            sasl = conn.sasl_server = DigestMD5Server(self._password, self._authorize)
+        try:
+            answer = sasl.evaluate(token)
+        except SaslRuntimeError as e:
+            log.warning("closing connection: SASL server failed", client=conn.peer, session=sid,
+                        error=str(e))
+            conn.close()
+            return
+        except SaslError as e:
+            log.warning("Client failed to SASL authenticate", client=conn.peer, session=sid,
+                        error=str(e))
+            if s.allow_sasl_failed_clients and not s.sasl_required:
+                log.warning("Maintaining client connection despite SASL authentication failure.")
+                conn.send_reply(xid, 0, 0, _NULL_TOKEN)
+                return
+            if s.sasl_required:
+                log.warning("Closing client connection due to server requires client SASL "
+                            "authentication, but client SASL authentication has failed, or "
+                            "client is not configured with SASL authentication.")
+                err = Err.SESSIONCLOSEDREQUIRESASLAUTH
+            else:
+                log.warning("Closing client connection due to SASL authentication failure.")
+                err = Err.AUTHFAILED
+            conn.send_reply(xid, 0, int(err), _NULL_TOKEN)
+            conn.close_after_flush()
+            return
+        if sasl.complete:
+            ident = sasl.authorization_id
+            log.info("adding SASL authorization", session=sid, authorization_id=ident)
+            _add(conn, r.Id("sasl", ident))
+            if self.is_super(ident):
+                _add(conn, r.Id("super", ""))
+                log.info("Authenticated Id as super user", session=sid, id=ident)
+        conn.send_reply(xid, 0, 0, r.SetSASLResponse.to_bytes((answer,)))
+
+    # -- AuthenticationHelper -------------------------------------------------------------
+    def enforce(self, conn: Any, xid: int) -> bool:
+        """False (answered -124, connection closing) when authentication is enforced and the
+        connection has no id of an enforced scheme yet."""
+        s = self.settings
+        if not s.enforce_enabled:
+            return True
+        if any(i.scheme in s.enforce_schemes for i in conn.auth):
+            return True
+        log.error("Client authentication scheme(s) does not match with any of the expected "
+                  "authentication scheme, closing session.",
+                  schemes=[i.scheme for i in conn.auth], expected=list(s.enforce_schemes),
+                  session=hex(conn.session_id))
+        conn.send_reply(xid, 0, int(Err.SESSIONCLOSEDREQUIRESASLAUTH), b"")
+        conn.close_after_flush()
+        return False
+
+
+def _add(conn: Any, ident: Any) -> None:
+    if ident not in conn.auth:
+        conn.auth.append(ident)
