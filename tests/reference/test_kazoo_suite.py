@@ -162,3 +162,28 @@ def test_kazoo_multi_server_tests_on_a_3_node_ensemble_pass_on_pyzk_as_on_java(
     assert not missing, (
         f"{len(missing)} kazoo tests pass against a 3-node Java ensemble but not against pyzk "
         f"(see tests/.work/kazoo-pyzk-3node*.txt, .log and .junit.xml):\n" + "\n".join(missing))
+
+
+# kazoo's SASL tests (DIGEST-MD5 through the harness's JAAS file, sasl_options and the legacy
+# ("sasl", "user:password") auth_data). Before pyzk served SASL, the legacy one retried its
+# exchange in a tight loop and never ended; each test is bounded by the suite's per-test timeout.
+SASL_TESTS = (
+    "test_sasl.TestLegacySASLDigestAuthentication::test_connect_sasl_auth",
+    "test_sasl.TestLegacySASLDigestAuthentication::test_invalid_sasl_auth",
+    "test_sasl.TestSASLDigestAuthentication::test_connect_sasl_auth",
+    "test_sasl.TestSASLDigestAuthentication::test_invalid_sasl_auth",
+)
+
+
+def test_kazoo_sasl_tests_pass_on_pyzk_as_on_java(
+        server_kinds: list[str], kind_skip_reason: Callable[[str], str | None]) -> None:
+    for kind in ("java", "pyzk"):
+        reason = kind_skip_reason(kind)
+        if reason:
+            pytest.skip(reason)
+    if "pyzk" not in server_kinds:
+        pytest.skip("pyzk not in PYZK_TEST_SERVERS")
+    java = run_suite("java", *SASL_TESTS, "--timeout=120", name="kazoo-java-sasl")
+    assert all(java.get(t) == "passed" for t in SASL_TESTS), java
+    pyzk = run_suite("pyzk", *SASL_TESTS, "--timeout=120", name="kazoo-pyzk-sasl")
+    assert pyzk == java
