@@ -247,7 +247,11 @@ def _multi_response(results: list[tuple[int, int, Any]]) -> bytes:
 def _check_watches(tree: DataTree, req: Request, rec: Any, events: list[Event]) -> bytes:
     if rec.type not in (1, 2, 3) or rec.path is None:
         raise _Marshalling()  # WatcherType.fromInt throws; a null path is a NullPointerException
-    if not tree.watches.contains(rec.path, rec.type, req.watcher):
+    try:
+        found = tree.watches.contains(rec.path, rec.type, req.watcher)
+    except ValueError:
+        raise _Marshalling() from None  # see WatchTable.contains: a path without a parent
+    if not found:
         raise KeeperError(Err.NOWATCHER, rec.path)
     return b""
 

@@ -138,15 +138,27 @@ class WatchTable:
     def contains(self, path: str, watcher: Any) -> bool:
         """WatchManager.containsWatcher, faithfully: at the path itself *any* watcher counts."""
         recursive = self.modes.get((watcher, path), STANDARD) == PERSISTENT_RECURSIVE
-        if not self.recursive:
-            return path in self.table or recursive
-        at_parent = False
-        for local in parent_paths(path):
-            if not at_parent and local in self.table:
+        # PathParentIterator (forPathOnly unless recursive watches exist) works out each
+        # parent as it hands out a path, so a path that is neither "" nor "/" and has no "/"
+        # throws (substring(0, -1)) even when only the path itself is looked at: ValueError,
+        # which Final answers MARSHALLINGERROR.
+        level = 0
+        while path:
+            local = path
+            if path == "/":
+                path = ""
+            else:
+                slash = path.rfind("/")
+                if slash < 0:
+                    raise ValueError(f"no parent for path {local!r}")
+                path = path[:slash] or "/"
+            if level == 0 and local in self.table:
                 return True
             if recursive:
                 return True
-            at_parent = True
+            if not self.recursive:
+                break
+            level += 1
         return False
 
     # -- 4LW / admin views ------------------------------------------------------------------

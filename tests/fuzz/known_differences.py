@@ -39,6 +39,21 @@ KNOWN_DIFFERENCES: list[Known] = [
           "the close race above when the unknown opcode's xid (a mutated xid field) repeats "
           "an earlier create's: Java's immediate UNIMPLEMENTED reply takes that xid and the "
           "create's own reply is dropped by the close"),
+    Known("op=* mut=*xid*: create*: pyzk err=0 vs java err=*",
+          "the close/ordering race when a mutated xid repeats an earlier create's: Java's "
+          "immediate answer (UNIMPLEMENTED, AUTHFAILED) carries that xid ahead of the "
+          "pipelined create's reply; pyzk answers in request order"),
+    Known("op=* mut=*xid*: exists: pyzk err=* vs java err=-6",
+          "the same race with an earlier exists"),
+    Known("op=* mut=*xid=1: create2 err=0: *",
+          "auth or sasl sent with the xid of the case's first create: Java answers them from "
+          "its reading thread at once (processPacket), pyzk in request order"),
+    Known("op=* mut=opcode->closeSession: pyzk closed vs java open*",
+          "closeSession reached by an opcode swap: the request after it (see below)"),
+    Known("op=createTTL mut=*: pyzk open vs java closed",
+          "createTTL with a non-TTL create mode and a negative ttl: Java 3.8.0 logs the txn, "
+          "then fails to apply it and the JVM exits (a Java crash, counted as such); pyzk "
+          "answers BADARGUMENTS where Java made the txn and keeps serving"),
     Known("op=closeSession mut=*: pyzk closed vs java open*",
           "the request after closeSession (the case's sentinel): Java answers it -112 when "
           "its prep wins the race with the reading thread, else drops it; pyzk drops it"),
