@@ -28,6 +28,7 @@ from typing import Any
 import pytest
 from rawclient import ConnectionClosed, RawClient
 from servers import JAVA_CLASSPATH, REPO, ServerProc, compile_java, java_available
+from test_tls import pki  # noqa: F401 - the TLS test's certificates, a module fixture
 
 from pyzk.protocol import records as r
 from pyzk.protocol.opcodes import Op
@@ -598,3 +599,41 @@ def test_settings_java_refuses_stop_the_start(tmp_path: Path, cfg: dict[str, str
 
     results = {kind: scenario(kind) for kind in kinds()}
     assert set(results.values()) == {"exited"}, results
+
+
+# -- the TLS client port --------------------------------------------------------------------
+
+def test_sasl_on_the_tls_port(tmp_path: Path, jaas_file: Path, pki: Any) -> None:  # noqa: F811
+    from kazoo.client import KazooClient
+    from kazoo.security import make_acl
+    from test_tls import tls_settings
+
+    def scenario(kind: str) -> Any:
+        cfg = {"authProvider.1": SASL_PROVIDER, **tls_settings(pki, "p12")}
+        srv = SaslServerProc(kind, tmp_path / kind, cfg,
+                             [f"-Djava.security.auth.login.config={jaas_file}"])
+        srv.start()
+        try:
+            hosts = f"{cfg['secureClientPortAddress']}:{cfg['secureClientPort']}"
+            zk = KazooClient(hosts=hosts, timeout=10, use_ssl=True, ca=str(pki.ca_pem),
+                             verify_certs=True, certfile=str(pki.client_cert),
+                             keyfile=str(pki.client_key),
+                             sasl_options={"mechanism": "DIGEST-MD5", "username": "bob",
+                                           "password": "bobsecret"})
+            zk.start(timeout=15)
+            try:
+                zk.create("/tls-sasl", b"v", acl=[make_acl("sasl", credential="bob", all=True)])
+                got = zk.get("/tls-sasl")[0], [(a.id.scheme, a.id.id)
+                                               for a in zk.get_acls("/tls-sasl")[0]]
+            finally:
+                zk.stop()
+                zk.close()
+            c = open_client(srv)  # the plain port serves the same tree; no sasl id there
+            return got, c.get("/tls-sasl").err
+        finally:
+            srv.stop()
+
+    results = {kind: scenario(kind) for kind in kinds()}
+    if len(results) == 2:
+        assert results["pyzk"] == results["java"], results
+    assert next(iter(results.values())) == ((b"v", [("sasl", "bob")]), -102)
