@@ -313,6 +313,9 @@ class ZkServer:
         if self.enforce_auth and op != OP_AUTH and op != OP_SASL and \
                 not self.security.enforce(conn, xid):
             return
+        if op == OP_CREATE_SESSION and (writes is None or not writes.forwards):
+            self._create_session_again(conn, xid, body, now, started)
+            return
         spec = CLIENT_OPS.get(op)
         if spec is None:
             log.warning("unknown opcode, closing", opcode=op, session=hex(sid), client=conn.peer)
@@ -389,6 +392,33 @@ class ZkServer:
             self.enqueue_txn(txn, Origin(conn, pending))
         elif len(conn.queue) == 1:
             conn.queue.drain(self._run_read, conn.emit_pending)
+
+    def _create_session_again(self, conn: ClientConn, xid: int, body: memoryview, now: int,
+                              started: float) -> None:
+        """createSession (-10) inside an established session, as Java 3.8.0 runs it: prep
+        reads a new timeout from the body and logs a CreateSessionTxn for the same session
+        (a body shorter than an int is a MARSHALLINGERROR error txn), trackSession puts the
+        session's next expiry that far out (its own timeout stays for later touches), and
+        Final answers with a second ConnectResponse instead of a reply header."""
+        sid = conn.session_id
+        req = Request(sid, xid, OP_CREATE_SESSION, None, conn.auth, conn)
+        pending = Pending(req, True, started)
+        conn.queue.push(pending)
+        self.outstanding += 1
+        self.last_zxid += 1
+        if len(body) < 4:
+            req.record = JuteError("createSession body too short")
+            txn: tuple[Any, Any] = (r.TxnHeader(sid, xid, self.last_zxid, now, OP_ERROR),
+                                    r.ErrorTxn(_ERR_MARSHALLINGERROR))
+        else:
+            timeout = int.from_bytes(body[:4], "big", signed=True)
+            txn = self.prep.create_session_txn(sid, timeout, self.last_zxid, now, xid)
+            s = self.sessions.sessions.get(sid)
+            if s is not None:
+                own = s.timeout_ms
+                self.sessions.touch(sid, now, timeout)
+                s.timeout_ms = own
+        self.enqueue_txn(txn, Origin(conn, pending))
 
     def request_done(self, n: int = 1) -> None:
         self.outstanding -= n
@@ -525,6 +555,14 @@ class ZkServer:
             pending.reply = self._reply_bytes(req.xid, 0, b"")
             conn.queue.drain(self._run_read, conn.emit_pending)
             conn.close_after_flush()
+            return
+        if req.op == OP_CREATE_SESSION and t == OP_CREATE_SESSION:
+            # Final's createSession: finishSessionInit again, a ConnectResponse, no header.
+            sid = conn.session_id
+            pending.reply = encode_connect_response(conn.timeout_ms, sid,
+                                                    self.sessions.password(sid),
+                                                    self.read_only, conn.old_client)
+            conn.queue.drain(self._run_read, conn.emit_pending)
             return
         if isinstance(req.record, JuteError):
             err, body = int(_ERR_MARSHALLINGERROR), b""

@@ -61,22 +61,10 @@ KNOWN_DIFFERENCES: list[Known] = [
           "requests after closeSession in the same write: Java answers them -112 when its "
           "prep wins the race with the reading thread, else drops them as touch() fails; "
           "pyzk always drops them"),
-    Known("op=* mut=*opcode->createSession*: pyzk closed vs java open*",
-          "createSession inside a session reached by an opcode swap (see createSession)"),
-    # --- opcodes 3.8.0 accepts and pyzk rejects -----------------------------------------
     Known("op=check mut=*: pyzk closed vs java open*",
           "check(13) outside multi: pyzk answers UNIMPLEMENTED and closes as 3.8.5+/3.9.3 "
           "do (ZOOKEEPER-2623 addendum); 3.8.0 executes it"),
     Known("op=* mut=*opcode->check*: pyzk closed vs java open*", "same, via an opcode swap"),
-    Known("op=createSession mut=*: pyzk closed vs java open*",
-          "createSession(-10) inside a session: pyzk UNIMPLEMENTED + close; 3.8.0 runs it "
-          "(MARSHALLINGERROR for a short body, else a second ConnectResponse)"),
-    Known("op=* mut=opcode->createSession: pyzk closed vs java open*", "same, via opcode swap"),
-    Known("op=createSession mut=*: tree *",
-          "follows from createSession above: Java's trackSession shortened the session, "
-          "which expired and took its ephemerals; pyzk's session lingers"),
-    Known("op=* mut=opcode->createSession: tree *", "same"),
-    # --- request decoding ---------------------------------------------------------------
     Known("op=closeSession mut=*: events: *",
           "closeSession of a lane session that owns ephemerals watched by itself: which "
           "events it still gets differs"),

@@ -204,3 +204,24 @@ def test_failing_multi_read_answers_the_results_so_far(raw, zk, ops: bytes, body
     before = c.exists("/").zxid
     c.send_raw(_frame(4, Op.MULTI_READ, ops + _mh(-1, True)))
     assert _raw_reply(c) == (4, before, -5, body)
+
+
+@pytest.mark.parametrize(("body", "answer"), [
+    (struct.pack(">i", 5000), "connect-response"),
+    (struct.pack(">i", 40000) + b"junk", "connect-response"),
+    (b"\0\0", -5),
+], ids=["timeout", "timeout-and-junk", "short"])
+def test_create_session_inside_a_session(raw, zk, body: bytes, answer: object) -> None:  # type: ignore[no-untyped-def]
+    """Java 3.8.0 runs it: a CreateSessionTxn for the same session (one zxid), answered with
+    a second ConnectResponse carrying the connection's own timeout; a short body is -5."""
+    c = raw()
+    before = c.exists("/").zxid
+    c.send_raw(_frame(7, -10, body) + _frame(8, Op.EXISTS, _string("/") + b"\0"))
+    f = c.read_frame(3.0)
+    if answer == "connect-response":
+        proto, timeout, sid = struct.unpack_from(">iiq", f, 0)
+        assert (len(f), proto, timeout, sid) == (37, 0, 30000, c.session.sessionId)
+    else:
+        assert struct.unpack_from(">iqi", f, 0) == (7, before + 1, answer)
+    xid, zxid, err = struct.unpack_from(">iqi", c.read_frame(3.0), 0)
+    assert (xid, zxid, err) == (8, before + 1, 0)
