@@ -204,7 +204,9 @@ class WatchManager:
         if wtype == WatcherType.DATA:
             return self.data.contains(path, watcher)
         if wtype == WatcherType.ANY:
-            return self.child.contains(path, watcher) or self.data.contains(path, watcher)
+            # Java asks both tables (no short cut), so the data table's lookup can still throw.
+            in_child = self.child.contains(path, watcher)
+            return self.data.contains(path, watcher) or in_child
         return False
 
     def remove(self, path: str, wtype: int, watcher: Any) -> bool:

@@ -43,8 +43,9 @@ KNOWN_DIFFERENCES: list[Known] = [
           "the close/ordering race when a mutated xid repeats an earlier create's: Java's "
           "immediate answer (UNIMPLEMENTED, AUTHFAILED) carries that xid ahead of the "
           "pipelined create's reply; pyzk answers in request order"),
-    Known("op=* mut=*xid*: exists: pyzk err=* vs java err=-6",
-          "the same race with an earlier exists"),
+    Known("op=* mut=*xid*: *: pyzk err=* vs java err=-6",
+          "the same race with any earlier request (Java's immediate UNIMPLEMENTED reply "
+          "carries the repeated xid)"),
     Known("op=* mut=*xid=1: create2 err=0: *",
           "auth or sasl sent with the xid of the case's first create: Java answers them from "
           "its reading thread at once (processPacket), pyzk in request order"),
@@ -76,6 +77,13 @@ KNOWN_DIFFERENCES: list[Known] = [
           "the root's cversion, which drifts once the servers differed in any case"),
     Known("close-race: * dropped watch events that * sent before closing",
           "watch events queued when the connection closes: both servers race them"),
+    Known("op=checkWatches mut=*: checkWatches: pyzk err=-121 vs java err=-5",
+          "NEEDS TRIAGE: seen once per 300k-frame long run on a path with a space (\" /a\"), "
+          "equal when replayed alone: depends on the lane session's persistent recursive "
+          "watches left by earlier cases (Java's PathParentIterator walks parents then)"),
+    Known("op=getAllChildrenNumber mut=*: getAllChildrenNumber err=0: body.1 differs",
+          "NEEDS TRIAGE: path \"\" counts the whole tree, which in long runs includes the "
+          "drift of op=tree mut=outside-cases; equal when replayed alone"),
     Known("op=* mut=*: getACL err=0: body.1?0?.2 differs",
           "NEEDS TRIAGE: seen only in long runs, not when the case replays alone (depends on "
           "the lane session's earlier auth state)"),
