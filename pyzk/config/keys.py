@@ -152,6 +152,11 @@ def _digest_alg(v: str) -> str | None:
     return "is not a supported digest algorithm (don't support this ACL digest algorithm)"
 
 
+def _snap_compression(v: str) -> str | None:
+    # SnapStream.StreamMode.fromString, minus its silent fallback to uncompressed.
+    return None if v.lower() in ("", "gz", "snappy") else "must be gz, snappy or empty"
+
+
 def _log_level(v: str) -> str | None:
     ok = ("DEBUG", "INFO", "WARNING", "WARN", "ERROR", "CRITICAL")
     return None if v.upper() in ok else f"must be one of {', '.join(ok)}"
@@ -226,8 +231,13 @@ KEYS: tuple[Key, ...] = (
     Key("maxConcurrentSnapSyncs", "decode", 10, IN, "learner snap syncs (" + _SYS_ONLY + ")"),
     Key("maxConcurrentDiffSyncs", "decode", 100, IN, "learner diff syncs (" + _SYS_ONLY + ")"),
     Key("digest.enabled", "bool", True, H, "per-txn data tree digest (3.6.0)"),
-    Key("snapshot.compression.method", "str", "", R, "snapshot compression: gz or snappy"),
-    Key("snapshot.trust.empty", "bool", False, R, "start from logs without a snapshot"),
+    Key("snapshot.compression.method", "str", "", H,
+        "new snapshots written gzip (gz, snapshot.<zxid>.gz) or snappy-java framed (snappy,"
+        " snapshot.<zxid>.snappy), or uncompressed (empty); every kind is read whatever it is"
+        " (case-insensitive; Java silently treats an unknown name as empty, pyzk refuses it)",
+        _snap_compression),
+    Key("snapshot.trust.empty", "bool", False, H,
+        "start from txn logs with no snapshot (upgrades from 3.4) instead of refusing to"),
     Key("audit.enable", "bool", False, R, "audit log"),
     Key("audit.impl.class", "str", "", IN, "audit logger class"),
     Key("largeRequestMaxBytes", "decode", 100 * 1024 * 1024, R, "in-flight large request bytes"),

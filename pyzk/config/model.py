@@ -151,6 +151,8 @@ class Config:
     snap_size_limit_kb: int = 4194304
     pre_alloc_size_kb: int = 65536
     force_sync: bool = True
+    snapshot_compression: str = ""  # "", "gz" or "snappy" (snapshot.compression.method)
+    snapshot_trust_empty: bool = False
     fsync_warning_threshold_ms: int = 1000
     global_outstanding_limit: int = 1000
     max_batch_size: int = 1000

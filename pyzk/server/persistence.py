@@ -65,7 +65,8 @@ def tune_gc() -> None:
 class Storage:
     def __init__(self, config: Any) -> None:
         self.config = config
-        self.datadir = DataDir(config.data_dir, config.data_log_dir)
+        self.datadir = DataDir(config.data_dir, config.data_log_dir,
+                               compression=config.snapshot_compression)
         # Before anything is read or written: a second server on these directories stops here.
         self.dir_lock = self.datadir.lock()
         self.writer = TxnLogWriter(self.datadir.log_dir, prealloc=config.pre_alloc_size_kb * 1024)
@@ -82,12 +83,20 @@ class Storage:
         cfg = self.config
         t0 = time.monotonic()
         rec = recover(self.datadir, lambda: DataTree(extended_types=cfg.extended_types,
-                                                     skip_acl=cfg.skip_acl))
+                                                     skip_acl=cfg.skip_acl),
+                      trust_empty_snapshot=cfg.snapshot_trust_empty)
         for note in rec.torn:
             log.warning("truncated a torn txn log entry", detail=note)
         if rec.needs_initial_snapshot:
             # Like Java: an empty data dir gets snapshot.0 before serving.
             self.datadir.save_snapshot(capture(rec.tree, {}))
+        elif rec.snapshot_path is None:
+            # snapshot.trust.empty let the logs be replayed with no snapshot (FileTxnSnapLog
+            # .restore's WARN); the snapshot ZooKeeperServer.loadData takes after every load
+            # means the next start needs no such trust.
+            log.warning("No snapshot found, but there are log entries. This should only be"
+                        " allowed during upgrading.")
+            self.datadir.save_snapshot(capture(rec.tree, rec.sessions))
         settle_heap()
         self.recovery = rec
         self.recovery_ms = int((time.monotonic() - t0) * 1000)

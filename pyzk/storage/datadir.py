@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from . import snapshot as snapcodec
+from . import snapstream
 from .logfile import logs_from, sorted_logs, zxid_from_name
 
 log = logging.getLogger("pyzk.storage")
@@ -29,9 +30,9 @@ class DataDirError(OSError):
     """A data directory pyzk must not use as it is (Java's DatadirException and friends)."""
 
 
-def snapshot_name(zxid: int) -> str:
-    """Util.makeSnapshotName for the default (uncompressed) stream mode."""
-    return f"snapshot.{zxid:x}"
+def snapshot_name(zxid: int, compression: str = "") -> str:
+    """Util.makeSnapshotName: snapshot.<hex zxid> plus the stream mode's extension."""
+    return f"snapshot.{zxid:x}{snapstream.extension(compression)}"
 
 
 def atomic_write(path: Path, data: bytes | Iterable[bytes], fsync: bool = True) -> None:
@@ -68,7 +69,10 @@ class DataDir:
     """dataDir (snapshots, myid, epochs) and dataLogDir (txn logs), each with version-2/."""
 
     def __init__(self, data_dir: Path | str, data_log_dir: Path | str | None = None,
-                 autocreate: bool = True) -> None:
+                 autocreate: bool = True, compression: str = "") -> None:
+        # The stream mode new snapshots are written in (snapshot.compression.method): "", "gz"
+        # or "snappy". Snapshots of every mode are read whatever it is.
+        self.compression = compression
         self.root = Path(data_dir)
         self.log_root = Path(data_log_dir) if data_log_dir else self.root
         self.snap_dir = self.root / VERSION_DIR
@@ -159,15 +163,17 @@ class DataDir:
         return out
 
     def write_snapshot(self, zxid: int, data: bytes, fsync: bool = True) -> Path:
-        path = self.snap_dir / snapshot_name(zxid)
-        atomic_write(path, data, fsync)
+        """Write an encoded (uncompressed) snapshot stream in this directory's stream mode."""
+        path = self.snap_dir / snapshot_name(zxid, self.compression)
+        atomic_write(path, snapstream.compress(self.compression, data), fsync)
         return path
 
     def save_snapshot(self, view: snapcodec.SnapshotView, fsync: bool = True,
                       pause: Callable[[], None] | None = None) -> Path:
         """Serialize a view captured on the event loop and write it; run in a worker thread."""
-        path = self.snap_dir / snapshot_name(view.zxid)
-        atomic_write(path, snapcodec.encode_view_chunks(view, pause=pause), fsync)
+        path = self.snap_dir / snapshot_name(view.zxid, self.compression)
+        chunks = snapcodec.encode_view_chunks(view, pause=pause)
+        atomic_write(path, snapstream.compress_chunks(self.compression, chunks), fsync)
         return path
 
     @staticmethod
@@ -265,9 +271,11 @@ def _lock_dir(root: Path) -> int:
 
 
 def _tail_ok(path: Path) -> bool:
-    if path.name.endswith(".gz"):
+    """SnapStream.isValidSnapshot: a compressed file by its magic, else by its seal's tail."""
+    mode = snapstream.mode_of_file(path.name)
+    if mode != snapstream.CHECKED:
         with open(path, "rb") as f:
-            return f.read(2) == b"\x1f\x8b"
+            return snapstream.has_valid_start(mode, f.read(16))
     with open(path, "rb") as f:
         f.seek(0, os.SEEK_END)
         size = f.tell()

@@ -11,7 +11,6 @@ appends long lastProcessedZxid and a third. Readers accept each optional trailer
 from __future__ import annotations
 
 import gc
-import gzip
 import struct
 import zlib
 from collections.abc import Callable
@@ -29,6 +28,7 @@ from pyzk.protocol.jute import (
     write_buffer,
     write_string,
 )
+from pyzk.storage import snapstream
 
 SNAP_MAGIC = 0x5A4B534E  # "ZKSN" (FileSnap.SNAP_MAGIC)
 VERSION = 2
@@ -181,15 +181,12 @@ def has_valid_tail(buf: Any) -> bool:
 
 
 def maybe_decompress(raw: bytes, name: str) -> bytes:
-    """The stream under the checksum: .gz is gunzipped (SnapStream.StreamMode.GZIP)."""
-    if name.endswith(".gz"):
-        try:
-            return gzip.decompress(raw)
-        except (OSError, EOFError, zlib.error) as e:
-            raise SnapshotFormatError(name, 0, f"bad gzip stream: {e}") from None
-    if name.endswith(".snappy"):
-        raise SnapshotFormatError(name, 0, "snappy-compressed snapshots are not supported")
-    return raw
+    """The stream under the checksum, by the file name's extension (SnapStream.getStreamMode):
+    .gz is gunzipped, .snappy undoes snappy-java's framing, anything else is as it is."""
+    try:
+        return snapstream.decompress(snapstream.mode_of_file(name), raw)
+    except snapstream.StreamError as e:
+        raise SnapshotFormatError(name, 0, str(e)) from None
 
 
 def decode_snapshot(buf: Any, name: str = "snapshot") -> Snapshot:

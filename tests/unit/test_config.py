@@ -135,6 +135,9 @@ def test_read_only_mode_adds_isro(tmp_path: Path) -> None:
     ("metricsProvider.httpPort=7001", "metrics_http_port", 7001),
     ("clientPortAddress=127.0.0.5", "client_port_address", "127.0.0.5"),
     ("localSessionsEnabled=false", "local_sessions_enabled", False),
+    ("snapshot.compression.method=SNAPPY", "snapshot_compression", "snappy"),
+    ("snapshot.compression.method=gz", "snapshot_compression", "gz"),
+    ("snapshot.trust.empty=true", "snapshot_trust_empty", True),
 ])
 def test_honoured_keys_reach_config_fields(tmp_path: Path, line: str, field: str,
                                            value: object) -> None:
@@ -276,6 +279,9 @@ def test_standalone_disabled_makes_one_server_a_quorum(tmp_path: Path) -> None:
     ("metricsProvider.className=com.example.Nope", 3, "metrics provider class was not found"),
     ("pyzk.log.format=xml", 3, "pyzk.log.format must be one of console, json, auto"),
     ("jute.maxbuffer=big", 3, "invalid value 'big' for jute.maxbuffer"),
+    ("snapshot.compression.method=lz4", 3,
+     "snapshot.compression.method must be gz, snappy or empty (got 'lz4')"),
+    ("snapshot.trust.empty=yes", 3, "Invalid option yes for snapshot.trust.empty"),
 ])
 def test_bad_keys_and_values_name_file_line_and_key(tmp_path: Path, extra: str, line: int,
                                                     message: str | None) -> None:
