@@ -29,7 +29,7 @@ Check = Callable[[Any], "str | None"]
 @dataclass(frozen=True)
 class Key:
     name: str
-    kind: str  # int | long | decode | bool | bool_exact | yesno | str | path | float
+    kind: str  # int | long | decode | long_decode | bool | bool_exact | yesno | str | path | float
     default: Any
     status: Status
     doc: str
@@ -72,6 +72,8 @@ def parse_value(key: Key, name: str, value: str) -> Any:
         return _java_int(value, LONG_MIN, LONG_MAX)
     if kind == "decode":
         return _java_decode(value, INT_MIN, INT_MAX)
+    if kind == "long_decode":  # Long.getLong
+        return _java_decode(value, LONG_MIN, LONG_MAX)
     if kind == "float":
         try:
             return float(value)
@@ -180,7 +182,9 @@ KEYS: tuple[Key, ...] = (
     Key("snapCount", "decode", 100000, H, "txns between snapshots (randomised in [n/2+1, n])"),
     Key("commitLogCount", "decode", 500, H, "committed proposals kept in memory for DIFF sync (at least 500, as Java)", _min(0)),
     Key("snapSizeLimitInKb", "decode", 4194304, H, "txn log bytes (KB) before snapshot; <=0 off"),
-    Key("txnLogSizeLimitInKb", "decode", -1, R, "roll the txn log by size"),
+    Key("txnLogSizeLimitInKb", "long_decode", -1, H,
+        "start a new txn log file after a commit leaves the current one longer than this (KB,"
+        " its preallocated length counted, so it needs preAllocSize below it); <= 0 off"),
     Key("maxCnxns", "decode", 0, H, "total connections per client port; 0 = unlimited", _min(0)),
     Key("maxClientCnxns", "int", 60, H, "connections per client IP; 0 = unlimited", _min(0)),
     Key("clientPortAddress", "str", None, H, "bind address for clientPort (default all)", _nonempty),

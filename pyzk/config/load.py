@@ -410,6 +410,7 @@ def build_config(entries: Mapping[str, str | Entry], *, source_name: str = "zoo.
         force_sync=b.get("forceSync"),
         snapshot_compression=b.get("snapshot.compression.method").lower(),
         snapshot_trust_empty=b.get("snapshot.trust.empty"),
+        txn_log_size_limit_kb=b.get("txnLogSizeLimitInKb"),
         fsync_warning_threshold_ms=b.get("fsync.warningthresholdms"),
         global_outstanding_limit=b.get("globalOutstandingLimit"),
         max_batch_size=b.get("maxBatchSize"),

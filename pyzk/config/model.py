@@ -153,6 +153,7 @@ class Config:
     force_sync: bool = True
     snapshot_compression: str = ""  # "", "gz" or "snappy" (snapshot.compression.method)
     snapshot_trust_empty: bool = False
+    txn_log_size_limit_kb: int = -1
     fsync_warning_threshold_ms: int = 1000
     global_outstanding_limit: int = 1000
     max_batch_size: int = 1000

@@ -69,7 +69,8 @@ class Storage:
                                compression=config.snapshot_compression)
         # Before anything is read or written: a second server on these directories stops here.
         self.dir_lock = self.datadir.lock()
-        self.writer = TxnLogWriter(self.datadir.log_dir, prealloc=config.pre_alloc_size_kb * 1024)
+        self.writer = TxnLogWriter(self.datadir.log_dir, prealloc=config.pre_alloc_size_kb * 1024,
+                                   size_limit=config.txn_log_size_limit_kb * 1024)
         self.trigger = SnapshotTrigger(config.snap_count, config.snap_size_limit_kb * 1024,
                                        random.Random())
         self._snapshot_task: asyncio.Future[Any] | None = None

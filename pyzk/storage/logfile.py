@@ -128,9 +128,13 @@ class TxnLogWriter:
     (an executor). A lock only guards the hand-over of the pending buffers.
     """
 
-    def __init__(self, log_dir: Path, prealloc: int = DEFAULT_PREALLOC, dbid: int = 0) -> None:
+    def __init__(self, log_dir: Path, prealloc: int = DEFAULT_PREALLOC, dbid: int = 0,
+                 size_limit: int = -1) -> None:
         self.log_dir = Path(log_dir)
         self.prealloc = prealloc
+        # txnLogSizeLimitInKb in bytes (<= 0: off). FileTxnLog.commit rolls the log once the
+        # file's length on disk, preallocation included, is over it.
+        self.size_limit = size_limit
         self.dbid = dbid
         self._lock = threading.Lock()
         self._io_lock = threading.Lock()
@@ -229,6 +233,10 @@ class TxnLogWriter:
                 written += len(chunk.data)
             if fsync and self._fd is not None and written:
                 os.fdatasync(self._fd)
+            if 0 < self.size_limit < max(self._size, self._pos) and written:
+                log.debug("Log size limit reached: %d", max(self._size, self._pos))
+                with self._lock:  # the next append opens a new file; counters stay
+                    self._need_file = True
             return written
 
     def _open(self, zxid: int, fsync: bool) -> None:

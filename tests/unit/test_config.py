@@ -138,6 +138,7 @@ def test_read_only_mode_adds_isro(tmp_path: Path) -> None:
     ("snapshot.compression.method=SNAPPY", "snapshot_compression", "snappy"),
     ("snapshot.compression.method=gz", "snapshot_compression", "gz"),
     ("snapshot.trust.empty=true", "snapshot_trust_empty", True),
+    ("txnLogSizeLimitInKb=0x100", "txn_log_size_limit_kb", 256),
 ])
 def test_honoured_keys_reach_config_fields(tmp_path: Path, line: str, field: str,
                                            value: object) -> None:
@@ -282,6 +283,7 @@ def test_standalone_disabled_makes_one_server_a_quorum(tmp_path: Path) -> None:
     ("snapshot.compression.method=lz4", 3,
      "snapshot.compression.method must be gz, snappy or empty (got 'lz4')"),
     ("snapshot.trust.empty=yes", 3, "Invalid option yes for snapshot.trust.empty"),
+    ("txnLogSizeLimitInKb=1M", 3, "invalid value '1M' for txnLogSizeLimitInKb"),
 ])
 def test_bad_keys_and_values_name_file_line_and_key(tmp_path: Path, extra: str, line: int,
                                                     message: str | None) -> None:

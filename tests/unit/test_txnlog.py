@@ -228,3 +228,16 @@ def test_scanning_a_64mb_preallocated_log_is_fast() -> None:
     data, _ = _log_bytes(50, pad=64 * 1024 * 1024)
     scan = txnlog.scan_log(data, "log.1")  # zero-checks run in C, no per-byte Python loop
     assert len(scan.entries) == 50 and scan.torn is None
+
+
+def test_size_limit_rolls_after_the_commit_that_passes_it(tmp_path: Path) -> None:
+    # txnLogSizeLimitInKb: the padded file length is what counts (FileTxnLog.commit).
+    w = TxnLogWriter(tmp_path, prealloc=16 * 1024, size_limit=40 * 1024)
+    for z in range(1, 61):
+        w.append(r.TxnHeader(1, z, z, 0, Op.CREATE),
+                 r.CreateTxn(f"/n{z}", b"x" * 1000, [], False, z))
+        w.flush(fsync=False)
+    w.close(fsync=False)
+    names = [p.name for p in sorted_logs(tmp_path)]
+    assert len(names) >= 2 and names[0] == "log.1"
+    assert all(p.stat().st_size <= 16 + 48 * 1024 for p in sorted_logs(tmp_path))
