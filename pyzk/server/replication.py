@@ -215,8 +215,10 @@ async def carry_out(peer: QuorumPeer, actions: list[DbAction],
                     install(srv.tree, sessions)
             case CutLog(zxid=zxid):
                 ok = truncate(peer.storage, zxid)
-                log.info("truncated the txn log" if ok else
-                         "cannot truncate below a snapshot; full resync", zxid=hex(zxid))
+                if ok:
+                    log.info("truncated the txn log", zxid=hex(zxid))
+                else:
+                    log.warning("cannot truncate below a snapshot; full resync", zxid=hex(zxid))
                 await carry_out(peer, db.truncated(ok), install, resync)
             case ResyncFully():
                 if resync is not None:

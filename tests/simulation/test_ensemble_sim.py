@@ -17,7 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import ensemble_sim as es  # noqa: E402
 import removed_fixes  # noqa: E402
 
-SEEDS = int(os.environ.get("ENSEMBLE_SIM_SEEDS", "200"))
+SEEDS = int(os.environ.get("ENSEMBLE_SIM_SEEDS", "400"))
 FIRST = int(os.environ.get("ENSEMBLE_SIM_FIRST_SEED", "0"))
 
 
