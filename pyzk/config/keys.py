@@ -159,6 +159,10 @@ def _snap_compression(v: str) -> str | None:
     return None if v.lower() in ("", "gz", "snappy") else "must be gz, snappy or empty"
 
 
+def _large_threshold(v: int) -> str | None:
+    return None if v == -1 or v > 0 else "must be -1 or positive"
+
+
 def _log_level(v: str) -> str | None:
     ok = ("DEBUG", "INFO", "WARNING", "WARN", "ERROR", "CRITICAL")
     return None if v.upper() in ok else f"must be one of {', '.join(ok)}"
@@ -244,8 +248,13 @@ KEYS: tuple[Key, ...] = (
         "start from txn logs with no snapshot (upgrades from 3.4) instead of refusing to"),
     Key("audit.enable", "bool", False, R, "audit log"),
     Key("audit.impl.class", "str", "", IN, "audit logger class"),
-    Key("largeRequestMaxBytes", "decode", 100 * 1024 * 1024, R, "in-flight large request bytes"),
-    Key("largeRequestThreshold", "decode", -1, R, "size above which a request is large"),
+    Key("largeRequestMaxBytes", "decode", 100 * 1024 * 1024, H,
+        "most bytes of large requests in flight; a request that would pass it closes its"
+        " connection without a reply (Java only warns about a value <= 0 and keeps 100 MB)",
+        _min(1)),
+    Key("largeRequestThreshold", "decode", -1, H,
+        "requests longer than this (bytes) count against largeRequestMaxBytes; -1 = off (Java"
+        " turns 0 or < -1 into -1 with a warning)", _large_threshold),
     Key("outstandingHandshake.limit", "str", "", IN, "Netty TLS handshakes (" + _SYS_ONLY + ")"),
     Key("netty.server.earlyDropSecureConnectionHandshakes", "str", "false", IN, "Netty TLS option"),
     Key("throttledOpWaitTime", "decode", 0, IN, "request throttler (" + _SYS_ONLY + ")"),

@@ -19,7 +19,7 @@ from ..protocol import records as r
 from ..protocol.connect import decode_connect
 from ..protocol.framing import FrameBuffer, FrameError
 from ..protocol.jute import JuteError
-from ..protocol.opcodes import OP_ERROR, OP_MULTI
+from ..protocol.opcodes import OP_AUTH, OP_ERROR, OP_MULTI, OP_SASL
 from .pending import Pending, ReplyQueue
 from .stats import LAST_OP
 
@@ -101,6 +101,8 @@ class ClientConn(asyncio.Protocol):
             self.per_ip[self.peer_ip] = n
         if len(self.queue):
             self.server.request_done(len(self.queue))
+            for p in self.queue:
+                self.server.large_bytes -= p.large
         self.queue.clear()
         self.server.on_close(self)
 
@@ -151,6 +153,10 @@ class ClientConn(asyncio.Protocol):
     def _frame(self, f: bytes) -> None:
         self.packets_received += 1
         self.server.stats.bytes_received.value += 4 + len(f)  # bytes_received_count (ops helper)
+        if self.server.large_threshold != -1 and len(f) > self.server.large_threshold and \
+                self.server.large_bytes + len(f) > self.server.large_max:
+            self._reject_large()
+            return
         if not self.got_connect:
             self.got_connect = True
             self.server.stats.connection_requests.value += 1  # connection_request_count
@@ -181,8 +187,11 @@ class ClientConn(asyncio.Protocol):
             self.close_when_answered()
             return
         self.last_cxid = xid
+        tail = self.queue[-1] if self.queue else None
         try:
             self.server.on_request(self, xid, op, memoryview(f)[off:])
+            if self.server.large_threshold != -1 and len(f) > self.server.large_threshold:
+                self._count_large(tail, len(f))
         except Exception:
             # Last line of containment: the server's own handlers turn failures into error
             # replies; whatever still escapes costs this connection, never the server.
@@ -200,6 +209,22 @@ class ClientConn(asyncio.Protocol):
             self._paused = True
             self.transport.pause_reading()
             server.throttled.add(self)
+
+    def _reject_large(self) -> None:
+        """checkRequestSizeWhenReceivingMessage's IOException: NIOServerCnxn.doIO logs it and
+        closes the connection; the client gets no reply."""
+        self.server.stats.metrics.counter("large_requests_rejected").add(1)
+        log.warning(f"Close of session 0x{self.session_id:x}",
+                    error="java.io.IOException: Rejecting large request", client=self.peer)
+        self.close()
+
+    def _count_large(self, tail: Pending | None, n: int) -> None:
+        """processPacket's setLargeRequestSize: a request it queued (not auth or sasl) counts
+        its frame length until it is answered (FinalRequestProcessor.requestFinished)."""
+        q = self.queue
+        if q and q[-1] is not tail and q[-1].req.op not in (OP_AUTH, OP_SASL, OP_ERROR):
+            q[-1].large = n
+            self.server.large_bytes += n
 
     def resume(self) -> None:
         if self._paused and not self._closed and self.transport is not None:
@@ -264,6 +289,9 @@ class ClientConn(asyncio.Protocol):
     def emit_pending(self, p: Pending, reply: bytes) -> None:
         server = self.server
         server.outstanding -= 1
+        if p.large:
+            server.large_bytes -= p.large
+            p.large = 0
         if server.throttled:
             server.request_done(0)  # resume throttled connections
         ms = (time.monotonic() - p.started) * 1000

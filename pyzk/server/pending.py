@@ -15,13 +15,14 @@ from ..pipeline.request import Request
 
 
 class Pending:
-    __slots__ = ("req", "reply", "is_write", "started")
+    __slots__ = ("req", "reply", "is_write", "started", "large")
 
     def __init__(self, req: Request, is_write: bool, started: float) -> None:
         self.req = req
         self.reply: bytes | None = None
         self.is_write = is_write
         self.started = started
+        self.large = 0  # bytes counted in the server's large-request total until answered
 
 
 class ReplyQueue(deque[Pending]):

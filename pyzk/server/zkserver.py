@@ -149,6 +149,12 @@ class ZkServer:
         self.outstanding = 0
         self.global_limit: int = getattr(config, "global_outstanding_limit", 1000)
         self.throttled: set[ClientConn] = set()
+        # largeRequestThreshold / largeRequestMaxBytes (ZooKeeperServer.isLargeRequest,
+        # checkRequestSize*): bytes of in-flight requests longer than the threshold (-1: off);
+        # a frame that would take the total past the max closes its connection.
+        self.large_threshold: int = getattr(config, "large_request_threshold", -1)
+        self.large_max: int = getattr(config, "large_request_max_bytes", 100 * 1024 * 1024)
+        self.large_bytes = 0
         self.owner: dict[int, ClientConn] = {}
         self.stats = ServerStats()
         self.serving = True

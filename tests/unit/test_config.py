@@ -139,6 +139,8 @@ def test_read_only_mode_adds_isro(tmp_path: Path) -> None:
     ("snapshot.compression.method=gz", "snapshot_compression", "gz"),
     ("snapshot.trust.empty=true", "snapshot_trust_empty", True),
     ("txnLogSizeLimitInKb=0x100", "txn_log_size_limit_kb", 256),
+    ("largeRequestThreshold=1024", "large_request_threshold", 1024),
+    ("largeRequestMaxBytes=4096", "large_request_max_bytes", 4096),
 ])
 def test_honoured_keys_reach_config_fields(tmp_path: Path, line: str, field: str,
                                            value: object) -> None:
@@ -284,6 +286,8 @@ def test_standalone_disabled_makes_one_server_a_quorum(tmp_path: Path) -> None:
      "snapshot.compression.method must be gz, snappy or empty (got 'lz4')"),
     ("snapshot.trust.empty=yes", 3, "Invalid option yes for snapshot.trust.empty"),
     ("txnLogSizeLimitInKb=1M", 3, "invalid value '1M' for txnLogSizeLimitInKb"),
+    ("largeRequestThreshold=0", 3, "largeRequestThreshold must be -1 or positive (got '0')"),
+    ("largeRequestMaxBytes=0", 3, "largeRequestMaxBytes must be at least 1 (got '0')"),
 ])
 def test_bad_keys_and_values_name_file_line_and_key(tmp_path: Path, extra: str, line: int,
                                                     message: str | None) -> None:
