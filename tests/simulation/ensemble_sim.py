@@ -3,9 +3,9 @@ and, once it decides, the real LeaderCore or LearnerCore, wired as QuorumPeer._r
 LearnerHost wire them; roles end back in LOOKING. Each member's database bookkeeping is the real
 ReplicaDatabase (pyzk/zab/database.py): the committed window, fast-forward, unsaved SNAP trees
 and TRUNC run as the server runs them; this file only carries out their disk steps on a
-simulated disk (`run_db`), as pyzk/server/replication.carry_out does on the real one. The network is FIFO per connection with random
-interleaving across connections, resets, partitions, crashes (durable log/epochs/snapshot kept)
-and restarts. Invariants are checked after every step (see `Violation` raises).
+simulated disk (`run_db`), as pyzk/server/replication.carry_out does on the real one. The
+network is FIFO per connection with random interleaving across connections, resets,
+partitions, crashes (durable log/epochs/snapshot kept) and restarts. Invariants are checked after every step (see `Violation` raises).
 
     .venv/bin/python tests/simulation/ensemble_sim.py [schedules] [first_seed] [3|3+1|5|all]
 """
