@@ -235,7 +235,9 @@ KEYS: tuple[Key, ...] = (
     Key("requestStaleConnectionCheck", "str", "true", IN, "request throttler (" + _SYS_ONLY + ")"),
     Key("zookeeper.request_throttler.shutdownTimeout", "str", "10000", IN, _SYS_ONLY),
     Key("advancedFlowControlEnabled", "str", "false", IN, "Netty flow control (" + _SYS_ONLY + ")"),
-    Key("enableEagerACLCheck", "bool", False, R, "check write ACLs before proposing"),
+    Key("enableEagerACLCheck", "bool", False, H,
+        "quorum members check a write's ACL against their committed tree before it is proposed"
+        " (NOAUTH/INVALIDACL at zxid 0, no txn); standalone servers never do, as in Java"),
     Key("maxConcurrentSnapSyncs", "decode", 10, IN, "learner snap syncs (" + _SYS_ONLY + ")"),
     Key("maxConcurrentDiffSyncs", "decode", 100, IN, "learner diff syncs (" + _SYS_ONLY + ")"),
     Key("digest.enabled", "bool", True, H, "per-txn data tree digest (3.6.0)"),

@@ -413,6 +413,7 @@ def build_config(entries: Mapping[str, str | Entry], *, source_name: str = "zoo.
         txn_log_size_limit_kb=b.get("txnLogSizeLimitInKb"),
         large_request_max_bytes=b.get("largeRequestMaxBytes"),
         large_request_threshold=b.get("largeRequestThreshold"),
+        enable_eager_acl_check=b.get("enableEagerACLCheck"),
         fsync_warning_threshold_ms=b.get("fsync.warningthresholdms"),
         global_outstanding_limit=b.get("globalOutstandingLimit"),
         max_batch_size=b.get("maxBatchSize"),

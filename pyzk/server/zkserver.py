@@ -19,7 +19,7 @@ from ..pipeline import final
 from ..pipeline.prep import Prep, PrepSettings
 from ..pipeline.request import Request
 from ..protocol import records as r
-from ..protocol.codes import Err, KeeperState
+from ..protocol.codes import Err, KeeperError, KeeperState
 from ..protocol.connect import encode_connect_response
 from ..protocol.jute import JuteError
 from ..protocol.multi import decode_multi
@@ -39,6 +39,7 @@ from ..protocol.opcodes import (
 )
 from ..sasl.server import ClientSecurity
 from ..session.tracker import SessionTracker
+from ..tree.acl import check_acl, fixup_acl
 from ..tree.datatree import DataTree
 from . import background
 from .auth import authenticate, client_infos
@@ -61,6 +62,9 @@ _SERVER_OPS = frozenset({Op.PING, Op.AUTH, Op.SASL, Op.WHO_AM_I, Op.SYNC})
 # The record of a write multi with a null path: answered in its turn without a txn (_run_read).
 _NULL_PATH_MULTI = object()
 _EMPTY_MULTI_RESPONSE = r.MultiHeader.to_bytes(r.MultiHeader(-1, True, -1))
+# enableEagerACLCheck: ZooKeeperServer.effectiveACLPerms; ZKDatabase.isSpecialPath.
+_EAGER_PERMS: dict[int, int] = {Op.CREATE: 4, Op.CREATE2: 4, Op.DELETE: 8, Op.SET_DATA: 2, Op.SET_ACL: 16}
+_SPECIAL_PATHS = frozenset({"/", "/zookeeper", "/zookeeper/quota", "/zookeeper/config"})
 
 
 class TxnSink(Protocol):
@@ -155,6 +159,7 @@ class ZkServer:
         self.large_threshold: int = getattr(config, "large_request_threshold", -1)
         self.large_max: int = getattr(config, "large_request_max_bytes", 100 * 1024 * 1024)
         self.large_bytes = 0
+        self.eager_acl: bool = getattr(config, "enable_eager_acl_check", False)
         self.owner: dict[int, ClientConn] = {}
         self.stats = ServerStats()
         self.serving = True
@@ -355,6 +360,12 @@ class ZkServer:
             self.security.process_sasl(self, conn, xid, record.token)
             return
         req = Request(sid, xid, op, record, conn.auth, conn)
+        if self.eager_acl and writes is not None and op in _EAGER_PERMS and \
+                not isinstance(record, JuteError):
+            err = self._eager_acl_error(req)
+            if err:
+                conn.reply_in_turn(xid, 0, err)
+                return
         if writes is not None and writes.forwards and (spec.write or op == OP_SYNC):
             # FollowerRequestProcessor: writes and sync go to the leader as raw bytes; the
             # reply waits for the COMMIT (or the leader's SYNC) in this connection's order.
@@ -398,6 +409,35 @@ class ZkServer:
             self.enqueue_txn(txn, Origin(conn, pending))
         elif len(conn.queue) == 1:
             conn.queue.drain(self._run_read, conn.emit_pending)
+
+    def _eager_acl_error(self, req: Request) -> int:
+        """enableEagerACLCheck (ZooKeeperServer.authWriteRequest, run by the quorum request
+        processors only): the committed tree's ACL of the parent (create, delete) or the node
+        (setData, setACL) must grant the op's permission and a new ACL list must be valid,
+        else the request is answered at once (zxid 0) with no txn; a missing node or an
+        unusable path lets the request through to prep."""
+        rec = req.record
+        path = rec.path
+        if path is None:
+            return 0
+        if req.op in (Op.CREATE, Op.CREATE2, Op.DELETE):
+            slash = path.rfind("/")
+            if slash == -1 or "\0" in path or path in _SPECIAL_PATHS:
+                return 0
+            path = "/" if slash == 0 else path[:slash]
+        try:
+            if req.op in (Op.CREATE, Op.CREATE2, Op.SET_ACL):
+                fixup_acl(path, req.auth, rec.acl)
+            node = self.tree.nodes.get(path)
+            if node is None:
+                return 0
+            check_acl(self.tree.acl_cache.get(node.acl), _EAGER_PERMS[req.op], req.auth,
+                      self.tree.skip_acl, path)
+        except KeeperError as e:
+            return int(e.code) if e.code in (Err.NOAUTH, Err.INVALIDACL) else 0
+        except Exception:  # fixupACL's NullPointerException: prep answers it
+            return 0
+        return 0
 
     def _create_session_again(self, conn: ClientConn, xid: int, body: memoryview, now: int,
                               started: float) -> None:

@@ -141,6 +141,7 @@ def test_read_only_mode_adds_isro(tmp_path: Path) -> None:
     ("txnLogSizeLimitInKb=0x100", "txn_log_size_limit_kb", 256),
     ("largeRequestThreshold=1024", "large_request_threshold", 1024),
     ("largeRequestMaxBytes=4096", "large_request_max_bytes", 4096),
+    ("enableEagerACLCheck=true", "enable_eager_acl_check", True),
 ])
 def test_honoured_keys_reach_config_fields(tmp_path: Path, line: str, field: str,
                                            value: object) -> None:
