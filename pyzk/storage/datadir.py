@@ -65,6 +65,29 @@ def atomic_write(path: Path, data: bytes | Iterable[bytes], fsync: bool = True) 
             os.close(dfd)
 
 
+def _mkdir_durable(d: Path) -> None:
+    """mkdir -p, then fsync the parent of every directory it created: a new directory's entry
+    is durable only once its parent is synced (without it, a power cut can take version-2/
+    and every fsynced log in it away; found by tests/durability/test_powercut.py)."""
+    first = d
+    while not first.parent.exists() and first.parent != first:
+        first = first.parent
+    d.mkdir(parents=True, exist_ok=True)
+    p = d
+    while True:
+        try:
+            fd = os.open(p.parent, os.O_RDONLY)
+        except OSError:  # an unreadable parent: the directory exists, as before
+            return
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        if p == first:
+            break
+        p = p.parent
+
+
 class DataDir:
     """dataDir (snapshots, myid, epochs) and dataLogDir (txn logs), each with version-2/."""
 
@@ -83,7 +106,7 @@ class DataDir:
                     raise DataDirError(f"Missing data directory {d}, automatic data directory "
                                        "creation is disabled")
                 try:
-                    d.mkdir(parents=True, exist_ok=True)
+                    _mkdir_durable(d)
                 except OSError as e:  # read-only, under a file, under /proc, no permission
                     raise DataDirError(f"cannot create {d}: {e.strerror or e}") from None
             if not os.access(d, os.W_OK):
