@@ -416,6 +416,10 @@ KEYS: tuple[Key, ...] = (
     Key("metricsProvider.maxQueueSize", "int", 1000000, IN, "Prometheus provider queue"),
     Key("metricsProvider.workerShutdownTimeoutMs", "long", 1000, IN, "Prometheus provider shutdown"),
     # --- pyzk's own ---
+    Key("pyzk.linearizableSync", "bool", True, H,
+        "a leader answers sync (its clients' and learners' forwarded ones) only after a quorum"
+        " answers a PING sent after the sync arrived, so sync + read is linearizable; false"
+        " answers at once, as Java (cheaper, may read stale data from a cut-off leader)"),
     Key("pyzk.log.format", "str", "auto", H, "console, json or auto (console on a TTY)",
         _choice("console", "json", "auto")),
     Key("pyzk.log.level", "str", "INFO", H, "DEBUG, INFO, WARNING or ERROR", _log_level),

@@ -437,6 +437,7 @@ def build_config(entries: Mapping[str, str | Entry], *, source_name: str = "zoo.
         tcp_keep_alive=b.get("tcpKeepAlive"),
         client_tcp_keep_alive=b.get("clientTcpKeepAlive"),
         log_format=b.get("pyzk.log.format"),
+        linearizable_sync=b.get("pyzk.linearizableSync"),
         log_level={"WARN": "WARNING"}.get(b.get("pyzk.log.level").upper(),
                                           b.get("pyzk.log.level").upper()),
         source=source,

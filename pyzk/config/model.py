@@ -181,6 +181,7 @@ class Config:
     tcp_keep_alive: bool = False
     client_tcp_keep_alive: bool = False
     log_format: str = "auto"
+    linearizable_sync: bool = True
     log_level: str = "INFO"
     source: Path | None = None
     # Original key -> value (after environment overrides), in file order, for `conf`/icfg.

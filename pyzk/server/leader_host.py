@@ -78,7 +78,11 @@ class LeaderHost:
             config_version=peer.quorum.version, config_bytes=peer.last_seen.config_bytes(),
             disk_log=disk_log_reader(peer.storage),
             session_valid=self._session_valid, commit_log_count=cfg.commit_log_count,
-            newleader_config=self._newleader_config)
+            newleader_config=self._newleader_config,
+            linearizable_sync=cfg.linearizable_sync)
+        # Our own clients' syncs come to `forward` when each must wait for a confirmation
+        # round (pyzk.linearizableSync); Java answers them at once, as a read.
+        self.forwards_sync = cfg.linearizable_sync
         self.learners: dict[int, _Learner] = {}
         self._ids = itertools.count(1)
         self.origins: dict[int, Origin] = {}
@@ -127,7 +131,11 @@ class LeaderHost:
     async def _tick_loop(self) -> None:
         step = max(self.peer.config.tick_time_ms // 4, 10) / 1000
         while True:
-            await asyncio.sleep(step)
+            # Wake at the core's next deadline (half tick, read timeout), as Java's timed
+            # waits and socket timeouts do, not up to a quarter tick after it.
+            wake = self.core.wakeup_ms()
+            delay = step if wake is None else min(step, max(wake - self.now_ms() + 1, 1) / 1000)
+            await asyncio.sleep(delay)
             self.execute(self.core.on_tick(self.now_ms()))
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -201,6 +209,9 @@ class LeaderHost:
                 self._established(a.epoch)
             elif t is L.Activate:
                 self._activate(a)
+            elif t is L.ReadConfirmed:
+                conn, pending = a.token
+                self.server.reply_sync(conn, pending)
             elif t is L.StepDown:
                 log.warning("leader stepping down", reason=a.reason)
                 self.stop(a.reason)
@@ -316,7 +327,11 @@ class LeaderHost:
         self.proposal_max = max(self.proposal_max, size)
 
     def forward(self, conn: ClientConn, pending: Pending, op: int, body: bytes) -> None:
-        raise AssertionError("the leader does not forward")
+        """Only a sync of our own client, with linearizable sync on: answered in the
+        connection's order once a confirmation round says we still lead."""
+        if op != Op.SYNC:
+            raise AssertionError("the leader does not forward")
+        self.execute(self.core.confirm_read((conn, pending), self.now_ms()))
 
     def create_session(self, conn: ClientConn, session_id: int, timeout: int,
                        origin: Origin) -> None:
@@ -335,7 +350,7 @@ class LeaderHost:
         if not srv.serving:
             return
         if fr.type == Op.SYNC:
-            self.execute(self.core.process_sync(a.conn))
+            self.execute(self.core.process_sync(a.conn, self.now_ms()))
             return
         now = srv.now_ms()
         if fr.type == Op.CREATE_SESSION:

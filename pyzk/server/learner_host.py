@@ -40,6 +40,7 @@ class LearnerHost:
     """One connection to one leader; `run()` returns the reason it ended."""
 
     forwards = True
+    forwards_sync = True
 
     def __init__(self, peer: QuorumPeer, leader_sid: int, observer: bool) -> None:
         self.peer = peer
@@ -120,7 +121,10 @@ class LearnerHost:
     async def _tick_loop(self) -> None:
         step = max(self.peer.config.tick_time_ms // 4, 10) / 1000
         while True:
-            await asyncio.sleep(step)
+            # Wake at the read deadline itself, as Java's socket timeout fires.
+            wake = self.core.wakeup_ms()
+            delay = step if wake is None else min(step, max(wake - self.now_ms() + 1, 1) / 1000)
+            await asyncio.sleep(delay)
             await self.execute(self.core.on_tick(self.now_ms()))
 
     async def _read_loop(self, reader: asyncio.StreamReader) -> None:

@@ -88,6 +88,7 @@ class WritePath(Protocol):
     applies it when the COMMIT comes back (FollowerRequestProcessor)."""
 
     forwards: bool
+    forwards_sync: bool  # syncs go to `forward` too (a learner; a leader confirming reads)
 
     def submit(self, hdr: Any, txn: Any, origin: Origin) -> None: ...
     def forward(self, conn: ClientConn, pending: Pending, op: int, body: bytes) -> None: ...
@@ -366,7 +367,8 @@ class ZkServer:
             if err:
                 conn.reply_in_turn(xid, 0, err)
                 return
-        if writes is not None and writes.forwards and (spec.write or op == OP_SYNC):
+        if writes is not None and (writes.forwards and spec.write
+                                   or op == OP_SYNC and writes.forwards_sync):
             # FollowerRequestProcessor: writes and sync go to the leader as raw bytes; the
             # reply waits for the COMMIT (or the leader's SYNC) in this connection's order.
             pending = Pending(req, True, started)

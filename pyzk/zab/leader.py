@@ -12,6 +12,7 @@ from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
+from ..protocol.records import Id
 from .packets import (
     PROTOCOL_VERSION,
     PT,
@@ -97,6 +98,26 @@ class Touch(NamedTuple):
     timeout: int
 
 
+class ReadConfirmed(NamedTuple):
+    """A sync of the leader's own client (`confirm_read(token)`) may be answered now."""
+    token: Any
+
+
+# The authinfo tag of a confirmation-round PING. Learners echo a PING's authinfo (Java's
+# Learner.ping copies qp.getAuthinfo()), so the echo tells which round the reply answers.
+ROUND_SCHEME = "pyzk:round"
+
+
+def _round_of(qp: Any) -> int:
+    for ident in qp.authinfo or ():
+        if ident.scheme == ROUND_SCHEME:
+            try:
+                return int(ident.id)
+            except (TypeError, ValueError):
+                return 0
+    return 0
+
+
 class LearnerRequest(NamedTuple):
     """A forwarded client request for the host's prep stage (Leader.submitLearnerRequest).
     A sync (type 9) must come back through `process_sync(conn)` once it reaches that stage."""
@@ -120,6 +141,10 @@ class _Handler:
     check_started: bool = False
     cur: tuple[int, int] = (0, 0)  # SyncLimitCheck current (zxid, time_ms); time 0 = none
     nxt: tuple[int, int] = (0, 0)
+    # When the handler's current socket read began (its last packet, or the moment it went
+    # back to reading after waiting on the leader): Java's soTimeout runs from there.
+    read_since: int = 0
+    round_seen: int = 0  # the highest sync-confirmation round this learner echoed
 
 
 @dataclass
@@ -145,7 +170,8 @@ class LeaderCore:
                  disk_log: DiskLog | None = None,
                  session_valid: Callable[[int, int, int], bool] | None = None,
                  commit_log_count: int = 500,
-                 newleader_config: Callable[[int], bytes] | None = None) -> None:
+                 newleader_config: Callable[[int], bytes] | None = None,
+                 linearizable_sync: bool = False) -> None:
         self.my_id = my_id
         self.voters = set(voters)
         self.observers = set(observers)
@@ -173,7 +199,15 @@ class LeaderCore:
         self.last_proposed = 0
         self.last_committed = -1
         self.outstanding: dict[int, _Proposal] = {}
-        self.pending_syncs: dict[int, list[Conn]] = {}
+        # Syncs waiting for a zxid to commit: (learner conn, None) or (None, local token).
+        self.pending_syncs: dict[int, list[tuple[Conn | None, Any]]] = {}
+        # Linearizable sync (beyond Java): a sync is answered only after a quorum answered a
+        # PING this leader sent after the sync arrived (Raft's ReadIndex). One round is in
+        # flight at a time; syncs arriving meanwhile wait for the next one.
+        self.linearizable_sync = linearizable_sync
+        self.round_started = 0
+        self.round_done = 0
+        self.round_syncs: dict[int, list[tuple[Conn | None, Any, int]]] = {}
         self.tick = 0
         self.tick_skip = True
         self.next_half_tick = 0
@@ -247,11 +281,12 @@ class LeaderCore:
             self.electing.add(self.my_id)
             for h in list(self.handlers.values()):
                 if h.stage == "epoch":
-                    self._leader_info(h)
+                    self._leader_info(h, now)
             self._check_epoch_quorum(now)
 
-    def _leader_info(self, h: _Handler) -> None:
+    def _leader_info(self, h: _Handler, now: int) -> None:
         h.stage = "ackepoch"
+        h.read_since = max(h.read_since, now)
         self._send(h, packet(PT.LEADERINFO, self.new_leader_zxid, encode_int(PROTOCOL_VERSION)))
 
     def _check_epoch_quorum(self, now: int) -> None:
@@ -276,6 +311,7 @@ class LeaderCore:
         if h is None:
             h = self.handlers[conn] = _Handler(conn)
             h.deadline_tick = self.tick + self.init_limit + self.sync_limit
+        h.read_since = now_ms
         try:
             self._on_packet(h, qp, now_ms)
         except ValueError as e:  # JuteError and friends: Java's IOException kills the handler
@@ -306,7 +342,7 @@ class LeaderCore:
             h.stage = "epoch"
             self._epoch_to_propose(h.sid, epoch_of(qp.zxid), now)
             if self.phase != "discovery" and h.stage == "epoch":
-                self._leader_info(h)
+                self._leader_info(h, now)
             return None
         if h.stage == "epoch":
             return None  # Java's handler is blocked in getEpochToPropose; nothing is read
@@ -346,7 +382,7 @@ class LeaderCore:
                 self.newleader_acks.add(h.sid)
                 self._check_newleader_quorum(now)
             elif self.phase == "broadcast":
-                self._uptodate(h)
+                self._uptodate(h, now)
             return None
         # broadcast loop (LearnerHandler.run's while(true))
         h.deadline_tick = self.tick + self.sync_limit
@@ -358,6 +394,11 @@ class LeaderCore:
             self._process_ack(h.sid, qp.zxid)
         elif t == PT.PING:
             self.out.extend(Touch(s, to) for s, to in decode_touches(qp.data))
+            if qp.authinfo:
+                n = _round_of(qp)
+                if n > h.round_seen:
+                    h.round_seen = n
+                    self._check_round()
         elif t == PT.REVALIDATE:
             sess, to = decode_revalidate(qp.data)
             ok = self.session_valid(sess, to, h.sid)
@@ -379,6 +420,7 @@ class LeaderCore:
                 if z > plan.current_zxid:
                     self._send(h, packet(PT.PROPOSAL, z, self.outstanding[z].data), now)
         h.stage = "newleader"
+        h.read_since = max(h.read_since, now)
         self._send(h, packet(PT.NEWLEADER, self.new_leader_zxid, self.config_bytes))
 
     def _check_newleader_quorum(self, now: int) -> None:
@@ -390,11 +432,16 @@ class LeaderCore:
             self.out.append(Established(self.epoch))
             for h in list(self.handlers.values()):
                 if h.stage == "uptodate":
-                    self._uptodate(h)
+                    self._uptodate(h, now)
 
-    def _uptodate(self, h: _Handler) -> None:
+    def _uptodate(self, h: _Handler, now: int) -> None:
         h.stage = "broadcast"
+        h.read_since = max(h.read_since, now)
         self._send(h, packet(PT.UPTODATE, -1))
+        if self.round_started > self.round_done and not h.observer:
+            # A round in flight can count this learner too (it may replace a dropped one).
+            self._send(h, packet(PT.PING, self.last_proposed, None,
+                                 [Id(ROUND_SCHEME, str(self.round_started))]))
 
     def on_disconnect(self, conn: Conn) -> list[Any]:
         self.handlers.pop(conn, None)
@@ -486,8 +533,8 @@ class LeaderCore:
             self.committed_log.append((p.zxid, p.data))
             if len(self.committed_log) > self.commit_log_count:
                 del self.committed_log[0]
-        for conn in self.pending_syncs.pop(p.zxid, []):
-            self._sync_reply(conn)
+        for conn, token in self.pending_syncs.pop(p.zxid, []):
+            self._sync_reply(conn, token)
         return True
 
     def _designated_leader(self, p: _Proposal) -> int:
@@ -522,22 +569,102 @@ class LeaderCore:
                 and self.tick <= h.deadline_tick}
         return has_quorum(ids, voters)
 
-    def process_sync(self, conn: Conn) -> list[Any]:
-        """Leader.processSync: answer now, or once the last proposal so far commits."""
-        if not self.outstanding:
-            self._sync_reply(conn)
-        else:
-            self.pending_syncs.setdefault(self.last_proposed, []).append(conn)
+    def process_sync(self, conn: Conn, now_ms: int = 0) -> list[Any]:
+        """Leader.processSync for a learner's forwarded sync: answer once the last proposal so
+        far commits (at once if none is outstanding); with linearizable_sync, also only after
+        a confirmation round that started after the sync arrived."""
+        self._read_index(conn, None, now_ms)
         return self._take()
 
-    def _sync_reply(self, conn: Conn) -> None:
+    def confirm_read(self, token: Any, now_ms: int) -> list[Any]:
+        """A sync of the leader's own client: ReadConfirmed(token) when it may be answered
+        (Java answers it at once, in the session's order; this is linearizable_sync only)."""
+        self._read_index(None, token, now_ms)
+        return self._take()
+
+    def _read_index(self, conn: Conn | None, token: Any, now: int) -> None:
+        if self.phase != "broadcast":
+            return  # stepping down: the connection is about to close, unanswered
+        index = self.last_proposed if self.outstanding else 0
+        if not self.linearizable_sync:
+            return self._sync_after(conn, token, index)
+        # A round in flight began before this sync arrived: it waits for the next one.
+        self.round_syncs.setdefault(self.round_started + 1, []).append((conn, token, index))
+        if self.round_started == self.round_done:
+            self._start_round()
+            self._check_round()
+        return None
+
+    def _start_round(self) -> None:
+        """PING every synced follower with this round's tag (the learner echoes it)."""
+        self.round_started += 1
+        qp = packet(PT.PING, self.last_proposed, None,
+                    [Id(ROUND_SCHEME, str(self.round_started))])
+        for h in self.handlers.values():
+            if h.stage == "broadcast" and not h.observer:
+                self._send(h, qp)
+
+    def _round_acked(self, n: int) -> bool:
+        ids = {self.my_id} | {h.sid for h in self.handlers.values()
+                              if h.round_seen >= n and h.stage == "broadcast"
+                              and not h.observer}
+        return self._quorum(ids) and (self.next_voters is None
+                                      or has_quorum(ids, self.next_voters))
+
+    def _check_round(self) -> None:
+        while self.round_started > self.round_done and self._round_acked(self.round_started):
+            n = self.round_done = self.round_started
+            for conn, token, index in self.round_syncs.pop(n, []):
+                self._sync_after(conn, token, index)
+            if self.round_syncs:
+                self._start_round()
+
+    def _sync_after(self, conn: Conn | None, token: Any, index: int) -> None:
+        if index == 0 or self.last_committed >= index:
+            self._sync_reply(conn, token)
+        else:
+            self.pending_syncs.setdefault(index, []).append((conn, token))
+
+    def _sync_reply(self, conn: Conn | None, token: Any) -> None:
+        if conn is None:
+            self.out.append(ReadConfirmed(token))
+            return
         h = self.handlers.get(conn)
         if h is not None:
             self._send(h, packet(PT.SYNC, 0))
 
     # -- time -------------------------------------------------------------------------------
 
+    def _read_limit(self, h: _Handler) -> int:
+        """The socket read timeout of a handler that is reading (Leader's acceptor sets
+        initLimit ticks, LearnerHandler syncLimit ticks once the NEWLEADER ACK is processed);
+        0 while its Java thread waits on the leader instead of reading."""
+        if h.stage in ("info", "ackepoch", "newleader"):
+            return self.init_limit * self.tick_ms
+        if h.stage == "broadcast":
+            return self.sync_limit * self.tick_ms
+        return 0
+
+    def wakeup_ms(self) -> int | None:
+        """The next time on_tick has something to do (the host sleeps until then)."""
+        times = []
+        if self.phase in ("discovery", "sync"):
+            times.append(self.phase_deadline)
+        elif self.phase == "broadcast":
+            times.append(self.next_half_tick)
+        for h in self.handlers.values():
+            limit = self._read_limit(h)
+            if limit:
+                times.append(h.read_since + limit)
+        return min(times) if times else None
+
     def on_tick(self, now_ms: int) -> list[Any]:
+        if self.phase in ("discovery", "sync", "broadcast"):
+            for h in list(self.handlers.values()):
+                limit = self._read_limit(h)
+                if limit and now_ms - h.read_since >= limit:
+                    # The read times out and the handler thread ends (isAlive() is false).
+                    self._drop(h, "Read timed out")
         if self.phase in ("discovery", "sync"):
             if now_ms >= self.phase_deadline:
                 what = "epoch from quorum" if self.phase == "discovery" else (

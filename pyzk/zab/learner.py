@@ -397,12 +397,24 @@ class LearnerCore:
         self._send(packet(PT.REVALIDATE, -1, encode_revalidate(session_id, timeout)))
         return self._take()
 
+    def _read_deadline(self) -> int | None:
+        """Learner's soTimeout (connectToLeader: initLimit ticks; syncWithLeader switches to
+        syncLimit ticks on NEWLEADER) counted from the last packet read."""
+        if self.state in ("new", "dead"):
+            return None
+        ticks = self.sync_limit if self.state in ("uptodate", "broadcast") else self.init_limit
+        return self.last_rx + ticks * self.tick_ms
+
+    def wakeup_ms(self) -> int | None:
+        """The next time on_tick has something to do (the host sleeps until then)."""
+        return self._read_deadline()
+
     def on_tick(self, now_ms: int) -> list[Any]:
         """Socket read timeout: initLimit ticks until NEWLEADER, syncLimit ticks after."""
-        if self.state in ("new", "dead"):
+        deadline = self._read_deadline()
+        if deadline is None:
             return []
-        ticks = self.sync_limit if self.state in ("uptodate", "broadcast") else self.init_limit
-        if now_ms - self.last_rx >= ticks * self.tick_ms:
+        if now_ms >= deadline:
             self._fail("Read timed out")
         return self._take()
 

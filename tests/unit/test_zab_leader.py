@@ -144,3 +144,146 @@ def test_discovery_times_out_after_init_limit() -> None:
     ld.start(0)
     assert ld.on_tick(499) == []
     assert any(isinstance(a, LD.StepDown) for a in ld.on_tick(500))
+
+
+# -- Java's timing: when the leader stops counting a learner ---------------------------------
+# tick 100 ms, initLimit 5, syncLimit 2 (see _established_leader).
+
+def _syncing(ld: LD.LeaderCore, conn: str, sid: int, t: int) -> None:
+    """A restarted learner that got NEWLEADER and has not acked it yet (LearnerHandler
+    blocked reading the NEWLEADER ACK)."""
+    ld.on_packet(conn, _info(sid, 2), t)
+    ld.on_packet(conn, _ackepoch(2, z(2, 0)), t)
+    assert ld.handlers[conn].stage == "newleader"
+
+
+def _run_until_step_down(ld: LD.LeaderCore, start: int, stop: int,
+                         alive: dict[str, int] | None = None) -> tuple[int, list[Any]]:
+    """Drive on_tick at the host's wake-ups; `alive` maps conns to the time they go silent."""
+    t, acts = start, []
+    while t < stop:
+        for conn, until in (alive or {}).items():
+            if t < until and conn in ld.handlers:
+                acts += ld.on_packet(conn, packet(PT.PING, 0, None), t)
+        got = ld.on_tick(t)
+        acts += got
+        if any(isinstance(a, LD.StepDown) for a in got):
+            return t, acts
+        wake = ld.wakeup_ms()
+        t = min(t + 25, wake) if wake is not None and wake > t else t + 25
+    raise AssertionError("no step-down")
+
+
+def test_a_syncing_learner_counts_only_until_its_init_limit_read_timeout() -> None:
+    """Java: the acceptor's soTimeout (initLimit ticks) ends the handler of a learner that
+    never ACKs NEWLEADER, so it stops counting before its tickOfInitialAckDeadline
+    (initLimit + syncLimit ticks). Isolated at 1000 with f2 synced and f3 syncing since 900."""
+    ld, _ = _established_leader()
+    t = 25
+    while t < 900:
+        ld.on_packet("f2", packet(PT.PING, 0, None), t)
+        assert not any(isinstance(a, LD.StepDown) for a in ld.on_tick(t))
+        t += 25
+    _syncing(ld, "f3", 3, 900)
+    t, acts = _run_until_step_down(ld, 900, 5000, alive={"f2": 1000})
+    assert any(isinstance(a, LD.Close) and a.reason == "Read timed out" for a in acts)
+    # f3 is gone at 900 + 500, the check runs every full tick (every other half tick)
+    assert 1400 <= t <= 1400 + 100
+    # without the read timeout it would have counted until tick 7 after it connected
+    assert t < 900 + (5 + 2) * 100
+
+
+def test_a_synced_learner_that_goes_quiet_is_dropped_after_sync_limit() -> None:
+    ld, _ = _established_leader()
+    t, acts = _run_until_step_down(ld, 25, 5000, alive={"f2": 1000})
+    closes = [a for a in acts if isinstance(a, LD.Close)]
+    assert closes and closes[0].reason == "Read timed out"
+    assert 1000 + 200 <= t <= 1000 + 200 + 100
+
+
+def test_a_handler_waiting_on_the_leader_is_not_timed_out() -> None:
+    """While LearnerHandler waits in getEpochToPropose/waitForEpochAck it does not read."""
+    ld = LD.LeaderCore(1, {1, 2, 3, 4, 5}, set(), 1, 1, z(1, 2), [], tick_ms=100,
+                       init_limit=5, sync_limit=2)
+    ld.start(0)
+    ld.on_packet("f2", _info(2, 1), 0)  # no quorum yet: f2 waits in getEpochToPropose
+    assert ld.handlers["f2"].stage == "epoch"
+    assert ld.wakeup_ms() == 500  # only the discovery deadline
+    assert not any(isinstance(a, LD.Close) for a in ld.on_tick(450))
+
+
+def test_wakeup_is_the_next_half_tick_or_read_deadline() -> None:
+    ld, _ = _established_leader()
+    assert ld.wakeup_ms() == 50
+    ld.on_tick(50)
+    ld.on_packet("f2", packet(PT.PING, 0, None), 60)
+    assert ld.wakeup_ms() == 100
+
+
+# -- linearizable sync (beyond Java) -----------------------------------------------------------
+
+def _round_ping(acts: list[Any], conn: str) -> Any:
+    (qp,) = [a.qp for a in acts if isinstance(a, LD.Send) and a.conn == conn
+             and a.qp.type == PT.PING]
+    assert qp.authinfo and qp.authinfo[0].scheme == LD.ROUND_SCHEME
+    return qp
+
+
+def _echo(qp: Any) -> Any:
+    return packet(PT.PING, qp.zxid, P.encode_touches([]), qp.authinfo)
+
+
+def test_linearizable_sync_waits_for_a_quorum_round_started_after_it() -> None:
+    ld, _ = _established_leader(linearizable_sync=True)
+    acts = ld.process_sync("f2", 10)
+    assert ("SYNC", 0) not in _sent(acts)
+    ping = _round_ping(acts, "f2")
+    # an untagged PING (the half-tick one) proves nothing about this round
+    assert _sent(ld.on_packet("f2", packet(PT.PING, 0, None), 11)) == []
+    assert _sent(ld.on_packet("f2", _echo(ping), 12)) == [("SYNC", 0)]
+
+
+def test_syncs_arriving_during_a_round_wait_for_the_next_one() -> None:
+    ld, _ = _established_leader(linearizable_sync=True)
+    first = _round_ping(ld.process_sync("f2", 10), "f2")
+    assert ld.confirm_read("local", 11) == []  # joins round 2, not round 1
+    acts = ld.on_packet("f2", _echo(first), 12)
+    assert _sent(acts, "f2") == [("SYNC", 0), ("PING", z(2, 0))]
+    second = _round_ping(acts, "f2")
+    assert LD.ReadConfirmed("local") not in acts
+    assert ld.on_packet("f2", _echo(second), 13) == [LD.ReadConfirmed("local")]
+
+
+def test_linearizable_sync_still_waits_for_the_last_proposal_to_commit() -> None:
+    ld, _ = _established_leader(linearizable_sync=True)
+    ld.propose(r.TxnHeader(1, 1, z(2, 1), 0, 5), r.SetDataTxn("/a", b"x", 0), None, 1)
+    ping = _round_ping(ld.confirm_read("c", 2), "f2")
+    assert ld.on_packet("f2", _echo(ping), 3) == []
+    ld.persisted(1)
+    assert LD.ReadConfirmed("c") in ld.on_packet("f2", packet(PT.ACK, z(2, 1)), 4)
+
+
+def test_a_cut_off_leader_never_answers_a_linearizable_sync() -> None:
+    """The quorum-round rule: f2 stops answering at 100; the leader keeps leading until the
+    read timeout and the tick check, and answers no sync in that time."""
+    ld, _ = _established_leader(linearizable_sync=True)
+    acts = ld.process_sync("f2", 120) + ld.confirm_read("c", 130)
+    _, acts2 = _run_until_step_down(ld, 150, 5000, alive={"f2": 100})
+    acts += acts2
+    assert ("SYNC", 0) not in _sent(acts)
+    assert not any(isinstance(a, LD.ReadConfirmed) for a in acts)
+
+
+def test_a_learner_joining_mid_round_gets_the_round_ping() -> None:
+    ld, _ = _established_leader(linearizable_sync=True)
+    ld.process_sync("f2", 10)
+    acts = ld.on_packet("f3", _info(3, 2), 11) + ld.on_packet("f3", _ackepoch(2, z(2, 0)), 11)
+    acts += ld.on_packet("f3", packet(PT.ACK, z(2, 0)), 12)
+    ping = _round_ping(acts, "f3")
+    assert ("SYNC", 0) in _sent(ld.on_packet("f3", _echo(ping), 13), "f2")
+
+
+def test_single_voter_leader_confirms_at_once() -> None:
+    ld = LD.LeaderCore(1, {1}, set(), 1, 1, z(1, 2), [], tick_ms=100, linearizable_sync=True)
+    ld.start(0)
+    assert ld.confirm_read("c", 1) == [LD.ReadConfirmed("c")]

@@ -128,3 +128,21 @@ def test_leader_silence_beyond_sync_limit_disconnects() -> None:
     ln = _broadcasting()
     assert ln.on_tick(150) == []
     assert any(isinstance(a, LN.Disconnected) for a in ln.on_tick(202))
+
+
+def test_read_deadline_is_init_limit_until_newleader_then_sync_limit() -> None:
+    """Learner.connectToLeader sets soTimeout initLimit ticks; syncWithLeader switches to
+    syncLimit ticks when NEWLEADER arrives; the host sleeps until wakeup_ms."""
+    ln, _ = _handshake()
+    assert ln.wakeup_ms() == 1 + 5 * 100  # last packet (LEADERINFO) at 1
+    assert ln.on_tick(500) == []
+    assert any(isinstance(a, LN.Disconnected) for a in ln.on_tick(501))
+    ln = _broadcasting()
+    assert ln.wakeup_ms() == 2 + 2 * 100
+
+
+def test_ping_reply_echoes_the_confirmation_round_tag() -> None:
+    ln = _broadcasting()
+    tag = [r.Id("pyzk:round", "7")]
+    (send,) = ln.on_packet(packet(PT.PING, z(2, 0), None, tag), 5)
+    assert send.qp.type == PT.PING and list(send.qp.authinfo) == tag
