@@ -69,6 +69,8 @@ def main(argv: list[str] | None = None) -> int:
         print(res.line(), flush=True)
         if not res.valid:
             print(res.details(), flush=True)
+            if res.history:
+                res.save_history(wd / "history.jsonl")
         totals["schedules"] += 1
         totals["ops"] += res.ops
         totals["invalid"] += not res.valid

@@ -186,6 +186,30 @@ class KeyReport:
     linearizable: bool
     failed_kind: str = ""     # "" | "read" | "write" | "unknown" (search budget exhausted)
     detail: str = ""
+    stale: list[str] = field(default_factory=list)  # see stale_reads()
+
+
+def stale_reads(ops: list[Op]) -> list[str]:
+    """The plainest violations, named: an ok read returning version v although a write or CAS
+    acknowledged with a version above v had completed before the read was invoked."""
+    acked = sorted((op.complete, op.new_version if op.kind == "cas" else op.version, op)
+                   for op in ops if op.kind in ("write", "cas") and op.outcome == "ok"
+                   and (op.new_version if op.kind == "cas" else op.version) is not None)
+    out = []
+    best: tuple[int, Op] | None = None
+    i = 0
+    for r in sorted((op for op in ops if op.kind == "read" and op.outcome == "ok"),
+                    key=lambda op: op.invoke):
+        while i < len(acked) and acked[i][0] < r.invoke:
+            if best is None or acked[i][1] > best[0]:
+                best = (acked[i][1], acked[i][2])
+            i += 1
+        if best is not None and r.version is not None and r.version < best[0]:
+            out.append(f"p{r.process} read v{r.version} at [{r.invoke:.3f}, {r.complete:.3f}] "
+                       f"after p{best[1].process}'s {best[1].kind} to v{best[0]} acknowledged "
+                       f"at {best[1].complete:.3f} ({best[0] - r.version} versions behind, "
+                       f"{r.invoke - best[1].complete:.3f}s later)")
+    return out
 
 
 def check_register(key: str, ops: list[Op], init: State, budget: int = 2_000_000) -> KeyReport:
@@ -199,7 +223,10 @@ def check_register(key: str, ops: list[Op], init: State, budget: int = 2_000_000
     vw = check(writes, init, budget)
     hint = f"stuck at: {v.stuck_at.brief()}" if v.stuck_at else ""
     if vw.linearizable:
-        return KeyReport(key, len(ops), False, "read", hint)
+        stale = stale_reads(rel)
+        if stale:
+            hint = f"{len(stale)} stale read(s), first: {stale[0]}"
+        return KeyReport(key, len(ops), False, "read", hint, stale)
     if vw.aborted:
         return KeyReport(key, len(ops), False, "unknown", hint)
     hint = f"stuck at: {vw.stuck_at.brief()}" if vw.stuck_at else ""

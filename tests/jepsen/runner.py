@@ -182,6 +182,20 @@ class Result:
     errors: list[str] = field(default_factory=list)  # harness trouble (no final read, ...)
     events: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    history: list[Op] = field(default_factory=list)
+
+    def save_history(self, path: Path) -> None:
+        """The history as JSON lines (bytes as latin-1 text), for a later look."""
+        import json
+
+        def enc(v: Any) -> Any:
+            return v.decode("latin-1") if isinstance(v, bytes) else v
+
+        with open(path, "w") as f:
+            for op in self.history:
+                d = {k: enc(v) for k, v in op.__dict__.items()}
+                d["complete"] = None if op.complete == float("inf") else op.complete
+                f.write(json.dumps(d) + "\n")
 
     @property
     def read_failures(self) -> int:
@@ -221,8 +235,10 @@ class Result:
 
     def details(self) -> str:
         out = [f"  event {e}" for e in self.events]
-        out += [f"  key {k.key}: {k.failed_kind} failure; {k.detail}" for k in self.keys
-                if not k.linearizable]
+        for k in self.keys:
+            if not k.linearizable:
+                out.append(f"  key {k.key}: {k.failed_kind} failure; {k.detail}")
+                out += [f"    stale: {x}" for x in k.stale[1:6]]
         if self.set and self.set.lost:
             out.append(f"  set lost: {self.set.lost[:10]}")
         out += [f"  divergence: {d}" for d in self.divergence[:10]]
@@ -462,6 +478,7 @@ class Schedule:
             if path in ref:
                 hist.append(Op(-1, "read", path, now, now + 0.001, "ok", ref[path][0],
                                ref[path][4]))
+        res.history = hist
         res.ops = len(hist)
         res.ok = sum(op.outcome == "ok" for op in hist)
         res.failed = sum(op.outcome == "fail" for op in hist)

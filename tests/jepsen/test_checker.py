@@ -50,6 +50,7 @@ def test_stale_read_is_caught_and_counted_as_a_read() -> None:
     h = [w(1, "a", 0, 1, 1), r(2, "init", 0, 2, 3)]
     rep = check_register("k", h, INIT)
     assert not rep.linearizable and rep.failed_kind == "read"
+    assert len(rep.stale) == 1 and "1 versions behind" in rep.stale[0]
 
 
 def test_read_going_back_in_time_is_caught() -> None:
