@@ -151,7 +151,7 @@ def test_standalone_power_cut(tmp_path: Path) -> None:
     powercut.baseline(journal, [srv.datadir])
     acked_all: list[tuple[list[str], tuple[str, int]]] = []
     try:
-        for rnd in range(3):
+        for rnd in range(2):
             with _powercut_env(journal):
                 srv.start(30)
             for acked, counter in acked_all:  # earlier rounds survived later cuts too
