@@ -39,6 +39,8 @@ _lock = threading.Lock()
 _journal: Path | None = None
 _real_fsync = os.fsync
 _real_fdatasync = os.fdatasync
+_seq = 0
+_committed: dict[str, int] = {}
 
 
 def install(journal: str | os.PathLike[str]) -> None:
@@ -53,16 +55,25 @@ def install(journal: str | os.PathLike[str]) -> None:
 
 def _wrap(real: Callable[[int], None]) -> Callable[[Any], None]:
     def recording(fd: Any) -> None:
+        global _seq
         fd = fd if isinstance(fd, int) else fd.fileno()
         # Captured before the real call: everything read now is made durable by it.
+        with _lock:
+            _seq += 1
+            seq = _seq
         try:
             captured = _capture_fd(fd)
         except OSError:
             captured = None
         real(fd)
         if captured is not None and _journal is not None:
+            key = str(captured[1]) if captured[0] == "dir" else _file_key(captured[1])
             with _lock:
-                _commit(_journal, captured)
+                # Two threads syncing one file: the later capture wins whatever the order
+                # the calls return in.
+                if _committed.get(key, 0) < seq:
+                    _committed[key] = seq
+                    _commit(_journal, captured)
     return recording
 
 
