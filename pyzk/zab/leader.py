@@ -211,6 +211,7 @@ class LeaderCore:
         self.tick = 0
         self.tick_skip = True
         self.next_half_tick = 0
+        self.last_tick_call = 0
         self.phase_deadline = 0
         self.persist_seq = 0
         self.persist_zxids: deque[tuple[int, int]] = deque()  # (seq, zxid) awaiting `persisted`
@@ -258,6 +259,7 @@ class LeaderCore:
     def start(self, now_ms: int) -> list[Any]:
         """Leader.lead(): count ourselves in getEpochToPropose."""
         self.phase = "discovery"
+        self.last_tick_call = now_ms
         self.phase_deadline = now_ms + self.init_limit * self.tick_ms
         self._epoch_to_propose(self.my_id, self.accepted_epoch, now_ms)
         return self._take()
@@ -659,7 +661,12 @@ class LeaderCore:
         return min(times) if times else None
 
     def on_tick(self, now_ms: int) -> list[Any]:
-        if self.phase in ("discovery", "sync", "broadcast"):
+        # A host that could not call us for over a tick (a stalled event loop, SIGSTOP) may
+        # hold learners' packets unread: their reads get one more pass before timing out, as
+        # a Java socket read finds its buffered bytes on waking instead of timing out.
+        stalled = now_ms - self.last_tick_call > self.tick_ms
+        self.last_tick_call = now_ms
+        if self.phase in ("discovery", "sync", "broadcast") and not stalled:
             for h in list(self.handlers.values()):
                 limit = self._read_limit(h)
                 if limit and now_ms - h.read_since >= limit:
@@ -672,8 +679,13 @@ class LeaderCore:
                     else "NEWLEADER to be acked by quorum")
                 self._step_down(f"Timeout while waiting for {what}")
             return self._take()
-        while self.phase == "broadcast" and now_ms >= self.next_half_tick:
+        if self.phase == "broadcast" and now_ms >= self.next_half_tick:
+            # One pass per call: after a stall lead() does not run the missed passes back to
+            # back (its wait is tickTime/2 from each pass's start), which would count several
+            # ticks before the learners' buffered packets are read.
             self.next_half_tick += self.tick_ms // 2
+            if self.next_half_tick <= now_ms:
+                self.next_half_tick = now_ms + self.tick_ms // 2
             self._half_tick(now_ms)
         return self._take()
 

@@ -9,12 +9,14 @@ network namespaces and the same zoo.cfg (tickTime 300, initLimit 10, syncLimit 5
   tickOfNextAckDeadline; the syncing learner is played by this test from the namespace of a
   stopped follower, so the moment it goes quiet is known exactly.
 
-pyzk must never stay leader longer than Java (a small margin for polling and the tick phase).
+pyzk must never stay leader longer than Java: the medians of a few rounds are compared, with a
+small margin for polling and the tick phase.
 """
 
 from __future__ import annotations
 
 import socket
+import statistics
 import threading
 import time
 from collections.abc import Iterator
@@ -99,41 +101,48 @@ def _new_leader_among(fab: Fabric, ens: Ensemble, sids: list[int]) -> bool:
     return modes == ["follower", "leader"]
 
 
-def _measure(fab: Fabric, workdir: Path, kind: str) -> dict[str, float]:
+ROUNDS = 3  # each scenario, per implementation: the tick phase at the cut varies
+
+
+def _measure(fab: Fabric, workdir: Path, kind: str) -> dict[str, list[float]]:
     ens = fab.ensemble(workdir / kind, extra=CFG, kinds={i: kind for i in (1, 2, 3)})
-    out: dict[str, float] = {}
+    out: dict[str, list[float]] = {"isolated": [], "new_leader_elected": [],
+                                   "isolated_while_syncing": []}
     try:
         ens.start(60)
-        # 1. the leader plainly isolated
-        old = ens.leader()
-        t0 = time.monotonic()
-        fab.cut(old)
-        out["isolated"] = _time_to_step_down(fab, ens, old, t0)
-        # the followers gave up on it (syncLimit ticks of silence) and elected another
-        others = [s for s in ens.members if s != old]
-        deadline = t0 + 30
-        while not _new_leader_among(fab, ens, others):
-            assert time.monotonic() < deadline, "no new leader 30 s after the cut"
-            time.sleep(0.05)
-        out["new_leader_elected"] = time.monotonic() - t0
-        fab.heal(old)
-        ens.wait_serving(60)
+        for rnd in range(ROUNDS):
+            # 1. the leader plainly isolated
+            time.sleep(0.05 * rnd)  # vary the tick phase at the cut
+            old = ens.leader()
+            t0 = time.monotonic()
+            fab.cut(old)
+            out["isolated"].append(_time_to_step_down(fab, ens, old, t0))
+            # the followers gave up on it (syncLimit ticks of silence) and elected another;
+            # seen no earlier than the step-down above, which was polled first
+            others = [s for s in ens.members if s != old]
+            deadline = t0 + 30
+            while not _new_leader_among(fab, ens, others):
+                assert time.monotonic() < deadline, "no new leader 30 s after the cut"
+                time.sleep(0.05)
+            out["new_leader_elected"].append(time.monotonic() - t0)
+            fab.heal(old)
+            ens.wait_serving(60)
 
-        # 2. isolated while a learner is syncing with it
-        leader = ens.leader()
-        gone = next(s for s in ens.members if s != leader)
-        ens.members[gone].stop()
-        learner = fab.run(gone, SyncingLearner, ens.members[leader].host, gone)
-        try:
-            time.sleep(0.1)  # its sync and NEWLEADER are on the way; it will not ACK
-            fab.cut(leader)
-            out["isolated_while_syncing"] = _time_to_step_down(fab, ens, leader,
-                                                               learner.last_sent)
-        finally:
-            learner.close()
-        fab.heal(leader)
-        ens.members[gone].start()
-        ens.wait_serving(60)
+            # 2. isolated while a learner is syncing with it
+            leader = ens.leader()
+            gone = next(s for s in ens.members if s != leader)
+            ens.members[gone].stop()
+            learner = fab.run(gone, SyncingLearner, ens.members[leader].host, gone)
+            try:
+                time.sleep(0.1 + 0.05 * rnd)  # its sync and NEWLEADER are on the way
+                fab.cut(leader)
+                out["isolated_while_syncing"].append(
+                    _time_to_step_down(fab, ens, leader, learner.last_sent))
+            finally:
+                learner.close()
+            fab.heal(leader)
+            ens.members[gone].start()
+            ens.wait_serving(60)
         return out
     except BaseException:
         print(ens.logs(40))
@@ -149,13 +158,15 @@ def test_a_cut_off_leader_steps_down_no_later_than_java(fabric: Fabric, workdir:
         pytest.skip("Debian's Java ZooKeeper is not installed")
     pyzk = _measure(fabric, workdir, "pyzk")
     java = _measure(fabric, workdir, "java")
-    print(f"\nstep-down after the cut (s), tick {TICK_MS} ms, initLimit {INIT_LIMIT}, "
-          f"syncLimit {SYNC_LIMIT}:")
-    for k in pyzk:
-        print(f"  {k:24s} pyzk {pyzk[k]:.2f}  java {java[k]:.2f}")
+    med = {k: (statistics.median(pyzk[k]), statistics.median(java[k])) for k in pyzk}
+    print(f"\nafter the cut (s), tick {TICK_MS} ms, initLimit {INIT_LIMIT}, "
+          f"syncLimit {SYNC_LIMIT}; median [rounds]:")
+    for k, (p, j) in med.items():
+        print(f"  {k:24s} pyzk {p:.2f} {[round(x, 2) for x in pyzk[k]]}  "
+              f"java {j:.2f} {[round(x, 2) for x in java[k]]}")
     for k in ("isolated", "isolated_while_syncing"):
-        assert pyzk[k] <= java[k] + MARGIN_S, (k, pyzk, java)
+        assert med[k][0] <= med[k][1] + MARGIN_S, (k, pyzk, java)
     # followers give up after syncLimit ticks as Java's do; FLE itself differs in detail
-    assert pyzk["new_leader_elected"] <= java["new_leader_elected"] + 1.0, (pyzk, java)
+    assert med["new_leader_elected"][0] <= med["new_leader_elected"][1] + 1.0, (pyzk, java)
     # the syncing learner counted only until its initLimit read timeout, not init + sync ticks
-    assert pyzk["isolated_while_syncing"] < (INIT_LIMIT + SYNC_LIMIT) * TICK_MS / 1000
+    assert max(pyzk["isolated_while_syncing"]) < (INIT_LIMIT + SYNC_LIMIT) * TICK_MS / 1000

@@ -209,7 +209,8 @@ def test_a_handler_waiting_on_the_leader_is_not_timed_out() -> None:
     ld.on_packet("f2", _info(2, 1), 0)  # no quorum yet: f2 waits in getEpochToPropose
     assert ld.handlers["f2"].stage == "epoch"
     assert ld.wakeup_ms() == 500  # only the discovery deadline
-    assert not any(isinstance(a, LD.Close) for a in ld.on_tick(450))
+    for t in range(25, 500, 25):
+        assert not any(isinstance(a, LD.Close) for a in ld.on_tick(t))
 
 
 def test_wakeup_is_the_next_half_tick_or_read_deadline() -> None:
@@ -287,3 +288,16 @@ def test_single_voter_leader_confirms_at_once() -> None:
     ld = LD.LeaderCore(1, {1}, set(), 1, 1, z(1, 2), [], tick_ms=100, linearizable_sync=True)
     ld.start(0)
     assert ld.confirm_read("c", 1) == [LD.ReadConfirmed("c")]
+
+
+def test_after_a_stall_learners_get_one_pass_before_their_reads_time_out() -> None:
+    """The host could not run for 1 s (> syncLimit ticks): the first tick after it neither
+    drops f2 nor counts the missed half ticks; f2's buffered PING is then read in time."""
+    ld, _ = _established_leader()
+    ld.on_tick(50)
+    ld.on_packet("f2", packet(PT.PING, 0, None), 60)
+    acts = ld.on_tick(1060)
+    assert not any(isinstance(a, (LD.Close, LD.StepDown)) for a in acts)
+    assert ld.tick <= 1
+    ld.on_packet("f2", packet(PT.PING, 0, None), 1061)
+    assert not any(isinstance(a, (LD.Close, LD.StepDown)) for a in ld.on_tick(1080))
