@@ -19,7 +19,7 @@ import tempfile
 from pathlib import Path
 
 from .cluster import unavailable_reason
-from .runner import FAULTS_5, run_schedule
+from .runner import FAULTS_5, recheck, run_schedule
 
 
 def seeds(spec: str) -> list[int]:
@@ -47,7 +47,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--hold", default="2,4", help="fault duration range in seconds: MIN,MAX")
     ap.add_argument("--workdir", default="", help="keep member data and logs here")
     ap.add_argument("-v", "--verbose", action="store_true", help="print nemesis events live")
+    ap.add_argument("--recheck", default="", help="check a saved history.jsonl and exit")
     args = ap.parse_args(argv)
+    if args.recheck:
+        for k in recheck(Path(args.recheck), args.keys):
+            print(f"{k.key}: ops={k.ops} linearizable={k.linearizable} {k.failed_kind} "
+                  f"{k.detail}")
+            for x in k.stale[1:6]:
+                print(f"    stale: {x}")
+        return 0
     logging.getLogger("kazoo").setLevel(logging.CRITICAL)
     reason = unavailable_reason()
     if reason:
@@ -57,7 +65,8 @@ def main(argv: list[str] | None = None) -> int:
     lo, hi = (float(x) for x in args.hold.split(","))
     hold = (lo, hi)
     only = [f for f in args.only.split(",") if f] or None
-    totals = {"schedules": 0, "ops": 0, "invalid": 0, "read": 0, "write": 0, "lost": 0,
+    totals = {"schedules": 0, "ops": 0, "invalid": 0, "read": 0, "write": 0, "unknown": 0,
+              "lost": 0,
               "set_lost": 0, "divergent": 0, "errors": 0}
     for seed in seeds(args.seeds):
         wd = base / f"{args.kind}-n{args.n}-seed{seed}"
@@ -76,6 +85,7 @@ def main(argv: list[str] | None = None) -> int:
         totals["invalid"] += not res.valid
         totals["read"] += res.read_failures > 0
         totals["write"] += res.write_failures > 0
+        totals["unknown"] += res.unknown > 0
         totals["lost"] += res.lost_writes
         totals["set_lost"] += res.set_lost
         totals["divergent"] += bool(res.divergence)

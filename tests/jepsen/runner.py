@@ -203,7 +203,12 @@ class Result:
 
     @property
     def write_failures(self) -> int:
-        return sum(1 for k in self.keys if k.failed_kind in ("write", "unknown"))
+        return sum(1 for k in self.keys if k.failed_kind == "write")
+
+    @property
+    def unknown(self) -> int:
+        """Keys whose search ran out of budget: no verdict (not counted as valid)."""
+        return sum(1 for k in self.keys if k.failed_kind == "unknown")
 
     @property
     def set_lost(self) -> int:
@@ -212,7 +217,7 @@ class Result:
     @property
     def sound(self) -> bool:
         """Writes, CAS and sets safe, no divergence, no harness error (reads aside)."""
-        return (self.write_failures == 0 and self.lost_writes == 0 and self.set_lost == 0
+        return (self.write_failures == 0 and self.unknown == 0 and self.lost_writes == 0 and self.set_lost == 0
                 and not (self.set and self.set.unexpected) and not self.divergence
                 and not self.errors)
 
@@ -227,7 +232,8 @@ class Result:
         return (f"seed={self.plan.seed} kind={self.kind} n={self.plan.n} "
                 f"ops={self.ops} ok={self.ok} fail={self.failed} info={self.info} "
                 f"linearizable[{lin}] read-fail={self.read_failures} "
-                f"write-fail={self.write_failures} lost-writes={self.lost_writes} "
+                f"write-fail={self.write_failures} unknown={self.unknown} "
+                f"lost-writes={self.lost_writes} "
                 f"set-lost={self.set_lost} set-unexpected={len(s.unexpected) if s else '-'} "
                 f"divergence={len(self.divergence)} errors={len(self.errors)} "
                 f"{'VALID' if self.valid else 'INVALID'} {self.seconds:.0f}s "
@@ -244,6 +250,32 @@ class Result:
         out += [f"  divergence: {d}" for d in self.divergence[:10]]
         out += [f"  error: {e}" for e in self.errors]
         return "\n".join(out)
+
+
+def load_history(path: Path) -> list[Op]:
+    """A history saved by Result.save_history."""
+    import json
+
+    ops = []
+    for line in Path(path).read_text().splitlines():
+        d = json.loads(line)
+        if d["complete"] is None:
+            d["complete"] = float("inf")
+        if d["kind"] != "add" and isinstance(d["value"], str):
+            d["value"] = d["value"].encode("latin-1")
+        ops.append(Op(**d))
+    return ops
+
+
+def recheck(path: Path, keys: int = 3) -> list[KeyReport]:
+    hist = load_history(path)
+    out = []
+    for k in range(keys):
+        ops = [op for op in hist if op.key == f"{ROOT}/r{k}"]
+        final = [op.version for op in ops if op.process == -1]
+        out.append(check_register(f"{ROOT}/r{k}", ops, (INIT_VALUE, 0),
+                                  final_version=final[0] if final else None))
+    return out
 
 
 def _dump(c: KazooClient, timeout: float) -> dict[str, tuple[Any, ...]]:
@@ -486,7 +518,8 @@ class Schedule:
         for k in range(self.plan.keys):
             path = f"{ROOT}/r{k}"
             ops = [op for op in hist if op.key == path]
-            res.keys.append(check_register(path, ops, (INIT_VALUE, 0)))
+            res.keys.append(check_register(path, ops, (INIT_VALUE, 0),
+                                           final_version=ref[path][4] if path in ref else None))
             if path in ref:
                 acked = sum(1 for op in ops if op.kind in ("write", "cas") and op.outcome == "ok")
                 res.lost_writes += max(0, acked - ref[path][4])

@@ -149,3 +149,25 @@ def test_set_checker() -> None:
             Op(4, "add", "set", 0, math.inf, "info", "e4")]
     rep = check_set(adds, {"e-01": "e1", "e-03": "e3", "e-05": "e9"})
     assert rep.lost == ["e2"] and rep.unexpected == ["e9"] and rep.recovered == 1
+
+
+def test_final_version_settles_indeterminate_writes() -> None:
+    # Final version 1 with one acknowledged write: the ConnectionLoss write did not happen
+    # (dropped before the search); final version 2: it did, and was read.
+    h = [w(1, "a", 0, 1, 1), w(2, "b", 0, 1, outcome="info"), r(3, "a", 1, 2, 3),
+         r(-1, "a", 1, 6, 7)]
+    assert check_register("k", h, INIT, final_version=1).linearizable
+    h2 = [w(1, "a", 0, 1, 1), w(2, "b", 0, 1, outcome="info"), r(3, "b", 2, 4, 5),
+          r(-1, "b", 2, 6, 7)]
+    assert check_register("k", h2, INIT, final_version=2).linearizable
+    h3 = [w(1, "a", 0, 1, 1), w(2, "b", 0, 1, outcome="info"), r(3, "b", 2, 4, 5),
+          r(-1, "a", 1, 6, 7)]
+    assert check_register("k", h3, INIT, final_version=1).failed_kind == "read"
+
+
+def test_observed_indeterminate_write_happened_before_its_reader() -> None:
+    # "b" was read at [2, 3], so the write happened by t=3; a later read of the older value
+    # with the same version pattern is stale.
+    h = [w(1, "a", 0, 1, 1), w(2, "b", 1.5, 1.6, outcome="info"), r(3, "b", 2, 2, 3),
+         r(4, "a", 1, 4, 5)]
+    assert not check_register("k", h, INIT).linearizable
