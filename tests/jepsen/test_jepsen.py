@@ -43,6 +43,7 @@ def _check(res: Result) -> None:
     assert not res.errors, res.errors
     assert res.ops > 200, "too few operations to mean anything"
     assert res.write_failures == 0, "writes/CAS not linearizable:\n" + res.details()
+    assert res.unknown == 0, "the checker ran out of budget:\n" + res.details()
     assert res.lost_writes == 0 and res.set_lost == 0, res.details()
     assert not (res.set and res.set.unexpected), res.details()
     assert not res.divergence, res.divergence
