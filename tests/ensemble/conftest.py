@@ -17,6 +17,7 @@ if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
 from ensemble import Ensemble  # noqa: E402
+from netns import Fabric, unavailable_reason  # noqa: E402
 
 
 @pytest.fixture
@@ -31,3 +32,18 @@ def make_ensemble(workdir: Path) -> Iterator[object]:
     yield make
     for e in made:
         e.stop()
+
+
+@pytest.fixture
+def fabric() -> Iterator[Fabric]:
+    """Three network namespaces (one host each) for the partition tests; skipped where
+    namespaces cannot be made."""
+    reason = unavailable_reason()
+    if reason is not None:
+        pytest.skip(f"network namespaces unavailable: {reason}")
+    fab = Fabric(3)
+    try:
+        fab.create()
+        yield fab
+    finally:
+        fab.destroy()

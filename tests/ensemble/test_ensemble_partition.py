@@ -9,7 +9,6 @@ write in it."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,22 +17,9 @@ from ensemble import Ensemble, four_letter, start_client, wait_for
 from kazoo.client import KazooClient
 from kazoo.exceptions import KazooException
 from kazoo.handlers.threading import KazooTimeoutError
-from netns import Fabric, unavailable_reason
+from netns import Fabric
 
 NOT_SERVING = "not currently serving"
-
-
-@pytest.fixture
-def fabric() -> Iterator[Fabric]:
-    reason = unavailable_reason()
-    if reason is not None:
-        pytest.skip(f"network namespaces unavailable: {reason}")
-    fab = Fabric(3)
-    try:
-        fab.create()
-        yield fab
-    finally:
-        fab.destroy()
 
 
 def _dump(c: KazooClient) -> dict[str, tuple[Any, ...]]:

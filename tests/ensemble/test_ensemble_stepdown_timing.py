@@ -19,12 +19,11 @@ import socket
 import statistics
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from ensemble import Ensemble, four_letter
-from netns import Fabric, unavailable_reason
+from netns import Fabric
 
 from pyzk.zab.packets import PT, encode_int, encode_learner_info, encode_packet, packet
 from pyzk.zab.zxid import make_zxid
@@ -33,19 +32,6 @@ TICK_MS, INIT_LIMIT, SYNC_LIMIT = 300, 10, 5
 CFG = {"tickTime": str(TICK_MS), "initLimit": str(INIT_LIMIT), "syncLimit": str(SYNC_LIMIT)}
 # Polling (50 ms), where the tick check falls (up to a tick) and a loaded box's scheduling.
 MARGIN_S = TICK_MS / 1000 + 0.35
-
-
-@pytest.fixture
-def fabric() -> Iterator[Fabric]:
-    reason = unavailable_reason()
-    if reason is not None:
-        pytest.skip(f"network namespaces unavailable: {reason}")
-    fab = Fabric(3)
-    try:
-        fab.create()
-        yield fab
-    finally:
-        fab.destroy()
 
 
 class SyncingLearner:

@@ -12,7 +12,6 @@ old value, which shows the scenario reaches the window it is about.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,22 +19,9 @@ from ensemble import Ensemble, start_client, wait_for
 from kazoo.client import KazooClient
 from kazoo.exceptions import KazooException
 from kazoo.handlers.threading import KazooTimeoutError
-from netns import Fabric, unavailable_reason
+from netns import Fabric
 
 TICK_MS = 300
-
-
-@pytest.fixture
-def fabric() -> Iterator[Fabric]:
-    reason = unavailable_reason()
-    if reason is not None:
-        pytest.skip(f"network namespaces unavailable: {reason}")
-    fab = Fabric(3)
-    try:
-        fab.create()
-        yield fab
-    finally:
-        fab.destroy()
 
 
 def _sync_then_get(c: KazooClient, path: str, timeout: float) -> bytes | None:
