@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import structlog
 
 from ..protocol.opcodes import Op
+from ..storage.datadir import UPDATING_EPOCH
 from ..storage.snapshot import load_tree
 from ..zab import learner as N
 from ..zab import reconfig
@@ -213,9 +214,16 @@ class LearnerHost:
         after = None
         if a.current_epoch is not None:
             epoch = a.current_epoch
+            if a.snapshot:
+                # The SNAP tree (of the new epoch) reaches disk before currentEpoch does: a
+                # crash in between leaves a data dir whose last zxid is newer than its epoch,
+                # which Java 3.8.0 then refuses to start forever. The marker (ZooKeeper 3.4's
+                # updatingEpoch) lets the next start finish the epoch update instead.
+                self.peer.storage.datadir.write_epoch(UPDATING_EPOCH, epoch)
 
             def after() -> None:
                 self.peer.persist_epoch("currentEpoch", epoch)
+                self.peer.storage.datadir.remove_epoch(UPDATING_EPOCH)
 
         snap_tree = self.server.tree if a.snapshot else None
         db = self.peer.db

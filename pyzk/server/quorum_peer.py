@@ -16,7 +16,7 @@ import structlog
 
 from .. import __version__
 from ..metrics import ServerMetrics
-from ..storage.datadir import DataDirError
+from ..storage.datadir import UPDATING_EPOCH, DataDirError
 from ..tree.datatree import CONFIG_NODE, DataTree
 from ..zab import reconfig
 from ..zab.database import ReplicaDatabase
@@ -105,6 +105,16 @@ class QuorumPeer:
         if cur is None:
             cur = zxid_epoch
             dd.write_epoch("currentEpoch", cur)
+        updating = dd.read_epoch(UPDATING_EPOCH)
+        if cur < zxid_epoch and updating is not None and updating >= zxid_epoch:
+            # Stopped between a SNAP sync's snapshot and its currentEpoch write (see
+            # LearnerHost._persist): finish the update, as ZooKeeper 3.4 did with this marker.
+            log.info("updatingEpoch found: the server stopped after a sync snapshot but before "
+                     "updating currentEpoch; setting it now", current_epoch=zxid_epoch)
+            cur = zxid_epoch
+            dd.write_epoch("currentEpoch", cur)
+        if updating is not None:
+            dd.remove_epoch(UPDATING_EPOCH)
         if cur < zxid_epoch:
             raise DataDirError(f"The current epoch, {cur:x}, is older than the last zxid, "
                                f"{self.server.tree.last_processed_zxid:x}")

@@ -26,6 +26,11 @@ CURRENT_EPOCH = "currentEpoch"
 MAX_SNAPSHOTS_TRIED = 100  # FileSnap.deserialize looks at most at 100 snapshots
 
 
+# Written before a SNAP sync's snapshot, removed once currentEpoch follows it (ZooKeeper 3.4's
+# updatingEpoch in the snapshot dir; 3.8 has no such file and ignores it).
+UPDATING_EPOCH = "updatingEpoch"
+
+
 class DataDirError(OSError):
     """A data directory pyzk must not use as it is (Java's DatadirException and friends)."""
 
@@ -157,6 +162,10 @@ class DataDir:
     def write_epoch(self, name: str, value: int) -> None:
         """QuorumPeer.writeLongToFile: Long.toString, no newline, atomic."""
         atomic_write(self.snap_dir / name, str(value).encode())
+
+    def remove_epoch(self, name: str) -> None:
+        """Delete an epoch file if present (the updatingEpoch marker once its work is done)."""
+        (self.snap_dir / name).unlink(missing_ok=True)
 
     # -- snapshots ----------------------------------------------------------------------------
     def snapshots(self) -> list[tuple[int, Path]]:
