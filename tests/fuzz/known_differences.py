@@ -90,6 +90,9 @@ KNOWN_DIFFERENCES: list[Known] = [
     Known("op=auth mut=*: tree *",
           "NEEDS TRIAGE: after an auth case a lane session's ephemerals differ at the epoch "
           "tree walk (seen once, not reproducible alone)"),
+    Known("op=* mut=*opcode->getEphemerals*: getEphemerals err=0: body.1 differs",
+          "NEEDS TRIAGE: another body read as getEphemerals; equal when replayed alone (the "
+          "lane session's ephemerals left by earlier cases differ in long runs)"),
     Known("op=getEphemerals mut=*: getEphemerals err=0: body.1 differs",
           "NEEDS TRIAGE: getEphemerals with an odd prefix path; seen once in a long run"),
     Known("op=* mut=*: create* err=0: body.1 differs",
