@@ -46,22 +46,9 @@ class Fabric:
         return f"{SUBNET}.{i}"
 
     def create(self) -> None:
-        ip("netns", "add", self.hub)
-        self.made.append(self.hub)
-        ip("-n", self.hub, "link", "add", "br0", "type", "bridge")
-        ip("-n", self.hub, "link", "set", "br0", "up")
+        _ns.wire_to_bridge(self.hub, [(i, ns, self.host(i)) for i, ns in self.names.items()],
+                           self.made)
         for i, ns in self.names.items():
-            ip("netns", "add", ns)
-            self.made.append(ns)
-            ip("-n", ns, "link", "set", "lo", "up")
-            # Both ends are created directly inside their namespaces: nothing touches the
-            # root namespace.
-            ip("link", "add", "name", "eth0", "netns", ns, "type", "veth",
-               "peer", "name", f"p{i}", "netns", self.hub)
-            ip("-n", self.hub, "link", "set", f"p{i}", "master", "br0")
-            ip("-n", self.hub, "link", "set", f"p{i}", "up")
-            ip("-n", ns, "addr", "add", f"{self.host(i)}/24", "dev", "eth0")
-            ip("-n", ns, "link", "set", "eth0", "up")
             self.threads[i] = NsThread(ns)
 
     def cut(self, i: int) -> None:

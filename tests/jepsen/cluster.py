@@ -63,20 +63,9 @@ class Cluster:
 
     # -- network ---------------------------------------------------------------------------
     def create(self) -> None:
-        ip("netns", "add", self.hub)
-        self.made.append(self.hub)
-        ip("-n", self.hub, "link", "add", "br0", "type", "bridge")
-        ip("-n", self.hub, "link", "set", "br0", "up")
+        _ns.wire_to_bridge(self.hub, [(i, ns, self.host(i)) for i, ns in self.names.items()],
+                           self.made)
         for i, ns in self.names.items():
-            ip("netns", "add", ns)
-            self.made.append(ns)
-            ip("-n", ns, "link", "set", "lo", "up")
-            ip("link", "add", "name", "eth0", "netns", ns, "type", "veth",
-               "peer", "name", f"p{i}", "netns", self.hub)
-            ip("-n", self.hub, "link", "set", f"p{i}", "master", "br0")
-            ip("-n", self.hub, "link", "set", f"p{i}", "up")
-            ip("-n", ns, "addr", "add", f"{self.host(i)}/24", "dev", "eth0")
-            ip("-n", ns, "link", "set", "eth0", "up")
             self.threads[i] = NsThread(ns)
         for i, m in self.ens.members.items():
             m.fourlw = functools.partial(_probe, self.threads[i])
