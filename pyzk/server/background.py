@@ -70,12 +70,11 @@ async def expire_sessions(srv: ZkServer) -> None:
     while True:
         # Wake at the next expiry bucket (ExpiryQueue.getWaitTime), at most a tick away.
         deadline = srv.sessions.next_deadline_ms()
-        wait_ms = srv.tick_ms if deadline is None else deadline - srv.now_ms()
+        wait_ms = srv.tick_ms if deadline is None else deadline - srv.mono_ms()
         await asyncio.sleep(min(max(wait_ms, 1), srv.tick_ms) / 1000)
-        now = srv.now_ms()
-        for sid in srv.sessions.expire(now):
+        for sid in srv.sessions.expire(srv.mono_ms()):
             try:
-                _expire_one(srv, sid, now, Origin)
+                _expire_one(srv, sid, srv.wall_ms(), Origin)
             except Exception:  # noqa: PERF203 - one session's failure must not end expiry
                 log.error("Failed to expire session", session=hex(sid), exc_info=True)
 
@@ -105,7 +104,7 @@ async def expire_containers(srv: ZkServer) -> None:
     max_per_minute = getattr(srv.config, "container_max_per_minute", 10000)
     while True:
         await asyncio.sleep(interval / 1000)
-        now = srv.now_ms()
+        now = srv.wall_ms()
         budget = max(1, max_per_minute * interval // 60000)
         try:
             candidates = srv.tree.expiry_candidates(now)[:budget]

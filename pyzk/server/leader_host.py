@@ -192,7 +192,7 @@ class LeaderHost:
                 self.peer.disk.submit([(h, tx, d, data) for _, h, tx, d, data in a.entries],
                                       functools.partial(self._persisted, a.seq))
             elif t is L.Touch:
-                self.server.sessions.touch(a.session_id, self.server.now_ms(), a.timeout)
+                self.server.sessions.touch(a.session_id, self.server.mono_ms(), a.timeout)
             elif t is L.LearnerRequest:
                 self._learner_request(a)
             elif t is L.SendSnap:
@@ -272,7 +272,7 @@ class LeaderHost:
 
     def _session_valid(self, session_id: int, timeout: int, learner: int) -> bool:
         """Leader.revalidateSession -> LeaderZooKeeperServer.touch."""
-        return self.server.sessions.touch(session_id, self.server.now_ms(), timeout)
+        return self.server.sessions.touch(session_id, self.server.mono_ms(), timeout)
 
     # -- dynamic reconfiguration -------------------------------------------------------------
     def _newleader_config(self, zxid: int) -> bytes:
@@ -352,10 +352,10 @@ class LeaderHost:
         if fr.type == Op.SYNC:
             self.execute(self.core.process_sync(a.conn, self.now_ms()))
             return
-        now = srv.now_ms()
+        now = srv.wall_ms()
         if fr.type == Op.CREATE_SESSION:
             timeout = struct.unpack(">i", fr.body[:4])[0] if len(fr.body) >= 4 else 0
-            srv.sessions.add(fr.session_id, timeout, now)
+            srv.sessions.add(fr.session_id, timeout, srv.mono_ms())
             srv.enqueue_txn(srv.prep.create_session_txn(fr.session_id, timeout,
                                                          srv.next_zxid(), now, fr.cxid),
                              _NO_ORIGIN)

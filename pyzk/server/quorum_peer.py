@@ -459,7 +459,7 @@ class QuorumPeer:
             return
         events: list[Any] = []
         srv.tree.set_data(CONFIG_NODE, self.quorum.config_bytes(), -1, self.quorum.version,
-                          srv.now_ms(), events)
+                          srv.wall_ms(), events)
         for watcher, ev in events:
             watcher.send_event(ev)
 

@@ -87,7 +87,7 @@ class ReadOnlyServer(ZkServer):
                 log.info("refusing a global session in read-only mode", client=conn.peer)
                 conn.send_reply(0, self.tree.last_processed_zxid, Err.NOTREADONLY, b"")
                 return
-            self.sessions.add(sid, timeout, self.now_ms())
+            self.sessions.add(sid, timeout, self.mono_ms())
             self.owner[sid] = conn
             log.info("local session established", session=hex(sid), timeout=timeout,
                      client=conn.peer)
@@ -104,7 +104,7 @@ class ReadOnlyServer(ZkServer):
         if old is not None and old is not conn:
             old.close()
         valid = (self.sessions.check_password(sid, req.passwd)
-                 and self.sessions.touch(sid, self.now_ms(), timeout))
+                 and self.sessions.touch(sid, self.mono_ms(), timeout))
         if valid:
             conn.session_id = sid
             self.owner[sid] = conn
@@ -129,7 +129,7 @@ class ReadOnlyServer(ZkServer):
             return
         self.stats.packets_received += 1
         sid = conn.session_id
-        if not self.sessions.touch(sid, self.now_ms()):
+        if not self.sessions.touch(sid, self.mono_ms()):
             conn.send_reply(xid, self.tree.last_processed_zxid, Err.SESSIONEXPIRED, b"")
             conn.close_after_flush()
             return
@@ -151,9 +151,9 @@ class ReadOnlyServer(ZkServer):
     async def _local_expiry_loop(self) -> None:
         while True:
             deadline = self.sessions.next_deadline_ms()
-            wait_ms = self.tick_ms if deadline is None else deadline - self.now_ms()
+            wait_ms = self.tick_ms if deadline is None else deadline - self.mono_ms()
             await asyncio.sleep(min(max(wait_ms, 1), self.tick_ms) / 1000)
-            for sid in self.sessions.expire(self.now_ms()):
+            for sid in self.sessions.expire(self.mono_ms()):
                 log.info("local session expired", session=hex(sid))
                 self.stats.sessions_expired += 1
                 conn = self.owner.get(sid)

@@ -226,8 +226,9 @@ class LiveView:
         (sessionlessCnxnTimeout before a session exists) after its last activity, rounded up to
         the next sessionlessCnxnTimeout interval (ExpiryQueue.roundToNextInterval)."""
         buckets: dict[int, list[ConnectionInfo]] = {}
+        off = self.wall_minus_elapsed_ms  # the dump adds it back to every bucket time
         for c in list(self.server.conns):
-            last = int(max(c.established_at, c.last_response) * 1000)
+            last = int(max(c.established_at, c.last_response) * 1000) - off
             timeout = c.timeout_ms if c.established and c.timeout_ms else SESSIONLESS_CNXN_TIMEOUT
             at = ((last + timeout) // SESSIONLESS_CNXN_TIMEOUT + 1) * SESSIONLESS_CNXN_TIMEOUT
             buckets.setdefault(at, []).append(self._conn_info(c))
@@ -235,8 +236,8 @@ class LiveView:
 
     @property
     def wall_minus_elapsed_ms(self) -> int:
-        # Session buckets are kept in wall-clock ms already.
-        return 0
+        # Session buckets are kept in elapsed ms (the server's monotonic clock).
+        return self.server.clock.wall_ms() - self.server.clock.mono_ms()
 
     @property
     def ephemerals(self) -> Mapping[int, Sequence[str]]:

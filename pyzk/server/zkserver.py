@@ -43,6 +43,7 @@ from ..tree.acl import check_acl, fixup_acl
 from ..tree.datatree import DataTree
 from . import background
 from .auth import authenticate, client_infos
+from .clock import SYSTEM_CLOCK, Clock
 from .pending import Pending
 from .stats import ServerStats
 
@@ -118,8 +119,10 @@ class ZkServer:
     read_only = False
 
     def __init__(self, config: Any, tree: DataTree, sink: TxnSink,
-                 sessions: dict[int, int] | None = None, server_id: int = 0) -> None:
+                 sessions: dict[int, int] | None = None, server_id: int = 0,
+                 clock: Clock = SYSTEM_CLOCK) -> None:
         self.config = config
+        self.clock = clock
         self.tree = tree
         # Java delivers a watch event only to connections with READ on the znode.
         tree.watcher_auth = lambda conn: conn.auth
@@ -143,8 +146,10 @@ class ZkServer:
         # Client SASL and enforce.auth (pyzk.sasl.server): processSasl, enforceAuthentication.
         self.security = ClientSecurity(getattr(config, "security", None))
         self.enforce_auth = self.security.settings.enforce_enabled
-        now = self.now_ms()
-        self.sessions = SessionTracker(self.tick_ms, server_id, now)
+        # Session ids are seeded from wall time (unique across restarts); expiry runs on
+        # elapsed time.
+        self.sessions = SessionTracker(self.tick_ms, server_id, clock.wall_ms())
+        now = clock.mono_ms()
         for sid, timeout in (sessions or {}).items():
             self.sessions.add(sid, timeout, now)
         self.last_zxid: int = tree.last_processed_zxid
@@ -177,9 +182,13 @@ class ZkServer:
         self.leads = True
 
     # -- clocks ---------------------------------------------------------------------------
-    @staticmethod
-    def now_ms() -> int:
-        return int(time.time() * 1000)
+    def wall_ms(self) -> int:
+        """Txn and znode times, container and TTL ages."""
+        return self.clock.wall_ms()
+
+    def mono_ms(self) -> int:
+        """Session expiry and every other timer."""
+        return self.clock.mono_ms()
 
     # -- lifecycle ------------------------------------------------------------------------
     def start(self) -> None:
@@ -248,7 +257,7 @@ class ZkServer:
         conn.old_client = old_client
         if req.sessionId == 0:
             sid = self.sessions.new_session_id()
-            self.sessions.add(sid, timeout, self.now_ms())
+            self.sessions.add(sid, timeout, self.clock.mono_ms())
             conn.session_id = sid
             conn.timeout_ms = timeout
             self.owner[sid] = conn
@@ -262,7 +271,8 @@ class ZkServer:
                 # Learner.request(createSession): the leader logs it; we answer on COMMIT.
                 self.writes.create_session(conn, sid, timeout, Origin(conn, None, done))
                 return
-            txn = self.prep.create_session_txn(sid, timeout, self.next_zxid(), self.now_ms())
+            txn = self.prep.create_session_txn(sid, timeout, self.next_zxid(),
+                                                 self.clock.wall_ms())
             self.enqueue_txn(txn, Origin(conn, None, done))
             return
         sid = req.sessionId
@@ -281,7 +291,7 @@ class ZkServer:
                 self._finish_session_init(conn, False)
             return
         valid = (self.sessions.check_password(sid, req.passwd)
-                 and self.sessions.touch(sid, self.now_ms(), timeout))
+                 and self.sessions.touch(sid, self.clock.mono_ms(), timeout))
         if valid:
             conn.session_id = sid
             conn.timeout_ms = timeout
@@ -293,7 +303,7 @@ class ZkServer:
     def revalidated(self, conn: ClientConn, valid: bool) -> None:
         """The leader's REVALIDATE answer for a re-attaching session (Learner.revalidate)."""
         if valid:
-            self.sessions.touch(conn.session_id, self.now_ms(), conn.timeout_ms)
+            self.sessions.touch(conn.session_id, self.clock.mono_ms(), conn.timeout_ms)
             self.owner[conn.session_id] = conn
         self._finish_session_init(conn, valid)
 
@@ -311,8 +321,8 @@ class ZkServer:
         self.stats.packets_received += 1
         started = time.monotonic()
         sid = conn.session_id
-        now = int(time.time() * 1000)  # now_ms(), once per request
-        if not self.sessions.touch(sid, now):
+        clock = self.clock
+        if not self.sessions.touch(sid, clock.mono_ms()):
             # The session is closing (its closeSession was prepped, or it expired): Java's
             # submitRequest fails touch() with MissingSessionException and drops the request
             # without a reply; the connection closes when the session's close is applied.
@@ -326,7 +336,7 @@ class ZkServer:
                 not self.security.enforce(conn, xid):
             return
         if op == OP_CREATE_SESSION and (writes is None or not writes.forwards):
-            self._create_session_again(conn, xid, body, now, started)
+            self._create_session_again(conn, xid, body, clock.wall_ms(), started)
             return
         spec = CLIENT_OPS.get(op)
         if spec is None:
@@ -400,6 +410,7 @@ class ZkServer:
             # The zxid is taken only here, and prep never raises: every zxid handed out
             # reaches the log, as an error txn when the request fails.
             self.last_zxid += 1  # next_zxid(), inline
+            now = clock.wall_ms()
             if isinstance(record, JuteError):
                 hdr = r.TxnHeader(sid, xid, self.last_zxid, now, OP_ERROR)
                 txn: tuple[Any, Any] = (hdr, r.ErrorTxn(_ERR_MARSHALLINGERROR))
@@ -464,7 +475,7 @@ class ZkServer:
             s = self.sessions.sessions.get(sid)
             if s is not None:
                 own = s.timeout_ms
-                self.sessions.touch(sid, now, timeout)
+                self.sessions.touch(sid, self.clock.mono_ms(), timeout)
                 s.timeout_ms = own
         self.enqueue_txn(txn, Origin(conn, pending))
 
@@ -574,7 +585,7 @@ class ZkServer:
         t = hdr.type
         if t == OP_CREATE_SESSION and hdr.clientId not in self.sessions.sessions:
             # A session created through another quorum member (the global session table).
-            self.sessions.add(hdr.clientId, txn.timeOut, self.now_ms())
+            self.sessions.add(hdr.clientId, txn.timeOut, self.clock.mono_ms())
         tree = self.tree
         result = tree.process_txn(hdr, txn)
         # write_per_namespace, watch fan-out, propagation latency (ops helper)
