@@ -47,7 +47,17 @@ over a `-D` option, as in Java. This holds for the client-authentication keys be
 `sasl:<name>` (also `super` when the name is a `superUser`). Add
 `authProvider.1=org.apache.zookeeper.server.auth.SASLAuthenticationProvider` for `sasl` ACLs.
 A file that cannot be read or parsed stops the start, as in Java; one without the section leaves
-SASL off. Kerberos (`Krb5LoginModule`) is refused at start: GSSAPI is not implemented yet.
+SASL off.
+
+**Quorum TLS.** `sslQuorum=true` with the `ssl.quorum.*` stores makes every member dial the
+quorum and election ports over TLS and accept only TLS there; `portUnification=true` makes those
+ports accept TLS and plaintext alike (members still dial plaintext unless `sslQuorum` is set).
+Both ends check the peer's certificate against its address (`ssl.quorum.hostnameVerification`,
+on by default, as Java's QuorumX509Util: the IP address, then the reverse-lookup name). The
+rolling switch from a plaintext quorum, one member restarted at a time after each step, as Java
+documents: add the stores and `portUnification=true`; then `sslQuorum=true`; then remove
+`portUnification`. Works in mixed pyzk/Java ensembles. `-Dzookeeper.ssl.*` and
+`-Dzookeeper.ssl.quorum.*` options are the zoo.cfg keys of the same name. Kerberos (`Krb5LoginModule`) is refused at start: GSSAPI is not implemented yet.
 
 | key | pyzk | default | meaning |
 |---|---|---|---|

@@ -61,8 +61,8 @@ def zoo_cfg_key(prop: str) -> str | None:
     if not prop.startswith("zookeeper."):
         return None
     key = prop[len("zookeeper."):]
-    if key in PREFIXED_KEYS or key.startswith("superUser."):
-        return key
+    if key in PREFIXED_KEYS or key.startswith(("superUser.", "ssl.")):
+        return key  # ssl.*: X509Util reads zookeeper.ssl[.quorum].* system properties
     spec = lookup(key)
     if spec is not None and spec.name == "authProvider.N":
         return key

@@ -360,9 +360,35 @@ KEYS: tuple[Key, ...] = (
     Key("enforce.auth.enabled", "bool", False, H, "every request but auth/sasl needs an id of"
         " enforce.auth.schemes first (else -124 and the connection closes)"),
     Key("enforce.auth.schemes", "str", None, H, "comma list of schemes for enforce.auth.enabled"),
-    Key("sslQuorum", "bool", False, R, "TLS between servers"),
+    Key("sslQuorum", "bool", False, H, "TLS between servers (quorum and election ports) with"
+        " the ssl.quorum.* stores"),
     Key("sslQuorumReloadCertFiles", "bool", False, R, "reload quorum TLS certificates"),
-    Key("portUnification", "bool", False, R, "TLS and plaintext on one quorum port"),
+    Key("portUnification", "bool", False, H, "quorum and election ports accept TLS and"
+        " plaintext (the rolling switch to sslQuorum)"),
+    # Quorum TLS (QuorumX509Util, prefix zookeeper.ssl.quorum.).
+    Key("ssl.quorum.keyStore.location", "path", "", H, "member key and certificate chain"
+        " (JKS/PKCS12/PEM)"),
+    Key("ssl.quorum.keyStore.password", "str", "", H, "quorum keystore (and key) password"),
+    Key("ssl.quorum.keyStore.passwordPath", "path", "", H, "file holding that password"),
+    Key("ssl.quorum.keyStore.type", "str", "", H, "JKS, PKCS12 or PEM; default from the file"
+        " extension", _store_type),
+    Key("ssl.quorum.trustStore.location", "path", "", H, "CA certificates members' certificates"
+        " must chain to"),
+    Key("ssl.quorum.trustStore.password", "str", "", H, "quorum truststore password"),
+    Key("ssl.quorum.trustStore.passwordPath", "path", "", H, "file holding that password"),
+    Key("ssl.quorum.trustStore.type", "str", "", H, "JKS, PKCS12 or PEM; default from the file"
+        " extension", _store_type),
+    Key("ssl.quorum.protocol", "str", "TLSv1.2", H, "quorum TLS protocol", _tls_protocols),
+    Key("ssl.quorum.enabledProtocols", "str", None, H, "comma list of TLS versions (default"
+        " ssl.quorum.protocol)", _tls_protocols),
+    Key("ssl.quorum.ciphersuites", "str", None, H, "comma list of cipher suite names",
+        _nonempty),
+    Key("ssl.quorum.clientAuth", "str", "need", H, "need, want or none: certificates the"
+        " listening member asks of the dialling one", _client_auth),
+    Key("ssl.quorum.hostnameVerification", "bool", True, H, "both ends check the peer's"
+        " certificate against its IP address, then its reverse-lookup name"),
+    Key("ssl.quorum.handshakeDetectionTimeoutMillis", "decode", 5000, H, "how long a listener"
+        " waits for the first 5 bytes to tell TLS from plaintext", _min(1)),
     Key("client.portUnification", "bool", False, R, "TLS and plaintext on the client port"),
     Key("quorum.auth.enableSasl", "bool", False, R, "quorum SASL"),
     Key("quorum.auth.serverRequireSasl", "bool", False, R, "quorum SASL"),
@@ -433,8 +459,7 @@ PATTERNS: tuple[tuple[re.Pattern[str], Key], ...] = (
     (re.compile(r"weight.*"), Key("weight.N", "str", None, R, "hierarchical quorum weight")),
     (re.compile(r"authProvider\..+"), Key("authProvider.N", "str", None, H,
                                           "authentication provider class", _nonempty)),
-    (re.compile(r"ssl\..+"), Key("ssl.*", "str", None, IN,
-                                 "TLS setting pyzk does not use (quorum TLS is refused)")),
+    (re.compile(r"ssl\..+"), Key("ssl.*", "str", None, IN, "TLS setting pyzk does not use")),
     (re.compile(r"zookeeper\.superUser\..+"), Key("zookeeper.superUser.N", "str", None, IN, _SYS_ONLY)),
     (re.compile(r"superUser\..+"), Key("superUser.N", "str", None, H, "more SASL super user ids")),
     (re.compile(r"metricsProvider\..+"), Key("metricsProvider.*", "str", None, IN,

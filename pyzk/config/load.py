@@ -152,34 +152,38 @@ def _whitelist(spec: str, read_only: bool) -> frozenset[str]:
     return frozenset(words)
 
 
-def _tls_settings(b: _Builder, base: Path) -> TlsSettings:
-    """X509Util.createSSLContextAndOptionsFromConfig's inputs for the secure client port.
-    Java only warns about a missing keystore and then fails every handshake; pyzk refuses to
-    start instead, naming the key."""
+def _tls_settings(b: _Builder, base: Path, prefix: str = "ssl.",
+                  needed_by: str = "secureClientPort") -> TlsSettings:
+    """X509Util.createSSLContextAndOptionsFromConfig's inputs: the secure client port's
+    (ssl.*) or the quorum's (ssl.quorum.*). Java only warns about a missing keystore and then
+    fails every handshake; pyzk refuses to start instead, naming the key."""
     def path(name: str) -> Path | None:
-        value = b.values.get(name, "")
+        value = b.values.get(prefix + name, "")
         return base / value if value else None
 
-    key_store = path("ssl.keyStore.location")
+    key_store = path("keyStore.location")
     if key_store is None:
-        raise b.error("secureClientPort is set but ssl.keyStore.location is not", "secureClientPort")
-    protocol = b.get("ssl.protocol")
-    enabled = b.values.get("ssl.enabledProtocols")
-    suites = b.values.get("ssl.ciphersuites")
+        raise b.error(f"{needed_by} is set but {prefix}keyStore.location is not", needed_by)
+    protocol = b.get(prefix + "protocol")
+    enabled = b.values.get(prefix + "enabledProtocols")
+    suites = b.values.get(prefix + "ciphersuites")
+    quorum = prefix == "ssl.quorum."
     return TlsSettings(
         key_store=key_store,
-        key_store_password=b.get("ssl.keyStore.password"),
-        key_store_password_path=path("ssl.keyStore.passwordPath"),
-        key_store_type=b.get("ssl.keyStore.type").upper(),
-        trust_store=path("ssl.trustStore.location"),
-        trust_store_password=b.get("ssl.trustStore.password"),
-        trust_store_password_path=path("ssl.trustStore.passwordPath"),
-        trust_store_type=b.get("ssl.trustStore.type").upper(),
+        key_store_password=b.get(prefix + "keyStore.password"),
+        key_store_password_path=path("keyStore.passwordPath"),
+        key_store_type=b.get(prefix + "keyStore.type").upper(),
+        trust_store=path("trustStore.location"),
+        trust_store_password=b.get(prefix + "trustStore.password"),
+        trust_store_password_path=path("trustStore.passwordPath"),
+        trust_store_type=b.get(prefix + "trustStore.type").upper(),
         protocol=protocol,
         enabled_protocols=tuple(enabled.split(",")) if enabled is not None else (protocol,),
         cipher_suites=tuple(suites.split(",")) if suites is not None else None,
-        client_auth=(b.get("ssl.clientAuth") or "need").lower(),
-        x509_super_user=b.values.get("X509AuthenticationProvider.superUser"),
+        client_auth=(b.get(prefix + "clientAuth") or "need").lower(),
+        x509_super_user=None if quorum else b.values.get("X509AuthenticationProvider.superUser"),
+        hostname_verification=bool(b.get("ssl.quorum.hostnameVerification")) if quorum else False,
+        handshake_detection_timeout_ms=int(b.get("ssl.quorum.handshakeDetectionTimeoutMillis")),
     )
 
 
@@ -237,6 +241,10 @@ def build_config(entries: Mapping[str, str | Entry], *, source_name: str = "zoo.
         raise b.error("secureClientPortAddress is set but secureClientPort is not set",
                       "secureClientPortAddress")
     tls = _tls_settings(b, base) if secure_port else None
+    ssl_quorum, port_unification = bool(b.get("sslQuorum")), bool(b.get("portUnification"))
+    quorum_tls = (_tls_settings(b, base, "ssl.quorum.",
+                                "sslQuorum" if ssl_quorum else "portUnification")
+                  if ssl_quorum or port_unification else None)
     tick = b.get("tickTime")
     if tick == 0:
         raise b.error("tickTime is not set", "tickTime")
@@ -379,6 +387,9 @@ def build_config(entries: Mapping[str, str | Entry], *, source_name: str = "zoo.
         secure_client_port=secure_port,
         secure_client_port_address=b.values.get("secureClientPortAddress"),
         tls=tls,
+        quorum_tls=quorum_tls,
+        ssl_quorum=ssl_quorum,
+        port_unification=port_unification,
         max_client_cnxns=b.get("maxClientCnxns"),
         max_cnxns=b.get("maxCnxns"),
         min_session_timeout_ms=min_to,

@@ -101,6 +101,10 @@ class TlsSettings:
     cipher_suites: tuple[str, ...] | None = None  # None = X509Util's default list
     client_auth: str = "need"  # need | want | none
     x509_super_user: str | None = None
+    # Quorum TLS only (QuorumX509Util): check peers' certificates against their addresses,
+    # and how long a unified listener waits for the first 5 bytes.
+    hostname_verification: bool = True
+    handshake_detection_timeout_ms: int = 5000
 
 
 @dataclass(frozen=True)
@@ -119,6 +123,11 @@ class Config:
     secure_client_port: int = 0  # 0 = no TLS listener
     secure_client_port_address: str | None = None  # None = all interfaces
     tls: TlsSettings | None = None  # set exactly when secure_client_port is
+    # Quorum TLS: the ssl.quorum.* stores (set when sslQuorum or portUnification is), TLS
+    # dialled between members (sslQuorum) and TLS + plaintext accepted (portUnification).
+    quorum_tls: TlsSettings | None = None
+    ssl_quorum: bool = False
+    port_unification: bool = False
     max_client_cnxns: int = 60
     max_cnxns: int = 0
     min_session_timeout_ms: int = 6000

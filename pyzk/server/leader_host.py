@@ -104,7 +104,7 @@ class LeaderHost:
     async def run(self) -> str:
         me = self.peer.me
         try:
-            listener = await asyncio.start_server(self._accept, me.host, me.quorum_port,
+            listener = await self.peer.net.listen(self._accept, me.host, me.quorum_port,
                                                   reuse_address=True)
         except OSError as e:
             return f"cannot listen on the quorum port: {e}"

@@ -89,7 +89,7 @@ class LearnerHost:
         while True:
             try:
                 reader, writer = await asyncio.wait_for(
-                    asyncio.open_connection(leader.host, leader.quorum_port), 2.0)
+                    self.peer.net.dial(leader.host, leader.quorum_port), 2.0)
                 break
             except (OSError, TimeoutError) as e:
                 # Learner.LeaderConnector gives up after 5 tries 100 ms apart, within the

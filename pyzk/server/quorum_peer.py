@@ -31,6 +31,7 @@ from .fourlw_port import FourLetterWords
 from .leader_host import LeaderHost
 from .learner_host import LearnerHost
 from .persistence import open_storage
+from .quorum_net import PLAIN, QuorumNet, quorum_net
 from .quorum_view import QuorumView
 from .readonly import ReadOnlyServer, grace_ms
 from .replication import PersistWorker, carry_out, logged_txns
@@ -71,6 +72,7 @@ class QuorumPeer:
         self.fle: FLE | None = None
         self.per_ip: dict[str, int] = {}
         self.metrics = ServerMetrics()
+        self.net: QuorumNet = PLAIN  # sslQuorum / portUnification, set up at start
         self.view = QuorumView(self)
         self._listener: asyncio.base_events.Server | None = None
         self._secure_listener: asyncio.base_events.Server | None = None
@@ -213,7 +215,9 @@ class QuorumPeer:
         self.disk = PersistWorker(self.storage, cfg.force_sync)
         self.disk.start()
         view = {sid: (s.host, s.election_port) for sid, s in cfg.servers.items()}
-        manager = QuorumCnxManager(self.my_id, (self.me.host, self.me.election_port), view)
+        self.net = quorum_net(cfg)
+        manager = QuorumCnxManager(self.my_id, (self.me.host, self.me.election_port), view,
+                                   net=self.net)
         self.fle = FLE(self.my_id, self.quorum, participant=not self.observer,
                        reconfig_enabled=self.reconfig_enabled)
         self.election = ElectionService(self.fle, manager)

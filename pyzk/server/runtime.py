@@ -171,7 +171,8 @@ async def serve(config: Any) -> None:
     except RecoveryError as e:
         raise StartupError(f"cannot recover the data directory: {e}") from None
     except TlsError as e:
-        raise StartupError(f"cannot set up TLS for secureClientPort: {e}") from None
+        what = "the quorum (ssl.quorum.*)" if e.where == "quorum" else "secureClientPort"
+        raise StartupError(f"cannot set up TLS for {what}: {e}") from None
     except OSError as e:
         where = f" ({e.filename})" if e.filename else ""
         raise StartupError(f"cannot start: {e.strerror or e}{where}") from None

@@ -47,7 +47,10 @@ HANDSHAKE_TIMEOUT_S = 10.0
 
 
 class TlsError(Exception):
-    """The key or trust store cannot be used; the message names the file and the problem."""
+    """The key or trust store cannot be used; the message names the file and the problem;
+    `where` names the listener it was for."""
+
+    where = "secureClientPort"
 
 
 @dataclass
@@ -195,9 +198,14 @@ def openssl_cipher(name: str) -> str | None:
     return f"{prefix}{bulk}-{mac}"
 
 
-def build_context(tls: Any) -> ssl.SSLContext:
-    """An SSLContext for the secure client port from pyzk.config.TlsSettings."""
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+def build_context(tls: Any, server_side: bool = True) -> ssl.SSLContext:
+    """An SSLContext from pyzk.config.TlsSettings: the secure client port's, or a quorum
+    member's listening (server_side) or dialling one. A dialling context always verifies the
+    peer's chain (Java's trust manager); host names are checked by the caller, as Java's
+    ZKTrustManager does, not by OpenSSL."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER if server_side else ssl.PROTOCOL_TLS_CLIENT)
+    if not server_side:
+        ctx.check_hostname = False
     versions = [_VERSIONS[p] for p in tls.enabled_protocols if p in _VERSIONS]
     if "TLS" in tls.enabled_protocols:  # "TLS" is a context name, not a version: TLS 1.2+
         versions += [ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3]
@@ -246,7 +254,7 @@ def build_context(tls: Any) -> ssl.SSLContext:
         ctx.load_default_certs(ssl.Purpose.CLIENT_AUTH)  # Java: the JDK's default trust
     # A trusted end-entity certificate is an anchor for Java's PKIX; OpenSSL needs this flag.
     ctx.verify_flags |= ssl.VERIFY_X509_PARTIAL_CHAIN
-    ctx.verify_mode = _CLIENT_AUTH[tls.client_auth]
+    ctx.verify_mode = _CLIENT_AUTH[tls.client_auth] if server_side else ssl.CERT_REQUIRED
     return ctx
 
 

@@ -16,6 +16,7 @@ import os
 import struct
 from collections import deque
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from pyzk.zab.election import (
     FLE,
@@ -40,6 +41,9 @@ from pyzk.zab.packets_election import (
     parse_addresses,
 )
 from pyzk.zab.quorum import QuorumMaj
+
+if TYPE_CHECKING:
+    from pyzk.server.quorum_net import QuorumListener, QuorumNet
 
 log = logging.getLogger(__name__)
 
@@ -71,21 +75,26 @@ class _Peer:
 class QuorumCnxManager:
     def __init__(self, my_id: int, election_addr: tuple[str, int],
                  view: dict[int, tuple[str, int]],
-                 on_receive: Callable[[], None] | None = None) -> None:
+                 on_receive: Callable[[], None] | None = None,
+                 net: QuorumNet | None = None) -> None:
         self.my_id = my_id
+        self.net = net  # pyzk.server.quorum_net: TLS / port unification; None = plaintext
         self.election_addr = election_addr
         self.view = dict(view)              # sid -> election address (voters and observers)
         self.peers: dict[int, _Peer] = {}
         self.recv_queue: deque[tuple[int, bytes]] = deque(maxlen=RECV_CAPACITY)
         self.recv_event = asyncio.Event()
         self._on_receive = on_receive
-        self._server: asyncio.Server | None = None
+        self._server: asyncio.Server | QuorumListener | None = None
         self._observer_counter = -1
         self._closed = False
 
     async def start(self) -> None:
         host, port = self.election_addr
-        self._server = await asyncio.start_server(self._accept, host, port)
+        if self.net is not None and self.net.listens_tls:
+            self._server = await self.net.listen(self._accept, host, port)
+        else:
+            self._server = await asyncio.start_server(self._accept, host, port)
 
     async def close(self) -> None:
         self._closed = True
@@ -161,8 +170,9 @@ class QuorumCnxManager:
                 return
             try:
                 reader, writer = await asyncio.wait_for(
-                    asyncio.open_connection(addr[0], addr[1]), CONNECT_TIMEOUT_S)
-            except (TimeoutError, OSError) as e:
+                    asyncio.open_connection(addr[0], addr[1]) if self.net is None
+                    else self.net.dial(addr[0], addr[1]), CONNECT_TIMEOUT_S)
+            except (TimeoutError, OSError) as e:  # ssl errors are OSErrors
                 self._dial_failed(sid, addr, e)
                 p = self.peers.get(sid)
                 if p is None or p.slot is None:

@@ -278,7 +278,7 @@ def test_standalone_disabled_makes_one_server_a_quorum(tmp_path: Path) -> None:
     ("peerType=voter", 3, "Unrecognised peertype: voter"),
     ("secureClientPort=2281", 3, "secureClientPort is set but ssl.keyStore.location is not"),
     ("multiAddress.enabled=true", 3, "multiAddress.enabled=true is not supported by pyzk"),
-    ("sslQuorum=true", 3, "is not supported by pyzk"),
+    ("sslQuorum=true", 3, "sslQuorum is set but ssl.quorum.keyStore.location is not"),
     ("group.1=1:2:3", 3, "group.1=1:2:3 is not supported by pyzk"),
     ("metricsProvider.className=com.example.Nope", 3, "metrics provider class was not found"),
     ("pyzk.log.format=xml", 3, "pyzk.log.format must be one of console, json, auto"),
@@ -442,7 +442,7 @@ kerberos.removeRealmFromPrincipal""".split()
 
 def test_honoured_set_is_as_documented() -> None:
     assert [k for k in HONOURED if lookup(k).status is not Status.HONOURED] == []  # type: ignore[union-attr]
-    for refused in ("multiAddress.enabled", "sslQuorum"):
+    for refused in ("multiAddress.enabled", "sslQuorumReloadCertFiles"):
         assert lookup(refused).status is Status.REFUSED  # type: ignore[union-attr]
 
 

@@ -1,0 +1,260 @@
+"""How members reach each other on the quorum (2888) and election (3888) ports: plaintext,
+TLS (sslQuorum) and, on the listening side, both at once (portUnification).
+
+Follows Java 3.8: QuorumX509Util builds the contexts from the `ssl.quorum.*` keys; outgoing
+sockets are TLS exactly when sslQuorum is set (Learner.createSocket,
+QuorumCnxManager.initiateConnection); a listener is a UnifiedServerSocket when sslQuorum or
+portUnification is set, which reads up to 5 bytes (ssl.quorum.handshakeDetectionTimeoutMillis)
+and treats a TLS record header as a handshake, anything else as plaintext (accepted only with
+portUnification: "Refusing plaintext connection" otherwise). Both directions check the peer's
+certificate against its address when ssl.quorum.hostnameVerification is on
+(ZKTrustManager.performHostVerification: the IP address first, then the name a reverse lookup
+gives; QuorumX509Util.shouldVerifyClientHostname is true, so servers check clients too).
+
+This is the rolling upgrade Java documents: portUnification first (TLS and plaintext accepted,
+plaintext dialled), then sslQuorum (TLS dialled), then portUnification off.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import socket
+import ssl
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import structlog
+
+from ..config.model import Config, TlsSettings
+from .tls import HANDSHAKE_TIMEOUT_S, TlsError, build_context
+
+log = structlog.get_logger("pyzk.quorum")
+
+Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+_TLS_CONTENT_TYPES = frozenset({20, 21, 22, 23, 24})  # SslHandler.isEncrypted: record types
+
+
+def looks_like_tls(head: bytes) -> bool:
+    """SslHandler.isEncrypted on the first 5 bytes: a TLS record header (content type,
+    major version 3, a length within one record)."""
+    if len(head) < 5:
+        return False
+    length = int.from_bytes(head[3:5], "big")
+    return head[0] in _TLS_CONTENT_TYPES and head[1] == 3 and 0 < length <= 18432
+
+
+def _dns_match(host: str, pattern: str) -> bool:
+    """ZKHostnameVerifier.matchIdentityStrict: a left-most '*' stands for one label."""
+    host, pattern = host.lower().rstrip("."), pattern.lower().rstrip(".")
+    if "*" not in pattern:
+        return host == pattern
+    p_first, _, p_rest = pattern.partition(".")
+    h_first, _, h_rest = host.partition(".")
+    if not p_rest or p_rest != h_rest:
+        return False
+    prefix, _, suffix = p_first.partition("*")
+    return h_first.startswith(prefix) and h_first.endswith(suffix) and \
+        len(h_first) >= len(prefix) + len(suffix)
+
+
+def certificate_matches(der: bytes, host: str) -> bool:
+    """ZKHostnameVerifier.verify: an IP address against the IP SANs only; a name against the
+    DNS SANs, or the subject CNs when there is no DNS SAN."""
+    from cryptography import x509
+    from cryptography.x509.oid import NameOID
+
+    cert = x509.load_der_x509_certificate(der)
+    try:
+        sans = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        sans = None
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        ip = None
+    if ip is not None:
+        return sans is not None and ip in sans.get_values_for_type(x509.IPAddress)
+    names = sans.get_values_for_type(x509.DNSName) if sans is not None else []
+    if not names:
+        names = [str(a.value) for a in cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)]
+    return any(_dns_match(host, n) for n in names)
+
+
+async def peer_host_verified(writer: asyncio.StreamWriter) -> bool:
+    """performHostVerification for an established TLS stream: the peer's IP, then its name."""
+    ssl_object = writer.get_extra_info("ssl_object")
+    peer = writer.get_extra_info("peername")
+    der = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
+    if not der or not peer:
+        return False
+    ip = str(peer[0])
+    if certificate_matches(der, ip):
+        return True
+    log.debug("Failed to verify host address", address=ip)
+    try:
+        name, _ = await asyncio.get_running_loop().getnameinfo((ip, 0), socket.NI_NAMEREQD)
+    except OSError:
+        name = ip  # InetAddress.getHostName gives the address back when nothing resolves
+    if name != ip and certificate_matches(der, name):
+        return True
+    log.error("Failed to verify hostname", address=ip, hostname=name)
+    return False
+
+
+@dataclass(frozen=True)
+class QuorumNet:
+    ssl_quorum: bool = False
+    port_unification: bool = False
+    server_ctx: ssl.SSLContext | None = None
+    client_ctx: ssl.SSLContext | None = None
+    verify_hostnames: bool = True
+    detect_timeout_s: float = 5.0
+
+    @property
+    def listens_tls(self) -> bool:
+        return self.server_ctx is not None and (self.ssl_quorum or self.port_unification)
+
+    async def dial(self, host: str, port: int) -> tuple[asyncio.StreamReader,
+                                                          asyncio.StreamWriter]:
+        """A connection to a member's quorum or election port (TLS when sslQuorum)."""
+        if not self.ssl_quorum or self.client_ctx is None:
+            return await asyncio.open_connection(host, port)
+        reader, writer = await asyncio.open_connection(
+            host, port, ssl=self.client_ctx, server_hostname=None,
+            ssl_handshake_timeout=HANDSHAKE_TIMEOUT_S)
+        if self.verify_hostnames and not await peer_host_verified(writer):
+            writer.close()
+            raise ssl.SSLCertVerificationError(
+                f"certificate of {host}:{port} does not match its address")
+        return reader, writer
+
+    async def listen(self, handler: Handler, host: str | None, port: int,
+                     **kw: object) -> QuorumListener:
+        if not self.listens_tls:
+            return QuorumListener(await asyncio.start_server(handler, host, port, **kw))  # type: ignore[arg-type]
+        lsock = socket.create_server((host or "", port), reuse_port=False,
+                                     family=socket.AF_INET6 if host and ":" in host
+                                     else socket.AF_INET)
+        lsock.setblocking(False)
+        listener = QuorumListener(None, lsock)
+        listener.task = asyncio.ensure_future(self._accept_loop(listener, handler))
+        return listener
+
+    async def _accept_loop(self, listener: QuorumListener, handler: Handler) -> None:
+        loop = asyncio.get_running_loop()
+        assert listener.sock is not None
+        while True:
+            try:
+                sock, _ = await loop.sock_accept(listener.sock)
+            except OSError as e:
+                if listener.closed:
+                    return
+                log.warning("quorum accept failed", error=str(e))
+                await asyncio.sleep(0.1)
+                continue
+            t = asyncio.ensure_future(self._detect(sock, handler))
+            listener.conns.add(t)
+            t.add_done_callback(listener.conns.discard)
+
+    async def _detect(self, sock: socket.socket, handler: Handler) -> None:
+        """UnifiedSocket.detectMode, then the handshake and the client's host check."""
+        loop = asyncio.get_running_loop()
+        peer = sock.getpeername()
+        try:
+            head = await asyncio.wait_for(_peek(loop, sock, 5), self.detect_timeout_s)
+        except TimeoutError:
+            head = b""  # Java falls through to plaintext after the detection timeout
+        except OSError:
+            sock.close()
+            return
+        tls = looks_like_tls(head)
+        if not tls and not self.port_unification:
+            log.info("Refusing plaintext connection", client=f"{peer[0]}:{peer[1]}")
+            sock.close()
+            return
+        reader = asyncio.StreamReader()
+        protocol = asyncio.StreamReaderProtocol(reader)
+        try:
+            transport, _ = await loop.connect_accepted_socket(
+                lambda: protocol, sock, ssl=self.server_ctx if tls else None,
+                ssl_handshake_timeout=HANDSHAKE_TIMEOUT_S if tls else None)
+        except (OSError, ssl.SSLError) as e:
+            log.warning("quorum TLS handshake failed", client=f"{peer[0]}:{peer[1]}", error=str(e))
+            sock.close()
+            return
+        writer = asyncio.StreamWriter(transport, protocol, reader, loop)  # type: ignore[arg-type]
+        if tls and self.verify_hostnames and not await peer_host_verified(writer):
+            writer.close()
+            return
+        if not tls:
+            log.info("Accepted plaintext connection", client=f"{peer[0]}:{peer[1]}")
+        await handler(reader, writer)
+
+
+async def _peek(loop: asyncio.AbstractEventLoop, sock: socket.socket, n: int) -> bytes:
+    """The first n bytes without consuming them (fewer at EOF)."""
+    ready = loop.create_future()
+    while True:
+        try:
+            head = sock.recv(n, socket.MSG_PEEK)
+        except BlockingIOError:
+            head = None
+        if head is not None and (len(head) >= n or head == b""):
+            return head
+        if head is not None:
+            await asyncio.sleep(0.005)  # part of the header has arrived: the rest is close
+            continue
+        ready = loop.create_future()
+        loop.add_reader(sock.fileno(), ready.set_result, None)
+        try:
+            await ready
+        finally:
+            loop.remove_reader(sock.fileno())
+
+
+class QuorumListener:
+    """What QuorumNet.listen returns: an asyncio.Server, or our own accept loop."""
+
+    def __init__(self, server: asyncio.Server | None, sock: socket.socket | None = None) -> None:
+        self.server = server
+        self.sock = sock
+        self.task: asyncio.Future[None] | None = None
+        self.conns: set[asyncio.Future[None]] = set()
+        self.closed = False
+
+    def close(self) -> None:
+        self.closed = True
+        if self.server is not None:
+            self.server.close()
+        if self.task is not None:
+            self.task.cancel()
+        if self.sock is not None:
+            self.sock.close()
+
+    async def wait_closed(self) -> None:
+        if self.server is not None:
+            await self.server.wait_closed()
+        if self.task is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.task
+
+
+PLAIN = QuorumNet()
+
+
+def quorum_net(cfg: Config) -> QuorumNet:
+    """The contexts from the ssl.quorum.* stores; plaintext when neither switch is set."""
+    tls: TlsSettings | None = cfg.quorum_tls
+    if tls is None or not (cfg.ssl_quorum or cfg.port_unification):
+        return PLAIN
+    try:
+        server_ctx, client_ctx = build_context(tls), build_context(tls, server_side=False)
+    except TlsError as e:
+        e.where = "quorum"
+        raise
+    return QuorumNet(ssl_quorum=cfg.ssl_quorum, port_unification=cfg.port_unification,
+                     server_ctx=server_ctx, client_ctx=client_ctx,
+                     verify_hostnames=tls.hostname_verification,
+                     detect_timeout_s=tls.handshake_detection_timeout_ms / 1000)
