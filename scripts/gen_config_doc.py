@@ -57,7 +57,17 @@ on by default, as Java's QuorumX509Util: the IP address, then the reverse-lookup
 rolling switch from a plaintext quorum, one member restarted at a time after each step, as Java
 documents: add the stores and `portUnification=true`; then `sslQuorum=true`; then remove
 `portUnification`. Works in mixed pyzk/Java ensembles. `-Dzookeeper.ssl.*` and
-`-Dzookeeper.ssl.quorum.*` options are the zoo.cfg keys of the same name. Kerberos (`Krb5LoginModule`) is refused at start: GSSAPI is not implemented yet.
+`-Dzookeeper.ssl.quorum.*` options are the zoo.cfg keys of the same name.
+
+**Quorum SASL.** `quorum.auth.enableSasl=true` with a JAAS file (`-Djava.security.auth.login.config`
+in `SERVER_JVMFLAGS`, or `pyzk.jaas.loginConfig`) whose `QuorumServer` section lists the members'
+logins (`user_<name>="<password>"`, DigestLoginModule) and whose `QuorumLearner` section gives this
+member's `username` and `password`: with `quorum.auth.learnerRequireSasl=true` a member logs in
+(DIGEST-MD5, Java's QuorumAuthPacket exchange) whenever it dials a voter's election port or its
+leader; with `quorum.auth.serverRequireSasl=true` (which needs learnerRequireSasl) a member refuses
+peers that do not. The rolling switch is the same three steps as Java's: enableSasl on every
+member, then learnerRequireSasl, then serverRequireSasl. Works with quorum TLS and in mixed
+pyzk/Java ensembles; Kerberos (Krb5LoginModule) quorum sections are refused at start. Kerberos (`Krb5LoginModule`) is refused at start: GSSAPI is not implemented yet.
 
 | key | pyzk | default | meaning |
 |---|---|---|---|

@@ -33,6 +33,8 @@ from pyzk.config.properties import (
     parse_properties,
 )
 from pyzk.config.servers import ServerLineError, parse_server, parse_server_id
+from pyzk.sasl.quorum import QuorumSaslSettings
+from pyzk.sasl.quorum import build as build_quorum_sasl
 from pyzk.sasl.settings import SecurityConfigError, SecuritySettings
 from pyzk.sasl.settings import build as build_security
 
@@ -210,6 +212,24 @@ def _security(b: _Builder, base: Path, secure_port: int,
             str(base / jaas)
     try:
         return build_security(values, b.auth_providers, secure_port, props)
+    except SecurityConfigError as e:
+        raise b.error(str(e), e.key) from None
+
+
+def _quorum_sasl(b: _Builder, base: Path,
+                 props: Mapping[str, str] | None) -> QuorumSaslSettings | None:
+    """quorum.auth.* (pyzk.sasl.quorum): QuorumPeerConfig's checks and the JAAS sections."""
+    values: dict[str, Any] = {k: b.get(k) for k in (
+        "quorum.auth.enableSasl", "quorum.auth.serverRequireSasl",
+        "quorum.auth.learnerRequireSasl", "quorum.auth.server.saslLoginContext",
+        "quorum.auth.learner.saslLoginContext")}
+    jaas = b.values.get("pyzk.jaas.loginConfig")
+    if jaas is not None:
+        values["pyzk.jaas.loginConfig"] = jaas if jaas.startswith(("=", "file:")) else \
+            str(base / jaas)
+    hosts = frozenset(s.host for s in b.servers.values())
+    try:
+        return build_quorum_sasl(values, props, hosts)
     except SecurityConfigError as e:
         raise b.error(str(e), e.key) from None
 
@@ -443,6 +463,7 @@ def build_config(entries: Mapping[str, str | Entry], *, source_name: str = "zoo.
         super_digest=b.get("DigestAuthenticationProvider.superDigest"),
         auth_providers=b.auth_providers,
         security=_security(b, base, secure_port, jvm_props),
+        quorum_sasl=_quorum_sasl(b, base, jvm_props),
         container_check_interval_ms=b.get("znode.container.checkIntervalMs"),
         container_max_per_minute=b.get("znode.container.maxPerMinute"),
         tcp_keep_alive=b.get("tcpKeepAlive"),

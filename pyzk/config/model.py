@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
+from pyzk.sasl.quorum import QuorumSaslSettings
 from pyzk.sasl.settings import SecuritySettings
 
 # Java FourLetterCommands.cmd2String (3.8.4); "*" enables all of these.
@@ -185,6 +186,7 @@ class Config:
     auth_providers: dict[str, str] = field(default_factory=dict)
     # Client SASL, super users, enforce.auth, digest provider (pyzk.sasl.settings).
     security: SecuritySettings = field(default_factory=SecuritySettings)
+    quorum_sasl: QuorumSaslSettings | None = None  # quorum.auth.enableSasl
     container_check_interval_ms: int = 60000
     container_max_per_minute: int = 10000
     tcp_keep_alive: bool = False

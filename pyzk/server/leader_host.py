@@ -139,7 +139,7 @@ class LeaderHost:
             self.execute(self.core.on_tick(self.now_ms()))
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        if self.done.is_set():
+        if self.done.is_set() or not await self.peer.net.authenticate_accepted(reader, writer):
             writer.close()
             return
         cid = next(self._ids)

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import structlog
 
 from ..protocol.opcodes import Op
+from ..sasl.quorum import QuorumAuthError
 from ..storage.datadir import UPDATING_EPOCH
 from ..storage.snapshot import load_tree
 from ..zab import learner as N
@@ -101,6 +102,11 @@ class LearnerHost:
                 await asyncio.sleep(delay)
                 waited += delay
                 delay = min(delay * 2, CONNECT_RETRY_MAX_S)
+        try:
+            await self.peer.net.authenticate_dialled(reader, writer)  # Learner.connectToLeader
+        except (QuorumAuthError, OSError, TimeoutError, asyncio.IncompleteReadError) as e:
+            writer.close()
+            return f"authentication with leader {self.leader_sid} failed: {e}"
         self.writer = writer
         ticker = asyncio.ensure_future(self._tick_loop())
         reading = asyncio.ensure_future(self._read_loop(reader))

@@ -28,6 +28,12 @@ from dataclasses import dataclass
 import structlog
 
 from ..config.model import Config, TlsSettings
+from ..sasl.quorum import (
+    QuorumAuthError,
+    QuorumSaslSettings,
+    authenticate_learner,
+    authenticate_server,
+)
 from .tls import HANDSHAKE_TIMEOUT_S, TlsError, build_context
 
 log = structlog.get_logger("pyzk.quorum")
@@ -111,6 +117,33 @@ class QuorumNet:
     client_ctx: ssl.SSLContext | None = None
     verify_hostnames: bool = True
     detect_timeout_s: float = 5.0
+    # quorum.auth.* (pyzk.sasl.quorum): None = NullQuorumAuthServer/Learner.
+    sasl: QuorumSaslSettings | None = None
+    auth_timeout_s: float = 10.0
+
+    async def authenticate_dialled(self, reader: asyncio.StreamReader,
+                                   writer: asyncio.StreamWriter) -> None:
+        """SaslQuorumAuthLearner.authenticate on a connection we opened; QuorumAuthError
+        when the peer refused us."""
+        if self.sasl is not None:
+            await authenticate_learner(reader, writer, self.sasl, self.auth_timeout_s)
+
+    async def authenticate_accepted(self, reader: asyncio.StreamReader,
+                                    writer: asyncio.StreamWriter) -> bool:
+        """SaslQuorumAuthServer.authenticate on a connection a member opened to us: False
+        when it must close (logged here)."""
+        if self.sasl is None:
+            return True
+        peer = writer.get_extra_info("peername")
+        try:
+            who = await authenticate_server(reader, writer, self.sasl, self.auth_timeout_s)
+        except (QuorumAuthError, OSError, TimeoutError, asyncio.IncompleteReadError) as e:
+            log.error("Failed to authenticate using SASL", learner=str(peer), error=str(e))
+            return False
+        if who is not None:
+            log.info("Successfully completed the authentication using SASL", learner=str(peer),
+                     id=who)
+        return True
 
     @property
     def listens_tls(self) -> bool:
@@ -247,8 +280,11 @@ PLAIN = QuorumNet()
 def quorum_net(cfg: Config) -> QuorumNet:
     """The contexts from the ssl.quorum.* stores; plaintext when neither switch is set."""
     tls: TlsSettings | None = cfg.quorum_tls
+    auth_s = max(cfg.tick_time_ms * max(cfg.init_limit, 1) / 1000, 1.0)
     if tls is None or not (cfg.ssl_quorum or cfg.port_unification):
-        return PLAIN
+        if cfg.quorum_sasl is None:
+            return PLAIN
+        return QuorumNet(sasl=cfg.quorum_sasl, auth_timeout_s=auth_s)
     try:
         server_ctx, client_ctx = build_context(tls), build_context(tls, server_side=False)
     except TlsError as e:
@@ -257,4 +293,5 @@ def quorum_net(cfg: Config) -> QuorumNet:
     return QuorumNet(ssl_quorum=cfg.ssl_quorum, port_unification=cfg.port_unification,
                      server_ctx=server_ctx, client_ctx=client_ctx,
                      verify_hostnames=tls.hostname_verification,
-                     detect_timeout_s=tls.handshake_detection_timeout_ms / 1000)
+                     detect_timeout_s=tls.handshake_detection_timeout_ms / 1000,
+                     sasl=cfg.quorum_sasl, auth_timeout_s=auth_s)

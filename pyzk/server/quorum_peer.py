@@ -218,6 +218,7 @@ class QuorumPeer:
         self.net = quorum_net(cfg)
         manager = QuorumCnxManager(self.my_id, (self.me.host, self.me.election_port), view,
                                    net=self.net)
+        manager.voting = lambda sid: sid in self.quorum.voting_members
         self.fle = FLE(self.my_id, self.quorum, participant=not self.observer,
                        reconfig_enabled=self.reconfig_enabled)
         self.election = ElectionService(self.fle, manager)

@@ -18,6 +18,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from pyzk.sasl.quorum import QuorumAuthError
 from pyzk.zab.election import (
     FLE,
     Action,
@@ -78,7 +79,9 @@ class QuorumCnxManager:
                  on_receive: Callable[[], None] | None = None,
                  net: QuorumNet | None = None) -> None:
         self.my_id = my_id
-        self.net = net  # pyzk.server.quorum_net: TLS / port unification; None = plaintext
+        self.net = net  # pyzk.server.quorum_net: TLS, port unification, SASL; None = plaintext
+        # Java authenticates only when dialling a member of the voting view.
+        self.voting: Callable[[int], bool] = lambda sid: True
         self.election_addr = election_addr
         self.view = dict(view)              # sid -> election address (voters and observers)
         self.peers: dict[int, _Peer] = {}
@@ -194,6 +197,18 @@ class QuorumCnxManager:
             except OSError:
                 writer.close()
                 continue
+            if self.net is not None and self.net.sasl is not None and self.voting(sid):
+                # QuorumCnxManager.startConnection: voters are authenticated before the
+                # challenge is decided, also when we are about to drop the connection.
+                try:
+                    await self.net.authenticate_dialled(reader, writer)
+                except (QuorumAuthError, OSError, TimeoutError,
+                        asyncio.IncompleteReadError) as e:
+                    writer.close()
+                    self._dial_failed(sid, addr, e)
+                    await asyncio.sleep(backoff)
+                    backoff = min(backoff * 2, BACKOFF_MAX_S)
+                    continue
             if sid > self.my_id:
                 # Lost the challenge: the larger sid dials us (QuorumCnxManager.startConnection).
                 writer.close()
@@ -256,6 +271,9 @@ class QuorumCnxManager:
         if sid == OBSERVER_ID_SID:
             sid = self._observer_counter
             self._observer_counter -= 1
+        if self.net is not None and not await self.net.authenticate_accepted(reader, writer):
+            writer.close()
+            return
         if sid < self.my_id:
             # We win the challenge: drop theirs, dial back.
             self._finish(sid)

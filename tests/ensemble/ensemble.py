@@ -80,6 +80,9 @@ class Member:
         # (one that opens its socket inside the member's namespace).
         self.cmd_prefix: list[str] = []
         self.fourlw: Callable[[str, str], str] = four_letter
+        # Extra environment, e.g. SERVER_JVMFLAGS (-D options both kinds read, as zkServer.sh
+        # hands them to Java).
+        self.env: dict[str, str] = {}
 
     @property
     def address(self) -> str:
@@ -90,7 +93,7 @@ class Member:
         (self.datadir / "myid").write_text(f"{self.sid}\n")
         cfg_path = self.workdir / "zoo.cfg"
         cfg_path.write_text("".join(f"{k}={v}\n" for k, v in self.cfg.items()))
-        env = dict(os.environ)
+        env = dict(os.environ) | self.env
         env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen([*self.cmd_prefix, sys.executable, "-m", "pyzk",
@@ -144,13 +147,14 @@ class JavaMember(Member):
         cfg_path = self.workdir / "zoo.cfg"
         cfg_path.write_text("".join(f"{k}={v}\n" for k, v in self.cfg.items()))
         props = [f"-Dreadonlymode.enabled={self.cfg.get('readonlymode.enabled', 'false')}",
-                 "-Dzookeeper.admin.enableServer=false"]
+                 "-Dzookeeper.admin.enableServer=false",
+                 *self.env.get("SERVER_JVMFLAGS", "").split()]
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(
                 [*self.cmd_prefix, "java", "-Xmx256m", "-XX:+UseSerialGC",
                  "-XX:TieredStopAtLevel=1", "-cp", JAVA_CLASSPATH, *props,
                  "org.apache.zookeeper.server.quorum.QuorumPeerMain", str(cfg_path)],
-                stdout=log, stderr=subprocess.STDOUT, cwd=self.workdir, env=dict(os.environ),
+                stdout=log, stderr=subprocess.STDOUT, cwd=self.workdir, env=dict(os.environ) | self.env,
                 start_new_session=True)
 
 
@@ -190,7 +194,7 @@ class Ensemble:
         old = self.members[sid]
         assert not old.running, f"member {sid} still running"
         new = make_member(kind, sid, old.host, old.workdir, old.cfg)
-        new.cmd_prefix, new.fourlw = old.cmd_prefix, old.fourlw
+        new.cmd_prefix, new.fourlw, new.env = old.cmd_prefix, old.fourlw, old.env
         self.members[sid] = new
         return new
 

@@ -37,8 +37,8 @@ def mixed(workdir: Path, request: pytest.FixtureRequest) -> Iterator[Callable[..
     one made is stopped at teardown, and on failure the members' log tails are printed."""
     made: list[Ensemble] = []
 
-    def make(kinds: dict[int, str], **kw: object) -> Ensemble:
-        hosts = [f"127.0.5.{i}" for i in range(1, len(kinds) + 1)]
+    def make(kinds: dict[int, str], subnet: str = "127.0.5", **kw: object) -> Ensemble:
+        hosts = [f"{subnet}.{i}" for i in range(1, len(kinds) + 1)]
         e = Ensemble(workdir, hosts, kinds=kinds, **kw)  # type: ignore[arg-type]
         made.append(e)
         return e

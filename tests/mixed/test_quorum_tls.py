@@ -15,7 +15,8 @@ from mixhelp import clients, close_all, start_led_by
 
 from pyzk.testing.pki import Stores, TestCa
 
-HOSTS = [f"127.0.5.{i}" for i in (1, 2, 3)]
+SUBNET = "127.0.7"  # apart from the other mixed tests
+HOSTS = [f"{SUBNET}.{i}" for i in (1, 2, 3)]
 
 
 def tls_keys(stores: Stores, **extra: str) -> dict[str, str]:
@@ -62,7 +63,7 @@ def write_and_read_everywhere(ens: Ensemble, path: str, sids: tuple[int, ...] = 
 
 @pytest.mark.slow
 def test_ssl_quorum_mixed_ensemble_with_either_kind_leading(mixed, ca: TestCa) -> None:  # type: ignore[no-untyped-def]
-    ens = mixed({1: "pyzk", 2: "java", 3: "pyzk"},
+    ens = mixed({1: "pyzk", 2: "java", 3: "pyzk"}, subnet=SUBNET,
                 extra={"sslQuorum": "true", **tls_keys(member_stores(ca))})
     start_led_by(ens, leader=3, second=2)  # pyzk leads, a Java follower
     write_and_read_everywhere(ens, "/tls/pyzk-leads")
@@ -83,7 +84,7 @@ def test_ssl_quorum_mixed_ensemble_with_either_kind_leading(mixed, ca: TestCa) -
 
 @pytest.mark.slow
 def test_rolling_switch_from_plaintext_to_tls_quorum(mixed, ca: TestCa) -> None:  # type: ignore[no-untyped-def]
-    ens = mixed({1: "pyzk", 2: "java", 3: "pyzk"})
+    ens = mixed({1: "pyzk", 2: "java", 3: "pyzk"}, subnet=SUBNET)
     start_led_by(ens, leader=3, second=2)
     write_and_read_everywhere(ens, "/tls/plain")
     keys = tls_keys(member_stores(ca))
@@ -120,7 +121,7 @@ def test_member_without_a_valid_certificate_is_kept_out(mixed, ca: TestCa, tmp_p
     good = tls_keys(member_stores(ca), sslQuorum="true")
     other = TestCa(tmp_path / "other-ca").issue("member", "localhost",
                                                 ips=("127.0.0.1", *HOSTS), dns=("localhost",))
-    ens = mixed({1: "pyzk", 2: "java", 3: joiner}, extra=good)
+    ens = mixed({1: "pyzk", 2: "java", 3: joiner}, subnet=SUBNET, extra=good)
     ens.members[3].cfg |= {"ssl.quorum.keyStore.location": str(other.keystore)}
     ens.members[1].start()
     ens.members[2].start()

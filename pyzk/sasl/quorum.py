@@ -1,0 +1,231 @@
+"""Quorum SASL (quorum.auth.*): members prove themselves to each other with DIGEST-MD5 before
+election and learner traffic flows, in Java 3.8's wire format (SaslQuorumAuthServer,
+SaslQuorumAuthLearner, QuorumAuth).
+
+The dialling member ("learner": every election dial, every follower or observer connecting to
+its leader) sends QuorumAuthPacket{magic, status, token} records when
+quorum.auth.learnerRequireSasl is set; the listening member ("server") takes part when the first
+8 bytes are the magic number, and refuses the connection when they are not and
+quorum.auth.serverRequireSasl is set. Credentials come from the JAAS file's QuorumServer
+(user_<name>="<password>") and QuorumLearner (username, password) sections.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import struct
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .digest_md5 import (
+    NONCE_COUNT,
+    DigestMD5Server,
+    SaslError,
+    SaslRuntimeError,
+    client_response,
+    new_nonce,
+    parse_challenge,
+    response_value,
+)
+from .jaas import JaasError, load
+from .settings import DIGEST_LOGIN_MODULE, KRB5_LOGIN_MODULE, USER_PREFIX, SecurityConfigError
+
+# QUORUM_AUTH_MAGIC_NUMBER, Java's -0xa0dbcafecafe1234L: the hex literal is already a negative
+# long, so the value Java sends is positive (its comment calls it negative).
+MAGIC = 0x5F2435013501EDCC
+IN_PROGRESS, SUCCESS, ERROR = 0, 1, -1
+PROTOCOL = "zookeeper-quorum"  # QUORUM_SERVER_PROTOCOL_NAME
+SERVER_NAME = "zk-quorum-sasl-md5"  # QUORUM_SERVER_SASL_DIGEST
+MAX_RETRIES = 5  # SaslQuorumAuthServer.MAX_RETRIES
+MAX_TOKEN = 64 * 1024  # a DIGEST-MD5 token is a few hundred bytes; jute.maxbuffer elsewhere
+_HEAD = struct.Struct(">qi")
+_LEN = struct.Struct(">i")
+
+
+class QuorumAuthError(Exception):
+    """The exchange failed and the connection must close (SaslException in Java)."""
+
+
+@dataclass(frozen=True)
+class QuorumSaslSettings:
+    server_required: bool = False
+    learner_required: bool = False
+    server_credentials: Mapping[str, str] = field(default_factory=dict)
+    learner_user: str = ""
+    learner_password: str = ""
+    authz_hosts: frozenset[str] = frozenset()
+
+
+def build(values: Mapping[str, Any], props: Mapping[str, str] | None,
+          hosts: frozenset[str]) -> QuorumSaslSettings | None:
+    """QuorumPeerConfig's checks, then QuorumPeer.initialize's login: None when
+    quorum.auth.enableSasl is off (NullQuorumAuthServer/Learner)."""
+    enabled = bool(values.get("quorum.auth.enableSasl", False))
+    server_req = bool(values.get("quorum.auth.serverRequireSasl", False))
+    learner_req = bool(values.get("quorum.auth.learnerRequireSasl", False))
+    for key, on in (("quorum.auth.serverRequireSasl", server_req),
+                    ("quorum.auth.learnerRequireSasl", learner_req)):
+        if on and not enabled:
+            raise SecurityConfigError(f"quorum.auth.enableSasl is disabled, so cannot enable {key}",
+                                      key)
+    if server_req and not learner_req:
+        raise SecurityConfigError("quorum.auth.learnerRequireSasl is disabled, so cannot enable "
+                                  "quorum.auth.serverRequireSasl", "quorum.auth.serverRequireSasl")
+    if not enabled:
+        return None
+    jaas = values.get("pyzk.jaas.loginConfig")
+    if jaas is None:
+        raise SecurityConfigError("quorum.auth.enableSasl needs a JAAS file "
+                                  "(-Djava.security.auth.login.config or pyzk.jaas.loginConfig)",
+                                  "quorum.auth.enableSasl")
+    try:
+        sections = load(str(jaas), props or {})
+    except JaasError as e:
+        raise SecurityConfigError(f"cannot read JAAS file '{jaas}': {e}",
+                                  "pyzk.jaas.loginConfig") from None
+    server_ctx = str(values.get("quorum.auth.server.saslLoginContext", "QuorumServer"))
+    learner_ctx = str(values.get("quorum.auth.learner.saslLoginContext", "QuorumLearner"))
+    creds: dict[str, str] = {}
+    for m in _section(sections, server_ctx, str(jaas)):
+        creds.update({k[len(USER_PREFIX):]: v for k, v in m.options.items()
+                      if k.startswith(USER_PREFIX)})
+    user = password = ""
+    for m in _section(sections, learner_ctx, str(jaas)):
+        user = m.options.get("username", user)
+        password = m.options.get("password", password)
+    return QuorumSaslSettings(server_req, learner_req, creds, user, password, hosts)
+
+
+def _section(sections: Mapping[str, list[Any]], name: str, path: str) -> list[Any]:
+    """SaslQuorumAuthServer/Learner's constructors: the section must exist; Kerberos members
+    are not supported by pyzk."""
+    modules = sections.get(name)
+    if not modules:
+        raise SecurityConfigError(
+            f"SASL-authentication failed because the specified JAAS configuration section "
+            f"'{name}' could not be found.", "quorum.auth.enableSasl")
+    for m in modules:
+        if m.class_name == KRB5_LOGIN_MODULE:
+            raise SecurityConfigError(f"JAAS section '{name}' of '{path}' logs in with Kerberos: "
+                                      "quorum GSSAPI is not supported by pyzk",
+                                      "quorum.auth.enableSasl")
+        if m.class_name != DIGEST_LOGIN_MODULE:
+            raise SecurityConfigError(f"JAAS section '{name}' of '{path}': no LoginModule found "
+                                      f"for {m.class_name}", "quorum.auth.enableSasl")
+    return modules
+
+
+# -- wire -----------------------------------------------------------------------------------
+
+def encode_packet(status: int, token: bytes | None) -> bytes:
+    """QuorumAuthPacket{long magic, int status, buffer token} (a null buffer is length -1)."""
+    body = _LEN.pack(-1) if token is None else _LEN.pack(len(token)) + token
+    return _HEAD.pack(MAGIC, status) + body
+
+
+async def read_packet(reader: asyncio.StreamReader, timeout: float) -> tuple[int, bytes]:
+    magic, status = _HEAD.unpack(await asyncio.wait_for(reader.readexactly(12), timeout))
+    (n,) = _LEN.unpack(await asyncio.wait_for(reader.readexactly(4), timeout))
+    if magic != MAGIC:
+        raise QuorumAuthError(f"not a quorum auth packet (magic {magic:#x})")
+    if n > MAX_TOKEN:
+        raise QuorumAuthError(f"quorum auth token of {n} bytes")
+    token = await asyncio.wait_for(reader.readexactly(n), timeout) if n > 0 else b""
+    return status, token
+
+
+def _unread(reader: asyncio.StreamReader, data: bytes) -> None:
+    """Put bytes back in front of the stream: QuorumAuth.nextPacketIsAuth only peeks. asyncio
+    has no peek, and the bytes were read out of the reader's own buffer an instant ago."""
+    reader._buffer[0:0] = data  # type: ignore[attr-defined]
+
+
+# -- the two sides -------------------------------------------------------------------------
+
+async def authenticate_learner(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                               s: QuorumSaslSettings, timeout: float) -> None:
+    """SaslQuorumAuthLearner.authenticate (DIGEST-MD5 has no initial response)."""
+    if not s.learner_required:
+        return
+    digest_uri = f"{PROTOCOL}/{SERVER_NAME}"
+    writer.write(encode_packet(IN_PROGRESS, b""))
+    await writer.drain()
+    status, token = await read_packet(reader, timeout)
+    cnonce = new_nonce()
+    sent = False
+    challenge: dict[str, bytes] = {}
+    while True:
+        if status == ERROR:
+            raise QuorumAuthError("Authentication failed against server")
+        if status == SUCCESS:
+            if not sent or not token.startswith(b"rspauth="):
+                raise QuorumAuthError("Protocol error: server completed before the response")
+            realm = challenge.get("realm", b"").decode("utf-8", "replace")
+            expected = response_value("", digest_uri, "auth", s.learner_user, realm,
+                                      s.learner_password, challenge["nonce"], cnonce,
+                                      NONCE_COUNT, s.learner_user.encode())
+            if token[len("rspauth="):] != expected:
+                raise QuorumAuthError("DIGEST-MD5: mismatched response auth from the server")
+            return
+        if status != IN_PROGRESS or sent:
+            raise QuorumAuthError(f"Authentication failed against server: status {status}")
+        challenge = parse_challenge(token)
+        writer.write(encode_packet(IN_PROGRESS, client_response(
+            token, s.learner_user, s.learner_password, cnonce=cnonce, authzid=s.learner_user,
+            digest_uri=digest_uri)))
+        await writer.drain()
+        sent = True
+        status, token = await read_packet(reader, timeout)
+
+
+async def authenticate_server(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                              s: QuorumSaslSettings, timeout: float) -> str | None:
+    """SaslQuorumAuthServer.authenticate: the authorized learner id, or None when the learner
+    did not authenticate and that is allowed. QuorumAuthError when the connection must close."""
+    head = await asyncio.wait_for(reader.readexactly(8), timeout)
+    _unread(reader, head)
+    if struct.unpack(">q", head)[0] != MAGIC:
+        if s.server_required:
+            raise QuorumAuthError("Learner not trying to authenticate and authentication is "
+                                  "required")
+        return None
+    server = DigestMD5Server(s.server_credentials.get, _authorizer(s.authz_hosts),
+                             PROTOCOL, SERVER_NAME)
+    try:
+        _, token = await read_packet(reader, timeout)
+        tries = 0
+        while True:
+            answer = server.evaluate(token)
+            if server.complete:
+                writer.write(encode_packet(SUCCESS, answer))
+                await writer.drain()
+                return server.authorization_id
+            tries += 1
+            if tries > MAX_RETRIES:
+                writer.write(encode_packet(ERROR, answer))
+                await writer.drain()
+                return None
+            writer.write(encode_packet(IN_PROGRESS, answer))
+            await writer.drain()
+            _, token = await read_packet(reader, timeout)
+    except (SaslError, SaslRuntimeError, QuorumAuthError) as e:
+        writer.write(encode_packet(ERROR, b""))
+        if s.server_required:
+            raise QuorumAuthError(f"Failed to authenticate using SASL: {e}") from None
+        return None
+
+
+def _authorizer(hosts: frozenset[str]) -> Any:
+    def authorize(authentication_id: str, authorization_id: str) -> str:
+        """SaslQuorumServerCallbackHandler.handleAuthorizeCallback: the ids must be equal and a
+        service/host@REALM id must name a member's host."""
+        ok = authentication_id == authorization_id
+        parts = re.split(r"[/@]", authorization_id)
+        if ok and len(parts) == 3:
+            ok = parts[1] in hosts
+        if not ok:
+            raise SaslError(f"Failed to authorize learner {authorization_id}")
+        return authorization_id
+    return authorize

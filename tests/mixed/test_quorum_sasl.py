@@ -1,0 +1,119 @@
+"""Quorum SASL (quorum.auth.*, DIGEST-MD5) in mixed ensembles of pyzk and Java ZooKeeper 3.8.0:
+members log in to each other with the JAAS QuorumServer / QuorumLearner sections, with either
+kind leading; a member with a wrong password is kept out where the others require SASL, and
+let in where they only offer it; and over TLS too."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from ensemble import Ensemble, wait_for
+from mixhelp import clients, close_all, start_led_by
+
+from pyzk.testing.pki import TestCa
+
+SUBNET = "127.0.8"  # apart from the other mixed tests
+REQUIRED = {"quorum.auth.enableSasl": "true", "quorum.auth.learnerRequireSasl": "true",
+            "quorum.auth.serverRequireSasl": "true"}
+
+JAAS = """QuorumServer {{
+       org.apache.zookeeper.server.auth.DigestLoginModule required
+       user_member="{server_password}";
+}};
+QuorumLearner {{
+       org.apache.zookeeper.server.auth.DigestLoginModule required
+       username="member"
+       password="{password}";
+}};
+"""
+
+
+def jaas_file(tmp_path: Path, name: str, password: str = "quorum-secret") -> Path:
+    path = tmp_path / f"{name}.jaas.conf"
+    path.write_text(JAAS.format(server_password="quorum-secret", password=password))
+    return path
+
+
+def use_jaas(ens: Ensemble, sid: int, path: Path) -> None:
+    ens.members[sid].env["SERVER_JVMFLAGS"] = f"-Djava.security.auth.login.config={path}"
+
+
+def write_and_read(ens: Ensemble, path: str, sids: tuple[int, ...]) -> None:
+    cs = clients(ens, sids)
+    try:
+        first = next(iter(cs.values()))
+        first.ensure_path("/sasl")
+        first.create(path, b"v")
+        for s, c in cs.items():
+            c.sync("/sasl")
+            assert c.exists(path) is not None, (s, path)
+    finally:
+        close_all(cs.values())
+
+
+@pytest.mark.slow
+def test_quorum_sasl_mixed_ensemble_with_either_kind_leading(mixed, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    ens = mixed({1: "pyzk", 2: "java", 3: "pyzk"}, subnet=SUBNET, extra=REQUIRED)
+    for sid in ens.members:
+        use_jaas(ens, sid, jaas_file(tmp_path, "good"))
+    start_led_by(ens, leader=3, second=2)  # pyzk leads a Java follower
+    write_and_read(ens, "/sasl/pyzk-leads", (1, 2, 3))
+    # Java's QuorumCnxManager and LearnerHandler log each accepted login of a pyzk learner.
+    java_log = ens.members[2].log_text()
+    assert "Successfully completed the authentication using SASL" in java_log
+    pyzk_log = ens.members[3].log_text()
+    assert "Successfully completed the authentication using SASL" in pyzk_log
+    ens.members[3].stop()
+    assert ens.wait_serving(40) == {1: "follower", 2: "leader"}  # Java leads a pyzk follower
+    write_and_read(ens, "/sasl/java-leads", (1, 2))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("joiner", ["pyzk", "java"])
+def test_wrong_password_is_kept_out_only_where_sasl_is_required(mixed, tmp_path: Path,
+                                                                joiner: str) -> None:
+    ens = mixed({1: "pyzk", 2: "java", 3: joiner}, subnet=SUBNET, extra=REQUIRED)
+    good, bad = jaas_file(tmp_path, "good"), jaas_file(tmp_path, "bad", password="wrong")
+    for sid in (1, 2):
+        use_jaas(ens, sid, good)
+    use_jaas(ens, 3, bad)
+    ens.members[1].start()
+    ens.members[2].start()
+    ens.wait_serving(40, members=[1, 2])
+    ens.members[3].start()
+    logs = ("Failed to authenticate using SASL", "Authentication failed")
+    wait_for(lambda: any(t in ens.members[s].log_text() for s in (1, 2, 3) for t in logs), 30,
+             "a refused quorum login")
+    for i in range(2):
+        assert ens.members[3].running and ens.members[3].mode() not in ("follower", "leader")
+        write_and_read(ens, f"/sasl/without-3-{i}", (1, 2))
+    # Offering SASL without requiring it (learnerRequireSasl off on member 3, serverRequireSasl
+    # off on the others): 3 does not log in at all and is let in.
+    ens.members[3].stop()
+    for sid, m in ens.members.items():
+        m.cfg |= {"quorum.auth.serverRequireSasl": "false"}
+        if sid == 3:
+            m.cfg |= {"quorum.auth.learnerRequireSasl": "false"}
+    for sid in (1, 2):
+        ens.members[sid].stop()
+        ens.members[sid].start()
+        ens.wait_serving(60, members=[1, 2])
+    ens.members[3].start()
+    assert ens.wait_serving(60)[3] == "follower"
+    write_and_read(ens, "/sasl/with-3", (1, 2, 3))
+
+
+@pytest.mark.slow
+def test_quorum_sasl_over_tls(mixed, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    stores = TestCa(tmp_path / "pki").issue("m", "localhost", dns=("localhost",),
+                                            ips=("127.0.0.1", *(f"{SUBNET}.{i}" for i in (1, 2, 3))))
+    tls = {"sslQuorum": "true", "ssl.quorum.keyStore.location": str(stores.keystore),
+           "ssl.quorum.keyStore.password": stores.password,
+           "ssl.quorum.trustStore.location": str(stores.truststore),
+           "ssl.quorum.trustStore.password": stores.password}
+    ens = mixed({1: "java", 2: "pyzk", 3: "pyzk"}, subnet=SUBNET, extra=REQUIRED | tls)
+    for sid in ens.members:
+        use_jaas(ens, sid, jaas_file(tmp_path, "good"))
+    start_led_by(ens, leader=3, second=1)
+    write_and_read(ens, "/sasl/over-tls", (1, 2, 3))
