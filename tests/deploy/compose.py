@@ -55,18 +55,59 @@ def dockerfile_image() -> tuple[dict[str, str], list[str], str, str]:
     return env, entry + cmd, workdir, conf_target
 
 
-def compose_services(path: Path = DOCKER / "docker-compose.yml") -> dict[str, dict[str, object]]:
-    doc = yaml.safe_load(path.read_text())
-    return dict(doc["services"])
+def compose_services(*paths: Path) -> dict[str, dict[str, object]]:
+    """The services of docker-compose.yml, or of several files merged as `docker-compose -f A
+    -f B` merges them: an override's environment entries replace or add to the base's, its
+    volumes are added."""
+    services: dict[str, dict[str, object]] = {}
+    for path in paths or (DOCKER / "docker-compose.yml",):
+        doc = yaml.safe_load(path.read_text())
+        for name, svc in doc["services"].items():
+            merged = services.setdefault(name, {})
+            for key, value in svc.items():
+                if key == "environment":
+                    env = dict(_env_dict(merged.get("environment")))
+                    env.update(_env_dict(value))
+                    merged[key] = env
+                elif key == "volumes":
+                    old = merged.get("volumes") or []
+                    assert isinstance(old, list)
+                    merged[key] = [*old, *value]
+                else:
+                    merged[key] = value
+    return services
 
 
-def build_containers(base: Path, pyzk_executable: str) -> list[Container]:
+def _env_dict(env: object) -> dict[str, object]:
+    if env is None:
+        return {}
+    if isinstance(env, list):  # the KEY=VALUE list form
+        return {k: v for k, _, v in (str(item).partition("=") for item in env)}
+    assert isinstance(env, dict)
+    return dict(env)
+
+
+def _bind_mounts(c: Container, volumes: object) -> list[str]:
+    """Copy each ./host-dir:/image-dir bind mount into the container's filesystem; the image
+    paths it serves."""
+    targets = []
+    for v in volumes if isinstance(volumes, list) else []:
+        source, _, rest = str(v).partition(":")
+        if not source.startswith("."):
+            continue  # a named volume
+        target = rest.split(":")[0]
+        shutil.copytree(DOCKER / source, c.mapped(target), dirs_exist_ok=True)
+        targets.append(target)
+    return targets
+
+
+def build_containers(base: Path, pyzk_executable: str, *compose_files: Path) -> list[Container]:
     """One Container per compose service, its filesystem under base/<service>."""
     image_env, argv, workdir, conf_target = dockerfile_image()
     assert argv[:1] == ["pyzk"], f"unexpected ENTRYPOINT/CMD {argv}"
     assert conf_target, "Dockerfile no longer copies docker/zoo.cfg"
     out = []
-    for name, svc in compose_services().items():
+    for name, svc in compose_services(*compose_files).items():
         root = base / name
         for d in IMAGE_DIRS:
             (root / d.lstrip("/")).mkdir(parents=True, exist_ok=True)
@@ -80,15 +121,20 @@ def build_containers(base: Path, pyzk_executable: str) -> list[Container]:
         c.argv = [pyzk_executable] + [
             c.mapped(a) if any(a == d or a.startswith(d + "/") for d in IMAGE_DIRS) else a
             for a in argv[1:]]
-        env = svc.get("environment") or {}
-        if isinstance(env, list):  # the KEY=VALUE list form
-            env = dict(item.split("=", 1) for item in env)
-        assert isinstance(env, dict)
+        env = _env_dict(svc.get("environment"))
+        mounts = _bind_mounts(c, svc.get("volumes"))
         c.env = {"PATH": str(Path(pyzk_executable).parent) + ":/usr/local/bin:/usr/bin:/bin",
                  "HOSTNAME": c.hostname, "HOME": str(c.workdir), **image_env,
-                 **{str(k): str(v) for k, v in env.items()}}
+                 **{str(k): _map_paths(c, str(v), mounts) for k, v in env.items()}}
         out.append(c)
     return out
+
+
+def _map_paths(c: Container, value: str, mounts: list[str]) -> str:
+    """Image paths under a bind mount, in a variable's value, pointed at the copy."""
+    for t in mounts:
+        value = re.sub(rf"(?<![\w/]){re.escape(t)}(?=/|$|\s)", c.mapped(t), value)
+    return value
 
 
 def pyzk_executable() -> str:

@@ -25,9 +25,11 @@ HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
-from compose import Container, build_containers, pyzk_executable  # noqa: E402
+from compose import DOCKER, Container, build_containers, pyzk_executable  # noqa: E402
+from servers import JAVA_CLASSPATH, REPO, compile_java, java_available  # noqa: E402
 
 PREFIX = "pyzkc-"
+SECURE_FILES = (DOCKER / "docker-compose.yml", DOCKER / "docker-compose.secure.yml")
 CLIENT = HERE / "compose_client.py"
 
 
@@ -110,7 +112,15 @@ class Cluster:
 
 @pytest.fixture
 def cluster(tmp_path: Path) -> Iterator[Cluster]:
-    containers = build_containers(tmp_path, pyzk_executable())
+    yield from _running(build_containers(tmp_path, pyzk_executable()))
+
+
+@pytest.fixture
+def secure_cluster(tmp_path: Path) -> Iterator[Cluster]:
+    yield from _running(build_containers(tmp_path, pyzk_executable(), *SECURE_FILES))
+
+
+def _running(containers: list[Container]) -> Iterator[Cluster]:
     hostnames = [c.hostname for c in containers]
     reason = unavailable_reason(PREFIX + hostnames[0])
     if reason:
@@ -172,3 +182,38 @@ def test_compose_ensemble_forms_serves_and_survives_a_killed_container(
     total_s = time.monotonic() - t0
     print(f"compose topology: formed in {formed_s:.2f}s, whole test {total_s:.2f}s; "
           f"killed leader {leader}")
+
+
+def test_secure_compose_ensemble_lets_in_only_sasl_logins(secure_cluster: Cluster,
+                                                          tmp_path: Path) -> None:
+    """docker-compose.secure.yml on top of the seed's file, with the JAAS files of
+    docker/secure/: the members log in to each other (quorum SASL) to form the quorum; a Java
+    client logging in as a Kafka broker does (the Client section of kafka_client_jaas.conf)
+    works and owns what it creates; an anonymous client gets nothing."""
+    cluster = secure_cluster
+    modes = wait_for(lambda: sorted(str(m) for m in cluster.modes().values()) ==
+                     ["follower", "follower", "leader"], 40, "one leader and two followers")
+    assert modes, cluster.logs()
+    for h, c in cluster.containers.items():  # every member was let in by its leader
+        log = (c.root / "container.log").read_text(errors="replace")
+        if cluster.mode(h) == "leader":
+            assert log.count("Successfully completed the authentication using SASL") >= 2, log
+    if not java_available():
+        pytest.skip("the Java client needs Debian's zookeeper and a JDK")
+    classes = compile_java(REPO / "tests" / "java" / "SaslClient.java", "SaslClient", "sasl")
+    jaas = DOCKER / "secure" / "kafka_client_jaas.conf"
+    r = subprocess.run(
+        cluster.net.exec_prefix("zk1") + [
+            "java", "-cp", f"{JAVA_CLASSPATH}:/usr/share/java/slf4j-api.jar:{classes}",
+            "-Dorg.slf4j.simpleLogger.defaultLogLevel=error",
+            f"-Djava.security.auth.login.config={jaas}", "SaslClient",
+            "zk1:2181,zk2:2181,zk3:2181", "/brokers", "kafka"],
+        capture_output=True, text=True, timeout=90)
+    lines = r.stdout.splitlines()
+    assert "STATE SaslAuthenticated" in lines and "CREATE /brokers" in lines, \
+        (lines, r.stderr[-2000:])
+    assert "ACL 31 sasl:kafka" in lines and "GET 0" in lines, lines
+    assert any(x.startswith("WHOAMI") and "sasl:kafka" in x for x in lines), lines
+    anon = cluster.client("zk2", "zk1:2181,zk2:2181,zk3:2181", "anonymous")
+    # sessionRequireClientSASLAuth: the request is answered -124 and the session closed.
+    assert anon["error"] == "SessionClosedRequireSaslError", anon
