@@ -210,7 +210,9 @@ async def authenticate_server(reader: asyncio.StreamReader, writer: asyncio.Stre
             writer.write(encode_packet(IN_PROGRESS, answer))
             await writer.drain()
             _, token = await read_packet(reader, timeout)
-    except (SaslError, SaslRuntimeError, QuorumAuthError) as e:
+    except (SaslError, SaslRuntimeError, QuorumAuthError, TimeoutError,
+            asyncio.IncompleteReadError) as e:
+        # Java catches every exception here (a read timeout too) and answers ERROR.
         writer.write(encode_packet(ERROR, b""))
         if s.server_required:
             raise QuorumAuthError(f"Failed to authenticate using SASL: {e}") from None

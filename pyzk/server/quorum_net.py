@@ -119,24 +119,29 @@ class QuorumNet:
     detect_timeout_s: float = 5.0
     # quorum.auth.* (pyzk.sasl.quorum): None = NullQuorumAuthServer/Learner.
     sasl: QuorumSaslSettings | None = None
+    # Read timeouts during the exchange: the leader's learner sockets use tickTime * initLimit
+    # (LearnerCnxAcceptor), election sockets tickTime * syncLimit (QuorumCnxManager).
     auth_timeout_s: float = 10.0
+    election_timeout_s: float = 10.0
 
     async def authenticate_dialled(self, reader: asyncio.StreamReader,
-                                   writer: asyncio.StreamWriter) -> None:
+                                   writer: asyncio.StreamWriter, election: bool = False) -> None:
         """SaslQuorumAuthLearner.authenticate on a connection we opened; QuorumAuthError
         when the peer refused us."""
         if self.sasl is not None:
-            await authenticate_learner(reader, writer, self.sasl, self.auth_timeout_s)
+            await authenticate_learner(reader, writer, self.sasl, self.election_timeout_s
+                                       if election else self.auth_timeout_s)
 
     async def authenticate_accepted(self, reader: asyncio.StreamReader,
-                                    writer: asyncio.StreamWriter) -> bool:
+                                    writer: asyncio.StreamWriter, election: bool = False) -> bool:
         """SaslQuorumAuthServer.authenticate on a connection a member opened to us: False
         when it must close (logged here)."""
         if self.sasl is None:
             return True
         peer = writer.get_extra_info("peername")
         try:
-            who = await authenticate_server(reader, writer, self.sasl, self.auth_timeout_s)
+            who = await authenticate_server(reader, writer, self.sasl, self.election_timeout_s
+                                            if election else self.auth_timeout_s)
         except (QuorumAuthError, OSError, TimeoutError, asyncio.IncompleteReadError) as e:
             log.error("Failed to authenticate using SASL", learner=str(peer), error=str(e))
             return False
@@ -280,11 +285,13 @@ PLAIN = QuorumNet()
 def quorum_net(cfg: Config) -> QuorumNet:
     """The contexts from the ssl.quorum.* stores; plaintext when neither switch is set."""
     tls: TlsSettings | None = cfg.quorum_tls
-    auth_s = max(cfg.tick_time_ms * max(cfg.init_limit, 1) / 1000, 1.0)
+    auth_s = cfg.tick_time_ms * max(cfg.init_limit, 1) / 1000
+    election_s = cfg.tick_time_ms * max(cfg.sync_limit, 1) / 1000
     if tls is None or not (cfg.ssl_quorum or cfg.port_unification):
         if cfg.quorum_sasl is None:
             return PLAIN
-        return QuorumNet(sasl=cfg.quorum_sasl, auth_timeout_s=auth_s)
+        return QuorumNet(sasl=cfg.quorum_sasl, auth_timeout_s=auth_s,
+                         election_timeout_s=election_s)
     try:
         server_ctx, client_ctx = build_context(tls), build_context(tls, server_side=False)
     except TlsError as e:
@@ -294,4 +301,5 @@ def quorum_net(cfg: Config) -> QuorumNet:
                      server_ctx=server_ctx, client_ctx=client_ctx,
                      verify_hostnames=tls.hostname_verification,
                      detect_timeout_s=tls.handshake_detection_timeout_ms / 1000,
-                     sasl=cfg.quorum_sasl, auth_timeout_s=auth_s)
+                     sasl=cfg.quorum_sasl, auth_timeout_s=auth_s,
+                     election_timeout_s=election_s)

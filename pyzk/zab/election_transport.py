@@ -201,7 +201,7 @@ class QuorumCnxManager:
                 # QuorumCnxManager.startConnection: voters are authenticated before the
                 # challenge is decided, also when we are about to drop the connection.
                 try:
-                    await self.net.authenticate_dialled(reader, writer)
+                    await self.net.authenticate_dialled(reader, writer, election=True)
                 except (QuorumAuthError, OSError, TimeoutError,
                         asyncio.IncompleteReadError) as e:
                     writer.close()
@@ -271,7 +271,8 @@ class QuorumCnxManager:
         if sid == OBSERVER_ID_SID:
             sid = self._observer_counter
             self._observer_counter -= 1
-        if self.net is not None and not await self.net.authenticate_accepted(reader, writer):
+        if self.net is not None and \
+                not await self.net.authenticate_accepted(reader, writer, election=True):
             writer.close()
             return
         if sid < self.my_id:

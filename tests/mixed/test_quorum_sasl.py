@@ -117,3 +117,77 @@ def test_quorum_sasl_over_tls(mixed, tmp_path: Path) -> None:  # type: ignore[no
         use_jaas(ens, sid, jaas_file(tmp_path, "good"))
     start_led_by(ens, leader=3, second=1)
     write_and_read(ens, "/sasl/over-tls", (1, 2, 3))
+
+
+def _probe(host: str, steps: str) -> list[object]:
+    """Dial a member's election port as sid 9 and play `steps` against its quorum SASL server:
+    'h' hello (empty token, expecting the challenge), 'g' a garbage response, 'c' cut (send
+    nothing more), 'n' no login at all (a vote-sized frame). What came back, in order: packet
+    statuses, the challenge's realm, and 'closed' when the member hung up."""
+    import socket
+    import struct
+
+    from pyzk.sasl.quorum import IN_PROGRESS, encode_packet
+    from pyzk.zab.packets_election import InitialMessage
+
+    out: list[object] = []
+    with socket.create_connection((host, 3888), timeout=5) as s:
+        s.sendall(InitialMessage(9, "127.0.8.9:3888").encode())
+
+        def read_packet() -> tuple[int, bytes] | None:
+            head = b""
+            while len(head) < 16:
+                chunk = s.recv(16 - len(head))
+                if not chunk:
+                    return None
+                head += chunk
+            _, status, n = struct.unpack(">qii", head)
+            body = b""
+            while len(body) < max(n, 0):
+                chunk = s.recv(n - len(body))
+                if not chunk:
+                    return None
+                body += chunk
+            return status, body
+
+        for step in steps:
+            if step == "h":
+                s.sendall(encode_packet(IN_PROGRESS, b""))
+                got = read_packet()
+                out += ["closed"] if got is None else \
+                    [got[0], got[1].split(b",")[0].decode(errors="replace")]
+            elif step == "g":
+                s.sendall(encode_packet(IN_PROGRESS, b"username=\"x\",garbage,,=\"\x00"))
+                got = read_packet()
+                out += ["closed"] if got is None else [got[0]]
+            elif step == "n":
+                s.sendall(struct.pack(">i", 40) + b"\0" * 40)
+        s.settimeout(10)
+        for _ in range(3):  # then: what else it sends, and whether it hangs up (bounded)
+            try:
+                got = read_packet()
+            except ConnectionResetError:
+                got = None
+            except TimeoutError:
+                out.append("open")
+                break
+            if got is None:
+                out.append("closed")
+                break
+            out.append(got[0])
+    return out
+
+
+@pytest.mark.slow
+def test_bad_quorum_logins_get_what_java_gives(mixed, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Garbage in the exchange, an exchange cut in the middle, and no login at all: the Java
+    member and the pyzk members answer the same packets and hang up the same way."""
+    ens = mixed({1: "pyzk", 2: "java", 3: "pyzk"}, subnet=SUBNET, extra=REQUIRED)
+    for sid in ens.members:
+        use_jaas(ens, sid, jaas_file(tmp_path, "good"))
+    start_led_by(ens, leader=3, second=2)
+    got = {kind: {steps: _probe(ens.members[sid].host, steps) for steps in ("hg", "hc", "n")}
+           for sid, kind in ((2, "java"), (1, "pyzk"))}
+    assert got["pyzk"] == got["java"], got
+    assert got["java"]["hg"] == [0, 'realm="zk-quorum-sasl-md5"', -1, "closed"], got
+    write_and_read(ens, "/sasl/still-serving", (1, 2, 3))
