@@ -36,7 +36,7 @@ PREFIXED_KEYS = frozenset({
     "kerberos.removeRealmFromPrincipal", "letAnySaslUserDoX",
     "DigestAuthenticationProvider.superDigest", "DigestAuthenticationProvider.digestAlg",
     "DigestAuthenticationProvider.enabled", "X509AuthenticationProvider.superUser",
-    "skipACL", "extendedTypesEnabled", "digest.enabled", "4lw.commands.whitelist",
+    "skipACL", "extendedTypesEnabled", "enforceQuota", "digest.enabled", "4lw.commands.whitelist",
     "admin.enableServer", "admin.serverAddress", "admin.serverPort", "admin.commandURL",
     "admin.idleTimeout",
 })

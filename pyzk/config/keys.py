@@ -227,7 +227,9 @@ KEYS: tuple[Key, ...] = (
     Key("flushDelay", "decode", 0, R, "delay before flushing the txn log (ms)"),
     Key("maxWriteQueuePollTime", "decode", 0, R, "flushDelay queue poll time (ms)"),
     Key("maxBatchSize", "decode", 1000, H, "txns per group commit before a forced flush", _min(1)),
-    Key("enforceQuota", "bool", False, R, "reject writes over hard quota"),
+    Key("enforceQuota", "bool", False, H,
+        "check creates and setData against the quotas under /zookeeper/quota: over a hard"
+        " limit QUOTAEXCEEDED, over a soft one a WARN line (off: no check, stats still kept)"),
     Key("requestThrottleLimit", "decode", 0, IN, "request throttler (" + _SYS_ONLY + ")"),
     Key("requestThrottleStallTime", "decode", 100, IN, "request throttler (" + _SYS_ONLY + ")"),
     Key("requestThrottleDropStale", "str", "true", IN, "request throttler (" + _SYS_ONLY + ")"),

@@ -11,14 +11,16 @@ from typing import Any
 
 
 class ChangeRecord:
-    """What prep needs of a node: stat bits, child count, ACL list, or `deleted`."""
+    """What prep needs of a node: stat bits, child count, ACL list, data (checkQuota's
+    lastData), or `deleted`."""
 
     __slots__ = ("zxid", "path", "deleted", "version", "cversion", "aversion",
-                 "ephemeral_owner", "child_count", "acl")
+                 "ephemeral_owner", "child_count", "acl", "data")
 
     def __init__(self, zxid: int, path: str, deleted: bool, version: int = 0,
                  cversion: int = 0, aversion: int = 0, ephemeral_owner: int = 0,
-                 child_count: int = 0, acl: list[Any] | None = None) -> None:
+                 child_count: int = 0, acl: list[Any] | None = None,
+                 data: bytes | None = None) -> None:
         self.zxid = zxid
         self.path = path
         self.deleted = deleted  # Java: stat == null
@@ -28,10 +30,12 @@ class ChangeRecord:
         self.ephemeral_owner = ephemeral_owner
         self.child_count = child_count
         self.acl = acl
+        self.data = data
 
     def duplicate(self, zxid: int) -> ChangeRecord:
         return ChangeRecord(zxid, self.path, self.deleted, self.version, self.cversion,
-                            self.aversion, self.ephemeral_owner, self.child_count, self.acl)
+                            self.aversion, self.ephemeral_owner, self.child_count, self.acl,
+                            self.data)
 
 
 class Outstanding:

@@ -7,6 +7,7 @@ and a failure rolls back the multi's change records (rollbackPendingChanges).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,9 +42,11 @@ from ..protocol.opcodes import (
 from ..tree.acl import check_acl, fixup_acl
 from ..tree.datatree import CONFIG_NODE, SPECIAL_PATHS, DataTree
 from ..tree.paths import is_valid_path
+from ..tree.quota import check_quota
 from ..tree.znode import Znode
 from ..zab.reconfig import ReconfigMarshalling
 from .changes import ChangeRecord, Outstanding
+from .ratelog import RateLogger
 from .request import Request
 
 # Err/EventType members as module globals for the hot paths (see protocol.opcodes' OP_*)
@@ -52,6 +55,7 @@ _ERR_MARSHALLINGERROR = Err.MARSHALLINGERROR
 _ERR_NOCHILDRENFOREPHEMERALS = Err.NOCHILDRENFOREPHEMERALS
 _ERR_NODEEXISTS = Err.NODEEXISTS
 _ERR_NOTEMPTY = Err.NOTEMPTY
+_ERR_QUOTAEXCEEDED = Err.QUOTAEXCEEDED
 _ERR_UNIMPLEMENTED = Err.UNIMPLEMENTED
 
 log = structlog.get_logger("pyzk.prep")
@@ -89,6 +93,7 @@ class PrepSettings:
     max_buffer: int = 0xFFFFF
     reconfig_enabled: bool = False
     close_session_txn: bool = True  # zookeeper.closeSessionTxn.enabled (default true in 3.8)
+    enforce_quota: bool = False  # zookeeper.enforceQuota: checkQuota on create and setData
 
 
 def _i32(v: int) -> int:
@@ -106,6 +111,9 @@ class Prep:
         self.outstanding = Outstanding()
         # The leader's reconfig context (prepare(rec, zxid) -> QuorumMaj); None elsewhere.
         self.reconfig: Any = None
+        # quota_exceeded_error_per_namespace.add (the server's metrics), if any.
+        self.on_quota_exceeded: Callable[[str], None] | None = None
+        self.quota_rate_log = RateLogger()
 
     # -- overlay lookups (getRecordForPath) ---------------------------------------------------
 
@@ -133,7 +141,8 @@ class Prep:
             ch = rec.children
             return ChangeRecord(zxid, path, False, rec.version, rec.cversion, rec.aversion,
                                 rec.ephemeral_owner, len(ch) if ch else 0,
-                                acl if acl is not None else self.tree.acl_cache.get(rec.acl))
+                                acl if acl is not None else self.tree.acl_cache.get(rec.acl),
+                                rec.data)
         return rec.duplicate(zxid)
 
     @staticmethod
@@ -149,6 +158,24 @@ class Prep:
         if not self.settings.skip_acl:
             check_acl(acl, perm, req.auth, False, path)
         return acl
+
+    def _check_quota(self, path: str, last_data: bytes | None, data: bytes | None,
+                     create: bool, now_ms: int) -> None:
+        """ZooKeeperServer.checkQuota against the committed tree: soft and hard limits
+        crossed are rate-logged at WARN; a hard one fails the op with QUOTAEXCEEDED naming
+        the quota'd path and counts in quota_exceeded_error_per_namespace."""
+        tree = self.tree
+        verdict = check_quota(tree.nodes, tree.quota.max_prefix_with_quota, path, last_data,
+                              data, create)
+        for line in verdict.errors:
+            log.error(line)
+        for msg in verdict.warnings:
+            for line in self.quota_rate_log.rate_limit_log(msg, now_ms):
+                log.warning(line)
+        if verdict.exceeded is not None:
+            if verdict.namespace is not None and self.on_quota_exceeded is not None:
+                self.on_quota_exceeded(verdict.namespace)
+            raise KeeperError(_ERR_QUOTAEXCEEDED, verdict.exceeded)
 
     def committed(self, zxid: int) -> None:
         """Forget overlay records of txns applied up to zxid (call after process_txn)."""
@@ -311,11 +338,14 @@ class Prep:
                 raise _bad_args(path)
             node = self._get(path)
             acl = self._check(node, _WRITE, req, path)
+            if self.settings.enforce_quota and self.tree.quota.trie.paths:
+                self._check_quota(path, node.data, rec.data, False, time)
             if rec.version != -1 and rec.version != node.version:
                 raise KeeperError(_ERR_BADVERSION, path)
             new_version = _i32(node.version + 1)
             nr = self._dup(node, path, zxid, acl)
             nr.version = new_version
+            nr.data = rec.data
             add(nr)
             return r.SetDataTxn(path, rec.data, new_version)
         if op == OP_SET_ACL:
@@ -410,6 +440,8 @@ class Prep:
         if self.tree.owner_type(parent.ephemeral_owner) == "normal":
             raise KeeperError(_ERR_NOCHILDRENFOREPHEMERALS, path)
         new_cversion = _i32(parent_cversion + 1)
+        if self.settings.enforce_quota and self.tree.quota.trie.paths:
+            self._check_quota(path, None, rec.data, True, time)
         if op == OP_CREATE_TTL and ttl < 0:
             # Only a non-TTL mode gets here with a negative ttl (validateTTL lets it pass):
             # Java logs the CreateTTLTxn, fails to apply it (TTL.toEphemeralOwner) and exits.
@@ -434,5 +466,5 @@ class Prep:
         pr.cversion = new_cversion
         add = self.outstanding.add
         add(pr)
-        add(ChangeRecord(zxid, path, False, 0, 0, 0, owner, 0, acl))
+        add(ChangeRecord(zxid, path, False, 0, 0, 0, owner, 0, acl, rec.data))
         return txn

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import __version__
 from ..fourlw.info import DEFAULT_TRACE_MASK, ConfInfo, ConnectionInfo, ServerStatsInfo
+from ..tree.quota import gauge_sets as quota_gauge_sets
 
 if TYPE_CHECKING:
     from .zkserver import ZkServer
@@ -53,60 +54,6 @@ def _fd_counts() -> tuple[int, int]:
     except (ImportError, ValueError):
         max_fds = 0
     return open_fds, max_fds
-
-
-QUOTA_ROOT = "/zookeeper/quota"
-
-
-def _stats_track(data: bytes | None) -> dict[str, int]:
-    """StatsTrack's "count=N,bytes=M[,countHardLimit=..,byteHardLimit=..]" text."""
-    out: dict[str, int] = {}
-    for pair in (data or b"").decode("utf-8", "replace").split(","):
-        key, sep, value = pair.partition("=")
-        if sep:
-            try:
-                out[key.strip()] = int(value)
-            except ValueError:
-                continue
-    return out
-
-
-def quota_gauge_sets(tree: Any) -> dict[str, dict[str, int]]:
-    """QuotaMetricsUtils: per top namespace, summed over the quota subtree's leaf nodes, the
-    limits (hard limit when set) from zookeeper_limits and the usage from zookeeper_stats."""
-    sets: dict[str, dict[str, int]] = {
-        "quota_count_limit_per_namespace": {}, "quota_bytes_limit_per_namespace": {},
-        "quota_count_usage_per_namespace": {}, "quota_bytes_usage_per_namespace": {}}
-    nodes = tree.nodes
-    stack = [QUOTA_ROOT]
-    while stack:
-        path = stack.pop()
-        n = nodes.get(path)
-        if n is None:
-            continue
-        if n.children:
-            stack.extend(f"{path}/{c}" for c in n.children)
-            continue
-        leaf = path.rpartition("/")[2]
-        if leaf not in ("zookeeper_limits", "zookeeper_stats") or n.data is None:
-            continue
-        target = path[len(QUOTA_ROOT):path.rfind("/")]
-        parts = target.split("/")
-        if len(parts) < 2 or not parts[1]:
-            continue
-        ns, st = parts[1], _stats_track(n.data)
-        if leaf == "zookeeper_limits":
-            pairs = (("quota_count_limit_per_namespace", st.get("countHardLimit", -1),
-                      st.get("count", -1)),
-                     ("quota_bytes_limit_per_namespace", st.get("byteHardLimit", -1),
-                      st.get("bytes", -1)))
-            for name, hard, soft in pairs:
-                sets[name][ns] = sets[name].get(ns, 0) + (hard if hard > -1 else soft)
-        else:
-            for name, key in (("quota_count_usage_per_namespace", "count"),
-                              ("quota_bytes_usage_per_namespace", "bytes")):
-                sets[name][ns] = sets[name].get(ns, 0) + st.get(key, 0)
-    return sets
 
 
 def _is_tls(conn: Any) -> bool:
@@ -308,7 +255,7 @@ class LiveView:
     # -- quota gauge sets (QuotaMetricsUtils) ----------------------------------------------
     @property
     def gauge_sets(self) -> Mapping[str, Mapping[str, int | float]]:
-        return quota_gauge_sets(self.server.tree)
+        return quota_gauge_sets(self.server.tree.nodes)
 
     # -- mntr gauges ----------------------------------------------------------------------
     @property

@@ -141,7 +141,10 @@ class ZkServer:
             max_buffer=config.jute_max_buffer,
             # Standalone Java answers reconfig UNIMPLEMENTED when enabled, else RECONFIGDISABLED
             reconfig_enabled=getattr(config, "reconfig_enabled", False),
+            enforce_quota=config.enforce_quota,
         ))
+        if config.enforce_quota:
+            log.info("zookeeper.enforceQuota = true, Quota Enforce enables")
         self.super_digest: str | None = getattr(config, "super_digest", None)
         # Client SASL and enforce.auth (pyzk.sasl.server): processSasl, enforceAuthentication.
         self.security = ClientSecurity(getattr(config, "security", None))
@@ -168,6 +171,9 @@ class ZkServer:
         self.eager_acl: bool = getattr(config, "enable_eager_acl_check", False)
         self.owner: dict[int, ClientConn] = {}
         self.stats = ServerStats()
+        # ZooKeeperServer.updateQuotaExceededMetrics; self.stats is replaced by quorum peers.
+        self.prep.on_quota_exceeded = lambda ns: self.stats.metrics.counter_sets[
+            "quota_exceeded_error_per_namespace"].add(ns)
         self.serving = True
         self.batch: list[tuple[Any, Any, Origin]] = []
         self.batch_ready = asyncio.Event()

@@ -351,6 +351,7 @@ def load_snapshot_into(buf: bytes, tree: Any, zxid: int, name: str = "snapshot"
     for path, z in zip(paths, made, strict=True):
         if z.ephemeral_owner:
             tree.link_owner(path, z.ephemeral_owner)
+    tree.setup_quota()
     tree.acl_cache.purge_unused()
     tree.last_processed_zxid = zxid
     return sessions
@@ -459,5 +460,6 @@ def load_tree(snap: Snapshot, tree: Any, zxid: int) -> None:
                                            s.pzxid))
     if "/" not in tree.nodes:
         raise ValueError("snapshot has no root node")
+    tree.setup_quota()
     tree.acl_cache.purge_unused()
     tree.last_processed_zxid = zxid

@@ -22,6 +22,7 @@ from ..protocol.codes import (
 from ..protocol.opcodes import OP_CREATE
 from .acl import has_perm
 from .acl_cache import OPEN_UNSAFE_ACL_ID, READ_ACL_UNSAFE, AclCache
+from .quota import LIMIT_NODE, QUOTA_ROOT, QuotaTracker
 from .txnapply import TxnResult, apply_txn
 from .watches import WatchManager
 from .znode import Znode
@@ -76,6 +77,8 @@ class DataTree:
         cfg.aversion = -1
         self.nodes[CONFIG_NODE] = cfg
         self.data_size = self.approximate_data_size()
+        # Quota'd paths and their stats nodes (DataTree.pTrie, updateQuotaStat).
+        self.quota = QuotaTracker(self.nodes)
 
     # -- ephemeral owner classification (EphemeralType.get) ------------------------------------
 
@@ -178,6 +181,9 @@ class DataTree:
                 if s is None:
                     s = self.ephemerals[owner] = set()
                 s.add(path)
+        quota = self.quota
+        if quota.trie.paths or parent_name.startswith(QUOTA_ROOT):
+            quota.created(path, parent_name, child_name, data)
         w = self.watches
         self._fire(w.data.trigger(path, False), _EV_NODE_CREATED, path, acl_id, events)
         self._fire(w.child.trigger(parent_name, True), _EV_NODE_CHILDREN_CHANGED,
@@ -215,6 +221,9 @@ class DataTree:
                 s = self.ephemerals.get(owner)
                 if s is not None:
                     s.discard(path)
+        quota = self.quota
+        if quota.trie.paths or path.endswith(LIMIT_NODE):
+            quota.deleted(path, parent_name, path[slash + 1:], node.data)
         w = self.watches
         processed = w.data.trigger(path, False)
         self._fire(processed, _EV_NODE_DELETED, path, node.acl, events)
@@ -235,6 +244,8 @@ class DataTree:
         n.version = version
         n.snap = None
         self.data_size += (len(data) if data else 0) - (len(old) if old else 0)
+        if self.quota.trie.paths:
+            self.quota.data_changed(path, old, data)
         self._fire(self.watches.data.trigger(path, False), _EV_NODE_DATA_CHANGED, path,
                    n.acl, events)
         return n
@@ -379,6 +390,11 @@ class DataTree:
                 self.ttls.add(path)
             else:
                 self.ephemerals.setdefault(owner, set()).add(path)
+
+    def setup_quota(self) -> None:
+        """After a snapshot load (DataTree.deserialize's setupQuota): find the quota'd paths
+        and recount their stats nodes from the tree."""
+        self.quota.setup()
 
     def clear_for_load(self) -> None:
         """Empty the tree before a snapshot load (the snapshot holds every node, root first)."""
