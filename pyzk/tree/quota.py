@@ -209,7 +209,9 @@ class QuotaTracker:
                 self.update_stat(prefix, (len(new) if new else 0) - (len(old) if old else 0), 0)
 
     def update_stat(self, prefix: str, bytes_diff: int, count_diff: int) -> None:
-        """updateQuotaStat: add the differences to the stats node's count and bytes."""
+        """updateQuotaStat: add the differences to the stats node's count and bytes. Java
+        swaps the data without NodeHashMap.preChange/postChange, so its tree digest does not
+        follow this change (recount's does)."""
         spath = stat_path(prefix)
         node = self.nodes.get(spath)
         if node is None:

@@ -278,7 +278,10 @@ def test_stats_enforcement_metrics_and_restart_match_java(workdir: Path) -> None
     assert "soft count exceeded: ok" in joined
     assert mntr["java"]["zk_h_quota_count_limit_per_namespace"] == "6"
     assert int(mntr["java"]["zk_h_quota_exceeded_error_per_namespace"]) >= 3
-    assert logs["java"], "Java logged no quota line"
+    assert "Message:Quota exceeded: /h [current count=7, hardCountLimit=6] Value:null" \
+        in logs["java"]
+    assert "Message:Quota exceeded: /s [current count=3, softCountLimit=2] Value:null" \
+        in logs["java"]
     # Prometheus: the gauge sets and the counter set carry mntr's values.
     assert prom == mntr["pyzk"], (prom, mntr["pyzk"])
     assert restarted["java"][QUOTA_ROOT + "/s/zookeeper_stats"] == "count=99,bytes=99"
