@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 from pyzk.protocol.codes import Err, WatcherType
+from pyzk.shell import quota
 from pyzk.shell.client import OPEN_ACL_UNSAFE, Client, ZkError
 from pyzk.shell.formats import (
     CliError,
@@ -34,6 +35,9 @@ class Spec:
     valued: str = ""  # short options taking a value
     min_args: int = 1  # positional arguments including the command name
     parse_usage_error: bool = True  # too few args: CliParseException(usage) at parse
+    group: str = ""  # mutually exclusive options (a commons-cli OptionGroup)
+    # the OptionGroup is required: MissingOptionException's option list when none is given
+    group_required: str = ""
 
 
 SPECS: dict[str, Spec] = {
@@ -55,6 +59,11 @@ SPECS: dict[str, Spec] = {
     "ls": Spec("[-s] [-w] [-R] path", flags="swR?", min_args=2, parse_usage_error=False),
     "printwatches": Spec("on|off"),
     "quit": Spec(""),
+    "delquota": Spec("[-n|-b|-N|-B] path", flags="nbNB", group="nbNB", min_args=2),
+    "listquota": Spec("path", min_args=2),
+    "setquota": Spec("-n|-b|-N|-B val path", valued="nbNB", group="nbNB", min_args=2,
+                     group_required="[-n num soft quota, -b bytes soft quota,"
+                                    " -N num hard quota, -B bytes hard quota]"),
     "redo": Spec("cmdno"),
     "removewatches": Spec("path [-c|-d|-a] [-l]", flags="cdal", min_args=2),
     "set": Spec("[-s] [-v version] path data", flags="s", valued="v", min_args=3),
@@ -83,6 +92,16 @@ def split_line(line: str) -> list[str]:
     return out
 
 
+def _select(spec: Spec, opts: dict[str, str], name: str) -> None:
+    """OptionGroup.setSelected: a second, different option of the group is refused."""
+    if name in spec.group:
+        chosen = next((o for o in opts if o in spec.group), name)
+        if chosen != name:
+            raise CliError("org.apache.commons.cli.AlreadySelectedException: The option"
+                           f" '{name}' was specified but an option from this group has"
+                           f" already been selected: '{chosen}'")
+
+
 def parse_options(spec: Spec, argv: list[str]) -> tuple[dict[str, str], list[str]]:
     opts: dict[str, str] = {}
     args: list[str] = []
@@ -91,21 +110,27 @@ def parse_options(spec: Spec, argv: list[str]) -> tuple[dict[str, str], list[str
         if tok.startswith("-") and len(tok) > 1 and args:
             name = tok[1:]
             if name in spec.valued:
+                _select(spec, opts, name)
                 try:
                     opts[name] = next(it)
                 except StopIteration:
                     raise CliError("org.apache.commons.cli.MissingArgumentException: Missing"
                                    f" argument for option: {name}") from None
             elif name[0] in spec.valued:
+                _select(spec, opts, name[0])
                 opts[name[0]] = name[1:]
             elif all(c in spec.flags for c in name):
                 for c in name:
+                    _select(spec, opts, c)
                     opts[c] = ""
             else:
                 raise CliError("org.apache.commons.cli.UnrecognizedOptionException:"
                                f" Unrecognized option: {tok}")
         else:
             args.append(tok)
+    if spec.group_required and not any(o in spec.group for o in opts):
+        raise CliError("org.apache.commons.cli.MissingOptionException: Missing required"
+                       f" option: {spec.group_required}")
     return opts, args
 
 
@@ -368,7 +393,8 @@ HANDLERS: dict[str, Handler] = {
     "addauth": do_addauth, "sync": do_sync, "addWatch": do_addwatch,
     "removewatches": do_removewatches, "config": do_config, "whoami": do_whoami,
     "getEphemerals": do_getephemerals, "getAllChildrenNumber": do_getallchildrennumber,
-    "close": do_close,
+    "close": do_close, "setquota": quota.do_setquota, "listquota": quota.do_listquota,
+    "delquota": quota.do_delquota,
 }
 
 

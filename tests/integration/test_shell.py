@@ -159,6 +159,68 @@ def test_session_output_matches_zkcli(java_server: ServerProc) -> None:
     assert ours.returncode == java.returncode
 
 
+# zkCli's quota commands, every message and both outcomes of each check.
+QUOTA_SESSION = """create {r}
+create {r}/a x
+create {r}/a/b yy
+create {r}/c
+create {r}/c/d
+setquota {r}/a
+setquota -n 1 -b 2 {r}/a
+setquota -n
+setquota -n 1
+setquota -x 1 {r}/a
+setquota -n abc {r}/a
+setquota -N 0 {r}/a
+setquota -B -5 {r}/a
+setquota -n 1 /zookeeper/quota/x
+setquota -n 1 {r}/nope
+setquota -n 1 rel
+setquota -n 3 {r}/a
+listquota {r}/a
+setquota -N 4 {r}/a
+setquota -B 1 {r}/a
+listquota {r}/a
+setquota -n 1 {r}/a/b
+setquota -b 1 {r}/c/d
+setquota -b 1 {r}/c
+setquota -n 1 {r}
+listquota {r}/c
+listquota
+listquota -x {r}/a
+listquota {r}/zz
+listquota {r}//zz
+delquota -n -b {r}/a
+delquota
+delquota {r}/zz
+delquota -B {r}/a
+listquota {r}/a
+delquota {r}/a
+listquota {r}/a
+delquota {r}/c/d
+ls /zookeeper/quota{r}
+delquota {r}/c
+ls /zookeeper/quota
+"""
+
+
+@pytest.mark.java
+@pytest.mark.skipif(not Path(ZKCLI).exists(), reason=f"{ZKCLI} missing")
+def test_quota_commands_match_zkcli(java_server: ServerProc) -> None:
+    def run(cmd: list[str], root: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(cmd, input=QUOTA_SESSION.format(r=root), capture_output=True,
+                              text=True, timeout=120, env=env())
+
+    java = run([ZKCLI, "-server", java_server.address], "/javaquota")
+    ours = run([sys.executable, "-m", "pyzk", "shell", "-server", java_server.address],
+               "/pyzkquota")
+    assert normalise(ours.stdout, "/pyzkquota") == normalise(java.stdout, "/javaquota")
+    assert normalise(ours.stderr, "/pyzkquota") == normalise(java.stderr, "/javaquota")
+    assert "Output quota for {r}/a count=3,bytes=-1=;byteHardLimit=1;countHardLimit=4" in \
+        normalise(java.stdout, "/javaquota")
+    assert ours.returncode == java.returncode
+
+
 @pytest.fixture
 def pty_shell(pyzk_server: ServerProc, tmp_path: Path) -> Iterator[pexpect.spawn]:
     e = env()
