@@ -8,6 +8,7 @@ import pytest
 
 from pyzk.config.jvmflags import zoo_cfg_key
 from pyzk.config.load import build_config
+from pyzk.config.model import ConfigError
 from pyzk.pipeline.local import LocalPipeline
 from pyzk.pipeline.prep import PrepSettings
 from pyzk.pipeline.ratelog import RateLogger
@@ -15,7 +16,9 @@ from pyzk.pipeline.request import Request
 from pyzk.protocol import records as r
 from pyzk.protocol.codes import Err
 from pyzk.protocol.opcodes import Op
+from pyzk.storage import snapshot as sc
 from pyzk.tree.acl_cache import OPEN_ACL_UNSAFE
+from pyzk.tree.datatree import DataTree
 from pyzk.tree.quota import PathTrie, StatsTrack, gauge_sets, top_namespace
 
 IP = [r.Id("ip", "127.0.0.1")]
@@ -141,3 +144,26 @@ def test_enforce_quota_key_and_system_property() -> None:
     cfg = build_config({"dataDir": "/tmp/x", "clientPort": "2181", "enforceQuota": "true"})
     assert cfg.enforce_quota is True
     assert zoo_cfg_key("zookeeper.enforceQuota") == "enforceQuota"
+
+
+def test_both_snapshot_loaders_recount_the_stats_nodes() -> None:
+    """DataTree.deserialize's setupQuota: a follower's SNAP (load_tree) and a restart
+    (load_snapshot_into) both rebuild the trie and rewrite the stats from the tree."""
+    p = with_quota("count=-1,bytes=-1=;byteHardLimit=-1;countHardLimit=3")
+    p.tree.nodes[STATS].data = b"count=99,bytes=99"
+    data = sc.encode_view(sc.capture(p.tree, {}))
+    for load in (lambda t: sc.load_tree(sc.decode_snapshot(data), t, 9),
+                 lambda t: sc.load_snapshot_into(data, t, 9)):
+        tree = DataTree()
+        load(tree)
+        assert tree.nodes[STATS].data == b"count=3,bytes=5"
+        assert tree.quota.max_prefix_with_quota("/a/b/x") == "/a"
+        loaded = LocalPipeline(tree, PrepSettings(enforce_quota=True))
+        assert create(loaded, "/a/x") == Err.QUOTAEXCEEDED
+
+
+def test_an_invalid_enforce_quota_is_refused_at_start() -> None:
+    with pytest.raises(ConfigError) as info:
+        build_config({"dataDir": "/tmp/x", "clientPort": "2181", "enforceQuota": "yes"},
+                     source_name="zoo.cfg")
+    assert info.value.key == "enforceQuota" and "Choose 'true' or 'false.'" in str(info.value)
