@@ -222,6 +222,9 @@ def test_zkcli_quota_commands_print_the_same_against_pyzk_and_java(workdir: Path
         "get /zookeeper/quota/a/zookeeper_limits",
         "delquota /a", "listquota /a", "delquota /a", "listquota /nope",
         "ls -R /zookeeper/quota", "delquota /b", "ls /zookeeper/quota",
+        # a quota on /zookeeper covers its own quota znodes
+        "setquota -n 100 /zookeeper", "listquota /zookeeper", "create /zookeeper/x 12",
+        "listquota /zookeeper", "delquota /zookeeper", "ls /zookeeper/quota",
     ]
     with server_pair(workdir, {"enforceQuota": "true"}) as servers:
         got = {kind: zkcli_script(s, commands) for kind, s in servers.items()}
