@@ -12,6 +12,7 @@ from ensemble import four_letter, start_client
 from kazoo.exceptions import KazooException
 from mixhelp import clients, close_all, start_led_by
 
+SUBNET = "127.0.16"  # apart from the other mixed tests
 STATS = "/zookeeper/quota/m/zookeeper_stats"
 EXCEEDED = "zk_m_quota_exceeded_error_per_namespace"
 
@@ -27,7 +28,8 @@ def outcome(call: Any) -> str:
 @pytest.mark.parametrize("leader_kind", ["java", "pyzk"])
 def test_leader_enforces_quota_and_every_member_keeps_the_stats(
         mixed: Any, leader_kind: str) -> None:
-    ens = mixed({1: "java", 2: "pyzk", 3: leader_kind}, extra={"enforceQuota": "true"})
+    ens = mixed({1: "java", 2: "pyzk", 3: leader_kind}, subnet=SUBNET,
+                extra={"enforceQuota": "true"})
     start_led_by(ens, 3, 2)
     cs = clients(ens)
     eph = start_client(ens.members[1].address)
