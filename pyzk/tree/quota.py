@@ -248,7 +248,7 @@ class QuotaTracker:
         stack = [path]
         while stack:
             p = stack.pop()
-            n = nodes.get(p)
+            n = nodes.get(p or "/")  # Java's node map has "" as the root's alias
             if n is None:
                 continue
             yield n
