@@ -100,8 +100,8 @@ def _expire_one(srv: ZkServer, sid: int, now: int, origin: type[Origin]) -> None
 async def expire_containers(srv: ZkServer) -> None:
     from .zkserver import Origin
 
-    interval = getattr(srv.config, "container_check_interval_ms", 60000)
-    max_per_minute = getattr(srv.config, "container_max_per_minute", 10000)
+    interval = srv.config.container_check_interval_ms
+    max_per_minute = srv.config.container_max_per_minute
     while True:
         await asyncio.sleep(interval / 1000)
         now = srv.wall_ms()

@@ -11,6 +11,7 @@ from typing import Any
 
 import structlog
 
+from ..config.model import Config
 from ..fourlw.commands import Whitelist, four_letter_reply, word_for_length
 
 log = structlog.get_logger("pyzk.fourlw")
@@ -18,9 +19,9 @@ _LEN = struct.Struct(">i")
 
 
 class FourLetterWords:
-    def __init__(self, config: Any, view: Any) -> None:
+    def __init__(self, config: Config, view: Any) -> None:
         self.whitelist = Whitelist(",".join(sorted(config.four_letter_whitelist)),
-                                   getattr(config, "read_only_mode", False))
+                                   config.read_only_mode)
         self.view = view
 
     def is_command(self, first4: bytes) -> bool:

@@ -10,6 +10,7 @@ from typing import Any
 
 import structlog
 
+from ..config.model import Config
 from ..fourlw.admin import AdminServer
 from ..metrics import ServerMetrics, exporter_from_config
 
@@ -26,7 +27,7 @@ class _Stoppable:
             await result
 
 
-async def start_admin_server(cfg: Any, view: Any) -> _Stoppable | None:
+async def start_admin_server(cfg: Config, view: Any) -> _Stoppable | None:
     if not cfg.admin_enable_server:
         return None
     admin = AdminServer(lambda: view, cfg.admin_server_address, cfg.admin_server_port,
@@ -43,7 +44,7 @@ async def start_admin_server(cfg: Any, view: Any) -> _Stoppable | None:
     return _Stoppable(admin.stop)
 
 
-async def start_metrics_server(cfg: Any, view: Any) -> _Stoppable | None:
+async def start_metrics_server(cfg: Config, view: Any) -> _Stoppable | None:
     # The server's own ServerMetrics (fed by its ServerStats hooks since startup): the exporter
     # reads the same objects mntr and the AdminServer `monitor` dump.
     metrics: ServerMetrics = view.server.stats.metrics

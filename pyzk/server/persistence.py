@@ -17,6 +17,7 @@ from typing import Any
 
 import structlog
 
+from ..config.model import Config
 from ..storage.datadir import DataDir
 from ..storage.logfile import TxnLogWriter
 from ..storage.recovery import recover
@@ -63,7 +64,7 @@ def tune_gc() -> None:
 
 
 class Storage:
-    def __init__(self, config: Any) -> None:
+    def __init__(self, config: Config) -> None:
         self.config = config
         self.datadir = DataDir(config.data_dir, config.data_log_dir,
                                compression=config.snapshot_compression)
@@ -176,5 +177,5 @@ class Storage:
             self.dir_lock.release()
 
 
-def open_storage(config: Any) -> Storage:
+def open_storage(config: Config) -> Storage:
     return Storage(config)

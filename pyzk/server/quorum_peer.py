@@ -15,6 +15,7 @@ from typing import Any
 import structlog
 
 from .. import __version__
+from ..config.model import Config
 from ..metrics import ServerMetrics
 from ..storage.datadir import UPDATING_EPOCH, DataDirError
 from ..tree.datatree import CONFIG_NODE, DataTree
@@ -42,19 +43,20 @@ log = structlog.get_logger("pyzk.quorum")
 
 
 class QuorumPeer:
-    def __init__(self, config: Any) -> None:
+    def __init__(self, config: Config) -> None:
         self.config = config
+        assert config.my_id is not None, "is_distributed configs have a myid"
         self.my_id: int = config.my_id
         self.me = config.servers[self.my_id]
         # QuorumPeerMain: setQuorumVerifier(config's, false), then setLastSeenQuorumVerifier
         # with `<zoo.cfg>.dynamic.next` if there is one (a reconfig proposed before a restart).
-        self.quorum = QuorumMaj(config.servers, getattr(config, "config_version", 0))
+        self.quorum = QuorumMaj(config.servers, config.config_version)
         # lastSeenQuorumVerifier: the last proposed config (== quorum unless one is pending)
         self.last_seen = self.quorum
-        self.reconfig_enabled: bool = bool(getattr(config, "reconfig_enabled", False))
+        self.reconfig_enabled: bool = config.reconfig_enabled
         # QuorumPeer.reconfigFlag: after this role, skip the election (updateServerState).
         self.reconfig_flag = False
-        nxt = getattr(config, "next_config", None)
+        nxt = config.next_config
         if self.reconfig_enabled and nxt is not None and nxt[1] != self.quorum.version:
             self.last_seen = QuorumMaj(nxt[0], nxt[1])
         self.observer = self.me.is_observer
@@ -201,7 +203,7 @@ class QuorumPeer:
     async def start(self) -> None:
         cfg = self.config
         if self.reconfig_enabled and cfg.source is not None \
-                and getattr(cfg, "dynamic_config_file", None) is None:
+                and cfg.dynamic_config_file is None:
             # QuorumPeerConfig.backupOldConfig: membership still in zoo.cfg, which the first
             # reconfig will rewrite; keep the operator's file as zoo.cfg.bak.
             self._write_file(Path(f"{cfg.source}.bak"), Path(cfg.source).read_bytes())

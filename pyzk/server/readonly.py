@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
+from ..config.model import Config
 from ..pipeline.request import Request
 from ..protocol.codes import Err
 from ..protocol.opcodes import CLIENT_OPS, Op
@@ -45,11 +46,11 @@ class ReadOnlyServer(ZkServer):
 
     read_only = True
 
-    def __init__(self, config: Any, tree: DataTree, sink: TxnSink,
+    def __init__(self, config: Config, tree: DataTree, sink: TxnSink,
                  global_sessions: dict[int, int], server_id: int) -> None:
         super().__init__(config, tree, sink, sessions=None, server_id=server_id)
         self.global_sessions = dict(global_sessions)
-        self.local_sessions_enabled: bool = getattr(config, "local_sessions_enabled", False)
+        self.local_sessions_enabled: bool = config.local_sessions_enabled
         self.leads = False
 
     def start(self) -> None:

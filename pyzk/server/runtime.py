@@ -15,6 +15,7 @@ from typing import Any
 import structlog
 
 from .. import __version__
+from ..config.model import Config
 from .auth import enable_auth_providers
 from .connection import ClientConn
 from .fourlw_port import FourLetterWords
@@ -28,7 +29,7 @@ log = structlog.get_logger("pyzk.runtime")
 class Runtime:
     """A running standalone server (also used in-process by pyzk.testing)."""
 
-    def __init__(self, config: Any) -> None:
+    def __init__(self, config: Config) -> None:
         self.config = config
         self.server: ZkServer | None = None
         self.storage: Any = None
@@ -145,7 +146,7 @@ def listen_error(what: str, host: str | None, port: int, e: OSError) -> str:
     return f"cannot listen on the {what} {host or '0.0.0.0'}:{port}: {reason}"
 
 
-async def serve(config: Any) -> None:
+async def serve(config: Config) -> None:
     from ..storage.datadir import DataDirError
     from ..storage.recovery import RecoveryError
     from .tls import TlsError
@@ -198,7 +199,7 @@ async def serve(config: Any) -> None:
         raise ServerFailed()
 
 
-def run(config: Any) -> int:
+def run(config: Config) -> int:
     try:
         import uvloop
     except ImportError:  # pragma: no cover - uvloop is a dependency

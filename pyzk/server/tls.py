@@ -18,6 +18,7 @@ from typing import Any
 
 import structlog
 
+from ..config.model import Config, TlsSettings
 from .auth import x509_auth_ids
 from .connection import ClientConn
 
@@ -198,7 +199,7 @@ def openssl_cipher(name: str) -> str | None:
     return f"{prefix}{bulk}-{mac}"
 
 
-def build_context(tls: Any, server_side: bool = True) -> ssl.SSLContext:
+def build_context(tls: TlsSettings, server_side: bool = True) -> ssl.SSLContext:
     """An SSLContext from pyzk.config.TlsSettings: the secure client port's, or a quorum
     member's listening (server_side) or dialling one. A dialling context always verifies the
     peer's chain (Java's trust manager); host names are checked by the caller, as Java's
@@ -273,8 +274,9 @@ class TlsClientConn(ClientConn):
         der = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
         if not der:
             return  # clientAuth=none, or want without a certificate: no x509 id
+        tls = self.server.config.tls  # set: this port exists only when secureClientPort is
         try:
-            ids = x509_auth_ids(der, self.server.config.tls.x509_super_user)
+            ids = x509_auth_ids(der, tls.x509_super_user if tls is not None else None)
         except ValueError as e:
             log.error("cannot read the client certificate", client=self.peer, error=str(e))
             self.close()
@@ -286,10 +288,12 @@ class TlsClientConn(ClientConn):
         log.info("Authenticated Id for Scheme 'x509'", id=ids[-1].id, client=self.peer)
 
 
-async def start_secure_listener(cfg: Any, factory: Any,
+async def start_secure_listener(cfg: Config, factory: Any,
                                 start_serving: bool = True) -> asyncio.base_events.Server:
     """Listen on secureClientPort; factory() makes a TlsClientConn. Raises TlsError when the
     stores cannot be used (Java fails every handshake instead; pyzk will not start)."""
+    if cfg.tls is None:  # load_config sets tls exactly when secureClientPort is set
+        raise TlsError("secureClientPort is set without ssl.* settings")
     ctx = build_context(cfg.tls)
     loop = asyncio.get_running_loop()
     backlog = cfg.client_port_listen_backlog if cfg.client_port_listen_backlog > 0 else 1024

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import structlog
 
+from ..config.model import Config
 from ..pipeline import final
 from ..pipeline.prep import Prep, PrepSettings
 from ..pipeline.request import Request
@@ -118,7 +119,7 @@ class ZkServer:
     # ReadOnlyServer (pyzk.server.readonly) says True: finishSessionInit's readOnly flag.
     read_only = False
 
-    def __init__(self, config: Any, tree: DataTree, sink: TxnSink,
+    def __init__(self, config: Config, tree: DataTree, sink: TxnSink,
                  sessions: dict[int, int] | None = None, server_id: int = 0,
                  clock: Clock = SYSTEM_CLOCK) -> None:
         self.config = config
@@ -126,25 +127,25 @@ class ZkServer:
         self.tree = tree
         # Java delivers a watch event only to connections with READ on the znode.
         tree.watcher_auth = lambda conn: conn.auth
-        tree.extended_types = getattr(config, "extended_types", False)
-        tree.skip_acl = getattr(config, "skip_acl", False)
+        tree.extended_types = config.extended_types
+        tree.skip_acl = config.skip_acl
         self.sink = sink
-        self.force_sync: bool = getattr(config, "force_sync", True)
-        self.fsync_warn_ms: int = getattr(config, "fsync_warning_threshold_ms", 1000)
+        self.force_sync: bool = config.force_sync
+        self.fsync_warn_ms: int = config.fsync_warning_threshold_ms
         self.tick_ms: int = config.tick_time_ms
         self.min_timeout: int = config.min_session_timeout_ms
         self.max_timeout: int = config.max_session_timeout_ms
         self.prep = Prep(tree, PrepSettings(
-            skip_acl=getattr(config, "skip_acl", False),
-            extended_types=getattr(config, "extended_types", False),
-            super_digest=getattr(config, "super_digest", None),
+            skip_acl=config.skip_acl,
+            extended_types=config.extended_types,
+            super_digest=config.super_digest,
             max_buffer=config.jute_max_buffer,
             # Standalone Java answers reconfig UNIMPLEMENTED when enabled, else RECONFIGDISABLED
-            reconfig_enabled=getattr(config, "reconfig_enabled", False),
+            reconfig_enabled=config.reconfig_enabled,
         ))
-        self.super_digest: str | None = getattr(config, "super_digest", None)
+        self.super_digest: str | None = config.super_digest
         # Client SASL and enforce.auth (pyzk.sasl.server): processSasl, enforceAuthentication.
-        self.security = ClientSecurity(getattr(config, "security", None))
+        self.security = ClientSecurity(config.security)
         self.enforce_auth = self.security.settings.enforce_enabled
         # Session ids are seeded from wall time (unique across restarts); expiry runs on
         # elapsed time.
@@ -157,15 +158,15 @@ class ZkServer:
         # globalOutstandingLimit: past it, connections stop being read until replies drain
         # (ZooKeeperServer.shouldThrottle).
         self.outstanding = 0
-        self.global_limit: int = getattr(config, "global_outstanding_limit", 1000)
+        self.global_limit: int = config.global_outstanding_limit
         self.throttled: set[ClientConn] = set()
         # largeRequestThreshold / largeRequestMaxBytes (ZooKeeperServer.isLargeRequest,
         # checkRequestSize*): bytes of in-flight requests longer than the threshold (-1: off);
         # a frame that would take the total past the max closes its connection.
-        self.large_threshold: int = getattr(config, "large_request_threshold", -1)
-        self.large_max: int = getattr(config, "large_request_max_bytes", 100 * 1024 * 1024)
+        self.large_threshold: int = config.large_request_threshold
+        self.large_max: int = config.large_request_max_bytes
         self.large_bytes = 0
-        self.eager_acl: bool = getattr(config, "enable_eager_acl_check", False)
+        self.eager_acl: bool = config.enable_eager_acl_check
         self.owner: dict[int, ClientConn] = {}
         self.stats = ServerStats()
         self.serving = True
@@ -200,7 +201,7 @@ class ZkServer:
             ]
         for t in self._tasks:
             t.add_done_callback(self._task_died)
-        hours = getattr(self.config, "autopurge_purge_interval_hours", 0)
+        hours = self.config.autopurge_purge_interval_hours
         if hours > 0 and hasattr(self.sink, "purge"):
             self._tasks.append(asyncio.create_task(
                 background.purge_periodically(self.sink, hours * 3600), name="pyzk-purge"))
@@ -548,7 +549,7 @@ class ZkServer:
         except JuteError:
             conn.close_when_answered()
             return
-        tls = getattr(self.config, "tls", None)
+        tls = self.config.tls
         ids = authenticate(pkt.scheme, pkt.auth, conn.peer_ip, self.super_digest,
                            getattr(conn, "peer_cert_der", None),
                            tls.x509_super_user if tls is not None else None)
