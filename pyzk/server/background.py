@@ -7,22 +7,25 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable
+from typing import TYPE_CHECKING
 
 import structlog
 
+from ..protocol import records as r
+
 if TYPE_CHECKING:
-    from .zkserver import Origin, ZkServer
+    from .zkserver import Origin, TxnSink, ZkServer
 
 log = structlog.get_logger("pyzk.server")
 
-Batch = list[tuple[Any, Any, "Origin"]]
+Batch = list[tuple[r.TxnHeaderRecord, r.TxnRecord, "Origin"]]
 
 
 async def group_commit(srv: ZkServer) -> None:
     """Group commit, double-buffered: while batch N is applied on the loop, batch N+1
     (everything that arrived during N's fsync) is already being written and fsynced."""
-    inflight: tuple[Batch, Any, float] | None = None
+    inflight: tuple[Batch, Awaitable[object], float] | None = None
     loop = asyncio.get_running_loop()
     while True:
         if inflight is None:
@@ -45,7 +48,7 @@ async def group_commit(srv: ZkServer) -> None:
         loop.call_soon(srv.sink.maybe_snapshot, srv.tree, srv.session_timeouts)
 
 
-def _start_flush(srv: ZkServer) -> tuple[Batch, Any, float] | None:
+def _start_flush(srv: ZkServer) -> tuple[Batch, Awaitable[object], float] | None:
     """Append the waiting batch to the log and start its write (+fsync) in a thread."""
     srv.batch_ready.clear()
     batch, srv.batch = srv.batch, []
@@ -56,11 +59,12 @@ def _start_flush(srv: ZkServer) -> tuple[Batch, Any, float] | None:
     t0 = time.monotonic()
     loop = asyncio.get_running_loop()
     if srv.force_sync:
-        flushed: Any = loop.run_in_executor(None, sink.flush, True)
+        flushed: Awaitable[object] = loop.run_in_executor(None, sink.flush, True)
     else:
         sink.flush(False)
-        flushed = loop.create_future()
-        flushed.set_result(None)
+        done: asyncio.Future[None] = loop.create_future()
+        done.set_result(None)
+        flushed = done
     return batch, flushed, t0
 
 
@@ -124,7 +128,7 @@ async def expire_containers(srv: ZkServer) -> None:
             srv.enqueue_txn(txn, Origin(None, None))
 
 
-async def purge_periodically(sink: Any, interval_s: float) -> None:
+async def purge_periodically(sink: TxnSink, interval_s: float) -> None:
     loop = asyncio.get_running_loop()
     while True:
         await loop.run_in_executor(None, sink.purge)

@@ -22,7 +22,7 @@ from ..protocol.multi import decode_multi
 from ..protocol.opcodes import CLIENT_OPS, Op
 from ..zab import leader as L
 from ..zab import reconfig
-from ..zab.packets import PT, QuorumStreamReader, encode_packet, packet
+from ..zab.packets import PT, Packet, QuorumStreamReader, encode_packet, packet
 from ..zab.quorum import QuorumMaj
 from ..zab.zxid import make_zxid
 from .replication import committed_data, disk_log_reader, snap_body
@@ -169,7 +169,7 @@ class LeaderHost:
         applied = False
         learners = self.learners
         # One PROPOSAL/COMMIT packet object goes to every learner: encode it once.
-        last_qp: Any = None
+        last_qp: Packet | None = None
         last_bytes = b""
         for a in actions:
             t = type(a)
@@ -283,7 +283,7 @@ class LeaderHost:
             peer.set_last_seen(QuorumMaj(peer.quorum.all_members, zxid), True)
         return peer.last_seen.config_bytes()
 
-    def prepare(self, rec: Any, zxid: int) -> QuorumMaj:
+    def prepare(self, rec: r.Record, zxid: int) -> QuorumMaj:
         """Prep's reconfig context: validate against the current and last seen configs."""
         peer = self.peer
         return reconfig.prepare(
@@ -301,7 +301,7 @@ class LeaderHost:
                      " anymore, setting allowedToCommit=false", designated=a.designated)
 
     # -- the write path (ZkServer.writes) ------------------------------------------------------
-    def submit(self, hdr: Any, txn: Any, origin: Origin) -> None:
+    def submit(self, hdr: r.TxnHeaderRecord, txn: r.TxnRecord, origin: Origin) -> None:
         if self.core.phase != "broadcast":
             return  # stepping down: the connections are about to close
         if origin.conn is not None or origin.on_applied is not None:
@@ -377,7 +377,7 @@ class LeaderHost:
             srv.enqueue_txn((hdr._replace(zxid=srv.next_zxid()),
                               r.ErrorTxn(int(Err.SESSIONEXPIRED))), _NO_ORIGIN)
             return
-        record: Any
+        record: r.Record  # the request, a multi's ops, or the JuteError decoding raised
         try:
             if fr.type == Op.MULTI:
                 record, _ = decode_multi(memoryview(fr.body))

@@ -13,17 +13,19 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
+from ..protocol import records as r
 from ..protocol.opcodes import Op
 from ..sasl.quorum import QuorumAuthError
 from ..storage.datadir import UPDATING_EPOCH
 from ..storage.snapshot import load_tree
 from ..zab import learner as N
 from ..zab import reconfig
-from ..zab.packets import QuorumStreamReader, encode_packet
+from ..zab.packets import Packet, QuorumStreamReader, encode_packet
 from .replication import carry_out, committed_data
 from .zkserver import Origin
 
 if TYPE_CHECKING:
+    from ..tree.datatree import DataTree
     from .connection import ClientConn
     from .pending import Pending
     from .quorum_peer import QuorumPeer
@@ -263,7 +265,7 @@ class LearnerHost:
         else:
             asyncio.ensure_future(self.execute(actions))
 
-    def _send(self, qp: Any) -> None:
+    def _send(self, qp: Packet) -> None:
         if self.writer is not None and not self.done.is_set():
             self._out.append(encode_packet(qp))
             if not self._flush_scheduled:
@@ -282,7 +284,7 @@ class LearnerHost:
     async def _truncate_failed(self) -> None:
         await self.execute(self.core.truncate_failed())
 
-    def _replace_db(self, tree: Any, sessions: dict[int, int]) -> None:
+    def _replace_db(self, tree: DataTree, sessions: dict[int, int]) -> None:
         self.server = self.peer.new_server(leading=False, tree=tree, sessions=sessions)
         self.server.writes = self
 
@@ -295,7 +297,7 @@ class LearnerHost:
                  epoch=epoch, zxid=hex(self.server.tree.last_processed_zxid))
 
     # -- the write path (ZkServer.writes) ------------------------------------------------------
-    def submit(self, hdr: Any, txn: Any, origin: Origin) -> None:
+    def submit(self, hdr: r.TxnHeaderRecord, txn: r.TxnRecord, origin: Origin) -> None:
         raise AssertionError("learners forward writes")
 
     def forward(self, conn: ClientConn, pending: Pending, op: int, body: bytes) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
-from typing import Any
 
 from ..pipeline.request import Request
 
@@ -33,7 +32,7 @@ class ReplyQueue(deque[Pending]):
     push = deque.append
 
     def drain(self, run_read: Callable[[Request], bytes],
-              emit: Callable[[Pending, bytes], Any]) -> None:
+              emit: Callable[[Pending, bytes], object]) -> None:
         """Send every finished reply at the head; run queued reads that reached the head."""
         while self:
             head = self[0]

@@ -9,8 +9,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import structlog
 
@@ -18,7 +19,7 @@ from .. import __version__
 from ..config.model import Config
 from ..metrics import ServerMetrics
 from ..storage.datadir import UPDATING_EPOCH, DataDirError
-from ..tree.datatree import CONFIG_NODE, DataTree
+from ..tree.datatree import CONFIG_NODE, DataTree, Event
 from ..zab import reconfig
 from ..zab.database import ReplicaDatabase
 from ..zab.election import FLE
@@ -31,13 +32,16 @@ from .connection import ClientConn
 from .fourlw_port import FourLetterWords
 from .leader_host import LeaderHost
 from .learner_host import LearnerHost
-from .persistence import open_storage
+from .persistence import TxnSnapLog, open_storage
 from .quorum_net import PLAIN, QuorumNet, quorum_net
 from .quorum_view import QuorumView
 from .readonly import ReadOnlyServer, grace_ms
 from .replication import PersistWorker, carry_out, logged_txns
 from .stats import ServerStats
 from .zkserver import ZkServer
+
+if TYPE_CHECKING:
+    from .frontends import Stoppable
 
 log = structlog.get_logger("pyzk.quorum")
 
@@ -60,7 +64,7 @@ class QuorumPeer:
         if self.reconfig_enabled and nxt is not None and nxt[1] != self.quorum.version:
             self.last_seen = QuorumMaj(nxt[0], nxt[1])
         self.observer = self.me.is_observer
-        self.storage: Any = None
+        self._storage: TxnSnapLog | None = None  # opened by start()
         self.server: ZkServer | None = None
         self.role: LeaderHost | LearnerHost | None = None
         self.state = ServerState.LOOKING
@@ -78,14 +82,20 @@ class QuorumPeer:
         self.view = QuorumView(self)
         self._listener: asyncio.base_events.Server | None = None
         self._secure_listener: asyncio.base_events.Server | None = None
-        self._extras: list[Any] = []
+        self._extras: list[Stoppable] = []
         self._main: asyncio.Task[None] | None = None
         self._stopping = False
         self.last_election_ms: int | None = None
         self.elections = 0
-        self.on_fatal: Any = None
+        self.on_fatal: Callable[[], None] | None = None
 
     # -- database ---------------------------------------------------------------------------
+    @property
+    def storage(self) -> TxnSnapLog:
+        """The data directory, from start() on (every role runs after it)."""
+        assert self._storage is not None, "QuorumPeer.start() opens the storage"
+        return self._storage
+
     def new_tree(self) -> DataTree:
         cfg = self.config
         tree = DataTree(extended_types=cfg.extended_types, skip_acl=cfg.skip_acl)
@@ -207,7 +217,7 @@ class QuorumPeer:
             # QuorumPeerConfig.backupOldConfig: membership still in zoo.cfg, which the first
             # reconfig will rewrite; keep the operator's file as zoo.cfg.bak.
             self._write_file(Path(f"{cfg.source}.bak"), Path(cfg.source).read_bytes())
-        self.storage = open_storage(cfg)
+        self._storage = open_storage(cfg)
         tree, sessions = self.storage.recover()
         tree.set_config_data(self.quorum.config_bytes())
         self.server = None
@@ -301,8 +311,8 @@ class QuorumPeer:
             await self.election.close()
         if self.disk is not None:
             await self.disk.stop()
-        if self.storage is not None:
-            self.storage.close()
+        if self._storage is not None:
+            self._storage.close()
         if not quiet:
             log.info("stopped")
 
@@ -464,7 +474,7 @@ class QuorumPeer:
         srv = self.server
         if srv is None:
             return
-        events: list[Any] = []
+        events: list[Event] = []
         srv.tree.set_data(CONFIG_NODE, self.quorum.config_bytes(), -1, self.quorum.version,
                           srv.wall_ms(), events)
         for watcher, ev in events:

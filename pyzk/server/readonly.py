@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import structlog
 
 from ..config.model import Config
 from ..pipeline.request import Request
+from ..protocol import records as r
 from ..protocol.codes import Err
 from ..protocol.opcodes import CLIENT_OPS, Op
 from ..tree.datatree import DataTree
@@ -60,7 +61,7 @@ class ReadOnlyServer(ZkServer):
             t.add_done_callback(self._task_died)
 
     # -- connections ------------------------------------------------------------------------
-    def on_connect(self, conn: ClientConn, req: Any, read_only: bool, old_client: bool) -> None:
+    def on_connect(self, conn: ClientConn, req: r.Record, read_only: bool, old_client: bool) -> None:
         if not self.serving:
             conn.close()
             return

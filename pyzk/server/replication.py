@@ -10,10 +10,12 @@ import asyncio
 import os
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterator
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import structlog
 
+from ..protocol import records as r
 from ..storage import txnlog
 from ..storage.logfile import (
     TxnLogWriter,
@@ -24,12 +26,13 @@ from ..storage.logfile import (
     zxid_from_name,
 )
 from ..storage.recovery import replay
-from ..storage.snapshot import capture, node_record
+from ..storage.snapshot import SnapshotView, capture, node_record
 from ..tree.datatree import DataTree
 from ..zab.database import CutLog, DbAction, Drain, Reload, ReplayLog, ReplicaDatabase, ResyncFully
 from ..zab.packets import encode_snap_body_records, encode_txn
 
 if TYPE_CHECKING:
+    from .persistence import TxnSnapLog
     from .quorum_peer import QuorumPeer
 
 log = structlog.get_logger("pyzk.replication")
@@ -41,13 +44,13 @@ SNAPSHOT_SIZE_FACTOR = 0.33
 
 
 # (hdr, txn, digest, body): body is the serialized txn (the PROPOSAL data) or None to encode.
-LogEntry = tuple[Any, Any, Any, "bytes | None"]
+LogEntry = tuple[r.TxnHeaderRecord, r.TxnRecord, r.TxnDigestRecord, "bytes | None"]
 
 
 class _Job:
     __slots__ = ("entries", "snapshot", "after", "done")
 
-    def __init__(self, entries: list[LogEntry], snapshot: Any,
+    def __init__(self, entries: list[LogEntry], snapshot: SnapshotView | None,
                  after: Callable[[], None] | None, done: Callable[[], None]) -> None:
         self.entries = entries
         self.snapshot = snapshot  # a SnapshotView captured on the loop, or None
@@ -59,7 +62,7 @@ class PersistWorker:
     """SyncRequestProcessor for a quorum member: jobs are made durable strictly in order;
     consecutive plain appends share one write+fsync (group commit)."""
 
-    def __init__(self, storage: Any, force_sync: bool = True) -> None:
+    def __init__(self, storage: TxnSnapLog, force_sync: bool = True) -> None:
         self.storage = storage
         self.force_sync = force_sync
         self._jobs: deque[_Job] = deque()
@@ -145,7 +148,7 @@ class PersistWorker:
                 job.after()
 
 
-def discard_logs(storage: Any) -> None:
+def discard_logs(storage: TxnSnapLog) -> None:
     """After a sync snapshot every older log is superseded (it may hold a divergent history
     past the snapshot zxid): close the writer and delete them; the next append opens a file."""
     storage.writer.close(False)
@@ -155,7 +158,7 @@ def discard_logs(storage: Any) -> None:
                                   prealloc=storage.config.pre_alloc_size_kb * 1024)
 
 
-def truncate(storage: Any, zxid: int) -> bool:
+def truncate(storage: TxnSnapLog, zxid: int) -> bool:
     """ZKDatabase.truncateLog: False when a snapshot newer than `zxid` makes it impossible."""
     snaps = storage.datadir.snapshots()
     if snaps and snaps[-1][0] > zxid:
@@ -171,7 +174,7 @@ def truncate(storage: Any, zxid: int) -> bool:
     return True
 
 
-def fast_forward(storage: Any, tree: DataTree, sessions: dict[int, int],
+def fast_forward(storage: TxnSnapLog, tree: DataTree, sessions: dict[int, int],
                  db: ReplicaDatabase | None = None) -> int:
     """ZKDatabase.fastForwardDataBase (ReplayLog): apply logged txns the tree has not seen (a
     learner's acked-but-uncommitted proposals), so the tree matches the log before an
@@ -225,12 +228,13 @@ async def carry_out(peer: QuorumPeer, actions: list[DbAction],
                     await resync()
 
 
-def committed_data(hdr: Any, txn: Any, digest: Any, data: bytes | None) -> bytes:
+def committed_data(hdr: r.TxnHeaderRecord, txn: r.TxnRecord, digest: r.TxnDigestRecord,
+                   data: bytes | None) -> bytes:
     """A committed txn's PROPOSAL data for the window (encoded only when not at hand)."""
     return data if data is not None else encode_txn(hdr, txn, digest)
 
 
-def logged_txns(storage: Any) -> Iterator[tuple[int, bytes]]:
+def logged_txns(storage: TxnSnapLog) -> Iterator[tuple[int, bytes]]:
     """Every logged txn as (zxid, PROPOSAL data), oldest first (loadDataBase's playback)."""
     for _, _, e in iter_log(storage.datadir.log_dir, 0):
         yield e.hdr.zxid, txnlog.serialize_txn(e.hdr, e.txn, e.digest)
@@ -243,7 +247,7 @@ def snap_body(tree: DataTree, sessions: dict[int, int]) -> bytes:
     return encode_snap_body_records(view.sessions, view.acl_cache.entries(), records)
 
 
-def disk_log_reader(storage: Any, size_factor: float = SNAPSHOT_SIZE_FACTOR
+def disk_log_reader(storage: TxnSnapLog, size_factor: float = SNAPSHOT_SIZE_FACTOR
                     ) -> Callable[[int], Iterator[tuple[int, bytes]]]:
     """ZKDatabase.getProposalsFromTxnLog(zxid, calculateTxnLogSizeLimit()): the logged txns
     from the start of the log file holding `zxid` on, or nothing when the log starts after
@@ -272,7 +276,7 @@ def disk_log_reader(storage: Any, size_factor: float = SNAPSHOT_SIZE_FACTOR
     return read
 
 
-def java_log_files_from(log_dir: Any, zxid: int) -> list[Any]:
+def java_log_files_from(log_dir: Path, zxid: int) -> list[Path]:
     """FileTxnIterator.init's storedFiles, oldest first: every log named >= zxid and the
     newest one named below it."""
     out = []

@@ -10,7 +10,8 @@ import asyncio
 import contextlib
 import os
 import signal
-from typing import Any
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import TYPE_CHECKING
 
 import structlog
 
@@ -19,9 +20,13 @@ from ..config.model import Config
 from .auth import enable_auth_providers
 from .connection import ClientConn
 from .fourlw_port import FourLetterWords
-from .persistence import open_storage, tune_gc
+from .persistence import TxnSnapLog, open_storage, tune_gc
 from .view import LiveView
 from .zkserver import ZkServer
+
+if TYPE_CHECKING:
+    from .frontends import Stoppable
+    from .quorum_peer import QuorumPeer
 
 log = structlog.get_logger("pyzk.runtime")
 
@@ -32,10 +37,10 @@ class Runtime:
     def __init__(self, config: Config) -> None:
         self.config = config
         self.server: ZkServer | None = None
-        self.storage: Any = None
+        self.storage: TxnSnapLog | None = None  # opened by start()
         self._listener: asyncio.base_events.Server | None = None
         self._secure_listener: asyncio.base_events.Server | None = None
-        self._extras: list[Any] = []
+        self._extras: list[Stoppable] = []
 
     async def start(self) -> None:
         cfg = self.config
@@ -93,6 +98,7 @@ class Runtime:
         """dbinittime and the startup_* metrics Java records while loading the database."""
         assert self.server is not None
         storage, m = self.storage, self.server.stats.metrics
+        assert storage is not None
         storage.stats = self.server.stats
         m.summary("dbinittime").add(storage.recovery_ms)
         rec = storage.recovery
@@ -125,7 +131,7 @@ class Runtime:
             log.info("stopped")
 
 
-def _front_ends() -> list[Any]:
+def _front_ends() -> list[Callable[[Config, LiveView], Awaitable[Stoppable | None]]]:
     """AdminServer and Prometheus endpoint starters (each returns an object with stop())."""
     from .frontends import start_admin_server, start_metrics_server
 
@@ -151,7 +157,7 @@ async def serve(config: Config) -> None:
     from ..storage.recovery import RecoveryError
     from .tls import TlsError
 
-    rt: Any
+    rt: Runtime | QuorumPeer
     if config.is_distributed:
         from .quorum_peer import QuorumPeer
 
@@ -203,7 +209,7 @@ def run(config: Config) -> int:
     try:
         import uvloop
     except ImportError:  # pragma: no cover - uvloop is a dependency
-        runner: Any = asyncio.run
+        runner: Callable[[Coroutine[object, object, None]], None] = asyncio.run
     else:
         runner = uvloop.run
     tune_gc()

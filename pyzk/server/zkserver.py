@@ -11,7 +11,8 @@ import asyncio
 import struct
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Protocol
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
 
 import structlog
 
@@ -41,7 +42,7 @@ from ..protocol.opcodes import (
 from ..sasl.server import ClientSecurity
 from ..session.tracker import SessionTracker
 from ..tree.acl import check_acl, fixup_acl
-from ..tree.datatree import DataTree
+from ..tree.datatree import DataTree, TxnResult
 from . import background
 from .auth import authenticate, client_infos
 from .clock import SYSTEM_CLOCK, Clock
@@ -53,6 +54,7 @@ _ERR_MARSHALLINGERROR = Err.MARSHALLINGERROR
 _ERR_UNIMPLEMENTED = Err.UNIMPLEMENTED
 
 if TYPE_CHECKING:
+    from ..metrics import ServerMetrics
     from .connection import ClientConn
 
 log = structlog.get_logger("pyzk.server")
@@ -76,10 +78,13 @@ class TxnSink(Protocol):
     maybe_snapshot() runs on the loop after a batch is applied.
     """
 
-    def append(self, hdr: Any, txn: Any) -> None: ...
-    def append_batch(self, txns: list[tuple[Any, Any, Any]]) -> None: ...
+    last_snapshot: tuple[int, int] | None  # (zxid, time) of the last snapshot written
+
+    def append(self, hdr: r.TxnHeaderRecord, txn: r.TxnRecord) -> None: ...
+    def append_batch(self, txns: list[tuple[r.TxnHeaderRecord, r.TxnRecord, Origin]]) -> None: ...
     def flush(self, fsync: bool) -> int: ...
     def maybe_snapshot(self, tree: DataTree, sessions: Callable[[], dict[int, int]]) -> None: ...
+    def purge(self) -> list[Path]: ...
 
 
 class WritePath(Protocol):
@@ -92,7 +97,7 @@ class WritePath(Protocol):
     forwards: bool
     forwards_sync: bool  # syncs go to `forward` too (a learner; a leader confirming reads)
 
-    def submit(self, hdr: Any, txn: Any, origin: Origin) -> None: ...
+    def submit(self, hdr: r.TxnHeaderRecord, txn: r.TxnRecord, origin: Origin) -> None: ...
     def forward(self, conn: ClientConn, pending: Pending, op: int, body: bytes) -> None: ...
     def create_session(self, conn: ClientConn, session_id: int, timeout: int,
                        origin: Origin) -> None: ...
@@ -106,7 +111,7 @@ class Origin:
     __slots__ = ("conn", "pending", "on_applied")
 
     def __init__(self, conn: ClientConn | None, pending: Pending | None,
-                 on_applied: Callable[[Any, Any], None] | None = None) -> None:
+                 on_applied: Callable[[r.TxnHeaderRecord, TxnResult], None] | None = None) -> None:
         self.conn = conn
         self.pending = pending
         self.on_applied = on_applied
@@ -170,13 +175,13 @@ class ZkServer:
         self.owner: dict[int, ClientConn] = {}
         self.stats = ServerStats()
         self.serving = True
-        self.batch: list[tuple[Any, Any, Origin]] = []
+        self.batch: list[tuple[r.TxnHeaderRecord, r.TxnRecord, Origin]] = []
         self.batch_ready = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = False
         self.on_fatal: Callable[[], None] | None = None
-        self.storage: Any = sink
-        self.metrics: Any = None
+        self.storage: TxnSink = sink  # the same object as sink, under the name views read
+        self.metrics: ServerMetrics | None = None  # set when the metrics front end starts
         # Quorum mode (pyzk.server.quorum_peer): the write path, and whether this server
         # expires sessions and containers (only the leader does: LeaderSessionTracker).
         self.writes: WritePath | None = None
@@ -242,7 +247,7 @@ class ZkServer:
                 pass
 
     # -- connection entry points ----------------------------------------------------------
-    def on_connect(self, conn: ClientConn, req: Any, read_only: bool, old_client: bool) -> None:
+    def on_connect(self, conn: ClientConn, req: r.Record, read_only: bool, old_client: bool) -> None:
         """processConnectRequest: new session, or re-attach by id + password."""
         if not self.serving:
             # NIOServerCnxn: "ZooKeeperServer not running" (a quorum member without a leader).
@@ -263,7 +268,7 @@ class ZkServer:
             conn.timeout_ms = timeout
             self.owner[sid] = conn
 
-            def done(hdr: Any, result: Any) -> None:
+            def done(hdr: r.TxnHeaderRecord, result: TxnResult) -> None:
                 self._finish_session_init(conn, True)
                 log.info("session established", session=hex(sid), timeout=timeout,
                          client=conn.peer)
@@ -349,7 +354,7 @@ class ZkServer:
         if op == OP_AUTH:
             self._auth(conn, xid, body)
             return
-        record: Any
+        record: r.Record  # the request, a multi's ops, None, or the JuteError decoding raised
         try:
             if op in _MULTI_OPS:
                 record, _ = decode_multi(body)
@@ -414,7 +419,7 @@ class ZkServer:
             now = clock.wall_ms()
             if isinstance(record, JuteError):
                 hdr = r.TxnHeader(sid, xid, self.last_zxid, now, OP_ERROR)
-                txn: tuple[Any, Any] = (hdr, r.ErrorTxn(_ERR_MARSHALLINGERROR))
+                txn: tuple[r.TxnHeaderRecord, r.TxnRecord] = (hdr, r.ErrorTxn(_ERR_MARSHALLINGERROR))
             elif op == OP_CLOSE_SESSION:
                 self.sessions.set_closing(sid)
                 txn = self.prep.close_session_txn(sid, xid, self.last_zxid, now)
@@ -468,7 +473,7 @@ class ZkServer:
         self.last_zxid += 1
         if len(body) < 4:
             req.record = JuteError("createSession body too short")
-            txn: tuple[Any, Any] = (r.TxnHeader(sid, xid, self.last_zxid, now, OP_ERROR),
+            txn: tuple[r.TxnHeaderRecord, r.TxnRecord] = (r.TxnHeader(sid, xid, self.last_zxid, now, OP_ERROR),
                                     r.ErrorTxn(_ERR_MARSHALLINGERROR))
         else:
             timeout = int.from_bytes(body[:4], "big", signed=True)
@@ -570,7 +575,7 @@ class ZkServer:
         self.last_zxid += 1
         return self.last_zxid
 
-    def enqueue_txn(self, txn: tuple[Any, Any], origin: Origin) -> None:
+    def enqueue_txn(self, txn: tuple[r.TxnHeaderRecord, r.TxnRecord], origin: Origin) -> None:
         if self.writes is not None:
             self.writes.submit(txn[0], txn[1], origin)
             return
@@ -582,7 +587,7 @@ class ZkServer:
     def session_timeouts(self) -> dict[int, int]:
         return {sid: s.timeout_ms for sid, s in self.sessions.sessions.items()}
 
-    def _apply(self, hdr: Any, txn: Any, origin: Origin) -> None:
+    def _apply(self, hdr: r.TxnHeaderRecord, txn: r.TxnRecord, origin: Origin) -> None:
         t = hdr.type
         if t == OP_CREATE_SESSION and hdr.clientId not in self.sessions.sessions:
             # A session created through another quorum member (the global session table).
@@ -636,7 +641,7 @@ class ZkServer:
         pending.reply = self._reply_bytes(req.xid, err, body)
         conn.queue.drain(self._run_read, conn.emit_pending)
 
-    def apply_committed(self, hdr: Any, txn: Any, origin: Origin | None = None) -> None:
+    def apply_committed(self, hdr: r.TxnHeaderRecord, txn: r.TxnRecord, origin: Origin | None = None) -> None:
         """A txn committed by the quorum, in zxid order (CommitProcessor -> Final).
 
         Never raises: the loop that calls this applies everyone's txns, so a failure in one
@@ -676,7 +681,7 @@ class ZkServer:
 
     # -- notifications --------------------------------------------------------------------
     @staticmethod
-    def event_frame(ev: Any) -> bytes:
+    def event_frame(ev: r.Record) -> bytes:
         out = bytearray(b"\0\0\0\0")
         _HDR.encode((-1, -1, 0), out)
         r.WatcherEvent.encode((ev.type, KeeperState.SYNC_CONNECTED, ev.path), out)
