@@ -10,7 +10,7 @@ import asyncio
 import functools
 import itertools
 import struct
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, assert_never
 
 import structlog
 
@@ -83,7 +83,7 @@ class LeaderHost:
         # Our own clients' syncs come to `forward` when each must wait for a confirmation
         # round (pyzk.linearizableSync); Java answers them at once, as a read.
         self.forwards_sync = cfg.linearizable_sync
-        self.learners: dict[int, _Learner] = {}
+        self.learners: dict[L.Conn, _Learner] = {}  # by connection id (an int)
         self._ids = itertools.count(1)
         self.origins: dict[int, Origin] = {}
         self.done = asyncio.Event()
@@ -165,56 +165,60 @@ class LeaderHost:
                     self.execute(self.core.on_disconnect(cid))
 
     # -- actions -----------------------------------------------------------------------------
-    def execute(self, actions: list[Any]) -> None:
+    def execute(self, actions: list[L.LeaderAction]) -> None:
         applied = False
         learners = self.learners
         # One PROPOSAL/COMMIT packet object goes to every learner: encode it once.
         last_qp: Packet | None = None
         last_bytes = b""
         for a in actions:
-            t = type(a)
-            if t is L.Send:
-                ln = learners.get(a.conn)
-                if ln is not None:
-                    qp = a.qp
-                    if qp is not last_qp:
-                        last_qp, last_bytes = qp, encode_packet(qp)
-                    ln.out.append(last_bytes)
-                    if not self._flush_scheduled:
-                        self._flush_scheduled = True
-                        self._loop.call_soon(self._flush)
-            elif t is L.Apply:
-                origin = self.origins.pop(a.zxid, _NO_ORIGIN)
-                self.server.apply_committed(a.hdr, a.txn, origin)
-                self.peer.db.committed(a.zxid, committed_data(a.hdr, a.txn, a.digest, a.data))
-                applied = True
-            elif t is L.Persist:
-                self.peer.disk.submit([(h, tx, d, data) for _, h, tx, d, data in a.entries],
-                                      functools.partial(self._persisted, a.seq))
-            elif t is L.Touch:
-                self.server.sessions.touch(a.session_id, self.server.mono_ms(), a.timeout)
-            elif t is L.LearnerRequest:
-                self._learner_request(a)
-            elif t is L.SendSnap:
-                self._send_snap(a.conn, a.zxid)
-            elif t is L.Close:
-                ln = self.learners.pop(a.conn, None)
-                if ln is not None:
-                    log.info("closing learner connection", learner=ln.sid, reason=a.reason)
-                    ln.write_out()
-                    ln.writer.close()
-            elif t is L.PersistEpoch:
-                self.peer.persist_epoch(a.name, a.value)
-            elif t is L.Established:
-                self._established(a.epoch)
-            elif t is L.Activate:
-                self._activate(a)
-            elif t is L.ReadConfirmed:
-                conn, pending = a.token
-                self.server.reply_sync(conn, pending)
-            elif t is L.StepDown:
-                log.warning("leader stepping down", reason=a.reason)
-                self.stop(a.reason)
+            match a:  # the most frequent kinds first
+                case L.SendTo():
+                    ln = learners.get(a.conn)
+                    if ln is not None:
+                        qp = a.qp
+                        if qp is not last_qp:
+                            last_qp, last_bytes = qp, encode_packet(qp)
+                        ln.out.append(last_bytes)
+                        if not self._flush_scheduled:
+                            self._flush_scheduled = True
+                            self._loop.call_soon(self._flush)
+                case L.ApplyCommitted():
+                    origin = self.origins.pop(a.zxid, _NO_ORIGIN)
+                    self.server.apply_committed(a.hdr, a.txn, origin)
+                    self.peer.db.committed(a.zxid,
+                                           committed_data(a.hdr, a.txn, a.digest, a.data))
+                    applied = True
+                case L.LogProposals():
+                    self.peer.disk.submit(
+                        [(h, tx, d, data) for _, h, tx, d, data in a.entries],
+                        functools.partial(self._persisted, a.seq))
+                case L.Touch():
+                    self.server.sessions.touch(a.session_id, self.server.mono_ms(), a.timeout)
+                case L.LearnerRequest():
+                    self._learner_request(a)
+                case L.SendSnap():
+                    self._send_snap(a.conn, a.zxid)
+                case L.Close():
+                    ln = self.learners.pop(a.conn, None)
+                    if ln is not None:
+                        log.info("closing learner connection", learner=ln.sid, reason=a.reason)
+                        ln.write_out()
+                        ln.writer.close()
+                case L.PersistEpoch():
+                    self.peer.persist_epoch(a.name, a.value)
+                case L.Established():
+                    self._established(a.epoch)
+                case L.CommitReconfig():
+                    self._activate(a)
+                case L.ReadConfirmed():
+                    conn, pending = a.token
+                    self.server.reply_sync(conn, pending)
+                case L.StepDown():
+                    log.warning("leader stepping down", reason=a.reason)
+                    self.stop(a.reason)
+                case _:
+                    assert_never(a)
         if applied:
             self.server.sink.maybe_snapshot(self.server.tree, self.server_sessions)
 
@@ -240,7 +244,7 @@ class LeaderHost:
     def server_sessions(self) -> dict[int, int]:
         return {sid: s.timeout_ms for sid, s in self.server.sessions.sessions.items()}
 
-    def _send_snap(self, cid: int, zxid: int) -> None:
+    def _send_snap(self, cid: L.Conn, zxid: int) -> None:
         ln = self.learners.get(cid)
         if ln is None:
             return
@@ -290,7 +294,7 @@ class LeaderHost:
             rec, zxid, peer.quorum.version, peer.last_seen, peer.config.standalone_enabled,
             lambda qv: self.core.is_quorum_synced(set(qv.voting_members)))
 
-    def _activate(self, a: L.Activate) -> None:
+    def _activate(self, a: L.CommitReconfig) -> None:
         """tryToCommit's reconfig branch: processReconfig before the commit is applied."""
         peer = self.peer
         qv = reconfig.config_from_string(a.config.decode("utf-8"))
@@ -302,7 +306,7 @@ class LeaderHost:
 
     # -- the write path (ZkServer.writes) ------------------------------------------------------
     def submit(self, hdr: r.TxnHeaderRecord, txn: r.TxnRecord, origin: Origin) -> None:
-        if self.core.phase != "broadcast":
+        if self.core.phase is not L.LeaderPhase.BROADCAST:
             return  # stepping down: the connections are about to close
         if origin.conn is not None or origin.on_applied is not None:
             self.origins[hdr.zxid] = origin
@@ -399,7 +403,7 @@ class LeaderHost:
         out = []
         for cid, ln in self.learners.items():
             h = self.core.handlers.get(cid)
-            synced = h is not None and h.stage == "broadcast"
+            synced = h is not None and h.stage is L.HandlerStage.BROADCAST
             out.append((ln.sid, ln.addr, synced))
         return out
 

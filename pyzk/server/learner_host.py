@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import struct
 from collections import deque
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, assert_never
 
 import structlog
 
@@ -154,61 +154,63 @@ class LearnerHost:
             await self.execute(self.core.on_disconnect())
 
     # -- actions -----------------------------------------------------------------------------
-    async def execute(self, actions: list[Any]) -> None:
+    async def execute(self, actions: list[N.LearnerAction]) -> None:
         applied = False
         leave = False
         for a in actions:
-            t = type(a)
-            if t is N.Activate:
-                # Follower/Observer/Learner: processReconfig; a role or leader change means
-                # leaving this leader ("changes proposed in reconfig").
-                qv = reconfig.config_from_string(a.config.decode("utf-8"))
-                if self.peer.process_reconfig(qv, a.designated, a.zxid):
-                    if a.now:
-                        self.stop("changes proposed in reconfig")
-                        return
-                    leave = True
-                continue
-            if t is N.SeenConfig:
-                self.peer.set_last_seen(reconfig.config_from_string(a.config.decode("utf-8")))
-                continue
-            if t is N.Send:
-                self._send(a.qp)
-            elif t is N.Apply:
-                e = a.entry
-                origin = self.origins.pop((e.hdr.clientId, e.hdr.cxid), _NO_ORIGIN)
-                self.server.apply_committed(e.hdr, e.txn, origin)
-                self.peer.db.committed(e.zxid, committed_data(e.hdr, e.txn, e.digest, e.data))
-                applied = True
-            elif t is N.Persist:
-                self._persist(a)
-            elif t is N.PersistEpoch:
-                self.peer.persist_epoch(a.name, a.value)
-            elif t is N.Truncate:
-                await carry_out(self.peer, self.peer.db.truncate(a.zxid), self._replace_db,
-                                self._truncate_failed)
-            elif t is N.LoadSnapshot:
-                await carry_out(self.peer, self.peer.db.replace(), self._replace_db)
-                tree = self.peer.new_tree()
-                load_tree(a.snapshot, tree, a.zxid)
-                self._replace_db(tree, dict(a.snapshot.sessions))
-                log.info("loaded SNAP from the leader", zxid=hex(a.zxid),
-                         nodes=tree.node_count())
-            elif t is N.ResetDatabase:
-                await carry_out(self.peer, self.peer.db.replace(), self._replace_db)
-                self._replace_db(self.peer.new_tree(), {})
-            elif t is N.StartServing:
-                self._start_serving(a.epoch)
-            elif t is N.Revalidated:
-                for conn in self.revalidating.pop(a.session_id, []):
-                    self.server.revalidated(conn, a.valid)
-            elif t is N.SyncDone:
-                if self.syncs:
-                    conn, pending = self.syncs.popleft()
-                    self.server.reply_sync(conn, pending)
-            elif t is N.Disconnected:
-                log.warning("lost the leader", leader=self.leader_sid, reason=a.reason)
-                self.stop(a.reason)
+            match a:
+                case N.Activate():
+                    # Follower/Observer/Learner: processReconfig; a role or leader change means
+                    # leaving this leader ("changes proposed in reconfig").
+                    qv = reconfig.config_from_string(a.config.decode("utf-8"))
+                    if self.peer.process_reconfig(qv, a.designated, a.zxid):
+                        if a.now:
+                            self.stop("changes proposed in reconfig")
+                            return
+                        leave = True
+                case N.SeenConfig():
+                    self.peer.set_last_seen(
+                        reconfig.config_from_string(a.config.decode("utf-8")))
+                case N.Send():
+                    self._send(a.qp)
+                case N.Apply():
+                    e = a.entry
+                    origin = self.origins.pop((e.hdr.clientId, e.hdr.cxid), _NO_ORIGIN)
+                    self.server.apply_committed(e.hdr, e.txn, origin)
+                    self.peer.db.committed(e.zxid,
+                                           committed_data(e.hdr, e.txn, e.digest, e.data))
+                    applied = True
+                case N.Persist():
+                    self._persist(a)
+                case N.PersistEpoch():
+                    self.peer.persist_epoch(a.name, a.value)
+                case N.Truncate():
+                    await carry_out(self.peer, self.peer.db.truncate(a.zxid), self._replace_db,
+                                    self._truncate_failed)
+                case N.LoadSnapshot():
+                    await carry_out(self.peer, self.peer.db.replace(), self._replace_db)
+                    tree = self.peer.new_tree()
+                    load_tree(a.snapshot, tree, a.zxid)
+                    self._replace_db(tree, dict(a.snapshot.sessions))
+                    log.info("loaded SNAP from the leader", zxid=hex(a.zxid),
+                             nodes=tree.node_count())
+                case N.ResetDatabase():
+                    await carry_out(self.peer, self.peer.db.replace(), self._replace_db)
+                    self._replace_db(self.peer.new_tree(), {})
+                case N.StartServing():
+                    self._start_serving(a.epoch)
+                case N.Revalidated():
+                    for conn in self.revalidating.pop(a.session_id, []):
+                        self.server.revalidated(conn, a.valid)
+                case N.SyncDone():
+                    if self.syncs:
+                        conn, pending = self.syncs.popleft()
+                        self.server.reply_sync(conn, pending)
+                case N.Disconnected():
+                    log.warning("lost the leader", leader=self.leader_sid, reason=a.reason)
+                    self.stop(a.reason)
+                case _:
+                    assert_never(a)
         if applied and self.server.serving:
             self.server.sink.maybe_snapshot(self.server.tree, self.server_sessions)
         if leave:
@@ -259,9 +261,10 @@ class LearnerHost:
         if self.done.is_set():
             return
         actions = self.core.persisted(self._durable_seq)
-        if all(type(a) is N.Send for a in actions):
-            for a in actions:
-                self._send(a.qp)  # the ACKs: no task needed
+        acks = [a.qp for a in actions if isinstance(a, N.Send)]
+        if len(acks) == len(actions):
+            for qp in acks:
+                self._send(qp)  # the ACKs: no task needed
         else:
             asyncio.ensure_future(self.execute(actions))
 
@@ -331,7 +334,7 @@ class LearnerHost:
         self._touched = set()
         return out
 
-    def _send_all(self, actions: list[Any]) -> None:
+    def _send_all(self, actions: list[N.LearnerAction]) -> None:
         for a in actions:
             if isinstance(a, N.Send):
                 self._send(a.qp)

@@ -1,6 +1,6 @@
 """Disk and database chores shared by the leader and learner hosts: the ordered persist worker
-(group commit of Persist actions, snapshot-then-discard-log, truncation), the SNAP body of the
-live tree, the on-disk log reader LearnerHandler syncs from, and the disk steps of the database
+(group commit of the cores' LogProposals/Persist actions, snapshot-then-discard-log,
+truncation), the SNAP body of the live tree, the on-disk log reader LearnerHandler syncs from, and the disk steps of the database
 core (pyzk/zab/database.py: reload, fast-forward, truncate).
 """
 
@@ -11,7 +11,7 @@ import os
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, assert_never
 
 import structlog
 
@@ -226,6 +226,8 @@ async def carry_out(peer: QuorumPeer, actions: list[DbAction],
             case ResyncFully():
                 if resync is not None:
                     await resync()
+            case _:
+                assert_never(a)
 
 
 def committed_data(hdr: r.TxnHeaderRecord, txn: r.TxnRecord, digest: r.TxnDigestRecord,
