@@ -1,7 +1,7 @@
 """Disk and database chores shared by the leader and learner hosts: the ordered persist worker
 (group commit of the cores' LogProposals/Persist actions, snapshot-then-discard-log,
-truncation), the SNAP body of the live tree, the on-disk log reader LearnerHandler syncs from, and the disk steps of the database
-core (pyzk/zab/database.py: reload, fast-forward, truncate).
+truncation), the SNAP body of the live tree, the on-disk log reader LearnerHandler syncs from,
+and the disk steps of the database core (pyzk/zab/database.py: reload, fast-forward, truncate).
 """
 
 from __future__ import annotations
