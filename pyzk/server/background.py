@@ -45,7 +45,7 @@ async def group_commit(srv: ZkServer) -> None:
         for hdr, txn, origin in batch:
             apply(hdr, txn, origin)
         # After this batch's replies are written: taking a snapshot copies the node table.
-        loop.call_soon(srv.sink.maybe_snapshot, srv.tree, srv.session_timeouts)
+        loop.call_soon(srv.sink.maybe_snapshot, srv.tree, srv.sessions.timeouts)
 
 
 def _start_flush(srv: ZkServer) -> tuple[Batch, Awaitable[object], float] | None:

@@ -220,7 +220,7 @@ class LeaderHost:
                 case _:
                     assert_never(a)
         if applied:
-            self.server.sink.maybe_snapshot(self.server.tree, self.server_sessions)
+            self.server.sink.maybe_snapshot(self.server.tree, self.server.sessions.timeouts)
 
     def _flush(self) -> None:
         self._flush_scheduled = False
@@ -241,9 +241,6 @@ class LeaderHost:
         if not self.done.is_set():
             self.execute(self.core.persisted(self._durable_seq))
 
-    def server_sessions(self) -> dict[int, int]:
-        return {sid: s.timeout_ms for sid, s in self.server.sessions.sessions.items()}
-
     def _send_snap(self, cid: L.Conn, zxid: int) -> None:
         ln = self.learners.get(cid)
         if ln is None:
@@ -253,7 +250,7 @@ class LeaderHost:
             raise RuntimeError(f"SNAP at {zxid:#x} but the tree is at "
                                f"{tree.last_processed_zxid:#x}")
         ln.out.append(encode_packet(packet(PT.SNAP, zxid)))
-        ln.out.append(snap_body(tree, self.server_sessions()))
+        ln.out.append(snap_body(tree, self.server.sessions.timeouts()))
         ln.write_out()
         log.info("sent SNAP", learner=ln.sid, zxid=hex(zxid))
 

@@ -212,12 +212,9 @@ class LearnerHost:
                 case _:
                     assert_never(a)
         if applied and self.server.serving:
-            self.server.sink.maybe_snapshot(self.server.tree, self.server_sessions)
+            self.server.sink.maybe_snapshot(self.server.tree, self.server.sessions.timeouts)
         if leave:
             self.stop("changes proposed in reconfig")
-
-    def server_sessions(self) -> dict[int, int]:
-        return {sid: s.timeout_ms for sid, s in self.server.sessions.sessions.items()}
 
     def _persist(self, a: N.Persist) -> None:
         seq = a.seq
@@ -246,7 +243,7 @@ class LearnerHost:
 
         self.peer.disk.submit([(e.hdr, e.txn, e.digest, e.data) for e in a.entries],
                               done, snapshot_tree=snap_tree,
-                              sessions=self.server_sessions, after=after)
+                              sessions=self.server.sessions.timeouts, after=after)
 
     def _persisted(self, seq: int) -> None:
         # The disk worker reports a whole group commit at once: one core call for all of it.

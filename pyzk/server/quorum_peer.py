@@ -173,7 +173,7 @@ class QuorumPeer:
             return {}
         if isinstance(old, ReadOnlyServer):
             return dict(old.global_sessions)
-        return {sid: s.timeout_ms for sid, s in old.sessions.sessions.items()}
+        return old.sessions.timeouts()
 
     def start_read_only(self) -> ReadOnlyServer:
         """QuorumPeer.run, LOOKING with readonlymode.enabled: ReadOnlyZooKeeperServer.startup

@@ -211,7 +211,7 @@ async def carry_out(peer: QuorumPeer, actions: list[DbAction],
             case ReplayLog():
                 srv = peer.server
                 assert srv is not None
-                sessions = {sid: s.timeout_ms for sid, s in srv.sessions.sessions.items()}
+                sessions = srv.sessions.timeouts()
                 n = fast_forward(peer.storage, srv.tree, sessions, db)
                 if n:
                     log.info("applied logged txns before the election", txns=n)

@@ -584,9 +584,6 @@ class ZkServer:
         if len(batch) == 1:  # group_commit clears the event when it takes the batch
             self.batch_ready.set()
 
-    def session_timeouts(self) -> dict[int, int]:
-        return {sid: s.timeout_ms for sid, s in self.sessions.sessions.items()}
-
     def _apply(self, hdr: r.TxnHeaderRecord, txn: r.TxnRecord, origin: Origin) -> None:
         t = hdr.type
         if t == OP_CREATE_SESSION and hdr.clientId not in self.sessions.sessions:
