@@ -13,13 +13,14 @@ from typing import TYPE_CHECKING
 import structlog
 
 from ..protocol import records as r
+from .pending import NO_ORIGIN, Origin
 
 if TYPE_CHECKING:
-    from .zkserver import Origin, TxnSink, ZkServer
+    from .zkserver import TxnSink, ZkServer
 
 log = structlog.get_logger("pyzk.server")
 
-Batch = list[tuple[r.TxnHeaderRecord, r.TxnRecord, "Origin"]]
+Batch = list[tuple[r.TxnHeaderRecord, r.TxnRecord, Origin]]
 
 
 async def group_commit(srv: ZkServer) -> None:
@@ -69,8 +70,6 @@ def _start_flush(srv: ZkServer) -> tuple[Batch, Awaitable[object], float] | None
 
 
 async def expire_sessions(srv: ZkServer) -> None:
-    from .zkserver import Origin
-
     while True:
         # Wake at the next expiry bucket (ExpiryQueue.getWaitTime), at most a tick away.
         deadline = srv.sessions.next_deadline_ms()
@@ -78,12 +77,12 @@ async def expire_sessions(srv: ZkServer) -> None:
         await asyncio.sleep(min(max(wait_ms, 1), srv.tick_ms) / 1000)
         for sid in srv.sessions.expire(srv.mono_ms()):
             try:
-                _expire_one(srv, sid, srv.wall_ms(), Origin)
+                _expire_one(srv, sid, srv.wall_ms())
             except Exception:  # noqa: PERF203 - one session's failure must not end expiry
                 log.error("Failed to expire session", session=hex(sid), exc_info=True)
 
 
-def _expire_one(srv: ZkServer, sid: int, now: int, origin: type[Origin]) -> None:
+def _expire_one(srv: ZkServer, sid: int, now: int) -> None:
     timeout = srv.sessions.sessions[sid].timeout_ms
     log.info("session expired", session=hex(sid), timeout=timeout)
     srv.stats.sessions_expired += 1
@@ -98,12 +97,10 @@ def _expire_one(srv: ZkServer, sid: int, now: int, origin: type[Origin]) -> None
         srv.prep.outstanding.discard(zxid)
         raise
     srv.next_zxid()
-    srv.enqueue_txn(txn, origin(None, None))
+    srv.enqueue_txn(txn, NO_ORIGIN)
 
 
 async def expire_containers(srv: ZkServer) -> None:
-    from .zkserver import Origin
-
     interval = srv.config.container_check_interval_ms
     max_per_minute = srv.config.container_max_per_minute
     while True:
@@ -125,7 +122,7 @@ async def expire_containers(srv: ZkServer) -> None:
             if txn is None:
                 continue
             srv.next_zxid()
-            srv.enqueue_txn(txn, Origin(None, None))
+            srv.enqueue_txn(txn, NO_ORIGIN)
 
 
 async def purge_periodically(sink: TxnSink, interval_s: float) -> None:

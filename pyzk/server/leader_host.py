@@ -25,8 +25,8 @@ from ..zab import reconfig
 from ..zab.packets import PT, Packet, QuorumStreamReader, encode_packet, packet
 from ..zab.quorum import QuorumMaj
 from ..zab.zxid import make_zxid
+from .pending import NO_ORIGIN, Origin
 from .replication import committed_data, disk_log_reader, snap_body
-from .zkserver import Origin
 
 if TYPE_CHECKING:
     from .connection import ClientConn
@@ -35,7 +35,6 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger("pyzk.leader")
 
-_NO_ORIGIN = Origin(None, None)
 
 
 class _Learner:
@@ -184,7 +183,7 @@ class LeaderHost:
                             self._flush_scheduled = True
                             self._loop.call_soon(self._flush)
                 case L.ApplyCommitted():
-                    origin = self.origins.pop(a.zxid, _NO_ORIGIN)
+                    origin = self.origins.pop(a.zxid, NO_ORIGIN)
                     self.server.apply_committed(a.hdr, a.txn, origin)
                     self.peer.db.committed(a.zxid,
                                            committed_data(a.hdr, a.txn, a.digest, a.data))
@@ -359,24 +358,24 @@ class LeaderHost:
             srv.sessions.add(fr.session_id, timeout, srv.mono_ms())
             srv.enqueue_txn(srv.prep.create_session_txn(fr.session_id, timeout,
                                                          srv.next_zxid(), now, fr.cxid),
-                             _NO_ORIGIN)
+                             NO_ORIGIN)
             return
         if fr.type == Op.CLOSE_SESSION:
             srv.sessions.set_closing(fr.session_id)
             srv.enqueue_txn(srv.prep.close_session_txn(fr.session_id, fr.cxid,
-                                                        srv.next_zxid(), now), _NO_ORIGIN)
+                                                        srv.next_zxid(), now), NO_ORIGIN)
             return
         spec = CLIENT_OPS.get(fr.type)
         hdr = r.TxnHeader(fr.session_id, fr.cxid, 0, now, Op.ERROR)
         if spec is None or not spec.write:
             srv.enqueue_txn((hdr._replace(zxid=srv.next_zxid()),
-                              r.ErrorTxn(int(Err.UNIMPLEMENTED))), _NO_ORIGIN)
+                              r.ErrorTxn(int(Err.UNIMPLEMENTED))), NO_ORIGIN)
             return
         s = srv.sessions.sessions.get(fr.session_id)
         if s is None or s.closing:
             # PrepRequestProcessor: sessionTracker.checkSession fails -> SESSIONEXPIRED.
             srv.enqueue_txn((hdr._replace(zxid=srv.next_zxid()),
-                              r.ErrorTxn(int(Err.SESSIONEXPIRED))), _NO_ORIGIN)
+                              r.ErrorTxn(int(Err.SESSIONEXPIRED))), NO_ORIGIN)
             return
         record: r.Record  # the request, a multi's ops, or the JuteError decoding raised
         try:
@@ -388,11 +387,11 @@ class LeaderHost:
                 record = None
         except JuteError:
             srv.enqueue_txn((hdr._replace(zxid=srv.next_zxid()),
-                              r.ErrorTxn(int(Err.MARSHALLINGERROR))), _NO_ORIGIN)
+                              r.ErrorTxn(int(Err.MARSHALLINGERROR))), NO_ORIGIN)
             return
         auth = list(a.authinfo or [])
         req = Request(fr.session_id, fr.cxid, fr.type, record, auth, None)
-        srv.enqueue_txn(srv.prep.prep(req, srv.next_zxid(), now), _NO_ORIGIN)
+        srv.enqueue_txn(srv.prep.prep(req, srv.next_zxid(), now), NO_ORIGIN)
 
     # -- views -------------------------------------------------------------------------------
     def learner_info(self) -> list[tuple[int, str, bool]]:

@@ -21,8 +21,8 @@ from ..storage.snapshot import load_tree
 from ..zab import learner as N
 from ..zab import reconfig
 from ..zab.packets import Packet, QuorumStreamReader, encode_packet
+from .pending import NO_ORIGIN, Origin
 from .replication import carry_out, committed_data
-from .zkserver import Origin
 
 if TYPE_CHECKING:
     from ..tree.datatree import DataTree
@@ -32,7 +32,6 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger("pyzk.learner")
 
-_NO_ORIGIN = Origin(None, None)
 
 
 CONNECT_RETRY_FIRST_S = 0.01
@@ -175,7 +174,7 @@ class LearnerHost:
                     self._send(a.qp)
                 case N.Apply():
                     e = a.entry
-                    origin = self.origins.pop((e.hdr.clientId, e.hdr.cxid), _NO_ORIGIN)
+                    origin = self.origins.pop((e.hdr.clientId, e.hdr.cxid), NO_ORIGIN)
                     self.server.apply_committed(e.hdr, e.txn, origin)
                     self.peer.db.committed(e.zxid,
                                            committed_data(e.hdr, e.txn, e.digest, e.data))

@@ -9,8 +9,14 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from ..pipeline.request import Request
+from ..protocol import records as r
+
+if TYPE_CHECKING:
+    from ..tree.datatree import TxnResult
+    from .connection import ClientConn
 
 
 class Pending:
@@ -42,3 +48,18 @@ class ReplyQueue(deque[Pending]):
                 head.reply = run_read(head.req)
             self.popleft()
             emit(head, head.reply)
+
+
+class Origin:
+    """Who waits for a txn: a client request, a connecting client, or the server itself."""
+
+    __slots__ = ("conn", "pending", "on_applied")
+
+    def __init__(self, conn: ClientConn | None, pending: Pending | None,
+                 on_applied: Callable[[r.TxnHeaderRecord, TxnResult], None] | None = None) -> None:
+        self.conn = conn
+        self.pending = pending
+        self.on_applied = on_applied
+
+
+NO_ORIGIN = Origin(None, None)  # a txn nobody waits for

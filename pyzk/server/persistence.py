@@ -28,8 +28,8 @@ from ..storage.txnlog import SnapshotTrigger
 from ..tree.datatree import DataTree
 
 if TYPE_CHECKING:
+    from .pending import Origin
     from .stats import ServerStats
-    from .zkserver import Origin
 
 log = structlog.get_logger("pyzk.storage")
 

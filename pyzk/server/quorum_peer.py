@@ -28,7 +28,6 @@ from ..zab.quorum import QuorumMaj
 from ..zab.vote import ServerState, Vote
 from ..zab.zxid import epoch_of
 from .auth import enable_auth_providers
-from .connection import ClientConn
 from .fourlw_port import FourLetterWords
 from .leader_host import LeaderHost
 from .learner_host import LearnerHost
@@ -37,6 +36,7 @@ from .quorum_net import PLAIN, QuorumNet, quorum_net
 from .quorum_view import QuorumView
 from .readonly import ReadOnlyServer, grace_ms
 from .replication import PersistWorker, carry_out, logged_txns
+from .startup import ClientPorts, StartupError, listen_error, start_front_ends
 from .stats import ServerStats
 from .zkserver import ZkServer
 
@@ -80,8 +80,7 @@ class QuorumPeer:
         self.metrics = ServerMetrics()
         self.net: QuorumNet = PLAIN  # sslQuorum / portUnification, set up at start
         self.view = QuorumView(self)
-        self._listener: asyncio.base_events.Server | None = None
-        self._secure_listener: asyncio.base_events.Server | None = None
+        self.ports: ClientPorts | None = None
         self._extras: list[Stoppable] = []
         self._main: asyncio.Task[None] | None = None
         self._stopping = False
@@ -235,49 +234,20 @@ class QuorumPeer:
                        reconfig_enabled=self.reconfig_enabled)
         self.election = ElectionService(self.fle, manager)
         self.election.on_config = lambda qv: self.process_reconfig(qv, None, None)
-        from .runtime import StartupError, _front_ends, listen_error
-
         try:
             await self.election.start()
         except OSError as e:
             raise StartupError(listen_error("election port", self.me.host,
                                             self.me.election_port, e)) from None
         words = FourLetterWords(cfg, self.view)
-        loop = asyncio.get_running_loop()
-        host = cfg.client_port_address or None
-        if cfg.client_port:
-            try:
-                self._listener = await loop.create_server(
-                    lambda: ClientConn(self.server, words, cfg.max_client_cnxns,  # type: ignore[arg-type]
-                                       self.per_ip),
-                    host=host, port=cfg.client_port, reuse_address=True,
-                    backlog=cfg.client_port_listen_backlog if cfg.client_port_listen_backlog > 0
-                    else 1024)
-            except OSError as e:
-                raise StartupError(listen_error("client port", host, cfg.client_port, e)
-                                   ) from None
         enable_auth_providers(cfg)
-        if cfg.secure_client_port:  # TLS port (pyzk/server/tls.py); its own per-IP counts
-            from .tls import TlsClientConn, start_secure_listener
-
-            secure_per_ip: dict[str, int] = {}
-            try:
-                self._secure_listener = await start_secure_listener(
-                    cfg, lambda: TlsClientConn(self.server, words,  # type: ignore[arg-type]
-                                               cfg.max_client_cnxns, secure_per_ip))
-            except OSError as e:
-                raise StartupError(listen_error(
-                    "secure client port", cfg.secure_client_port_address or None,
-                    cfg.secure_client_port, e)) from None
-
-        for starter in _front_ends():
-            extra = await starter(cfg, self.view)
-            if extra is not None:
-                self._extras.append(extra)
+        self.ports = ClientPorts(cfg, lambda: self.server, lambda: words, self.per_ip)
+        await self.ports.open(start_serving=True)  # sessions wait for a leader (ZkServer.serving)
+        self._extras = await start_front_ends(cfg, self.view)
         self._main = asyncio.ensure_future(self._run())
         self._main.add_done_callback(self._main_done)
         log.info("quorum peer started", myid=self.my_id, client_port=cfg.client_port,
-                 address=host or "0.0.0.0", quorum_port=self.me.quorum_port,
+                 address=cfg.client_port_address or "0.0.0.0", quorum_port=self.me.quorum_port,
                  election_port=self.me.election_port, zxid=hex(tree.last_processed_zxid),
                  current_epoch=self.current_epoch, accepted_epoch=self.accepted_epoch,
                  data_dir=str(cfg.data_dir), version=__version__,
@@ -300,9 +270,8 @@ class QuorumPeer:
             self._main.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._main
-        for listener in (self._listener, self._secure_listener):
-            if listener is not None:
-                listener.close()
+        if self.ports is not None:
+            self.ports.close()
         for extra in self._extras:
             await extra.stop()
         if self.server is not None:

@@ -10,11 +10,11 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from ..fourlw.info import DEFAULT_TRACE_MASK, ConfInfo, QuorumConf, QuorumInfo, ServerStatsInfo
+from .leader_host import LeaderHost
 from .view import LiveView
 
 if TYPE_CHECKING:
     from ..metrics import ServerMetrics
-    from .leader_host import LeaderHost
     from .quorum_peer import QuorumPeer
     from .zkserver import ZkServer
 
@@ -65,8 +65,6 @@ class QuorumView(LiveView):
         return f"{state} - {'broadcast' if state != 'looking' else 'election'}"
 
     def _leader(self) -> LeaderHost | None:
-        from .leader_host import LeaderHost
-
         role = self.peer.role
         return role if isinstance(role, LeaderHost) else None
 

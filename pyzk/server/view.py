@@ -22,6 +22,7 @@ from ..fourlw.info import (
     QuorumInfo,
     ServerStatsInfo,
 )
+from .tls import TlsClientConn
 
 if TYPE_CHECKING:
     from ..metrics import ServerMetrics
@@ -120,8 +121,6 @@ def quota_gauge_sets(tree: DataTree) -> dict[str, dict[str, int]]:
 
 
 def _is_tls(conn: ClientConn) -> bool:
-    from .tls import TlsClientConn
-
     return isinstance(conn, TlsClientConn)
 
 

@@ -46,7 +46,7 @@ from ..tree.datatree import DataTree, TxnResult
 from . import background
 from .auth import authenticate, client_infos
 from .clock import SYSTEM_CLOCK, Clock
-from .pending import Pending
+from .pending import NO_ORIGIN, Origin, Pending
 from .stats import ServerStats
 
 # Err/EventType members as module globals for the hot paths (see protocol.opcodes' OP_*)
@@ -105,19 +105,6 @@ class WritePath(Protocol):
     def touched(self, session_id: int) -> None: ...
 
 
-class Origin:
-    """Who waits for a txn: a client request, a connecting client, or the server itself."""
-
-    __slots__ = ("conn", "pending", "on_applied")
-
-    def __init__(self, conn: ClientConn | None, pending: Pending | None,
-                 on_applied: Callable[[r.TxnHeaderRecord, TxnResult], None] | None = None) -> None:
-        self.conn = conn
-        self.pending = pending
-        self.on_applied = on_applied
-
-
-_NO_ORIGIN = Origin(None, None)
 
 
 class ZkServer:
@@ -644,7 +631,7 @@ class ZkServer:
         Never raises: the loop that calls this applies everyone's txns, so a failure in one
         txn's bookkeeping or reply answers that request MARSHALLINGERROR and goes on."""
         try:
-            self._apply(hdr, txn, origin or _NO_ORIGIN)
+            self._apply(hdr, txn, origin or NO_ORIGIN)
         except Exception:
             log.error("Failed to process committed txn", session=hex(hdr.clientId),
                       zxid=hex(hdr.zxid), type=hdr.type, exc_info=True)
