@@ -16,6 +16,7 @@ import structlog
 from ..config.keys import DIGEST_ALGORITHMS
 from ..config.model import Config
 from ..protocol import records as r
+from ..protocol.jute import java_utf8
 from ..tree import acl
 
 log = structlog.get_logger("pyzk.auth")
@@ -82,7 +83,7 @@ def authenticate(scheme: str | None, auth: bytes | None, peer_ip: str,
             # handleAuthentication's `new String(authData)` throws on a null buffer; processPacket
             # answers the RuntimeException AUTHFAILED and closes the connection.
             return None
-        digest = digest_of(acl.java_utf8(auth))
+        digest = digest_of(java_utf8(auth))
         ids = [r.Id("digest", digest)]
         if super_digest is not None and digest == super_digest:
             ids.append(r.Id("super", ""))

@@ -33,7 +33,7 @@ class QuorumView(LiveView):
         return self.peer.server  # type: ignore[return-value]
 
     @property
-    def metrics(self) -> ServerMetrics:  # type: ignore[override]
+    def metrics(self) -> ServerMetrics:
         return self.peer.metrics  # one ServerMetrics for the process, as Java's singleton
 
     @metrics.setter
