@@ -1,72 +1,22 @@
-"""The standalone server's background tasks: group commit of the txn log (SyncRequestProcessor),
-session expiry (SessionTrackerImpl), container/TTL cleanup (ContainerManager) and autopurge
+"""The standalone server's background tasks besides group commit (group_commit.py): session
+expiry (SessionTrackerImpl), container/TTL cleanup (ContainerManager) and autopurge
 (DatadirCleanupManager). Each runs as an asyncio task over a ZkServer.
 """
 
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Awaitable
 from typing import TYPE_CHECKING
 
 import structlog
 
-from ..protocol import records as r
-from .pending import NO_ORIGIN, Origin
+from .pending import NO_ORIGIN
 
 if TYPE_CHECKING:
-    from .zkserver import TxnSink, ZkServer
+    from .persistence import TxnSnapLog
+    from .zkserver import ZkServer
 
 log = structlog.get_logger("pyzk.server")
-
-Batch = list[tuple[r.TxnHeaderRecord, r.TxnRecord, Origin]]
-
-
-async def group_commit(srv: ZkServer) -> None:
-    """Group commit, double-buffered: while batch N is applied on the loop, batch N+1
-    (everything that arrived during N's fsync) is already being written and fsynced."""
-    inflight: tuple[Batch, Awaitable[object], float] | None = None
-    loop = asyncio.get_running_loop()
-    while True:
-        if inflight is None:
-            await srv.batch_ready.wait()
-            inflight = _start_flush(srv)
-            if inflight is None:
-                continue
-        batch, flushed, t0 = inflight
-        await flushed
-        elapsed = time.monotonic() - t0
-        srv.stats.record_fsync(elapsed, len(batch))
-        if elapsed * 1000 > srv.fsync_warn_ms:
-            log.warning("fsync of the txn log took too long", ms=int(elapsed * 1000),
-                        txns=len(batch))
-        inflight = _start_flush(srv)
-        apply = srv.apply_committed
-        for hdr, txn, origin in batch:
-            apply(hdr, txn, origin)
-        # After this batch's replies are written: taking a snapshot copies the node table.
-        loop.call_soon(srv.sink.maybe_snapshot, srv.tree, srv.sessions.timeouts)
-
-
-def _start_flush(srv: ZkServer) -> tuple[Batch, Awaitable[object], float] | None:
-    """Append the waiting batch to the log and start its write (+fsync) in a thread."""
-    srv.batch_ready.clear()
-    batch, srv.batch = srv.batch, []
-    if not batch:
-        return None
-    sink = srv.sink
-    sink.append_batch(batch)
-    t0 = time.monotonic()
-    loop = asyncio.get_running_loop()
-    if srv.force_sync:
-        flushed: Awaitable[object] = loop.run_in_executor(None, sink.flush, True)
-    else:
-        sink.flush(False)
-        done: asyncio.Future[None] = loop.create_future()
-        done.set_result(None)
-        flushed = done
-    return batch, flushed, t0
 
 
 async def expire_sessions(srv: ZkServer) -> None:
@@ -125,7 +75,7 @@ async def expire_containers(srv: ZkServer) -> None:
             srv.enqueue_txn(txn, NO_ORIGIN)
 
 
-async def purge_periodically(sink: TxnSink, interval_s: float) -> None:
+async def purge_periodically(sink: TxnSnapLog, interval_s: float) -> None:
     loop = asyncio.get_running_loop()
     while True:
         await loop.run_in_executor(None, sink.purge)

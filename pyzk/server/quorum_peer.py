@@ -29,13 +29,14 @@ from ..zab.vote import ServerState, Vote
 from ..zab.zxid import epoch_of
 from .auth import enable_auth_providers
 from .fourlw_port import FourLetterWords
+from .group_commit import GroupCommit
 from .leader_host import LeaderHost
 from .learner_host import LearnerHost
 from .persistence import TxnSnapLog, open_storage
 from .quorum_net import PLAIN, QuorumNet, quorum_net
 from .quorum_view import QuorumView
 from .readonly import ReadOnlyServer, grace_ms
-from .replication import PersistWorker, carry_out, logged_txns
+from .replication import carry_out, logged_txns
 from .startup import ClientPorts, StartupError, listen_error, start_front_ends
 from .stats import ServerStats
 from .zkserver import ZkServer
@@ -73,7 +74,7 @@ class QuorumPeer:
         self.current_epoch = 0
         # The committed window, unsaved SNAP trees, full resyncs (pyzk/zab/database.py).
         self.db = ReplicaDatabase(config.commit_log_count)
-        self.disk: PersistWorker = None  # type: ignore[assignment]
+        self.disk: GroupCommit = None  # type: ignore[assignment]
         self.election: ElectionService | None = None
         self.fle: FLE | None = None
         self.per_ip: dict[str, int] = {}
@@ -223,7 +224,7 @@ class QuorumPeer:
         self.new_server(leading=False, tree=tree, sessions=sessions)
         self._load_epochs()
         self.db.loaded(tree.last_processed_zxid, logged_txns(self.storage))
-        self.disk = PersistWorker(self.storage, cfg.force_sync)
+        self.disk = GroupCommit(self.storage, cfg.force_sync, log_failure=True)
         self.disk.start()
         view = {sid: (s.host, s.election_port) for sid, s in cfg.servers.items()}
         self.net = quorum_net(cfg)

@@ -18,7 +18,8 @@ from ..protocol.codes import Err
 from ..protocol.opcodes import CLIENT_OPS, Op
 from ..tree.datatree import DataTree
 from .pending import Pending
-from .zkserver import TxnSink, ZkServer
+from .persistence import TxnSnapLog
+from .zkserver import ZkServer
 
 if TYPE_CHECKING:
     from .connection import ClientConn
@@ -47,7 +48,7 @@ class ReadOnlyServer(ZkServer):
 
     read_only = True
 
-    def __init__(self, config: Config, tree: DataTree, sink: TxnSink,
+    def __init__(self, config: Config, tree: DataTree, sink: TxnSnapLog,
                  global_sessions: dict[int, int], server_id: int) -> None:
         super().__init__(config, tree, sink, sessions=None, server_id=server_id)
         self.global_sessions = dict(global_sessions)

@@ -1,14 +1,11 @@
-"""Disk and database chores shared by the leader and learner hosts: the ordered persist worker
-(group commit of the cores' LogProposals/Persist actions, snapshot-then-discard-log,
-truncation), the SNAP body of the live tree, the on-disk log reader LearnerHandler syncs from,
-and the disk steps of the database core (pyzk/zab/database.py: reload, fast-forward, truncate).
+"""Disk and database chores shared by the leader and learner hosts: truncation, the SNAP body
+of the live tree, the on-disk log reader LearnerHandler syncs from, and the disk steps of the
+database core (pyzk/zab/database.py: reload, fast-forward, truncate). Their log writes go
+through the one group-commit worker (group_commit.py).
 """
 
 from __future__ import annotations
 
-import asyncio
-import os
-from collections import deque
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, assert_never
@@ -26,7 +23,7 @@ from ..storage.logfile import (
     zxid_from_name,
 )
 from ..storage.recovery import replay
-from ..storage.snapshot import SnapshotView, capture, node_record
+from ..storage.snapshot import capture, node_record
 from ..tree.datatree import DataTree
 from ..zab.database import CutLog, DbAction, Drain, Reload, ReplayLog, ReplicaDatabase, ResyncFully
 from ..zab.packets import encode_snap_body_records, encode_txn
@@ -41,121 +38,6 @@ log = structlog.get_logger("pyzk.replication")
 # after the one holding the peer's zxid are at most snapshotSizeFactor (0.33) of the newest
 # snapshot's size; beyond that the leader sends a SNAP, as Java does (and the log is not read).
 SNAPSHOT_SIZE_FACTOR = 0.33
-
-
-# (hdr, txn, digest, body): body is the serialized txn (the PROPOSAL data) or None to encode.
-LogEntry = tuple[r.TxnHeaderRecord, r.TxnRecord, r.TxnDigestRecord, "bytes | None"]
-
-
-class _Job:
-    __slots__ = ("entries", "snapshot", "after", "done")
-
-    def __init__(self, entries: list[LogEntry], snapshot: SnapshotView | None,
-                 after: Callable[[], None] | None, done: Callable[[], None]) -> None:
-        self.entries = entries
-        self.snapshot = snapshot  # a SnapshotView captured on the loop, or None
-        self.after = after        # blocking work after the fsync (currentEpoch), in the thread
-        self.done = done          # on the loop, after everything is durable
-
-
-class PersistWorker:
-    """SyncRequestProcessor for a quorum member: jobs are made durable strictly in order;
-    consecutive plain appends share one write+fsync (group commit)."""
-
-    def __init__(self, storage: TxnSnapLog, force_sync: bool = True) -> None:
-        self.storage = storage
-        self.force_sync = force_sync
-        self._jobs: deque[_Job] = deque()
-        self._wake = asyncio.Event()
-        self._idle = asyncio.Event()
-        self._idle.set()
-        self._task: asyncio.Task[None] | None = None
-        self.failed: BaseException | None = None
-
-    def start(self) -> None:
-        self._task = asyncio.ensure_future(self._run())
-
-    async def stop(self) -> None:
-        await self.wait_idle()
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except (asyncio.CancelledError, Exception):  # noqa: S110 - shutdown only
-                pass
-
-    def submit(self, entries: list[LogEntry], done: Callable[[], None],
-               snapshot_tree: DataTree | None = None,
-               sessions: Callable[[], dict[int, int]] | None = None,
-               after: Callable[[], None] | None = None) -> None:
-        """Queue (hdr, txn, digest, body) entries; a snapshot of `snapshot_tree` (with the
-        session timeouts `sessions()`) is captured now."""
-        view = (capture(snapshot_tree, sessions() if sessions is not None else {})
-                if snapshot_tree is not None else None)
-        self._jobs.append(_Job(entries, view, after, done))
-        if self._idle.is_set():
-            self._idle.clear()
-        if not self._wake.is_set():
-            self._wake.set()
-
-    async def wait_idle(self) -> None:
-        while self._jobs or not self._idle.is_set():
-            if self.failed is not None or self._task is None or self._task.done():
-                return
-            await self._idle.wait()
-
-    async def _run(self) -> None:
-        loop = asyncio.get_running_loop()
-        while True:
-            if not self._jobs:
-                self._idle.set()
-                self._wake.clear()
-                await self._wake.wait()
-                continue
-            batch: list[_Job] = []
-            while self._jobs and (not batch or (self._jobs[0].snapshot is None
-                                                and batch[-1].after is None)):
-                batch.append(self._jobs.popleft())
-                if batch[-1].snapshot is not None or batch[-1].after is not None:
-                    break
-            try:
-                await loop.run_in_executor(None, self._write, batch)
-            except BaseException as e:
-                self.failed = e
-                log.critical("txn log write failed", error=repr(e))
-                self._idle.set()
-                raise
-            for job in batch:
-                job.done()
-
-    def _write(self, batch: list[_Job]) -> None:
-        """Worker thread: snapshot (then drop the old logs), appends, one fsync, then `after`."""
-        st = self.storage
-        for job in batch:
-            if job.snapshot is not None:
-                st.writer.flush(self.force_sync)
-                st.datadir.save_snapshot(job.snapshot, self.force_sync)
-                discard_logs(st)
-            w = st.writer
-            for hdr, txn, digest, body in job.entries:
-                if body is None:
-                    w.append(hdr, txn, digest)
-                else:
-                    w.append_serialized(hdr, body)
-        st.writer.flush(self.force_sync)
-        for job in batch:
-            if job.after is not None:
-                job.after()
-
-
-def discard_logs(storage: TxnSnapLog) -> None:
-    """After a sync snapshot every older log is superseded (it may hold a divergent history
-    past the snapshot zxid): close the writer and delete them; the next append opens a file."""
-    storage.writer.close(False)
-    for path in sorted_logs(storage.datadir.log_dir):
-        os.unlink(path)
-    storage.writer = TxnLogWriter(storage.datadir.log_dir,
-                                  prealloc=storage.config.pre_alloc_size_kb * 1024)
 
 
 def truncate(storage: TxnSnapLog, zxid: int) -> bool:

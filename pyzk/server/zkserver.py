@@ -11,7 +11,6 @@ import asyncio
 import struct
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 import structlog
@@ -46,7 +45,9 @@ from ..tree.datatree import DataTree, TxnResult
 from . import background
 from .auth import authenticate, client_infos
 from .clock import SYSTEM_CLOCK, Clock
+from .group_commit import ClientTxn, GroupCommit
 from .pending import NO_ORIGIN, Origin, Pending
+from .persistence import TxnSnapLog
 from .stats import ServerStats
 
 # Err/EventType members as module globals for the hot paths (see protocol.opcodes' OP_*)
@@ -69,22 +70,6 @@ _EMPTY_MULTI_RESPONSE = r.MultiHeader.to_bytes(r.MultiHeader(-1, True, -1))
 # enableEagerACLCheck: ZooKeeperServer.effectiveACLPerms; ZKDatabase.isSpecialPath.
 _EAGER_PERMS: dict[int, int] = {Op.CREATE: 4, Op.CREATE2: 4, Op.DELETE: 8, Op.SET_DATA: 2, Op.SET_ACL: 16}
 _SPECIAL_PATHS = frozenset({"/", "/zookeeper", "/zookeeper/quota", "/zookeeper/config"})
-
-
-class TxnSink(Protocol):
-    """Where txns go before they are applied (the txn log).
-
-    append() runs on the loop; flush() blocks (write + fsync) and runs in a worker thread;
-    maybe_snapshot() runs on the loop after a batch is applied.
-    """
-
-    last_snapshot: tuple[int, int] | None  # (zxid, time) of the last snapshot written
-
-    def append(self, hdr: r.TxnHeaderRecord, txn: r.TxnRecord) -> None: ...
-    def append_batch(self, txns: list[tuple[r.TxnHeaderRecord, r.TxnRecord, Origin]]) -> None: ...
-    def flush(self, fsync: bool) -> int: ...
-    def maybe_snapshot(self, tree: DataTree, sessions: Callable[[], dict[int, int]]) -> None: ...
-    def purge(self) -> list[Path]: ...
 
 
 class WritePath(Protocol):
@@ -111,7 +96,7 @@ class ZkServer:
     # ReadOnlyServer (pyzk.server.readonly) says True: finishSessionInit's readOnly flag.
     read_only = False
 
-    def __init__(self, config: Config, tree: DataTree, sink: TxnSink,
+    def __init__(self, config: Config, tree: DataTree, sink: TxnSnapLog,
                  sessions: dict[int, int] | None = None, server_id: int = 0,
                  clock: Clock = SYSTEM_CLOCK) -> None:
         self.config = config
@@ -162,12 +147,12 @@ class ZkServer:
         self.owner: dict[int, ClientConn] = {}
         self.stats = ServerStats()
         self.serving = True
-        self.batch: list[tuple[r.TxnHeaderRecord, r.TxnRecord, Origin]] = []
-        self.batch_ready = asyncio.Event()
+        # Standalone: this server's own txn log writer (a quorum member's is QuorumPeer.disk).
+        self.commits = GroupCommit(sink, self.force_sync, self._fsynced)
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = False
         self.on_fatal: Callable[[], None] | None = None
-        self.storage: TxnSink = sink  # the same object as sink, under the name views read
+        self.storage = sink  # the same object as sink, under the name views read
         self.metrics: ServerMetrics | None = None  # set when the metrics front end starts
         # Quorum mode (pyzk.server.quorum_peer): the write path, and whether this server
         # expires sessions and containers (only the leader does: LeaderSessionTracker).
@@ -185,7 +170,7 @@ class ZkServer:
 
     # -- lifecycle ------------------------------------------------------------------------
     def start(self) -> None:
-        self._tasks = [asyncio.create_task(background.group_commit(self), name="pyzk-commit")]
+        self._tasks = [] if self.writes is not None else [self.commits.start("pyzk-commit")]
         if self.leads:
             self._tasks += [
                 asyncio.create_task(background.expire_sessions(self), name="pyzk-expiry"),
@@ -194,7 +179,7 @@ class ZkServer:
         for t in self._tasks:
             t.add_done_callback(self._task_died)
         hours = self.config.autopurge_purge_interval_hours
-        if hours > 0 and hasattr(self.sink, "purge"):
+        if hours > 0:
             self._tasks.append(asyncio.create_task(
                 background.purge_periodically(self.sink, hours * 3600), name="pyzk-purge"))
 
@@ -566,10 +551,21 @@ class ZkServer:
         if self.writes is not None:
             self.writes.submit(txn[0], txn[1], origin)
             return
-        batch = self.batch
-        batch.append((txn[0], txn[1], origin))
-        if len(batch) == 1:  # group_commit clears the event when it takes the batch
-            self.batch_ready.set()
+        self.commits.add((txn[0], txn[1], origin), self._durable)
+
+    def _durable(self, txns: list[ClientTxn]) -> None:
+        """A standalone batch is in the log: apply it, then maybe snapshot."""
+        apply = self.apply_committed
+        for hdr, txn, origin in txns:
+            apply(hdr, txn, origin)
+        # After this batch's replies are written: taking a snapshot copies the node table.
+        asyncio.get_running_loop().call_soon(self.sink.maybe_snapshot, self.tree,
+                                             self.sessions.timeouts)
+
+    def _fsynced(self, seconds: float, txns: int) -> None:
+        self.stats.record_fsync(seconds, txns)
+        if seconds * 1000 > self.fsync_warn_ms:
+            log.warning("fsync of the txn log took too long", ms=int(seconds * 1000), txns=txns)
 
     def _apply(self, hdr: r.TxnHeaderRecord, txn: r.TxnRecord, origin: Origin) -> None:
         t = hdr.type
