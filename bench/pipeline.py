@@ -1,6 +1,6 @@
 """In-process cost of the standalone request pipeline, per request, without sockets.
 
-Drives a real ZkServer (real Storage on a temporary dataDir, real ClientConn objects) through
+Drives a real ZkServer (real TxnSnapLog on a temporary dataDir, real ClientConn objects) through
 an in-memory transport: request frames in, reply frames out, group commit on the event loop
 (the fsync itself is left out: forceSync=no, so the figure is the interpreter's share of a
 write). Reports microseconds of wall time per request, the minimum of several rounds, which is

@@ -7,7 +7,7 @@ the tree (ACL checks, watch registration, setWatches replay) and returns (err, b
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from ..protocol import records as r
@@ -41,7 +41,14 @@ _STAT = struct.Struct(">qqqqiiiqiiq")
 _NULL = b"\xff\xff\xff\xff"
 _SYNC = KeeperState.SYNC_CONNECTED
 _READ, _ADMIN = int(Perms.READ), int(Perms.ADMIN)
-_OK_RESPONSE = r.ErrorResponse.to_bytes(r.ErrorResponse(0))
+_OK_RESPONSE: bytes = r.ErrorResponse.to_bytes(r.ErrorResponse(0))
+# Reply encoders with their result type (records are built at run time, so mypy sees Any).
+_encode_children2: Callable[[Any], bytes] = r.GetChildren2Response.to_bytes
+_encode_children: Callable[[Any], bytes] = r.GetChildrenResponse.to_bytes
+_encode_acl: Callable[[Any], bytes] = r.GetACLResponse.to_bytes
+_encode_ephemerals: Callable[[Any], bytes] = r.GetEphemeralsResponse.to_bytes
+_encode_who_am_i: Callable[[Any], bytes] = r.WhoAmIResponse.to_bytes
+_encode_sync: Callable[[Any], bytes] = r.SyncResponse.to_bytes
 
 
 class _Marshalling(Exception):
@@ -186,8 +193,8 @@ def _children(tree: DataTree, req: Request, rec: Any, with_stat: bool) -> bytes:
         tree.watches.child.add(path, req.watcher, STANDARD)
     kids = list(n.children) if n.children else []
     if with_stat:
-        return r.GetChildren2Response.to_bytes(r.GetChildren2Response(kids, tree.stat_of(n)))
-    return r.GetChildrenResponse.to_bytes(r.GetChildrenResponse(kids))
+        return _encode_children2(r.GetChildren2Response(kids, tree.stat_of(n)))
+    return _encode_children(r.GetChildrenResponse(kids))
 
 
 def _get_acl(tree: DataTree, req: Request, rec: Any, events: list[Event]) -> bytes:
@@ -198,7 +205,7 @@ def _get_acl(tree: DataTree, req: Request, rec: Any, events: list[Event]) -> byt
         raise KeeperError(Err.NOAUTH, path)
     if not tree.skip_acl and not has_perm(acl, _ADMIN, req.auth):
         acl = redact_digests(acl)  # callers without ADMIN do not see digest hashes
-    return r.GetACLResponse.to_bytes(r.GetACLResponse(list(acl), tree.stat_of(n)))
+    return _encode_acl(r.GetACLResponse(list(acl), tree.stat_of(n)))
 
 
 def _all_children(tree: DataTree, req: Request, rec: Any, events: list[Event]) -> bytes:
@@ -210,7 +217,7 @@ def _all_children(tree: DataTree, req: Request, rec: Any, events: list[Event]) -
 
 def _ephemerals(tree: DataTree, req: Request, rec: Any, events: list[Event]) -> bytes:
     paths = tree.get_ephemerals(req.session_id, rec.prefixPath)
-    return r.GetEphemeralsResponse.to_bytes(r.GetEphemeralsResponse(paths))
+    return _encode_ephemerals(r.GetEphemeralsResponse(paths))
 
 
 def _multi_read(tree: DataTree, req: Request, rec: Any, events: list[Event]) -> bytes:
@@ -332,11 +339,11 @@ def _set_watches(tree: DataTree, req: Request, rec: Any, events: list[Event]) ->
 
 def _who_am_i(tree: DataTree, req: Request, rec: Any, events: list[Event]) -> bytes:
     infos = [r.ClientInfo(i.scheme, user_name(i)) for i in req.auth]
-    return r.WhoAmIResponse.to_bytes(r.WhoAmIResponse(infos))
+    return _encode_who_am_i(r.WhoAmIResponse(infos))
 
 
 def _sync(tree: DataTree, req: Request, rec: Any, events: list[Event]) -> bytes:
-    return r.SyncResponse.to_bytes(r.SyncResponse(rec.path))
+    return _encode_sync(r.SyncResponse(rec.path))
 
 
 def _ping(tree: DataTree, req: Request, rec: Any, events: list[Event]) -> bytes:

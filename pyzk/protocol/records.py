@@ -145,3 +145,11 @@ CloseSessionTxn: Any = record("CloseSessionTxn", [("paths2Delete", Vector(USTRIN
 ErrorTxn: Any = record("ErrorTxn", [("err", INT)])
 Txn: Any = record("Txn", [("type", INT), ("data", BUFFER)])
 MultiTxn: Any = record("MultiTxn", [("txns", Vector(Txn))])
+
+# --- names for annotations ------------------------------------------------------------------
+# record() builds every class above at run time, so mypy sees each record as Any. These
+# aliases are Any for that reason; they only say in a signature which record a value holds.
+Record = Any  # an instance of any record above
+TxnHeaderRecord = Any  # a TxnHeader
+TxnRecord = Any  # a txn body: CreateTxn ... MultiTxn, ErrorTxn
+TxnDigestRecord = Any  # a TxnDigest (None where digests are off)

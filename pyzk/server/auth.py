@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from typing import Any
 
 import structlog
 
 from ..config.keys import DIGEST_ALGORITHMS
+from ..config.model import Config
 from ..protocol import records as r
+from ..protocol.jute import java_utf8
 from ..tree import acl
 
 log = structlog.get_logger("pyzk.auth")
@@ -41,22 +42,22 @@ PROVIDER_CLASSES = {
 }
 
 
-def enable_auth_providers(cfg: Any) -> None:
+def enable_auth_providers(cfg: Config) -> None:
     """Register the ACL schemes this configuration adds: each authProvider.N class pyzk knows,
     and x509 whenever secureClientPort is set (QuorumPeerConfig.configureSSLAuth). Like Java,
     a class that cannot be loaded is only a warning."""
     global DIGEST_ALG
-    security = getattr(cfg, "security", None)
-    schemes = {"x509"} if getattr(cfg, "secure_client_port", 0) else set()
+    security = cfg.security
+    schemes = {"x509"} if cfg.secure_client_port else set()
     # DigestAuthenticationProvider.enabled=false drops the built-in digest provider (an
     # authProvider.N naming the class registers it again); its digestAlg hashes addauth ids.
-    if security is None or security.digest_enabled:
+    if security.digest_enabled:
         acl.PROVIDERS["digest"] = acl.DIGEST_PROVIDER
     else:
         acl.PROVIDERS.pop("digest", None)
-    DIGEST_ALG = DIGEST_ALGORITHMS[security.digest_alg.upper()] if security is not None else "sha1"
-    acl.SASL_ANY_USER[0] = security.let_any_sasl_user if security is not None else None
-    for key, cls in sorted(getattr(cfg, "auth_providers", {}).items()):
+    DIGEST_ALG = DIGEST_ALGORITHMS[security.digest_alg.upper()]
+    acl.SASL_ANY_USER[0] = security.let_any_sasl_user
+    for key, cls in sorted(cfg.auth_providers.items()):
         scheme = PROVIDER_CLASSES.get(cls)
         if scheme is None:
             log.warning("Problems loading auth provider (pyzk knows only the built-in ones)",
@@ -82,7 +83,7 @@ def authenticate(scheme: str | None, auth: bytes | None, peer_ip: str,
             # handleAuthentication's `new String(authData)` throws on a null buffer; processPacket
             # answers the RuntimeException AUTHFAILED and closes the connection.
             return None
-        digest = digest_of(acl.java_utf8(auth))
+        digest = digest_of(java_utf8(auth))
         ids = [r.Id("digest", digest)]
         if super_digest is not None and digest == super_digest:
             ids.append(r.Id("super", ""))

@@ -1,72 +1,25 @@
-"""The standalone server's background tasks: group commit of the txn log (SyncRequestProcessor),
-session expiry (SessionTrackerImpl), container/TTL cleanup (ContainerManager) and autopurge
+"""The standalone server's background tasks besides group commit (group_commit.py): session
+expiry (SessionTrackerImpl), container/TTL cleanup (ContainerManager) and autopurge
 (DatadirCleanupManager). Each runs as an asyncio task over a ZkServer.
 """
 
 from __future__ import annotations
 
 import asyncio
-import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import structlog
 
+from .pending import NO_ORIGIN
+
 if TYPE_CHECKING:
-    from .zkserver import Origin, ZkServer
+    from .persistence import TxnSnapLog
+    from .zkserver import ZkServer
 
 log = structlog.get_logger("pyzk.server")
 
-Batch = list[tuple[Any, Any, "Origin"]]
-
-
-async def group_commit(srv: ZkServer) -> None:
-    """Group commit, double-buffered: while batch N is applied on the loop, batch N+1
-    (everything that arrived during N's fsync) is already being written and fsynced."""
-    inflight: tuple[Batch, Any, float] | None = None
-    loop = asyncio.get_running_loop()
-    while True:
-        if inflight is None:
-            await srv.batch_ready.wait()
-            inflight = _start_flush(srv)
-            if inflight is None:
-                continue
-        batch, flushed, t0 = inflight
-        await flushed
-        elapsed = time.monotonic() - t0
-        srv.stats.record_fsync(elapsed, len(batch))
-        if elapsed * 1000 > srv.fsync_warn_ms:
-            log.warning("fsync of the txn log took too long", ms=int(elapsed * 1000),
-                        txns=len(batch))
-        inflight = _start_flush(srv)
-        apply = srv.apply_committed
-        for hdr, txn, origin in batch:
-            apply(hdr, txn, origin)
-        # After this batch's replies are written: taking a snapshot copies the node table.
-        loop.call_soon(srv.sink.maybe_snapshot, srv.tree, srv.session_timeouts)
-
-
-def _start_flush(srv: ZkServer) -> tuple[Batch, Any, float] | None:
-    """Append the waiting batch to the log and start its write (+fsync) in a thread."""
-    srv.batch_ready.clear()
-    batch, srv.batch = srv.batch, []
-    if not batch:
-        return None
-    sink = srv.sink
-    sink.append_batch(batch)
-    t0 = time.monotonic()
-    loop = asyncio.get_running_loop()
-    if srv.force_sync:
-        flushed: Any = loop.run_in_executor(None, sink.flush, True)
-    else:
-        sink.flush(False)
-        flushed = loop.create_future()
-        flushed.set_result(None)
-    return batch, flushed, t0
-
 
 async def expire_sessions(srv: ZkServer) -> None:
-    from .zkserver import Origin
-
     while True:
         # Wake at the next expiry bucket (ExpiryQueue.getWaitTime), at most a tick away.
         deadline = srv.sessions.next_deadline_ms()
@@ -74,12 +27,12 @@ async def expire_sessions(srv: ZkServer) -> None:
         await asyncio.sleep(min(max(wait_ms, 1), srv.tick_ms) / 1000)
         for sid in srv.sessions.expire(srv.mono_ms()):
             try:
-                _expire_one(srv, sid, srv.wall_ms(), Origin)
+                _expire_one(srv, sid, srv.wall_ms())
             except Exception:  # noqa: PERF203 - one session's failure must not end expiry
                 log.error("Failed to expire session", session=hex(sid), exc_info=True)
 
 
-def _expire_one(srv: ZkServer, sid: int, now: int, origin: type[Origin]) -> None:
+def _expire_one(srv: ZkServer, sid: int, now: int) -> None:
     timeout = srv.sessions.sessions[sid].timeout_ms
     log.info("session expired", session=hex(sid), timeout=timeout)
     srv.stats.sessions_expired += 1
@@ -94,14 +47,12 @@ def _expire_one(srv: ZkServer, sid: int, now: int, origin: type[Origin]) -> None
         srv.prep.outstanding.discard(zxid)
         raise
     srv.next_zxid()
-    srv.enqueue_txn(txn, origin(None, None))
+    srv.enqueue_txn(txn, NO_ORIGIN)
 
 
 async def expire_containers(srv: ZkServer) -> None:
-    from .zkserver import Origin
-
-    interval = getattr(srv.config, "container_check_interval_ms", 60000)
-    max_per_minute = getattr(srv.config, "container_max_per_minute", 10000)
+    interval = srv.config.container_check_interval_ms
+    max_per_minute = srv.config.container_max_per_minute
     while True:
         await asyncio.sleep(interval / 1000)
         now = srv.wall_ms()
@@ -121,10 +72,10 @@ async def expire_containers(srv: ZkServer) -> None:
             if txn is None:
                 continue
             srv.next_zxid()
-            srv.enqueue_txn(txn, Origin(None, None))
+            srv.enqueue_txn(txn, NO_ORIGIN)
 
 
-async def purge_periodically(sink: Any, interval_s: float) -> None:
+async def purge_periodically(sink: TxnSnapLog, interval_s: float) -> None:
     loop = asyncio.get_running_loop()
     while True:
         await loop.run_in_executor(None, sink.purge)

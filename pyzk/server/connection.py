@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import struct
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import structlog
 
@@ -24,6 +24,7 @@ from .pending import Pending, ReplyQueue
 from .stats import LAST_OP
 
 if TYPE_CHECKING:
+    from .fourlw_port import FourLetterWords
     from .zkserver import ZkServer
 
 log = structlog.get_logger("pyzk.connection")
@@ -36,7 +37,7 @@ MAX_OUTSTANDING_PER_CONN = 1000
 
 
 class ClientConn(asyncio.Protocol):
-    def __init__(self, server: ZkServer, four_letter: Any, max_per_ip: int,
+    def __init__(self, server: ZkServer, four_letter: FourLetterWords, max_per_ip: int,
                  per_ip: dict[str, int]) -> None:
         self.server = server
         self.four_letter = four_letter
@@ -52,7 +53,7 @@ class ClientConn(asyncio.Protocol):
         self.got_connect = False
         self.established = False
         self.closing_session = False
-        self.auth: list[Any] = []
+        self.auth: list[r.Record] = []  # Id records
         self.queue = ReplyQueue()
         self._held: list[bytes] = []
         self._out: list[bytes] = []
@@ -281,7 +282,7 @@ class ClientConn(asyncio.Protocol):
         self.server.stats.packets_sent += 1
         self.send(bytes(out))
 
-    def send_event(self, ev: Any) -> None:
+    def send_event(self, ev: r.Record) -> None:
         self.packets_sent += 1
         self.server.stats.packets_sent += 1
         self.send(self.server.event_frame(ev))

@@ -7,27 +7,32 @@ AdminServer); this adapter binds them to a running server's LiveView.
 from __future__ import annotations
 
 import struct
-from typing import Any
+from typing import TYPE_CHECKING
 
 import structlog
 
+from ..config.model import Config
 from ..fourlw.commands import Whitelist, four_letter_reply, word_for_length
+
+if TYPE_CHECKING:
+    from .view import LiveView
+    from .zkserver import ZkServer
 
 log = structlog.get_logger("pyzk.fourlw")
 _LEN = struct.Struct(">i")
 
 
 class FourLetterWords:
-    def __init__(self, config: Any, view: Any) -> None:
+    def __init__(self, config: Config, view: LiveView) -> None:
         self.whitelist = Whitelist(",".join(sorted(config.four_letter_whitelist)),
-                                   getattr(config, "read_only_mode", False))
+                                   config.read_only_mode)
         self.view = view
 
     def is_command(self, first4: bytes) -> bool:
         word = word_for_length(_LEN.unpack(first4)[0])
         return word is not None and word != "telnet close"
 
-    def run(self, word: str, server: Any, extra: bytes = b"") -> str:
+    def run(self, word: str, server: ZkServer, extra: bytes = b"") -> str:
         if word not in self.whitelist:
             log.warning("four-letter word refused: not in the whitelist", word=word)
         text = four_letter_reply(word, self.view, self.whitelist, extra)

@@ -6,18 +6,23 @@ Both read the same LiveView the four-letter words use (one command table, pyzk.f
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import structlog
 
+from ..config.model import Config
 from ..fourlw.admin import AdminServer
 from ..metrics import ServerMetrics, exporter_from_config
+
+if TYPE_CHECKING:
+    from .view import LiveView
 
 log = structlog.get_logger("pyzk.frontends")
 
 
-class _Stoppable:
-    def __init__(self, stop: Any) -> None:
+class Stoppable:
+    def __init__(self, stop: Callable[[], object]) -> None:
         self._stop = stop
 
     async def stop(self) -> None:
@@ -26,7 +31,7 @@ class _Stoppable:
             await result
 
 
-async def start_admin_server(cfg: Any, view: Any) -> _Stoppable | None:
+async def start_admin_server(cfg: Config, view: LiveView) -> Stoppable | None:
     if not cfg.admin_enable_server:
         return None
     admin = AdminServer(lambda: view, cfg.admin_server_address, cfg.admin_server_port,
@@ -40,10 +45,10 @@ async def start_admin_server(cfg: Any, view: Any) -> _Stoppable | None:
         return None
     log.info("AdminServer started", address=cfg.admin_server_address, port=admin.port,
              url=cfg.admin_command_url)
-    return _Stoppable(admin.stop)
+    return Stoppable(admin.stop)
 
 
-async def start_metrics_server(cfg: Any, view: Any) -> _Stoppable | None:
+async def start_metrics_server(cfg: Config, view: LiveView) -> Stoppable | None:
     # The server's own ServerMetrics (fed by its ServerStats hooks since startup): the exporter
     # reads the same objects mntr and the AdminServer `monitor` dump.
     metrics: ServerMetrics = view.server.stats.metrics
@@ -60,4 +65,4 @@ async def start_metrics_server(cfg: Any, view: Any) -> _Stoppable | None:
                   error=str(e))
         return None
     log.info("Prometheus metrics endpoint started", host=exporter.host, port=exporter.port)
-    return _Stoppable(exporter.stop)
+    return Stoppable(exporter.stop)

@@ -10,7 +10,7 @@ import asyncio
 import functools
 import itertools
 import struct
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, assert_never
 
 import structlog
 
@@ -22,11 +22,11 @@ from ..protocol.multi import decode_multi
 from ..protocol.opcodes import CLIENT_OPS, Op
 from ..zab import leader as L
 from ..zab import reconfig
-from ..zab.packets import PT, QuorumStreamReader, encode_packet, packet
+from ..zab.packets import PT, Packet, QuorumStreamReader, encode_packet, packet
 from ..zab.quorum import QuorumMaj
 from ..zab.zxid import make_zxid
+from .pending import NO_ORIGIN, Origin
 from .replication import committed_data, disk_log_reader, snap_body
-from .zkserver import Origin
 
 if TYPE_CHECKING:
     from .connection import ClientConn
@@ -35,7 +35,6 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger("pyzk.leader")
 
-_NO_ORIGIN = Origin(None, None)
 
 
 class _Learner:
@@ -83,7 +82,7 @@ class LeaderHost:
         # Our own clients' syncs come to `forward` when each must wait for a confirmation
         # round (pyzk.linearizableSync); Java answers them at once, as a read.
         self.forwards_sync = cfg.linearizable_sync
-        self.learners: dict[int, _Learner] = {}
+        self.learners: dict[L.Conn, _Learner] = {}  # by connection id (an int)
         self._ids = itertools.count(1)
         self.origins: dict[int, Origin] = {}
         self.done = asyncio.Event()
@@ -165,58 +164,62 @@ class LeaderHost:
                     self.execute(self.core.on_disconnect(cid))
 
     # -- actions -----------------------------------------------------------------------------
-    def execute(self, actions: list[Any]) -> None:
+    def execute(self, actions: list[L.LeaderAction]) -> None:
         applied = False
         learners = self.learners
         # One PROPOSAL/COMMIT packet object goes to every learner: encode it once.
-        last_qp: Any = None
+        last_qp: Packet | None = None
         last_bytes = b""
         for a in actions:
-            t = type(a)
-            if t is L.Send:
-                ln = learners.get(a.conn)
-                if ln is not None:
-                    qp = a.qp
-                    if qp is not last_qp:
-                        last_qp, last_bytes = qp, encode_packet(qp)
-                    ln.out.append(last_bytes)
-                    if not self._flush_scheduled:
-                        self._flush_scheduled = True
-                        self._loop.call_soon(self._flush)
-            elif t is L.Apply:
-                origin = self.origins.pop(a.zxid, _NO_ORIGIN)
-                self.server.apply_committed(a.hdr, a.txn, origin)
-                self.peer.db.committed(a.zxid, committed_data(a.hdr, a.txn, a.digest, a.data))
-                applied = True
-            elif t is L.Persist:
-                self.peer.disk.submit([(h, tx, d, data) for _, h, tx, d, data in a.entries],
-                                      functools.partial(self._persisted, a.seq))
-            elif t is L.Touch:
-                self.server.sessions.touch(a.session_id, self.server.mono_ms(), a.timeout)
-            elif t is L.LearnerRequest:
-                self._learner_request(a)
-            elif t is L.SendSnap:
-                self._send_snap(a.conn, a.zxid)
-            elif t is L.Close:
-                ln = self.learners.pop(a.conn, None)
-                if ln is not None:
-                    log.info("closing learner connection", learner=ln.sid, reason=a.reason)
-                    ln.write_out()
-                    ln.writer.close()
-            elif t is L.PersistEpoch:
-                self.peer.persist_epoch(a.name, a.value)
-            elif t is L.Established:
-                self._established(a.epoch)
-            elif t is L.Activate:
-                self._activate(a)
-            elif t is L.ReadConfirmed:
-                conn, pending = a.token
-                self.server.reply_sync(conn, pending)
-            elif t is L.StepDown:
-                log.warning("leader stepping down", reason=a.reason)
-                self.stop(a.reason)
+            match a:  # the most frequent kinds first
+                case L.SendTo():
+                    ln = learners.get(a.conn)
+                    if ln is not None:
+                        qp = a.qp
+                        if qp is not last_qp:
+                            last_qp, last_bytes = qp, encode_packet(qp)
+                        ln.out.append(last_bytes)
+                        if not self._flush_scheduled:
+                            self._flush_scheduled = True
+                            self._loop.call_soon(self._flush)
+                case L.ApplyCommitted():
+                    origin = self.origins.pop(a.zxid, NO_ORIGIN)
+                    self.server.apply_committed(a.hdr, a.txn, origin)
+                    self.peer.db.committed(a.zxid,
+                                           committed_data(a.hdr, a.txn, a.digest, a.data))
+                    applied = True
+                case L.LogProposals():
+                    self.peer.disk.submit(
+                        [(h, tx, d, data) for _, h, tx, d, data in a.entries],
+                        functools.partial(self._persisted, a.seq))
+                case L.Touch():
+                    self.server.sessions.touch(a.session_id, self.server.mono_ms(), a.timeout)
+                case L.LearnerRequest():
+                    self._learner_request(a)
+                case L.SendSnap():
+                    self._send_snap(a.conn, a.zxid)
+                case L.Close():
+                    ln = self.learners.pop(a.conn, None)
+                    if ln is not None:
+                        log.info("closing learner connection", learner=ln.sid, reason=a.reason)
+                        ln.write_out()
+                        ln.writer.close()
+                case L.PersistEpoch():
+                    self.peer.persist_epoch(a.name, a.value)
+                case L.Established():
+                    self._established(a.epoch)
+                case L.CommitReconfig():
+                    self._activate(a)
+                case L.ReadConfirmed():
+                    conn, pending = a.token
+                    self.server.reply_sync(conn, pending)
+                case L.StepDown():
+                    log.warning("leader stepping down", reason=a.reason)
+                    self.stop(a.reason)
+                case _:
+                    assert_never(a)
         if applied:
-            self.server.sink.maybe_snapshot(self.server.tree, self.server_sessions)
+            self.server.sink.maybe_snapshot(self.server.tree, self.server.sessions.timeouts)
 
     def _flush(self) -> None:
         self._flush_scheduled = False
@@ -237,10 +240,7 @@ class LeaderHost:
         if not self.done.is_set():
             self.execute(self.core.persisted(self._durable_seq))
 
-    def server_sessions(self) -> dict[int, int]:
-        return {sid: s.timeout_ms for sid, s in self.server.sessions.sessions.items()}
-
-    def _send_snap(self, cid: int, zxid: int) -> None:
+    def _send_snap(self, cid: L.Conn, zxid: int) -> None:
         ln = self.learners.get(cid)
         if ln is None:
             return
@@ -249,7 +249,7 @@ class LeaderHost:
             raise RuntimeError(f"SNAP at {zxid:#x} but the tree is at "
                                f"{tree.last_processed_zxid:#x}")
         ln.out.append(encode_packet(packet(PT.SNAP, zxid)))
-        ln.out.append(snap_body(tree, self.server_sessions()))
+        ln.out.append(snap_body(tree, self.server.sessions.timeouts()))
         ln.write_out()
         log.info("sent SNAP", learner=ln.sid, zxid=hex(zxid))
 
@@ -283,14 +283,14 @@ class LeaderHost:
             peer.set_last_seen(QuorumMaj(peer.quorum.all_members, zxid), True)
         return peer.last_seen.config_bytes()
 
-    def prepare(self, rec: Any, zxid: int) -> QuorumMaj:
+    def prepare(self, rec: r.Record, zxid: int) -> QuorumMaj:
         """Prep's reconfig context: validate against the current and last seen configs."""
         peer = self.peer
         return reconfig.prepare(
             rec, zxid, peer.quorum.version, peer.last_seen, peer.config.standalone_enabled,
             lambda qv: self.core.is_quorum_synced(set(qv.voting_members)))
 
-    def _activate(self, a: L.Activate) -> None:
+    def _activate(self, a: L.CommitReconfig) -> None:
         """tryToCommit's reconfig branch: processReconfig before the commit is applied."""
         peer = self.peer
         qv = reconfig.config_from_string(a.config.decode("utf-8"))
@@ -301,8 +301,8 @@ class LeaderHost:
                      " anymore, setting allowedToCommit=false", designated=a.designated)
 
     # -- the write path (ZkServer.writes) ------------------------------------------------------
-    def submit(self, hdr: Any, txn: Any, origin: Origin) -> None:
-        if self.core.phase != "broadcast":
+    def submit(self, hdr: r.TxnHeaderRecord, txn: r.TxnRecord, origin: Origin) -> None:
+        if self.core.phase is not L.LeaderPhase.BROADCAST:
             return  # stepping down: the connections are about to close
         if origin.conn is not None or origin.on_applied is not None:
             self.origins[hdr.zxid] = origin
@@ -358,26 +358,26 @@ class LeaderHost:
             srv.sessions.add(fr.session_id, timeout, srv.mono_ms())
             srv.enqueue_txn(srv.prep.create_session_txn(fr.session_id, timeout,
                                                          srv.next_zxid(), now, fr.cxid),
-                             _NO_ORIGIN)
+                             NO_ORIGIN)
             return
         if fr.type == Op.CLOSE_SESSION:
             srv.sessions.set_closing(fr.session_id)
             srv.enqueue_txn(srv.prep.close_session_txn(fr.session_id, fr.cxid,
-                                                        srv.next_zxid(), now), _NO_ORIGIN)
+                                                        srv.next_zxid(), now), NO_ORIGIN)
             return
         spec = CLIENT_OPS.get(fr.type)
         hdr = r.TxnHeader(fr.session_id, fr.cxid, 0, now, Op.ERROR)
         if spec is None or not spec.write:
             srv.enqueue_txn((hdr._replace(zxid=srv.next_zxid()),
-                              r.ErrorTxn(int(Err.UNIMPLEMENTED))), _NO_ORIGIN)
+                              r.ErrorTxn(int(Err.UNIMPLEMENTED))), NO_ORIGIN)
             return
         s = srv.sessions.sessions.get(fr.session_id)
         if s is None or s.closing:
             # PrepRequestProcessor: sessionTracker.checkSession fails -> SESSIONEXPIRED.
             srv.enqueue_txn((hdr._replace(zxid=srv.next_zxid()),
-                              r.ErrorTxn(int(Err.SESSIONEXPIRED))), _NO_ORIGIN)
+                              r.ErrorTxn(int(Err.SESSIONEXPIRED))), NO_ORIGIN)
             return
-        record: Any
+        record: r.Record  # the request, a multi's ops, or the JuteError decoding raised
         try:
             if fr.type == Op.MULTI:
                 record, _ = decode_multi(memoryview(fr.body))
@@ -387,11 +387,11 @@ class LeaderHost:
                 record = None
         except JuteError:
             srv.enqueue_txn((hdr._replace(zxid=srv.next_zxid()),
-                              r.ErrorTxn(int(Err.MARSHALLINGERROR))), _NO_ORIGIN)
+                              r.ErrorTxn(int(Err.MARSHALLINGERROR))), NO_ORIGIN)
             return
         auth = list(a.authinfo or [])
         req = Request(fr.session_id, fr.cxid, fr.type, record, auth, None)
-        srv.enqueue_txn(srv.prep.prep(req, srv.next_zxid(), now), _NO_ORIGIN)
+        srv.enqueue_txn(srv.prep.prep(req, srv.next_zxid(), now), NO_ORIGIN)
 
     # -- views -------------------------------------------------------------------------------
     def learner_info(self) -> list[tuple[int, str, bool]]:
@@ -399,7 +399,7 @@ class LeaderHost:
         out = []
         for cid, ln in self.learners.items():
             h = self.core.handlers.get(cid)
-            synced = h is not None and h.stage == "broadcast"
+            synced = h is not None and h.stage is L.HandlerStage.BROADCAST
             out.append((ln.sid, ln.addr, synced))
         return out
 

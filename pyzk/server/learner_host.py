@@ -9,28 +9,29 @@ from __future__ import annotations
 import asyncio
 import struct
 from collections import deque
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, assert_never
 
 import structlog
 
+from ..protocol import records as r
 from ..protocol.opcodes import Op
 from ..sasl.quorum import QuorumAuthError
 from ..storage.datadir import UPDATING_EPOCH
 from ..storage.snapshot import load_tree
 from ..zab import learner as N
 from ..zab import reconfig
-from ..zab.packets import QuorumStreamReader, encode_packet
+from ..zab.packets import Packet, QuorumStreamReader, encode_packet
+from .pending import NO_ORIGIN, Origin
 from .replication import carry_out, committed_data
-from .zkserver import Origin
 
 if TYPE_CHECKING:
+    from ..tree.datatree import DataTree
     from .connection import ClientConn
     from .pending import Pending
     from .quorum_peer import QuorumPeer
 
 log = structlog.get_logger("pyzk.learner")
 
-_NO_ORIGIN = Origin(None, None)
 
 
 CONNECT_RETRY_FIRST_S = 0.01
@@ -152,68 +153,67 @@ class LearnerHost:
             await self.execute(self.core.on_disconnect())
 
     # -- actions -----------------------------------------------------------------------------
-    async def execute(self, actions: list[Any]) -> None:
+    async def execute(self, actions: list[N.LearnerAction]) -> None:
         applied = False
         leave = False
         for a in actions:
-            t = type(a)
-            if t is N.Activate:
-                # Follower/Observer/Learner: processReconfig; a role or leader change means
-                # leaving this leader ("changes proposed in reconfig").
-                qv = reconfig.config_from_string(a.config.decode("utf-8"))
-                if self.peer.process_reconfig(qv, a.designated, a.zxid):
-                    if a.now:
-                        self.stop("changes proposed in reconfig")
-                        return
-                    leave = True
-                continue
-            if t is N.SeenConfig:
-                self.peer.set_last_seen(reconfig.config_from_string(a.config.decode("utf-8")))
-                continue
-            if t is N.Send:
-                self._send(a.qp)
-            elif t is N.Apply:
-                e = a.entry
-                origin = self.origins.pop((e.hdr.clientId, e.hdr.cxid), _NO_ORIGIN)
-                self.server.apply_committed(e.hdr, e.txn, origin)
-                self.peer.db.committed(e.zxid, committed_data(e.hdr, e.txn, e.digest, e.data))
-                applied = True
-            elif t is N.Persist:
-                self._persist(a)
-            elif t is N.PersistEpoch:
-                self.peer.persist_epoch(a.name, a.value)
-            elif t is N.Truncate:
-                await carry_out(self.peer, self.peer.db.truncate(a.zxid), self._replace_db,
-                                self._truncate_failed)
-            elif t is N.LoadSnapshot:
-                await carry_out(self.peer, self.peer.db.replace(), self._replace_db)
-                tree = self.peer.new_tree()
-                load_tree(a.snapshot, tree, a.zxid)
-                self._replace_db(tree, dict(a.snapshot.sessions))
-                log.info("loaded SNAP from the leader", zxid=hex(a.zxid),
-                         nodes=tree.node_count())
-            elif t is N.ResetDatabase:
-                await carry_out(self.peer, self.peer.db.replace(), self._replace_db)
-                self._replace_db(self.peer.new_tree(), {})
-            elif t is N.StartServing:
-                self._start_serving(a.epoch)
-            elif t is N.Revalidated:
-                for conn in self.revalidating.pop(a.session_id, []):
-                    self.server.revalidated(conn, a.valid)
-            elif t is N.SyncDone:
-                if self.syncs:
-                    conn, pending = self.syncs.popleft()
-                    self.server.reply_sync(conn, pending)
-            elif t is N.Disconnected:
-                log.warning("lost the leader", leader=self.leader_sid, reason=a.reason)
-                self.stop(a.reason)
+            match a:
+                case N.Activate():
+                    # Follower/Observer/Learner: processReconfig; a role or leader change means
+                    # leaving this leader ("changes proposed in reconfig").
+                    qv = reconfig.config_from_string(a.config.decode("utf-8"))
+                    if self.peer.process_reconfig(qv, a.designated, a.zxid):
+                        if a.now:
+                            self.stop("changes proposed in reconfig")
+                            return
+                        leave = True
+                case N.SeenConfig():
+                    self.peer.set_last_seen(
+                        reconfig.config_from_string(a.config.decode("utf-8")))
+                case N.Send():
+                    self._send(a.qp)
+                case N.Apply():
+                    e = a.entry
+                    origin = self.origins.pop((e.hdr.clientId, e.hdr.cxid), NO_ORIGIN)
+                    self.server.apply_committed(e.hdr, e.txn, origin)
+                    self.peer.db.committed(e.zxid,
+                                           committed_data(e.hdr, e.txn, e.digest, e.data))
+                    applied = True
+                case N.Persist():
+                    self._persist(a)
+                case N.PersistEpoch():
+                    self.peer.persist_epoch(a.name, a.value)
+                case N.Truncate():
+                    await carry_out(self.peer, self.peer.db.truncate(a.zxid), self._replace_db,
+                                    self._truncate_failed)
+                case N.LoadSnapshot():
+                    await carry_out(self.peer, self.peer.db.replace(), self._replace_db)
+                    tree = self.peer.new_tree()
+                    load_tree(a.snapshot, tree, a.zxid)
+                    self._replace_db(tree, dict(a.snapshot.sessions))
+                    log.info("loaded SNAP from the leader", zxid=hex(a.zxid),
+                             nodes=tree.node_count())
+                case N.ResetDatabase():
+                    await carry_out(self.peer, self.peer.db.replace(), self._replace_db)
+                    self._replace_db(self.peer.new_tree(), {})
+                case N.StartServing():
+                    self._start_serving(a.epoch)
+                case N.Revalidated():
+                    for conn in self.revalidating.pop(a.session_id, []):
+                        self.server.revalidated(conn, a.valid)
+                case N.SyncDone():
+                    if self.syncs:
+                        conn, pending = self.syncs.popleft()
+                        self.server.reply_sync(conn, pending)
+                case N.Disconnected():
+                    log.warning("lost the leader", leader=self.leader_sid, reason=a.reason)
+                    self.stop(a.reason)
+                case _:
+                    assert_never(a)
         if applied and self.server.serving:
-            self.server.sink.maybe_snapshot(self.server.tree, self.server_sessions)
+            self.server.sink.maybe_snapshot(self.server.tree, self.server.sessions.timeouts)
         if leave:
             self.stop("changes proposed in reconfig")
-
-    def server_sessions(self) -> dict[int, int]:
-        return {sid: s.timeout_ms for sid, s in self.server.sessions.sessions.items()}
 
     def _persist(self, a: N.Persist) -> None:
         seq = a.seq
@@ -242,7 +242,7 @@ class LearnerHost:
 
         self.peer.disk.submit([(e.hdr, e.txn, e.digest, e.data) for e in a.entries],
                               done, snapshot_tree=snap_tree,
-                              sessions=self.server_sessions, after=after)
+                              sessions=self.server.sessions.timeouts, after=after)
 
     def _persisted(self, seq: int) -> None:
         # The disk worker reports a whole group commit at once: one core call for all of it.
@@ -257,13 +257,14 @@ class LearnerHost:
         if self.done.is_set():
             return
         actions = self.core.persisted(self._durable_seq)
-        if all(type(a) is N.Send for a in actions):
-            for a in actions:
-                self._send(a.qp)  # the ACKs: no task needed
+        acks = [a.qp for a in actions if isinstance(a, N.Send)]
+        if len(acks) == len(actions):
+            for qp in acks:
+                self._send(qp)  # the ACKs: no task needed
         else:
             asyncio.ensure_future(self.execute(actions))
 
-    def _send(self, qp: Any) -> None:
+    def _send(self, qp: Packet) -> None:
         if self.writer is not None and not self.done.is_set():
             self._out.append(encode_packet(qp))
             if not self._flush_scheduled:
@@ -282,7 +283,7 @@ class LearnerHost:
     async def _truncate_failed(self) -> None:
         await self.execute(self.core.truncate_failed())
 
-    def _replace_db(self, tree: Any, sessions: dict[int, int]) -> None:
+    def _replace_db(self, tree: DataTree, sessions: dict[int, int]) -> None:
         self.server = self.peer.new_server(leading=False, tree=tree, sessions=sessions)
         self.server.writes = self
 
@@ -295,7 +296,7 @@ class LearnerHost:
                  epoch=epoch, zxid=hex(self.server.tree.last_processed_zxid))
 
     # -- the write path (ZkServer.writes) ------------------------------------------------------
-    def submit(self, hdr: Any, txn: Any, origin: Origin) -> None:
+    def submit(self, hdr: r.TxnHeaderRecord, txn: r.TxnRecord, origin: Origin) -> None:
         raise AssertionError("learners forward writes")
 
     def forward(self, conn: ClientConn, pending: Pending, op: int, body: bytes) -> None:
@@ -329,7 +330,7 @@ class LearnerHost:
         self._touched = set()
         return out
 
-    def _send_all(self, actions: list[Any]) -> None:
+    def _send_all(self, actions: list[N.LearnerAction]) -> None:
         for a in actions:
             if isinstance(a, N.Send):
                 self._send(a.qp)

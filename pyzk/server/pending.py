@@ -9,9 +9,14 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING
 
 from ..pipeline.request import Request
+from ..protocol import records as r
+
+if TYPE_CHECKING:
+    from ..tree.datatree import TxnResult
+    from .connection import ClientConn
 
 
 class Pending:
@@ -33,7 +38,7 @@ class ReplyQueue(deque[Pending]):
     push = deque.append
 
     def drain(self, run_read: Callable[[Request], bytes],
-              emit: Callable[[Pending, bytes], Any]) -> None:
+              emit: Callable[[Pending, bytes], object]) -> None:
         """Send every finished reply at the head; run queued reads that reached the head."""
         while self:
             head = self[0]
@@ -43,3 +48,18 @@ class ReplyQueue(deque[Pending]):
                 head.reply = run_read(head.req)
             self.popleft()
             emit(head, head.reply)
+
+
+class Origin:
+    """Who waits for a txn: a client request, a connecting client, or the server itself."""
+
+    __slots__ = ("conn", "pending", "on_applied")
+
+    def __init__(self, conn: ClientConn | None, pending: Pending | None,
+                 on_applied: Callable[[r.TxnHeaderRecord, TxnResult], None] | None = None) -> None:
+        self.conn = conn
+        self.pending = pending
+        self.on_applied = on_applied
+
+
+NO_ORIGIN = Origin(None, None)  # a txn nobody waits for

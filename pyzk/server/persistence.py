@@ -13,16 +13,23 @@ import random
 import sys
 import time
 from collections.abc import Callable
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import structlog
 
+from ..config.model import Config
+from ..protocol import records as r
 from ..storage.datadir import DataDir
 from ..storage.logfile import TxnLogWriter
-from ..storage.recovery import recover
-from ..storage.snapshot import capture
+from ..storage.recovery import Recovered, recover
+from ..storage.snapshot import SnapshotView, capture
 from ..storage.txnlog import SnapshotTrigger
 from ..tree.datatree import DataTree
+
+if TYPE_CHECKING:
+    from .pending import Origin
+    from .stats import ServerStats
 
 log = structlog.get_logger("pyzk.storage")
 
@@ -62,8 +69,11 @@ def tune_gc() -> None:
     gc.set_threshold(*GC_THRESHOLDS)
 
 
-class Storage:
-    def __init__(self, config: Any) -> None:
+class TxnSnapLog:
+    """The data directory as the server uses it (Java's FileTxnSnapLog plus the snapshot
+    trigger): recover, append and flush txns, take snapshots, purge."""
+
+    def __init__(self, config: Config) -> None:
         self.config = config
         self.datadir = DataDir(config.data_dir, config.data_log_dir,
                                compression=config.snapshot_compression)
@@ -73,11 +83,11 @@ class Storage:
                                    size_limit=config.txn_log_size_limit_kb * 1024)
         self.trigger = SnapshotTrigger(config.snap_count, config.snap_size_limit_kb * 1024,
                                        random.Random())
-        self._snapshot_task: asyncio.Future[Any] | None = None
+        self._snapshot_task: asyncio.Future[Path] | None = None
         self.last_snapshot: tuple[int, int] | None = None
         self.snapshots_taken = 0
-        self.stats: Any = None  # the server's ServerStats, set once the server exists
-        self.recovery: Any = None  # the Recovered record of the last recover()
+        self.stats: ServerStats | None = None  # set once the server exists
+        self.recovery: Recovered | None = None  # what the last recover() found
         self.recovery_ms = 0
 
     def recover(self) -> tuple[DataTree, dict[int, int]]:
@@ -108,10 +118,10 @@ class Storage:
         return rec.tree, rec.sessions
 
     # -- group commit ---------------------------------------------------------------------
-    def append(self, hdr: Any, txn: Any) -> None:
+    def append(self, hdr: r.TxnHeaderRecord, txn: r.TxnRecord) -> None:
         self.writer.append(hdr, txn)
 
-    def append_batch(self, txns: list[tuple[Any, Any, Any]]) -> None:
+    def append_batch(self, txns: list[tuple[r.TxnHeaderRecord, r.TxnRecord, Origin]]) -> None:
         """append() of each (hdr, txn, _) in order."""
         self.writer.append_batch(txns)
 
@@ -135,7 +145,7 @@ class Storage:
         t0 = time.monotonic()
         fut = loop.run_in_executor(None, self._save_snapshot, view)
 
-        def done(f: asyncio.Future[Any]) -> None:
+        def done(f: asyncio.Future[Path]) -> None:
             settle_heap()
             if f.exception() is not None:
                 log.error("snapshot failed", zxid=hex(zxid), error=str(f.exception()))
@@ -150,7 +160,7 @@ class Storage:
         fut.add_done_callback(done)
         self._snapshot_task = fut
 
-    def _save_snapshot(self, view: Any) -> Any:
+    def _save_snapshot(self, view: SnapshotView) -> Path:
         # Serializing holds the GIL in this thread; hand it back to the event loop every
         # 0.25 ms instead of every 5 ms so client latency stays flat during a snapshot.
         previous = sys.getswitchinterval()
@@ -163,7 +173,7 @@ class Storage:
         finally:
             sys.setswitchinterval(previous)
 
-    def purge(self) -> list[Any]:
+    def purge(self) -> list[Path]:
         removed = self.datadir.purge(self.config.autopurge_snap_retain_count)
         if removed:
             log.info("purged old snapshots and logs", count=len(removed))
@@ -176,5 +186,5 @@ class Storage:
             self.dir_lock.release()
 
 
-def open_storage(config: Any) -> Storage:
-    return Storage(config)
+def open_storage(config: Config) -> TxnSnapLog:
+    return TxnSnapLog(config)

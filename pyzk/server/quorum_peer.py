@@ -9,15 +9,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import structlog
 
 from .. import __version__
+from ..config.model import Config
 from ..metrics import ServerMetrics
 from ..storage.datadir import UPDATING_EPOCH, DataDirError
-from ..tree.datatree import CONFIG_NODE, DataTree
+from ..tree.datatree import CONFIG_NODE, DataTree, Event
 from ..zab import reconfig
 from ..zab.database import ReplicaDatabase
 from ..zab.election import FLE
@@ -26,39 +28,44 @@ from ..zab.quorum import QuorumMaj
 from ..zab.vote import ServerState, Vote
 from ..zab.zxid import epoch_of
 from .auth import enable_auth_providers
-from .connection import ClientConn
 from .fourlw_port import FourLetterWords
+from .group_commit import GroupCommit
 from .leader_host import LeaderHost
 from .learner_host import LearnerHost
-from .persistence import open_storage
+from .persistence import TxnSnapLog, open_storage
 from .quorum_net import PLAIN, QuorumNet, quorum_net
 from .quorum_view import QuorumView
 from .readonly import ReadOnlyServer, grace_ms
-from .replication import PersistWorker, carry_out, logged_txns
+from .replication import carry_out, logged_txns
+from .startup import ClientPorts, StartupError, listen_error, start_front_ends
 from .stats import ServerStats
 from .zkserver import ZkServer
+
+if TYPE_CHECKING:
+    from .frontends import Stoppable
 
 log = structlog.get_logger("pyzk.quorum")
 
 
 class QuorumPeer:
-    def __init__(self, config: Any) -> None:
+    def __init__(self, config: Config) -> None:
         self.config = config
+        assert config.my_id is not None, "is_distributed configs have a myid"
         self.my_id: int = config.my_id
         self.me = config.servers[self.my_id]
         # QuorumPeerMain: setQuorumVerifier(config's, false), then setLastSeenQuorumVerifier
         # with `<zoo.cfg>.dynamic.next` if there is one (a reconfig proposed before a restart).
-        self.quorum = QuorumMaj(config.servers, getattr(config, "config_version", 0))
+        self.quorum = QuorumMaj(config.servers, config.config_version)
         # lastSeenQuorumVerifier: the last proposed config (== quorum unless one is pending)
         self.last_seen = self.quorum
-        self.reconfig_enabled: bool = bool(getattr(config, "reconfig_enabled", False))
+        self.reconfig_enabled: bool = config.reconfig_enabled
         # QuorumPeer.reconfigFlag: after this role, skip the election (updateServerState).
         self.reconfig_flag = False
-        nxt = getattr(config, "next_config", None)
+        nxt = config.next_config
         if self.reconfig_enabled and nxt is not None and nxt[1] != self.quorum.version:
             self.last_seen = QuorumMaj(nxt[0], nxt[1])
         self.observer = self.me.is_observer
-        self.storage: Any = None
+        self._storage: TxnSnapLog | None = None  # opened by start()
         self.server: ZkServer | None = None
         self.role: LeaderHost | LearnerHost | None = None
         self.state = ServerState.LOOKING
@@ -67,23 +74,28 @@ class QuorumPeer:
         self.current_epoch = 0
         # The committed window, unsaved SNAP trees, full resyncs (pyzk/zab/database.py).
         self.db = ReplicaDatabase(config.commit_log_count)
-        self.disk: PersistWorker = None  # type: ignore[assignment]
+        self.disk: GroupCommit = None  # type: ignore[assignment]
         self.election: ElectionService | None = None
         self.fle: FLE | None = None
         self.per_ip: dict[str, int] = {}
         self.metrics = ServerMetrics()
         self.net: QuorumNet = PLAIN  # sslQuorum / portUnification, set up at start
         self.view = QuorumView(self)
-        self._listener: asyncio.base_events.Server | None = None
-        self._secure_listener: asyncio.base_events.Server | None = None
-        self._extras: list[Any] = []
+        self.ports: ClientPorts | None = None
+        self._extras: list[Stoppable] = []
         self._main: asyncio.Task[None] | None = None
         self._stopping = False
         self.last_election_ms: int | None = None
         self.elections = 0
-        self.on_fatal: Any = None
+        self.on_fatal: Callable[[], None] | None = None
 
     # -- database ---------------------------------------------------------------------------
+    @property
+    def storage(self) -> TxnSnapLog:
+        """The data directory, from start() on (every role runs after it)."""
+        assert self._storage is not None, "QuorumPeer.start() opens the storage"
+        return self._storage
+
     def new_tree(self) -> DataTree:
         cfg = self.config
         tree = DataTree(extended_types=cfg.extended_types, skip_acl=cfg.skip_acl)
@@ -161,7 +173,7 @@ class QuorumPeer:
             return {}
         if isinstance(old, ReadOnlyServer):
             return dict(old.global_sessions)
-        return {sid: s.timeout_ms for sid, s in old.sessions.sessions.items()}
+        return old.sessions.timeouts()
 
     def start_read_only(self) -> ReadOnlyServer:
         """QuorumPeer.run, LOOKING with readonlymode.enabled: ReadOnlyZooKeeperServer.startup
@@ -201,18 +213,18 @@ class QuorumPeer:
     async def start(self) -> None:
         cfg = self.config
         if self.reconfig_enabled and cfg.source is not None \
-                and getattr(cfg, "dynamic_config_file", None) is None:
+                and cfg.dynamic_config_file is None:
             # QuorumPeerConfig.backupOldConfig: membership still in zoo.cfg, which the first
             # reconfig will rewrite; keep the operator's file as zoo.cfg.bak.
             self._write_file(Path(f"{cfg.source}.bak"), Path(cfg.source).read_bytes())
-        self.storage = open_storage(cfg)
+        self._storage = open_storage(cfg)
         tree, sessions = self.storage.recover()
         tree.set_config_data(self.quorum.config_bytes())
         self.server = None
         self.new_server(leading=False, tree=tree, sessions=sessions)
         self._load_epochs()
         self.db.loaded(tree.last_processed_zxid, logged_txns(self.storage))
-        self.disk = PersistWorker(self.storage, cfg.force_sync)
+        self.disk = GroupCommit(self.storage, cfg.force_sync, log_failure=True)
         self.disk.start()
         view = {sid: (s.host, s.election_port) for sid, s in cfg.servers.items()}
         self.net = quorum_net(cfg)
@@ -223,49 +235,20 @@ class QuorumPeer:
                        reconfig_enabled=self.reconfig_enabled)
         self.election = ElectionService(self.fle, manager)
         self.election.on_config = lambda qv: self.process_reconfig(qv, None, None)
-        from .runtime import StartupError, _front_ends, listen_error
-
         try:
             await self.election.start()
         except OSError as e:
             raise StartupError(listen_error("election port", self.me.host,
                                             self.me.election_port, e)) from None
         words = FourLetterWords(cfg, self.view)
-        loop = asyncio.get_running_loop()
-        host = cfg.client_port_address or None
-        if cfg.client_port:
-            try:
-                self._listener = await loop.create_server(
-                    lambda: ClientConn(self.server, words, cfg.max_client_cnxns,  # type: ignore[arg-type]
-                                       self.per_ip),
-                    host=host, port=cfg.client_port, reuse_address=True,
-                    backlog=cfg.client_port_listen_backlog if cfg.client_port_listen_backlog > 0
-                    else 1024)
-            except OSError as e:
-                raise StartupError(listen_error("client port", host, cfg.client_port, e)
-                                   ) from None
         enable_auth_providers(cfg)
-        if cfg.secure_client_port:  # TLS port (pyzk/server/tls.py); its own per-IP counts
-            from .tls import TlsClientConn, start_secure_listener
-
-            secure_per_ip: dict[str, int] = {}
-            try:
-                self._secure_listener = await start_secure_listener(
-                    cfg, lambda: TlsClientConn(self.server, words,  # type: ignore[arg-type]
-                                               cfg.max_client_cnxns, secure_per_ip))
-            except OSError as e:
-                raise StartupError(listen_error(
-                    "secure client port", cfg.secure_client_port_address or None,
-                    cfg.secure_client_port, e)) from None
-
-        for starter in _front_ends():
-            extra = await starter(cfg, self.view)
-            if extra is not None:
-                self._extras.append(extra)
+        self.ports = ClientPorts(cfg, lambda: self.server, lambda: words, self.per_ip)
+        await self.ports.open(start_serving=True)  # sessions wait for a leader (ZkServer.serving)
+        self._extras = await start_front_ends(cfg, self.view)
         self._main = asyncio.ensure_future(self._run())
         self._main.add_done_callback(self._main_done)
         log.info("quorum peer started", myid=self.my_id, client_port=cfg.client_port,
-                 address=host or "0.0.0.0", quorum_port=self.me.quorum_port,
+                 address=cfg.client_port_address or "0.0.0.0", quorum_port=self.me.quorum_port,
                  election_port=self.me.election_port, zxid=hex(tree.last_processed_zxid),
                  current_epoch=self.current_epoch, accepted_epoch=self.accepted_epoch,
                  data_dir=str(cfg.data_dir), version=__version__,
@@ -288,9 +271,8 @@ class QuorumPeer:
             self._main.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._main
-        for listener in (self._listener, self._secure_listener):
-            if listener is not None:
-                listener.close()
+        if self.ports is not None:
+            self.ports.close()
         for extra in self._extras:
             await extra.stop()
         if self.server is not None:
@@ -299,8 +281,8 @@ class QuorumPeer:
             await self.election.close()
         if self.disk is not None:
             await self.disk.stop()
-        if self.storage is not None:
-            self.storage.close()
+        if self._storage is not None:
+            self._storage.close()
         if not quiet:
             log.info("stopped")
 
@@ -462,7 +444,7 @@ class QuorumPeer:
         srv = self.server
         if srv is None:
             return
-        events: list[Any] = []
+        events: list[Event] = []
         srv.tree.set_data(CONFIG_NODE, self.quorum.config_bytes(), -1, self.quorum.version,
                           srv.wall_ms(), events)
         for watcher, ev in events:

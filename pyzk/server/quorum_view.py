@@ -7,12 +7,15 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ..fourlw.info import DEFAULT_TRACE_MASK, ConfInfo, QuorumConf, QuorumInfo, ServerStatsInfo
+from .leader_host import LeaderHost
 from .view import LiveView
 
 if TYPE_CHECKING:
+    from ..metrics import ServerMetrics
+    from .quorum_peer import QuorumPeer
     from .zkserver import ZkServer
 
 
@@ -20,21 +23,21 @@ class QuorumView(LiveView):
     """The view of a quorum member (pyzk.server.quorum_peer): whichever ZooKeeperServer the
     current role runs, plus Mode, the leader's learner gauges and the quorum `conf` lines."""
 
-    def __init__(self, peer: Any) -> None:
+    def __init__(self, peer: QuorumPeer) -> None:
         self.peer = peer
         self.trace_mask = DEFAULT_TRACE_MASK
         self.started_wall_ms = int(time.time() * 1000)
 
     @property
     def server(self) -> ZkServer:  # type: ignore[override]
-        return self.peer.server  # type: ignore[no-any-return]
+        return self.peer.server  # type: ignore[return-value]
 
     @property
-    def metrics(self) -> Any:  # type: ignore[override]
+    def metrics(self) -> ServerMetrics:
         return self.peer.metrics  # one ServerMetrics for the process, as Java's singleton
 
     @metrics.setter
-    def metrics(self, value: Any) -> None:
+    def metrics(self, value: ServerMetrics | None) -> None:
         pass
 
     @property
@@ -61,14 +64,12 @@ class QuorumView(LiveView):
             self.peer.mode, "looking")
         return f"{state} - {'broadcast' if state != 'looking' else 'election'}"
 
-    def _leader(self) -> Any:
-        from .leader_host import LeaderHost
-
+    def _leader(self) -> LeaderHost | None:
         role = self.peer.role
         return role if isinstance(role, LeaderHost) else None
 
     @property
-    def quorum(self) -> Any:
+    def quorum(self) -> QuorumInfo:
         p = self.peer
         me = p.me
         leader = p.quorum.all_members.get(p.leader_id)  # the active (possibly reconfigured) view

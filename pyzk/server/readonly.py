@@ -7,16 +7,19 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import structlog
 
+from ..config.model import Config
 from ..pipeline.request import Request
+from ..protocol import records as r
 from ..protocol.codes import Err
 from ..protocol.opcodes import CLIENT_OPS, Op
 from ..tree.datatree import DataTree
 from .pending import Pending
-from .zkserver import TxnSink, ZkServer
+from .persistence import TxnSnapLog
+from .zkserver import ZkServer
 
 if TYPE_CHECKING:
     from .connection import ClientConn
@@ -45,11 +48,11 @@ class ReadOnlyServer(ZkServer):
 
     read_only = True
 
-    def __init__(self, config: Any, tree: DataTree, sink: TxnSink,
+    def __init__(self, config: Config, tree: DataTree, sink: TxnSnapLog,
                  global_sessions: dict[int, int], server_id: int) -> None:
         super().__init__(config, tree, sink, sessions=None, server_id=server_id)
         self.global_sessions = dict(global_sessions)
-        self.local_sessions_enabled: bool = getattr(config, "local_sessions_enabled", False)
+        self.local_sessions_enabled: bool = config.local_sessions_enabled
         self.leads = False
 
     def start(self) -> None:
@@ -59,7 +62,7 @@ class ReadOnlyServer(ZkServer):
             t.add_done_callback(self._task_died)
 
     # -- connections ------------------------------------------------------------------------
-    def on_connect(self, conn: ClientConn, req: Any, read_only: bool, old_client: bool) -> None:
+    def on_connect(self, conn: ClientConn, req: r.Record, read_only: bool, old_client: bool) -> None:
         if not self.serving:
             conn.close()
             return

@@ -1,19 +1,18 @@
-"""Disk and database chores shared by the leader and learner hosts: the ordered persist worker
-(group commit of Persist actions, snapshot-then-discard-log, truncation), the SNAP body of the
-live tree, the on-disk log reader LearnerHandler syncs from, and the disk steps of the database
-core (pyzk/zab/database.py: reload, fast-forward, truncate).
+"""Disk and database chores shared by the leader and learner hosts: truncation, the SNAP body
+of the live tree, the on-disk log reader LearnerHandler syncs from, and the disk steps of the
+database core (pyzk/zab/database.py: reload, fast-forward, truncate). Their log writes go
+through the one group-commit worker (group_commit.py).
 """
 
 from __future__ import annotations
 
-import asyncio
-import os
-from collections import deque
 from collections.abc import Awaitable, Callable, Iterator
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import TYPE_CHECKING, assert_never
 
 import structlog
 
+from ..protocol import records as r
 from ..storage import txnlog
 from ..storage.logfile import (
     TxnLogWriter,
@@ -30,6 +29,7 @@ from ..zab.database import CutLog, DbAction, Drain, Reload, ReplayLog, ReplicaDa
 from ..zab.packets import encode_snap_body_records, encode_txn
 
 if TYPE_CHECKING:
+    from .persistence import TxnSnapLog
     from .quorum_peer import QuorumPeer
 
 log = structlog.get_logger("pyzk.replication")
@@ -40,122 +40,7 @@ log = structlog.get_logger("pyzk.replication")
 SNAPSHOT_SIZE_FACTOR = 0.33
 
 
-# (hdr, txn, digest, body): body is the serialized txn (the PROPOSAL data) or None to encode.
-LogEntry = tuple[Any, Any, Any, "bytes | None"]
-
-
-class _Job:
-    __slots__ = ("entries", "snapshot", "after", "done")
-
-    def __init__(self, entries: list[LogEntry], snapshot: Any,
-                 after: Callable[[], None] | None, done: Callable[[], None]) -> None:
-        self.entries = entries
-        self.snapshot = snapshot  # a SnapshotView captured on the loop, or None
-        self.after = after        # blocking work after the fsync (currentEpoch), in the thread
-        self.done = done          # on the loop, after everything is durable
-
-
-class PersistWorker:
-    """SyncRequestProcessor for a quorum member: jobs are made durable strictly in order;
-    consecutive plain appends share one write+fsync (group commit)."""
-
-    def __init__(self, storage: Any, force_sync: bool = True) -> None:
-        self.storage = storage
-        self.force_sync = force_sync
-        self._jobs: deque[_Job] = deque()
-        self._wake = asyncio.Event()
-        self._idle = asyncio.Event()
-        self._idle.set()
-        self._task: asyncio.Task[None] | None = None
-        self.failed: BaseException | None = None
-
-    def start(self) -> None:
-        self._task = asyncio.ensure_future(self._run())
-
-    async def stop(self) -> None:
-        await self.wait_idle()
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except (asyncio.CancelledError, Exception):  # noqa: S110 - shutdown only
-                pass
-
-    def submit(self, entries: list[LogEntry], done: Callable[[], None],
-               snapshot_tree: DataTree | None = None,
-               sessions: Callable[[], dict[int, int]] | None = None,
-               after: Callable[[], None] | None = None) -> None:
-        """Queue (hdr, txn, digest, body) entries; a snapshot of `snapshot_tree` (with the
-        session timeouts `sessions()`) is captured now."""
-        view = (capture(snapshot_tree, sessions() if sessions is not None else {})
-                if snapshot_tree is not None else None)
-        self._jobs.append(_Job(entries, view, after, done))
-        if self._idle.is_set():
-            self._idle.clear()
-        if not self._wake.is_set():
-            self._wake.set()
-
-    async def wait_idle(self) -> None:
-        while self._jobs or not self._idle.is_set():
-            if self.failed is not None or self._task is None or self._task.done():
-                return
-            await self._idle.wait()
-
-    async def _run(self) -> None:
-        loop = asyncio.get_running_loop()
-        while True:
-            if not self._jobs:
-                self._idle.set()
-                self._wake.clear()
-                await self._wake.wait()
-                continue
-            batch: list[_Job] = []
-            while self._jobs and (not batch or (self._jobs[0].snapshot is None
-                                                and batch[-1].after is None)):
-                batch.append(self._jobs.popleft())
-                if batch[-1].snapshot is not None or batch[-1].after is not None:
-                    break
-            try:
-                await loop.run_in_executor(None, self._write, batch)
-            except BaseException as e:
-                self.failed = e
-                log.critical("txn log write failed", error=repr(e))
-                self._idle.set()
-                raise
-            for job in batch:
-                job.done()
-
-    def _write(self, batch: list[_Job]) -> None:
-        """Worker thread: snapshot (then drop the old logs), appends, one fsync, then `after`."""
-        st = self.storage
-        for job in batch:
-            if job.snapshot is not None:
-                st.writer.flush(self.force_sync)
-                st.datadir.save_snapshot(job.snapshot, self.force_sync)
-                discard_logs(st)
-            w = st.writer
-            for hdr, txn, digest, body in job.entries:
-                if body is None:
-                    w.append(hdr, txn, digest)
-                else:
-                    w.append_serialized(hdr, body)
-        st.writer.flush(self.force_sync)
-        for job in batch:
-            if job.after is not None:
-                job.after()
-
-
-def discard_logs(storage: Any) -> None:
-    """After a sync snapshot every older log is superseded (it may hold a divergent history
-    past the snapshot zxid): close the writer and delete them; the next append opens a file."""
-    storage.writer.close(False)
-    for path in sorted_logs(storage.datadir.log_dir):
-        os.unlink(path)
-    storage.writer = TxnLogWriter(storage.datadir.log_dir,
-                                  prealloc=storage.config.pre_alloc_size_kb * 1024)
-
-
-def truncate(storage: Any, zxid: int) -> bool:
+def truncate(storage: TxnSnapLog, zxid: int) -> bool:
     """ZKDatabase.truncateLog: False when a snapshot newer than `zxid` makes it impossible."""
     snaps = storage.datadir.snapshots()
     if snaps and snaps[-1][0] > zxid:
@@ -171,7 +56,7 @@ def truncate(storage: Any, zxid: int) -> bool:
     return True
 
 
-def fast_forward(storage: Any, tree: DataTree, sessions: dict[int, int],
+def fast_forward(storage: TxnSnapLog, tree: DataTree, sessions: dict[int, int],
                  db: ReplicaDatabase | None = None) -> int:
     """ZKDatabase.fastForwardDataBase (ReplayLog): apply logged txns the tree has not seen (a
     learner's acked-but-uncommitted proposals), so the tree matches the log before an
@@ -208,7 +93,7 @@ async def carry_out(peer: QuorumPeer, actions: list[DbAction],
             case ReplayLog():
                 srv = peer.server
                 assert srv is not None
-                sessions = {sid: s.timeout_ms for sid, s in srv.sessions.sessions.items()}
+                sessions = srv.sessions.timeouts()
                 n = fast_forward(peer.storage, srv.tree, sessions, db)
                 if n:
                     log.info("applied logged txns before the election", txns=n)
@@ -223,14 +108,17 @@ async def carry_out(peer: QuorumPeer, actions: list[DbAction],
             case ResyncFully():
                 if resync is not None:
                     await resync()
+            case _:
+                assert_never(a)
 
 
-def committed_data(hdr: Any, txn: Any, digest: Any, data: bytes | None) -> bytes:
+def committed_data(hdr: r.TxnHeaderRecord, txn: r.TxnRecord, digest: r.TxnDigestRecord,
+                   data: bytes | None) -> bytes:
     """A committed txn's PROPOSAL data for the window (encoded only when not at hand)."""
     return data if data is not None else encode_txn(hdr, txn, digest)
 
 
-def logged_txns(storage: Any) -> Iterator[tuple[int, bytes]]:
+def logged_txns(storage: TxnSnapLog) -> Iterator[tuple[int, bytes]]:
     """Every logged txn as (zxid, PROPOSAL data), oldest first (loadDataBase's playback)."""
     for _, _, e in iter_log(storage.datadir.log_dir, 0):
         yield e.hdr.zxid, txnlog.serialize_txn(e.hdr, e.txn, e.digest)
@@ -243,7 +131,7 @@ def snap_body(tree: DataTree, sessions: dict[int, int]) -> bytes:
     return encode_snap_body_records(view.sessions, view.acl_cache.entries(), records)
 
 
-def disk_log_reader(storage: Any, size_factor: float = SNAPSHOT_SIZE_FACTOR
+def disk_log_reader(storage: TxnSnapLog, size_factor: float = SNAPSHOT_SIZE_FACTOR
                     ) -> Callable[[int], Iterator[tuple[int, bytes]]]:
     """ZKDatabase.getProposalsFromTxnLog(zxid, calculateTxnLogSizeLimit()): the logged txns
     from the start of the log file holding `zxid` on, or nothing when the log starts after
@@ -272,7 +160,7 @@ def disk_log_reader(storage: Any, size_factor: float = SNAPSHOT_SIZE_FACTOR
     return read
 
 
-def java_log_files_from(log_dir: Any, zxid: int) -> list[Any]:
+def java_log_files_from(log_dir: Path, zxid: int) -> list[Path]:
     """FileTxnIterator.init's storedFiles, oldest first: every log named >= zxid and the
     newest one named below it."""
     out = []

@@ -8,19 +8,27 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import signal
-from typing import Any
+from collections.abc import Callable, Coroutine
+from typing import TYPE_CHECKING
 
 import structlog
 
 from .. import __version__
+from ..config.model import Config
+from ..storage.datadir import DataDirError
+from ..storage.recovery import RecoveryError
 from .auth import enable_auth_providers
-from .connection import ClientConn
 from .fourlw_port import FourLetterWords
-from .persistence import open_storage, tune_gc
+from .persistence import TxnSnapLog, open_storage, tune_gc
+from .quorum_peer import QuorumPeer
+from .startup import ClientPorts, StartupError, start_front_ends
+from .tls import TlsError
 from .view import LiveView
 from .zkserver import ZkServer
+
+if TYPE_CHECKING:
+    from .frontends import Stoppable
 
 log = structlog.get_logger("pyzk.runtime")
 
@@ -28,13 +36,12 @@ log = structlog.get_logger("pyzk.runtime")
 class Runtime:
     """A running standalone server (also used in-process by pyzk.testing)."""
 
-    def __init__(self, config: Any) -> None:
+    def __init__(self, config: Config) -> None:
         self.config = config
         self.server: ZkServer | None = None
-        self.storage: Any = None
-        self._listener: asyncio.base_events.Server | None = None
-        self._secure_listener: asyncio.base_events.Server | None = None
-        self._extras: list[Any] = []
+        self.storage: TxnSnapLog | None = None  # opened by start()
+        self.ports: ClientPorts | None = None
+        self._extras: list[Stoppable] = []
 
     async def start(self) -> None:
         cfg = self.config
@@ -43,30 +50,9 @@ class Runtime:
         # A second server, a port in use or a bad TLS store fails at once, before a long
         # recovery and before anything is read.
         self.storage = open_storage(cfg)
-        words: FourLetterWords  # assigned before the listeners start serving
-        per_ip: dict[str, int] = {}
-        loop = asyncio.get_running_loop()
-        host = cfg.client_port_address or None
-        if cfg.client_port:  # 0 when only secureClientPort is set
-            try:
-                self._listener = await loop.create_server(
-                    lambda: ClientConn(self.server, words, cfg.max_client_cnxns, per_ip),  # type: ignore[arg-type]
-                    host=host, port=cfg.client_port, reuse_address=True, backlog=cfg.client_port_listen_backlog if cfg.client_port_listen_backlog > 0 else 1024,
-                    start_serving=False)
-            except OSError as e:
-                raise StartupError(listen_error("client port", host, cfg.client_port, e)) from None
-        if cfg.secure_client_port:  # TLS port (pyzk/server/tls.py); its own per-IP counts
-            from .tls import TlsClientConn, start_secure_listener
-
-            secure_per_ip: dict[str, int] = {}
-            try:
-                self._secure_listener = await start_secure_listener(
-                    cfg, lambda: TlsClientConn(self.server, words, cfg.max_client_cnxns,  # type: ignore[arg-type]
-                                               secure_per_ip), start_serving=False)
-            except OSError as e:
-                raise StartupError(listen_error(
-                    "secure client port", cfg.secure_client_port_address or None,
-                    cfg.secure_client_port, e)) from None
+        words: FourLetterWords  # assigned before the ports start serving
+        self.ports = ClientPorts(cfg, lambda: self.server, lambda: words, {})
+        await self.ports.open(start_serving=False)
         tree, sessions = self.storage.recover()
         self.server = ZkServer(cfg, tree, self.storage, sessions=sessions,
                                server_id=1)  # Java's createSessionTrackerServerId
@@ -75,14 +61,10 @@ class Runtime:
         words = FourLetterWords(cfg, self.view)
         enable_auth_providers(cfg)
         self.server.start()
-        for listener in (self._listener, self._secure_listener):
-            if listener is not None:
-                await listener.start_serving()
-        for starter in _front_ends():
-            extra = await starter(cfg, self.view)
-            if extra is not None:
-                self._extras.append(extra)
-        log.info("serving", client_port=cfg.client_port, address=host or "0.0.0.0",
+        await self.ports.serve()
+        self._extras = await start_front_ends(cfg, self.view)
+        log.info("serving", client_port=cfg.client_port,
+                 address=cfg.client_port_address or "0.0.0.0",
                  secure_client_port=cfg.secure_client_port,
                  data_dir=str(cfg.data_dir), zxid=hex(tree.last_processed_zxid),
                  mode="standalone", version=__version__,
@@ -92,6 +74,7 @@ class Runtime:
         """dbinittime and the startup_* metrics Java records while loading the database."""
         assert self.server is not None
         storage, m = self.storage, self.server.stats.metrics
+        assert storage is not None
         storage.stats = self.server.stats
         m.summary("dbinittime").add(storage.recovery_ms)
         rec = storage.recovery
@@ -101,19 +84,18 @@ class Runtime:
 
     @property
     def port(self) -> int:
-        assert self._listener is not None
-        return int(self._listener.sockets[0].getsockname()[1])
+        assert self.ports is not None and self.ports.plain is not None
+        return int(self.ports.plain.sockets[0].getsockname()[1])
 
     @property
     def secure_port(self) -> int:
-        assert self._secure_listener is not None
-        return int(self._secure_listener.sockets[0].getsockname()[1])
+        assert self.ports is not None and self.ports.secure is not None
+        return int(self.ports.secure.sockets[0].getsockname()[1])
 
     async def stop(self, quiet: bool = False) -> None:
         """Stop whatever start() got to (quiet: after a failed start, no "stopped" line)."""
-        for listener in (self._listener, self._secure_listener):
-            if listener is not None:
-                listener.close()
+        if self.ports is not None:
+            self.ports.close()
         for extra in self._extras:
             await extra.stop()
         if self.server is not None:
@@ -124,36 +106,13 @@ class Runtime:
             log.info("stopped")
 
 
-def _front_ends() -> list[Any]:
-    """AdminServer and Prometheus endpoint starters (each returns an object with stop())."""
-    from .frontends import start_admin_server, start_metrics_server
-
-    return [start_admin_server, start_metrics_server]
-
-
-class StartupError(Exception):
-    """The server cannot start; the message says why (logged once, exit status 1)."""
-
-
 class ServerFailed(Exception):
     """The server stopped itself after a fatal error, already logged (exit status 1)."""
 
 
-def listen_error(what: str, host: str | None, port: int, e: OSError) -> str:
-    """"cannot listen on the client port 127.0.0.1:2181: Address already in use"."""
-    reason = os.strerror(e.errno) if e.errno else str(e)  # uvloop's text repeats the address
-    return f"cannot listen on the {what} {host or '0.0.0.0'}:{port}: {reason}"
-
-
-async def serve(config: Any) -> None:
-    from ..storage.datadir import DataDirError
-    from ..storage.recovery import RecoveryError
-    from .tls import TlsError
-
-    rt: Any
+async def serve(config: Config) -> None:
+    rt: Runtime | QuorumPeer
     if config.is_distributed:
-        from .quorum_peer import QuorumPeer
-
         rt = QuorumPeer(config)
     else:
         rt = Runtime(config)
@@ -198,11 +157,11 @@ async def serve(config: Any) -> None:
         raise ServerFailed()
 
 
-def run(config: Any) -> int:
+def run(config: Config) -> int:
     try:
         import uvloop
     except ImportError:  # pragma: no cover - uvloop is a dependency
-        runner: Any = asyncio.run
+        runner: Callable[[Coroutine[object, object, None]], None] = asyncio.run
     else:
         runner = uvloop.run
     tune_gc()

@@ -9,11 +9,16 @@ ServerMetrics held here.
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING
 
 from ..metrics import ServerMetrics, Summary
+from ..protocol import records as r
 from ..protocol.codes import EventType
 from ..protocol.opcodes import OP_EXISTS, OP_GET_CHILDREN, OP_GET_CHILDREN2, OP_GET_DATA, Op
+
+if TYPE_CHECKING:
+    from ..pipeline.request import Request
+    from ..tree.datatree import DataTree, TxnResult
 
 # FinalRequestProcessor's `lastOp` names (shown as lop= in cons). A failed write (error txn)
 # leaves "NA", as Java throws before its switch sets the name.
@@ -144,7 +149,7 @@ class ServerStats:
 
     # -- per-namespace traffic and watch fan-out (DataTree.updateReadStat/updateWriteStat,
     #    WatchManager.triggerWatch) ---------------------------------------------------------
-    def record_read(self, req: Any, err: int, body: bytes) -> None:
+    def record_read(self, req: Request, err: int, body: bytes) -> None:
         """A read answered from the tree. Sizes are derived from the encoded reply body."""
         if err != 0:
             return
@@ -164,7 +169,7 @@ class ServerStats:
         if ns is not None:
             self._read_ns.add(ns, len(path) + max(extra, 0) + STAT_OVERHEAD_BYTES)
 
-    def record_write(self, hdr: Any, result: Any, tree: Any) -> None:
+    def record_write(self, hdr: r.TxnHeaderRecord, result: TxnResult, tree: DataTree) -> None:
         """A txn was applied: per-namespace write sizes, watch fan-out, propagation latency."""
         for rc in (result,) if result.multi is None else result.multi:
             path = rc.path
@@ -187,10 +192,10 @@ class ServerStats:
                 key = (ev.type, ev.path)
                 fanout[key] = fanout.get(key, 0) + 1
             summaries = self._watch_summaries
-            for (etype, _), n in fanout.items():
+            for (etype, _), count in fanout.items():
                 s = summaries.get(etype)
                 if s is not None:
-                    s.add(n)
+                    s.add(count)
         latency = int(time.time() * 1000) - hdr.time
         if latency >= 0:
             self._propagation.add(latency)

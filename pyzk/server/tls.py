@@ -12,14 +12,20 @@ import os
 import re
 import ssl
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
+from ..config.model import Config, TlsSettings
 from .auth import x509_auth_ids
 from .connection import ClientConn
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
+    from cryptography.x509 import Certificate
 
 log = structlog.get_logger("pyzk.tls")
 
@@ -88,7 +94,7 @@ def _der_to_pem(der: bytes) -> bytes:
     return x509.load_der_x509_certificate(der).public_bytes(Encoding.PEM)
 
 
-def _key_pem(key: Any) -> bytes:
+def _key_pem(key: PrivateKeyTypes) -> bytes:
     from cryptography.hazmat.primitives.serialization import (
         Encoding,
         NoEncryption,
@@ -98,7 +104,7 @@ def _key_pem(key: Any) -> bytes:
     return bytes(key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()))
 
 
-def _load_jks(location: Path, password: str) -> Any:
+def _load_jks(location: Path, password: str) -> Any:  # pyjks has no type hints
     try:
         import jks  # pyjks: reads Sun JKS/JCEKS (Java's default keystore format before 9)
     except ImportError:  # pragma: no cover - pyjks is a dependency
@@ -109,7 +115,8 @@ def _load_jks(location: Path, password: str) -> Any:
         raise TlsError(f"cannot load JKS store {location}: {e}") from None
 
 
-def _load_p12(location: Path, password: str) -> tuple[Any, Any, list[Any]]:
+def _load_p12(location: Path, password: str
+              ) -> tuple[PrivateKeyTypes | None, Certificate | None, list[Certificate]]:
     from cryptography.hazmat.primitives.serialization import pkcs12
 
     try:
@@ -141,13 +148,13 @@ def load_key_material(location: Path, password: str, declared: str) -> _Material
         certs = re.findall(rb"-+BEGIN CERTIFICATE-+.*?-+END CERTIFICATE-+\s*", data, re.S)
         return _Material(_key_pem(key), b"".join(certs))
     if kind == "PKCS12":
-        key, cert, extra = _load_p12(location, password)
-        if key is None or cert is None:
+        p12_key, cert, extra = _load_p12(location, password)
+        if p12_key is None or cert is None:
             raise TlsError(f"no private key entry in {location}")
         from cryptography.hazmat.primitives.serialization import Encoding
 
         chain = [cert, *extra]
-        return _Material(_key_pem(key), b"".join(c.public_bytes(Encoding.PEM) for c in chain))
+        return _Material(_key_pem(p12_key), b"".join(c.public_bytes(Encoding.PEM) for c in chain))
     ks = _load_jks(location, password)
     for entry in ks.private_keys.values():
         from cryptography.hazmat.primitives.serialization import load_der_private_key
@@ -198,7 +205,7 @@ def openssl_cipher(name: str) -> str | None:
     return f"{prefix}{bulk}-{mac}"
 
 
-def build_context(tls: Any, server_side: bool = True) -> ssl.SSLContext:
+def build_context(tls: TlsSettings, server_side: bool = True) -> ssl.SSLContext:
     """An SSLContext from pyzk.config.TlsSettings: the secure client port's, or a quorum
     member's listening (server_side) or dialling one. A dialling context always verifies the
     peer's chain (Java's trust manager); host names are checked by the caller, as Java's
@@ -273,8 +280,9 @@ class TlsClientConn(ClientConn):
         der = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
         if not der:
             return  # clientAuth=none, or want without a certificate: no x509 id
+        tls = self.server.config.tls  # set: this port exists only when secureClientPort is
         try:
-            ids = x509_auth_ids(der, self.server.config.tls.x509_super_user)
+            ids = x509_auth_ids(der, tls.x509_super_user if tls is not None else None)
         except ValueError as e:
             log.error("cannot read the client certificate", client=self.peer, error=str(e))
             self.close()
@@ -286,10 +294,12 @@ class TlsClientConn(ClientConn):
         log.info("Authenticated Id for Scheme 'x509'", id=ids[-1].id, client=self.peer)
 
 
-async def start_secure_listener(cfg: Any, factory: Any,
+async def start_secure_listener(cfg: Config, factory: Callable[[], asyncio.Protocol],
                                 start_serving: bool = True) -> asyncio.base_events.Server:
     """Listen on secureClientPort; factory() makes a TlsClientConn. Raises TlsError when the
     stores cannot be used (Java fails every handshake instead; pyzk will not start)."""
+    if cfg.tls is None:  # load_config sets tls exactly when secureClientPort is set
+        raise TlsError("secureClientPort is set without ssl.* settings")
     ctx = build_context(cfg.tls)
     loop = asyncio.get_running_loop()
     backlog = cfg.client_port_listen_backlog if cfg.client_port_listen_backlog > 0 else 1024

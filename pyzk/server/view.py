@@ -11,13 +11,23 @@ import socket
 import sys
 import time
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .. import __version__
-from ..fourlw.info import DEFAULT_TRACE_MASK, ConfInfo, ConnectionInfo, ServerStatsInfo
+from ..fourlw.info import (
+    DEFAULT_TRACE_MASK,
+    ConfInfo,
+    ConnectionInfo,
+    QuorumInfo,
+    ServerStatsInfo,
+)
 from ..tree.quota import gauge_sets as quota_gauge_sets
+from .tls import TlsClientConn
 
 if TYPE_CHECKING:
+    from ..metrics import ServerMetrics
+    from .connection import ClientConn
     from .zkserver import ZkServer
 
 # zookeeper.nio.sessionlessCnxnTimeout default: the connection expiry queue's interval.
@@ -31,7 +41,7 @@ ZK_COMPAT_VERSION = "3.8.0"
 VERSION = f"{ZK_COMPAT_VERSION}-pyzk-{__version__}, built on 2026-11-24 00:00 UTC"
 
 
-def _dir_size(path: Any) -> int:
+def _dir_size(path: Path) -> int:
     total = 0
     try:
         for entry in os.scandir(path):
@@ -56,18 +66,16 @@ def _fd_counts() -> tuple[int, int]:
     return open_fds, max_fds
 
 
-def _is_tls(conn: Any) -> bool:
-    from .tls import TlsClientConn
-
+def _is_tls(conn: ClientConn) -> bool:
     return isinstance(conn, TlsClientConn)
 
 
 class LiveView:
-    def __init__(self, server: ZkServer, metrics: Any = None) -> None:
+    def __init__(self, server: ZkServer, metrics: ServerMetrics | None = None) -> None:
         self.server = server
         # One ServerMetrics per server (held by its ServerStats): mntr, the AdminServer
         # `monitor` and /metrics all read it.
-        self.metrics = metrics if metrics is not None else server.stats.metrics
+        self.metrics: ServerMetrics | None = metrics if metrics is not None else server.stats.metrics
         self.trace_mask = DEFAULT_TRACE_MASK
         self.started_wall_ms = int(time.time() * 1000)
 
@@ -89,7 +97,7 @@ class LiveView:
         return None
 
     @property
-    def quorum(self) -> Any:
+    def quorum(self) -> QuorumInfo | None:
         return None
 
     @property
@@ -141,9 +149,9 @@ class LiveView:
         self.trace_mask = mask
 
     # -- connections and sessions ---------------------------------------------------------
-    def _conn_info(self, c: Any) -> ConnectionInfo:
+    def _conn_info(self, c: ClientConn) -> ConnectionInfo:
         host, _, port = c.peer.rpartition(":")
-        n = max(getattr(c, "reply_count", c.packets_sent), 1)
+        n = max(c.reply_count, 1)
         return ConnectionInfo(
             host=host, port=int(port or 0), interest_ops=0 if c.transport is None else 1,
             outstanding_requests=len(c.queue), packets_received=c.packets_received,
@@ -249,8 +257,7 @@ class LiveView:
 
     @property
     def last_snapshot(self) -> tuple[int, int] | None:
-        storage = getattr(self.server, "storage", None)
-        return getattr(storage, "last_snapshot", None)
+        return self.server.storage.last_snapshot
 
     # -- quota gauge sets (QuotaMetricsUtils) ----------------------------------------------
     @property

@@ -11,10 +11,11 @@ import asyncio
 import struct
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import structlog
 
+from ..config.model import Config
 from ..pipeline import final
 from ..pipeline.prep import Prep, PrepSettings
 from ..pipeline.request import Request
@@ -40,11 +41,13 @@ from ..protocol.opcodes import (
 from ..sasl.server import ClientSecurity
 from ..session.tracker import SessionTracker
 from ..tree.acl import check_acl, fixup_acl
-from ..tree.datatree import DataTree
+from ..tree.datatree import DataTree, TxnResult
 from . import background
 from .auth import authenticate, client_infos
 from .clock import SYSTEM_CLOCK, Clock
-from .pending import Pending
+from .group_commit import ClientTxn, GroupCommit
+from .pending import NO_ORIGIN, Origin, Pending
+from .persistence import TxnSnapLog
 from .stats import ServerStats
 
 # Err/EventType members as module globals for the hot paths (see protocol.opcodes' OP_*)
@@ -52,6 +55,7 @@ _ERR_MARSHALLINGERROR = Err.MARSHALLINGERROR
 _ERR_UNIMPLEMENTED = Err.UNIMPLEMENTED
 
 if TYPE_CHECKING:
+    from ..metrics import ServerMetrics
     from .connection import ClientConn
 
 log = structlog.get_logger("pyzk.server")
@@ -68,19 +72,6 @@ _EAGER_PERMS: dict[int, int] = {Op.CREATE: 4, Op.CREATE2: 4, Op.DELETE: 8, Op.SE
 _SPECIAL_PATHS = frozenset({"/", "/zookeeper", "/zookeeper/quota", "/zookeeper/config"})
 
 
-class TxnSink(Protocol):
-    """Where txns go before they are applied (the txn log).
-
-    append() runs on the loop; flush() blocks (write + fsync) and runs in a worker thread;
-    maybe_snapshot() runs on the loop after a batch is applied.
-    """
-
-    def append(self, hdr: Any, txn: Any) -> None: ...
-    def append_batch(self, txns: list[tuple[Any, Any, Any]]) -> None: ...
-    def flush(self, fsync: bool) -> int: ...
-    def maybe_snapshot(self, tree: DataTree, sessions: Callable[[], dict[int, int]]) -> None: ...
-
-
 class WritePath(Protocol):
     """How a quorum member's writes reach the txn log (pyzk.server.leader_host/learner_host).
 
@@ -91,7 +82,7 @@ class WritePath(Protocol):
     forwards: bool
     forwards_sync: bool  # syncs go to `forward` too (a learner; a leader confirming reads)
 
-    def submit(self, hdr: Any, txn: Any, origin: Origin) -> None: ...
+    def submit(self, hdr: r.TxnHeaderRecord, txn: r.TxnRecord, origin: Origin) -> None: ...
     def forward(self, conn: ClientConn, pending: Pending, op: int, body: bytes) -> None: ...
     def create_session(self, conn: ClientConn, session_id: int, timeout: int,
                        origin: Origin) -> None: ...
@@ -99,26 +90,13 @@ class WritePath(Protocol):
     def touched(self, session_id: int) -> None: ...
 
 
-class Origin:
-    """Who waits for a txn: a client request, a connecting client, or the server itself."""
-
-    __slots__ = ("conn", "pending", "on_applied")
-
-    def __init__(self, conn: ClientConn | None, pending: Pending | None,
-                 on_applied: Callable[[Any, Any], None] | None = None) -> None:
-        self.conn = conn
-        self.pending = pending
-        self.on_applied = on_applied
-
-
-_NO_ORIGIN = Origin(None, None)
 
 
 class ZkServer:
     # ReadOnlyServer (pyzk.server.readonly) says True: finishSessionInit's readOnly flag.
     read_only = False
 
-    def __init__(self, config: Any, tree: DataTree, sink: TxnSink,
+    def __init__(self, config: Config, tree: DataTree, sink: TxnSnapLog,
                  sessions: dict[int, int] | None = None, server_id: int = 0,
                  clock: Clock = SYSTEM_CLOCK) -> None:
         self.config = config
@@ -126,28 +104,28 @@ class ZkServer:
         self.tree = tree
         # Java delivers a watch event only to connections with READ on the znode.
         tree.watcher_auth = lambda conn: conn.auth
-        tree.extended_types = getattr(config, "extended_types", False)
-        tree.skip_acl = getattr(config, "skip_acl", False)
+        tree.extended_types = config.extended_types
+        tree.skip_acl = config.skip_acl
         self.sink = sink
-        self.force_sync: bool = getattr(config, "force_sync", True)
-        self.fsync_warn_ms: int = getattr(config, "fsync_warning_threshold_ms", 1000)
+        self.force_sync: bool = config.force_sync
+        self.fsync_warn_ms: int = config.fsync_warning_threshold_ms
         self.tick_ms: int = config.tick_time_ms
         self.min_timeout: int = config.min_session_timeout_ms
         self.max_timeout: int = config.max_session_timeout_ms
         self.prep = Prep(tree, PrepSettings(
-            skip_acl=getattr(config, "skip_acl", False),
-            extended_types=getattr(config, "extended_types", False),
-            super_digest=getattr(config, "super_digest", None),
+            skip_acl=config.skip_acl,
+            extended_types=config.extended_types,
+            super_digest=config.super_digest,
             max_buffer=config.jute_max_buffer,
             # Standalone Java answers reconfig UNIMPLEMENTED when enabled, else RECONFIGDISABLED
-            reconfig_enabled=getattr(config, "reconfig_enabled", False),
+            reconfig_enabled=config.reconfig_enabled,
             enforce_quota=config.enforce_quota,
         ))
         if config.enforce_quota:
             log.info("zookeeper.enforceQuota = true, Quota Enforce enables")
-        self.super_digest: str | None = getattr(config, "super_digest", None)
+        self.super_digest: str | None = config.super_digest
         # Client SASL and enforce.auth (pyzk.sasl.server): processSasl, enforceAuthentication.
-        self.security = ClientSecurity(getattr(config, "security", None))
+        self.security = ClientSecurity(config.security)
         self.enforce_auth = self.security.settings.enforce_enabled
         # Session ids are seeded from wall time (unique across restarts); expiry runs on
         # elapsed time.
@@ -160,28 +138,28 @@ class ZkServer:
         # globalOutstandingLimit: past it, connections stop being read until replies drain
         # (ZooKeeperServer.shouldThrottle).
         self.outstanding = 0
-        self.global_limit: int = getattr(config, "global_outstanding_limit", 1000)
+        self.global_limit: int = config.global_outstanding_limit
         self.throttled: set[ClientConn] = set()
         # largeRequestThreshold / largeRequestMaxBytes (ZooKeeperServer.isLargeRequest,
         # checkRequestSize*): bytes of in-flight requests longer than the threshold (-1: off);
         # a frame that would take the total past the max closes its connection.
-        self.large_threshold: int = getattr(config, "large_request_threshold", -1)
-        self.large_max: int = getattr(config, "large_request_max_bytes", 100 * 1024 * 1024)
+        self.large_threshold: int = config.large_request_threshold
+        self.large_max: int = config.large_request_max_bytes
         self.large_bytes = 0
-        self.eager_acl: bool = getattr(config, "enable_eager_acl_check", False)
+        self.eager_acl: bool = config.enable_eager_acl_check
         self.owner: dict[int, ClientConn] = {}
         self.stats = ServerStats()
         # ZooKeeperServer.updateQuotaExceededMetrics; self.stats is replaced by quorum peers.
         self.prep.on_quota_exceeded = lambda ns: self.stats.metrics.counter_sets[
             "quota_exceeded_error_per_namespace"].add(ns)
         self.serving = True
-        self.batch: list[tuple[Any, Any, Origin]] = []
-        self.batch_ready = asyncio.Event()
+        # Standalone: this server's own txn log writer (a quorum member's is QuorumPeer.disk).
+        self.commits = GroupCommit(sink, self.force_sync, self._fsynced)
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = False
         self.on_fatal: Callable[[], None] | None = None
-        self.storage: Any = sink
-        self.metrics: Any = None
+        self.storage = sink  # the same object as sink, under the name views read
+        self.metrics: ServerMetrics | None = None  # set when the metrics front end starts
         # Quorum mode (pyzk.server.quorum_peer): the write path, and whether this server
         # expires sessions and containers (only the leader does: LeaderSessionTracker).
         self.writes: WritePath | None = None
@@ -198,7 +176,7 @@ class ZkServer:
 
     # -- lifecycle ------------------------------------------------------------------------
     def start(self) -> None:
-        self._tasks = [asyncio.create_task(background.group_commit(self), name="pyzk-commit")]
+        self._tasks = [] if self.writes is not None else [self.commits.start("pyzk-commit")]
         if self.leads:
             self._tasks += [
                 asyncio.create_task(background.expire_sessions(self), name="pyzk-expiry"),
@@ -206,8 +184,8 @@ class ZkServer:
             ]
         for t in self._tasks:
             t.add_done_callback(self._task_died)
-        hours = getattr(self.config, "autopurge_purge_interval_hours", 0)
-        if hours > 0 and hasattr(self.sink, "purge"):
+        hours = self.config.autopurge_purge_interval_hours
+        if hours > 0:
             self._tasks.append(asyncio.create_task(
                 background.purge_periodically(self.sink, hours * 3600), name="pyzk-purge"))
 
@@ -247,7 +225,7 @@ class ZkServer:
                 pass
 
     # -- connection entry points ----------------------------------------------------------
-    def on_connect(self, conn: ClientConn, req: Any, read_only: bool, old_client: bool) -> None:
+    def on_connect(self, conn: ClientConn, req: r.Record, read_only: bool, old_client: bool) -> None:
         """processConnectRequest: new session, or re-attach by id + password."""
         if not self.serving:
             # NIOServerCnxn: "ZooKeeperServer not running" (a quorum member without a leader).
@@ -268,7 +246,7 @@ class ZkServer:
             conn.timeout_ms = timeout
             self.owner[sid] = conn
 
-            def done(hdr: Any, result: Any) -> None:
+            def done(hdr: r.TxnHeaderRecord, result: TxnResult) -> None:
                 self._finish_session_init(conn, True)
                 log.info("session established", session=hex(sid), timeout=timeout,
                          client=conn.peer)
@@ -354,7 +332,7 @@ class ZkServer:
         if op == OP_AUTH:
             self._auth(conn, xid, body)
             return
-        record: Any
+        record: r.Record  # the request, a multi's ops, None, or the JuteError decoding raised
         try:
             if op in _MULTI_OPS:
                 record, _ = decode_multi(body)
@@ -419,7 +397,7 @@ class ZkServer:
             now = clock.wall_ms()
             if isinstance(record, JuteError):
                 hdr = r.TxnHeader(sid, xid, self.last_zxid, now, OP_ERROR)
-                txn: tuple[Any, Any] = (hdr, r.ErrorTxn(_ERR_MARSHALLINGERROR))
+                txn: tuple[r.TxnHeaderRecord, r.TxnRecord] = (hdr, r.ErrorTxn(_ERR_MARSHALLINGERROR))
             elif op == OP_CLOSE_SESSION:
                 self.sessions.set_closing(sid)
                 txn = self.prep.close_session_txn(sid, xid, self.last_zxid, now)
@@ -473,7 +451,7 @@ class ZkServer:
         self.last_zxid += 1
         if len(body) < 4:
             req.record = JuteError("createSession body too short")
-            txn: tuple[Any, Any] = (r.TxnHeader(sid, xid, self.last_zxid, now, OP_ERROR),
+            txn: tuple[r.TxnHeaderRecord, r.TxnRecord] = (r.TxnHeader(sid, xid, self.last_zxid, now, OP_ERROR),
                                     r.ErrorTxn(_ERR_MARSHALLINGERROR))
         else:
             timeout = int.from_bytes(body[:4], "big", signed=True)
@@ -554,7 +532,7 @@ class ZkServer:
         except JuteError:
             conn.close_when_answered()
             return
-        tls = getattr(self.config, "tls", None)
+        tls = self.config.tls
         ids = authenticate(pkt.scheme, pkt.auth, conn.peer_ip, self.super_digest,
                            getattr(conn, "peer_cert_der", None),
                            tls.x509_super_user if tls is not None else None)
@@ -575,19 +553,27 @@ class ZkServer:
         self.last_zxid += 1
         return self.last_zxid
 
-    def enqueue_txn(self, txn: tuple[Any, Any], origin: Origin) -> None:
+    def enqueue_txn(self, txn: tuple[r.TxnHeaderRecord, r.TxnRecord], origin: Origin) -> None:
         if self.writes is not None:
             self.writes.submit(txn[0], txn[1], origin)
             return
-        batch = self.batch
-        batch.append((txn[0], txn[1], origin))
-        if len(batch) == 1:  # group_commit clears the event when it takes the batch
-            self.batch_ready.set()
+        self.commits.add((txn[0], txn[1], origin), self._durable)
 
-    def session_timeouts(self) -> dict[int, int]:
-        return {sid: s.timeout_ms for sid, s in self.sessions.sessions.items()}
+    def _durable(self, txns: list[ClientTxn]) -> None:
+        """A standalone batch is in the log: apply it, then maybe snapshot."""
+        apply = self.apply_committed
+        for hdr, txn, origin in txns:
+            apply(hdr, txn, origin)
+        # After this batch's replies are written: taking a snapshot copies the node table.
+        asyncio.get_running_loop().call_soon(self.sink.maybe_snapshot, self.tree,
+                                             self.sessions.timeouts)
 
-    def _apply(self, hdr: Any, txn: Any, origin: Origin) -> None:
+    def _fsynced(self, seconds: float, txns: int) -> None:
+        self.stats.record_fsync(seconds, txns)
+        if seconds * 1000 > self.fsync_warn_ms:
+            log.warning("fsync of the txn log took too long", ms=int(seconds * 1000), txns=txns)
+
+    def _apply(self, hdr: r.TxnHeaderRecord, txn: r.TxnRecord, origin: Origin) -> None:
         t = hdr.type
         if t == OP_CREATE_SESSION and hdr.clientId not in self.sessions.sessions:
             # A session created through another quorum member (the global session table).
@@ -641,13 +627,13 @@ class ZkServer:
         pending.reply = self._reply_bytes(req.xid, err, body)
         conn.queue.drain(self._run_read, conn.emit_pending)
 
-    def apply_committed(self, hdr: Any, txn: Any, origin: Origin | None = None) -> None:
+    def apply_committed(self, hdr: r.TxnHeaderRecord, txn: r.TxnRecord, origin: Origin | None = None) -> None:
         """A txn committed by the quorum, in zxid order (CommitProcessor -> Final).
 
         Never raises: the loop that calls this applies everyone's txns, so a failure in one
         txn's bookkeeping or reply answers that request MARSHALLINGERROR and goes on."""
         try:
-            self._apply(hdr, txn, origin or _NO_ORIGIN)
+            self._apply(hdr, txn, origin or NO_ORIGIN)
         except Exception:
             log.error("Failed to process committed txn", session=hex(hdr.clientId),
                       zxid=hex(hdr.zxid), type=hdr.type, exc_info=True)
@@ -681,7 +667,7 @@ class ZkServer:
 
     # -- notifications --------------------------------------------------------------------
     @staticmethod
-    def event_frame(ev: Any) -> bytes:
+    def event_frame(ev: r.Record) -> bytes:
         out = bytearray(b"\0\0\0\0")
         _HDR.encode((-1, -1, 0), out)
         r.WatcherEvent.encode((ev.type, KeeperState.SYNC_CONNECTED, ev.path), out)

@@ -41,6 +41,11 @@ class SessionTracker:
         self._buckets: dict[int, set[int]] = {}
         self._next_id = initial_session_id(server_id, now_ms)
 
+    def timeouts(self) -> dict[int, int]:
+        """session id -> timeout (ms) of every live session: what a snapshot stores and what
+        a new server over the same database starts from."""
+        return {sid: s.timeout_ms for sid, s in self.sessions.items()}
+
     def _round(self, t: int) -> int:
         return (t // self.tick_ms + 1) * self.tick_ms
 

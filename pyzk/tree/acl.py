@@ -185,7 +185,8 @@ def enable_provider(scheme: str) -> None:
 def user_name(ident: Any) -> str:
     """AuthUtil.getUser: digest -> the user part, ip -> the address, unknown scheme -> ""."""
     if ident.scheme == "digest":
-        return ident.id.split(":")[0]
+        user: str = ident.id.split(":")[0]
+        return user
     if ident.scheme in PROVIDERS:
         return str(ident.id)
     return ""

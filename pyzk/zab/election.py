@@ -22,7 +22,7 @@ MAX_NOTIFICATION_INTERVAL_MS = 60000  # zookeeper.fastleader.maxNotificationInte
 
 
 @dataclass(frozen=True)
-class Send:
+class SendNotification:
     """Send one notification to one peer (a reply)."""
     to_sid: int
     notification: Notification
@@ -79,8 +79,8 @@ class AdoptConfig:
     restarted: bool
 
 
-Action = (Send | Broadcast | Decided | SetTimer | ConnectAll | LookingPeer | RivalLeader
-          | AdoptConfig)
+Action = (SendNotification | Broadcast | Decided | SetTimer | ConnectAll | LookingPeer
+          | RivalLeader | AdoptConfig)
 
 
 @dataclass
@@ -237,8 +237,8 @@ class FLE:
         if not self.quorum.is_voter(from_sid):
             # Non-voters (observers) get our current vote straight back.
             cv = self.current_vote or self.proposal()
-            out.append(Send(from_sid, self._note(self.state, cv.id, cv.zxid, self.logical_clock,
-                                                 cv.peer_epoch)))
+            out.append(SendNotification(from_sid, self._note(
+                self.state, cv.id, cv.zxid, self.logical_clock, cv.peer_epoch)))
             self.stats.messages_out += 1
             return out
         if n.state not in (0, 1, 2, 3):
@@ -247,9 +247,9 @@ class FLE:
         if self.state == ServerState.LOOKING:
             if nstate == ServerState.LOOKING and n.election_epoch < self.logical_clock:
                 # A lagging LOOKING peer is told our proposal and round.
-                out.append(Send(from_sid, self._note(ServerState.LOOKING, self.proposed_leader,
-                                                     self.proposed_zxid, self.logical_clock,
-                                                     self.proposed_epoch)))
+                out.append(SendNotification(from_sid, self._note(
+                    ServerState.LOOKING, self.proposed_leader, self.proposed_zxid,
+                    self.logical_clock, self.proposed_epoch)))
                 self.stats.messages_out += 1
             if self._running:
                 out += self._loop_step(from_sid, nstate, n, now_ms)
@@ -263,8 +263,8 @@ class FLE:
             cv = self.current_vote or self.proposal()
             if self.state == ServerState.LEADING:
                 out.append(LookingPeer(from_sid))
-            out.append(Send(from_sid, self._note(self.state, cv.id, cv.zxid, cv.election_epoch,
-                                                 cv.peer_epoch)))
+            out.append(SendNotification(from_sid, self._note(
+                self.state, cv.id, cv.zxid, cv.election_epoch, cv.peer_epoch)))
             self.stats.messages_out += 1
         return out
 

@@ -16,7 +16,7 @@ import os
 import struct
 from collections import deque
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, assert_never
 
 from pyzk.sasl.quorum import QuorumAuthError
 from pyzk.zab.election import (
@@ -26,8 +26,9 @@ from pyzk.zab.election import (
     Broadcast,
     ConnectAll,
     Decided,
+    LookingPeer,
     RivalLeader,
-    Send,
+    SendNotification,
     SetTimer,
 )
 from pyzk.zab.packets_election import (
@@ -380,31 +381,36 @@ class ElectionService:
 
     def _apply(self, actions: list[Action]) -> None:
         for a in actions:
-            if isinstance(a, Send):
-                self.manager.to_send(a.to_sid, a.notification.encode())
-            elif isinstance(a, Broadcast):
-                payload = a.notification.encode()
-                for sid in a.to_sids:
-                    self.manager.to_send(sid, payload)
-            elif isinstance(a, SetTimer):
-                self._timer_at = a.at_ms
-                self._wake.set()
-            elif isinstance(a, ConnectAll):
-                self.manager.connect_all()
-            elif isinstance(a, Decided):
-                if self._decided is not None and not self._decided.done():
-                    self._decided.set_result(a)
-            elif isinstance(a, AdoptConfig):
-                log.info("%d Received version: %x my version: %x", self.fle.my_id,
-                         a.quorum.version, a.previous_version)
-                if self.on_config is not None:
-                    self.on_config(a.quorum)
-                if a.restarted:
-                    log.info("restarting leader election")
-            elif isinstance(a, RivalLeader):
-                log.error("Multiple leaders detected: server %d leads epoch %d while this "
-                          "server %d leads epoch %d", a.sid, a.peer_epoch, self.fle.my_id,
-                          a.my_epoch)
+            match a:
+                case SendNotification():
+                    self.manager.to_send(a.to_sid, a.notification.encode())
+                case Broadcast():
+                    payload = a.notification.encode()
+                    for sid in a.to_sids:
+                        self.manager.to_send(sid, payload)
+                case SetTimer():
+                    self._timer_at = a.at_ms
+                    self._wake.set()
+                case ConnectAll():
+                    self.manager.connect_all()
+                case Decided():
+                    if self._decided is not None and not self._decided.done():
+                        self._decided.set_result(a)
+                case AdoptConfig():
+                    log.info("%d Received version: %x my version: %x", self.fle.my_id,
+                             a.quorum.version, a.previous_version)
+                    if self.on_config is not None:
+                        self.on_config(a.quorum)
+                    if a.restarted:
+                        log.info("restarting leader election")
+                case RivalLeader():
+                    log.error("Multiple leaders detected: server %d leads epoch %d while this "
+                              "server %d leads epoch %d", a.sid, a.peer_epoch, self.fle.my_id,
+                              a.my_epoch)
+                case LookingPeer():
+                    pass  # Leader.reportLookingSid: a no-op unless maxTimeToWaitForEpoch is set
+                case _:
+                    assert_never(a)
 
     async def _run(self) -> None:
         while True:

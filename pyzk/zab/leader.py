@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any, NamedTuple
 
 from ..protocol.records import Id
@@ -35,9 +36,31 @@ from .zxid import COUNTER_MASK, counter_of, epoch_of, make_zxid
 Conn = Hashable
 
 
+class LeaderPhase(StrEnum):
+    """Leader.lead's progress: NEW until start(), DISCOVERY (collecting epochs from a quorum),
+    SYNC (waiting for a quorum's NEWLEADER ACKs), BROADCAST (serving), STOPPED."""
+    NEW = "new"
+    DISCOVERY = "discovery"
+    SYNC = "sync"
+    BROADCAST = "broadcast"
+    STOPPED = "stopped"
+
+
+class HandlerStage(StrEnum):
+    """Where one LearnerHandler is, in protocol order."""
+    INFO = "info"  # waiting for FOLLOWERINFO/OBSERVERINFO
+    EPOCH = "epoch"  # waiting for a quorum's epochs (getEpochToPropose) to send LEADERINFO
+    ACKEPOCH = "ackepoch"  # LEADERINFO sent; waiting for ACKEPOCH
+    EPOCHACK = "epochack"  # ACKEPOCH read; waiting for a quorum of them (waitForEpochAck)
+    NEWLEADER = "newleader"  # sync and NEWLEADER sent; waiting for the ACK of NEWLEADER
+    UPTODATE = "uptodate"  # NEWLEADER acked; UPTODATE goes once the leader is established
+    BROADCAST = "broadcast"  # UPTODATE sent: LearnerHandler.run's broadcast loop
+    DEAD = "dead"  # disconnected
+
+
 # -- actions ----------------------------------------------------------------------------------
 
-class Send(NamedTuple):
+class SendTo(NamedTuple):
     conn: Conn
     qp: Any
 
@@ -59,14 +82,14 @@ class PersistEpoch(NamedTuple):
     value: int
 
 
-class Persist(NamedTuple):
+class LogProposals(NamedTuple):
     """Append and fsync these txns, then call `persisted(seq)` (the leader's own ACK).
     `data` is the PROPOSAL data, which is also the txn log entry body: encoded once."""
     seq: int
     entries: list[tuple[int, Any, Any, Any, bytes]]  # (zxid, hdr, txn, digest, data)
 
 
-class Apply(NamedTuple):
+class ApplyCommitted(NamedTuple):
     """A committed txn, in zxid order (CommitProcessor -> FinalRequestProcessor)."""
     zxid: int
     hdr: Any
@@ -84,9 +107,9 @@ class StepDown(NamedTuple):
     reason: str
 
 
-class Activate(NamedTuple):
+class CommitReconfig(NamedTuple):
     """A reconfig txn commits (Leader.tryToCommit): the host switches to `config` (the txn's
-    data) through QuorumPeer.processReconfig before the Apply that follows; `designated` is
+    data) through QuorumPeer.processReconfig before the ApplyCommitted that follows; `designated` is
     the leader of the next configuration (getDesignatedLeader)."""
     zxid: int
     designated: int
@@ -127,6 +150,11 @@ class LearnerRequest(NamedTuple):
     authinfo: Any
 
 
+# Everything LeaderCore returns; the host handles each kind (LeaderHost.execute).
+LeaderAction = (SendTo | SendSnap | Close | PersistEpoch | LogProposals | ApplyCommitted
+                | Established | StepDown | CommitReconfig | Touch | ReadConfirmed
+                | LearnerRequest)
+
 # -- state ------------------------------------------------------------------------------------
 
 @dataclass
@@ -134,7 +162,7 @@ class _Handler:
     conn: Conn
     sid: int = -1
     observer: bool = False
-    stage: str = "info"  # info, epoch, ackepoch, epochack, newleader, uptodate, broadcast
+    stage: HandlerStage = HandlerStage.INFO
     last_zxid: int = -1
     deadline_tick: int = 0
     sending: bool = False
@@ -190,7 +218,7 @@ class LeaderCore:
         self.disk_log = disk_log
         self.session_valid = session_valid or (lambda sid, timeout, learner: False)
         self.handlers: dict[Conn, _Handler] = {}
-        self.phase = "new"  # new, discovery, sync, broadcast, stopped
+        self.phase = LeaderPhase.NEW
         self.epoch = -1
         self.connecting: set[int] = set()
         self.electing: set[int] = set()
@@ -216,7 +244,7 @@ class LeaderCore:
         self.persist_seq = 0
         self.persist_zxids: deque[tuple[int, int]] = deque()  # (seq, zxid) awaiting `persisted`
         self._observer_counter = -1
-        self.out: list[Any] = []
+        self.out: list[LeaderAction] = []
 
     # -- helpers ----------------------------------------------------------------------------
 
@@ -231,20 +259,20 @@ class LeaderCore:
                 h.cur = (qp.zxid, now or 1)
             else:
                 h.nxt = (qp.zxid, now or 1)
-        self.out.append(Send(h.conn, qp))
+        self.out.append(SendTo(h.conn, qp))
 
     def _drop(self, h: _Handler, reason: str) -> None:
         self.handlers.pop(h.conn, None)
-        h.stage = "dead"
+        h.stage = HandlerStage.DEAD
         self.out.append(Close(h.conn, reason))
 
-    def _take(self) -> list[Any]:
+    def _take(self) -> list[LeaderAction]:
         out, self.out = self.out, []
         return out
 
     def _step_down(self, reason: str) -> None:
-        if self.phase != "stopped":
-            self.phase = "stopped"
+        if self.phase is not LeaderPhase.STOPPED:
+            self.phase = LeaderPhase.STOPPED
             for h in list(self.handlers.values()):
                 self.out.append(Close(h.conn, "leader shutdown"))
             self.handlers.clear()
@@ -256,23 +284,23 @@ class LeaderCore:
 
     # -- discovery --------------------------------------------------------------------------
 
-    def start(self, now_ms: int) -> list[Any]:
+    def start(self, now_ms: int) -> list[LeaderAction]:
         """Leader.lead(): count ourselves in getEpochToPropose."""
-        self.phase = "discovery"
+        self.phase = LeaderPhase.DISCOVERY
         self.last_tick_call = now_ms
         self.phase_deadline = now_ms + self.init_limit * self.tick_ms
         self._epoch_to_propose(self.my_id, self.accepted_epoch, now_ms)
         return self._take()
 
     def _epoch_to_propose(self, sid: int, accepted: int, now: int) -> None:
-        if self.phase != "discovery":
+        if self.phase is not LeaderPhase.DISCOVERY:
             return
         if accepted >= self.epoch:
             self.epoch = accepted + 1
         if sid in self.voters:
             self.connecting.add(sid)
         if self.my_id in self.connecting and self._quorum(self.connecting):
-            self.phase = "sync"
+            self.phase = LeaderPhase.SYNC
             self.phase_deadline = now + self.init_limit * self.tick_ms
             self.accepted_epoch = self.epoch
             self.out.append(PersistEpoch("acceptedEpoch", self.epoch))
@@ -282,31 +310,31 @@ class LeaderCore:
             # The leader's own waitForEpochAck with its StateSummary.
             self.electing.add(self.my_id)
             for h in list(self.handlers.values()):
-                if h.stage == "epoch":
+                if h.stage is HandlerStage.EPOCH:
                     self._leader_info(h, now)
             self._check_epoch_quorum(now)
 
     def _leader_info(self, h: _Handler, now: int) -> None:
-        h.stage = "ackepoch"
+        h.stage = HandlerStage.ACKEPOCH
         h.read_since = max(h.read_since, now)
         self._send(h, packet(PT.LEADERINFO, self.new_leader_zxid, encode_int(PROTOCOL_VERSION)))
 
     def _check_epoch_quorum(self, now: int) -> None:
-        if self.phase != "sync" or self.current_epoch == self.epoch:
+        if self.phase is not LeaderPhase.SYNC or self.current_epoch == self.epoch:
             return
         if self._quorum(self.electing) and self.my_id in self.electing:
             self.current_epoch = self.epoch
             self.out.append(PersistEpoch("currentEpoch", self.epoch))
             self.newleader_acks.add(self.my_id)  # waitForNewLeaderAck(self.getMyId(), ...)
             for h in list(self.handlers.values()):
-                if h.stage == "epochack":
+                if h.stage is HandlerStage.EPOCHACK:
                     self._sync(h, now)
             self._check_newleader_quorum(now)
 
     # -- per-learner ------------------------------------------------------------------------
 
-    def on_packet(self, conn: Conn, qp: Any, now_ms: int) -> list[Any]:
-        if self.phase in ("new", "stopped"):
+    def on_packet(self, conn: Conn, qp: Any, now_ms: int) -> list[LeaderAction]:
+        if self.phase in (LeaderPhase.NEW, LeaderPhase.STOPPED):
             self.out.append(Close(conn, "not leading"))
             return self._take()
         h = self.handlers.get(conn)
@@ -322,7 +350,7 @@ class LeaderCore:
 
     def _on_packet(self, h: _Handler, qp: Any, now: int) -> None:
         t = qp.type
-        if h.stage == "info":
+        if h.stage is HandlerStage.INFO:
             if t not in (PT.FOLLOWERINFO, PT.OBSERVERINFO):
                 return self._drop(h, "First packet is not FOLLOWERINFO or OBSERVERINFO")
             info = decode_learner_info(qp.data)
@@ -341,18 +369,18 @@ class LeaderCore:
             # Java keeps them, and the simulator finds a committed txn lost that way.
             for p in self.outstanding.values():
                 p.acks.discard(h.sid)
-            h.stage = "epoch"
+            h.stage = HandlerStage.EPOCH
             self._epoch_to_propose(h.sid, epoch_of(qp.zxid), now)
-            if self.phase != "discovery" and h.stage == "epoch":
+            if self.phase is not LeaderPhase.DISCOVERY and h.stage is HandlerStage.EPOCH:
                 self._leader_info(h, now)
             return None
-        if h.stage == "epoch":
+        if h.stage is HandlerStage.EPOCH:
             return None  # Java's handler is blocked in getEpochToPropose; nothing is read
-        if h.stage == "ackepoch":
+        if h.stage is HandlerStage.ACKEPOCH:
             if t != PT.ACKEPOCH:
                 return self._drop(h, "not ACKEPOCH")
             cur_epoch, h.last_zxid = decode_int(qp.data), qp.zxid
-            h.stage = "epochack"
+            h.stage = HandlerStage.EPOCHACK
             if self.current_epoch == self.epoch:  # electionFinished
                 return self._sync(h, now)
             if cur_epoch != -1:
@@ -365,9 +393,9 @@ class LeaderCore:
                     self.electing.add(h.sid)
             self._check_epoch_quorum(now)
             return None
-        if h.stage == "epochack":
+        if h.stage is HandlerStage.EPOCHACK:
             return None
-        if h.stage == "newleader":
+        if h.stage is HandlerStage.NEWLEADER:
             if t != PT.ACK:
                 return self._drop(h, "Next packet was supposed to be an ACK")
             # Leader.waitForNewLeaderAck only logs an ACK of another zxid ("is from a
@@ -376,14 +404,14 @@ class LeaderCore:
             # overtake its NEWLEADER ACK (Learner.syncWithLeader); the late one is then ignored.
             counted = qp.zxid == self.new_leader_zxid
             h.check_started = True
-            h.stage = "uptodate"
+            h.stage = HandlerStage.UPTODATE
             h.deadline_tick = self.tick + self.sync_limit
-            if not counted and self.phase == "sync":
+            if not counted and self.phase is LeaderPhase.SYNC:
                 return None
-            if h.sid in self.voters and self.phase == "sync":
+            if h.sid in self.voters and self.phase is LeaderPhase.SYNC:
                 self.newleader_acks.add(h.sid)
                 self._check_newleader_quorum(now)
-            elif self.phase == "broadcast":
+            elif self.phase is LeaderPhase.BROADCAST:
                 self._uptodate(h, now)
             return None
         # broadcast loop (LearnerHandler.run's while(true))
@@ -421,23 +449,23 @@ class LeaderCore:
             for z in sorted(self.outstanding):
                 if z > plan.current_zxid:
                     self._send(h, packet(PT.PROPOSAL, z, self.outstanding[z].data), now)
-        h.stage = "newleader"
+        h.stage = HandlerStage.NEWLEADER
         h.read_since = max(h.read_since, now)
         self._send(h, packet(PT.NEWLEADER, self.new_leader_zxid, self.config_bytes))
 
     def _check_newleader_quorum(self, now: int) -> None:
-        if self.phase == "sync" and self._quorum(self.newleader_acks):
-            self.phase = "broadcast"
+        if self.phase is LeaderPhase.SYNC and self._quorum(self.newleader_acks):
+            self.phase = LeaderPhase.BROADCAST
             self.tick = 0
             self.tick_skip = True
             self.next_half_tick = now + self.tick_ms // 2
             self.out.append(Established(self.epoch))
             for h in list(self.handlers.values()):
-                if h.stage == "uptodate":
+                if h.stage is HandlerStage.UPTODATE:
                     self._uptodate(h, now)
 
     def _uptodate(self, h: _Handler, now: int) -> None:
-        h.stage = "broadcast"
+        h.stage = HandlerStage.BROADCAST
         h.read_since = max(h.read_since, now)
         self._send(h, packet(PT.UPTODATE, -1))
         if self.round_started > self.round_done and not h.observer:
@@ -445,18 +473,18 @@ class LeaderCore:
             self._send(h, packet(PT.PING, self.last_proposed, None,
                                  [Id(ROUND_SCHEME, str(self.round_started))]))
 
-    def on_disconnect(self, conn: Conn) -> list[Any]:
+    def on_disconnect(self, conn: Conn) -> list[LeaderAction]:
         self.handlers.pop(conn, None)
         return self._take()
 
     # -- broadcast --------------------------------------------------------------------------
 
     def propose(self, hdr: Any, txn: Any, digest: Any, now_ms: int,
-                reconfig: tuple[set[int], bool] | None = None) -> list[Any]:
+                reconfig: tuple[set[int], bool] | None = None) -> list[LeaderAction]:
         """Leader.propose: PROPOSAL to forwarding followers and our own log write. A reconfig
         passes (next voters, stays leader): it and every later proposal until it commits need a
         quorum of both configurations."""
-        if self.phase != "broadcast":
+        if self.phase is not LeaderPhase.BROADCAST:
             raise RuntimeError("not established")
         zxid = hdr.zxid
         if zxid != self.last_proposed + 1 or epoch_of(zxid) != self.epoch:
@@ -479,10 +507,10 @@ class LeaderCore:
                 self._send(h, qp, now_ms)
         self.persist_seq += 1
         self.persist_zxids.append((self.persist_seq, zxid))
-        self.out.append(Persist(self.persist_seq, [(zxid, hdr, txn, digest, data)]))
+        self.out.append(LogProposals(self.persist_seq, [(zxid, hdr, txn, digest, data)]))
         return self._take()
 
-    def persisted(self, seq: int) -> list[Any]:
+    def persisted(self, seq: int) -> list[LeaderAction]:
         """Our log write `seq` is durable: AckRequestProcessor -> processAck(self)."""
         while self.persist_zxids and self.persist_zxids[0][0] <= seq:
             _, zxid = self.persist_zxids.popleft()
@@ -492,7 +520,7 @@ class LeaderCore:
     def _process_ack(self, sid: int, zxid: int) -> None:
         if not self.allowed_to_commit:
             return  # the last commit was a leader change: the designated leader commits
-        if self.phase != "broadcast" or counter_of(zxid) == 0 or not self.outstanding:
+        if self.phase is not LeaderPhase.BROADCAST or counter_of(zxid) == 0 or not self.outstanding:
             return
         if self.last_committed >= zxid:
             return
@@ -517,7 +545,7 @@ class LeaderCore:
             self.voters = set(p.reconfig[0])
             self.next_voters = None
             self.config_version = p.zxid
-            self.out.append(Activate(p.zxid, designated, p.txn.data))
+            self.out.append(CommitReconfig(p.zxid, designated, p.txn.data))
             if designated != self.my_id:
                 self.allowed_to_commit = False
             d = encode_long(designated)
@@ -529,7 +557,7 @@ class LeaderCore:
         for h in self.handlers.values():
             if h.sending:
                 self._send(h, inform if h.observer else commit)
-        self.out.append(Apply(p.zxid, p.hdr, p.txn, p.digest, p.data))
+        self.out.append(ApplyCommitted(p.zxid, p.hdr, p.txn, p.digest, p.data))
         self.last_applied = p.zxid
         if self.commit_log_count:
             self.committed_log.append((p.zxid, p.data))
@@ -567,25 +595,25 @@ class LeaderCore:
         vote in `voters` make a quorum of it."""
         ids = {self.my_id} & voters
         ids |= {h.sid for h in self.handlers.values()
-                if h.stage == "broadcast" and not h.observer and h.sid in voters
+                if h.stage is HandlerStage.BROADCAST and not h.observer and h.sid in voters
                 and self.tick <= h.deadline_tick}
         return has_quorum(ids, voters)
 
-    def process_sync(self, conn: Conn, now_ms: int = 0) -> list[Any]:
+    def process_sync(self, conn: Conn, now_ms: int = 0) -> list[LeaderAction]:
         """Leader.processSync for a learner's forwarded sync: answer once the last proposal so
         far commits (at once if none is outstanding); with linearizable_sync, also only after
         a confirmation round that started after the sync arrived."""
         self._read_index(conn, None, now_ms)
         return self._take()
 
-    def confirm_read(self, token: Any, now_ms: int) -> list[Any]:
+    def confirm_read(self, token: Any, now_ms: int) -> list[LeaderAction]:
         """A sync of the leader's own client: ReadConfirmed(token) when it may be answered
         (Java answers it at once, in the session's order; this is linearizable_sync only)."""
         self._read_index(None, token, now_ms)
         return self._take()
 
     def _read_index(self, conn: Conn | None, token: Any, now: int) -> None:
-        if self.phase != "broadcast":
+        if self.phase is not LeaderPhase.BROADCAST:
             return  # stepping down: the connection is about to close, unanswered
         index = self.last_proposed if self.outstanding else 0
         if not self.linearizable_sync:
@@ -603,12 +631,12 @@ class LeaderCore:
         qp = packet(PT.PING, self.last_proposed, None,
                     [Id(ROUND_SCHEME, str(self.round_started))])
         for h in self.handlers.values():
-            if h.stage == "broadcast" and not h.observer:
+            if h.stage is HandlerStage.BROADCAST and not h.observer:
                 self._send(h, qp)
 
     def _round_acked(self, n: int) -> bool:
         ids = {self.my_id} | {h.sid for h in self.handlers.values()
-                              if h.round_seen >= n and h.stage == "broadcast"
+                              if h.round_seen >= n and h.stage is HandlerStage.BROADCAST
                               and not h.observer}
         return self._quorum(ids) and (self.next_voters is None
                                       or has_quorum(ids, self.next_voters))
@@ -641,18 +669,18 @@ class LeaderCore:
         """The socket read timeout of a handler that is reading (Leader's acceptor sets
         initLimit ticks, LearnerHandler syncLimit ticks once the NEWLEADER ACK is processed);
         0 while its Java thread waits on the leader instead of reading."""
-        if h.stage in ("info", "ackepoch", "newleader"):
+        if h.stage in (HandlerStage.INFO, HandlerStage.ACKEPOCH, HandlerStage.NEWLEADER):
             return self.init_limit * self.tick_ms
-        if h.stage == "broadcast":
+        if h.stage is HandlerStage.BROADCAST:
             return self.sync_limit * self.tick_ms
         return 0
 
     def wakeup_ms(self) -> int | None:
         """The next time on_tick has something to do (the host sleeps until then)."""
         times = []
-        if self.phase in ("discovery", "sync"):
+        if self.phase in (LeaderPhase.DISCOVERY, LeaderPhase.SYNC):
             times.append(self.phase_deadline)
-        elif self.phase == "broadcast":
+        elif self.phase is LeaderPhase.BROADCAST:
             times.append(self.next_half_tick)
         for h in self.handlers.values():
             limit = self._read_limit(h)
@@ -660,26 +688,27 @@ class LeaderCore:
                 times.append(h.read_since + limit)
         return min(times) if times else None
 
-    def on_tick(self, now_ms: int) -> list[Any]:
+    def on_tick(self, now_ms: int) -> list[LeaderAction]:
         # A host that could not call us for over a tick (a stalled event loop, SIGSTOP) may
         # hold learners' packets unread: their reads get one more pass before timing out, as
         # a Java socket read finds its buffered bytes on waking instead of timing out.
         stalled = now_ms - self.last_tick_call > self.tick_ms
         self.last_tick_call = now_ms
-        if self.phase in ("discovery", "sync", "broadcast") and not stalled:
+        running = self.phase in (LeaderPhase.DISCOVERY, LeaderPhase.SYNC, LeaderPhase.BROADCAST)
+        if running and not stalled:
             for h in list(self.handlers.values()):
                 limit = self._read_limit(h)
                 if limit and now_ms - h.read_since >= limit:
                     # The read times out and the handler thread ends (isAlive() is false).
                     self._drop(h, "Read timed out")
-        if self.phase in ("discovery", "sync"):
+        if self.phase in (LeaderPhase.DISCOVERY, LeaderPhase.SYNC):
             if now_ms >= self.phase_deadline:
-                what = "epoch from quorum" if self.phase == "discovery" else (
+                what = "epoch from quorum" if self.phase is LeaderPhase.DISCOVERY else (
                     "epoch to be acked by quorum" if self.current_epoch != self.epoch
                     else "NEWLEADER to be acked by quorum")
                 self._step_down(f"Timeout while waiting for {what}")
             return self._take()
-        if self.phase == "broadcast" and now_ms >= self.next_half_tick:
+        if self.phase is LeaderPhase.BROADCAST and now_ms >= self.next_half_tick:
             # One pass per call: after a stall lead() does not run the missed passes back to
             # back (its wait is tickTime/2 from each pass's start), which would count several
             # ticks before the learners' buffered packets are read.

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
+from enum import StrEnum
 from typing import Any, NamedTuple
 
 from pyzk.storage.snapshot import Snapshot
 
 from .packets import (
     PT,
+    Packet,
     decode_revalidate_reply,
     decode_txn,
     encode_int,
@@ -34,6 +36,19 @@ class Entry(NamedTuple):
     txn: Any
     digest: Any
     data: bytes | None = None  # the PROPOSAL data it came in: also its txn log entry body
+
+
+class LearnerState(StrEnum):
+    """Learner's progress with one leader: NEW until connected(), LEADERINFO (registered,
+    waiting for it), FIRST (the first sync packet: DIFF, SNAP or TRUNC), SYNC (until
+    NEWLEADER), UPTODATE (NEWLEADER acked, until UPTODATE), BROADCAST (serving), DEAD."""
+    NEW = "new"
+    LEADERINFO = "leaderinfo"
+    FIRST = "first"
+    SYNC = "sync"
+    UPTODATE = "uptodate"
+    BROADCAST = "broadcast"
+    DEAD = "dead"
 
 
 # -- actions ----------------------------------------------------------------------------------
@@ -111,6 +126,10 @@ class Activate(NamedTuple):
     now: bool
 
 
+# Everything LearnerCore returns; the host handles each kind (LearnerHost.execute).
+LearnerAction = (Send | PersistEpoch | Truncate | LoadSnapshot | ResetDatabase | Persist | Apply
+                 | StartServing | Revalidated | SyncDone | Disconnected | SeenConfig | Activate)
+
 _RECONFIG = 16  # OpCode.reconfig: its txn is a SetDataTxn carrying the config text
 
 
@@ -133,7 +152,7 @@ class LearnerCore:
         self.full_resync = full_resync
         if full_resync:
             self.last_logged = 0
-        self.state = "new"  # new, leaderinfo, first, sync, uptodate, broadcast, dead
+        self.state = LearnerState.NEW
         self.new_epoch = -1
         self.new_leader_zxid = 0
         self.mode = ""
@@ -147,12 +166,12 @@ class LearnerCore:
         self.last_queued = 0
         self.last_rx = 0
         self.seq = 0
-        self.after: dict[int, list[Any]] = {}  # seq -> packets released by persisted(seq)
+        self.after: dict[int, list[Packet]] = {}  # seq -> packets released by persisted(seq)
         self.released = 0  # every seq up to this one has been through persisted()
         self.newleader_config: bytes | None = None  # Learner.syncWithLeader's newLeaderQV
-        self.out: list[Any] = []
+        self.out: list[LearnerAction] = []
 
-    def _take(self) -> list[Any]:
+    def _take(self) -> list[LearnerAction]:
         out, self.out = self.out, []
         return out
 
@@ -160,11 +179,11 @@ class LearnerCore:
         self.out.append(Send(qp))
 
     def _fail(self, reason: str) -> None:
-        if self.state != "dead":
-            self.state = "dead"
+        if self.state is not LearnerState.DEAD:
+            self.state = LearnerState.DEAD
             self.out.append(Disconnected(reason))
 
-    def _persist(self, entries: list[Entry], release: list[Any], snapshot: bool = False,
+    def _persist(self, entries: list[Entry], release: list[Packet], snapshot: bool = False,
                  current_epoch: int | None = None) -> None:
         self.seq += 1
         self.after[self.seq] = release
@@ -174,18 +193,18 @@ class LearnerCore:
 
     # -- inputs -----------------------------------------------------------------------------
 
-    def connected(self, now_ms: int) -> list[Any]:
+    def connected(self, now_ms: int) -> list[LearnerAction]:
         """Learner.registerWithLeader's first packet."""
-        self.state = "leaderinfo"
+        self.state = LearnerState.LEADERINFO
         self.last_rx = now_ms
         ptype = PT.OBSERVERINFO if self.observer else PT.FOLLOWERINFO
         info = encode_learner_info(self.my_id, self.config_version)
         self._send(packet(ptype, make_zxid(self.accepted_epoch, 0), info))
         return self._take()
 
-    def on_packet(self, qp: Any, now_ms: int, snapshot: Snapshot | None = None) -> list[Any]:
+    def on_packet(self, qp: Any, now_ms: int, snapshot: Snapshot | None = None) -> list[LearnerAction]:
         self.last_rx = now_ms
-        if self.state == "dead":
+        if self.state is LearnerState.DEAD:
             return []
         try:
             self._on_packet(qp, snapshot)
@@ -196,7 +215,7 @@ class LearnerCore:
     def _on_packet(self, qp: Any, snapshot: Snapshot | None) -> None:
         t = qp.type
         st = self.state
-        if st == "leaderinfo":
+        if st is LearnerState.LEADERINFO:
             if t != PT.LEADERINFO:
                 return self._fail("First packet should have been LEADERINFO")
             new_epoch = epoch_of(qp.zxid)
@@ -211,10 +230,10 @@ class LearnerCore:
                                   f"{self.accepted_epoch}")
             self.new_epoch = new_epoch
             self.new_leader_zxid = make_zxid(new_epoch, 0)
-            self.state = "first"
+            self.state = LearnerState.FIRST
             self._send(packet(PT.ACKEPOCH, self.last_logged, data))
             return None
-        if st == "first":
+        if st is LearnerState.FIRST:
             if t == PT.DIFF and self.full_resync:
                 self.mode, self.write_to_log = "DIFF", False
                 self.out.append(ResetDatabase())
@@ -231,11 +250,11 @@ class LearnerCore:
             else:
                 return self._fail(f"Got unexpected packet from leader: {t}")
             self.last_logged = qp.zxid if t != PT.DIFF else self.last_logged
-            self.state = "sync"
+            self.state = LearnerState.SYNC
             return None
-        if st in ("sync", "uptodate"):
+        if st in (LearnerState.SYNC, LearnerState.UPTODATE):
             return self._sync_packet(qp)
-        if st == "broadcast":
+        if st is LearnerState.BROADCAST:
             return self._broadcast_packet(qp)
         return None
 
@@ -263,7 +282,7 @@ class LearnerCore:
         if self.pending[0].zxid != zxid:
             return self._fail(f"Committing zxid {zxid:#x} but next pending txn "
                               f"{self.pending[0].zxid:#x}")
-        if self.state == "sync" and self.write_to_log:
+        if self.state is LearnerState.SYNC and self.write_to_log:
             self.deferred.append(self.pending.popleft())
         else:
             self.out.append(Apply(self.pending.popleft()))
@@ -276,7 +295,7 @@ class LearnerCore:
             self.last_queued = e.zxid
             self._proposed(e)
             self.pending.append(e)
-            if self.state == "uptodate":
+            if self.state is LearnerState.UPTODATE:
                 # After NEWLEADER proposals are logged (and acked once durable) as they come.
                 self._persist([e], [] if self.observer else [packet(PT.ACK, e.zxid)])
             elif self.write_to_log:
@@ -292,7 +311,7 @@ class LearnerCore:
                 designated = int.from_bytes(qp.data[:8], "big", signed=True)
                 self.out.append(Activate(e.txn.data or b"", designated, qp.zxid, True))
             self.last_queued = e.zxid
-            if self.state == "uptodate":
+            if self.state is LearnerState.UPTODATE:
                 self._persist([e], [])
             elif self.write_to_log:
                 self.received.append(e)
@@ -300,7 +319,7 @@ class LearnerCore:
                 return None
             self.out.append(Apply(e))
         elif t == PT.NEWLEADER:
-            if self.state != "sync":
+            if self.state is not LearnerState.SYNC:
                 return None
             if qp.data is not None and len(qp.data) > 1:
                 self.newleader_config = bytes(qp.data)
@@ -322,13 +341,13 @@ class LearnerCore:
             # The committed DIFF txns are now queued for the log ahead of anything later.
             self.out.extend(Apply(e) for e in self.deferred)
             self.deferred = []
-            self.state = "uptodate"
+            self.state = LearnerState.UPTODATE
         elif t == PT.UPTODATE:
-            if self.state != "uptodate":
+            if self.state is not LearnerState.UPTODATE:
                 return self._fail("UPTODATE before NEWLEADER (pre-ZAB-1.0 leader)")
             if self.newleader_config is not None:
                 self.out.append(Activate(self.newleader_config, None, None, True))
-            self.state = "broadcast"
+            self.state = LearnerState.BROADCAST
             self._send(packet(PT.ACK, make_zxid(self.new_epoch, 0)))
             self.out.append(StartServing(self.new_epoch))
         elif t == PT.PING:
@@ -375,24 +394,24 @@ class LearnerCore:
         """Learner.ping: echo type, zxid and authinfo with the session touches."""
         self._send(packet(PT.PING, qp.zxid, encode_touches(self.touches()), qp.authinfo))
 
-    def persisted(self, seq: int) -> list[Any]:
+    def persisted(self, seq: int) -> list[LearnerAction]:
         """Persist `seq` (and all before it) is durable: release the ACKs waiting on it."""
         # Seqs are consecutive: walk from the last released one instead of sorting `after`.
         top = min(seq, self.seq)
         while self.released < top:
             self.released += 1
             for qp in self.after.pop(self.released, ()):
-                if self.state != "dead":
+                if self.state is not LearnerState.DEAD:
                     self._send(qp)
         return self._take()
 
     def forward(self, session_id: int, cxid: int, op: int, body: bytes | None,
-                authinfo: Any = None) -> list[Any]:
+                authinfo: Any = None) -> list[LearnerAction]:
         """Learner.request: a client write (or sync, type 9) for the leader."""
         self._send(packet(PT.REQUEST, -1, encode_request(session_id, cxid, op, body), authinfo))
         return self._take()
 
-    def revalidate(self, session_id: int, timeout: int) -> list[Any]:
+    def revalidate(self, session_id: int, timeout: int) -> list[LearnerAction]:
         """Learner.validateSession."""
         self._send(packet(PT.REVALIDATE, -1, encode_revalidate(session_id, timeout)))
         return self._take()
@@ -400,16 +419,17 @@ class LearnerCore:
     def _read_deadline(self) -> int | None:
         """Learner's soTimeout (connectToLeader: initLimit ticks; syncWithLeader switches to
         syncLimit ticks on NEWLEADER) counted from the last packet read."""
-        if self.state in ("new", "dead"):
+        if self.state in (LearnerState.NEW, LearnerState.DEAD):
             return None
-        ticks = self.sync_limit if self.state in ("uptodate", "broadcast") else self.init_limit
+        synced = self.state in (LearnerState.UPTODATE, LearnerState.BROADCAST)
+        ticks = self.sync_limit if synced else self.init_limit
         return self.last_rx + ticks * self.tick_ms
 
     def wakeup_ms(self) -> int | None:
         """The next time on_tick has something to do (the host sleeps until then)."""
         return self._read_deadline()
 
-    def on_tick(self, now_ms: int) -> list[Any]:
+    def on_tick(self, now_ms: int) -> list[LearnerAction]:
         """Socket read timeout: initLimit ticks until NEWLEADER, syncLimit ticks after."""
         deadline = self._read_deadline()
         if deadline is None:
@@ -418,12 +438,12 @@ class LearnerCore:
             self._fail("Read timed out")
         return self._take()
 
-    def truncate_failed(self) -> list[Any]:
+    def truncate_failed(self) -> list[LearnerAction]:
         """The host cannot rebuild its state at the TRUNC zxid: drop the connection; the next
         LearnerCore should be made with full_resync=True (Java exits here instead)."""
         self._fail("Not able to truncate the log; full resync needed")
         return self._take()
 
-    def on_disconnect(self) -> list[Any]:
+    def on_disconnect(self) -> list[LearnerAction]:
         self._fail("connection closed")
         return self._take()

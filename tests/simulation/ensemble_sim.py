@@ -148,7 +148,7 @@ class Sim:
             if isinstance(a, E.Broadcast):
                 for to in a.to_sids:
                     self.note(n.sid, to, a.notification)
-            elif isinstance(a, E.Send):
+            elif isinstance(a, E.SendNotification):
                 self.note(n.sid, a.to_sid, a.notification)
             elif isinstance(a, E.SetTimer):
                 n.timer_at = a.at_ms
@@ -296,7 +296,7 @@ class Sim:
             if n.core is not core:
                 return  # the role ended in this batch (the host stops executing)
             t = type(a)
-            if t is LD.Send:
+            if t is LD.SendTo:
                 c = a.conn
                 if c.lcore is core and c.ncore is not None:
                     c.down.append(a.qp)
@@ -306,7 +306,7 @@ class Sim:
                     c.up.append(a.qp)
             elif t is LD.SendSnap:
                 self.send_snap(n, a)
-            elif t is LD.Persist or t is LN.Persist:
+            elif t is LD.LogProposals or t is LN.Persist:
                 snap = None
                 if t is LN.Persist and a.snapshot:
                     snap = (dict(n.hist), n.db.snapshot_queued())
@@ -316,7 +316,7 @@ class Sim:
                     n.accepted = a.value
                 else:
                     n.current = a.value
-            elif t is LD.Apply:
+            elif t is LD.ApplyCommitted:
                 self.apply(n, a.zxid, a.hdr, a.txn, a.data, True)
             elif t is LN.Apply:
                 e = a.entry

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from pyzk.config.model import LearnerType, QuorumServer
-from pyzk.zab.election import FLE, Broadcast, Decided, Send, SetTimer
+from pyzk.zab.election import FLE, Broadcast, Decided, SendNotification, SetTimer
 from pyzk.zab.packets_election import Notification
 from pyzk.zab.quorum import QuorumMaj
 from pyzk.zab.vote import ServerState
@@ -109,7 +109,7 @@ class Sim:
 
     def apply(self, node: Node, actions: Sequence[object]) -> None:
         for a in actions:
-            if isinstance(a, Send):
+            if isinstance(a, SendNotification):
                 self.send(node.sid, a.to_sid, a.notification)
             elif isinstance(a, Broadcast):
                 for to in a.to_sids:

@@ -137,11 +137,11 @@ class Sim:
     def handle(self, n: Node, actions: list[Any]) -> None:
         for a in actions:
             self.trace.append(f"s{n.sid} {type(a).__name__}")
-            if isinstance(a, (LD.Send, LN.Send)):
-                conn = a.conn if isinstance(a, LD.Send) else n.conn
+            if isinstance(a, (LD.SendTo, LN.Send)):
+                conn = a.conn if isinstance(a, LD.SendTo) else n.conn
                 q = self.net.get(conn)
                 if q is not None:
-                    q[1 if isinstance(a, LD.Send) else 0].append(("pkt", a.qp))
+                    q[1 if isinstance(a, LD.SendTo) else 0].append(("pkt", a.qp))
             elif isinstance(a, LD.SendSnap):
                 q = self.net.get(a.conn)
                 if n.last_applied != a.zxid:
@@ -152,7 +152,7 @@ class Sim:
                         encode_snap_body([], [], nodes)  # exercise the codec now and then
                     q[1].append(("snap", r.QuorumPacket(15, a.zxid, None, None), nodes,
                                  dict(n.hist)))
-            elif isinstance(a, (LD.Persist, LN.Persist)):
+            elif isinstance(a, (LD.LogProposals, LN.Persist)):
                 if isinstance(a, LN.Persist) and a.snapshot:
                     a = _SnapPersist(a, dict(n.hist))  # the snapshot is of the tree now
                 n.pending.append(a)
@@ -161,7 +161,7 @@ class Sim:
                     n.accepted = a.value
                 else:
                     n.current = a.value
-            elif isinstance(a, LD.Apply):
+            elif isinstance(a, LD.ApplyCommitted):
                 STATS["commits"] += 1
                 self.apply(n, a.zxid, a.txn, True)
             elif isinstance(a, LN.Apply):

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from pyzk.config.model import LearnerType, QuorumServer
-from pyzk.zab.election import FLE, Broadcast, Decided, Send, SetTimer
+from pyzk.zab.election import FLE, Broadcast, Decided, SendNotification, SetTimer
 from pyzk.zab.packets_election import Notification
 from pyzk.zab.quorum import QuorumMaj
 from pyzk.zab.vote import LONG_MIN, ServerState
@@ -113,7 +113,7 @@ def test_non_voters_get_the_current_vote_at_once() -> None:
     f = FLE(3, quorum())
     f.start(0, 0, 0)
     acts = f.on_message(4, note(ServerState.LOOKING, LONG_MIN, LONG_MIN, 1, LONG_MIN), 1)
-    assert len(acts) == 1 and isinstance(acts[0], Send) and acts[0].to_sid == 4
+    assert len(acts) == 1 and isinstance(acts[0], SendNotification) and acts[0].to_sid == 4
     assert acts[0].notification.state == ServerState.LOOKING and acts[0].notification.leader == 3
 
 
@@ -122,7 +122,7 @@ def test_lagging_looking_peer_is_told_our_round() -> None:
     f.start(0, 0, 0)
     f.on_message(2, note(ServerState.LOOKING, 2, rnd=5), 1)   # jump to round 5
     acts = f.on_message(1, note(ServerState.LOOKING, 1, rnd=1), 2)
-    reply = next(a for a in acts if isinstance(a, Send))
+    reply = next(a for a in acts if isinstance(a, SendNotification))
     assert (reply.to_sid, reply.notification.election_epoch, reply.notification.leader) == (1, 5, 3)
 
 
@@ -133,7 +133,7 @@ def test_a_follower_answers_looking_voters_with_its_current_vote() -> None:
     assert decided(f.on_message(2, note(ServerState.FOLLOWING, 3, rnd=1), 2)) is not None
     f.update_election_vote(1)
     acts = f.on_message(2, note(ServerState.LOOKING, 2, rnd=3), 9)
-    reply = next(a for a in acts if isinstance(a, Send)).notification
+    reply = next(a for a in acts if isinstance(a, SendNotification)).notification
     assert (reply.state, reply.leader, reply.election_epoch, reply.peer_epoch) == (1, 3, 1, 1)
     assert f.on_message(3, note(ServerState.LEADING, 3), 10) == []   # non-LOOKING: ignored
 

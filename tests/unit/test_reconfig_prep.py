@@ -132,15 +132,15 @@ def test_reconfig_commits_with_both_quorums_and_sends_commitandactivate() -> Non
     core.persisted(core.persist_seq)
     out = core.on_packet("c2", packet(PT.ACK, zxid), 0)
     # {1, 2} is a quorum of the old config but not of the new one {1, 4, 5}
-    assert not any(isinstance(a, L.Apply) for a in out)
+    assert not any(isinstance(a, L.ApplyCommitted) for a in out)
     assert not core.is_quorum_synced({1, 4, 5}) and core.is_quorum_synced({1, 2, 4})
     core.next_voters = {1, 2, 4}  # as if the new config were {1, 2, 4}
     core.outstanding[zxid].quorums[-1] = {1, 2, 4}
     core.outstanding[zxid].reconfig = ({1, 2, 4}, True)
     out = core.on_packet("c3", packet(PT.ACK, zxid), 0)
-    acts = [a for a in out if isinstance(a, L.Activate)]
-    assert acts == [L.Activate(zxid, 1, txn.data)]
-    sends = [a.qp for a in out if isinstance(a, L.Send)]
+    acts = [a for a in out if isinstance(a, L.CommitReconfig)]
+    assert acts == [L.CommitReconfig(zxid, 1, txn.data)]
+    sends = [a.qp for a in out if isinstance(a, L.SendTo)]
     assert {qp.type for qp in sends} == {PT.COMMITANDACTIVATE}
     assert sends[0].data == (1).to_bytes(8, "big")
     assert core.voters == {1, 2, 4} and core.config_version == zxid

@@ -13,7 +13,7 @@ from pyzk.zab.zxid import make_zxid as z
 
 def _sent(acts: list[Any], conn: Any = None) -> list[tuple[str, int]]:
     return [(PT(a.qp.type).name, a.qp.zxid) for a in acts
-            if isinstance(a, LD.Send) and (conn is None or a.conn == conn)]
+            if isinstance(a, LD.SendTo) and (conn is None or a.conn == conn)]
 
 
 def _info(sid: int, accepted: int, observer: bool = False, cfg: int = 0) -> Any:
@@ -68,12 +68,12 @@ def test_commit_needs_a_quorum_including_the_leaders_own_persisted_ack() -> None
     ld, _ = _established_leader()
     hdr = r.TxnHeader(1, 1, z(2, 1), 0, 5)
     acts = ld.propose(hdr, r.SetDataTxn("/a", b"x", 0), None, 10)
-    persist = next(a for a in acts if isinstance(a, LD.Persist))
+    persist = next(a for a in acts if isinstance(a, LD.LogProposals))
     assert _sent(acts, "f2") == [("PROPOSAL", z(2, 1))]
     assert ld.on_packet("f2", packet(PT.ACK, z(2, 1)), 20) == []  # 1 of 3 voters
     acts = ld.persisted(persist.seq)
     assert _sent(acts, "f2") == [("COMMIT", z(2, 1))]
-    assert [a.zxid for a in acts if isinstance(a, LD.Apply)] == [z(2, 1)]
+    assert [a.zxid for a in acts if isinstance(a, LD.ApplyCommitted)] == [z(2, 1)]
 
 
 def test_observers_get_inform_with_the_proposal_bytes() -> None:
@@ -84,9 +84,9 @@ def test_observers_get_inform_with_the_proposal_bytes() -> None:
     assert _sent(acts, "o4") == [("LEADERINFO", z(2, 0)), ("DIFF", z(1, 2)),
                                  ("NEWLEADER", z(2, 0)), ("UPTODATE", -1)]
     acts = ld.propose(r.TxnHeader(1, 1, z(2, 1), 0, 5), r.SetDataTxn("/a", b"x", 0), None, 1)
-    proposal = next(a.qp for a in acts if isinstance(a, LD.Send))
+    proposal = next(a.qp for a in acts if isinstance(a, LD.SendTo))
     acts = ld.persisted(1) + ld.on_packet("f2", packet(PT.ACK, z(2, 1)), 2)
-    inform = next(a.qp for a in acts if isinstance(a, LD.Send) and a.conn == "o4")
+    inform = next(a.qp for a in acts if isinstance(a, LD.SendTo) and a.conn == "o4")
     assert inform.type == PT.INFORM and inform.data == proposal.data
 
 
@@ -224,7 +224,7 @@ def test_wakeup_is_the_next_half_tick_or_read_deadline() -> None:
 # -- linearizable sync (beyond Java) -----------------------------------------------------------
 
 def _round_ping(acts: list[Any], conn: str) -> Any:
-    (qp,) = [a.qp for a in acts if isinstance(a, LD.Send) and a.conn == conn
+    (qp,) = [a.qp for a in acts if isinstance(a, LD.SendTo) and a.conn == conn
              and a.qp.type == PT.PING]
     assert qp.authinfo and qp.authinfo[0].scheme == LD.ROUND_SCHEME
     return qp

@@ -1,0 +1,208 @@
+"""The txn log's one writer (SyncRequestProcessor), for a standalone server and a quorum member.
+
+Jobs become durable strictly in order. Whatever is queued while one write (+fsync) runs forms
+the next batch, and that batch's write starts before the finished batch's callbacks run (group
+commit, double-buffered): while batch N is applied on the loop, batch N+1 is being fsynced.
+
+Appends are encoded on the event loop when their batch starts; the write and fsync run in a
+worker thread. A batch that starts with a snapshot (a learner's SNAP or full-resync tree) runs
+wholly in the thread: flush, snapshot, drop the older logs, then its appends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
+
+import structlog
+
+from ..protocol import records as r
+from ..storage.logfile import TxnLogWriter, sorted_logs
+from ..storage.snapshot import SnapshotView, capture
+from ..tree.datatree import DataTree
+from .pending import Origin
+
+if TYPE_CHECKING:
+    from .persistence import TxnSnapLog
+
+log = structlog.get_logger("pyzk.replication")
+
+# (hdr, txn, digest, body): body is the serialized txn (the PROPOSAL data) or None to encode.
+LogEntry = tuple[r.TxnHeaderRecord, r.TxnRecord, r.TxnDigestRecord, "bytes | None"]
+# A standalone server's txn and who waits for it.
+ClientTxn = tuple[r.TxnHeaderRecord, r.TxnRecord, Origin]
+
+
+class _Job:
+    __slots__ = ("entries", "txns", "snapshot", "after", "done")
+
+    def __init__(self, entries: list[LogEntry], txns: list[ClientTxn],
+                 snapshot: SnapshotView | None, after: Callable[[], None] | None,
+                 done: Callable[[], None]) -> None:
+        self.entries = entries    # a quorum member's txns
+        self.txns = txns          # a standalone server's txns (add())
+        self.snapshot = snapshot  # a SnapshotView captured on the loop, or None
+        self.after = after        # blocking work after the fsync (currentEpoch), in the thread
+        self.done = done          # on the loop, after everything is durable
+
+
+class GroupCommit:
+    def __init__(self, storage: TxnSnapLog, force_sync: bool = True,
+                 on_flushed: Callable[[float, int], None] | None = None,
+                 log_failure: bool = False) -> None:
+        self.storage = storage
+        self.force_sync = force_sync
+        self.on_flushed = on_flushed  # (seconds, txns) after each batch is durable
+        self.log_failure = log_failure  # else the owner of the task reports it
+        self._jobs: deque[_Job] = deque()
+        self._open: _Job | None = None  # the queued job add() extends
+        self._wake = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._task: asyncio.Task[None] | None = None
+        self.failed: BaseException | None = None
+
+    def start(self, name: str = "pyzk-commit") -> asyncio.Task[None]:
+        self._task = asyncio.create_task(self._run(), name=name)
+        return self._task
+
+    async def stop(self) -> None:
+        await self.wait_idle()
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except (asyncio.CancelledError, Exception):  # noqa: S110 - shutdown only
+                pass
+
+    # -- queueing ----------------------------------------------------------------------------
+    def add(self, txn: ClientTxn, durable: Callable[[list[ClientTxn]], None]) -> None:
+        """A standalone server's txn: `durable(txns)` gets it with the rest of its batch."""
+        job = self._open
+        if job is None:
+            txns: list[ClientTxn] = []
+            job = self._open = _Job([], txns, None, None, lambda: durable(txns))
+            self._queue(job)
+        job.txns.append(txn)
+
+    def submit(self, entries: list[LogEntry], done: Callable[[], None],
+               snapshot_tree: DataTree | None = None,
+               sessions: Callable[[], dict[int, int]] | None = None,
+               after: Callable[[], None] | None = None) -> None:
+        """Queue (hdr, txn, digest, body) entries; a snapshot of `snapshot_tree` (with the
+        session timeouts `sessions()`) is captured now."""
+        view = (capture(snapshot_tree, sessions() if sessions is not None else {})
+                if snapshot_tree is not None else None)
+        self._open = None  # later add()s go after this job
+        self._queue(_Job(entries, [], view, after, done))
+
+    def _queue(self, job: _Job) -> None:
+        self._jobs.append(job)
+        if self._idle.is_set():
+            self._idle.clear()
+        if not self._wake.is_set():
+            self._wake.set()
+
+    async def wait_idle(self) -> None:
+        while self._jobs or not self._idle.is_set():
+            if self.failed is not None or self._task is None or self._task.done():
+                return
+            await self._idle.wait()
+
+    # -- the worker --------------------------------------------------------------------------
+    async def _run(self) -> None:
+        inflight: tuple[list[_Job], Awaitable[object], float] | None = None
+        while True:
+            if inflight is None:
+                if not self._jobs:
+                    self._idle.set()
+                    self._wake.clear()
+                    await self._wake.wait()
+                    continue
+                inflight = self._start()
+            batch, written, t0 = inflight
+            try:
+                await written
+            except BaseException as e:
+                self.failed = e
+                if self.log_failure:
+                    log.critical("txn log write failed", error=repr(e))
+                self._idle.set()
+                raise
+            if self.on_flushed is not None:
+                self.on_flushed(time.monotonic() - t0,
+                                sum(len(j.txns) + len(j.entries) for j in batch))
+            inflight = self._start() if self._jobs else None
+            for job in batch:
+                job.done()
+
+    def _take(self) -> list[_Job]:
+        """The next batch: a snapshot job alone, or plain jobs up to one with `after`."""
+        jobs = self._jobs
+        batch = [jobs.popleft()]
+        while (jobs and batch[-1].snapshot is None and batch[-1].after is None
+               and jobs[0].snapshot is None):
+            batch.append(jobs.popleft())
+        if self._open is not None and self._open in batch:
+            self._open = None
+        return batch
+
+    def _start(self) -> tuple[list[_Job], Awaitable[object], float]:
+        batch = self._take()
+        loop = asyncio.get_running_loop()
+        if batch[0].snapshot is not None:
+            t0 = time.monotonic()
+            return batch, loop.run_in_executor(None, self._write_all, batch), t0
+        for job in batch:
+            self._append(job)
+        t0 = time.monotonic()
+        if self.force_sync or batch[-1].after is not None:
+            return batch, loop.run_in_executor(None, self._flush, batch), t0
+        self._flush(batch)  # no fsync: a buffered write, cheaper than a thread hand-off
+        done: asyncio.Future[None] = loop.create_future()
+        done.set_result(None)
+        return batch, done, t0
+
+    def _append(self, job: _Job) -> None:
+        st = self.storage
+        if job.txns:
+            st.append_batch(job.txns)
+        w = st.writer
+        for hdr, txn, digest, body in job.entries:
+            if body is None:
+                w.append(hdr, txn, digest)
+            else:
+                w.append_serialized(hdr, body)
+
+    def _flush(self, batch: list[_Job]) -> None:
+        """Write and (force_sync) fsync everything appended, then the `after` work."""
+        self.storage.flush(self.force_sync)
+        for job in batch:
+            if job.after is not None:
+                job.after()
+
+    def _write_all(self, batch: list[_Job]) -> None:
+        """Worker thread, a snapshot batch: snapshot (then drop the old logs), appends, one
+        fsync, then `after`."""
+        st = self.storage
+        for job in batch:
+            if job.snapshot is not None:
+                st.writer.flush(self.force_sync)
+                st.datadir.save_snapshot(job.snapshot, self.force_sync)
+                discard_logs(st)
+            self._append(job)
+        self._flush(batch)
+
+
+def discard_logs(storage: TxnSnapLog) -> None:
+    """After a sync snapshot every older log is superseded (it may hold a divergent history
+    past the snapshot zxid): close the writer and delete them; the next append opens a file."""
+    storage.writer.close(False)
+    for path in sorted_logs(storage.datadir.log_dir):
+        os.unlink(path)
+    storage.writer = TxnLogWriter(storage.datadir.log_dir,
+                                  prealloc=storage.config.pre_alloc_size_kb * 1024)
