@@ -6,28 +6,24 @@ yet committed), read as QuorumPeerConfig.parse does at boot (release-3.8.4).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from pathlib import Path
 
-from pyzk.config.model import ConfigError, QuorumServer
+from pyzk.config.model import ConfigError, Membership, QuorumServer
 from pyzk.config.properties import (
     PropertiesSyntaxError,
     decode_config_bytes,
     java_trim,
     parse_properties,
 )
-from pyzk.config.servers import ServerLineError, parse_server, parse_server_id
+from pyzk.config.servers import (
+    ServerLineError,
+    add_group_or_weight,
+    parse_server,
+    parse_server_id,
+)
 
 NEXT_SUFFIX = ".dynamic.next"  # QuorumPeerConfig.nextDynamicConfigFileSuffix
 _HEX_LONG = re.compile(r"[+-]?[0-9a-fA-F]+")
-
-
-@dataclass(frozen=True)
-class Membership:
-    """The server.N entries of one dynamic file and the config version they carry."""
-
-    servers: dict[int, QuorumServer]
-    version: int
 
 
 def version_from_filename(name: str) -> int | None:
@@ -60,6 +56,20 @@ def _read(path: Path) -> list[tuple[str, str, int]]:
     return list(last.values())
 
 
+def _groups_weights(path: Path, items: list[tuple[str, str, int]]
+                    ) -> tuple[dict[int, tuple[int, ...]], dict[int, int]]:
+    """group.G / weight.N lines of a hierarchical quorum's dynamic file."""
+    groups: dict[int, tuple[int, ...]] = {}
+    weights: dict[int, int] = {}
+    for key, value, line in items:
+        if key.startswith(("group", "weight")):
+            try:
+                add_group_or_weight(key, value, groups, weights)
+            except ServerLineError as e:
+                raise ConfigError(str(e), str(path), line, key) from None
+    return groups, weights
+
+
 def _servers(path: Path, items: list[tuple[str, str, int]]) -> dict[int, QuorumServer]:
     servers: dict[int, QuorumServer] = {}
     for key, value, line in items:
@@ -81,13 +91,11 @@ def read_dynamic_file(path: Path) -> Membership:
     for key, _value, line in items:
         if key == "version":
             raise ConfigError("dynamic file shouldn't have version inside", str(path), line, key)
-        if key.startswith(("group", "weight")):
-            # QuorumHierarchical: pyzk implements majority quorums only
-            raise ConfigError(f"{key}: hierarchical quorums are not supported by pyzk",
-                              str(path), line, key)
-        if not key.startswith("server."):
+        if not key.startswith(("server.", "group", "weight")):
             raise ConfigError(f"Unrecognised parameter: {key}", str(path), line, key)
-    return Membership(_servers(path, items), version_from_filename(str(path)) or 0)
+    groups, weights = _groups_weights(path, items)
+    return Membership(_servers(path, items), version_from_filename(str(path)) or 0, groups,
+                      weights)
 
 
 def read_next_file(static_path: Path) -> Membership | None:
@@ -103,11 +111,12 @@ def read_next_file(static_path: Path) -> Membership | None:
         return None  # Java: IOException -> "NextQuorumVerifier is initiated to null"
     version = 0
     for key, value, line in items:
-        if key.startswith(("group", "weight")):
-            raise ConfigError(f"{key}: hierarchical quorums are not supported by pyzk",
-                              str(path), line, key)
         if key == "version":
             if not _HEX_LONG.fullmatch(value):
                 raise ConfigError(f"invalid version '{value}'", str(path), line, key)
             version = int(value, 16)
-    return Membership(_servers(path, items), version)
+    try:
+        groups, weights = _groups_weights(path, items)
+    except ConfigError:
+        return None
+    return Membership(_servers(path, items), version, groups, weights)

@@ -462,8 +462,11 @@ KEYS: tuple[Key, ...] = (
 PATTERNS: tuple[tuple[re.Pattern[str], Key], ...] = (
     (re.compile(r"server\..*"), Key("server.N", "str", None, H,
                                     "host:quorumPort:electionPort[:participant|:observer][;[host:]clientPort]")),
-    (re.compile(r"group.*"), Key("group.N", "str", None, R, "hierarchical quorum group")),
-    (re.compile(r"weight.*"), Key("weight.N", "str", None, R, "hierarchical quorum weight")),
+    (re.compile(r"group.*"), Key("group.N", "str", None, H,
+                                 "hierarchical quorum: group.G=sid:sid:... (each participant in one)")),
+    (re.compile(r"weight.*"), Key("weight.N", "str", None, H,
+                                  "hierarchical quorum: weight.N=W of server N (default 1; 0 never"
+                                  " counts or leads)")),
     (re.compile(r"authProvider\..+"), Key("authProvider.N", "str", None, H,
                                           "authentication provider class", _nonempty)),
     (re.compile(r"ssl\..+"), Key("ssl.*", "str", None, IN, "TLS setting pyzk does not use")),

@@ -23,6 +23,7 @@ from pyzk.config.model import (
     Config,
     ConfigError,
     LearnerType,
+    Membership,
     QuorumServer,
     TlsSettings,
 )
@@ -32,11 +33,17 @@ from pyzk.config.properties import (
     java_trim,
     parse_properties,
 )
-from pyzk.config.servers import ServerLineError, parse_server, parse_server_id
+from pyzk.config.servers import (
+    ServerLineError,
+    add_group_or_weight,
+    parse_server,
+    parse_server_id,
+)
 from pyzk.sasl.quorum import QuorumSaslSettings
 from pyzk.sasl.quorum import build as build_quorum_sasl
 from pyzk.sasl.settings import SecurityConfigError, SecuritySettings
 from pyzk.sasl.settings import build as build_security
+from pyzk.zab.quorum import QuorumConfigError, make_quorum
 
 
 @dataclass(frozen=True)
@@ -295,7 +302,9 @@ def build_config(entries: Mapping[str, str | Entry], *, source_name: str = "zoo.
     standalone_enabled = b.get("standaloneEnabled")
     dynamic_file: Path | None = None
     config_version = 0
-    next_config = None
+    next_config: Membership | None = None
+    groups: dict[int, tuple[int, ...]] = {}
+    weights: dict[int, int] = {}
     if b.is_set("dynamicConfigFile"):
         if b.server_keys:
             key = b.server_keys[0]
@@ -305,15 +314,31 @@ def build_config(entries: Mapping[str, str | Entry], *, source_name: str = "zoo.
         b.servers.update(membership.servers)
         b.server_keys = [f"server.{sid}" for sid in membership.servers]
         config_version = membership.version
+        groups, weights = membership.groups, membership.weights
         if source is not None:
-            nxt = read_next_file(source)
-            next_config = (nxt.servers, nxt.version) if nxt is not None else None
+            next_config = read_next_file(source)
+    hier_keys = [k for k in b.values if k.startswith(("group", "weight"))]
+    if dynamic_file is not None and hier_keys:
+        raise b.error(f"parameter: {hier_keys[0]} must be in a separate dynamic config file",
+                      hier_keys[0])
     for key in () if dynamic_file is not None else b.server_keys:
         try:
             sid = parse_server_id(key)
             b.servers[sid] = parse_server(sid, java_trim(norm[key].value))
         except ServerLineError as e:
             raise b.error(str(e), key) from None
+    if dynamic_file is None:
+        groups, weights = {}, {}
+        for key in hier_keys:
+            try:
+                add_group_or_weight(key, java_trim(str(b.values[key])), groups, weights)
+            except ServerLineError as e:
+                raise b.error(str(e), key) from None
+    if groups or weights:
+        try:  # QuorumHierarchical's own checks: one group each, every participant grouped
+            make_quorum(b.servers, config_version, groups, weights)
+        except QuorumConfigError as e:
+            raise b.error(str(e), hier_keys[0] if hier_keys else None) from None
     voters = [s for s in b.servers.values() if not s.is_observer]
     observers = [s for s in b.servers.values() if s.is_observer]
     first_server = next(iter(b.server_keys), None)
@@ -419,6 +444,8 @@ def build_config(entries: Mapping[str, str | Entry], *, source_name: str = "zoo.
         config_version=config_version,
         dynamic_config_file=dynamic_file,
         next_config=next_config,
+        quorum_groups=groups,
+        quorum_weights=weights,
         my_id=my_id,
         peer_type=peer_type,
         standalone_enabled=standalone_enabled,

@@ -53,6 +53,17 @@ class LearnerType(StrEnum):
 
 
 @dataclass(frozen=True)
+class Membership:
+    """One configuration of the ensemble: server.N entries, group.G / weight.N of a
+    hierarchical quorum (empty for a majority one) and the config version."""
+
+    servers: dict[int, QuorumServer]
+    version: int
+    groups: dict[int, tuple[int, ...]] = field(default_factory=dict)
+    weights: dict[int, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class QuorumServer:
     """One `server.N=host:quorumPort:electionPort[:type][;[clientHost:]clientPort]` entry
     (QuorumPeer.QuorumServer). client_host is "0.0.0.0" when only a port is given."""
@@ -140,7 +151,10 @@ class Config:
     dynamic_config_file: Path | None = None
     # `<zoo.cfg>.dynamic.next` at boot: a proposed config not known to be committed
     # (QuorumPeerConfig.lastSeenQuorumVerifier), as (servers, version).
-    next_config: tuple[dict[int, QuorumServer], int] | None = None
+    next_config: Membership | None = None
+    # Hierarchical quorums (group.G=1:2:3, weight.N=W): empty for a majority quorum.
+    quorum_groups: dict[int, tuple[int, ...]] = field(default_factory=dict)
+    quorum_weights: dict[int, int] = field(default_factory=dict)
     my_id: int | None = None
     peer_type: LearnerType = LearnerType.PARTICIPANT
     standalone_enabled: bool = True

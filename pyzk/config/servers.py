@@ -46,6 +46,24 @@ def parse_server_id(key: str) -> int:
     return int(suffix)
 
 
+def _java_long(text: str, what: str) -> int:
+    if not re.fullmatch(r"[+-]?[0-9]+", text) or not -(2**63) <= int(text) < 2**63:
+        raise ServerLineError(f"invalid {what} '{text}'")
+    return int(text)
+
+
+def add_group_or_weight(key: str, value: str, groups: dict[int, tuple[int, ...]],
+                        weights: dict[int, int]) -> None:
+    """A `group.G=1:2:3` or `weight.N=W` line (QuorumHierarchical.parse: the id is what
+    follows the first dot, a group lists server ids split on ':')."""
+    suffix = key[key.index(".") + 1:] if "." in key else key
+    if key.startswith("group"):
+        gid = _java_long(suffix, f"group id in '{key}'")
+        groups[gid] = tuple(_java_long(s, f"server id in '{key}'") for s in value.split(":"))
+    else:
+        weights[_java_long(suffix, f"server id in '{key}'")] = _java_long(value, f"weight in '{key}'")
+
+
 def parse_server(sid: int, value: str, multi_address_enabled: bool = False) -> QuorumServer:
     """One server line value. Several `|`-joined addresses need multiAddress.enabled (refused
     by pyzk, so they are always an error here, with Java's message)."""

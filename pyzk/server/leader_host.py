@@ -69,7 +69,7 @@ class LeaderHost:
         self.server.writes = self
         self.server.prep.reconfig = self  # the reconfig branch's leader-only checks
         self.core = L.LeaderCore(
-            peer.my_id, set(peer.quorum.voting_members), set(peer.quorum.observing_members),
+            peer.my_id, peer.quorum.voter_set(), set(peer.quorum.observing_members),
             peer.accepted_epoch,
             peer.current_epoch, self.server.tree.last_processed_zxid,
             list(peer.db.window), tick_ms=cfg.tick_time_ms,
@@ -280,7 +280,7 @@ class LeaderHost:
         gets the NEWLEADER zxid as its version; NEWLEADER carries the last seen config."""
         peer = self.peer
         if peer.reconfig_enabled and peer.quorum.version == 0 and peer.last_seen.version == 0:
-            peer.set_last_seen(QuorumMaj(peer.quorum.all_members, zxid), True)
+            peer.set_last_seen(peer.quorum.with_version(zxid), True)
         return peer.last_seen.config_bytes()
 
     def prepare(self, rec: r.Record, zxid: int) -> QuorumMaj:
@@ -288,7 +288,7 @@ class LeaderHost:
         peer = self.peer
         return reconfig.prepare(
             rec, zxid, peer.quorum.version, peer.last_seen, peer.config.standalone_enabled,
-            lambda qv: self.core.is_quorum_synced(set(qv.voting_members)))
+            lambda qv: self.core.is_quorum_synced(qv.voter_set()))
 
     def _activate(self, a: L.CommitReconfig) -> None:
         """tryToCommit's reconfig branch: processReconfig before the commit is applied."""
@@ -306,14 +306,14 @@ class LeaderHost:
             return  # stepping down: the connections are about to close
         if origin.conn is not None or origin.on_applied is not None:
             self.origins[hdr.zxid] = origin
-        plan: tuple[set[int], bool] | None = None
+        plan: tuple[frozenset[int], bool] | None = None
         if hdr.type == Op.RECONFIG:
             # Leader.propose: the proposed config becomes the last seen one
             peer = self.peer
             qv = reconfig.config_from_string(txn.data.decode("utf-8"))
             peer.set_last_seen(qv, True)
             self.core.config_bytes = peer.last_seen.config_bytes()
-            plan = (set(qv.voting_members),
+            plan = (qv.voter_set(),
                     reconfig.stays_leader(qv, peer.my_id, (peer.me.host, peer.me.quorum_port)))
         self.execute(self.core.propose(hdr, txn, None, self.now_ms(), plan))
         p = self.core.outstanding.get(hdr.zxid)

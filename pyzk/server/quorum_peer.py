@@ -24,7 +24,7 @@ from ..zab import reconfig
 from ..zab.database import ReplicaDatabase
 from ..zab.election import FLE
 from ..zab.election_transport import ElectionService, QuorumCnxManager
-from ..zab.quorum import QuorumMaj
+from ..zab.quorum import QuorumMaj, make_quorum
 from ..zab.vote import ServerState, Vote
 from ..zab.zxid import epoch_of
 from .auth import enable_auth_providers
@@ -55,15 +55,16 @@ class QuorumPeer:
         self.me = config.servers[self.my_id]
         # QuorumPeerMain: setQuorumVerifier(config's, false), then setLastSeenQuorumVerifier
         # with `<zoo.cfg>.dynamic.next` if there is one (a reconfig proposed before a restart).
-        self.quorum = QuorumMaj(config.servers, config.config_version)
+        self.quorum = make_quorum(config.servers, config.config_version, config.quorum_groups,
+                                  config.quorum_weights)
         # lastSeenQuorumVerifier: the last proposed config (== quorum unless one is pending)
         self.last_seen = self.quorum
         self.reconfig_enabled: bool = config.reconfig_enabled
         # QuorumPeer.reconfigFlag: after this role, skip the election (updateServerState).
         self.reconfig_flag = False
         nxt = config.next_config
-        if self.reconfig_enabled and nxt is not None and nxt[1] != self.quorum.version:
-            self.last_seen = QuorumMaj(nxt[0], nxt[1])
+        if self.reconfig_enabled and nxt is not None and nxt.version != self.quorum.version:
+            self.last_seen = make_quorum(nxt.servers, nxt.version, nxt.groups, nxt.weights)
         self.observer = self.me.is_observer
         self._storage: TxnSnapLog | None = None  # opened by start()
         self.server: ZkServer | None = None

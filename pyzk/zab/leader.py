@@ -8,7 +8,7 @@ Inputs are method calls carrying now_ms; outputs are Action records the host exe
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Sequence, Set
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, NamedTuple
@@ -185,13 +185,13 @@ class _Proposal:
     acks: set[int] = field(default_factory=set)
     # Voter sets that must each hold a quorum of acks (Proposal.qvAcksetPairs): the current
     # config, plus the proposed one while a reconfig is pending.
-    quorums: list[set[int]] = field(default_factory=list)
+    quorums: list[Set[int]] = field(default_factory=list)
     # For a reconfig proposal: (voters of the new config, this leader stays leader in it)
-    reconfig: tuple[set[int], bool] | None = None
+    reconfig: tuple[Set[int], bool] | None = None
 
 
 class LeaderCore:
-    def __init__(self, my_id: int, voters: set[int], observers: set[int], accepted_epoch: int,
+    def __init__(self, my_id: int, voters: Set[int], observers: set[int], accepted_epoch: int,
                  current_epoch: int, last_zxid: int, committed_log: Sequence[tuple[int, bytes]],
                  tick_ms: int = 2000, init_limit: int = 10, sync_limit: int = 5,
                  config_version: int = 0, config_bytes: bytes = b"",
@@ -201,7 +201,7 @@ class LeaderCore:
                  newleader_config: Callable[[int], bytes] | None = None,
                  linearizable_sync: bool = False) -> None:
         self.my_id = my_id
-        self.voters = set(voters)
+        self.voters: Set[int] = voters  # a VoterSet carries a hierarchical rule: no copies
         self.observers = set(observers)
         self.accepted_epoch = accepted_epoch
         self.current_epoch = current_epoch
@@ -213,7 +213,7 @@ class LeaderCore:
         # Called with the NEWLEADER zxid once it is known: the lastSeen config text to send
         # with NEWLEADER (Leader.lead's ZOOKEEPER-1783 version bump happens there).
         self.newleader_config = newleader_config
-        self.next_voters: set[int] | None = None  # lastSeenQuorumVerifier's, while pending
+        self.next_voters: Set[int] | None = None  # lastSeenQuorumVerifier's, while pending
         self.allowed_to_commit = True  # false once a reconfig designates another leader
         self.disk_log = disk_log
         self.session_valid = session_valid or (lambda sid, timeout, learner: False)
@@ -480,7 +480,7 @@ class LeaderCore:
     # -- broadcast --------------------------------------------------------------------------
 
     def propose(self, hdr: Any, txn: Any, digest: Any, now_ms: int,
-                reconfig: tuple[set[int], bool] | None = None) -> list[LeaderAction]:
+                reconfig: tuple[Set[int], bool] | None = None) -> list[LeaderAction]:
         """Leader.propose: PROPOSAL to forwarding followers and our own log write. A reconfig
         passes (next voters, stays leader): it and every later proposal until it commits need a
         quorum of both configurations."""
@@ -495,10 +495,10 @@ class LeaderCore:
         data = encode_txn(hdr, txn, digest)
         self.last_proposed = zxid
         prop = self.outstanding[zxid] = _Proposal(zxid, data, hdr, txn, digest)
-        prop.quorums.append(set(self.voters))
+        prop.quorums.append(self.voters)
         if reconfig is not None:
             prop.reconfig = (set(reconfig[0]), reconfig[1])
-            self.next_voters = set(reconfig[0])
+            self.next_voters = reconfig[0]
         if self.next_voters is not None:
             prop.quorums.append(self.next_voters)
         qp = packet(PT.PROPOSAL, zxid, data)
@@ -542,7 +542,7 @@ class LeaderCore:
         self.last_committed = p.zxid
         if p.reconfig is not None:
             designated = self._designated_leader(p)
-            self.voters = set(p.reconfig[0])
+            self.voters = p.reconfig[0]
             self.next_voters = None
             self.config_version = p.zxid
             self.out.append(CommitReconfig(p.zxid, designated, p.txn.data))
@@ -590,7 +590,7 @@ class LeaderCore:
             q = self.outstanding.get(q.zxid + 1)
         return cur
 
-    def is_quorum_synced(self, voters: set[int]) -> bool:
+    def is_quorum_synced(self, voters: Set[int]) -> bool:
         """Leader.isQuorumSynced: this leader (if a voter there) and the synced followers that
         vote in `voters` make a quorum of it."""
         ids = {self.my_id} & voters

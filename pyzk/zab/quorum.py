@@ -11,6 +11,18 @@ from collections.abc import Iterable, Mapping, Set
 from pyzk.config.model import QuorumServer
 
 
+class VoterSet(frozenset[int]):
+    """The voting members of a hierarchical config, carrying its rule: has_quorum applies
+    QuorumHierarchical.containsQuorum to it instead of the majority rule."""
+
+    verifier: QuorumHierarchical
+
+    def __new__(cls, verifier: QuorumHierarchical) -> VoterSet:
+        self = super().__new__(cls, verifier.voting_members)
+        self.verifier = verifier
+        return self
+
+
 def has_quorum(ids: Set[int], voters: Set[int]) -> bool:
     """The one quorum rule every decision uses (election tallies, epoch and NEWLEADER acks,
     proposal commits, the leader's synced-followers check, reconfig's synced quorum): more than
@@ -18,6 +30,8 @@ def has_quorum(ids: Set[int], voters: Set[int]) -> bool:
     over SyncedLearnerTracker's voter-filtered ack set). Each caller passes the voter set of
     the config it checks, so QuorumHierarchical's group/weight rule can replace this one
     behind the same signature (a verifier object in place of the set) without touching them."""
+    if type(voters) is VoterSet:
+        return voters.verifier.contains_quorum(ids)
     return 2 * len(voters & ids) > len(voters)
 
 
@@ -65,6 +79,18 @@ class QuorumMaj:
     def is_voter(self, sid: int) -> bool:
         return sid in self.voting_members
 
+    def voter_set(self) -> frozenset[int]:
+        """What the leader core counts acks against (has_quorum's `voters`)."""
+        return frozenset(self.voting_members)
+
+    def with_version(self, version: int) -> QuorumMaj:
+        """The same membership and rule under another version (Leader.lead's initial config)."""
+        return QuorumMaj(self.all_members, version)
+
+    @property
+    def is_majority(self) -> bool:
+        return True
+
     def to_string(self) -> str:
         """QuorumMaj.toString: `server.N=<QuorumServer.toString>` lines in HashMap order, then
         `version=<hex>` with no trailing newline."""
@@ -99,3 +125,100 @@ def parse_config_text(text: str) -> tuple[dict[int, str], int]:
         elif key == "version":
             version = int(value.strip(), 16)
     return servers, version
+
+
+class QuorumHierarchical(QuorumMaj):
+    """QuorumHierarchical (group.N / weight.N): every participant is in exactly one group and
+    weighs weight.N (1 unless set; 0 never counts and never leads); a set is a quorum when, in
+    more than half of the groups (groups weighing 0 not counted), its members weigh more than
+    half the group's weight (integer halves, as Java's longs)."""
+
+    def __init__(self, members: Mapping[int, QuorumServer], version: int,
+                 groups: Mapping[int, Iterable[int]], weights: Mapping[int, int]) -> None:
+        super().__init__(members, version)
+        self.server_group: dict[int, int] = {}
+        self.group_order: list[int] = list(groups)
+        for gid, sids in groups.items():
+            for sid in sids:
+                if sid in self.server_group:
+                    raise QuorumConfigError(f"Server {sid}is in multiple groups")
+                self.server_group[sid] = gid
+        self.server_weight: dict[int, int] = dict(weights)
+        for sid in self.voting_members:
+            if sid not in self.server_group:
+                raise QuorumConfigError(f"Server {sid}is not in a group")
+            self.server_weight.setdefault(sid, 1)
+        self.group_weight: dict[int, int] = {}
+        for sid, gid in self.server_group.items():
+            # computeGroupWeight: a grouped id with no weight (not a member) fails in Java
+            # (a NullPointerException); pyzk names it.
+            if sid not in self.server_weight:
+                raise QuorumConfigError(f"Server {sid} is in group {gid} but not a participant")
+            self.group_weight[gid] = self.group_weight.get(gid, 0) + self.server_weight[sid]
+        self.num_groups = len(groups) - sum(1 for w in self.group_weight.values() if w == 0)
+
+    def weight(self, sid: int) -> int:
+        return self.server_weight.get(sid, 0)
+
+    def contains_quorum(self, ack_set: Iterable[int]) -> bool:
+        expansion: dict[int, int] = {}
+        for sid in set(ack_set):
+            gid = self.server_group.get(sid)
+            if gid is not None:
+                expansion[gid] = expansion.get(gid, 0) + self.server_weight.get(sid, 0)
+        if not expansion:
+            return False
+        won = sum(1 for gid, w in expansion.items() if w > self.group_weight[gid] // 2)
+        return won > self.num_groups // 2
+
+    def voter_set(self) -> frozenset[int]:
+        return VoterSet(self)
+
+    def with_version(self, version: int) -> QuorumMaj:
+        return QuorumHierarchical(self.all_members, version, self.groups(),
+                                  self.server_weight)
+
+    @property
+    def is_majority(self) -> bool:
+        return False
+
+    def groups(self) -> dict[int, list[int]]:
+        """gid -> member ids in serverGroup's HashMap order (toString's group values)."""
+        out: dict[int, list[int]] = {}
+        for sid in java_long_hashmap_order(self.server_group):
+            out.setdefault(self.server_group[sid], []).append(sid)
+        return out
+
+    def to_string(self) -> str:
+        """QuorumHierarchical.toString: server lines, then group.G (members joined with ':'),
+        then weight.N, each map in Java HashMap order, then the hex version."""
+        lines = [f"server.{sid}={self.all_members[sid].config_string()}\n"
+                 for sid in java_long_hashmap_order(self.all_members)]
+        groups = self.groups()
+        lines += [f"group.{gid}={':'.join(str(s) for s in groups[gid])}\n"
+                  for gid in java_long_hashmap_order(groups)]
+        lines += [f"weight.{sid}={self.server_weight[sid]}\n"
+                  for sid in java_long_hashmap_order(self.server_weight)]
+        return "".join(lines) + "version=" + format(self.version & 0xFFFFFFFFFFFFFFFF, "x")
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, QuorumHierarchical):
+            return False if isinstance(other, QuorumMaj) else NotImplemented
+        return other.version == self.version or (
+            other.all_members == self.all_members and other.server_weight == self.server_weight
+            and other.server_group == self.server_group and other.group_weight == self.group_weight)
+
+    __hash__ = None
+
+
+class QuorumConfigError(ValueError):
+    """A group/weight configuration Java's QuorumHierarchical refuses."""
+
+
+def make_quorum(members: Mapping[int, QuorumServer], version: int,
+                groups: Mapping[int, Iterable[int]] | None = None,
+                weights: Mapping[int, int] | None = None) -> QuorumMaj:
+    """QuorumPeerConfig.createQuorumVerifier: hierarchical when any group or weight is set."""
+    if groups or weights:
+        return QuorumHierarchical(members, version, groups or {}, weights or {})
+    return QuorumMaj(members, version)

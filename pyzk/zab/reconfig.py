@@ -16,10 +16,10 @@ from pyzk.config.properties import (
     java_trim,
     parse_properties,
 )
-from pyzk.config.servers import ServerLineError, parse_server
+from pyzk.config.servers import ServerLineError, add_group_or_weight, parse_server
 from pyzk.protocol.codes import Err, KeeperError
 
-from .quorum import QuorumMaj
+from .quorum import QuorumConfigError, QuorumMaj, make_quorum
 
 _LONG = re.compile(r"[+-]?[0-9]+")
 _HEX_LONG = re.compile(r"[+-]?[0-9a-fA-F]+")
@@ -112,7 +112,9 @@ def incremental(last_seen: Mapping[int, QuorumServer], joining: str | None,
     return servers
 
 
-def non_incremental(new_members: str, standalone_enabled: bool) -> dict[int, QuorumServer]:
+def non_incremental(new_members: str, standalone_enabled: bool
+                    ) -> tuple[dict[int, QuorumServer], dict[int, tuple[int, ...]],
+                               dict[int, int]]:
     """The non-incremental branch: QuorumPeerConfig.parseDynamicConfig(props, .., warnings=true,
     configBackwardCompatibilityMode=false) over `newMembers` with commas read as newlines."""
     try:
@@ -124,14 +126,18 @@ def non_incremental(new_members: str, standalone_enabled: bool) -> dict[int, Quo
         entries[p.key] = p.value  # Properties: the last one wins
     for key in entries:
         k = java_trim(key)
-        if k.startswith("group") or k.startswith("weight"):
-            # QuorumHierarchical: pyzk implements majority quorums only
-            raise _bad("pyzk supports only majority quorums (no group/weight)")
-        if not k.startswith("server.") and k != "version":
+        if not k.startswith(("server.", "group", "weight")) and k != "version":
             raise _bad(f"Unrecognised parameter: {k}")
     servers: dict[int, QuorumServer] = {}
-    for key, value in entries.items():  # QuorumMaj(Properties)
-        if key.startswith("server."):
+    groups: dict[int, tuple[int, ...]] = {}
+    weights: dict[int, int] = {}
+    for key, value in entries.items():  # QuorumMaj(Properties) / QuorumHierarchical(..)
+        if key.startswith(("group", "weight")):
+            try:
+                add_group_or_weight(java_trim(key), java_trim(value), groups, weights)
+            except ServerLineError as e:
+                raise _bad(str(e)) from None
+        elif key.startswith("server."):
             sid = _parse_long(key[key.index(".") + 1:])
             try:
                 servers[sid] = parse_server(sid, value)
@@ -149,7 +155,7 @@ def non_incremental(new_members: str, standalone_enabled: bool) -> dict[int, Quo
             raise ReconfigMarshalling("Observers w/o participants is an invalid configuration")
     elif voters == 1 and standalone_enabled and observers:
         raise ReconfigMarshalling("Observers w/o quorum is an invalid configuration")
-    return servers
+    return servers, groups, weights
 
 
 def prepare(rec: Any, zxid: int, current_version: int, last_seen: QuorumMaj,
@@ -165,11 +171,19 @@ def prepare(rec: Any, zxid: int, current_version: int, last_seen: QuorumMaj,
     if cfg_id != -1 and cfg_id != last_seen.version:
         raise ReconfigError(Err.BADVERSION, f"Reconfiguration from version {cfg_id} failed"
                             f" -- last seen version is {last_seen.version}")
+    groups: dict[int, tuple[int, ...]] = {}
+    weights: dict[int, int] = {}
     if rec.newMembers is not None:
-        servers = non_incremental(rec.newMembers, standalone_enabled)
+        servers, groups, weights = non_incremental(rec.newMembers, standalone_enabled)
     else:
+        if not last_seen.is_majority:
+            raise _bad("Incremental reconfiguration requested but last configuration seen has"
+                       " a non-majority quorum system")
         servers = incremental(last_seen.all_members, rec.joiningServers, rec.leavingServers)
-    qv = QuorumMaj(servers, zxid)
+    try:
+        qv = make_quorum(servers, zxid, groups, weights)
+    except QuorumConfigError as e:
+        raise _bad(str(e)) from None
     if standalone_enabled and len(qv.voting_members) < 2:
         raise _bad("Reconfig failed - new configuration must include at least 2 followers")
     if len(qv.voting_members) < 1:
@@ -184,6 +198,8 @@ def prepare(rec: Any, zxid: int, current_version: int, last_seen: QuorumMaj,
 def config_from_string(text: str) -> QuorumMaj:
     """QuorumPeer.configFromString: server.N lines and a hex version (QuorumMaj(Properties))."""
     servers: dict[int, QuorumServer] = {}
+    groups: dict[int, tuple[int, ...]] = {}
+    weights: dict[int, int] = {}
     version = 0
     for p in parse_properties(text):
         key = java_trim(p.key)
@@ -191,9 +207,11 @@ def config_from_string(text: str) -> QuorumMaj:
         if key.startswith("server."):
             sid = int(key[key.index(".") + 1:])
             servers[sid] = parse_server(sid, value)
+        elif key.startswith(("group", "weight")):
+            add_group_or_weight(key, value, groups, weights)
         elif key == "version":
             version = int(value, 16)
-    return QuorumMaj(servers, version)
+    return make_quorum(servers, version, groups, weights)
 
 
 def dynamic_file_text(qv: QuorumMaj, keep_version: bool) -> str:

@@ -279,7 +279,7 @@ def test_standalone_disabled_makes_one_server_a_quorum(tmp_path: Path) -> None:
     ("secureClientPort=2281", 3, "secureClientPort is set but ssl.keyStore.location is not"),
     ("multiAddress.enabled=true", 3, "multiAddress.enabled=true is not supported by pyzk"),
     ("sslQuorum=true", 3, "sslQuorum is set but ssl.quorum.keyStore.location is not"),
-    ("group.1=1:2:3", 3, "group.1=1:2:3 is not supported by pyzk"),
+    ("group.1=1:2:3", 3, "Server 1 is in group 1 but not a participant"),
     ("metricsProvider.className=com.example.Nope", 3, "metrics provider class was not found"),
     ("pyzk.log.format=xml", 3, "pyzk.log.format must be one of console, json, auto"),
     ("jute.maxbuffer=big", 3, "invalid value 'big' for jute.maxbuffer"),

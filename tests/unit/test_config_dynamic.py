@@ -94,7 +94,7 @@ def test_next_file_is_the_last_seen_config(tmp_path: Path) -> None:
         DYN + "\nserver.4=127.0.6.4:2888:3888:observer;2181\nversion=100000007")
     c = load_config(cfg)
     assert c.next_config is not None
-    servers, version = c.next_config
+    servers, version = c.next_config.servers, c.next_config.version
     assert sorted(servers) == [2, 3, 4] and version == 0x100000007
 
 
