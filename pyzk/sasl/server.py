@@ -1,8 +1,12 @@
 """ZooKeeperServer.processSasl and AuthenticationHelper.enforceAuthentication for pyzk.
 
-One DigestMD5Server per connection, created on its first SASL request (Java creates one per
-connection when a JAAS Server section exists). What the client gets:
-- no SASL login configured: OK, zxid 0, a null token (Java's NullPointerException path);
+One SASL server per connection, created on its first SASL request (Java creates one per
+connection when a JAAS Server section exists): DIGEST-MD5 when the section has
+DigestLoginModule users, GSSAPI (Kerberos) when it logs in with Krb5LoginModule. What the
+client gets:
+- no SASL login configured, or no SASL server could be made (a Kerberos principal without
+  service/host, accepting credentials that cannot be had): OK, zxid 0, a null token (Java's
+  NullPointerException path);
 - a step of the exchange: OK, zxid 0, the server's token (challenge, then rspauth); when it
   completes, the connection gains Id("sasl", authorizationID), plus Id("super", "") when that id
   is a zookeeper.superUser;
@@ -21,7 +25,9 @@ import structlog
 
 from ..protocol import records as r
 from ..protocol.codes import Err
+from . import gss
 from .digest_md5 import DigestMD5Server, SaslError, SaslRuntimeError
+from .gssapi import GssapiServer
 from .kerberos_name import MalformedName, authorized_id, default_realm
 from .settings import SecuritySettings
 
@@ -34,6 +40,7 @@ class ClientSecurity:
     def __init__(self, settings: SecuritySettings | None) -> None:
         self.settings = settings or SecuritySettings()
         self._realm: str | None = None
+        self._acceptor: gss.Credential | None = None
 
     # -- SaslServerCallbackHandler --------------------------------------------------------
     def _password(self, user: str) -> str | None:
@@ -65,6 +72,32 @@ class ClientSecurity:
     def is_super(self, ident: str | None) -> bool:
         return bool(ident) and ident in self.settings.super_users
 
+    def _new_sasl_server(self) -> DigestMD5Server | GssapiServer | None:
+        """SecurityUtils.createSaslServer; None where Java's is null."""
+        krb = self.settings.kerberos
+        if krb is None:
+            return DigestMD5Server(self._password, self._authorize)
+        parts = krb.service_and_host
+        if parts is None:
+            log.error("server principal name/hostname determination error",
+                      principal=krb.principal)
+            return None
+        try:
+            if self._acceptor is None:
+                # GssKrb5Server names itself service@host (host based), as Java does.
+                name = gss.Name.host_based(f"{parts[0]}@{parts[1]}")
+                try:
+                    self._acceptor = gss.Credential.acquire(
+                        name, gss.GSS_C_ACCEPT, {"keytab": krb.keytab} if krb.keytab else {})
+                finally:
+                    name.release()
+            return GssapiServer(gss.Context(self._acceptor), self._authorize, gss.GssError)
+        except gss.GssError as e:
+            log.error("Zookeeper Server failed to create a SaslServer to interact with a "
+                      "client during session initiation",
+                      error=f"Failure to initialize security context [Caused by {e}]")
+            return None
+
     # -- processSasl ----------------------------------------------------------------------
     def process_sasl(self, server: Any, conn: Any, xid: int, token: bytes) -> None:
         s = self.settings
@@ -74,7 +107,12 @@ class ClientSecurity:
             return
         sasl = getattr(conn, "sasl_server", None)
         if sasl is None:
-            sasl = conn.sasl_server = DigestMD5Server(self._password, self._authorize)
+            sasl = conn.sasl_server = self._new_sasl_server()
+        if sasl is None:
+            log.error("cnxn.saslServer is null: cnxn object did not initialize its saslServer "
+                      "properly.")
+            conn.send_reply(xid, 0, 0, _NULL_TOKEN)
+            return
         try:
             answer = sasl.evaluate(token)
         except SaslRuntimeError as e:

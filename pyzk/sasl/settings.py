@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import gss
 from .jaas import JaasError, LoginModule, load
 
 DIGEST_LOGIN_MODULE = "org.apache.zookeeper.server.auth.DigestLoginModule"
@@ -25,6 +26,27 @@ PROVIDER_SCHEMES = {
     "org.apache.zookeeper.server.auth.DigestAuthenticationProvider": "digest",
     "org.apache.zookeeper.server.auth.IPAuthenticationProvider": "ip",
 }
+
+
+@dataclass(frozen=True)
+class KerberosLogin:
+    """The Server section's Krb5LoginModule: the service principal and its keytab."""
+
+    principal: str  # service/host@REALM as Krb5LoginModule reports it (realm added)
+    keytab: str | None  # None: the Kerberos library's default keytab
+
+    @property
+    def service_and_host(self) -> tuple[str, str] | None:
+        """SecurityUtils.createSaslServer splits the principal at the first '/' and the '@'
+        after it; a principal without both gets no SaslServer (None)."""
+        slash = self.principal.find("/")
+        if slash < 0:
+            return None
+        rest = self.principal[slash + 1:]
+        at = rest.find("@")
+        if at < 0:
+            return None
+        return self.principal[:slash], rest[:at]
 
 
 class SecurityConfigError(ValueError):
@@ -42,6 +64,7 @@ class SecuritySettings:
     # DIGEST-MD5 users of the JAAS section: user_<name>="<password>" options.
     credentials: dict[str, str] = field(default_factory=dict)
     sasl_enabled: bool = False  # the JAAS file has the section: SASL exchanges are served
+    kerberos: KerberosLogin | None = None  # the section logs in with Krb5LoginModule: GSSAPI
     super_users: tuple[str, ...] = ()  # zookeeper.superUser[.*]
     allow_sasl_failed_clients: bool = False
     super_password: str | None = None  # zookeeper.SASLAuthenticationProvider.superPassword
@@ -90,13 +113,15 @@ def build(values: Mapping[str, Any], auth_providers: Mapping[str, str], secure_p
     section = values.get("sasl.serverconfig", "Server")
     credentials: dict[str, str] = {}
     sasl_enabled = False
+    kerberos: KerberosLogin | None = None
     if jaas is not None:
-        credentials, sasl_enabled = _login(str(jaas), section, props or {})
+        credentials, sasl_enabled, kerberos = _login(str(jaas), section, props or {})
     return SecuritySettings(
         jaas_config=str(jaas) if jaas is not None else None,
         sasl_section=section,
         credentials=credentials,
         sasl_enabled=sasl_enabled,
+        kerberos=kerberos,
         super_users=supers,
         allow_sasl_failed_clients=bool(values.get("allowSaslFailedClients", False)),
         super_password=values.get("SASLAuthenticationProvider.superPassword"),
@@ -110,7 +135,8 @@ def build(values: Mapping[str, Any], auth_providers: Mapping[str, str], secure_p
     )
 
 
-def _login(path: str, section: str, props: Mapping[str, str]) -> tuple[dict[str, str], bool]:
+def _login(path: str, section: str,
+           props: Mapping[str, str]) -> tuple[dict[str, str], bool, KerberosLogin | None]:
     """ServerCnxnFactory.configureSaslLogin + Login: the section's user_* options, and whether
     SASL is served at all (a file without the section leaves it off, as in Java)."""
     key = "pyzk.jaas.loginConfig"
@@ -121,17 +147,17 @@ def _login(path: str, section: str, props: Mapping[str, str]) -> tuple[dict[str,
                                   f"in '{path}': {e}", key) from None
     modules: list[LoginModule] | None = sections.get(section)
     if modules is None:
-        return {}, False
+        return {}, False, None
     if not modules:
         raise SecurityConfigError(f"Could not configure server because SASL configuration did "
                                   f"not allow the  ZooKeeper server to authenticate itself "
                                   f"properly: No LoginModules configured for {section}", key)
     credentials: dict[str, str] = {}
+    kerberos: KerberosLogin | None = None
     for m in modules:
         if m.class_name == KRB5_LOGIN_MODULE:
-            raise SecurityConfigError(f"JAAS section '{section}' of '{path}' logs in with "
-                                      "Kerberos (Krb5LoginModule): GSSAPI is not supported by "
-                                      "pyzk yet", key)
+            kerberos = _kerberos_login(m, props)
+            continue
         if m.class_name != DIGEST_LOGIN_MODULE:
             raise SecurityConfigError(f"Could not configure server because SASL configuration "
                                       f"did not allow the  ZooKeeper server to authenticate "
@@ -140,4 +166,45 @@ def _login(path: str, section: str, props: Mapping[str, str]) -> tuple[dict[str,
         for opt, value in m.options.items():
             if opt.startswith(USER_PREFIX):
                 credentials[opt[len(USER_PREFIX):]] = value
-    return credentials, True
+    return credentials, True, kerberos
+
+
+def _login_failed(reason: str) -> SecurityConfigError:
+    return SecurityConfigError("Could not configure server because SASL configuration did not "
+                               "allow the  ZooKeeper server to authenticate itself properly: "
+                               f"javax.security.auth.login.LoginException: {reason}",
+                               "pyzk.jaas.loginConfig")
+
+
+def _kerberos_login(m: LoginModule, props: Mapping[str, str]) -> KerberosLogin:
+    """Krb5LoginModule as a server logs in with it: useKeyTab=true, keyTab= (else the default
+    keytab), principal= (the realm added when missing). The keytab must hold the principal's
+    key, as Java's login refuses to start otherwise. A -Djava.security.krb5.conf names the
+    Kerberos configuration for the whole process, as it does for the JVM."""
+    krb5_conf = props.get("java.security.krb5.conf")
+    if krb5_conf:
+        gss.use_config(krb5_conf)
+    opts = {k: v for k, v in m.options.items()}
+    if opts.get("useKeyTab", "false").lower() != "true":
+        raise _login_failed("No key to store")  # no keytab: a server has no password to give
+    principal = opts.get("principal")
+    if not principal:
+        raise _login_failed("Unable to obtain Principal Name for authentication ")
+    if "@" not in principal:
+        from .kerberos_name import default_realm
+        realm = default_realm()
+        principal = f"{principal}@{realm}" if realm else principal
+    keytab = opts.get("keyTab")
+    login = KerberosLogin(principal, keytab)
+    try:
+        gss.acceptor(principal, keytab).release()
+    except gss.GssError as e:
+        raise _login_failed(f"Unable to obtain password from user ({e})") from None
+    if opts.get("isInitiator", "true").lower() != "false":
+        # Krb5LoginModule as an initiator asks the KDC for a ticket with the keytab's key at
+        # login: a stale keytab or an unknown principal stops the server there.
+        try:
+            gss.check_login(principal, keytab)
+        except gss.GssError as e:
+            raise _login_failed(str(e)) from None
+    return login

@@ -123,12 +123,13 @@ def java_set_order(ids: list[r.Id]) -> list[r.Id]:
 
 def client_infos(ids: list[r.Id]) -> list[r.ClientInfo]:
     """AuthUtil.getClientInfos: scheme and the provider's user name (digest: the part before
-    ':'; ip: the address; schemes without a provider, like super: empty)."""
+    ':'; ip: the address; schemes without a provider, like super, or sasl when no
+    authProvider.N registers SASLAuthenticationProvider: empty)."""
     out = []
     for i in java_set_order(ids):
         if i.scheme == "digest":
             user = (i.id or "").split(":", 1)[0]
-        elif i.scheme in ("ip", "sasl", "x509"):
+        elif i.scheme in ("ip", "sasl", "x509") and i.scheme in acl.PROVIDERS:
             user = i.id or ""
         else:
             user = ""
