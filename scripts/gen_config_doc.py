@@ -47,7 +47,14 @@ over a `-D` option, as in Java. This holds for the client-authentication keys be
 `sasl:<name>` (also `super` when the name is a `superUser`). Add
 `authProvider.1=org.apache.zookeeper.server.auth.SASLAuthenticationProvider` for `sasl` ACLs.
 A file that cannot be read or parsed stops the start, as in Java; one without the section leaves
-SASL off.
+SASL off. A section that logs in with `com.sun.security.auth.module.Krb5LoginModule`
+(`useKeyTab=true`, `keyTab="<file>"`, `principal="<service>/<host>@<REALM>"`) serves GSSAPI
+(Kerberos V5, RFC 4752) instead: clients gain `sasl:<their principal>`, shortened by
+`kerberos.removeHostFromPrincipal` / `kerberos.removeRealmFromPrincipal`. As Java's login does,
+pyzk checks at start that the keytab holds the principal and (unless `isInitiator=false`) that
+the KDC gives it a ticket with that key. The Kerberos configuration is the file named by
+`-Djava.security.krb5.conf` (else `KRB5_CONFIG`, else /etc/krb5.conf); pyzk needs MIT's
+libgssapi_krb5.so.2 (Debian's libgssapi-krb5-2). docs/operations.md has a worked setup.
 
 **Quorum TLS.** `sslQuorum=true` with the `ssl.quorum.*` stores makes every member dial the
 quorum and election ports over TLS and accept only TLS there; `portUnification=true` makes those
@@ -67,7 +74,7 @@ member's `username` and `password`: with `quorum.auth.learnerRequireSasl=true` a
 leader; with `quorum.auth.serverRequireSasl=true` (which needs learnerRequireSasl) a member refuses
 peers that do not. The rolling switch is the same three steps as Java's: enableSasl on every
 member, then learnerRequireSasl, then serverRequireSasl. Works with quorum TLS and in mixed
-pyzk/Java ensembles; Kerberos (Krb5LoginModule) quorum sections are refused at start. Kerberos (`Krb5LoginModule`) is refused at start: GSSAPI is not implemented yet.
+pyzk/Java ensembles; Kerberos (Krb5LoginModule) quorum sections are refused at start.
 
 | key | pyzk | default | meaning |
 |---|---|---|---|
