@@ -184,9 +184,13 @@ def _kerberos_login(m: LoginModule, props: Mapping[str, str]) -> KerberosLogin:
     krb5_conf = props.get("java.security.krb5.conf")
     if krb5_conf:
         gss.use_config(krb5_conf)
-    opts = {k: v for k, v in m.options.items()}
+    opts = dict(m.options)
+    keytab = opts.get("keyTab")
     if opts.get("useKeyTab", "false").lower() != "true":
-        raise _login_failed("No key to store")  # no keytab: a server has no password to give
+        if keytab:
+            raise _login_failed("Configuration Error - useKeyTab should be set to true to use "
+                                f"the keytab{keytab}")
+        raise _login_failed("No password provided")  # a server has no one to prompt
     principal = opts.get("principal")
     if not principal:
         raise _login_failed("Unable to obtain Principal Name for authentication ")
@@ -194,12 +198,12 @@ def _kerberos_login(m: LoginModule, props: Mapping[str, str]) -> KerberosLogin:
         from .kerberos_name import default_realm
         realm = default_realm()
         principal = f"{principal}@{realm}" if realm else principal
-    keytab = opts.get("keyTab")
     login = KerberosLogin(principal, keytab)
     try:
         gss.acceptor(principal, keytab).release()
     except gss.GssError as e:
-        raise _login_failed(f"Unable to obtain password from user ({e})") from None
+        # Java finds no key for the principal and falls back to a password nobody gives.
+        raise _login_failed(f"No password provided ({e})") from None
     if opts.get("isInitiator", "true").lower() != "false":
         # Krb5LoginModule as an initiator asks the KDC for a ticket with the keytab's key at
         # login: a stale keytab or an unknown principal stops the server there.

@@ -87,7 +87,7 @@ def kdc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kdc]:
     os.environ.update(k.env())  # the in-process GSS initiator and kazoo's pykerberos
     try:
         k.add_principal(SERVICE)
-        for who in ("alice", "carol", "mallory"):
+        for who in ("alice", "carol", "mallory", "dave"):
             k.add_principal(who)
         k.add_principal("zookeeper/127.0.0.99")  # a service these servers have no key of
         yield k
@@ -385,16 +385,18 @@ def test_java_client_second_principal_denied_and_wrong_keytab(kdc: Kdc, krb_serv
     kdc.rekey("mallory")  # the copy's keys are no longer mallory's
 
     def scenario(srv: SaslServerProc) -> Any:
-        # mallory may create under / but not read a node only alice may use
-        other = java_krb_client(kdc, srv, tmp_path, "carol", kdc.keytabs["carol"],
-                                "/java-krb-other", acl_id="mallory@EXAMPLE.COM")
+        # dave (not a super user) may create a node for alice under /, not read it
+        other = java_krb_client(kdc, srv, tmp_path, "dave", kdc.keytabs["dave"],
+                                "/java-krb-other", acl_id=ALICE)
         wrong = java_krb_client(kdc, srv, tmp_path, "mallory", stale, "/java-krb-wrong")
         return other, wrong[:3]
 
     other, wrong = compare(krb_servers, scenario)
-    assert other[:3] == ["STATE SyncConnected", "STATE SaslAuthenticated",
-                         "WHOAMI ip:127.0.0.1 sasl:carol@EXAMPLE.COM super:"]
-    assert wrong[:2] == ["STATE AuthFailed", "STATE SyncConnected"] or "STATE AuthFailed" in wrong
+    assert other == ["STATE SyncConnected", "STATE SaslAuthenticated",
+                     "WHOAMI ip:127.0.0.1 sasl:dave@EXAMPLE.COM", "CREATE /java-krb-other",
+                     "ACL_ERR -102", "GET -102", "DELETE 0", "STATE Closed"]
+    # the client's own login fails (the KDC refuses the stale key): it goes on without SASL
+    assert wrong == ["STATE AuthFailed", "STATE SyncConnected", "WHOAMI ip:127.0.0.1"]
 
 
 # -- kazoo ----------------------------------------------------------------------------------
@@ -444,12 +446,28 @@ def test_kazoo_sasl_options_gssapi(kdc: Kdc, krb_servers: Servers, tmp_path: Pat
 
 # -- server logins Java refuses, and one it cannot make a SaslServer from ----------------------
 
-def test_stale_server_keytab_stops_the_start(kdc: Kdc, tmp_path: Path) -> None:
-    kdc.add_principal("zookeeper/127.0.0.45")
-    stale = tmp_path / "stale.keytab"
-    stale.write_bytes(kdc.keytabs["zookeeper/127.0.0.45"].read_bytes())
-    kdc.rekey("zookeeper/127.0.0.45")
-    jaas = server_jaas(tmp_path / "server.conf", stale, "zookeeper/127.0.0.45@EXAMPLE.COM")
+@pytest.mark.parametrize("case", ["stale keytab", "principal not in the keytab",
+                                  "no such keytab", "useKeyTab=false"])
+def test_server_logins_java_refuses_stop_the_start(kdc: Kdc, tmp_path: Path, case: str) -> None:
+    principal = "zookeeper/127.0.0.45@EXAMPLE.COM"
+    if "zookeeper/127.0.0.45" not in kdc.keytabs:
+        kdc.add_principal("zookeeper/127.0.0.45")
+    keytab = tmp_path / "server.keytab"
+    keytab.write_bytes(kdc.keytabs["zookeeper/127.0.0.45"].read_bytes())
+    use_keytab = "true"
+    if case == "stale keytab":
+        kdc.rekey("zookeeper/127.0.0.45")
+        kdc.add_principal("zookeeper/127.0.0.45")  # a fresh keytab for the later cases
+    elif case == "principal not in the keytab":
+        principal = f"{SERVICE}@EXAMPLE.COM"
+    elif case == "no such keytab":
+        keytab = tmp_path / "missing.keytab"
+    else:
+        use_keytab = "false"
+    jaas = tmp_path / "server.conf"
+    jaas.write_text("Server {\n  com.sun.security.auth.module.Krb5LoginModule required\n"
+                    f'  useKeyTab={use_keytab}\n  keyTab="{keytab}"\n  storeKey=true\n'
+                    f'  useTicketCache=false\n  principal="{principal}";\n}};\n')
 
     def scenario(kind: str) -> Any:
         srv = KrbServerProc(kind, tmp_path / kind, {}, krb_flags(kdc, jaas))
@@ -460,10 +478,11 @@ def test_stale_server_keytab_stops_the_start(kdc: Kdc, tmp_path: Path) -> None:
         except subprocess.TimeoutExpired:
             srv.stop()
             return "running"
-        return "exited"
+        logged = srv.log_path.read_text(errors="replace")
+        return "exited", "Could not configure server because SASL configuration did not" in logged
 
     results = {kind: scenario(kind) for kind in kinds()}
-    assert set(results.values()) == {"exited"}, results
+    assert set(results.values()) == {("exited", True)}, results
 
 
 def test_principal_without_host_serves_null_tokens(kdc: Kdc, start_krb: Callable[..., Servers],

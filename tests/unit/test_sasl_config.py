@@ -81,3 +81,26 @@ def test_security_settings_java_refuses(tmp_path: Path) -> None:
     sec = _cfg(tmp_path, "enforce.auth.enabled=true\nenforce.auth.schemes=digest, ip\n"
                "DigestAuthenticationProvider.digestAlg=sha-256\n", {}).security  # type: ignore[attr-defined]
     assert sec.enforce_schemes == ("digest", "ip") and not sec.sasl_required
+
+
+def test_krb5_login_module_settings_java_refuses(tmp_path: Path) -> None:
+    """Krb5LoginModule checks that need no KDC: no useKeyTab, no principal (a server has no one
+    to prompt), and how the principal splits into service and host."""
+    from pyzk.sasl.settings import KerberosLogin
+
+    jaas = tmp_path / "krb.conf"
+    env = {"SERVER_JVMFLAGS": f"-Djava.security.auth.login.config={jaas}"}
+    head = "Server { com.sun.security.auth.module.Krb5LoginModule required "
+    jaas.write_text(head + 'keyTab="/k.keytab" principal="zookeeper/h@R"; };')
+    with pytest.raises(ConfigError, match="useKeyTab should be set to true to use the keytab/k"):
+        _cfg(tmp_path, "", env)
+    jaas.write_text(head + 'principal="zookeeper/h@R"; };')
+    with pytest.raises(ConfigError, match="LoginException: No password provided"):
+        _cfg(tmp_path, "", env)
+    jaas.write_text(head + 'useKeyTab=true keyTab="/k.keytab"; };')
+    with pytest.raises(ConfigError, match="Unable to obtain Principal Name"):
+        _cfg(tmp_path, "", env)
+    assert KerberosLogin("zookeeper/zk1.example.com@EX.COM", None).service_and_host == (
+        "zookeeper", "zk1.example.com")
+    assert KerberosLogin("zookeeper@EX.COM", None).service_and_host is None
+    assert KerberosLogin("a/b/c@EX.COM", None).service_and_host == ("a", "b/c")
