@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 from kdc import Kdc, missing_tools
 from rawclient import ConnectionClosed, RawClient
-from servers import REPO, compile_java, java_available
+from servers import REPO, compile_java, free_port, java_available
 from test_sasl import (
     CLOSED,
     HOST,
@@ -40,6 +40,7 @@ from test_sasl import (
     token_of,
     whoami,
 )
+from test_tls import pki  # noqa: F401 - the TLS test's certificates, a module fixture
 
 from pyzk.sasl import gss
 
@@ -497,3 +498,56 @@ def test_principal_without_host_serves_null_tokens(kdc: Kdc, start_krb: Callable
         return answer(c, b"anything"), c.is_closed_by_server(1.0), whoami(c)
 
     assert compare(servers, scenario) == ((0, 0, None), False, [("ip", "127.0.0.1")])
+
+
+def test_kerberos_on_the_tls_port(kdc: Kdc, start_krb: Callable[..., Servers], tmp_path: Path,
+                                  pki: Any) -> None:  # noqa: F811
+    pytest.importorskip("kerberos", reason="pure-sasl's GSSAPI needs pykerberos")
+    from kazoo.client import KazooClient
+    from kazoo.security import make_acl
+    from test_tls import tls_settings
+
+    tls = tls_settings(pki, "p12")
+    host = tls["secureClientPortAddress"]
+    if f"zookeeper/{host}" not in kdc.keytabs:
+        kdc.add_principal(f"zookeeper/{host}", keytab=kdc.keytabs[SERVICE])
+    jaas = server_jaas(tmp_path / "server.conf", kdc.keytabs[SERVICE],
+                       f"zookeeper/{host}@EXAMPLE.COM")
+    ccache = tmp_path / "alice.ccache"
+    subprocess.run(["kinit", "-k", "-t", str(kdc.keytabs["alice"]), "-c", str(ccache), ALICE],
+                   env={**os.environ, **kdc.env()}, check=True, timeout=30)
+    saved = os.environ.get("KRB5CCNAME")
+    os.environ["KRB5CCNAME"] = f"FILE:{ccache}"
+
+    def scenario(kind: str) -> Any:
+        cfg = {"authProvider.1": SASL_PROVIDER, **tls}
+        cfg["secureClientPort"] = str(free_port(host))
+        srv = KrbServerProc(kind, tmp_path / kind, cfg, krb_flags(kdc, jaas)).start()
+        try:
+            zk = KazooClient(hosts=f"{host}:{cfg['secureClientPort']}", timeout=10,
+                             use_ssl=True, ca=str(pki.ca_pem), verify_certs=True,
+                             certfile=str(pki.client_cert), keyfile=str(pki.client_key),
+                             sasl_options={"mechanism": "GSSAPI", "service": "zookeeper"})
+            zk.start(timeout=15)
+            try:
+                zk.create("/tls-krb", b"v", acl=[make_acl("sasl", credential=ALICE, all=True)])
+                got = zk.get("/tls-krb")[0], [(a.id.scheme, a.id.id)
+                                              for a in zk.get_acls("/tls-krb")[0]]
+            finally:
+                zk.stop()
+                zk.close()
+            c = open_client(srv)  # the plain port serves the same tree; no sasl id there
+            return got, c.get("/tls-krb").err
+        finally:
+            srv.stop()
+
+    try:
+        results = {kind: scenario(kind) for kind in kinds()}
+    finally:
+        if saved is None:
+            os.environ.pop("KRB5CCNAME", None)
+        else:
+            os.environ["KRB5CCNAME"] = saved
+    if len(results) == 2:
+        assert results["pyzk"] == results["java"], results
+    assert next(iter(results.values())) == ((b"v", [("sasl", ALICE)]), -102)
