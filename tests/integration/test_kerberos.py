@@ -347,6 +347,43 @@ def test_remove_host_and_realm_from_principal(kdc: Kdc, start_krb: Callable[...,
     assert compare(servers, scenario) == expected
 
 
+def test_an_expired_ticket_is_refused(kdc: Kdc, start_krb: Callable[..., Servers],
+                                      tmp_path: Path) -> None:
+    """A ticket that lived 3 s, presented once it has expired. The servers allow 3 s of clock
+    skew (the default 300 s would make the test wait 5 minutes): ticket and authenticator are
+    both out of bounds by then; each server refuses with AUTHFAILED and closes."""
+    conf = tmp_path / "krb5-short-skew.conf"
+    conf.write_text(kdc.krb5_conf.read_text().replace("[libdefaults]\n",
+                                                       "[libdefaults]\n clockskew = 3\n"))
+    jaas = server_jaas(tmp_path / "server.conf", kdc.keytabs[SERVICE])
+    servers = start_krb({"authProvider.1": SASL_PROVIDER},
+                        [f"-Djava.security.auth.login.config={jaas}",
+                         f"-Djava.security.krb5.conf={conf}"])
+    ccache = tmp_path / "short.ccache"
+    subprocess.run(["kinit", "-l", "3s", "-k", "-t", str(kdc.keytabs["alice"]), "-c",
+                    str(ccache), ALICE], env={**os.environ, **kdc.env()}, check=True,
+                   timeout=30)
+    expires = time.time() + 3
+    tokens = {}
+    for kind in servers:  # one AP-REQ per server: a replayed one would fail for that reason
+        name = gss.Name.principal(ALICE)
+        cred = gss.Credential.acquire(name, gss.GSS_C_INITIATE, {"ccache": f"FILE:{ccache}"})
+        ctx = gss.Context(cred)
+        tokens[kind] = ctx.init(gss.Name.principal(f"{SERVICE}@EXAMPLE.COM"), None,
+                                gss.MUTUAL_FLAG | gss.INTEG_FLAG)
+    for _ in range(100):  # until the ticket's end plus the allowed skew has passed
+        if time.time() > expires + 3.5:
+            break
+        time.sleep(0.1)
+
+    def scenario(srv: SaslServerProc) -> Any:
+        c = open_client(srv)
+        got = answer(c, tokens[srv.kind])
+        return got, got != CLOSED and c.is_closed_by_server(1.5)
+
+    assert compare(servers, scenario) == ((-115, 0, None), True)
+
+
 # -- the real Java client -------------------------------------------------------------------
 
 def java_krb_client(kdc: Kdc, srv: SaslServerProc, tmp: Path, who: str, keytab: Path,
