@@ -49,8 +49,9 @@ over a `-D` option, as in Java. This holds for the client-authentication keys be
 A file that cannot be read or parsed stops the start, as in Java; one without the section leaves
 SASL off. A section that logs in with `com.sun.security.auth.module.Krb5LoginModule`
 (`useKeyTab=true`, `keyTab="<file>"`, `principal="<service>/<host>@<REALM>"`) serves GSSAPI
-(Kerberos V5, RFC 4752) instead: clients gain `sasl:<their principal>`, shortened by
-`kerberos.removeHostFromPrincipal` / `kerberos.removeRealmFromPrincipal`. As Java's login does,
+(Kerberos V5, RFC 4752) instead: clients gain `sasl:<their principal>`, mapped by the
+`security.auth_to_local` rules and shortened by `kerberos.removeHostFromPrincipal` /
+`kerberos.removeRealmFromPrincipal`. As Java's login does,
 pyzk checks at start that the keytab holds the principal and (unless `isInitiator=false`) that
 the KDC gives it a ticket with that key. The Kerberos configuration is the file named by
 `-Djava.security.krb5.conf` (else `KRB5_CONFIG`, else /etc/krb5.conf); pyzk needs MIT's

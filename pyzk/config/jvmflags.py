@@ -33,7 +33,7 @@ PREFIXED_KEYS = frozenset({
     "sessionRequireClientSASLAuth", "enforce.auth.enabled", "enforce.auth.schemes",
     "allowSaslFailedClients", "superUser", "sasl.serverconfig",
     "SASLAuthenticationProvider.superPassword", "kerberos.removeHostFromPrincipal",
-    "kerberos.removeRealmFromPrincipal", "letAnySaslUserDoX",
+    "kerberos.removeRealmFromPrincipal", "security.auth_to_local", "letAnySaslUserDoX",
     "DigestAuthenticationProvider.superDigest", "DigestAuthenticationProvider.digestAlg",
     "DigestAuthenticationProvider.enabled", "X509AuthenticationProvider.superUser",
     "skipACL", "extendedTypesEnabled", "enforceQuota", "digest.enabled", "4lw.commands.whitelist",

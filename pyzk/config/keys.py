@@ -312,7 +312,8 @@ KEYS: tuple[Key, ...] = (
     # zookeeper.<key> system properties, which a zoo.cfg line <key>=... also sets; pyzk takes
     # them from zoo.cfg and from -D options in SERVER_JVMFLAGS / JVMFLAGS (pyzk/config/jvmflags.py).
     Key("pyzk.jaas.loginConfig", "path", None, H,
-        "JAAS file whose Server section enables client SASL (DIGEST-MD5 user_<name>=\"<password>\");"
+        "JAAS file whose Server section enables client SASL (DIGEST-MD5 user_<name>=\"<password>\","
+        " or Kerberos with Krb5LoginModule keyTab/principal);"
         " the zoo.cfg side of -Djava.security.auth.login.config", _nonempty),
     Key("sasl.serverconfig", "str", "Server", H, "JAAS section the server logs in with"
         " (-Dzookeeper.sasl.serverconfig)", _nonempty),
@@ -326,6 +327,8 @@ KEYS: tuple[Key, ...] = (
         "sasl ids drop /host (-Dzookeeper.kerberos.removeHostFromPrincipal)"),
     Key("kerberos.removeRealmFromPrincipal", "bool_exact", False, H,
         "sasl ids drop @REALM (-Dzookeeper.kerberos.removeRealmFromPrincipal)"),
+    Key("security.auth_to_local", "str", "DEFAULT", H, "Kerberos principal -> short name rules"
+        " for sasl ids (RULE:[n:fmt](re)s/re/to/g ... DEFAULT; -Dzookeeper.security.auth_to_local)"),
     Key("letAnySaslUserDoX", "str", None, H, "sasl ACL id every SASL-authenticated client matches"),
     Key("ssl.authProvider", "str", "x509", H, "auth scheme for client certificates (x509 only)",
         _choice("x509")),

@@ -28,7 +28,7 @@ from ..protocol.codes import Err
 from . import gss
 from .digest_md5 import DigestMD5Server, SaslError, SaslRuntimeError
 from .gssapi import GssapiServer
-from .kerberos_name import MalformedName, authorized_id, default_realm
+from .kerberos_name import MalformedName, RuleRuntimeError, authorized_id, default_realm
 from .settings import SecuritySettings
 
 log = structlog.get_logger("pyzk.sasl")
@@ -60,8 +60,9 @@ class ClientSecurity:
         if self._realm is None:
             self._realm = default_realm()
         try:
-            out = authorized_id(authentication_id, self._realm, s.remove_host, s.remove_realm)
-        except MalformedName as e:
+            out = authorized_id(authentication_id, self._realm, s.remove_host, s.remove_realm,
+                                s.auth_to_local)
+        except (MalformedName, RuleRuntimeError) as e:
             raise SaslRuntimeError(str(e)) from None
         if out is None:
             log.error("Failed to set name based on Kerberos authentication rules.",

@@ -14,6 +14,7 @@ from typing import Any
 
 from . import gss
 from .jaas import JaasError, LoginModule, load
+from .kerberos_name import DEFAULT_RULES, BadRules, Rule, parse_rules
 
 DIGEST_LOGIN_MODULE = "org.apache.zookeeper.server.auth.DigestLoginModule"
 KRB5_LOGIN_MODULE = "com.sun.security.auth.module.Krb5LoginModule"
@@ -70,6 +71,7 @@ class SecuritySettings:
     super_password: str | None = None  # zookeeper.SASLAuthenticationProvider.superPassword
     remove_host: bool = False
     remove_realm: bool = False
+    auth_to_local: tuple[Rule, ...] = DEFAULT_RULES  # zookeeper.security.auth_to_local
     let_any_sasl_user: str | None = None  # zookeeper.letAnySaslUserDoX
     enforce_enabled: bool = False
     enforce_schemes: tuple[str, ...] = ()
@@ -109,6 +111,13 @@ def build(values: Mapping[str, Any], auth_providers: Mapping[str, str], secure_p
         for scheme in schemes:
             if scheme not in provided:
                 raise SecurityConfigError(f"Authentication scheme {scheme} is not available.", key)
+    try:
+        rules = parse_rules(str(values.get("security.auth_to_local", "DEFAULT")))
+    except BadRules as e:
+        # Java's KerberosName fails to initialise and every SASL login then fails; pyzk
+        # refuses to start instead.
+        raise SecurityConfigError(f"Could not configure Kerberos principal name mapping: {e}",
+                                  "security.auth_to_local") from None
     jaas = values.get("pyzk.jaas.loginConfig")
     section = values.get("sasl.serverconfig", "Server")
     credentials: dict[str, str] = {}
@@ -127,6 +136,7 @@ def build(values: Mapping[str, Any], auth_providers: Mapping[str, str], secure_p
         super_password=values.get("SASLAuthenticationProvider.superPassword"),
         remove_host=bool(values.get("kerberos.removeHostFromPrincipal", False)),
         remove_realm=bool(values.get("kerberos.removeRealmFromPrincipal", False)),
+        auth_to_local=rules,
         let_any_sasl_user=values.get("letAnySaslUserDoX"),
         enforce_enabled=enforce,
         enforce_schemes=schemes,

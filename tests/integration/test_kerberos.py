@@ -384,6 +384,45 @@ def test_an_expired_ticket_is_refused(kdc: Kdc, start_krb: Callable[..., Servers
     assert compare(servers, scenario) == ((-115, 0, None), True)
 
 
+AUTH_TO_LOCAL = ("RULE:[1:$1@$0](a.*@EXAMPLE\\.COM)s/@.*// "
+                 "RULE:[2:$1-$2](zkcli-.*)s/(z)k(c)/$2$1/g "
+                 "RULE:[2:$3](.*)")
+
+
+def test_auth_to_local_rules(kdc: Kdc, start_krb: Callable[..., Servers],
+                             tmp_path: Path) -> None:
+    """zookeeper.security.auth_to_local (a zoo.cfg line; Java turns it into the property):
+    a rule that matches, a substitution with groups, a rule that fails for a name (the id then
+    stays what the client asked for), and a $3 one past a 2-component name (Java's index
+    error: the connection closes unanswered)."""
+    for who in ("zkcli/client.example", "svc/other.example"):
+        if who not in kdc.keytabs:
+            kdc.add_principal(who)
+    jaas = server_jaas(tmp_path / "server.conf", kdc.keytabs[SERVICE])
+    servers = start_krb({"authProvider.1": SASL_PROVIDER,
+                         "security.auth_to_local": AUTH_TO_LOCAL},
+                        [*krb_flags(kdc, jaas), "-Dzookeeper.kerberos.removeRealmFromPrincipal=true"])
+
+    def scenario(srv: SaslServerProc) -> Any:
+        out = []
+        for who in ("alice", "dave", "zkcli/client.example", "svc/other.example"):
+            c = open_client(srv)
+            ini = Initiator(kdc, who)
+            _, wrapped = to_offer(c, ini)
+            ini.ctx.unwrap(wrapped)
+            got = answer(c, ini.choice(authzid="asked-for"))
+            out.append((got, whoami(c) if got != CLOSED else None))
+            c.close()
+        return out
+
+    done = (0, 0, None)
+    assert compare(servers, scenario) == [
+        (done, [("ip", "127.0.0.1"), ("sasl", "alice")]),
+        (done, [("ip", "127.0.0.1"), ("sasl", "asked-for")]),
+        (done, [("ip", "127.0.0.1"), ("sasl", "czli-client.example/client.example")]),
+        (CLOSED, None)]
+
+
 # -- the real Java client -------------------------------------------------------------------
 
 def java_krb_client(kdc: Kdc, srv: SaslServerProc, tmp: Path, who: str, keytab: Path,

@@ -104,3 +104,34 @@ def test_krb5_login_module_settings_java_refuses(tmp_path: Path) -> None:
         "zookeeper", "zk1.example.com")
     assert KerberosLogin("zookeeper@EX.COM", None).service_and_host is None
     assert KerberosLogin("a/b/c@EX.COM", None).service_and_host == ("a", "b/c")
+
+
+def test_auth_to_local_rules_parse_and_apply(tmp_path: Path) -> None:
+    from pyzk.sasl.kerberos_name import (
+        BadRules,
+        NoMatchingRule,
+        RuleRuntimeError,
+        authorized_id,
+        parse_rules,
+    )
+
+    rules = parse_rules(" RULE:[2:$1@$0](zk@R)s/@.*// RULE:[1:$1](b.*)s/(b)(o)/$2\\$$1/g DEFAULT ")
+    assert [str(r) for r in rules] == ["RULE:[2:$1@$0](zk@R)s/@.*//",
+                                       "RULE:[1:$1](b.*)s/(b)(o)/$2\\$$1/g", "DEFAULT"]
+    assert authorized_id("zk/h@R", "R", False, True, rules) == "zk/h"
+    assert authorized_id("bob@R", "R", False, False, rules) == "o$bb@R"
+    assert authorized_id("carol@R", "R", False, True, rules) == "carol"  # DEFAULT
+    assert authorized_id("carol@OTHER", "R", False, False, rules) is None  # no rule applies
+    with pytest.raises(NoMatchingRule, match="Non-simple name"):
+        parse_rules("RULE:[1:$1@$0]")[0].apply(["R", "x"], "R")
+    with pytest.raises(NoMatchingRule, match="bad format"):
+        parse_rules("RULE:[1:$]")[0].apply(["R", "x"], "R")
+    with pytest.raises(RuleRuntimeError):
+        parse_rules("RULE:[1:$2]")[0].apply(["R", "x"], "R")
+    with pytest.raises(NoMatchingRule, match="outside of the valid range"):
+        parse_rules("RULE:[1:$3]")[0].apply(["R", "x"], "R")
+    for bad in ("NOPE", "RULE:[:$1]", "RULE:[1:$1](()"):
+        with pytest.raises(BadRules):
+            parse_rules(bad)
+    with pytest.raises(ConfigError, match="Kerberos principal name mapping"):
+        _cfg(tmp_path, "security.auth_to_local=RULE:[x]\n", {})
