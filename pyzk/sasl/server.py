@@ -59,6 +59,8 @@ class ClientSecurity:
         s = self.settings
         if self._realm is None:
             self._realm = default_realm()
+        log.info("Successfully authenticated client", authenticationID=authentication_id,
+                 authorizationID=authorization_id)
         try:
             out = authorized_id(authentication_id, self._realm, s.remove_host, s.remove_realm,
                                 s.auth_to_local)
@@ -68,6 +70,7 @@ class ClientSecurity:
             log.error("Failed to set name based on Kerberos authentication rules.",
                       authentication_id=authentication_id)
             return authorization_id
+        log.info("Setting authorizedID", authorized_id=out)
         return out
 
     def is_super(self, ident: str | None) -> bool:
