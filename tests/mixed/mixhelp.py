@@ -44,6 +44,21 @@ def clients(ens: Ensemble, sids: Iterable[int] | None = None) -> dict[int, Kazoo
     return {s: start_client(ens.members[s].address) for s in ids}
 
 
+def write_then_read_everywhere(ens: Ensemble, path: str, sids: Iterable[int] = ()) -> None:
+    """Create `path` (its parent made if needed) through the first of `sids` (default: every
+    running member), then sync + exists through each of them."""
+    cs = clients(ens, list(sids) or [s for s, m in ens.members.items() if m.running])
+    try:
+        first = next(iter(cs.values()))
+        first.ensure_path(path.rsplit("/", 1)[0] or "/")
+        first.create(path, b"v")
+        for s, c in cs.items():
+            c.sync(path)
+            assert c.exists(path) is not None, (s, path)
+    finally:
+        close_all(cs.values())
+
+
 def close_all(cs: Iterable[KazooClient]) -> None:
     for c in cs:
         try:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from ensemble import Ensemble, wait_for
-from mixhelp import clients, close_all, start_led_by
+from mixhelp import start_led_by, write_then_read_everywhere
 
 from pyzk.testing.pki import TestCa
 
@@ -39,26 +39,13 @@ def use_jaas(ens: Ensemble, sid: int, path: Path) -> None:
     ens.members[sid].env["SERVER_JVMFLAGS"] = f"-Djava.security.auth.login.config={path}"
 
 
-def write_and_read(ens: Ensemble, path: str, sids: tuple[int, ...]) -> None:
-    cs = clients(ens, sids)
-    try:
-        first = next(iter(cs.values()))
-        first.ensure_path("/sasl")
-        first.create(path, b"v")
-        for s, c in cs.items():
-            c.sync("/sasl")
-            assert c.exists(path) is not None, (s, path)
-    finally:
-        close_all(cs.values())
-
-
 @pytest.mark.slow
 def test_quorum_sasl_mixed_ensemble_with_either_kind_leading(mixed, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     ens = mixed({1: "pyzk", 2: "java", 3: "pyzk"}, subnet=SUBNET, extra=REQUIRED)
     for sid in ens.members:
         use_jaas(ens, sid, jaas_file(tmp_path, "good"))
     start_led_by(ens, leader=3, second=2)  # pyzk leads a Java follower
-    write_and_read(ens, "/sasl/pyzk-leads", (1, 2, 3))
+    write_then_read_everywhere(ens, "/sasl/pyzk-leads", (1, 2, 3))
     # Java's QuorumCnxManager and LearnerHandler log each accepted login of a pyzk learner.
     java_log = ens.members[2].log_text()
     assert "Successfully completed the authentication using SASL" in java_log
@@ -66,7 +53,7 @@ def test_quorum_sasl_mixed_ensemble_with_either_kind_leading(mixed, tmp_path: Pa
     assert "Successfully completed the authentication using SASL" in pyzk_log
     ens.members[3].stop()
     assert ens.wait_serving(40) == {1: "follower", 2: "leader"}  # Java leads a pyzk follower
-    write_and_read(ens, "/sasl/java-leads", (1, 2))
+    write_then_read_everywhere(ens, "/sasl/java-leads", (1, 2))
 
 
 @pytest.mark.slow
@@ -87,7 +74,7 @@ def test_wrong_password_is_kept_out_only_where_sasl_is_required(mixed, tmp_path:
              "a refused quorum login")
     for i in range(2):
         assert ens.members[3].running and ens.members[3].mode() not in ("follower", "leader")
-        write_and_read(ens, f"/sasl/without-3-{i}", (1, 2))
+        write_then_read_everywhere(ens, f"/sasl/without-3-{i}", (1, 2))
     # Offering SASL without requiring it (learnerRequireSasl off on member 3, serverRequireSasl
     # off on the others): 3 does not log in at all and is let in.
     ens.members[3].stop()
@@ -101,7 +88,7 @@ def test_wrong_password_is_kept_out_only_where_sasl_is_required(mixed, tmp_path:
         ens.wait_serving(60, members=[1, 2])
     ens.members[3].start()
     assert ens.wait_serving(60)[3] == "follower"
-    write_and_read(ens, "/sasl/with-3", (1, 2, 3))
+    write_then_read_everywhere(ens, "/sasl/with-3", (1, 2, 3))
 
 
 @pytest.mark.slow
@@ -116,7 +103,7 @@ def test_quorum_sasl_over_tls(mixed, tmp_path: Path) -> None:  # type: ignore[no
     for sid in ens.members:
         use_jaas(ens, sid, jaas_file(tmp_path, "good"))
     start_led_by(ens, leader=3, second=1)
-    write_and_read(ens, "/sasl/over-tls", (1, 2, 3))
+    write_then_read_everywhere(ens, "/sasl/over-tls", (1, 2, 3))
 
 
 def _probe(host: str, steps: str) -> list[object]:
@@ -190,4 +177,4 @@ def test_bad_quorum_logins_get_what_java_gives(mixed, tmp_path: Path) -> None:  
            for sid, kind in ((2, "java"), (1, "pyzk"))}
     assert got["pyzk"] == got["java"], got
     assert got["java"]["hg"] == [0, 'realm="zk-quorum-sasl-md5"', -1, "closed"], got
-    write_and_read(ens, "/sasl/still-serving", (1, 2, 3))
+    write_then_read_everywhere(ens, "/sasl/still-serving", (1, 2, 3))

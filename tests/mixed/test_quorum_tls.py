@@ -10,8 +10,8 @@ import socket
 from pathlib import Path
 
 import pytest
-from ensemble import Ensemble, wait_for
-from mixhelp import clients, close_all, start_led_by
+from ensemble import wait_for
+from mixhelp import clients, close_all, start_led_by, write_then_read_everywhere
 
 from pyzk.testing.pki import Stores, TestCa
 
@@ -48,25 +48,12 @@ def refuses_plaintext(host: str, port: int) -> bool:
             return True
 
 
-def write_and_read_everywhere(ens: Ensemble, path: str, sids: tuple[int, ...] = ()) -> None:
-    cs = clients(ens, sids or [s for s, m in ens.members.items() if m.running])
-    try:
-        first = next(iter(cs.values()))
-        first.ensure_path("/tls")
-        first.create(path, b"v")
-        for s, c in cs.items():
-            c.sync("/tls")
-            assert c.exists(path) is not None, (s, path)
-    finally:
-        close_all(cs.values())
-
-
 @pytest.mark.slow
 def test_ssl_quorum_mixed_ensemble_with_either_kind_leading(mixed, ca: TestCa) -> None:  # type: ignore[no-untyped-def]
     ens = mixed({1: "pyzk", 2: "java", 3: "pyzk"}, subnet=SUBNET,
                 extra={"sslQuorum": "true", **tls_keys(member_stores(ca))})
     start_led_by(ens, leader=3, second=2)  # pyzk leads, a Java follower
-    write_and_read_everywhere(ens, "/tls/pyzk-leads")
+    write_then_read_everywhere(ens, "/tls/pyzk-leads")
     for m in ens.members.values():
         assert refuses_plaintext(m.host, 3888), f"member {m.sid} ({ens.kind(m.sid)})"
     assert refuses_plaintext(HOSTS[2], 2888)  # pyzk's leader port
@@ -76,17 +63,17 @@ def test_ssl_quorum_mixed_ensemble_with_either_kind_leading(mixed, ca: TestCa) -
     ens.members[3].stop()
     modes = ens.wait_serving(40)
     assert modes == {1: "follower", 2: "leader"}, modes  # Java leads, a pyzk follower
-    write_and_read_everywhere(ens, "/tls/java-leads")
+    write_then_read_everywhere(ens, "/tls/java-leads")
     ens.members[3].start()
     ens.wait_serving(40)
-    write_and_read_everywhere(ens, "/tls/all-back")
+    write_then_read_everywhere(ens, "/tls/all-back")
 
 
 @pytest.mark.slow
 def test_rolling_switch_from_plaintext_to_tls_quorum(mixed, ca: TestCa) -> None:  # type: ignore[no-untyped-def]
     ens = mixed({1: "pyzk", 2: "java", 3: "pyzk"}, subnet=SUBNET)
     start_led_by(ens, leader=3, second=2)
-    write_and_read_everywhere(ens, "/tls/plain")
+    write_then_read_everywhere(ens, "/tls/plain")
     keys = tls_keys(member_stores(ca))
     steps = [("unified", {"portUnification": "true", **keys}),
              ("tls", {"portUnification": "true", "sslQuorum": "true", **keys}),
@@ -98,7 +85,7 @@ def test_rolling_switch_from_plaintext_to_tls_quorum(mixed, ca: TestCa) -> None:
                      if k not in ("portUnification", "sslQuorum")} | settings
             m.start()
             ens.wait_serving(60)
-            write_and_read_everywhere(ens, f"/tls/{name}-{sid}")
+            write_then_read_everywhere(ens, f"/tls/{name}-{sid}")
     for m in ens.members.values():
         assert refuses_plaintext(m.host, 3888), f"member {m.sid} ({ens.kind(m.sid)})"
     cs = clients(ens)
@@ -135,7 +122,7 @@ def test_member_without_a_valid_certificate_is_kept_out(mixed, ca: TestCa, tmp_p
              30, "a refused handshake")
     for i in range(3):
         assert ens.members[3].running and outside(), ens.logs()
-        write_and_read_everywhere(ens, f"/tls/without-3-{i}", (1, 2))
+        write_then_read_everywhere(ens, f"/tls/without-3-{i}", (1, 2))
     ens.members[3].stop()
     # The right CA, but a certificate naming an address no member connects from.
     stranger = ca.issue("stranger", "stranger.example", ips=("127.0.9.9",), dns=("stranger.example",))
@@ -143,7 +130,7 @@ def test_member_without_a_valid_certificate_is_kept_out(mixed, ca: TestCa, tmp_p
     ens.members[3].start()
     for i in range(3):
         assert ens.members[3].running and outside(), ens.logs()
-        write_and_read_everywhere(ens, f"/tls/stranger-{i}", (1, 2))
+        write_then_read_everywhere(ens, f"/tls/stranger-{i}", (1, 2))
     ens.members[3].stop()
     for m in ens.members.values():
         m.cfg |= {"ssl.quorum.hostnameVerification": "false"}
