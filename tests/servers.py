@@ -83,6 +83,9 @@ class ServerProc:
             self.cfg.update(cfg)
         self.proc: subprocess.Popen[bytes] | None = None
         self.log_path = self.workdir / f"{kind}.log"
+        # -D options Java reads only as system properties (pyzk reads the same from
+        # SERVER_JVMFLAGS, as zkServer.sh hands them to Java).
+        self.jvm_flags: list[str] = []
 
     @property
     def address(self) -> str:
@@ -98,7 +101,7 @@ class ServerProc:
     def command(self, cfg_path: Path) -> list[str]:
         if self.kind == "java":
             return ["java", "-Xmx512m", "-cp", JAVA_CLASSPATH,
-                    "-Dzookeeper.admin.enableServer=false",
+                    "-Dzookeeper.admin.enableServer=false", *self.jvm_flags,
                     "org.apache.zookeeper.server.quorum.QuorumPeerMain", str(cfg_path)]
         return [sys.executable, "-m", "pyzk", "--config", str(cfg_path)]
 
@@ -106,6 +109,8 @@ class ServerProc:
         cfg_path = self.write_cfg()
         env = dict(os.environ)
         env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
+        if self.jvm_flags:
+            env["SERVER_JVMFLAGS"] = " ".join(self.jvm_flags)
         log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child
         self.proc = subprocess.Popen(self.command(cfg_path), stdout=log, stderr=subprocess.STDOUT,
                                      cwd=self.workdir, env=env, start_new_session=True)

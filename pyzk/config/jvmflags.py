@@ -36,7 +36,8 @@ PREFIXED_KEYS = frozenset({
     "kerberos.removeRealmFromPrincipal", "security.auth_to_local", "letAnySaslUserDoX",
     "DigestAuthenticationProvider.superDigest", "DigestAuthenticationProvider.digestAlg",
     "DigestAuthenticationProvider.enabled", "X509AuthenticationProvider.superUser",
-    "skipACL", "extendedTypesEnabled", "enforceQuota", "digest.enabled", "4lw.commands.whitelist",
+    "skipACL", "extendedTypesEnabled", "emulate353TTLNodes", "enforceQuota", "digest.enabled",
+    "4lw.commands.whitelist",
     "admin.enableServer", "admin.serverAddress", "admin.serverPort", "admin.commandURL",
     "admin.idleTimeout",
 })

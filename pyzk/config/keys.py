@@ -201,7 +201,8 @@ KEYS: tuple[Key, ...] = (
     Key("autopurge.purgeInterval", "int", 0, H, "autopurge period in hours; 0 = off", _min(0)),
     Key("syncEnabled", "bool", True, H, "observers log and snapshot too"),
     Key("extendedTypesEnabled", "bool", False, H, "enable TTL nodes (server ids must be < 255)"),
-    Key("emulate353TTLNodes", "bool", False, R, "3.5.3 TTL encoding"),
+    Key("emulate353TTLNodes", "bool", False, H, "with extendedTypesEnabled, also read TTL nodes"
+        " written by 3.5.3 (its ephemeralOwner encoding)"),
     Key("watchManagerName", "str", "", IN, "Java watch manager implementation"),
     Key("watcherCleanThreadsNum", "decode", 2, IN, "WatchManagerOptimized cleaner threads"),
     Key("watcherCleanThreshold", "decode", 1000, IN, "WatchManagerOptimized cleaner batch"),

@@ -479,6 +479,7 @@ def build_config(entries: Mapping[str, str | Entry], *, source_name: str = "zoo.
         commit_log_count=commit_log_count,
         skip_acl=b.get("skipACL"),
         extended_types=b.get("extendedTypesEnabled"),
+        emulate_353_ttl_nodes=b.get("emulate353TTLNodes"),
         digest_enabled=b.get("digest.enabled"),
         election_alg=b.get("electionAlg"),
         election_port_bind_retry=b.get("electionPortBindRetry"),

@@ -188,6 +188,7 @@ class Config:
     commit_log_count: int = 500
     skip_acl: bool = False
     extended_types: bool = False
+    emulate_353_ttl_nodes: bool = False  # zookeeper.emulate353TTLNodes
     digest_enabled: bool = True
     election_alg: int = 3
     election_port_bind_retry: int = 3

@@ -94,7 +94,8 @@ class TxnSnapLog:
         cfg = self.config
         t0 = time.monotonic()
         rec = recover(self.datadir, lambda: DataTree(extended_types=cfg.extended_types,
-                                                     skip_acl=cfg.skip_acl),
+                                                     skip_acl=cfg.skip_acl,
+                                                     emulate_353=cfg.emulate_353_ttl_nodes),
                       trust_empty_snapshot=cfg.snapshot_trust_empty)
         for note in rec.torn:
             log.warning("truncated a torn txn log entry", detail=note)

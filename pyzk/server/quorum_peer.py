@@ -99,7 +99,8 @@ class QuorumPeer:
 
     def new_tree(self) -> DataTree:
         cfg = self.config
-        tree = DataTree(extended_types=cfg.extended_types, skip_acl=cfg.skip_acl)
+        tree = DataTree(extended_types=cfg.extended_types, skip_acl=cfg.skip_acl,
+                        emulate_353=cfg.emulate_353_ttl_nodes)
         tree.set_config_data(self.quorum.config_bytes())
         return tree
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Mapping
 from typing import TYPE_CHECKING
 
 import structlog
@@ -18,6 +18,7 @@ from .. import __version__
 from ..config.model import Config
 from ..storage.datadir import DataDirError
 from ..storage.recovery import RecoveryError
+from ..tree.datatree import DataTree
 from .auth import enable_auth_providers
 from .fourlw_port import FourLetterWords
 from .persistence import TxnSnapLog, open_storage, tune_gc
@@ -54,6 +55,7 @@ class Runtime:
         self.ports = ClientPorts(cfg, lambda: self.server, lambda: words, {})
         await self.ports.open(start_serving=False)
         tree, sessions = self.storage.recover()
+        kill_dead_sessions(tree, sessions)
         self.server = ZkServer(cfg, tree, self.storage, sessions=sessions,
                                server_id=1)  # Java's createSessionTrackerServerId
         self._record_startup()
@@ -173,3 +175,12 @@ def run(config: Config) -> int:
     except ServerFailed:
         return 1
     return 0
+
+
+def kill_dead_sessions(tree: DataTree, sessions: Mapping[int, int]) -> None:
+    """ZooKeeperServer.loadData's "Clean up dead sessions": ephemerals whose session the
+    snapshot and logs do not hold (a session closed without its txn, or an owner read from an
+    older encoding) are removed from the loaded tree, without a txn, as Java does."""
+    for sid in [s for s in tree.ephemerals if s not in sessions]:
+        log.debug("killing dead session at load", session=hex(sid))
+        tree.kill_session(sid, tree.last_processed_zxid, None, [])

@@ -53,9 +53,13 @@ def _i32(v: int) -> int:
 
 class DataTree:
     def __init__(self, extended_types: bool = False, skip_acl: bool = False,
-                 watcher_auth: Callable[[Any], Sequence[Any]] | None = None) -> None:
+                 watcher_auth: Callable[[Any], Sequence[Any]] | None = None,
+                 emulate_353: bool = False) -> None:
         # extended_types = zookeeper.extendedTypesEnabled (EphemeralType.get reads TTL owners)
         self.extended_types = extended_types
+        # zookeeper.emulate353TTLNodes: with extended types, also read 3.5.3's TTL owners
+        # (any negative owner but the container marker: EphemeralTypeEmulate353).
+        self.emulate_353 = emulate_353 and extended_types
         self.skip_acl = skip_acl
         # Watch events are filtered by the watcher's READ permission on the znode
         # (NIOServerCnxn.process(event, znodeAcl)); the server supplies the watcher's auth ids.
@@ -84,6 +88,8 @@ class DataTree:
 
     def owner_type(self, owner: int) -> str:
         """'void', 'normal' (session ephemeral), 'container' or 'ttl'."""
+        if self.emulate_353 and owner < 0 and owner != CONTAINER_EPHEMERAL_OWNER:
+            return "ttl"
         if self.extended_types and (owner & TTL_MASK) == TTL_MASK:
             if owner & _RESERVED_MASK:
                 raise ValueError(f"Invalid ephemeralOwner. [{owner & 0xFFFFFFFFFFFFFFFF:x}]")
@@ -96,7 +102,8 @@ class DataTree:
         """DataNode.getClientEphemeralOwner: only session ephemerals show their owner."""
         if owner == 0 or owner == CONTAINER_EPHEMERAL_OWNER:
             return 0
-        if self.extended_types and (owner & TTL_MASK) == TTL_MASK:
+        if self.extended_types and ((owner & TTL_MASK) == TTL_MASK
+                                    or (self.emulate_353 and owner < 0)):
             return 0
         return owner
 
