@@ -285,9 +285,10 @@ KEYS: tuple[Key, ...] = (
     Key("observer.reconnectDelayMs", "decode", 0, R, "observer reconnect delay"),
     Key("observer.election.DelayMs", "decode", 200, R, "observer election delay"),
     Key("localSessionsEnabled", "bool", False, H,
-        "local sessions: pyzk makes them only in read-only mode; standalone ignores it"),
+        "quorum members make sessions local (tracked by that server alone, no txn); standalone"
+        " ignores it"),
     Key("localSessionsUpgradingEnabled", "bool", False, H,
-        "upgrade local sessions: as localSessionsEnabled"),
+        "an ephemeral create upgrades a local session to a global one (else it fails)"),
     Key("peerType", "str", "participant", H, "participant or observer (server.N list wins)"),
     Key("dynamicConfigFile", "path", None, H,
         "file of server.N lines (version = hex suffix of its name); pyzk rewrites zoo.cfg to"

@@ -411,12 +411,7 @@ def build_config(entries: Mapping[str, str | Entry], *, source_name: str = "zoo.
             if not distributed:
                 b.warnings.append(f"{name}=true has no effect on a standalone server (as in Java)")
             elif name == "localSessionsEnabled":
-                # pyzk's quorum members create global sessions (as if upgraded at once); only
-                # a read-only server creates local ones, which Java requires there
-                # (ReadOnlyRequestProcessor refuses a global createSession).
                 local_sessions = True
-                b.warnings.append("localSessionsEnabled=true: pyzk makes local sessions only in"
-                                  " read-only mode; other sessions are global")
     read_only = b.get("readonlymode.enabled")
     raw = {k: java_trim(e.value) for k, e in norm.items()}
     return Config(
@@ -489,6 +484,7 @@ def build_config(entries: Mapping[str, str | Entry], *, source_name: str = "zoo.
         leader_serves=b.get("leaderServes"),
         read_only_mode=read_only,
         local_sessions_enabled=local_sessions,
+        local_sessions_upgrading_enabled=bool(b.get("localSessionsUpgradingEnabled")),
         super_digest=b.get("DigestAuthenticationProvider.superDigest"),
         auth_providers=b.auth_providers,
         security=_security(b, base, secure_port, jvm_props),

@@ -198,6 +198,7 @@ class Config:
     leader_serves: bool = True
     read_only_mode: bool = False
     local_sessions_enabled: bool = False
+    local_sessions_upgrading_enabled: bool = False  # an ephemeral create upgrades a local one
     super_digest: str | None = None
     auth_providers: dict[str, str] = field(default_factory=dict)
     # Client SASL, super users, enforce.auth, digest provider (pyzk.sasl.settings).

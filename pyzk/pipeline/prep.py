@@ -113,6 +113,10 @@ class Prep:
         self.reconfig: Any = None
         # quota_exceeded_error_per_namespace.add (the server's metrics), if any.
         self.on_quota_exceeded: Callable[[str], None] | None = None
+        # With local sessions: the error an ephemeral create of this session gets (0 = none):
+        # SESSIONEXPIRED unless the session is global, EPHEMERALONLOCALSESSION for one of
+        # this server's local sessions that could not be upgraded.
+        self.ephemeral_session_error: Callable[[int], int] | None = None
         self.quota_rate_log = RateLogger()
 
     # -- overlay lookups (getRecordForPath) ---------------------------------------------------
@@ -420,6 +424,11 @@ class Prep:
                 raise _bad_args(path)
         elif ttl >= 0:
             raise _bad_args(path)
+        if flags in _EPH_FLAGS and self.ephemeral_session_error is not None:
+            # checkGlobalSession (local sessions): an ephemeral needs a global session.
+            code = self.ephemeral_session_error(req.session_id)
+            if code:
+                raise KeeperError(Err(code))
         # validatePathForCreate
         if path is None:
             raise _Marshalling()  # validatePathForCreate's path.lastIndexOf: NullPointerException

@@ -16,3 +16,7 @@ class Request:
     record: Any
     auth: list[Any]  # the session's authenticated r.Id list (ip:..., digest:..., super:...)
     watcher: Any = None  # connection token registered for watches
+    # Request.getException: an error this server decided before the leader answered (a local
+    # session's ephemeral create that could not be upgraded); the reply carries it whatever
+    # the committed txn says (FinalRequestProcessor throws it).
+    exception: int = 0

@@ -32,6 +32,22 @@ async def expire_sessions(srv: ZkServer) -> None:
                 log.error("Failed to expire session", session=hex(sid), exc_info=True)
 
 
+async def expire_local_sessions(srv: ZkServer) -> None:
+    """LocalSessionTracker's expiry on every member with local sessions: the session and its
+    connection end here, without a txn (its closeSession is local)."""
+    local = srv.local
+    assert local is not None
+    while True:
+        deadline = local.next_deadline_ms()
+        wait_ms = srv.tick_ms if deadline is None else deadline - srv.mono_ms()
+        await asyncio.sleep(min(max(wait_ms, 1), srv.tick_ms) / 1000)
+        for sid in local.expire(srv.mono_ms()):
+            log.info("Expiring local session", session=hex(sid),
+                     timeout=local.sessions[sid].timeout_ms)
+            srv.stats.sessions_expired += 1
+            srv.close_local_session(sid)
+
+
 def _expire_one(srv: ZkServer, sid: int, now: int) -> None:
     timeout = srv.sessions.sessions[sid].timeout_ms
     log.info("session expired", session=hex(sid), timeout=timeout)

@@ -372,7 +372,9 @@ class LeaderHost:
                               r.ErrorTxn(int(Err.UNIMPLEMENTED))), NO_ORIGIN)
             return
         s = srv.sessions.sessions.get(fr.session_id)
-        if s is None or s.closing:
+        if srv.local is not None and s is None and fr.session_id >> 56 != self.peer.my_id:
+            pass  # LeaderSessionTracker.checkSession: another server's local session
+        elif s is None or s.closing:
             # PrepRequestProcessor: sessionTracker.checkSession fails -> SESSIONEXPIRED.
             srv.enqueue_txn((hdr._replace(zxid=srv.next_zxid()),
                               r.ErrorTxn(int(Err.SESSIONEXPIRED))), NO_ORIGIN)

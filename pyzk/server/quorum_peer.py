@@ -18,6 +18,7 @@ import structlog
 from .. import __version__
 from ..config.model import Config
 from ..metrics import ServerMetrics
+from ..session.tracker import SessionTracker
 from ..storage.datadir import UPDATING_EPOCH, DataDirError
 from ..tree.datatree import CONFIG_NODE, DataTree, Event
 from ..zab import reconfig
@@ -163,6 +164,10 @@ class QuorumPeer:
             sessions = self._global_sessions(old)
         srv = ZkServer(self.config, tree, self.storage, sessions=sessions,
                        server_id=self.my_id)
+        if self.config.local_sessions_enabled:
+            # LeaderSessionTracker / LearnerSessionTracker with a LocalSessionTracker.
+            srv.local = SessionTracker(self.config.tick_time_ms, self.my_id, 0)
+            srv.prep.ephemeral_session_error = srv.ephemeral_session_error
         self._install(srv)
         srv.leads = leading
         return srv

@@ -290,7 +290,7 @@ class LiveView:
             "max_file_descriptor_count": max_fds,
             "approximate_data_size": tree.approximate_data_size(),
             "open_file_descriptor_count": open_fds,
-            "local_sessions": 0,
+            "local_sessions": len(srv.local.sessions) if srv.local is not None else 0,
             "uptime": int((time.monotonic() - s.started) * 1000),
             "max_latency": int(s.max_latency_ms),
             "outstanding_tls_handshake": 0,

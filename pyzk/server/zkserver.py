@@ -28,6 +28,8 @@ from ..protocol.opcodes import (
     CLIENT_OPS,
     OP_AUTH,
     OP_CLOSE_SESSION,
+    OP_CREATE,
+    OP_CREATE2,
     OP_CREATE_SESSION,
     OP_ERROR,
     OP_MULTI,
@@ -63,6 +65,23 @@ log = structlog.get_logger("pyzk.server")
 _HDR = r.ReplyHeader
 _FRAMED_REPLY_HDR = struct.Struct(">iiqi")  # frame length + ReplyHeader
 _MULTI_OPS = frozenset({Op.MULTI, Op.MULTI_READ})
+# checkUpgradeSession looks at these: create, create2 and multi (not createTTL/container).
+_UPGRADE_OPS = frozenset({Op.CREATE, Op.CREATE2, Op.MULTI})
+_EPHEMERAL_FLAGS = frozenset({1, 3})  # EPHEMERAL, EPHEMERAL_SEQUENTIAL
+
+
+def _creates_ephemeral(op: int, body: memoryview) -> bool:
+    """Whether a create/create2/multi body asks for an ephemeral node (an unreadable body
+    does not: the request fails on its own)."""
+    try:
+        if op == Op.MULTI:
+            ops, _ = decode_multi(body)
+            return any(o in (Op.CREATE, Op.CREATE2) and rec.flags in _EPHEMERAL_FLAGS
+                       for o, rec in ops)
+        rec, _ = r.CreateRequest.decode(body, 0)
+        return bool(rec.flags in _EPHEMERAL_FLAGS)
+    except (JuteError, AttributeError):
+        return False
 _SERVER_OPS = frozenset({Op.PING, Op.AUTH, Op.SASL, Op.WHO_AM_I, Op.SYNC})
 # The record of a write multi with a null path: answered in its turn without a txn (_run_read).
 _NULL_PATH_MULTI = object()
@@ -164,6 +183,9 @@ class ZkServer:
         # expires sessions and containers (only the leader does: LeaderSessionTracker).
         self.writes: WritePath | None = None
         self.leads = True
+        # localSessionsEnabled on a quorum member (LocalSessionTracker): sessions this server
+        # made and alone tracks; None when off (and always standalone).
+        self.local: SessionTracker | None = None
 
     # -- clocks ---------------------------------------------------------------------------
     def wall_ms(self) -> int:
@@ -177,6 +199,9 @@ class ZkServer:
     # -- lifecycle ------------------------------------------------------------------------
     def start(self) -> None:
         self._tasks = [] if self.writes is not None else [self.commits.start("pyzk-commit")]
+        if self.local is not None:
+            self._tasks.append(asyncio.create_task(background.expire_local_sessions(self),
+                                                   name="pyzk-local-expiry"))
         if self.leads:
             self._tasks += [
                 asyncio.create_task(background.expire_sessions(self), name="pyzk-expiry"),
@@ -239,6 +264,18 @@ class ZkServer:
             return
         timeout = min(max(req.timeOut, self.min_timeout), self.max_timeout)
         conn.old_client = old_client
+        if req.sessionId == 0 and self.local is not None:
+            # A local session: no createSession txn, answered at once (CommitProcessor lets
+            # a local createSession through to Final).
+            sid = self.sessions.new_session_id()
+            self.local.add(sid, timeout, self.clock.mono_ms())
+            conn.session_id = sid
+            conn.timeout_ms = timeout
+            self.owner[sid] = conn
+            self._finish_session_init(conn, True)
+            log.info("local session established", session=hex(sid), timeout=timeout,
+                     client=conn.peer)
+            return
         if req.sessionId == 0:
             sid = self.sessions.new_session_id()
             self.sessions.add(sid, timeout, self.clock.mono_ms())
@@ -265,6 +302,17 @@ class ZkServer:
         old = self.owner.get(sid)
         if old is not None and old is not conn:
             old.close()
+        local = self.local
+        if local is not None and sid in local.sessions:
+            # revalidateSession of a local session: this server alone decides.
+            valid = (local.check_password(sid, req.passwd)
+                     and local.touch(sid, self.clock.mono_ms(), timeout))
+            if valid:
+                conn.session_id = sid
+                conn.timeout_ms = timeout
+                self.owner[sid] = conn
+            self._finish_session_init(conn, valid)
+            return
         if self.writes is not None and self.writes.forwards:
             # Learner.revalidate: only the leader knows whether the session is alive.
             conn.timeout_ms = timeout
@@ -306,7 +354,13 @@ class ZkServer:
         started = time.monotonic()
         sid = conn.session_id
         clock = self.clock
-        if not self.sessions.touch(sid, clock.mono_ms()):
+        local = self.local
+        is_local = local is not None and sid in local.sessions
+        if is_local:
+            assert local is not None
+            if not local.touch(sid, clock.mono_ms()) or self._local_request(conn, xid, op, body):
+                return
+        elif not self.sessions.touch(sid, clock.mono_ms()):
             # The session is closing (its closeSession was prepped, or it expired): Java's
             # submitRequest fails touch() with MissingSessionException and drops the request
             # without a reply; the connection closes when the session's close is applied.
@@ -314,7 +368,7 @@ class ZkServer:
                 conn.close_when_answered()  # no session any more: nothing else will close it
             return
         writes = self.writes
-        if writes is not None:
+        if writes is not None and not is_local:
             writes.touched(sid)
         if self.enforce_auth and op != OP_AUTH and op != OP_SASL and \
                 not self.security.enforce(conn, xid):
@@ -355,6 +409,10 @@ class ZkServer:
             self.security.process_sasl(self, conn, xid, record.token)
             return
         req = Request(sid, xid, op, record, conn.auth, conn)
+        if is_local and (op == OP_CREATE or op == OP_CREATE2) and \
+                getattr(record, "flags", None) in _EPHEMERAL_FLAGS:
+            # checkUpgradeSession with upgrading off (an upgrade returned True above).
+            req.exception = int(Err.EPHEMERALONLOCALSESSION)
         if self.eager_acl and writes is not None and op in _EAGER_PERMS and \
                 not isinstance(record, JuteError):
             err = self._eager_acl_error(req)
@@ -406,6 +464,61 @@ class ZkServer:
             self.enqueue_txn(txn, Origin(conn, pending))
         elif len(conn.queue) == 1:
             conn.queue.drain(self._run_read, conn.emit_pending)
+
+    # -- local sessions ----------------------------------------------------------------------
+    def _local_request(self, conn: ClientConn, xid: int, op: int, body: memoryview) -> bool:
+        """A request of one of this server's local sessions: closeSession stays here; an
+        ephemeral create upgrades the session first (localSessionsUpgradingEnabled,
+        QuorumZooKeeperServer.checkUpgradeSession); the rest goes the usual way with the
+        session's id, which the leader accepts as another server's local session. True when
+        the request was handled here."""
+        sid = conn.session_id
+        if op == OP_CLOSE_SESSION:
+            log.info("Submitting local closeSession request for session", session=hex(sid))
+            conn.reply_in_turn(xid, self.tree.last_processed_zxid, 0)
+            self.close_local_session(sid)
+            return True
+        if self.config.local_sessions_upgrading_enabled and op in _UPGRADE_OPS and \
+                _creates_ephemeral(op, body):
+            self.upgrade_session(sid)
+            self.stats.packets_received -= 1  # counted again as the global request
+            self.on_request(conn, xid, op, body)
+            return True
+        return False
+
+    def close_local_session(self, sid: int) -> None:
+        local = self.local
+        if local is not None:
+            local.remove(sid)
+        conn = self.owner.pop(sid, None)
+        if conn is not None and conn.session_id == sid:
+            conn.close_when_answered()
+
+    def upgrade_session(self, sid: int) -> None:
+        """UpgradeableSessionTracker.upgradeSession + makeUpgradeRequest: the session leaves
+        the local tracker for the global one, and a createSession for it is logged (through
+        the leader on a learner) ahead of the request that needed it."""
+        local = self.local
+        assert local is not None
+        timeout = local.sessions[sid].timeout_ms
+        local.remove(sid)
+        log.info("Upgrading session", session=hex(sid))
+        self.sessions.add(sid, timeout, self.clock.mono_ms())
+        writes = self.writes
+        if writes is not None and writes.forwards:
+            writes.create_session(None, sid, timeout, NO_ORIGIN)  # type: ignore[arg-type]
+            return
+        txn = self.prep.create_session_txn(sid, timeout, self.next_zxid(), self.clock.wall_ms())
+        self.enqueue_txn(txn, NO_ORIGIN)
+
+    def ephemeral_session_error(self, sid: int) -> int:
+        """Prep's session check for an ephemeral create while local sessions are on."""
+        if sid in self.sessions.sessions:
+            return 0
+        local = self.local
+        if local is not None and sid in local.sessions:
+            return int(Err.EPHEMERALONLOCALSESSION)
+        return int(Err.SESSIONEXPIRED)
 
     def _eager_acl_error(self, req: Request) -> int:
         """enableEagerACLCheck (ZooKeeperServer.authWriteRequest, run by the quorum request
@@ -617,6 +730,8 @@ class ZkServer:
             return
         if isinstance(req.record, JuteError):
             err, body = int(_ERR_MARSHALLINGERROR), b""
+        elif req.exception:
+            err, body = req.exception, b""
         else:
             try:
                 err, body = final.write_reply(self.tree, req, hdr, result)
