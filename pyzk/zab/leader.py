@@ -173,6 +173,12 @@ class _Handler:
     # back to reading after waiting on the leader): Java's soTimeout runs from there.
     read_since: int = 0
     round_seen: int = 0  # the highest sync-confirmation round this learner echoed
+    # Linearizable syncs of this learner not yet answered: the last zxid proposed when each
+    # arrived. A learner applies SYNC in its place among the COMMITs (Java's CommitProcessor
+    # matches them against the session's queued requests), so COMMITs/INFORMs past the
+    # oldest barrier wait in `held` until its SYNC has gone out.
+    sync_barriers: deque[int] = field(default_factory=deque)
+    held: list[tuple[int, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -556,7 +562,10 @@ class LeaderCore:
             inform = packet(PT.INFORM, p.zxid, p.data)
         for h in self.handlers.values():
             if h.sending:
-                self._send(h, inform if h.observer else commit)
+                if h.sync_barriers and p.zxid > h.sync_barriers[0]:
+                    h.held.append((p.zxid, inform if h.observer else commit))
+                else:
+                    self._send(h, inform if h.observer else commit)
         self.out.append(ApplyCommitted(p.zxid, p.hdr, p.txn, p.digest, p.data))
         self.last_applied = p.zxid
         if self.commit_log_count:
@@ -620,6 +629,9 @@ class LeaderCore:
             return self._sync_after(conn, token, index)
         # A round in flight began before this sync arrived: it waits for the next one.
         self.round_syncs.setdefault(self.round_started + 1, []).append((conn, token, index))
+        h = self.handlers.get(conn) if conn is not None else None
+        if h is not None:
+            h.sync_barriers.append(self.last_proposed)
         if self.round_started == self.round_done:
             self._start_round()
             self._check_round()
@@ -662,6 +674,11 @@ class LeaderCore:
         h = self.handlers.get(conn)
         if h is not None:
             self._send(h, packet(PT.SYNC, 0))
+            if h.sync_barriers:
+                h.sync_barriers.popleft()
+                # Release the COMMITs that waited for this SYNC, up to the next barrier.
+                while h.held and (not h.sync_barriers or h.held[0][0] <= h.sync_barriers[0]):
+                    self._send(h, h.held.pop(0)[1])
 
     # -- time -------------------------------------------------------------------------------
 

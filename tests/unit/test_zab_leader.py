@@ -301,3 +301,22 @@ def test_after_a_stall_learners_get_one_pass_before_their_reads_time_out() -> No
     assert ld.tick <= 1
     ld.on_packet("f2", packet(PT.PING, 0, None), 1061)
     assert not any(isinstance(a, (LD.Close, LD.StepDown)) for a in ld.on_tick(1080))
+
+
+def test_commits_proposed_after_a_linearizable_sync_wait_for_its_sync() -> None:
+    """Java's learners match SYNC and COMMITs against the session's queued requests in order
+    (CommitProcessor): a write proposed after the learner's sync arrived must not commit on
+    it before that SYNC. Here f2's sync waits for its round while f3's ACK commits a later
+    proposal: f2 gets SYNC, then that COMMIT; f3 (no sync of its own) gets the COMMIT at once."""
+    ld, _ = _established_leader(linearizable_sync=True)
+    ld.on_packet("f3", _info(3, 1), 1)
+    ld.on_packet("f3", _ackepoch(1, z(1, 2)), 1)
+    ld.on_packet("f3", packet(PT.ACK, z(2, 0)), 1)
+    ping = _round_ping(ld.process_sync("f2", 10), "f2")
+    ld.propose(r.TxnHeader(1, 1, z(2, 1), 0, 5), r.SetDataTxn("/a", b"x", 0), None, 11)
+    ld.persisted(1)
+    acts = ld.on_packet("f3", packet(PT.ACK, z(2, 1)), 12)
+    assert ("COMMIT", z(2, 1)) in _sent(acts, "f3")
+    assert _sent(acts, "f2") == []
+    acts = ld.on_packet("f2", _echo(ping), 13)
+    assert _sent(acts, "f2") == [("SYNC", 0), ("COMMIT", z(2, 1))]
