@@ -397,17 +397,18 @@ KEYS: tuple[Key, ...] = (
     Key("ssl.quorum.handshakeDetectionTimeoutMillis", "decode", 5000, H, "how long a listener"
         " waits for the first 5 bytes to tell TLS from plaintext", _min(1)),
     Key("client.portUnification", "bool", False, R, "TLS and plaintext on the client port"),
-    Key("quorum.auth.enableSasl", "bool", False, H, "quorum SASL (DIGEST-MD5): members"
+    Key("quorum.auth.enableSasl", "bool", False, H, "quorum SASL (DIGEST-MD5 or Kerberos): members"
         " authenticate each other on the quorum and election ports"),
     Key("quorum.auth.serverRequireSasl", "bool", False, H, "refuse members that do not"
         " authenticate (needs learnerRequireSasl)"),
     Key("quorum.auth.learnerRequireSasl", "bool", False, H, "authenticate when dialling members"),
     Key("quorum.auth.learner.saslLoginContext", "str", "QuorumLearner", H,
-        "JAAS section with this member's username and password"),
+        "JAAS section with this member's username and password (or Kerberos keytab and principal)"),
     Key("quorum.auth.server.saslLoginContext", "str", "QuorumServer", H,
         "JAAS section with the user_<name>=\"<password>\" members may log in as"),
-    Key("quorum.auth.kerberos.servicePrincipal", "str", "zkquorum/localhost", IN,
-        "quorum Kerberos principal (pyzk refuses Krb5LoginModule quorum sections)"),
+    Key("quorum.auth.kerberos.servicePrincipal", "str", "zkquorum/localhost", H,
+        "the principal a Kerberos learner asks a ticket for; <service>/_HOST takes the"
+        " dialled member's host"),
     Key("kerberos.canonicalizeHostNames", "str", "false", IN, "Kerberos host names"),
     Key("fips-mode", "str", "false", IN, "Java FIPS mode"),
     # --- experimental / unsafe ---

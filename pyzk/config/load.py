@@ -229,7 +229,7 @@ def _quorum_sasl(b: _Builder, base: Path,
     values: dict[str, Any] = {k: b.get(k) for k in (
         "quorum.auth.enableSasl", "quorum.auth.serverRequireSasl",
         "quorum.auth.learnerRequireSasl", "quorum.auth.server.saslLoginContext",
-        "quorum.auth.learner.saslLoginContext")}
+        "quorum.auth.learner.saslLoginContext", "quorum.auth.kerberos.servicePrincipal")}
     jaas = b.values.get("pyzk.jaas.loginConfig")
     if jaas is not None:
         values["pyzk.jaas.loginConfig"] = jaas if jaas.startswith(("=", "file:")) else \

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import itertools
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -298,6 +299,24 @@ def acceptor(principal: str, keytab: str | None) -> Credential:
     name = Name.principal(principal)
     try:
         return Credential.acquire(name, GSS_C_ACCEPT, {"keytab": keytab} if keytab else {})
+    finally:
+        name.release()
+
+
+_caches = itertools.count(1)
+
+
+def initiator(principal: str, keytab: str | None) -> Credential:
+    """Initiating credentials for principal, logged in with the keytab's key (as
+    Krb5LoginModule does with useKeyTab=true) into a private in-memory ticket cache that this
+    credential alone uses: the process's own KRB5CCNAME and default client keytab are never
+    read or written."""
+    name = Name.principal(principal)
+    store = {"ccache": f"MEMORY:pyzk-initiator-{os.getpid()}-{next(_caches)}"}
+    if keytab:
+        store["client_keytab"] = keytab
+    try:
+        return Credential.acquire(name, GSS_C_INITIATE, store)
     finally:
         name.release()
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Callable
-from typing import Protocol
+from typing import Any, Protocol
 
 from .digest_md5 import SaslError, SaslRuntimeError
 
@@ -103,3 +103,66 @@ class GssapiServer:
         self.authorization_id = self._authorize(self.peer, authzid)
         self.complete = True
         self.context.close()
+
+
+class InitiatorContext(Protocol):
+    """What the client side needs of a GSS security context (pyzk.sasl.gss.Context)."""
+
+    established: bool
+
+    def init(self, target: Any, token: bytes | None, flags: int) -> bytes: ...
+    def wrap(self, data: bytes, confidential: bool = False) -> bytes: ...
+    def unwrap(self, data: bytes) -> bytes: ...
+    def close(self) -> None: ...
+
+
+# GssKrb5Client asks for mutual authentication, confidentiality and integrity.
+INIT_FLAGS = 2 | 16 | 32
+
+
+class GssapiClient:
+    """The learner's side of RFC 4752, as the JDK's GssKrb5Client answers a quorum server:
+    an initial response (the first context token), context tokens until the context is
+    established (an empty response when the last step has no output), then the answer to
+    the server's wrapped offer: no security layer, a receive size of 0 (the client supports
+    no layer), and the authorization id, wrapped without confidentiality."""
+
+    def __init__(self, context: InitiatorContext, target: Any, authorization_id: str,
+                 failure: type[Exception] = Exception) -> None:
+        self.context = context
+        self.target = target
+        self.authorization_id = authorization_id
+        self._failure = failure
+        self.complete = False
+
+    def initial_response(self) -> bytes:
+        return self._step(None)
+
+    def evaluate(self, challenge: bytes) -> bytes | None:
+        if self.complete:
+            raise SaslError("GSSAPI authentication already complete")
+        if not self.context.established:
+            return self._step(challenge)
+        try:
+            offer = self.context.unwrap(challenge)
+        except self._failure as e:
+            raise SaslError(f"Final handshake failed [Caused by {e}]") from None
+        if len(offer) != 4:
+            raise SaslError("Invalid message on server handshake: expecting 4 octets, "
+                            f"got {len(offer)}")
+        if not offer[0] & NO_SECURITY_LAYER:
+            raise SaslError("No common protection layer between client and server")
+        choice = bytes([NO_SECURITY_LAYER, 0, 0, 0]) + self.authorization_id.encode()
+        try:
+            answer = self.context.wrap(choice, confidential=False)
+        except self._failure as e:
+            raise SaslError(f"Final handshake failed [Caused by {e}]") from None
+        self.complete = True
+        self.context.close()
+        return answer
+
+    def _step(self, token: bytes | None) -> bytes:
+        try:
+            return self.context.init(self.target, token, INIT_FLAGS)
+        except self._failure as e:
+            raise SaslError(f"GSS initiate failed [Caused by {e}]") from None

@@ -166,7 +166,7 @@ def _login(path: str, section: str,
     kerberos: KerberosLogin | None = None
     for m in modules:
         if m.class_name == KRB5_LOGIN_MODULE:
-            kerberos = _kerberos_login(m, props)
+            kerberos = kerberos_login(m, props)
             continue
         if m.class_name != DIGEST_LOGIN_MODULE:
             raise SecurityConfigError(f"Could not configure server because SASL configuration "
@@ -186,10 +186,13 @@ def _login_failed(reason: str) -> SecurityConfigError:
                                "pyzk.jaas.loginConfig")
 
 
-def _kerberos_login(m: LoginModule, props: Mapping[str, str]) -> KerberosLogin:
+def kerberos_login(m: LoginModule, props: Mapping[str, str],
+                    failed: Callable[[str], SecurityConfigError] = _login_failed
+                    ) -> KerberosLogin:
     """Krb5LoginModule as a server logs in with it: useKeyTab=true, keyTab= (else the default
     keytab), principal= (the realm added when missing). The keytab must hold the principal's
-    key, as Java's login refuses to start otherwise. A -Djava.security.krb5.conf names the
+    key, as Java's login refuses to start otherwise. `failed` words the refusal for the
+    section's user (the client port's Server section, or a quorum section). A -Djava.security.krb5.conf names the
     Kerberos configuration for the whole process, as it does for the JVM."""
     krb5_conf = props.get("java.security.krb5.conf")
     if krb5_conf:
@@ -198,12 +201,12 @@ def _kerberos_login(m: LoginModule, props: Mapping[str, str]) -> KerberosLogin:
     keytab = opts.get("keyTab")
     if opts.get("useKeyTab", "false").lower() != "true":
         if keytab:
-            raise _login_failed("Configuration Error - useKeyTab should be set to true to use "
+            raise failed("Configuration Error - useKeyTab should be set to true to use "
                                 f"the keytab{keytab}")
-        raise _login_failed("No password provided")  # a server has no one to prompt
+        raise failed("No password provided")  # a server has no one to prompt
     principal = opts.get("principal")
     if not principal:
-        raise _login_failed("Unable to obtain Principal Name for authentication ")
+        raise failed("Unable to obtain Principal Name for authentication ")
     if "@" not in principal:
         from .kerberos_name import default_realm
         realm = default_realm()
@@ -213,12 +216,12 @@ def _kerberos_login(m: LoginModule, props: Mapping[str, str]) -> KerberosLogin:
         gss.acceptor(principal, keytab).release()
     except gss.GssError as e:
         # Java finds no key for the principal and falls back to a password nobody gives.
-        raise _login_failed(f"No password provided ({e})") from None
+        raise failed(f"No password provided ({e})") from None
     if opts.get("isInitiator", "true").lower() != "false":
         # Krb5LoginModule as an initiator asks the KDC for a ticket with the keytab's key at
         # login: a stale keytab or an unknown principal stops the server there.
         try:
             gss.check_login(principal, keytab)
         except gss.GssError as e:
-            raise _login_failed(str(e)) from None
+            raise failed(str(e)) from None
     return login

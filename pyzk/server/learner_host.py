@@ -104,7 +104,8 @@ class LearnerHost:
                 waited += delay
                 delay = min(delay * 2, CONNECT_RETRY_MAX_S)
         try:
-            await self.peer.net.authenticate_dialled(reader, writer)  # Learner.connectToLeader
+            await self.peer.net.authenticate_dialled(  # Learner.connectToLeader
+                reader, writer, host=leader.host)
         except (QuorumAuthError, OSError, TimeoutError, asyncio.IncompleteReadError) as e:
             writer.close()
             return f"authentication with leader {self.leader_sid} failed: {e}"

@@ -125,12 +125,13 @@ class QuorumNet:
     election_timeout_s: float = 10.0
 
     async def authenticate_dialled(self, reader: asyncio.StreamReader,
-                                   writer: asyncio.StreamWriter, election: bool = False) -> None:
-        """SaslQuorumAuthLearner.authenticate on a connection we opened; QuorumAuthError
-        when the peer refused us."""
+                                   writer: asyncio.StreamWriter, election: bool = False,
+                                   host: str = "") -> None:
+        """SaslQuorumAuthLearner.authenticate on a connection we opened to the member
+        configured as `host` (Kerberos' _HOST); QuorumAuthError when the peer refused us."""
         if self.sasl is not None:
             await authenticate_learner(reader, writer, self.sasl, self.election_timeout_s
-                                       if election else self.auth_timeout_s)
+                                       if election else self.auth_timeout_s, host)
 
     async def authenticate_accepted(self, reader: asyncio.StreamReader,
                                     writer: asyncio.StreamWriter, election: bool = False) -> bool:

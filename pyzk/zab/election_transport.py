@@ -202,7 +202,8 @@ class QuorumCnxManager:
                 # QuorumCnxManager.startConnection: voters are authenticated before the
                 # challenge is decided, also when we are about to drop the connection.
                 try:
-                    await self.net.authenticate_dialled(reader, writer, election=True)
+                    await self.net.authenticate_dialled(reader, writer, election=True,
+                                                        host=addr[0])
                 except (QuorumAuthError, OSError, TimeoutError,
                         asyncio.IncompleteReadError) as e:
                     writer.close()

@@ -1,0 +1,119 @@
+"""Quorum SASL with Kerberos (GSSAPI) in mixed ensembles of pyzk and Java ZooKeeper 3.8.0,
+against a real MIT KDC on loopback: every member logs in from its keytab as zkquorum/<its
+address>@EXAMPLE.COM (JAAS QuorumServer and QuorumLearner sections with Krb5LoginModule) and
+asks for quorum.auth.kerberos.servicePrincipal=zkquorum/_HOST, the dialled member's address in
+place of _HOST. Either kind leads; a member logging in as a principal whose host is not one of
+the members' is kept out by both kinds (SaslQuorumServerCallbackHandler's authorized hosts).
+
+Sources read: SaslQuorumAuthLearner, SaslQuorumAuthServer, SaslQuorumServerCallbackHandler,
+SecurityUtils (release-3.8.0); RFC 4752.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from ensemble import Ensemble, wait_for
+from kdc import Kdc, missing_tools
+from mixhelp import start_led_by
+from test_quorum_sasl import REQUIRED, write_and_read
+
+from pyzk.sasl import gss
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
+
+SUBNET = "127.0.12"  # apart from the other mixed tests
+KDC_HOST = f"{SUBNET}.46"  # apart from tests/integration's KDC on 127.0.0.46
+KERBEROS = REQUIRED | {"quorum.auth.kerberos.servicePrincipal": "zkquorum/_HOST"}
+STRANGER = f"{SUBNET}.9"  # a host with a key in the realm that is no member
+
+JAAS = """QuorumServer {{
+  com.sun.security.auth.module.Krb5LoginModule required
+  useKeyTab=true keyTab="{keytab}" storeKey=true useTicketCache=false
+  principal="{principal}";
+}};
+QuorumLearner {{
+  com.sun.security.auth.module.Krb5LoginModule required
+  useKeyTab=true keyTab="{keytab}" storeKey=true useTicketCache=false
+  principal="{learner}";
+}};
+"""
+
+
+@pytest.fixture(scope="module")
+def kdc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kdc]:
+    missing = missing_tools()
+    if missing:
+        pytest.skip(f"no MIT KDC here (missing {', '.join(missing)}): scripts/test.sh installs "
+                    "krb5-kdc krb5-admin-server krb5-user")
+    try:
+        gss.library()
+    except gss.GssUnavailable as e:
+        pytest.skip(str(e))
+    k = Kdc(tmp_path_factory.mktemp("kdc"), host=KDC_HOST)
+    k.setup()
+    k.start()
+    try:
+        for host in (*(f"{SUBNET}.{i}" for i in (1, 2, 3)), STRANGER):
+            k.add_principal(f"zkquorum/{host}")
+        yield k
+    finally:
+        k.stop()
+
+
+def use_kerberos(ens: Ensemble, sid: int, kdc: Kdc, tmp_path: Path,
+                 learner_host: str | None = None) -> None:
+    """Member sid's JAAS file: it accepts as zkquorum/<its host>, and dials as
+    zkquorum/<learner_host> (its own host unless given), each key in one keytab."""
+    host = ens.members[sid].host
+    keytab = tmp_path / f"member{sid}.keytab"
+    keytab.write_bytes(kdc.keytabs[f"zkquorum/{host}"].read_bytes())
+    learner = learner_host or host
+    if learner != host:
+        keytab.write_bytes(keytab.read_bytes() +
+                           kdc.keytabs[f"zkquorum/{learner}"].read_bytes()[2:])
+    jaas = tmp_path / f"member{sid}.jaas.conf"
+    jaas.write_text(JAAS.format(keytab=keytab, principal=f"zkquorum/{host}@{kdc.realm}",
+                                learner=f"zkquorum/{learner}@{kdc.realm}"))
+    ens.members[sid].env["SERVER_JVMFLAGS"] = (f"-Djava.security.auth.login.config={jaas} "
+                                               f"-Djava.security.krb5.conf={kdc.krb5_conf}")
+
+
+def test_kerberos_quorum_mixed_ensemble_with_either_kind_leading(
+        mixed, kdc: Kdc, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    ens = mixed({1: "pyzk", 2: "java", 3: "pyzk"}, subnet=SUBNET, extra=KERBEROS)
+    for sid in ens.members:
+        use_kerberos(ens, sid, kdc, tmp_path)
+    start_led_by(ens, leader=3, second=2)  # pyzk leads a Java follower
+    write_and_read(ens, "/sasl/pyzk-leads", (1, 2, 3))
+    # Each kind authorized the other's Kerberos login (SaslQuorumServerCallbackHandler's line).
+    for sid, peer in ((2, 3), (3, 2), (1, 3)):
+        assert (f"Successfully authenticated learner: authenticationID=zkquorum/{SUBNET}.{peer}"
+                f"@{kdc.realm};  authorizationID=zkquorum/{SUBNET}.{peer}@{kdc.realm}."
+                in ens.members[sid].log_text()), (sid, peer)
+    ens.members[3].stop()
+    assert ens.wait_serving(40) == {1: "follower", 2: "leader"}  # Java leads a pyzk follower
+    write_and_read(ens, "/sasl/java-leads", (1, 2))
+
+
+@pytest.mark.parametrize("joiner", ["pyzk", "java"])
+def test_member_logging_in_from_a_foreign_host_is_kept_out(mixed, kdc: Kdc, tmp_path: Path,
+                                                           joiner: str) -> None:  # type: ignore[no-untyped-def]
+    """Member 3 has a valid key, but for zkquorum/<a host that is no member>: the others
+    authenticate it and then refuse to authorize it, and the ensemble goes on without it."""
+    ens = mixed({1: "pyzk", 2: "java", 3: joiner}, subnet=SUBNET, extra=KERBEROS)
+    for sid in (1, 2):
+        use_kerberos(ens, sid, kdc, tmp_path)
+    use_kerberos(ens, 3, kdc, tmp_path, learner_host=STRANGER)
+    ens.members[1].start()
+    ens.members[2].start()
+    ens.wait_serving(40, members=[1, 2])
+    ens.members[3].start()
+    refused = f"SASL authorization completed, {STRANGER} is not authorized to connect"
+    wait_for(lambda: all(refused in ens.members[s].log_text() for s in (1, 2)), 30,
+             "both kinds refusing the stranger's login")
+    for i in range(2):
+        assert ens.members[3].running and ens.members[3].mode() not in ("follower", "leader")
+        write_and_read(ens, f"/sasl/without-3-{i}", (1, 2))
