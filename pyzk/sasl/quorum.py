@@ -367,23 +367,25 @@ async def authenticate_server(reader: asyncio.StreamReader, writer: asyncio.Stre
 def _new_server(s: QuorumSaslSettings) -> DigestMD5Server | GssapiServer:
     """SecurityUtils.createSaslServer: GSSAPI when the QuorumServer section logs in with
     Kerberos, else DIGEST-MD5."""
-    authorize = _authorizer(s.authz_hosts)
+    authorize = _authorizer(s.authz_hosts, digest=s.server_kerberos is None)
     if s.server_kerberos is None:
         return DigestMD5Server(s.server_credentials.get, authorize, PROTOCOL, SERVER_NAME)
     return GssapiServer(gss.Context(_acceptor(s.server_kerberos)), authorize, gss.GssError)
 
 
-def _authorizer(hosts: frozenset[str]) -> Callable[[str, str], str]:
+def _authorizer(hosts: frozenset[str], digest: bool) -> Callable[[str, str], str]:
     def authorize(authentication_id: str, authorization_id: str) -> str:
-        """SaslQuorumServerCallbackHandler.handleAuthorizeCallback: the ids must be equal and a
-        service/host@REALM id must name a member's host."""
+        """SaslQuorumServerCallbackHandler.handleAuthorizeCallback as the reference Java
+        server has it (Debian's 3.8.0 carries ZOOKEEPER-4753, the CVE-2023-44981 fix): the ids
+        must be equal, and with Kerberos the id must be service/host@REALM with a member's
+        host. DIGEST-MD5 user names are not checked for a host."""
         ok = authentication_id == authorization_id
-        parts = re.split(r"[/@]", authorization_id)
-        if ok and len(parts) == 3:
-            ok = parts[1] in hosts
+        if ok and not digest:
+            parts = re.split(r"[/@]", authorization_id)
+            ok = len(parts) == 3 and parts[1] in hosts
             if not ok:
-                log.error(f"SASL authorization completed, {parts[1]} is not authorized to "
-                          "connect")
+                log.error(f"SASL authorization completed, {authorization_id} is not authorized "
+                          "to connect")
         if not ok:
             raise SaslError(f"Failed to authorize learner {authorization_id}")
         log.info(f"Successfully authenticated learner: authenticationID={authentication_id};"

@@ -111,7 +111,8 @@ def test_member_logging_in_from_a_foreign_host_is_kept_out(mixed, kdc: Kdc, tmp_
     ens.members[2].start()
     ens.wait_serving(40, members=[1, 2])
     ens.members[3].start()
-    refused = f"SASL authorization completed, {STRANGER} is not authorized to connect"
+    refused = (f"SASL authorization completed, zkquorum/{STRANGER}@{kdc.realm} is not "
+               "authorized to connect")
     wait_for(lambda: all(refused in ens.members[s].log_text() for s in (1, 2)), 30,
              "both kinds refusing the stranger's login")
     for i in range(2):
