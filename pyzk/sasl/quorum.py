@@ -150,9 +150,9 @@ def _section(sections: Mapping[str, list[LoginModule]], name: str,
 def _quorum_login_failed(reason: str) -> SecurityConfigError:
     """SaslQuorumAuthServer/Learner wrap the login's LoginException, and the peer does not
     start."""
-    return SecurityConfigError("Failed to initialize authentication mechanism using SASL: "
-                               f"javax.security.auth.login.LoginException: {reason}",
-                               "quorum.auth.enableSasl")
+    return SecurityConfigError("Failed to initialize authentication mechanism using SASL "
+                               "[Caused by javax.security.auth.login.LoginException: "
+                               f"{reason}]", "quorum.auth.enableSasl")
 
 
 def _kerberos(modules: list[LoginModule], props: Mapping[str, str]) -> KerberosLogin | None:

@@ -118,3 +118,26 @@ def test_member_logging_in_from_a_foreign_host_is_kept_out(mixed, kdc: Kdc, tmp_
     for i in range(2):
         assert ens.members[3].running and ens.members[3].mode() not in ("follower", "leader")
         write_and_read(ens, f"/sasl/without-3-{i}", (1, 2))
+
+
+@pytest.mark.parametrize("fault", ["missing keytab", "principal not in keytab"])
+def test_member_whose_keytab_cannot_log_in_does_not_start(mixed, kdc: Kdc, tmp_path: Path,
+                                                          fault: str) -> None:  # type: ignore[no-untyped-def]
+    """Java's Login runs at start: a keytab that is not there, or one without the section's
+    principal, stops the member: a pyzk and a Java member with the same fault both refuse,
+    with the same message."""
+    ens = mixed({1: "pyzk", 2: "java", 3: "pyzk"}, subnet=SUBNET, extra=KERBEROS)
+    for sid in (1, 2):
+        use_kerberos(ens, sid, kdc, tmp_path)
+        keytab = tmp_path / f"member{sid}.keytab"
+        if fault == "missing keytab":
+            keytab.unlink()
+        else:  # a keytab with another member's key only
+            keytab.write_bytes(kdc.keytabs[f"zkquorum/{SUBNET}.3"].read_bytes())
+        ens.members[sid].start()
+    wait_for(lambda: not any(ens.members[s].running for s in (1, 2)), 60,
+             "both kinds refusing to start")
+    refusal = ("Failed to initialize authentication mechanism using SASL [Caused by "
+               "javax.security.auth.login.LoginException: No password provided")
+    for sid in (1, 2):
+        assert refusal in ens.members[sid].log_text(), sid
