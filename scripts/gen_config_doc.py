@@ -75,7 +75,14 @@ member's `username` and `password`: with `quorum.auth.learnerRequireSasl=true` a
 leader; with `quorum.auth.serverRequireSasl=true` (which needs learnerRequireSasl) a member refuses
 peers that do not. The rolling switch is the same three steps as Java's: enableSasl on every
 member, then learnerRequireSasl, then serverRequireSasl. Works with quorum TLS and in mixed
-pyzk/Java ensembles; Kerberos (Krb5LoginModule) quorum sections are refused at start.
+pyzk/Java ensembles. Kerberos: sections with `Krb5LoginModule` (`useKeyTab=true`, `keyTab`,
+`principal`) make members log in with GSSAPI instead; a learner asks for a ticket to
+`quorum.auth.kerberos.servicePrincipal` (default `zkquorum/localhost`; `<service>/_HOST` takes the
+host of the member dialled, as configured in its `server.N` line), a server accepts as its
+QuorumServer principal and lets in a learner whose principal is `<service>/<host>@<REALM>` with
+the host of one of the members (the check of Debian's Java 3.8.0, which carries the
+CVE-2023-44981 fix). A keytab that is missing or lacks the principal stops the member at start,
+as Java's login does (docs/operations.md, "Kerberos for members").
 
 | key | pyzk | default | meaning |
 |---|---|---|---|

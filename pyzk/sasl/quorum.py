@@ -1,6 +1,6 @@
-"""Quorum SASL (quorum.auth.*): members prove themselves to each other with DIGEST-MD5 before
-election and learner traffic flows, in Java 3.8's wire format (SaslQuorumAuthServer,
-SaslQuorumAuthLearner, QuorumAuth).
+"""Quorum SASL (quorum.auth.*): members prove themselves to each other with DIGEST-MD5 or
+Kerberos before election and learner traffic flows, in Java 3.8's wire format
+(SaslQuorumAuthServer, SaslQuorumAuthLearner, QuorumAuth).
 
 The dialling member ("learner": every election dial, every follower or observer connecting to
 its leader) sends QuorumAuthPacket{magic, status, token} records when
