@@ -141,3 +141,54 @@ def test_member_whose_keytab_cannot_log_in_does_not_start(mixed, kdc: Kdc, tmp_p
                "javax.security.auth.login.LoginException: No password provided")
     for sid in (1, 2):
         assert refusal in ens.members[sid].log_text(), sid
+
+
+def _probe(host: str, token: bytes) -> list[object]:
+    """Dial a member's election port as sid 9 and send one quorum auth packet with `token`
+    as the learner's first GSSAPI token: the statuses it answers, then 'closed' when it hangs
+    up ('open' when it neither answers nor hangs up within 10 s)."""
+    import socket
+    import struct
+
+    from pyzk.sasl.quorum import IN_PROGRESS, encode_packet
+    from pyzk.zab.packets_election import InitialMessage
+
+    out: list[object] = []
+    with socket.create_connection((host, 3888), timeout=10) as s:
+        s.sendall(InitialMessage(9, f"{STRANGER}:3888").encode() +
+                  encode_packet(IN_PROGRESS, token))
+        buf = b""
+        for _ in range(64):  # bounded: a few packets at most, then the close
+            try:
+                chunk = s.recv(4096)
+            except ConnectionResetError:
+                chunk = b""
+            except TimeoutError:
+                out.append("open")
+                break
+            if not chunk:
+                out.append("closed")
+                break
+            buf += chunk
+            while len(buf) >= 16:
+                _, status, n = struct.unpack(">qii", buf[:16])
+                if len(buf) < 16 + max(n, 0):
+                    break
+                out.append(status)
+                buf = buf[16 + max(n, 0):]
+    return out
+
+
+def test_bad_gssapi_tokens_get_what_java_gives(mixed, kdc: Kdc, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Garbage and an empty first token to a Kerberos quorum server: the Java member and the
+    pyzk member both answer ERROR and hang up, and the ensemble keeps serving."""
+    ens = mixed({1: "pyzk", 2: "java", 3: "pyzk"}, subnet=SUBNET, extra=KERBEROS)
+    for sid in ens.members:
+        use_kerberos(ens, sid, kdc, tmp_path)
+    start_led_by(ens, leader=3, second=2)
+    tokens = {"garbage": b"\x60\x82\x01\x00garbage" * 4, "empty": b""}
+    got = {kind: {name: _probe(ens.members[sid].host, t) for name, t in tokens.items()}
+           for sid, kind in ((2, "java"), (1, "pyzk"))}
+    assert got["pyzk"] == got["java"], got
+    assert got["java"]["garbage"] == [-1, "closed"], got
+    write_and_read(ens, "/sasl/still-serving", (1, 2, 3))
