@@ -405,7 +405,8 @@ KEYS: tuple[Key, ...] = (
     Key("quorum.auth.learner.saslLoginContext", "str", "QuorumLearner", H,
         "JAAS section with this member's username and password (or Kerberos keytab and principal)"),
     Key("quorum.auth.server.saslLoginContext", "str", "QuorumServer", H,
-        "JAAS section with the user_<name>=\"<password>\" members may log in as"),
+        "JAAS section with the user_<name>=\"<password>\" members may log in as (or this"
+        " member's Kerberos keytab and principal)"),
     Key("quorum.auth.kerberos.servicePrincipal", "str", "zkquorum/localhost", H,
         "the principal a Kerberos learner asks a ticket for; <service>/_HOST takes the"
         " dialled member's host"),

@@ -283,11 +283,24 @@ def _acceptor(krb: KerberosLogin) -> gss.Credential:
     return _acceptors[key]
 
 
+async def _off_loop(fn: Callable[..., bytes | None], *args: object) -> bytes | None:
+    """fn(*args) in a worker thread. When the caller is cancelled meanwhile, the step is still
+    waited for before the cancellation goes on: the caller then frees the C handles the
+    thread is using."""
+    fut = asyncio.ensure_future(asyncio.to_thread(fn, *args))
+    try:
+        return await asyncio.shield(fut)
+    except asyncio.CancelledError:
+        await asyncio.wait({fut})
+        raise
+
+
 async def _learner_gssapi(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
                           krb: KerberosLogin, principal: str, timeout: float) -> None:
     """SaslQuorumAuthLearner.authenticate with a Kerberos subject. The context steps that may
     ask the KDC for tickets run in a thread, off the event loop."""
     peer = writer.get_extra_info("peername")
+    log.info("QuorumLearner will use GSSAPI as SASL mechanism.")
     try:
         target = gss.Name.host_based(target_service(principal))
     except gss.GssError as e:
@@ -295,18 +308,18 @@ async def _learner_gssapi(reader: asyncio.StreamReader, writer: asyncio.StreamWr
     client: GssapiClient | None = None
     try:
         client = GssapiClient(gss.Context(_initiator(krb)), target, krb.principal, gss.GssError)
-        writer.write(encode_packet(IN_PROGRESS, await asyncio.to_thread(client.initial_response)))
+        writer.write(encode_packet(IN_PROGRESS, await _off_loop(client.initial_response)))
         await writer.drain()
         status, token = await read_packet(reader, timeout)
         while not client.complete:
             if status == SUCCESS:
-                if await asyncio.to_thread(client.evaluate, token) is not None:
+                if await _off_loop(client.evaluate, token) is not None:
                     raise QuorumAuthError("Protocol error: attempting to send response after "
                                           "completion")
                 break
             if status != IN_PROGRESS:
                 raise QuorumAuthError(f"Authentication failed against server addr: {peer}")
-            answer = await asyncio.to_thread(client.evaluate, token)
+            answer = await _off_loop(client.evaluate, token)
             writer.write(encode_packet(IN_PROGRESS, answer))
             await writer.drain()
             status, token = await read_packet(reader, timeout)
