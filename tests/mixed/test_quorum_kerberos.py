@@ -192,3 +192,24 @@ def test_bad_gssapi_tokens_get_what_java_gives(mixed, kdc: Kdc, tmp_path: Path) 
     assert got["pyzk"] == got["java"], got
     assert got["java"]["garbage"] == [-1, "closed"], got
     write_and_read(ens, "/sasl/still-serving", (1, 2, 3))
+
+
+@pytest.mark.parametrize("joiner", ["pyzk", "java"])
+def test_learner_asking_for_a_service_without_a_key_is_kept_out(mixed, kdc: Kdc, tmp_path: Path,
+                                                                joiner: str) -> None:  # type: ignore[no-untyped-def]
+    """Member 3 keeps the default quorum.auth.kerberos.servicePrincipal, zkquorum/localhost,
+    which the realm does not know: the KDC gives it no ticket, so it cannot log in anywhere
+    and the others go on without it."""
+    ens = mixed({1: "pyzk", 2: "java", 3: joiner}, subnet=SUBNET, extra=KERBEROS)
+    for sid in ens.members:
+        use_kerberos(ens, sid, kdc, tmp_path)
+    del ens.members[3].cfg["quorum.auth.kerberos.servicePrincipal"]
+    ens.members[1].start()
+    ens.members[2].start()
+    ens.wait_serving(40, members=[1, 2])
+    ens.members[3].start()
+    wait_for(lambda: "not found in Kerberos database" in ens.members[3].log_text(), 30,
+             "member 3 refused a ticket for zkquorum/localhost")
+    for i in range(2):
+        assert ens.members[3].running and ens.members[3].mode() not in ("follower", "leader")
+        write_and_read(ens, f"/sasl/no-ticket-{i}", (1, 2))
