@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 from ensemble import Ensemble, wait_for
 from kdc import Kdc, missing_tools
-from mixhelp import start_led_by
-from test_quorum_sasl import REQUIRED, write_and_read
+from mixhelp import start_led_by, write_then_read_everywhere
+from test_quorum_sasl import REQUIRED
 
 from pyzk.sasl import gss
 
@@ -87,7 +87,7 @@ def test_kerberos_quorum_mixed_ensemble_with_either_kind_leading(
     for sid in ens.members:
         use_kerberos(ens, sid, kdc, tmp_path)
     start_led_by(ens, leader=3, second=2)  # pyzk leads a Java follower
-    write_and_read(ens, "/sasl/pyzk-leads", (1, 2, 3))
+    write_then_read_everywhere(ens, "/sasl/pyzk-leads", (1, 2, 3))
     # Each kind authorized the other's Kerberos login (SaslQuorumServerCallbackHandler's line).
     for sid, peer in ((2, 3), (3, 2), (1, 3)):
         assert (f"Successfully authenticated learner: authenticationID=zkquorum/{SUBNET}.{peer}"
@@ -95,7 +95,7 @@ def test_kerberos_quorum_mixed_ensemble_with_either_kind_leading(
                 in ens.members[sid].log_text()), (sid, peer)
     ens.members[3].stop()
     assert ens.wait_serving(40) == {1: "follower", 2: "leader"}  # Java leads a pyzk follower
-    write_and_read(ens, "/sasl/java-leads", (1, 2))
+    write_then_read_everywhere(ens, "/sasl/java-leads", (1, 2))
 
 
 @pytest.mark.parametrize("joiner", ["pyzk", "java"])
@@ -117,7 +117,7 @@ def test_member_logging_in_from_a_foreign_host_is_kept_out(mixed, kdc: Kdc, tmp_
              "both kinds refusing the stranger's login")
     for i in range(2):
         assert ens.members[3].running and ens.members[3].mode() not in ("follower", "leader")
-        write_and_read(ens, f"/sasl/without-3-{i}", (1, 2))
+        write_then_read_everywhere(ens, f"/sasl/without-3-{i}", (1, 2))
 
 
 @pytest.mark.parametrize("fault", ["missing keytab", "principal not in keytab"])
@@ -191,7 +191,7 @@ def test_bad_gssapi_tokens_get_what_java_gives(mixed, kdc: Kdc, tmp_path: Path) 
            for sid, kind in ((2, "java"), (1, "pyzk"))}
     assert got["pyzk"] == got["java"], got
     assert got["java"]["garbage"] == [-1, "closed"], got
-    write_and_read(ens, "/sasl/still-serving", (1, 2, 3))
+    write_then_read_everywhere(ens, "/sasl/still-serving", (1, 2, 3))
 
 
 @pytest.mark.parametrize("joiner", ["pyzk", "java"])
@@ -212,4 +212,4 @@ def test_learner_asking_for_a_service_without_a_key_is_kept_out(mixed, kdc: Kdc,
              "member 3 refused a ticket for zkquorum/localhost")
     for i in range(2):
         assert ens.members[3].running and ens.members[3].mode() not in ("follower", "leader")
-        write_and_read(ens, f"/sasl/no-ticket-{i}", (1, 2))
+        write_then_read_everywhere(ens, f"/sasl/no-ticket-{i}", (1, 2))
