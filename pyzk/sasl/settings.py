@@ -187,13 +187,14 @@ def _login_failed(reason: str) -> SecurityConfigError:
 
 
 def kerberos_login(m: LoginModule, props: Mapping[str, str],
-                    failed: Callable[[str], SecurityConfigError] = _login_failed
-                    ) -> KerberosLogin:
+                   failed: Callable[[str], SecurityConfigError] = _login_failed
+                   ) -> KerberosLogin:
     """Krb5LoginModule as a server logs in with it: useKeyTab=true, keyTab= (else the default
     keytab), principal= (the realm added when missing). The keytab must hold the principal's
     key, as Java's login refuses to start otherwise. `failed` words the refusal for the
-    section's user (the client port's Server section, or a quorum section). A -Djava.security.krb5.conf names the
-    Kerberos configuration for the whole process, as it does for the JVM."""
+    section's user (the client port's Server section, or a quorum section). A
+    -Djava.security.krb5.conf names the Kerberos configuration for the whole process, as it
+    does for the JVM."""
     krb5_conf = props.get("java.security.krb5.conf")
     if krb5_conf:
         gss.use_config(krb5_conf)
@@ -202,7 +203,7 @@ def kerberos_login(m: LoginModule, props: Mapping[str, str],
     if opts.get("useKeyTab", "false").lower() != "true":
         if keytab:
             raise failed("Configuration Error - useKeyTab should be set to true to use "
-                                f"the keytab{keytab}")
+                         f"the keytab{keytab}")
         raise failed("No password provided")  # a server has no one to prompt
     principal = opts.get("principal")
     if not principal:
