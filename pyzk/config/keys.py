@@ -224,7 +224,8 @@ KEYS: tuple[Key, ...] = (
     Key("zookeeper.connection_throttle_renew_session_weight", "str", "2", IN, _SYS_ONLY),
     Key("clientPortListenBacklog", "int", -1, H, "listen backlog of the client socket; -1 = OS default", _min(-1)),
     Key("serverCnxnFactory", "str", "", IN,
-        "Java NIO/Netty connection factory class; pyzk's one asyncio factory serves both ports"),
+        "Java NIO/Netty connection factory class; pyzk's one asyncio factory serves both ports"
+        " (only client.portUnification asks for Netty, as Java)"),
     Key("flushDelay", "decode", 0, R, "delay before flushing the txn log (ms)"),
     Key("maxWriteQueuePollTime", "decode", 0, R, "flushDelay queue poll time (ms)"),
     Key("maxBatchSize", "decode", 1000, H, "txns per group commit before a forced flush", _min(1)),
@@ -396,7 +397,8 @@ KEYS: tuple[Key, ...] = (
         " certificate against its IP address, then its reverse-lookup name"),
     Key("ssl.quorum.handshakeDetectionTimeoutMillis", "decode", 5000, H, "how long a listener"
         " waits for the first 5 bytes to tell TLS from plaintext", _min(1)),
-    Key("client.portUnification", "bool", False, R, "TLS and plaintext on the client port"),
+    Key("client.portUnification", "bool", False, H, "clientPort also accepts TLS clients"
+        " (ssl.* stores, x509 ids); needs serverCnxnFactory=...NettyServerCnxnFactory"),
     Key("quorum.auth.enableSasl", "bool", False, H, "quorum SASL (DIGEST-MD5 or Kerberos): members"
         " authenticate each other on the quorum and election ports"),
     Key("quorum.auth.serverRequireSasl", "bool", False, H, "refuse members that do not"

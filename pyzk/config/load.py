@@ -196,6 +196,19 @@ def _tls_settings(b: _Builder, base: Path, prefix: str = "ssl.",
     )
 
 
+def _client_port_unification(b: _Builder, client_port: int, factory: str) -> bool:
+    """client.portUnification is read by NettyServerCnxnFactory only: with Java's default NIO
+    factory (serverCnxnFactory, otherwise inert in pyzk) the key does nothing, and there is
+    nothing to unify without a clientPort."""
+    if not b.get("client.portUnification") or not client_port:
+        return False
+    if factory != "org.apache.zookeeper.server.NettyServerCnxnFactory":
+        b.warnings.append("client.portUnification is ignored: only serverCnxnFactory="
+                          "org.apache.zookeeper.server.NettyServerCnxnFactory reads it")
+        return False
+    return True
+
+
 def _read_myid(data_dir: Path, b: _Builder) -> int | None:
     """setupMyId: dataDir/myid, first line, a decimal long; absent is fine for standalone."""
     path = data_dir / "myid"
@@ -267,7 +280,11 @@ def build_config(entries: Mapping[str, str | Entry], *, source_name: str = "zoo.
     if secure_port == 0 and b.is_set("secureClientPortAddress"):
         raise b.error("secureClientPortAddress is set but secureClientPort is not set",
                       "secureClientPortAddress")
-    tls = _tls_settings(b, base) if secure_port else None
+    factory = norm.get("serverCnxnFactory")
+    client_unification = _client_port_unification(
+        b, client_port, java_trim(factory.value) if factory is not None else "")
+    tls = _tls_settings(b, base, needed_by="secureClientPort" if secure_port else
+                        "client.portUnification") if secure_port or client_unification else None
     ssl_quorum, port_unification = bool(b.get("sslQuorum")), bool(b.get("portUnification"))
     quorum_tls = (_tls_settings(b, base, "ssl.quorum.",
                                 "sslQuorum" if ssl_quorum else "portUnification")
@@ -427,6 +444,7 @@ def build_config(entries: Mapping[str, str | Entry], *, source_name: str = "zoo.
         secure_client_port=secure_port,
         secure_client_port_address=b.values.get("secureClientPortAddress"),
         tls=tls,
+        client_port_unification=client_unification,
         quorum_tls=quorum_tls,
         ssl_quorum=ssl_quorum,
         port_unification=port_unification,

@@ -98,7 +98,7 @@ class QuorumServer:
 @dataclass(frozen=True)
 class TlsSettings:
     """The client port's TLS settings (ClientX509Util's ssl.* keys), validated but not yet
-    loaded: pyzk.server.tls reads the stores when the secure port starts."""
+    loaded: pyzk.server.tls reads the stores when a TLS-speaking client port starts."""
 
     key_store: Path
     key_store_password: str = ""
@@ -134,7 +134,10 @@ class Config:
     client_port_listen_backlog: int = -1
     secure_client_port: int = 0  # 0 = no TLS listener
     secure_client_port_address: str | None = None  # None = all interfaces
-    tls: TlsSettings | None = None  # set exactly when secure_client_port is
+    # The ssl.* stores: set exactly when secure_client_port or client_port_unification is.
+    tls: TlsSettings | None = None
+    # client.portUnification (with the Netty factory): clientPort also accepts TLS clients.
+    client_port_unification: bool = False
     # Quorum TLS: the ssl.quorum.* stores (set when sslQuorum or portUnification is), TLS
     # dialled between members (sslQuorum) and TLS + plaintext accepted (portUnification).
     quorum_tls: TlsSettings | None = None

@@ -18,7 +18,6 @@ plaintext dialled), then sslQuorum (TLS dialled), then portUnification off.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import ipaddress
 import socket
 import ssl
@@ -35,20 +34,13 @@ from ..sasl.quorum import (
     authenticate_server,
 )
 from .tls import HANDSHAKE_TIMEOUT_S, TlsError, build_context
+from .unified import AcceptLoop, header_complete, looks_like_tls, peek_head
+
+__all__ = ["QuorumListener", "QuorumNet", "looks_like_tls", "quorum_net"]
 
 log = structlog.get_logger("pyzk.quorum")
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
-_TLS_CONTENT_TYPES = frozenset({20, 21, 22, 23, 24})  # SslHandler.isEncrypted: record types
-
-
-def looks_like_tls(head: bytes) -> bool:
-    """SslHandler.isEncrypted on the first 5 bytes: a TLS record header (content type,
-    major version 3, a length within one record)."""
-    if len(head) < 5:
-        return False
-    length = int.from_bytes(head[3:5], "big")
-    return head[0] in _TLS_CONTENT_TYPES and head[1] == 3 and 0 < length <= 18432
 
 
 def _dns_match(host: str, pattern: str) -> bool:
@@ -173,36 +165,20 @@ class QuorumNet:
                      **kw: object) -> QuorumListener:
         if not self.listens_tls:
             return QuorumListener(await asyncio.start_server(handler, host, port, **kw))  # type: ignore[arg-type]
-        lsock = socket.create_server((host or "", port), reuse_port=False,
-                                     family=socket.AF_INET6 if host and ":" in host
-                                     else socket.AF_INET)
-        lsock.setblocking(False)
-        listener = QuorumListener(None, lsock)
-        listener.task = asyncio.ensure_future(self._accept_loop(listener, handler))
-        return listener
+        async def detect(sock: socket.socket) -> None:
+            await self._detect(sock, handler)
 
-    async def _accept_loop(self, listener: QuorumListener, handler: Handler) -> None:
-        loop = asyncio.get_running_loop()
-        assert listener.sock is not None
-        while True:
-            try:
-                sock, _ = await loop.sock_accept(listener.sock)
-            except OSError as e:
-                if listener.closed:
-                    return
-                log.warning("quorum accept failed", error=str(e))
-                await asyncio.sleep(0.1)
-                continue
-            t = asyncio.ensure_future(self._detect(sock, handler))
-            listener.conns.add(t)
-            t.add_done_callback(listener.conns.discard)
+        loop = AcceptLoop.bind(host, port, detect)
+        await loop.start_serving()
+        return QuorumListener(None, loop)
 
     async def _detect(self, sock: socket.socket, handler: Handler) -> None:
         """UnifiedSocket.detectMode, then the handshake and the client's host check."""
         loop = asyncio.get_running_loop()
         peer = sock.getpeername()
         try:
-            head = await asyncio.wait_for(_peek(loop, sock, 5), self.detect_timeout_s)
+            head = await asyncio.wait_for(peek_head(sock, header_complete),
+                                          self.detect_timeout_s)
         except TimeoutError:
             head = b""  # Java falls through to plaintext after the detection timeout
         except OSError:
@@ -232,52 +208,24 @@ class QuorumNet:
         await handler(reader, writer)
 
 
-async def _peek(loop: asyncio.AbstractEventLoop, sock: socket.socket, n: int) -> bytes:
-    """The first n bytes without consuming them (fewer at EOF)."""
-    ready = loop.create_future()
-    while True:
-        try:
-            head = sock.recv(n, socket.MSG_PEEK)
-        except BlockingIOError:
-            head = None
-        if head is not None and (len(head) >= n or head == b""):
-            return head
-        if head is not None:
-            await asyncio.sleep(0.005)  # part of the header has arrived: the rest is close
-            continue
-        ready = loop.create_future()
-        loop.add_reader(sock.fileno(), ready.set_result, None)
-        try:
-            await ready
-        finally:
-            loop.remove_reader(sock.fileno())
-
-
 class QuorumListener:
-    """What QuorumNet.listen returns: an asyncio.Server, or our own accept loop."""
+    """What QuorumNet.listen returns: an asyncio.Server, or a unified port's accept loop."""
 
-    def __init__(self, server: asyncio.Server | None, sock: socket.socket | None = None) -> None:
+    def __init__(self, server: asyncio.Server | None, loop: AcceptLoop | None = None) -> None:
         self.server = server
-        self.sock = sock
-        self.task: asyncio.Future[None] | None = None
-        self.conns: set[asyncio.Future[None]] = set()
-        self.closed = False
+        self.loop = loop
 
     def close(self) -> None:
-        self.closed = True
         if self.server is not None:
             self.server.close()
-        if self.task is not None:
-            self.task.cancel()
-        if self.sock is not None:
-            self.sock.close()
+        if self.loop is not None:
+            self.loop.close()
 
     async def wait_closed(self) -> None:
         if self.server is not None:
             await self.server.wait_closed()
-        if self.task is not None:
-            with contextlib.suppress(asyncio.CancelledError):
-                await self.task
+        if self.loop is not None:
+            await self.loop.wait_closed()
 
 
 PLAIN = QuorumNet()

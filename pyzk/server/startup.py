@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING
 from ..config.model import Config
 from .connection import ClientConn
 from .frontends import Stoppable, start_admin_server, start_metrics_server
-from .tls import TlsClientConn, start_secure_listener
+from .tls import TlsClientConn, start_secure_listener, start_unified_client_listener
+from .unified import AcceptLoop
 
 if TYPE_CHECKING:
     from .fourlw_port import FourLetterWords
@@ -42,7 +43,8 @@ class ClientPorts:
         self._server = server
         self._words = words
         self.per_ip = per_ip
-        self.plain: asyncio.base_events.Server | None = None
+        # An AcceptLoop when client.portUnification makes clientPort speak TLS too.
+        self.plain: asyncio.base_events.Server | AcceptLoop | None = None
         self.secure: asyncio.base_events.Server | None = None
 
     def _conn(self, kind: type[ClientConn], per_ip: dict[str, int]) -> ClientConn:
@@ -58,10 +60,16 @@ class ClientPorts:
         if cfg.client_port:  # 0 when only secureClientPort is set
             backlog = cfg.client_port_listen_backlog
             try:
-                self.plain = await asyncio.get_running_loop().create_server(
-                    lambda: self._conn(ClientConn, self.per_ip), host=host,
-                    port=cfg.client_port, reuse_address=True,
-                    backlog=backlog if backlog > 0 else 1024, start_serving=start_serving)
+                if cfg.client_port_unification:
+                    # TLS clients on this port share its per-IP counts: Java's one factory.
+                    self.plain = await start_unified_client_listener(
+                        cfg, lambda: self._conn(ClientConn, self.per_ip),
+                        lambda: self._conn(TlsClientConn, self.per_ip), start_serving)
+                else:
+                    self.plain = await asyncio.get_running_loop().create_server(
+                        lambda: self._conn(ClientConn, self.per_ip), host=host,
+                        port=cfg.client_port, reuse_address=True,
+                        backlog=backlog if backlog > 0 else 1024, start_serving=start_serving)
             except OSError as e:
                 raise StartupError(listen_error("client port", host, cfg.client_port, e)
                                    ) from None

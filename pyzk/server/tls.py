@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import socket
 import ssl
 import tempfile
 from collections.abc import Callable
@@ -20,8 +21,10 @@ from typing import TYPE_CHECKING, Any
 import structlog
 
 from ..config.model import Config, TlsSettings
+from ..tree import acl
 from .auth import x509_auth_ids
 from .connection import ClientConn
+from .unified import AcceptLoop, client_port_decided, looks_like_tls, peek_head
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
@@ -280,7 +283,14 @@ class TlsClientConn(ClientConn):
         der = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
         if not der:
             return  # clientAuth=none, or want without a certificate: no x509 id
-        tls = self.server.config.tls  # set: this port exists only when secureClientPort is
+        if "x509" not in acl.PROVIDERS:
+            # ProviderRegistry is initialised before the client port factory: with
+            # client.portUnification alone (no secureClientPort, no authProvider.N naming
+            # X509AuthenticationProvider) Java has no x509 provider and closes the connection.
+            log.error("X509 Auth provider not found: x509", client=self.peer)
+            self.close()
+            return
+        tls = self.server.config.tls  # set with secureClientPort or client.portUnification
         try:
             ids = x509_auth_ids(der, tls.x509_super_user if tls is not None else None)
         except ValueError as e:
@@ -298,7 +308,7 @@ async def start_secure_listener(cfg: Config, factory: Callable[[], asyncio.Proto
                                 start_serving: bool = True) -> asyncio.base_events.Server:
     """Listen on secureClientPort; factory() makes a TlsClientConn. Raises TlsError when the
     stores cannot be used (Java fails every handshake instead; pyzk will not start)."""
-    if cfg.tls is None:  # load_config sets tls exactly when secureClientPort is set
+    if cfg.tls is None:  # load_config sets tls whenever secureClientPort is set
         raise TlsError("secureClientPort is set without ssl.* settings")
     ctx = build_context(cfg.tls)
     loop = asyncio.get_running_loop()
@@ -308,3 +318,38 @@ async def start_secure_listener(cfg: Config, factory: Callable[[], asyncio.Proto
                                     backlog=backlog, ssl=ctx,
                                     ssl_handshake_timeout=HANDSHAKE_TIMEOUT_S,
                                     start_serving=start_serving)
+
+
+async def start_unified_client_listener(cfg: Config, plain: Callable[[], ClientConn],
+                                        secure: Callable[[], ClientConn],
+                                        start_serving: bool = True) -> AcceptLoop:
+    """client.portUnification: the plain clientPort also speaks TLS with the ssl.* stores
+    (NettyServerCnxnFactory.DualModeSslHandler); a TLS client is a TlsClientConn, with its
+    x509 id, exactly as on secureClientPort."""
+    if cfg.tls is None:  # load_config sets tls whenever client_port_unification is
+        raise TlsError("client.portUnification is set without ssl.* settings")
+    ctx = build_context(cfg.tls)
+    backlog = cfg.client_port_listen_backlog if cfg.client_port_listen_backlog > 0 else 1024
+
+    async def accept(sock: socket.socket) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            head = await peek_head(sock, client_port_decided)
+        except OSError:
+            sock.close()
+            return
+        if not looks_like_tls(head):
+            await loop.connect_accepted_socket(plain, sock)
+            return
+        try:
+            await loop.connect_accepted_socket(secure, sock, ssl=ctx,
+                                               ssl_handshake_timeout=HANDSHAKE_TIMEOUT_S)
+        except (OSError, ssl.SSLError, TimeoutError) as e:
+            # CertificateVerifier.operationComplete: the handshake future failed.
+            log.error("Unsuccessful handshake with session 0x0", error=str(e))
+            sock.close()
+
+    listener = AcceptLoop.bind(cfg.client_port_address or None, cfg.client_port, accept, backlog)
+    if start_serving:
+        await listener.start_serving()
+    return listener

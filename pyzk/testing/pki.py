@@ -67,3 +67,16 @@ class TestCa:
         jks.KeyStore.new("jks", [trusted]).save(str(truststore), password)
         (self.dir / "ca.pem").write_bytes(self.cert.public_bytes(_PEM))
         return Stores(keystore, truststore, password)
+
+    def issue_pem(self, label: str, common_name: str) -> tuple[Path, Path]:
+        """A client certificate and its unencrypted key as PEM files (what kazoo and Python's
+        ssl module load); also writes ca.pem."""
+        key = ec.generate_private_key(ec.SECP256R1())
+        cert = self._sign(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)]),
+                          key.public_key(), ca=False, sans=[])
+        cert_path, key_path = self.dir / f"{label}.cert.pem", self.dir / f"{label}.key.pem"
+        cert_path.write_bytes(cert.public_bytes(_PEM))
+        key_path.write_bytes(key.private_bytes(_PEM, serialization.PrivateFormat.PKCS8,
+                                               serialization.NoEncryption()))
+        (self.dir / "ca.pem").write_bytes(self.cert.public_bytes(_PEM))
+        return cert_path, key_path
