@@ -110,6 +110,17 @@ def _nonempty(v: str) -> str | None:
     return None if v else "must not be empty"
 
 
+# X509Util.createTrustManager: either switch turns on PKIX revocation checking with
+# com.sun.security.enableCRLDP, so the JDK downloads the CRL named in each certificate's CRL
+# distribution points (and with ocsp asks the responder named in its AIA extension) during the
+# handshake, failing it when no status can be had. Python's ssl module (OpenSSL) only checks
+# CRL files loaded beforehand and has no OCSP client: pyzk cannot do either check as Java does.
+_NO_CRL = ("Java fetches each certificate's CRL distribution points over the network during"
+           " the handshake; Python's ssl module only checks CRL files loaded in advance")
+_NO_OCSP = ("Java asks each certificate's OCSP responder during the handshake; Python's ssl"
+            " module has no OCSP client")
+
+
 def _choice(*allowed: str) -> Check:
     return lambda v: None if v in allowed else f"must be one of {', '.join(allowed)}"
 
@@ -356,8 +367,8 @@ KEYS: tuple[Key, ...] = (
     Key("ssl.clientAuth", "str", "need", H, "need, want or none (case-insensitive)", _client_auth),
     Key("ssl.hostnameVerification", "bool", True, IN,
         "the server never checks client host names (ClientX509Util.shouldVerifyClientHostname)"),
-    Key("ssl.crl", "bool", False, R, "certificate revocation lists"),
-    Key("ssl.ocsp", "bool", False, R, "OCSP revocation checks"),
+    Key("ssl.crl", "bool", False, R, _NO_CRL),
+    Key("ssl.ocsp", "bool", False, R, _NO_OCSP),
     Key("ssl.context.supplier.class", "str", None, R, "Java SSLContext supplier class"),
     Key("ssl.handshakeDetectionTimeoutMillis", "decode", 5000, IN,
         "port unification detection (quorum only)"),
@@ -370,7 +381,8 @@ KEYS: tuple[Key, ...] = (
     Key("enforce.auth.schemes", "str", None, H, "comma list of schemes for enforce.auth.enabled"),
     Key("sslQuorum", "bool", False, H, "TLS between servers (quorum and election ports) with"
         " the ssl.quorum.* stores"),
-    Key("sslQuorumReloadCertFiles", "bool", False, R, "reload quorum TLS certificates"),
+    Key("sslQuorumReloadCertFiles", "bool", False, H, "rebuild the quorum TLS contexts when"
+        " the ssl.quorum key or trust store file changes (new connections use them)"),
     Key("portUnification", "bool", False, H, "quorum and election ports accept TLS and"
         " plaintext (the rolling switch to sslQuorum)"),
     # Quorum TLS (QuorumX509Util, prefix zookeeper.ssl.quorum.).
@@ -395,6 +407,8 @@ KEYS: tuple[Key, ...] = (
         " listening member asks of the dialling one", _client_auth),
     Key("ssl.quorum.hostnameVerification", "bool", True, H, "both ends check the peer's"
         " certificate against its IP address, then its reverse-lookup name"),
+    Key("ssl.quorum.crl", "bool", False, R, _NO_CRL),
+    Key("ssl.quorum.ocsp", "bool", False, R, _NO_OCSP),
     Key("ssl.quorum.handshakeDetectionTimeoutMillis", "decode", 5000, H, "how long a listener"
         " waits for the first 5 bytes to tell TLS from plaintext", _min(1)),
     Key("client.portUnification", "bool", False, H, "clientPort also accepts TLS clients"

@@ -448,6 +448,7 @@ def build_config(entries: Mapping[str, str | Entry], *, source_name: str = "zoo.
         quorum_tls=quorum_tls,
         ssl_quorum=ssl_quorum,
         port_unification=port_unification,
+        ssl_quorum_reload_cert_files=bool(b.get("sslQuorumReloadCertFiles")),
         max_client_cnxns=b.get("maxClientCnxns"),
         max_cnxns=b.get("maxCnxns"),
         min_session_timeout_ms=min_to,

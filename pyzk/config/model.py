@@ -143,6 +143,7 @@ class Config:
     quorum_tls: TlsSettings | None = None
     ssl_quorum: bool = False
     port_unification: bool = False
+    ssl_quorum_reload_cert_files: bool = False  # rebuild the quorum contexts on store changes
     max_client_cnxns: int = 60
     max_cnxns: int = 0
     min_session_timeout_ms: int = 6000

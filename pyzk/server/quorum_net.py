@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import os
 import socket
 import ssl
 from collections.abc import Awaitable, Callable
@@ -101,12 +102,66 @@ async def peer_host_verified(writer: asyncio.StreamWriter) -> bool:
     return False
 
 
+class QuorumContexts:
+    """The listening and dialling SSLContexts from the ssl.quorum.* stores; with
+    sslQuorumReloadCertFiles they are rebuilt when either store file changes
+    (X509Util.enableCertFileReloading: connections made afterwards use the new material,
+    established ones keep theirs)."""
+
+    def __init__(self, tls: TlsSettings) -> None:
+        self.tls = tls
+        self.server, self.client = self._build()
+        self._seen = self._signature()
+
+    def _build(self) -> tuple[ssl.SSLContext, ssl.SSLContext]:
+        try:
+            return build_context(self.tls), build_context(self.tls, server_side=False)
+        except TlsError as e:
+            e.where = "quorum"
+            raise
+
+    def _signature(self) -> tuple[tuple[int, int, int] | None, ...]:
+        """What FileChangeWatcher would notice: a file written (mtime, size) or replaced
+        (inode) in place; a missing file is ignored, as Java ignores deletes."""
+        out: list[tuple[int, int, int] | None] = []
+        for path in (self.tls.key_store, self.tls.trust_store):
+            try:
+                st = os.stat(path) if path is not None else None
+            except OSError:
+                st = None
+            out.append((st.st_mtime_ns, st.st_size, st.st_ino) if st is not None else None)
+        return tuple(out)
+
+    def reload_if_changed(self) -> bool:
+        """Rebuild after a change; a store that cannot be read keeps the old contexts (Java's
+        watcher thread fails and the previous SSLContext stays). True when rebuilt."""
+        now = self._signature()
+        if now == self._seen or None in now[:1]:
+            return False
+        self._seen = now
+        try:
+            self.server, self.client = self._build()
+        except TlsError as e:
+            log.error("Failed to reload the quorum TLS stores", error=str(e))
+            return False
+        log.info("Reloaded the quorum TLS key and trust stores",
+                 key_store=str(self.tls.key_store), trust_store=str(self.tls.trust_store))
+        return True
+
+    async def watch(self, period_s: float = 0.5) -> None:
+        """Poll the store files until cancelled (the edge: files and a clock)."""
+        log.info("enabling cert file reloading")
+        while True:
+            await asyncio.sleep(period_s)
+            self.reload_if_changed()
+
+
 @dataclass(frozen=True)
 class QuorumNet:
     ssl_quorum: bool = False
     port_unification: bool = False
-    server_ctx: ssl.SSLContext | None = None
-    client_ctx: ssl.SSLContext | None = None
+    contexts: QuorumContexts | None = None
+    reload_cert_files: bool = False  # sslQuorumReloadCertFiles: QuorumPeer runs contexts.watch
     verify_hostnames: bool = True
     detect_timeout_s: float = 5.0
     # quorum.auth.* (pyzk.sasl.quorum): None = NullQuorumAuthServer/Learner.
@@ -142,6 +197,14 @@ class QuorumNet:
             log.info("Successfully completed the authentication using SASL", learner=str(peer),
                      id=who)
         return True
+
+    @property
+    def server_ctx(self) -> ssl.SSLContext | None:
+        return self.contexts.server if self.contexts is not None else None
+
+    @property
+    def client_ctx(self) -> ssl.SSLContext | None:
+        return self.contexts.client if self.contexts is not None else None
 
     @property
     def listens_tls(self) -> bool:
@@ -241,13 +304,9 @@ def quorum_net(cfg: Config) -> QuorumNet:
             return PLAIN
         return QuorumNet(sasl=cfg.quorum_sasl, auth_timeout_s=auth_s,
                          election_timeout_s=election_s)
-    try:
-        server_ctx, client_ctx = build_context(tls), build_context(tls, server_side=False)
-    except TlsError as e:
-        e.where = "quorum"
-        raise
     return QuorumNet(ssl_quorum=cfg.ssl_quorum, port_unification=cfg.port_unification,
-                     server_ctx=server_ctx, client_ctx=client_ctx,
+                     contexts=QuorumContexts(tls),
+                     reload_cert_files=cfg.ssl_quorum_reload_cert_files,
                      verify_hostnames=tls.hostname_verification,
                      detect_timeout_s=tls.handshake_detection_timeout_ms / 1000,
                      sasl=cfg.quorum_sasl, auth_timeout_s=auth_s,

@@ -82,6 +82,7 @@ class QuorumPeer:
         self.per_ip: dict[str, int] = {}
         self.metrics = ServerMetrics()
         self.net: QuorumNet = PLAIN  # sslQuorum / portUnification, set up at start
+        self._cert_watch: asyncio.Future[None] | None = None  # sslQuorumReloadCertFiles
         self.view = QuorumView(self)
         self.ports: ClientPorts | None = None
         self._extras: list[Stoppable] = []
@@ -235,6 +236,8 @@ class QuorumPeer:
         self.disk.start()
         view = {sid: (s.host, s.election_port) for sid, s in cfg.servers.items()}
         self.net = quorum_net(cfg)
+        if self.net.reload_cert_files and self.net.contexts is not None:
+            self._cert_watch = asyncio.ensure_future(self.net.contexts.watch())
         manager = QuorumCnxManager(self.my_id, (self.me.host, self.me.election_port), view,
                                    net=self.net)
         manager.voting = lambda sid: sid in self.quorum.voting_members
@@ -278,6 +281,8 @@ class QuorumPeer:
             self._main.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._main
+        if self._cert_watch is not None:
+            self._cert_watch.cancel()
         if self.ports is not None:
             self.ports.close()
         for extra in self._extras:
