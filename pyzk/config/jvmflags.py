@@ -39,7 +39,8 @@ PREFIXED_KEYS = frozenset({
     "skipACL", "extendedTypesEnabled", "emulate353TTLNodes", "enforceQuota", "digest.enabled",
     "4lw.commands.whitelist",
     "admin.enableServer", "admin.serverAddress", "admin.serverPort", "admin.commandURL",
-    "admin.idleTimeout",
+    "admin.idleTimeout", "admin.forceHttps", "admin.portUnification", "client.portUnification",
+    "serverCnxnFactory",  # only client.portUnification looks at it
 })
 
 

@@ -455,8 +455,10 @@ KEYS: tuple[Key, ...] = (
     Key("jvm.pause.warn-threshold.ms", "long", 10000, IN, "Java GC pause monitor"),
     Key("jvm.pause.sleep.time.ms", "long", 500, IN, "Java GC pause monitor"),
     # --- AdminServer ---
-    Key("admin.forceHttps", "bool", False, R, "HTTPS-only AdminServer"),
-    Key("admin.portUnification", "bool", False, R, "HTTP and HTTPS on the admin port"),
+    Key("admin.forceHttps", "bool", False, H, "HTTPS-only AdminServer (certificate from the"
+        " ssl.quorum.* stores, as JettyAdminServer)"),
+    Key("admin.portUnification", "bool", False, H, "HTTP and HTTPS on the admin port (a first"
+        " byte 0x16 is TLS)"),
     Key("admin.enableServer", "bool_exact", True, H, "run the HTTP AdminServer"),
     Key("admin.serverAddress", "str", "0.0.0.0", H, "AdminServer bind address", _nonempty),
     Key("admin.serverPort", "decode", 8080, H, "AdminServer port", _port1),

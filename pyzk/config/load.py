@@ -196,6 +196,19 @@ def _tls_settings(b: _Builder, base: Path, prefix: str = "ssl.",
     )
 
 
+def _admin_tls(b: _Builder, base: Path, quorum_tls: TlsSettings | None) -> TlsSettings | None:
+    """JettyAdminServer's stores when HTTPS is asked for: the ssl.quorum.* ones. Without a
+    keystore Java's AdminServer fails to construct and the server runs without it, so this is
+    not a configuration error here either."""
+    if not (b.get("admin.forceHttps") or b.get("admin.portUnification")):
+        return None
+    if quorum_tls is not None:
+        return quorum_tls
+    if not b.values.get("ssl.quorum.keyStore.location"):
+        return None
+    return _tls_settings(b, base, "ssl.quorum.", "admin.forceHttps")
+
+
 def _client_port_unification(b: _Builder, client_port: int, factory: str) -> bool:
     """client.portUnification is read by NettyServerCnxnFactory only: with Java's default NIO
     factory (serverCnxnFactory, otherwise inert in pyzk) the key does nothing, and there is
@@ -470,6 +483,9 @@ def build_config(entries: Mapping[str, str | Entry], *, source_name: str = "zoo.
         admin_server_port=b.get("admin.serverPort"),
         admin_command_url=b.get("admin.commandURL"),
         admin_idle_timeout_ms=b.get("admin.idleTimeout"),
+        admin_force_https=bool(b.get("admin.forceHttps")),
+        admin_port_unification=bool(b.get("admin.portUnification")),
+        admin_tls=_admin_tls(b, base, quorum_tls),
         metrics_provider_class_name=b.get("metricsProvider.className"),
         metrics_http_host=b.get("metricsProvider.httpHost"),
         metrics_http_port=b.get("metricsProvider.httpPort"),

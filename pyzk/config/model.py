@@ -169,6 +169,12 @@ class Config:
     admin_server_port: int = 8080
     admin_command_url: str = "/commands"
     admin_idle_timeout_ms: int = 30000
+    # admin.forceHttps (HTTPS only) / admin.portUnification (HTTP and HTTPS on one port): the
+    # AdminServer's certificate comes from the ssl.quorum.* stores, as JettyAdminServer reads
+    # them (QuorumX509Util); None when they are not set (the AdminServer then does not start).
+    admin_force_https: bool = False
+    admin_port_unification: bool = False
+    admin_tls: TlsSettings | None = None
     metrics_provider_class_name: str = DEFAULT_PROVIDER
     metrics_http_host: str = "0.0.0.0"
     metrics_http_port: int = 7000

@@ -1,24 +1,31 @@
 """The AdminServer (JettyAdminServer.java) as a small HTTP/1.1 server on asyncio streams:
 GET <commandURL> lists the commands as links, GET <commandURL>/<name>?k=v runs one and answers
 Jackson-styled JSON. Keys: admin.enableServer, admin.serverAddress, admin.serverPort,
-admin.idleTimeout, admin.commandURL.
+admin.idleTimeout, admin.commandURL; admin.forceHttps (TLS only) and admin.portUnification (a
+first byte 0x16 is TLS, anything else HTTP: UnifiedConnectionFactory) with the SSLContext the
+caller builds. HTTPS answers carry Jetty's SecureRequestCustomizer header (HSTS, one day).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
+import ssl
 from collections.abc import Callable, Mapping
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from pyzk.fourlw.commands import AdminServerError, admin_json, admin_response, command_links
 from pyzk.fourlw.info import ServerView
+from pyzk.server.unified import AcceptLoop, peek_head
 
 DEFAULT_PORT = 8080
 DEFAULT_ADDRESS = "0.0.0.0"
 DEFAULT_IDLE_TIMEOUT_MS = 30000
 DEFAULT_COMMAND_URL = "/commands"
 MAX_HEADER_BYTES = 16384
+TLS_HANDSHAKE_RECORD = 0x16
+HSTS = "max-age=86400; includeSubDomains"  # JettyAdminServer.DEFAULT_STS_MAX_AGE, subdomains
 _REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed",
             500: "Server Error"}
 
@@ -28,11 +35,14 @@ class AdminServer:
 
     def __init__(self, view: Callable[[], ServerView | None], host: str = DEFAULT_ADDRESS,
                  port: int = DEFAULT_PORT, command_url: str = DEFAULT_COMMAND_URL,
-                 idle_timeout_ms: int = DEFAULT_IDLE_TIMEOUT_MS) -> None:
+                 idle_timeout_ms: int = DEFAULT_IDLE_TIMEOUT_MS,
+                 tls: ssl.SSLContext | None = None, force_https: bool = False) -> None:
+        """tls: HTTPS with this context; only HTTPS when force_https, else both (unified)."""
         self.view, self.host, self.port = view, host, port
         self.command_url = "/" + command_url.strip("/")
         self.idle_timeout = idle_timeout_ms / 1000.0
-        self._server: asyncio.base_events.Server | None = None
+        self.tls, self.force_https = tls, force_https
+        self._server: asyncio.base_events.Server | AcceptLoop | None = None
 
     @classmethod
     def from_config(cls, cfg: Mapping[str, str],
@@ -46,9 +56,37 @@ class AdminServer:
                    int(cfg.get("admin.idleTimeout", str(DEFAULT_IDLE_TIMEOUT_MS))))
 
     async def start(self) -> None:
-        self._server = await asyncio.start_server(self._serve, self.host, self.port,
-                                                  limit=MAX_HEADER_BYTES)
+        if self.tls is not None and not self.force_https:
+            loop = AcceptLoop.bind(self.host, self.port, self._unified)
+            await loop.start_serving()
+            self._server = loop
+        else:
+            self._server = await asyncio.start_server(
+                self._serve, self.host, self.port, limit=MAX_HEADER_BYTES, ssl=self.tls,
+                ssl_handshake_timeout=self.idle_timeout if self.tls is not None else None)
         self.port = int(self._server.sockets[0].getsockname()[1])
+
+    async def _unified(self, sock: socket.socket) -> None:
+        """UnifiedConnectionFactory: one byte read ahead; 0x16 starts a TLS handshake."""
+        try:
+            head = await asyncio.wait_for(peek_head(sock, lambda h: len(h) >= 1),
+                                          self.idle_timeout)
+        except (OSError, TimeoutError):
+            sock.close()
+            return
+        tls = self.tls if head[:1] == bytes([TLS_HANDSHAKE_RECORD]) else None
+        loop = asyncio.get_running_loop()
+        reader = asyncio.StreamReader(limit=MAX_HEADER_BYTES)
+        protocol = asyncio.StreamReaderProtocol(reader)
+        try:
+            transport, _ = await loop.connect_accepted_socket(
+                lambda: protocol, sock, ssl=tls,
+                ssl_handshake_timeout=self.idle_timeout if tls is not None else None)
+        except (OSError, ssl.SSLError, TimeoutError):
+            sock.close()
+            return
+        writer = asyncio.StreamWriter(transport, protocol, reader, loop)  # type: ignore[arg-type]
+        await self._serve(reader, writer)
 
     async def stop(self) -> None:
         if self._server is not None:
@@ -79,6 +117,7 @@ class AdminServer:
         return 200, "application/json", admin_json(resp)
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        secure = writer.get_extra_info("ssl_object") is not None
         try:
             while True:
                 try:
@@ -90,7 +129,8 @@ class AdminServer:
                 try:
                     method, target, version = lines[0].split(" ", 2)
                 except ValueError:
-                    await self._write(writer, 400, "text/plain", "Bad Request\n", False, False)
+                    await self._write(writer, 400, "text/plain", "Bad Request\n", False, False,
+                                      secure)
                     return
                 headers = {}
                 for line in lines[1:]:
@@ -103,7 +143,7 @@ class AdminServer:
                 conn = headers.get("connection", "").lower()
                 keep = (conn != "close") if version == "HTTP/1.1" else (conn == "keep-alive")
                 status, ctype, body = self.handle(method, target)
-                await self._write(writer, status, ctype, body, keep, method == "HEAD")
+                await self._write(writer, status, ctype, body, keep, method == "HEAD", secure)
                 if not keep:
                     return
         except (ConnectionError, asyncio.IncompleteReadError):
@@ -115,9 +155,10 @@ class AdminServer:
 
     @staticmethod
     async def _write(writer: asyncio.StreamWriter, status: int, ctype: str, body: str,
-                     keep: bool, head_only: bool) -> None:
+                     keep: bool, head_only: bool, secure: bool = False) -> None:
         payload = body.encode("utf-8")
-        head = (f"HTTP/1.1 {status} {_REASONS.get(status, 'Error')}\r\n"
+        hsts = f"Strict-Transport-Security: {HSTS}\r\n" if secure else ""
+        head = (f"HTTP/1.1 {status} {_REASONS.get(status, 'Error')}\r\n{hsts}"
                 f"Content-Type: {ctype}\r\nContent-Length: {len(payload)}\r\n"
                 f"Connection: {'keep-alive' if keep else 'close'}\r\n\r\n")
         writer.write(head.encode("latin-1") + (b"" if head_only else payload))

@@ -34,8 +34,24 @@ class Stoppable:
 async def start_admin_server(cfg: Config, view: LiveView) -> Stoppable | None:
     if not cfg.admin_enable_server:
         return None
+    tls = None
+    if cfg.admin_force_https or cfg.admin_port_unification:
+        from .tls import TlsError, build_admin_context
+
+        try:
+            if cfg.admin_tls is None:
+                raise TlsError("ssl.quorum.keyStore.location is not set")
+            tls = build_admin_context(cfg.admin_tls)
+        except TlsError as e:
+            # AdminServerFactory: the JettyAdminServer constructor failed; the server runs on
+            # without an AdminServer.
+            log.error("Failed to load authentication certificates for admin server.",
+                      error=str(e))
+            log.warning("Unable to start JettyAdminServer")
+            return None
     admin = AdminServer(lambda: view, cfg.admin_server_address, cfg.admin_server_port,
-                        cfg.admin_command_url, cfg.admin_idle_timeout_ms)
+                        cfg.admin_command_url, cfg.admin_idle_timeout_ms, tls,
+                        cfg.admin_force_https)
     try:
         await admin.start()
     except OSError as e:

@@ -245,16 +245,7 @@ def build_context(tls: TlsSettings, server_side: bool = True) -> ssl.SSLContext:
             raise TlsError(f"none of ssl.ciphersuites is available: {','.join(suites)}") from None
     key_password = read_password(tls.key_store_password, tls.key_store_password_path)
     material = load_key_material(tls.key_store, key_password, tls.key_store_type)
-    # load_cert_chain reads files only: hand it a private temporary copy, removed at once.
-    with tempfile.TemporaryDirectory(prefix="pyzk-tls-") as tmp:
-        pem = Path(tmp) / "server.pem"
-        fd = os.open(pem, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(material.key_pem + material.chain_pem)
-        try:
-            ctx.load_cert_chain(str(pem))
-        except ssl.SSLError as e:
-            raise TlsError(f"key and certificate in {tls.key_store} do not fit: {e}") from None
+    _load_chain(ctx, material, tls.key_store)
     if tls.trust_store is not None:
         trust_password = read_password(tls.trust_store_password, tls.trust_store_password_path)
         cadata = load_trust_pem(tls.trust_store, trust_password, tls.trust_store_type)
@@ -266,6 +257,35 @@ def build_context(tls: TlsSettings, server_side: bool = True) -> ssl.SSLContext:
     ctx.verify_flags |= ssl.VERIFY_X509_PARTIAL_CHAIN
     ctx.verify_mode = _CLIENT_AUTH[tls.client_auth] if server_side else ssl.CERT_REQUIRED
     return ctx
+
+
+def build_admin_context(tls: Any) -> ssl.SSLContext:
+    """JettyAdminServer's SslContextFactory.Server: the ssl.quorum key and trust stores (both
+    must load), Jetty's defaults otherwise: TLS 1.2 and up, no client certificate asked for."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    material = load_key_material(tls.key_store, read_password(
+        tls.key_store_password, tls.key_store_password_path), tls.key_store_type)
+    if tls.trust_store is None:
+        raise TlsError("ssl.quorum.trustStore.location is not set")
+    load_trust_pem(tls.trust_store, read_password(
+        tls.trust_store_password, tls.trust_store_password_path), tls.trust_store_type)
+    _load_chain(ctx, material, tls.key_store)
+    ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
+def _load_chain(ctx: ssl.SSLContext, material: _Material, where: Path) -> None:
+    """load_cert_chain reads files only: hand it a private temporary copy, removed at once."""
+    with tempfile.TemporaryDirectory(prefix="pyzk-tls-") as tmp:
+        pem = Path(tmp) / "server.pem"
+        fd = os.open(pem, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(material.key_pem + material.chain_pem)
+        try:
+            ctx.load_cert_chain(str(pem))
+        except ssl.SSLError as e:
+            raise TlsError(f"key and certificate in {where} do not fit: {e}") from None
 
 
 class TlsClientConn(ClientConn):

@@ -117,3 +117,46 @@ def test_x509_acl_ids_must_parse_as_a_dn(ident: str, ok: bool) -> None:
 def test_sasl_acl_ids_are_kerberos_names() -> None:
     assert sasl_is_valid("jaasuser") and sasl_is_valid("zk/host@REALM")
     assert not sasl_is_valid("a@b@c")
+
+
+NETTY = "org.apache.zookeeper.server.NettyServerCnxnFactory"
+
+
+def test_client_port_unification_needs_the_netty_factory(tmp_path: Path) -> None:
+    # NIOServerCnxnFactory (Java's default) never reads zookeeper.client.portUnification.
+    c = cfg(tmp_path, **{"client.portUnification": "true"})
+    assert not c.client_port_unification and c.tls is None  # type: ignore[attr-defined]
+    assert any("client.portUnification is ignored" in w for w in c.warnings)  # type: ignore[attr-defined]
+    c = cfg(tmp_path, **{"client.portUnification": "true", "serverCnxnFactory": NETTY,
+                         "ssl.keyStore.location": "k.jks"})
+    assert c.client_port_unification and c.tls.key_store == tmp_path / "k.jks"  # type: ignore[attr-defined]
+    with pytest.raises(ConfigError, match="client.portUnification is set but ssl.keyStore"):
+        cfg(tmp_path, **{"client.portUnification": "true", "serverCnxnFactory": NETTY})
+
+
+def test_client_port_unification_from_jvm_flags(tmp_path: Path) -> None:
+    from pyzk.config import load_config
+
+    (tmp_path / "zoo.cfg").write_text("tickTime=2000\ndataDir=data\nclientPort=2181\n"
+                                      "ssl.keyStore.location=k.jks\n")
+    c = load_config(tmp_path / "zoo.cfg", env={"SERVER_JVMFLAGS": (
+        f"-Dzookeeper.serverCnxnFactory={NETTY} -Dzookeeper.client.portUnification=true")})
+    assert c.client_port_unification
+
+
+def test_admin_https_reads_the_quorum_stores(tmp_path: Path) -> None:
+    c = cfg(tmp_path, **{"admin.forceHttps": "true", "ssl.quorum.keyStore.location": "q.jks",
+                         "ssl.keyStore.location": "client.jks"})
+    assert c.admin_force_https and c.admin_tls.key_store == tmp_path / "q.jks"  # type: ignore[attr-defined]
+    # Without the stores Java's JettyAdminServer fails to construct and the server runs on.
+    c = cfg(tmp_path, **{"admin.portUnification": "true"})
+    assert c.admin_port_unification and c.admin_tls is None  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("key, why", [
+    ("ssl.crl", "CRL distribution points"), ("ssl.quorum.crl", "CRL distribution points"),
+    ("ssl.ocsp", "no OCSP client"), ("ssl.quorum.ocsp", "no OCSP client")])
+def test_revocation_checks_are_refused_naming_why(tmp_path: Path, key: str, why: str) -> None:
+    with pytest.raises(ConfigError, match=why):
+        cfg(tmp_path, **{key: "true"})
+    cfg(tmp_path, **{key: "false"})  # the default is accepted

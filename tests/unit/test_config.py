@@ -437,12 +437,14 @@ sessionRequireClientSASLAuth enforce.auth.enabled enforce.auth.schemes superUser
 allowSaslFailedClients sasl.serverconfig pyzk.jaas.loginConfig letAnySaslUserDoX
 DigestAuthenticationProvider.enabled DigestAuthenticationProvider.digestAlg
 SASLAuthenticationProvider.superPassword kerberos.removeHostFromPrincipal
-kerberos.removeRealmFromPrincipal""".split()
+kerberos.removeRealmFromPrincipal sslQuorumReloadCertFiles client.portUnification admin.forceHttps
+admin.portUnification""".split()
 
 
 def test_honoured_set_is_as_documented() -> None:
     assert [k for k in HONOURED if lookup(k).status is not Status.HONOURED] == []  # type: ignore[union-attr]
-    for refused in ("multiAddress.enabled", "sslQuorumReloadCertFiles"):
+    for refused in ("multiAddress.enabled", "ssl.crl", "ssl.ocsp", "ssl.quorum.crl",
+                    "ssl.quorum.ocsp"):
         assert lookup(refused).status is Status.REFUSED  # type: ignore[union-attr]
 
 
