@@ -132,7 +132,7 @@ async def serve(config: Config) -> None:
     except RecoveryError as e:
         raise StartupError(f"cannot recover the data directory: {e}") from None
     except TlsError as e:
-        what = "the quorum (ssl.quorum.*)" if e.where == "quorum" else "secureClientPort"
+        what = "the quorum (ssl.quorum.*)" if e.where == "quorum" else e.where
         raise StartupError(f"cannot set up TLS for {what}: {e}") from None
     except OSError as e:
         where = f" ({e.filename})" if e.filename else ""

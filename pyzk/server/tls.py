@@ -348,7 +348,13 @@ async def start_unified_client_listener(cfg: Config, plain: Callable[[], ClientC
     x509 id, exactly as on secureClientPort."""
     if cfg.tls is None:  # load_config sets tls whenever client_port_unification is
         raise TlsError("client.portUnification is set without ssl.* settings")
-    ctx = build_context(cfg.tls)
+    try:
+        ctx = build_context(cfg.tls)
+    except TlsError as e:
+        # Java builds the context per connection and closes every one, plaintext too
+        # ("Failed to initialize a channel"); pyzk will not start instead.
+        e.where = "client.portUnification"
+        raise
     backlog = cfg.client_port_listen_backlog if cfg.client_port_listen_backlog > 0 else 1024
 
     async def accept(sock: socket.socket) -> None:

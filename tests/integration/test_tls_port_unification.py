@@ -189,3 +189,36 @@ def handshake_ok_plain(srv: ServerProc) -> bool:
     from servers import handshake_ok
 
     return handshake_ok(srv.host, srv.port, timeout=5.0)
+
+
+@pytest.mark.slow
+def test_wrong_keystore_password_serves_no_client_on_either(tmp_path: Path,
+                                                            pki: dict[str, Any]) -> None:
+    """Java builds the SSL context per connection and closes every one, plaintext too
+    ("Failed to initialize a channel"); pyzk refuses to start, naming the key and the store."""
+    if not java_available():
+        pytest.skip("java or /usr/share/java/zookeeper.jar missing")
+    from servers import handshake_ok
+
+    cfg = unified_cfg(pki, **{"ssl.keyStore.password": "wrong"})
+    java = ServerProc("java", tmp_path / "java", host=HOST_JAVA, cfg=cfg)
+    pyzk = ServerProc("pyzk", tmp_path / "pyzk", host=HOST_PYZK, cfg=cfg)
+    try:
+        with pytest.raises(TimeoutError):
+            java.start(timeout=0)  # launched; readiness is what is being tested
+        deadline = time.monotonic() + 30
+        answered = False
+        while time.monotonic() < deadline and \
+                "Failed to initialize a channel" not in java.tail_log(2000):
+            answered |= handshake_ok(java.host, java.port)
+            time.sleep(0.2)
+        assert "Failed to initialize a channel" in java.tail_log(2000)
+        assert not answered and not handshake_ok(java.host, java.port)
+        assert java.proc is not None and java.proc.poll() is None  # running, serving nobody
+        with pytest.raises(RuntimeError, match="exited early"):
+            pyzk.start(timeout=15)
+        assert pyzk.proc is not None and pyzk.proc.returncode == 1
+        assert "cannot set up TLS for client.portUnification" in pyzk.tail_log()
+    finally:
+        java.stop()
+        pyzk.stop()
