@@ -57,7 +57,7 @@ class AdminServer:
 
     async def start(self) -> None:
         if self.tls is not None and not self.force_https:
-            loop = AcceptLoop.bind(self.host, self.port, self._unified)
+            loop = AcceptLoop.bind(self.host, self.port, self._unified, cancel_on_close=True)
             await loop.start_serving()
             self._server = loop
         else:

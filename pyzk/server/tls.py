@@ -375,7 +375,8 @@ async def start_unified_client_listener(cfg: Config, plain: Callable[[], ClientC
             log.error("Unsuccessful handshake with session 0x0", error=str(e))
             sock.close()
 
-    listener = AcceptLoop.bind(cfg.client_port_address or None, cfg.client_port, accept, backlog)
+    listener = AcceptLoop.bind(cfg.client_port_address or None, cfg.client_port, accept, backlog,
+                               cancel_on_close=True)  # only peeks and handshakes are cancelled
     if start_serving:
         await listener.start_serving()
     return listener

@@ -71,8 +71,12 @@ class AcceptLoop:
     """A listening socket whose accepted sockets go to `on_socket` (each in its own task), the
     part of an asyncio.Server a unified port needs: sockets, start_serving, close."""
 
-    def __init__(self, sock: socket.socket, on_socket: OnSocket) -> None:
+    def __init__(self, sock: socket.socket, on_socket: OnSocket,
+                 cancel_on_close: bool = False) -> None:
+        """cancel_on_close: close() also cancels on_socket calls still running (for callers
+        whose on_socket only sets a connection up, or serves it and may stop with the port)."""
         sock.setblocking(False)
+        self.cancel_on_close = cancel_on_close
         self.sock = sock
         self.sockets = [sock]
         self.on_socket = on_socket
@@ -81,11 +85,11 @@ class AcceptLoop:
         self.closed = False
 
     @classmethod
-    def bind(cls, host: str | None, port: int, on_socket: OnSocket,
-             backlog: int = 1024) -> AcceptLoop:
+    def bind(cls, host: str | None, port: int, on_socket: OnSocket, backlog: int = 1024,
+             cancel_on_close: bool = False) -> AcceptLoop:
         family = socket.AF_INET6 if host and ":" in host else socket.AF_INET
         sock = socket.create_server((host or "", port), family=family, backlog=backlog)
-        return cls(sock, on_socket)
+        return cls(sock, on_socket, cancel_on_close)
 
     async def start_serving(self) -> None:
         if self.task is None and not self.closed:
@@ -118,6 +122,9 @@ class AcceptLoop:
         self.closed = True
         if self.task is not None:
             self.task.cancel()
+        if self.cancel_on_close:
+            for t in list(self.conns):
+                t.cancel()
         self.sock.close()
 
     async def wait_closed(self) -> None:
