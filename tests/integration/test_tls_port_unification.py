@@ -119,8 +119,6 @@ def observe(srv: ServerProc, pki: dict[str, Any]) -> dict[str, object]:
         tls.start(timeout=15)
         tls.create("/unified", b"secret", acl=acl)
         seen["tls read"] = tls.get("/unified")[0]
-        seen["tls whoami"] = sorted((i.scheme, i.id) for i in tls.client_auth_info()) \
-            if hasattr(tls, "client_auth_info") else None
         plain.start(timeout=15)
         try:
             plain.get("/unified")
