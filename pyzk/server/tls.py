@@ -259,7 +259,7 @@ def build_context(tls: TlsSettings, server_side: bool = True) -> ssl.SSLContext:
     return ctx
 
 
-def build_admin_context(tls: Any) -> ssl.SSLContext:
+def build_admin_context(tls: TlsSettings) -> ssl.SSLContext:
     """JettyAdminServer's SslContextFactory.Server: the ssl.quorum key and trust stores (both
     must load), Jetty's defaults otherwise: TLS 1.2 and up, no client certificate asked for."""
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
