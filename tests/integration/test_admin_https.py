@@ -9,6 +9,7 @@ import socket
 import ssl
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -87,21 +88,28 @@ def pki(tmp_path: Path) -> tuple[Stores, Path]:
 
 
 @pytest.fixture
-def start_both(tmp_path: Path) -> Iterator[Callable[[dict[str, str]], dict[str, AdminProc]]]:
+def start_pairs(tmp_path: Path) -> Iterator[Callable[..., list[dict[str, AdminProc]]]]:
+    """start(*extras): for each settings dict a Java and a pyzk server, all started at once
+    (JVM start-up dominates; in parallel it is paid about once)."""
     if not java_available():
         pytest.skip("java or /usr/share/java/zookeeper.jar missing")
     started: list[AdminProc] = []
 
-    def start(extra: dict[str, str]) -> dict[str, AdminProc]:
-        pair = {}
-        for kind, host in HOSTS.items():
-            cfg = {"admin.enableServer": "true", "admin.serverAddress": host,
-                   "admin.serverPort": str(free_port(host)), **extra}
-            srv = AdminProc(kind, tmp_path / f"{kind}{len(started)}", host=host, cfg=cfg)
-            started.append(srv)
-            srv.start()
-            pair[kind] = srv
-        return pair
+    def start(*extras: dict[str, str]) -> list[dict[str, AdminProc]]:
+        pairs = []
+        for extra in extras:
+            pair = {}
+            for kind, host in HOSTS.items():
+                cfg = {"admin.enableServer": "true", "admin.serverAddress": host,
+                       "admin.serverPort": str(free_port(host)), **extra}
+                srv = AdminProc(kind, tmp_path / f"{kind}{len(started)}", host=host, cfg=cfg)
+                started.append(srv)
+                pair[kind] = srv
+            pairs.append(pair)
+        with ThreadPoolExecutor(len(started)) as pool:
+            for f in [pool.submit(srv.start) for pair in pairs for srv in pair.values()]:
+                f.result()
+        return pairs
 
     yield start
     for srv in started:
@@ -128,26 +136,28 @@ def wait_admin_listening(srv: AdminProc, limit_s: float = 20.0) -> bool:
 
 
 @pytest.mark.slow
-def test_admin_https_matches_java(start_both: Callable[[dict[str, str]], dict[str, AdminProc]],
+def test_admin_https_matches_java(start_pairs: Callable[..., list[dict[str, AdminProc]]],
                                   pki: tuple[Stores, Path]) -> None:
     stores, ca_pem = pki
     https = ssl.create_default_context(cafile=str(ca_pem))
     https.check_hostname = False
     seen: dict[str, dict[str, object]] = {k: {} for k in HOSTS}
-    for kind, srv in start_both(stores_cfg(stores, **{"admin.forceHttps": "true"})).items():
+    forced, unified, wrong = start_pairs(
+        stores_cfg(stores, **{"admin.forceHttps": "true"}),
+        stores_cfg(stores, **{"admin.portUnification": "true"}),
+        stores_cfg(stores, **{"admin.forceHttps": "true", "ssl.quorum.keyStore.password": "x"}))
+    for kind, srv in forced.items():
         assert wait_admin_listening(srv), srv.tail_log()
         seen[kind]["forceHttps: HTTPS"] = summary(request(srv, https))
         # No HTTP answer and a close, not a hang. Java's JSSE sends a fatal alert record first;
         # asyncio's TLS layer drops the connection without one.
         data, closed = request(srv, None)
         seen[kind]["forceHttps: HTTP"] = (data.startswith(b"HTTP"), closed)
-    for kind, srv in start_both(stores_cfg(
-            stores, **{"admin.portUnification": "true"})).items():
+    for kind, srv in unified.items():
         assert wait_admin_listening(srv), srv.tail_log()
         seen[kind]["unified: HTTPS"] = summary(request(srv, https))
         seen[kind]["unified: HTTP"] = summary(request(srv, None))
-    for kind, srv in start_both(stores_cfg(stores, **{
-            "admin.forceHttps": "true", "ssl.quorum.keyStore.password": "wrong"})).items():
+    for kind, srv in wrong.items():
         seen[kind]["wrong password: client port"] = handshake_ok(srv.host, srv.port)
         seen[kind]["wrong password: admin port listens"] = wait_admin_listening(srv, 3.0)
     java = seen["java"]
