@@ -11,16 +11,19 @@ from typing import Any
 
 
 class ChangeRecord:
-    """What prep needs of a node: stat bits, child count, ACL list, data (checkQuota's
-    lastData), or `deleted`."""
+    """What prep needs of a node: stat, data (also checkQuota's lastData), child count, ACL
+    list, or `deleted`; and, with digests on, the node's digest after this change and the
+    tree's (PrecalculatedDigest)."""
 
     __slots__ = ("zxid", "path", "deleted", "version", "cversion", "aversion",
-                 "ephemeral_owner", "child_count", "acl", "data")
+                 "ephemeral_owner", "child_count", "acl", "data", "czxid", "mzxid", "ctime",
+                 "mtime", "pzxid", "digest", "tree_digest")
 
     def __init__(self, zxid: int, path: str, deleted: bool, version: int = 0,
                  cversion: int = 0, aversion: int = 0, ephemeral_owner: int = 0,
                  child_count: int = 0, acl: list[Any] | None = None,
-                 data: bytes | None = None) -> None:
+                 data: bytes | None = None, czxid: int = 0, mzxid: int = 0, ctime: int = 0,
+                 mtime: int = 0, pzxid: int = 0) -> None:
         self.zxid = zxid
         self.path = path
         self.deleted = deleted  # Java: stat == null
@@ -31,11 +34,19 @@ class ChangeRecord:
         self.child_count = child_count
         self.acl = acl
         self.data = data
+        self.czxid = czxid
+        self.mzxid = mzxid
+        self.ctime = ctime
+        self.mtime = mtime
+        self.pzxid = pzxid
+        self.digest = 0  # the node's digest after this change (0: deleted)
+        self.tree_digest = 0  # the tree's digest once this change is applied
 
     def duplicate(self, zxid: int) -> ChangeRecord:
         return ChangeRecord(zxid, self.path, self.deleted, self.version, self.cversion,
                             self.aversion, self.ephemeral_owner, self.child_count, self.acl,
-                            self.data)
+                            self.data, self.czxid, self.mzxid, self.ctime, self.mtime,
+                            self.pzxid)
 
 
 class Outstanding:

@@ -22,6 +22,7 @@ class LocalPipeline:
         self.prep = Prep(self.tree, self.settings)
         self.zxid = self.tree.last_processed_zxid
         self.log: list[tuple[Any, Any]] = []  # (hdr, txn) in zxid order, for inspection
+        self.digests: dict[int, Any] = {}  # zxid -> the TxnDigest prep gave its txn
 
     def next_zxid(self) -> int:
         self.zxid += 1
@@ -31,10 +32,11 @@ class LocalPipeline:
         """Prep only (pipelined writes: several may be prepped before any is applied)."""
         hdr, txn = self.prep.prep(req, self.next_zxid(), now_ms)
         self.log.append((hdr, txn))
+        self.digests[hdr.zxid] = self.prep.txn_digest(hdr)
         return hdr, txn
 
     def apply(self, req: Request, hdr: Any, txn: Any) -> tuple[int, bytes, list[Event]]:
-        rc = self.tree.process_txn(hdr, txn)
+        rc = self.tree.process_txn(hdr, txn, self.digests.pop(hdr.zxid, None))
         self.prep.committed(hdr.zxid)
         err, body = write_reply(self.tree, req, hdr, rc)
         return err, body, rc.events

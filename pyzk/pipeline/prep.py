@@ -41,6 +41,7 @@ from ..protocol.opcodes import (
 )
 from ..tree.acl import check_acl, fixup_acl
 from ..tree.datatree import CONFIG_NODE, SPECIAL_PATHS, DataTree
+from ..tree.digest import DIGEST_VERSION, node_digest, to_long
 from ..tree.paths import is_valid_path
 from ..tree.quota import check_quota
 from ..tree.znode import Znode
@@ -146,8 +147,40 @@ class Prep:
             return ChangeRecord(zxid, path, False, rec.version, rec.cversion, rec.aversion,
                                 rec.ephemeral_owner, len(ch) if ch else 0,
                                 acl if acl is not None else self.tree.acl_cache.get(rec.acl),
-                                rec.data)
+                                rec.data, rec.czxid, rec.mzxid, rec.ctime, rec.mtime,
+                                rec.pzxid)
         return rec.duplicate(zxid)
+
+    # -- digests (precalculateDigest: the tree digest each prepped txn will leave) ------------
+
+    def _current_digest(self) -> int:
+        """getCurrentTreeDigest: the newest change record's, else the applied tree's."""
+        q = self.outstanding.queue
+        return q[-1].tree_digest if q else self.tree.digest_sum
+
+    def _add_changed(self, c: ChangeRecord, prev: int) -> None:
+        """addChangeRecord after an UPDATE/ADD of c (prev: the node's digest before, 0 for a
+        new node): c carries its new node digest and the tree digest after it."""
+        if self.tree.digest_enabled:
+            d = c.digest = node_digest(c.path, c.data, c.czxid, c.mzxid, c.pzxid, c.ctime,
+                                       c.mtime, c.version, c.cversion, c.aversion,
+                                       c.ephemeral_owner)
+            c.tree_digest = self._current_digest() - prev + d
+        self.outstanding.add(c)
+
+    def _add_removed(self, path: str, zxid: int, prev: int) -> None:
+        """addChangeRecord of a REMOVE (prev: the removed node's digest)."""
+        c = ChangeRecord(zxid, path, True)
+        if self.tree.digest_enabled:
+            c.tree_digest = self._current_digest() - prev
+        self.outstanding.add(c)
+
+    def txn_digest(self, hdr: Any) -> Any:
+        """The TxnDigest of the txn just prepped (Request.txnDigest): the tree digest once
+        it is applied; none for an error txn, whose preparation failed before setTxnDigest."""
+        if not self.tree.digest_enabled or hdr.type == OP_ERROR:
+            return None
+        return r.TxnDigest(DIGEST_VERSION, to_long(self._current_digest()))
 
     @staticmethod
     def _child_count(rec: ChangeRecord | Znode) -> int:
@@ -245,7 +278,22 @@ class Prep:
                 es.add(c.path)
         paths = sorted(es)
         for p in paths:
-            self.outstanding.add(ChangeRecord(zxid, p, True))
+            if self.tree.digest_enabled:
+                # With digests on Java also records each parent's pzxid change (and not its
+                # child count) so that the digest accounts for it.
+                parent_path = p[:p.rfind("/")]
+                try:
+                    parent = self._get(parent_path)
+                    node = self._get(p)
+                except KeeperError:
+                    self.outstanding.add(ChangeRecord(zxid, p, True))
+                    continue
+                pr = self._dup(parent, parent_path, zxid)
+                pr.pzxid = zxid
+                self._add_changed(pr, parent.digest)
+                self._add_removed(p, zxid, node.digest)
+            else:
+                self.outstanding.add(ChangeRecord(zxid, p, True))
         hdr = _tnew(_Hdr, (session_id, xid, zxid, now_ms, Op.CLOSE_SESSION))
         return hdr, (r.CloseSessionTxn(paths) if self.settings.close_session_txn else None)
 
@@ -304,7 +352,6 @@ class Prep:
         if op in _CREATE_OPS:
             assert req is not None
             return self._create(op, zxid, time, req, rec)
-        add = self.outstanding.add
         if op == OP_DELETE or op == OP_DELETE_CONTAINER:
             path = rec.path
             if path is None:
@@ -332,8 +379,9 @@ class Prep:
             txn = r.DeleteTxn(path)
             pr = self._dup(parent, parent_path, zxid)
             pr.child_count -= 1
-            add(pr)
-            add(ChangeRecord(zxid, path, True))
+            pr.pzxid = zxid
+            self._add_changed(pr, parent.digest)
+            self._add_removed(path, zxid, node.digest)
             return txn
         assert req is not None
         if op == OP_SET_DATA:
@@ -349,8 +397,10 @@ class Prep:
             new_version = _i32(node.version + 1)
             nr = self._dup(node, path, zxid, acl)
             nr.version = new_version
+            nr.mtime = time
+            nr.mzxid = zxid
             nr.data = rec.data
-            add(nr)
+            self._add_changed(nr, node.digest)
             return r.SetDataTxn(path, rec.data, new_version)
         if op == OP_SET_ACL:
             path = rec.path
@@ -365,7 +415,7 @@ class Prep:
             nr = self._dup(node, path, zxid)
             nr.aversion = new_version
             nr.acl = acl
-            add(nr)
+            self._add_changed(nr, node.digest)
             return r.SetACLTxn(path, acl, new_version)
         if op == OP_CHECK:
             path = rec.path
@@ -377,10 +427,10 @@ class Prep:
                 raise KeeperError(_ERR_BADVERSION, path)
             return r.CheckVersionTxn(path, _i32(node.version + 1))
         if op == OP_RECONFIG:
-            return self._reconfig(zxid, req, rec)
+            return self._reconfig(zxid, time, req, rec)
         raise KeeperError(_ERR_UNIMPLEMENTED)  # not a txn-building op
 
-    def _reconfig(self, zxid: int, req: Request, rec: Any) -> Any:
+    def _reconfig(self, zxid: int, time: int, req: Request, rec: Any) -> Any:
         """The reconfig branch (PrepRequestProcessor, release-3.8.4): disabled, then (leader
         only) the membership checks of pyzk.zab.reconfig.prepare, then WRITE on
         /zookeeper/config; the txn is a SetDataTxn of the new config text, version -1."""
@@ -399,7 +449,11 @@ class Prep:
         data = qv.config_bytes()
         nr = self._dup(node, CONFIG_NODE, zxid)
         nr.version = -1
-        self.outstanding.add(nr)
+        nr.mtime = time
+        nr.mzxid = zxid
+        nr.data = data
+        # a NOOP for the digest: /zookeeper/config is outside it (digest 0 before and after)
+        self._add_changed(nr, node.digest)
         return r.SetDataTxn(CONFIG_NODE, data, -1)
 
     def _create(self, op: int, zxid: int, time: int, req: Request, rec: Any) -> Any:
@@ -473,7 +527,9 @@ class Prep:
         pr = self._dup(parent, parent_path, zxid, parent_acl)
         pr.child_count += 1
         pr.cversion = new_cversion
-        add = self.outstanding.add
-        add(pr)
-        add(ChangeRecord(zxid, path, False, 0, 0, 0, owner, 0, acl, rec.data))
+        pr.pzxid = zxid
+        self._add_changed(pr, parent.digest)
+        # DataTree.createStat: czxid = mzxid = pzxid = zxid, ctime = mtime = time
+        self._add_changed(ChangeRecord(zxid, path, False, 0, 0, 0, owner, 0, acl, rec.data,
+                                       zxid, zxid, time, time, zxid), 0)
         return txn

@@ -100,6 +100,10 @@ def recover(dd: DataDir, make_tree: Callable[[], Any] = _default_tree,
         last, n, torn = replay(dd.log_dir, tree, sessions, snap_zxid, contiguous_start=fell_back)
     except LogFormatError as e:
         raise CorruptLogError(e.name, e.offset, e.reason) from None
+    pending = getattr(getattr(tree, "digests", None), "from_snapshot", None)
+    if pending is not None:
+        log.warning("Highest txn zxid 0x%x is not covering the snapshot digest zxid 0x%x, "
+                    "which might lead to inconsistent state", last, pending.zxid)
     return Recovered(tree, sessions, last, snap_zxid, snap_path, n, torn, False)
 
 
@@ -134,7 +138,7 @@ def replay(log_dir: Path, tree: Any, sessions: dict[int, int], after_zxid: int,
             if z >> 32 == prev >> 32 and z != prev + 1:
                 log.warning("%s: offset %d: zxid %#x follows %#x: no txns logged for "
                             "%#x..%#x; replay continues", path, off, z, prev, prev + 1, z - 1)
-            apply_logged(tree, sessions, hdr, entry.txn)
+            apply_logged(tree, sessions, hdr, entry.txn, entry.digest)
             if on_txn is not None:
                 on_txn(entry)
             prev = z
@@ -146,7 +150,8 @@ def replay(log_dir: Path, tree: Any, sessions: dict[int, int], after_zxid: int,
     return prev, count, torn
 
 
-def apply_logged(tree: Any, sessions: dict[int, int], hdr: Any, txn: Any) -> Any:
+def apply_logged(tree: Any, sessions: dict[int, int], hdr: Any, txn: Any,
+                 digest: Any = None) -> Any:
     """FileTxnSnapLog.processTransaction: session bookkeeping, then DataTree.processTxn.
 
     A failed txn (rc.err) is not an error here: the log also records txns that failed
@@ -156,4 +161,4 @@ def apply_logged(tree: Any, sessions: dict[int, int], hdr: Any, txn: Any) -> Any
         sessions[hdr.clientId] = txn.timeOut
     elif hdr.type == Op.CLOSE_SESSION:
         sessions.pop(hdr.clientId, None)
-    return tree.process_txn(hdr, txn)
+    return tree.process_txn(hdr, txn, digest)  # + compareDigest, as fastForwardFromEdits

@@ -29,11 +29,11 @@ from pyzk.protocol.jute import (
     write_string,
 )
 from pyzk.storage import snapstream
+from pyzk.tree.digest import DIGEST_VERSION, ZxidDigest
 
 SNAP_MAGIC = 0x5A4B534E  # "ZKSN" (FileSnap.SNAP_MAGIC)
 VERSION = 2
 SNAP_DBID = -1
-DIGEST_VERSION = 2  # DigestCalculator.DIGEST_VERSION in 3.6-3.9
 
 SNAP_FILE_HEADER = cs.Struct("magic" / cs.Const(b"ZKSN"), "version" / cs.Int32sb,
                              "dbid" / cs.Int64sb)
@@ -56,12 +56,6 @@ class SnapNode(NamedTuple):
     data: bytes | None
     acl: int
     stat: Any  # records.StatPersisted
-
-
-class ZxidDigest(NamedTuple):
-    zxid: int
-    version: int
-    digest: int
 
 
 class Snapshot(NamedTuple):
@@ -319,7 +313,7 @@ def load_snapshot_into(buf: bytes, tree: Any, zxid: int, name: str = "snapshot"
             add_path(path or "/")
             add_node(Znode(data, *unpack_node(buf, off)))
             off += size
-        _decode_trailer(buf, off, name)
+        digest, _ = _decode_trailer(buf, off, name)
         nodes.update(zip(paths, made, strict=True))
         last_parent_path = None
         parent = None
@@ -354,6 +348,7 @@ def load_snapshot_into(buf: bytes, tree: Any, zxid: int, name: str = "snapshot"
     tree.setup_quota()
     tree.acl_cache.purge_unused()
     tree.last_processed_zxid = zxid
+    tree.snapshot_loaded(zip(paths, made, strict=True), digest, zxid)
     return sessions
 
 

@@ -6,7 +6,7 @@ DataNode.copyStat shows them) and fires watches as those methods do. Pure: no I/
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 from ..protocol import records as r
@@ -22,6 +22,7 @@ from ..protocol.codes import (
 from ..protocol.opcodes import OP_CREATE
 from .acl import has_perm
 from .acl_cache import OPEN_UNSAFE_ACL_ID, READ_ACL_UNSAFE, AclCache
+from .digest import DIGEST_VERSION, DigestHistory, ZxidDigest, node_digest, to_long
 from .quota import LIMIT_NODE, QUOTA_ROOT, QuotaTracker
 from .txnapply import TxnResult, apply_txn
 from .watches import WatchManager
@@ -54,7 +55,7 @@ def _i32(v: int) -> int:
 class DataTree:
     def __init__(self, extended_types: bool = False, skip_acl: bool = False,
                  watcher_auth: Callable[[Any], Sequence[Any]] | None = None,
-                 emulate_353: bool = False) -> None:
+                 emulate_353: bool = False, digest_enabled: bool = True) -> None:
         # extended_types = zookeeper.extendedTypesEnabled (EphemeralType.get reads TTL owners)
         self.extended_types = extended_types
         # zookeeper.emulate353TTLNodes: with extended types, also read 3.5.3's TTL owners
@@ -72,6 +73,11 @@ class DataTree:
         self.last_processed_zxid = 0
         self.watches = WatchManager()
         self.data_size = 0  # nodeDataSize: sum of len(path) + len(data)
+        # digest.enabled: the tree digest (AdHash, an unbounded sum: see tree_digest) and
+        # its per-zxid history. Disabled, the sum stays 0 as Java's does.
+        self.digest_enabled = digest_enabled
+        self.digest_sum = 0
+        self.digests = DigestHistory()
         # DataTree(): root, /zookeeper, /zookeeper/quota with zeroed stats and OPEN_ACL_UNSAFE,
         # then addConfigNode: /zookeeper/config with READ_ACL_UNSAFE set via setACL(.., -1).
         self.nodes["/"] = Znode(b"", OPEN_UNSAFE_ACL_ID, children={"zookeeper"})
@@ -83,6 +89,8 @@ class DataTree:
         self.data_size = self.approximate_data_size()
         # Quota'd paths and their stats nodes (DataTree.pTrie, updateQuotaStat).
         self.quota = QuotaTracker(self.nodes)
+        for p, n in self.nodes.items():
+            self._add_digest(p, n)
 
     # -- ephemeral owner classification (EphemeralType.get) ------------------------------------
 
@@ -131,6 +139,49 @@ class DataTree:
         self.data_size += len(data) - len(n.data or b"")
         n.data = data
         n.snap = None  # after the change: see Znode.snap
+        self._changed(CONFIG_NODE, n)  # (the /zookeeper/ subtree's digest is 0)
+
+    # -- the tree digest (NodeHashMapImpl: addDigest/removeDigest, preChange/postChange) --------
+
+    def tree_digest(self) -> int:
+        """getTreeDigest: the sum of the node digests as Java's long."""
+        return to_long(self.digest_sum)
+
+    def _add_digest(self, path: str, n: Znode) -> None:
+        if self.digest_enabled:
+            d = n.digest = node_digest(path, n.data, n.czxid, n.mzxid, n.pzxid, n.ctime,
+                                       n.mtime, n.version, n.cversion, n.aversion,
+                                       n.ephemeral_owner)
+            self.digest_sum += d
+
+    def _changed(self, path: str, n: Znode) -> None:
+        """After a change to n's data or stat: its old digest out, the new one in."""
+        if self.digest_enabled:
+            self.digest_sum -= n.digest
+            self._add_digest(path, n)
+
+    def snapshot_loaded(self, nodes: Iterable[tuple[str, Znode]], zd: ZxidDigest | None,
+                        zxid: int) -> None:
+        """After a snapshot's nodes are in (loaded without add_node): their digests, then
+        FileSnap.deserialize's digest steps: keep the file's ZxidDigest and, when it is for
+        the file's own zxid, compare at once (compareSnapshotDigests)."""
+        if not self.digest_enabled:
+            return  # Java does not even read the trailer's digest
+        add = self._add_digest
+        for p, n in nodes:
+            add(p, n)
+        h = self.digests
+        h.snapshot_loaded(zd, zxid)
+        if h.from_snapshot is not None:
+            h.compare_snapshot(zxid, to_long(self.digest_sum))
+
+    def recompute_digest(self) -> int:
+        """Every node's digest from scratch (a check of the incremental sum)."""
+        total = 0
+        for p, n in self.nodes.items():
+            total += node_digest(p, n.data, n.czxid, n.mzxid, n.pzxid, n.ctime, n.mtime,
+                                 n.version, n.cversion, n.aversion, n.ephemeral_owner)
+        return to_long(total)
 
     # -- watch delivery -------------------------------------------------------------------
 
@@ -173,9 +224,11 @@ class DataTree:
             parent.cversion = parent_cversion
             parent.pzxid = zxid
             parent.snap = None
+            self._changed(parent_name, parent)
         child = Znode(data, acl_id, zxid, zxid, time, time, 0, 0, 0, owner, zxid)
         children.add(child_name)
         self.nodes[path] = child
+        self._add_digest(path, child)
         self.data_size += len(path) + (len(data) if data else 0)
         if owner:
             kind = self.owner_type(owner)
@@ -212,9 +265,12 @@ class DataTree:
         if zxid > parent.pzxid:
             parent.pzxid = zxid
             parent.snap = None
+            self._changed(parent_name, parent)
         node = self.nodes.pop(path, None)
         if node is None:
             raise KeeperError(_ERR_NONODE)
+        if self.digest_enabled:
+            self.digest_sum -= node.digest
         self.acl_cache.remove_usage(node.acl)
         self.data_size -= len(path) + (len(node.data) if node.data else 0)
         owner = node.ephemeral_owner
@@ -250,6 +306,7 @@ class DataTree:
         n.mzxid = zxid
         n.version = version
         n.snap = None
+        self._changed(path, n)
         self.data_size += (len(data) if data else 0) - (len(old) if old else 0)
         if self.quota.trie.paths:
             self.quota.data_changed(path, old, data)
@@ -265,6 +322,7 @@ class DataTree:
         n.aversion = version
         n.acl = self.acl_cache.convert(acl)
         n.snap = None
+        self._changed(path, n)
         return n
 
     def set_cversion_pzxid(self, path: str, new_cversion: int, zxid: int) -> None:
@@ -279,6 +337,7 @@ class DataTree:
             n.cversion = new_cversion
             n.pzxid = zxid
             n.snap = None
+            self._changed(path or "/", n)
 
     def kill_session(self, session: int, zxid: int, paths_in_txn: list[str] | None,
                      events: list[Event]) -> None:
@@ -300,8 +359,9 @@ class DataTree:
 
     # -- txn application ------------------------------------------------------------------
 
-    def process_txn(self, hdr: Any, txn: Any) -> TxnResult:
-        """DataTree.processTxn: apply one logged txn; sets last_processed_zxid."""
+    def process_txn(self, hdr: Any, txn: Any, digest: Any = None) -> TxnResult:
+        """DataTree.processTxn: apply one logged txn; sets last_processed_zxid, records the
+        tree digest after it and compares it with the txn's TxnDigest, if it carries one."""
         rc = apply_txn(self, hdr, txn)
         if hdr.type == OP_CREATE and rc.err == _ERR_NODEEXISTS and rc.path is not None:
             # restore-time replay of a create over an existing node still bumps the parent
@@ -312,7 +372,16 @@ class DataTree:
                 rc.err = e.code
         if hdr.zxid > self.last_processed_zxid:
             self.last_processed_zxid = hdr.zxid
+        actual = to_long(self.digest_sum)
+        self.digests.applied(hdr.zxid, actual)
+        if digest is not None and self.digest_enabled:
+            self.digests.compare(hdr.zxid, lambda: f"{hdr}, {txn}", digest.version,
+                                 digest.treeDigest, actual)
         return rc
+
+    def txn_digest(self) -> Any:
+        """The TxnDigest a txn applied now would carry: the tree digest after it."""
+        return r.TxnDigest(DIGEST_VERSION, to_long(self.digest_sum))
 
     # -- queries --------------------------------------------------------------------------
 
@@ -375,6 +444,7 @@ class DataTree:
         self.nodes[path] = n
         self.acl_cache.add_usage(n.acl)
         self.data_size += len(path) + (len(n.data) if n.data else 0)
+        self._add_digest(path, n)
         if path == "/":
             return
         slash = path.rfind("/")
@@ -410,6 +480,7 @@ class DataTree:
         self.containers.clear()
         self.ttls.clear()
         self.data_size = 0
+        self.digest_sum = 0
 
     def expiry_candidates(self, now_ms: int, max_never_used_ms: int = 0) -> list[str]:
         """ContainerManager.getCandidates: empty used containers and expired childless TTLs."""

@@ -3,7 +3,8 @@
 Slots only, so a znode costs no more than Java's DataNode + StatPersisted; `acl` is the
 ReferenceCountedACLCache id and `children` stays None until the first child (DataNode.java).
 `snap` caches the node's snapshot record (pyzk.storage.snapshot.node_record); whoever changes a
-persisted field sets it to None afterwards.
+persisted field sets it to None afterwards. `digest` is the node's share of the tree digest
+(DataNode.digest, pyzk.tree.digest), kept up to date by DataTree while the node is in a tree.
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ from __future__ import annotations
 
 class Znode:
     __slots__ = ("data", "acl", "czxid", "mzxid", "ctime", "mtime", "version",
-                 "cversion", "aversion", "ephemeral_owner", "pzxid", "children", "snap")
+                 "cversion", "aversion", "ephemeral_owner", "pzxid", "children", "snap",
+                 "digest")
 
     def __init__(self, data: bytes | None, acl: int, czxid: int = 0, mzxid: int = 0,
                  ctime: int = 0, mtime: int = 0, version: int = 0, cversion: int = 0,
@@ -32,6 +34,7 @@ class Znode:
         self.pzxid = pzxid
         self.children = children
         self.snap: bytearray | None = None
+        self.digest = 0
 
     def __repr__(self) -> str:
         return (f"Znode(czxid={self.czxid:#x}, mzxid={self.mzxid:#x}, version={self.version}, "
