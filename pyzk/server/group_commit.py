@@ -33,8 +33,9 @@ log = structlog.get_logger("pyzk.replication")
 
 # (hdr, txn, digest, body): body is the serialized txn (the PROPOSAL data) or None to encode.
 LogEntry = tuple[r.TxnHeaderRecord, r.TxnRecord, r.TxnDigestRecord, "bytes | None"]
-# A standalone server's txn and who waits for it.
-ClientTxn = tuple[r.TxnHeaderRecord, r.TxnRecord, Origin]
+# A standalone server's txn, its TxnDigest (None: an error txn or digests off) and who waits
+# for it.
+ClientTxn = tuple[r.TxnHeaderRecord, r.TxnRecord, "r.TxnDigestRecord | None", Origin]
 
 
 class _Job:

@@ -184,7 +184,7 @@ class LeaderHost:
                             self._loop.call_soon(self._flush)
                 case L.ApplyCommitted():
                     origin = self.origins.pop(a.zxid, NO_ORIGIN)
-                    self.server.apply_committed(a.hdr, a.txn, origin)
+                    self.server.apply_committed(a.hdr, a.txn, origin, a.digest)
                     self.peer.db.committed(a.zxid,
                                            committed_data(a.hdr, a.txn, a.digest, a.data))
                     applied = True
@@ -301,7 +301,8 @@ class LeaderHost:
                      " anymore, setting allowedToCommit=false", designated=a.designated)
 
     # -- the write path (ZkServer.writes) ------------------------------------------------------
-    def submit(self, hdr: r.TxnHeaderRecord, txn: r.TxnRecord, origin: Origin) -> None:
+    def submit(self, hdr: r.TxnHeaderRecord, txn: r.TxnRecord, origin: Origin,
+               digest: r.TxnDigestRecord | None = None) -> None:
         if self.core.phase is not L.LeaderPhase.BROADCAST:
             return  # stepping down: the connections are about to close
         if origin.conn is not None or origin.on_applied is not None:
@@ -315,7 +316,7 @@ class LeaderHost:
             self.core.config_bytes = peer.last_seen.config_bytes()
             plan = (qv.voter_set(),
                     reconfig.stays_leader(qv, peer.my_id, (peer.me.host, peer.me.quorum_port)))
-        self.execute(self.core.propose(hdr, txn, None, self.now_ms(), plan))
+        self.execute(self.core.propose(hdr, txn, digest, self.now_ms(), plan))
         p = self.core.outstanding.get(hdr.zxid)
         if p is not None:
             self.record_proposal_size(len(p.data))

@@ -176,7 +176,7 @@ class LearnerHost:
                 case N.Apply():
                     e = a.entry
                     origin = self.origins.pop((e.hdr.clientId, e.hdr.cxid), NO_ORIGIN)
-                    self.server.apply_committed(e.hdr, e.txn, origin)
+                    self.server.apply_committed(e.hdr, e.txn, origin, e.digest)
                     self.peer.db.committed(e.zxid,
                                            committed_data(e.hdr, e.txn, e.digest, e.data))
                     applied = True
@@ -297,7 +297,8 @@ class LearnerHost:
                  epoch=epoch, zxid=hex(self.server.tree.last_processed_zxid))
 
     # -- the write path (ZkServer.writes) ------------------------------------------------------
-    def submit(self, hdr: r.TxnHeaderRecord, txn: r.TxnRecord, origin: Origin) -> None:
+    def submit(self, hdr: r.TxnHeaderRecord, txn: r.TxnRecord, origin: Origin,
+               digest: r.TxnDigestRecord | None = None) -> None:
         raise AssertionError("learners forward writes")
 
     def forward(self, conn: ClientConn, pending: Pending, op: int, body: bytes) -> None:

@@ -95,7 +95,8 @@ class TxnSnapLog:
         t0 = time.monotonic()
         rec = recover(self.datadir, lambda: DataTree(extended_types=cfg.extended_types,
                                                      skip_acl=cfg.skip_acl,
-                                                     emulate_353=cfg.emulate_353_ttl_nodes),
+                                                     emulate_353=cfg.emulate_353_ttl_nodes,
+                                                     digest_enabled=cfg.digest_enabled),
                       trust_empty_snapshot=cfg.snapshot_trust_empty)
         for note in rec.torn:
             log.warning("truncated a torn txn log entry", detail=note)
@@ -122,8 +123,9 @@ class TxnSnapLog:
     def append(self, hdr: r.TxnHeaderRecord, txn: r.TxnRecord) -> None:
         self.writer.append(hdr, txn)
 
-    def append_batch(self, txns: list[tuple[r.TxnHeaderRecord, r.TxnRecord, Origin]]) -> None:
-        """append() of each (hdr, txn, _) in order."""
+    def append_batch(self, txns: list[tuple[r.TxnHeaderRecord, r.TxnRecord,
+                                            r.TxnDigestRecord | None, Origin]]) -> None:
+        """append() of each (hdr, txn, digest, _) in order."""
         self.writer.append_batch(txns)
 
     def flush(self, fsync: bool) -> int:

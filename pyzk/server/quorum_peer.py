@@ -102,7 +102,8 @@ class QuorumPeer:
     def new_tree(self) -> DataTree:
         cfg = self.config
         tree = DataTree(extended_types=cfg.extended_types, skip_acl=cfg.skip_acl,
-                        emulate_353=cfg.emulate_353_ttl_nodes)
+                        emulate_353=cfg.emulate_353_ttl_nodes,
+                        digest_enabled=cfg.digest_enabled)
         tree.set_config_data(self.quorum.config_bytes())
         return tree
 

@@ -253,7 +253,8 @@ class LiveView:
 
     @property
     def digests(self) -> Sequence[tuple[int, int]]:
-        return ()
+        """DataTree.getDigestLog: (zxid, digest) every 128 zxids, oldest first."""
+        return [(zd.zxid, zd.digest) for zd in self.server.tree.digests.log]
 
     @property
     def last_snapshot(self) -> tuple[int, int] | None:

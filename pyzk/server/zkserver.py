@@ -101,7 +101,8 @@ class WritePath(Protocol):
     forwards: bool
     forwards_sync: bool  # syncs go to `forward` too (a learner; a leader confirming reads)
 
-    def submit(self, hdr: r.TxnHeaderRecord, txn: r.TxnRecord, origin: Origin) -> None: ...
+    def submit(self, hdr: r.TxnHeaderRecord, txn: r.TxnRecord, origin: Origin,
+               digest: r.TxnDigestRecord | None = None) -> None: ...
     def forward(self, conn: ClientConn, pending: Pending, op: int, body: bytes) -> None: ...
     def create_session(self, conn: ClientConn, session_id: int, timeout: int,
                        origin: Origin) -> None: ...
@@ -168,6 +169,11 @@ class ZkServer:
         self.eager_acl: bool = config.enable_eager_acl_check
         self.owner: dict[int, ClientConn] = {}
         self.stats = ServerStats()
+        # digest_mismatches_count (DataTree.reportDigestMismatch): each one from now on, and
+        # those found while the tree was loaded once the server starts (a quorum peer swaps
+        # in its own metrics before that).
+        tree.digests.on_mismatch = self._digest_mismatch
+        tree.digests.now_ms = self.clock.mono_ms
         # ZooKeeperServer.updateQuotaExceededMetrics; self.stats is replaced by quorum peers.
         self.prep.on_quota_exceeded = lambda ns: self.stats.metrics.counter_sets[
             "quota_exceeded_error_per_namespace"].add(ns)
@@ -197,7 +203,12 @@ class ZkServer:
         return self.clock.mono_ms()
 
     # -- lifecycle ------------------------------------------------------------------------
+    def _digest_mismatch(self, _zxid: int) -> None:
+        self.stats.metrics.counter("digest_mismatches_count").add(1)
+
     def start(self) -> None:
+        self.stats.metrics.counter("digest_mismatches_count").add(
+            self.tree.digests.take_unreported())
         self._tasks = [] if self.writes is not None else [self.commits.start("pyzk-commit")]
         if self.local is not None:
             self._tasks.append(asyncio.create_task(background.expire_local_sessions(self),
@@ -667,16 +678,18 @@ class ZkServer:
         return self.last_zxid
 
     def enqueue_txn(self, txn: tuple[r.TxnHeaderRecord, r.TxnRecord], origin: Origin) -> None:
+        # Right after prep: the TxnDigest it precalculated for this txn (None for errors).
+        digest = self.prep.txn_digest(txn[0])
         if self.writes is not None:
-            self.writes.submit(txn[0], txn[1], origin)
+            self.writes.submit(txn[0], txn[1], origin, digest)
             return
-        self.commits.add((txn[0], txn[1], origin), self._durable)
+        self.commits.add((txn[0], txn[1], digest, origin), self._durable)
 
     def _durable(self, txns: list[ClientTxn]) -> None:
         """A standalone batch is in the log: apply it, then maybe snapshot."""
         apply = self.apply_committed
-        for hdr, txn, origin in txns:
-            apply(hdr, txn, origin)
+        for hdr, txn, digest, origin in txns:
+            apply(hdr, txn, origin, digest)
         # After this batch's replies are written: taking a snapshot copies the node table.
         asyncio.get_running_loop().call_soon(self.sink.maybe_snapshot, self.tree,
                                              self.sessions.timeouts)
@@ -686,13 +699,14 @@ class ZkServer:
         if seconds * 1000 > self.fsync_warn_ms:
             log.warning("fsync of the txn log took too long", ms=int(seconds * 1000), txns=txns)
 
-    def _apply(self, hdr: r.TxnHeaderRecord, txn: r.TxnRecord, origin: Origin) -> None:
+    def _apply(self, hdr: r.TxnHeaderRecord, txn: r.TxnRecord, origin: Origin,
+               digest: r.TxnDigestRecord | None) -> None:
         t = hdr.type
         if t == OP_CREATE_SESSION and hdr.clientId not in self.sessions.sessions:
             # A session created through another quorum member (the global session table).
             self.sessions.add(hdr.clientId, txn.timeOut, self.clock.mono_ms())
         tree = self.tree
-        result = tree.process_txn(hdr, txn)
+        result = tree.process_txn(hdr, txn, digest)
         # write_per_namespace, watch fan-out, propagation latency (ops helper)
         self.stats.record_write(hdr, result, tree)
         self.prep.outstanding.committed(hdr.zxid)  # prep.committed, inline
@@ -742,13 +756,16 @@ class ZkServer:
         pending.reply = self._reply_bytes(req.xid, err, body)
         conn.queue.drain(self._run_read, conn.emit_pending)
 
-    def apply_committed(self, hdr: r.TxnHeaderRecord, txn: r.TxnRecord, origin: Origin | None = None) -> None:
-        """A txn committed by the quorum, in zxid order (CommitProcessor -> Final).
+    def apply_committed(self, hdr: r.TxnHeaderRecord, txn: r.TxnRecord,
+                        origin: Origin | None = None,
+                        digest: r.TxnDigestRecord | None = None) -> None:
+        """A txn committed by the quorum, in zxid order (CommitProcessor -> Final); `digest`:
+        the TxnDigest it carries, compared with the tree once applied.
 
         Never raises: the loop that calls this applies everyone's txns, so a failure in one
         txn's bookkeeping or reply answers that request MARSHALLINGERROR and goes on."""
         try:
-            self._apply(hdr, txn, origin or NO_ORIGIN)
+            self._apply(hdr, txn, origin or NO_ORIGIN, digest)
         except Exception:
             log.error("Failed to process committed txn", session=hex(hdr.clientId),
                       zxid=hex(hdr.zxid), type=hdr.type, exc_info=True)

@@ -171,9 +171,9 @@ class TxnLogWriter:
         self.txn_count += 1
         self.bytes_since_roll += len(entry)
 
-    def append_batch(self, txns: list[tuple[Any, Any, Any]]) -> None:
-        """append(hdr, txn) of each (hdr, txn, _) in order, serialized straight into the
-        pending buffer under one lock hold."""
+    def append_batch(self, txns: list[tuple[Any, Any, Any, Any]]) -> None:
+        """append(hdr, txn, digest) of each (hdr, txn, digest, _) in order, serialized
+        straight into the pending buffer under one lock hold."""
         count = size = 0
         last = self.last_zxid_seen
         add = txnlog.append_entry
@@ -181,13 +181,13 @@ class TxnLogWriter:
             if self._need_file or not self._pending:
                 self._pending.append(_Chunk(self._next_file_zxid(txns[0][0])))
             data = self._pending[-1].data
-            for hdr, txn, _ in txns:
+            for hdr, txn, digest, _ in txns:
                 if hdr.zxid <= last:
                     log.warning("Current zxid %d is <= %d for type %d", hdr.zxid, last,
                                 hdr.type)
                 else:
                     last = hdr.zxid
-                size += add(data, hdr, txn)
+                size += add(data, hdr, txn, digest)
                 count += 1
         self.last_zxid_seen = last
         self.txn_count += count

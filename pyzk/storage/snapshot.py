@@ -391,17 +391,30 @@ class SnapshotView(NamedTuple):
     sessions: list[tuple[int, int]]
     nodes: dict[str, Any]
     acl_cache: Any
-    digest: ZxidDigest | None
+    # The trailer's ZxidDigest; a callable is asked once every node is written (None: no
+    # digest trailer, as with digest.enabled=false).
+    digest: ZxidDigest | Callable[[], ZxidDigest] | None
 
 
 def capture(tree: Any, sessions: dict[int, int], digest: ZxidDigest | None = None) -> SnapshotView:
-    """Run on the event loop: O(nodes) pointer copies, no serialization."""
+    """Run on the event loop: O(nodes) pointer copies, no serialization.
+
+    The digest is the tree's last recorded one read after the nodes are written, as
+    DataTree.serializeZxidDigest runs after serializeNodes: a fuzzy snapshot's digest is then
+    for a zxid at least as new as anything the nodes show, and a restart compares it when
+    replay reaches that zxid. Before any txn it is Java's "empty digest" (zxid 0)."""
     zxid = tree.last_processed_zxid
+    view_digest: ZxidDigest | Callable[[], ZxidDigest] | None = digest
     if digest is None:
-        # What Java writes when it has no digest for the last zxid: zxid 0, "empty digest".
-        digest = ZxidDigest(0, DIGEST_VERSION, 0)
+        history = getattr(tree, "digests", None)
+        if not getattr(tree, "digest_enabled", True):
+            view_digest = None
+        elif history is not None:
+            view_digest = history.snapshot_digest
+        else:
+            view_digest = ZxidDigest(0, DIGEST_VERSION, 0)
     return SnapshotView(zxid, list(sessions.items()), tree.nodes.copy(), tree.acl_cache,
-                        digest)
+                        view_digest)
 
 
 def encode_view(view: SnapshotView) -> bytes:
@@ -438,7 +451,8 @@ def encode_view_chunks(view: SnapshotView, per_chunk: int = 2048,
     for piece in pieces:
         crc = zlib.adler32(piece, crc)
     tail = bytearray()
-    encode_tail(tail, view.digest, before=crc)
+    digest = view.digest() if callable(view.digest) else view.digest
+    encode_tail(tail, digest, before=crc)
     return [head, *pieces, bytes(tail)]
 
 

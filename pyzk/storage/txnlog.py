@@ -142,14 +142,16 @@ def encode_entry(payload: bytes) -> bytes:
     return _ENTRY_HEAD.pack(zlib.adler32(payload), len(payload)) + payload + b"B"
 
 
-def append_entry(out: bytearray, hdr: Any, txn: Any) -> int:
-    """encode_txn_entry(hdr, txn) appended to `out` in place (no intermediate copies);
-    returns the entry's length."""
+def append_entry(out: bytearray, hdr: Any, txn: Any, digest: Any = None) -> int:
+    """encode_txn_entry(hdr, txn, digest) appended to `out` in place (no intermediate
+    copies); returns the entry's length."""
     start = len(out)
     out += _ENTRY_PLACEHOLDER
     r.TxnHeader.encode(hdr, out)
     if txn is not None:
         type(txn).encode(txn, out)
+    if digest is not None:
+        r.TxnDigest.encode(digest, out)
     end = len(out)
     with memoryview(out) as view:  # released before `out` grows again
         crc = zlib.adler32(view[start + 12:end])

@@ -64,7 +64,8 @@ def node_digest(path: str, data: bytes | None, czxid: int, mzxid: int, pzxid: in
 class DigestHistory:
     """The digest side of DataTree.processTxn, compareDigest and the snapshot's ZxidDigest."""
 
-    __slots__ = ("last", "log", "from_snapshot", "mismatches", "on_mismatch", "_first",
+    __slots__ = ("last", "log", "from_snapshot", "mismatches", "on_mismatch", "_unreported",
+                 "_first",
                  "_rate_msg", "_rate_count", "_rate_value", "_rate_at", "now_ms")
 
     def __init__(self, now_ms: Callable[[], int] | None = None) -> None:
@@ -75,6 +76,7 @@ class DigestHistory:
         self.from_snapshot: ZxidDigest | None = None
         self.mismatches = 0  # reportDigestMismatch calls (digest_mismatches_count)
         self.on_mismatch: Callable[[int], None] | None = None  # DigestWatcher.process(zxid)
+        self._unreported = 0  # mismatches found while on_mismatch was None (at load)
         self._first = True  # firstMismatchTxn
         # RateLogger state (message, repeats, last value, first time)
         self._rate_msg: str | None = None
@@ -119,6 +121,13 @@ class DigestHistory:
         self._rate_limit_log("Digests are not matching. Value is Zxid.", str(zxid))
         if self.on_mismatch is not None:
             self.on_mismatch(zxid)
+        else:
+            self._unreported += 1
+
+    def take_unreported(self) -> int:
+        """Mismatches no watcher saw (found while loading); counted once by the taker."""
+        n, self._unreported = self._unreported, 0
+        return n
 
     # -- snapshots ---------------------------------------------------------------------------
     def snapshot_loaded(self, zd: ZxidDigest | None, snapshot_zxid: int) -> None:
