@@ -17,6 +17,7 @@ its zxid (compareSnapshotDigests). Pure: the caller supplies the tree digest.
 from __future__ import annotations
 
 import struct
+import time
 import zlib
 from collections import deque
 from collections.abc import Callable
@@ -61,6 +62,10 @@ def node_digest(path: str, data: bytes | None, czxid: int, mzxid: int, pzxid: in
                                  aversion, owner), crc)
 
 
+def _elapsed_ms() -> int:
+    return time.monotonic_ns() // 1_000_000
+
+
 class DigestHistory:
     """The digest side of DataTree.processTxn, compareDigest and the snapshot's ZxidDigest."""
 
@@ -83,7 +88,10 @@ class DigestHistory:
         self._rate_count = 0
         self._rate_value: str | None = None
         self._rate_at = 0
-        self.now_ms: Callable[[], int] = now_ms or (lambda: 0)
+        # The rate-limited log's clock; the server sets its own. The default reads the same
+        # monotonic clock as SystemClock.mono_ms, so that a count started while the tree was
+        # loaded goes on under the server's clock without a spurious interval flush.
+        self.now_ms: Callable[[], int] = now_ms or _elapsed_ms
 
     # -- processTxn ------------------------------------------------------------------------
     def applied(self, zxid: int, tree_digest: int) -> None:
