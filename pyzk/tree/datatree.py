@@ -22,7 +22,7 @@ from ..protocol.codes import (
 from ..protocol.opcodes import OP_CREATE
 from .acl import has_perm
 from .acl_cache import OPEN_UNSAFE_ACL_ID, READ_ACL_UNSAFE, AclCache
-from .digest import DIGEST_VERSION, DigestHistory, ZxidDigest, node_digest, to_long
+from .digest import DigestHistory, ZxidDigest, node_digest, to_long
 from .quota import LIMIT_NODE, QUOTA_ROOT, QuotaTracker
 from .txnapply import TxnResult, apply_txn
 from .watches import WatchManager
@@ -378,11 +378,6 @@ class DataTree:
             self.digests.compare(hdr.zxid, lambda: f"{hdr}, {txn}", digest.version,
                                  digest.treeDigest, actual)
         return rc
-
-    def txn_digest(self) -> Any:
-        """The TxnDigest a txn applied now would carry: the tree digest after it."""
-        return r.TxnDigest(DIGEST_VERSION, to_long(self.digest_sum))
-
     # -- queries --------------------------------------------------------------------------
 
     def node_count(self) -> int:
