@@ -161,12 +161,14 @@ class Prep:
     def _add_changed(self, c: ChangeRecord, prev: int) -> None:
         """addChangeRecord after an UPDATE/ADD of c (prev: the node's digest before, 0 for a
         new node): c carries its new node digest and the tree digest after it."""
+        out = self.outstanding
         if self.tree.digest_enabled:
             d = c.digest = node_digest(c.path, c.data, c.czxid, c.mzxid, c.pzxid, c.ctime,
                                        c.mtime, c.version, c.cversion, c.aversion,
                                        c.ephemeral_owner)
-            c.tree_digest = self._current_digest() - prev + d
-        self.outstanding.add(c)
+            q = out.queue  # _current_digest, inlined
+            c.tree_digest = (q[-1].tree_digest if q else self.tree.digest_sum) - prev + d
+        out.add(c)
 
     def _add_removed(self, path: str, zxid: int, prev: int) -> None:
         """addChangeRecord of a REMOVE (prev: the removed node's digest)."""

@@ -157,8 +157,11 @@ class DataTree:
     def _changed(self, path: str, n: Znode) -> None:
         """After a change to n's data or stat: its old digest out, the new one in."""
         if self.digest_enabled:
-            self.digest_sum -= n.digest
-            self._add_digest(path, n)
+            old = n.digest
+            d = n.digest = node_digest(path, n.data, n.czxid, n.mzxid, n.pzxid, n.ctime,
+                                       n.mtime, n.version, n.cversion, n.aversion,
+                                       n.ephemeral_owner)
+            self.digest_sum += d - old
 
     def snapshot_loaded(self, nodes: Iterable[tuple[str, Znode]], zd: ZxidDigest | None,
                         zxid: int) -> None:
@@ -167,9 +170,13 @@ class DataTree:
         the file's own zxid, compare at once (compareSnapshotDigests)."""
         if not self.digest_enabled:
             return  # Java does not even read the trailer's digest
-        add = self._add_digest
-        for p, n in nodes:
-            add(p, n)
+        total = 0
+        for p, n in nodes:  # _add_digest inlined: this runs once per node at start-up
+            d = n.digest = node_digest(p, n.data, n.czxid, n.mzxid, n.pzxid, n.ctime,
+                                       n.mtime, n.version, n.cversion, n.aversion,
+                                       n.ephemeral_owner)
+            total += d
+        self.digest_sum += total
         h = self.digests
         h.snapshot_loaded(zd, zxid)
         if h.from_snapshot is not None:
@@ -375,8 +382,7 @@ class DataTree:
         actual = to_long(self.digest_sum)
         self.digests.applied(hdr.zxid, actual)
         if digest is not None and self.digest_enabled:
-            self.digests.compare(hdr.zxid, lambda: f"{hdr}, {txn}", digest.version,
-                                 digest.treeDigest, actual)
+            self.digests.compare(hdr, txn, digest.version, digest.treeDigest, actual)
         return rc
     # -- queries --------------------------------------------------------------------------
 

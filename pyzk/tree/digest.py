@@ -21,7 +21,7 @@ import time
 import zlib
 from collections import deque
 from collections.abc import Callable
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import structlog
 
@@ -32,6 +32,7 @@ EXCLUDED_PREFIX = "/zookeeper/"  # ZooDefs.ZOOKEEPER_NODE_SUBTREE
 RATE_LOG_INTERVAL_MS = 15 * 60 * 1000  # DataTree's RateLogger(LOG, 15 min)
 
 _MASK = (1 << 64) - 1
+_tnew = tuple.__new__
 _STAT = struct.Struct(">qqqqqiiiq")
 
 log = structlog.get_logger("pyzk.tree")
@@ -100,14 +101,14 @@ class DigestHistory:
         if snap is not None:
             self.compare_snapshot(zxid, tree_digest)
             return
-        zd = ZxidDigest(zxid, DIGEST_VERSION, tree_digest)
-        self.last = zd
+        zd = self.last = _tnew(ZxidDigest, (zxid, DIGEST_VERSION, tree_digest))
         if zxid % DIGEST_LOG_INTERVAL == 0:
             self.log.append(zd)
 
-    def compare(self, zxid: int, describe: Callable[[], str], version: int, logged: int,
-                actual: int) -> bool:
-        """compareDigest: the txn's TxnDigest (version, treeDigest) against the tree after it."""
+    def compare(self, hdr: Any, txn: Any, version: int, logged: int, actual: int) -> bool:
+        """compareDigest: the txn's TxnDigest (version, treeDigest) against the tree after it;
+        hdr and txn only name the txn in the first mismatch's ERROR line."""
+        zxid = hdr.zxid
         if self.from_snapshot is not None:
             return True
         if version != DIGEST_VERSION:
@@ -116,7 +117,7 @@ class DigestHistory:
         if logged != actual:
             self.report_mismatch(zxid)
             if self._first:
-                log.error(f"First digest mismatch on txn: {describe()}, expected digest is "
+                log.error(f"First digest mismatch on txn: {hdr}, {txn}, expected digest is "
                           f"TxnDigest(version:{version},treeDigest:{logged}), "
                           f"actual digest is {actual}, ")
                 self._first = False
