@@ -63,6 +63,7 @@ log = structlog.get_logger("pyzk.prep")
 
 _tnew = tuple.__new__
 _Hdr = r.TxnHeader
+_TxnDigest = r.TxnDigest
 _CREATE_OPS = frozenset({Op.CREATE, Op.CREATE2, Op.CREATE_CONTAINER, Op.CREATE_TTL})
 _MULTI_READ_OPS = frozenset({Op.GET_CHILDREN, Op.GET_DATA})
 _CREATE_TTL_REQUEST = r.CreateTTLRequest
@@ -182,7 +183,7 @@ class Prep:
         it is applied; none for an error txn, whose preparation failed before setTxnDigest."""
         if not self.tree.digest_enabled or hdr.type == OP_ERROR:
             return None
-        return r.TxnDigest(DIGEST_VERSION, to_long(self._current_digest()))
+        return _tnew(_TxnDigest, (DIGEST_VERSION, to_long(self._current_digest())))
 
     @staticmethod
     def _child_count(rec: ChangeRecord | Znode) -> int:

@@ -35,6 +35,7 @@ MAX_ENTRY = 0xFFFFF + 1024 + (1 << 20)
 _ENTRY_HEAD = struct.Struct(">qi")
 _ENTRY_PLACEHOLDER = bytes(_ENTRY_HEAD.size)
 _DIGEST_SIZE = 12
+_DIGEST = struct.Struct(">iq")  # TxnDigest{int version, long treeDigest}
 
 # The record each logged txn type carries (SerializeUtils.deserializeTxn); `check` appears only
 # inside a multi, but is decodable at top level too rather than aborting a whole replay.
@@ -151,7 +152,7 @@ def append_entry(out: bytearray, hdr: Any, txn: Any, digest: Any = None) -> int:
     if txn is not None:
         type(txn).encode(txn, out)
     if digest is not None:
-        r.TxnDigest.encode(digest, out)
+        out += _DIGEST.pack(digest[0], digest[1])  # r.TxnDigest.encode, without the dispatch
     end = len(out)
     with memoryview(out) as view:  # released before `out` grows again
         crc = zlib.adler32(view[start + 12:end])
