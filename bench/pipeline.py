@@ -8,6 +8,7 @@ steadier on a shared machine than client-server throughput. A tool for comparing
 the hot path, not a comparison with Java (that is bench.run).
 
     python -m bench.pipeline [--workload setData|create|getData] [--ops 100000] [--rounds 7]
+                             [--no-digest]
 """
 
 from __future__ import annotations
@@ -143,6 +144,7 @@ async def main_async(args: argparse.Namespace) -> list[float]:
     tmp = tempfile.mkdtemp(prefix="pyzk-pipeline-")
     cfg = build_config({"dataDir": tmp, "clientPort": "2181", "forceSync": "no",
                         "snapCount": str(args.snap_count),
+                        "digest.enabled": "true" if args.digest else "false",
                         "admin.enableServer": "false"})
     storage = open_storage(cfg)
     tree, sessions = storage.recover()
@@ -185,6 +187,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--keys", type=int, default=1000)
     ap.add_argument("--snap-count", type=int, default=100000000,
                     help="zoo.cfg snapCount (default: no snapshots during the run)")
+    ap.add_argument("--no-digest", dest="digest", action="store_false",
+                    help="digest.enabled=false (the tree digests' share of the cost)")
     args = ap.parse_args(argv)
     tune_gc()  # as the server's runtime does
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
