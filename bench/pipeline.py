@@ -8,7 +8,7 @@ steadier on a shared machine than client-server throughput. A tool for comparing
 the hot path, not a comparison with Java (that is bench.run).
 
     python -m bench.pipeline [--workload setData|create|getData] [--ops 100000] [--rounds 7]
-                             [--no-digest]
+                             [--no-digest] [--cpu]
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -97,7 +98,8 @@ def _bodies(workload: str, keys: int, n: int, session: int) -> list[bytes]:
 
 
 async def _round(srv: ZkServer, conns: list[tuple[ClientConn, MemoryTransport]],
-                 frames: list[list[bytes]], depth: int) -> float:
+                 frames: list[list[bytes]], depth: int,
+                 clock: Callable[[], float] = time.perf_counter) -> float:
     """Each connection keeps `depth` requests in flight; returns seconds for all of them."""
     loop = asyncio.get_running_loop()
     total = sum(len(f) for f in frames)
@@ -130,11 +132,11 @@ async def _round(srv: ZkServer, conns: list[tuple[ClientConn, MemoryTransport]],
                 loop.call_soon(pump, i)
         orig_writes.append(orig)
         tr.write = write  # type: ignore[method-assign]
-    t0 = time.perf_counter()
+    t0 = clock()
     for i in range(len(conns)):
         pump(i)
     await asyncio.wait_for(finished.wait(), 600)
-    elapsed = time.perf_counter() - t0
+    elapsed = clock() - t0
     for (_, tr), orig in zip(conns, orig_writes, strict=True):
         tr.write = orig  # type: ignore[method-assign]
     return elapsed
@@ -171,7 +173,8 @@ async def main_async(args: argparse.Namespace) -> list[float]:
     for rnd in range(args.rounds + 1):
         frames = [_bodies(args.workload, args.keys, per, s + rnd * args.sessions)
                   for s in range(args.sessions)]
-        secs = await _round(srv, conns, frames, args.outstanding)
+        secs = await _round(srv, conns, frames, args.outstanding,
+                            time.process_time if args.cpu else time.perf_counter)
         if rnd:  # the first round warms up
             out.append(1e6 * secs / (per * args.sessions))
     return out
@@ -189,6 +192,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="zoo.cfg snapCount (default: no snapshots during the run)")
     ap.add_argument("--no-digest", dest="digest", action="store_false",
                     help="digest.enabled=false (the tree digests' share of the cost)")
+    ap.add_argument("--cpu", action="store_true",
+                    help="process CPU time instead of wall time (steadier on a busy machine)")
     args = ap.parse_args(argv)
     tune_gc()  # as the server's runtime does
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
@@ -198,7 +203,8 @@ def main(argv: list[str] | None = None) -> int:
     except ImportError:  # pragma: no cover
         runner = asyncio.run
     us = runner(main_async(args))
-    print(f"{args.workload}: us/request min {min(us):.2f}  median {statistics.median(us):.2f}"
+    what = "CPU us/request" if args.cpu else "us/request"
+    print(f"{args.workload}: {what} min {min(us):.2f}  median {statistics.median(us):.2f}"
           f"  (rounds: {' '.join(f'{x:.2f}' for x in us)})")
     return 0
 
