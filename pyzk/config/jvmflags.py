@@ -39,7 +39,7 @@ PREFIXED_KEYS = frozenset({
     "skipACL", "extendedTypesEnabled", "emulate353TTLNodes", "enforceQuota", "digest.enabled",
     "4lw.commands.whitelist",
     "admin.enableServer", "admin.serverAddress", "admin.serverPort", "admin.commandURL",
-    "admin.idleTimeout",
+    "admin.idleTimeout", "audit.enable",
 })
 
 

@@ -251,7 +251,10 @@ KEYS: tuple[Key, ...] = (
         _snap_compression),
     Key("snapshot.trust.empty", "bool", False, H,
         "start from txn logs with no snapshot (upgrades from 3.4) instead of refusing to"),
-    Key("audit.enable", "bool", False, R, "audit log"),
+    Key("audit.enable", "bool", False, H,
+        "audit log: one line per create/delete/setData/setAcl/multi/reconfig, session-end"
+        " ephemeral deletion and server start/stop, in Java's format, to zookeeper_audit.log in"
+        " $ZOO_LOG_DIR (else the working directory); also -Dzookeeper.audit.enable"),
     Key("audit.impl.class", "str", "", IN, "audit logger class"),
     Key("largeRequestMaxBytes", "decode", 100 * 1024 * 1024, H,
         "most bytes of large requests in flight; a request that would pass it closes its"

@@ -468,6 +468,7 @@ def build_config(entries: Mapping[str, str | Entry], *, source_name: str = "zoo.
         large_request_threshold=b.get("largeRequestThreshold"),
         enable_eager_acl_check=b.get("enableEagerACLCheck"),
         enforce_quota=b.get("enforceQuota"),
+        audit_enable=b.get("audit.enable"),
         fsync_warning_threshold_ms=b.get("fsync.warningthresholdms"),
         global_outstanding_limit=b.get("globalOutstandingLimit"),
         max_batch_size=b.get("maxBatchSize"),

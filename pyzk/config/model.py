@@ -182,6 +182,7 @@ class Config:
     large_request_threshold: int = -1
     enable_eager_acl_check: bool = False
     enforce_quota: bool = False
+    audit_enable: bool = False
     fsync_warning_threshold_ms: int = 1000
     global_outstanding_limit: int = 1000
     max_batch_size: int = 1000

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import structlog
 
+from .. import audit
 from ..config.model import Config
 from ..pipeline import final
 from ..pipeline.prep import Prep, PrepSettings
@@ -186,6 +187,10 @@ class ZkServer:
         # localSessionsEnabled on a quorum member (LocalSessionTracker): sessions this server
         # made and alone tracks; None when off (and always standalone).
         self.local: SessionTracker | None = None
+        # audit.enable (pyzk.audit): written requests and ephemerals of ended sessions
+        self.audit = audit.provider(config)
+        if self.audit is not None:
+            tree.on_ephemeral_deleted = self.audit.ephemeral_deleted
 
     # -- clocks ---------------------------------------------------------------------------
     def wall_ms(self) -> int:
@@ -715,6 +720,9 @@ class ZkServer:
         if pending is None or conn is None:
             return
         req = pending.req
+        if self.audit is not None and not isinstance(req.record, JuteError):
+            self.audit.request(req.op, req.record, t, result, req.session_id, req.auth,
+                               conn.peer_ip)
         if req.op == OP_CLOSE_SESSION:
             pending.reply = self._reply_bytes(req.xid, 0, b"")
             conn.queue.drain(self._run_read, conn.emit_pending)
