@@ -25,6 +25,7 @@ PLAIN_PROPERTIES = {
     "readonlymode.enabled": "readonlymode.enabled",
     "znode.container.checkIntervalMs": "znode.container.checkIntervalMs",
     "znode.container.maxPerMinute": "znode.container.maxPerMinute",
+    "znode.container.maxNeverUsedIntervalMs": "znode.container.maxNeverUsedIntervalMs",
 }
 
 # zookeeper.<key> properties Java reads from the system properties (and so from zoo.cfg lines

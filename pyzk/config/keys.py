@@ -434,7 +434,9 @@ KEYS: tuple[Key, ...] = (
         "container/TTL sweep period ms; pyzk honours it from zoo.cfg (Java: system property only)", _min(1)),
     Key("znode.container.maxPerMinute", "decode", 10000, H,
         "container/TTL deletions per minute; pyzk honours it from zoo.cfg", _min(1)),
-    Key("znode.container.maxNeverUsedIntervalMs", "long", 0, R, "delete never-used containers after ms"),
+    Key("znode.container.maxNeverUsedIntervalMs", "long_decode", 0, H,
+        "a container that never had a child is deleted once its mtime is older than this (ms);"
+        " 0 = never; pyzk honours it from zoo.cfg (Java: system property only)", _min(0)),
     Key("zookeeper.messageTracker.BufferSize", "str", "10", IN, _SYS_ONLY),
     Key("zookeeper.messageTracker.Enabled", "str", "false", IN, _SYS_ONLY),
     Key("jvm.pause.monitor", "bool", False, IN, "Java GC pause monitor"),

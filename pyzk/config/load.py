@@ -492,6 +492,7 @@ def build_config(entries: Mapping[str, str | Entry], *, source_name: str = "zoo.
         quorum_sasl=_quorum_sasl(b, base, jvm_props),
         container_check_interval_ms=b.get("znode.container.checkIntervalMs"),
         container_max_per_minute=b.get("znode.container.maxPerMinute"),
+        container_max_never_used_ms=b.get("znode.container.maxNeverUsedIntervalMs"),
         tcp_keep_alive=b.get("tcpKeepAlive"),
         client_tcp_keep_alive=b.get("clientTcpKeepAlive"),
         log_format=b.get("pyzk.log.format"),

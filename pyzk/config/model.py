@@ -207,6 +207,7 @@ class Config:
     quorum_sasl: QuorumSaslSettings | None = None  # quorum.auth.enableSasl
     container_check_interval_ms: int = 60000
     container_max_per_minute: int = 10000
+    container_max_never_used_ms: int = 0
     tcp_keep_alive: bool = False
     client_tcp_keep_alive: bool = False
     log_format: str = "auto"

@@ -31,7 +31,8 @@ ALT_HOST = "127.0.0.42"  # a second loopback source address (ip ACL tests)
 # Settings Java reads only as JVM system properties (no "zookeeper." prefix), so a zoo.cfg key
 # cannot reach them (ContainerManager via ZooKeeperServerMain; BinaryInputArchive.maxBuffer).
 # pyzk reads the same names from zoo.cfg.
-JVM_ONLY = ("znode.container.checkIntervalMs", "znode.container.maxPerMinute", "jute.maxbuffer")
+JVM_ONLY = ("znode.container.checkIntervalMs", "znode.container.maxPerMinute",
+            "znode.container.maxNeverUsedIntervalMs", "jute.maxbuffer")
 SUPER_DIGEST_KEY = "DigestAuthenticationProvider.superDigest"
 
 

@@ -431,7 +431,8 @@ autopurge.snapRetainCount autopurge.purgeInterval snapCount snapSizeLimitInKb pr
 forceSync fsync.warningthresholdms globalOutstandingLimit maxBatchSize skipACL
 extendedTypesEnabled digest.enabled electionAlg electionPortBindRetry quorumListenOnAllIPs
 cnxTimeout syncEnabled leaderServes readonlymode.enabled DigestAuthenticationProvider.superDigest
-audit.enable authProvider.1 znode.container.checkIntervalMs znode.container.maxPerMinute commitLogCount
+audit.enable authProvider.1 znode.container.checkIntervalMs znode.container.maxPerMinute
+znode.container.maxNeverUsedIntervalMs commitLogCount
 tcpKeepAlive clientTcpKeepAlive pyzk.log.format pyzk.log.level dynamicConfigFile
 sessionRequireClientSASLAuth enforce.auth.enabled enforce.auth.schemes superUser superUser.1
 allowSaslFailedClients sasl.serverconfig pyzk.jaas.loginConfig letAnySaslUserDoX
