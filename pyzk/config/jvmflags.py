@@ -40,7 +40,7 @@ PREFIXED_KEYS = frozenset({
     "skipACL", "extendedTypesEnabled", "emulate353TTLNodes", "enforceQuota", "digest.enabled",
     "4lw.commands.whitelist",
     "admin.enableServer", "admin.serverAddress", "admin.serverPort", "admin.commandURL",
-    "admin.idleTimeout", "audit.enable",
+    "admin.idleTimeout", "audit.enable", "flushDelay", "maxWriteQueuePollTime", "maxBatchSize",
 })
 
 

@@ -225,8 +225,13 @@ KEYS: tuple[Key, ...] = (
     Key("clientPortListenBacklog", "int", -1, H, "listen backlog of the client socket; -1 = OS default", _min(-1)),
     Key("serverCnxnFactory", "str", "", IN,
         "Java NIO/Netty connection factory class; pyzk's one asyncio factory serves both ports"),
-    Key("flushDelay", "decode", 0, R, "delay before flushing the txn log (ms)"),
-    Key("maxWriteQueuePollTime", "decode", 0, R, "flushDelay queue poll time (ms)"),
+    Key("flushDelay", "long_decode", 0, H,
+        "under load, gather writes for up to this long (ms) after a txn log flush before the"
+        " next one (the first write after a quiet spell is flushed at once); 0 = flush as soon"
+        " as no write is waiting", _min(0)),
+    Key("maxWriteQueuePollTime", "long_decode", None, H,
+        "with flushDelay: flush early once no write has come for this long (ms); default"
+        " flushDelay / 3", _min(0)),
     Key("maxBatchSize", "decode", 1000, H, "txns per group commit before a forced flush", _min(1)),
     Key("enforceQuota", "bool", False, H,
         "check creates and setData against the quotas under /zookeeper/quota: over a hard"

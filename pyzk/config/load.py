@@ -472,6 +472,10 @@ def build_config(entries: Mapping[str, str | Entry], *, source_name: str = "zoo.
         fsync_warning_threshold_ms=b.get("fsync.warningthresholdms"),
         global_outstanding_limit=b.get("globalOutstandingLimit"),
         max_batch_size=b.get("maxBatchSize"),
+        flush_delay_ms=b.get("flushDelay"),
+        max_write_queue_poll_ms=(b.get("maxWriteQueuePollTime")
+                                 if b.is_set("maxWriteQueuePollTime")
+                                 else b.get("flushDelay") // 3),
         commit_log_count=commit_log_count,
         skip_acl=b.get("skipACL"),
         extended_types=b.get("extendedTypesEnabled"),

@@ -186,6 +186,8 @@ class Config:
     fsync_warning_threshold_ms: int = 1000
     global_outstanding_limit: int = 1000
     max_batch_size: int = 1000
+    flush_delay_ms: int = 0
+    max_write_queue_poll_ms: int = 0  # default flushDelay / 3
     commit_log_count: int = 500
     skip_acl: bool = False
     extended_types: bool = False

@@ -18,6 +18,7 @@ import structlog
 from .. import __version__
 from ..config.model import Config
 from ..metrics import ServerMetrics
+from ..pipeline.sync_policy import SyncPolicy
 from ..session.tracker import SessionTracker
 from ..storage.datadir import UPDATING_EPOCH, DataDirError
 from ..tree.datatree import CONFIG_NODE, DataTree, Event
@@ -231,7 +232,8 @@ class QuorumPeer:
         self.new_server(leading=False, tree=tree, sessions=sessions)
         self._load_epochs()
         self.db.loaded(tree.last_processed_zxid, logged_txns(self.storage))
-        self.disk = GroupCommit(self.storage, cfg.force_sync, log_failure=True)
+        self.disk = GroupCommit(self.storage, cfg.force_sync, log_failure=True,
+                                policy=SyncPolicy.from_config(cfg))
         self.disk.start()
         view = {sid: (s.host, s.election_port) for sid, s in cfg.servers.items()}
         self.net = quorum_net(cfg)

@@ -20,6 +20,7 @@ from ..config.model import Config
 from ..pipeline import final
 from ..pipeline.prep import Prep, PrepSettings
 from ..pipeline.request import Request
+from ..pipeline.sync_policy import SyncPolicy
 from ..protocol import records as r
 from ..protocol.codes import Err, KeeperError, KeeperState
 from ..protocol.connect import encode_connect_response
@@ -174,7 +175,8 @@ class ZkServer:
             "quota_exceeded_error_per_namespace"].add(ns)
         self.serving = True
         # Standalone: this server's own txn log writer (a quorum member's is QuorumPeer.disk).
-        self.commits = GroupCommit(sink, self.force_sync, self._fsynced)
+        self.commits = GroupCommit(sink, self.force_sync, self._fsynced,
+                                   policy=SyncPolicy.from_config(config), wall_ms=self.wall_ms)
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = False
         self.on_fatal: Callable[[], None] | None = None

@@ -428,7 +428,7 @@ server.1 peerType standaloneEnabled reconfigEnabled 4lw.commands.whitelist admin
 admin.serverAddress admin.serverPort admin.commandURL admin.idleTimeout metricsProvider.className
 metricsProvider.httpHost metricsProvider.httpPort metricsProvider.exportJvmInfo
 autopurge.snapRetainCount autopurge.purgeInterval snapCount snapSizeLimitInKb preAllocSize
-forceSync fsync.warningthresholdms globalOutstandingLimit maxBatchSize skipACL
+forceSync fsync.warningthresholdms globalOutstandingLimit maxBatchSize flushDelay maxWriteQueuePollTime skipACL
 extendedTypesEnabled digest.enabled electionAlg electionPortBindRetry quorumListenOnAllIPs
 cnxTimeout syncEnabled leaderServes readonlymode.enabled DigestAuthenticationProvider.superDigest
 audit.enable authProvider.1 znode.container.checkIntervalMs znode.container.maxPerMinute
