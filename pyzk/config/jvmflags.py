@@ -41,6 +41,7 @@ PREFIXED_KEYS = frozenset({
     "4lw.commands.whitelist",
     "admin.enableServer", "admin.serverAddress", "admin.serverPort", "admin.commandURL",
     "admin.idleTimeout", "audit.enable", "flushDelay", "maxWriteQueuePollTime", "maxBatchSize",
+    "quorumCnxnTimeoutMs", "observer.reconnectDelayMs", "observer.election.DelayMs",
 })
 
 

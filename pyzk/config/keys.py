@@ -283,15 +283,21 @@ KEYS: tuple[Key, ...] = (
     Key("leaderServes", "yesno", True, H, "leader accepts client connections (yes/no)"),
     Key("syncLimit", "int", 0, H, "ticks a follower may lag (required in a quorum)", _min(0)),
     Key("cnxTimeout", "decode", 5000, H, "election connect timeout ms", _min(1)),
-    Key("quorumCnxnTimeoutMs", "decode", -1, R, "election socket read timeout ms"),
+    Key("quorumCnxnTimeoutMs", "decode", -1, H,
+        "election sockets: how long a peer may take to send each part of its initial message"
+        " (ms); -1 or 0 = tickTime * syncLimit", _min(-1)),
     Key("standaloneEnabled", "bool", True, H, "false = replicated mode even with one server"),
     Key("reconfigEnabled", "bool", False, H, "allow the reconfig operation"),
     Key("4lw.commands.whitelist", "str", "srvr", H, "comma list of four letter words or *"),
     Key("tcpKeepAlive", "bool", False, H, "SO_KEEPALIVE on quorum sockets"),
     Key("clientTcpKeepAlive", "bool", False, H, "SO_KEEPALIVE on client sockets"),
     Key("electionPortBindRetry", "decode", 3, H, "election port bind retries; 0 = forever", _min(0)),
-    Key("observer.reconnectDelayMs", "decode", 0, R, "observer reconnect delay"),
-    Key("observer.election.DelayMs", "decode", 200, R, "observer election delay"),
+    Key("observer.reconnectDelayMs", "long_decode", 0, H,
+        "an observer waits a random time below this (ms) before connecting to the leader;"
+        " 0 = at once", _min(0)),
+    Key("observer.election.DelayMs", "long_decode", 200, H,
+        "an observer that lost its leader waits a random time below this (ms) before looking"
+        " for one again; 0 = at once", _min(0)),
     Key("localSessionsEnabled", "bool", False, H,
         "quorum members make sessions local (tracked by that server alone, no txn); standalone"
         " ignores it"),

@@ -197,6 +197,9 @@ class Config:
     election_port_bind_retry: int = 3
     quorum_listen_on_all_ips: bool = False
     cnx_timeout_ms: int = 5000
+    quorum_cnxn_timeout_ms: int = -1
+    observer_reconnect_delay_ms: int = 0
+    observer_election_delay_ms: int = 200
     sync_enabled: bool = True
     leader_serves: bool = True
     read_only_mode: bool = False

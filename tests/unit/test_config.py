@@ -431,6 +431,7 @@ autopurge.snapRetainCount autopurge.purgeInterval snapCount snapSizeLimitInKb pr
 forceSync fsync.warningthresholdms globalOutstandingLimit maxBatchSize flushDelay maxWriteQueuePollTime skipACL
 extendedTypesEnabled digest.enabled electionAlg electionPortBindRetry quorumListenOnAllIPs
 cnxTimeout syncEnabled leaderServes readonlymode.enabled DigestAuthenticationProvider.superDigest
+quorumCnxnTimeoutMs observer.reconnectDelayMs observer.election.DelayMs
 audit.enable authProvider.1 znode.container.checkIntervalMs znode.container.maxPerMinute
 znode.container.maxNeverUsedIntervalMs commitLogCount
 tcpKeepAlive clientTcpKeepAlive pyzk.log.format pyzk.log.level dynamicConfigFile

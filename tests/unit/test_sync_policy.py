@@ -63,3 +63,30 @@ def test_bad_values_are_refused_naming_file_line_and_key(tmp_path: Path, line: s
         _load(tmp_path, line)
     assert (info.value.source, info.value.line, info.value.key) == (
         str(tmp_path / "zoo.cfg"), 3, key)
+
+
+def test_quorum_timing_keys(tmp_path: Path) -> None:
+    import random
+
+    from pyzk.zab.peer_timing import observer_delay_ms, quorum_cnxn_timeout_ms
+
+    c = _load(tmp_path, "tickTime=200\nsyncLimit=5")
+    assert quorum_cnxn_timeout_ms(c) == 1000  # tickTime * syncLimit
+    assert (c.observer_reconnect_delay_ms, c.observer_election_delay_ms) == (0, 200)  # type: ignore[attr-defined]
+    c = _load(tmp_path, "quorumCnxnTimeoutMs=1500\nobserver.reconnectDelayMs=0x10")
+    assert quorum_cnxn_timeout_ms(c) == 1500 and c.observer_reconnect_delay_ms == 16  # type: ignore[attr-defined]
+    rng = random.Random(7)
+    assert observer_delay_ms(0, rng) == 0
+    assert all(0 <= observer_delay_ms(5, rng) < 5 for _ in range(200))
+
+
+@pytest.mark.parametrize("line, key", [
+    ("quorumCnxnTimeoutMs=-2", "quorumCnxnTimeoutMs"),
+    ("quorumCnxnTimeoutMs=1s", "quorumCnxnTimeoutMs"),
+    ("observer.reconnectDelayMs=-1", "observer.reconnectDelayMs"),
+    ("observer.election.DelayMs=fast", "observer.election.DelayMs"),
+])
+def test_bad_quorum_timing_values_are_refused(tmp_path: Path, line: str, key: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        _load(tmp_path, line)
+    assert (info.value.line, info.value.key) == (3, key)
