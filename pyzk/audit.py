@@ -21,7 +21,7 @@ import pwd
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .protocol.opcodes import (
     OP_CREATE,
@@ -38,6 +38,9 @@ from .protocol.opcodes import (
 )
 from .server.auth import java_set_order
 from .tree.acl import user_name
+
+if TYPE_CHECKING:
+    from .tree.datatree import DataTree
 
 # Java's logger name (Slf4jAuditLogger's class) and the file conf/logback.xml sends it to.
 LOGGER_NAME = "org.apache.zookeeper.audit.Slf4jAuditLogger"
@@ -255,3 +258,12 @@ def provider(config: Any) -> AuditLog | None:
     if found is None:
         found = _PROVIDERS[directory] = AuditLog(directory)
     return found
+
+
+def watch_tree(config: Any, tree: DataTree) -> DataTree:
+    """Have `tree` report the ephemerals it deletes for ended sessions (also while the txn
+    log is replayed at start-up, as Java's DataTree.deleteNodes does)."""
+    found = provider(config)
+    if found is not None:
+        tree.on_ephemeral_deleted = found.ephemeral_deleted
+    return tree

@@ -119,6 +119,8 @@ async def serve(config: Config) -> None:
     else:
         rt = Runtime(config)
     audit_log = audit.provider(config)
+    if audit_log is not None:
+        log.info("ZooKeeper audit is enabled.", file=str(audit_log.path))
     try:
         try:
             await rt.start()

@@ -191,8 +191,7 @@ class ZkServer:
         self.local: SessionTracker | None = None
         # audit.enable (pyzk.audit): written requests and ephemerals of ended sessions
         self.audit = audit.provider(config)
-        if self.audit is not None:
-            tree.on_ephemeral_deleted = self.audit.ephemeral_deleted
+        audit.watch_tree(config, tree)
 
     # -- clocks ---------------------------------------------------------------------------
     def wall_ms(self) -> int:
