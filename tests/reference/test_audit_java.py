@@ -11,6 +11,7 @@ order of appearance; everything else must be equal.
 from __future__ import annotations
 
 import re
+import socket
 from pathlib import Path
 
 import pytest
@@ -150,3 +151,29 @@ def test_audit_lines_match_java(workdir: Path, monkeypatch: pytest.MonkeyPatch) 
     assert {"serverStart", "serverStop", "create", "setData", "setAcl", "delete",
             "multiOperation", "reconfig", "ephemeralZNodeDeletionOnSessionCloseOrExpire"} <= ops
     assert {lv for lv, _ in java} == {"INFO", "ERROR"}
+
+
+def failed_start(kind: str, workdir: Path, monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, dict[str, str]]]:
+    logdir = workdir / kind / "logs"
+    monkeypatch.setenv("ZOO_LOG_DIR", str(logdir))
+    with socket.socket() as busy:  # the client port is taken: the server cannot start
+        busy.bind((HOSTS[kind], 0))
+        busy.listen(1)
+        srv = ServerProc(kind, workdir / kind, host=HOSTS[kind], port=busy.getsockname()[1],
+                         cfg={"audit.enable": "true"})
+        with pytest.raises(RuntimeError, match="exited early"):
+            srv.start(timeout=60)
+    if kind == "java":
+        text, pattern = srv.log_path.read_text(errors="replace"), JAVA_LINE
+    else:
+        text, pattern = (logdir / "zookeeper_audit.log").read_text(), PYZK_LINE
+    found = [m.groups() for line in text.splitlines() if (m := pattern.search(line))]
+    return _normalise([(lv, msg) for lv, msg in found])
+
+
+def test_failed_start_is_audited_like_java(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    got = {kind: failed_start(kind, workdir, monkeypatch) for kind in ("java", "pyzk")}
+    print(got)
+    assert got["java"] == [("ERROR", {"user": got["java"][0][1]["user"],
+                                      "operation": "serverStart", "result": "failure"})]
+    assert got["pyzk"] == got["java"]
