@@ -233,7 +233,7 @@ class QuorumPeer:
         self.new_server(leading=False, tree=tree, sessions=sessions)
         self._load_epochs()
         self.db.loaded(tree.last_processed_zxid, logged_txns(self.storage))
-        self.disk = GroupCommit(self.storage, cfg.force_sync, log_failure=True,
+        self.disk = GroupCommit(self.storage, cfg.force_sync, self._flushed, log_failure=True,
                                 policy=SyncPolicy.from_config(cfg))
         self.disk.start()
         view = {sid: (s.host, s.election_port) for sid, s in cfg.servers.items()}
@@ -353,6 +353,11 @@ class QuorumPeer:
             if decided.state == ServerState.OBSERVING:
                 # ... and before it looks for a leader again (waitForObserverElectionDelay)
                 await self._observer_wait(self.config.observer_election_delay_ms)
+
+    def _flushed(self, seconds: float, txns: int) -> None:
+        """fsynctime, sync_processor_batch_size, ...: recorded as a standalone server does."""
+        if txns and self.server is not None:
+            self.server.stats.record_fsync(seconds, txns)
 
     async def _observer_wait(self, bound_ms: int) -> None:
         if bound_ms <= 0 or self._stopping:
