@@ -21,7 +21,7 @@ from kazoo.protocol.serialization import Create
 from kazoo.security import OPEN_ACL_UNSAFE, make_acl, make_digest_acl
 from servers import ServerProc, java_available
 
-pytestmark = [pytest.mark.java,
+pytestmark = [pytest.mark.java, pytest.mark.slow,
               pytest.mark.skipif(not java_available(), reason="Java ZooKeeper not installed")]
 
 HOSTS = {"java": "127.0.0.221", "pyzk": "127.0.0.222"}

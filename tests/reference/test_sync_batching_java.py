@@ -17,7 +17,7 @@ import pytest
 from kazoo.client import KazooClient
 from servers import ServerProc, java_available
 
-pytestmark = [pytest.mark.java,
+pytestmark = [pytest.mark.java, pytest.mark.slow,
               pytest.mark.skipif(not java_available(), reason="Java ZooKeeper not installed")]
 
 HOSTS = {"java": "127.0.0.225", "pyzk": "127.0.0.226"}
