@@ -1,5 +1,7 @@
-"""SyncRequestProcessor's flush rules (pyzk.pipeline.sync_policy) and their zoo.cfg keys. The
-server-level behaviour is compared with Java in tests/reference/test_sync_batching_java.py."""
+"""SyncRequestProcessor's flush rules (pyzk.pipeline.sync_policy), the quorum timing knobs
+(pyzk.zab.peer_timing) and znode.container.maxNeverUsedIntervalMs: their zoo.cfg keys, -D
+properties and refusals. The server-level behaviour is compared with Java in
+tests/reference/test_sync_batching_java.py, test_quorum_cnxn_timeout_java.py and tests/mixed/."""
 
 from __future__ import annotations
 
@@ -47,8 +49,11 @@ def test_keys_from_zoo_cfg_and_jvm_flags(tmp_path: Path) -> None:
     assert (c.flush_delay_ms, c.max_write_queue_poll_ms, c.max_batch_size) == (300, 100, 1000)  # type: ignore[attr-defined]
     c = _load(tmp_path, "flushDelay=0x20\nmaxWriteQueuePollTime=5\nmaxBatchSize=7")
     assert (c.flush_delay_ms, c.max_write_queue_poll_ms, c.max_batch_size) == (32, 5, 7)  # type: ignore[attr-defined]
-    flags = jvm_entries({"SERVER_JVMFLAGS": "-Dzookeeper.flushDelay=9 -Dzookeeper.maxBatchSize=3"})
-    assert set(flags) == {"flushDelay", "maxBatchSize"}
+    flags = jvm_entries({"SERVER_JVMFLAGS": "-Dzookeeper.flushDelay=9 -Dzookeeper.maxBatchSize=3"
+                                            " -Dznode.container.maxNeverUsedIntervalMs=5"
+                                            " -Dzookeeper.observer.election.DelayMs=0"})
+    assert set(flags) == {"flushDelay", "maxBatchSize", "znode.container.maxNeverUsedIntervalMs",
+                          "observer.election.DelayMs"}
 
 
 @pytest.mark.parametrize("line, key", [
