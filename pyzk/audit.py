@@ -9,7 +9,7 @@ applied, or one multiOperation failure line), the deletion of a closed or expire
 ephemerals, and serverStart/serverStop. Reads, createTTL outside a multi, check and session
 requests are not audited, as in Java.
 
-`request_events` and `format_event` are pure; `AuditLog` is the edge that writes the file.
+`request_events` and `AuditEvent.line` are pure; `AuditLog` is the edge that writes the file.
 """
 
 from __future__ import annotations
@@ -22,6 +22,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+import structlog
 
 from .protocol.opcodes import (
     OP_CREATE,
@@ -41,6 +43,8 @@ from .tree.acl import user_name
 
 if TYPE_CHECKING:
     from .tree.datatree import DataTree
+
+log = structlog.get_logger("pyzk.audit")
 
 # Java's logger name (Slf4jAuditLogger's class) and the file conf/logback.xml sends it to.
 LOGGER_NAME = "org.apache.zookeeper.audit.Slf4jAuditLogger"
@@ -128,6 +132,9 @@ def request_events(op: int, record: Any, hdr_type: int, result: Any, session_id:
     try:
         return _request_events(op, record, hdr_type == OP_ERROR, result, session_id, auth, ip)
     except (_NotAudited, AttributeError, TypeError, ValueError):
+        # AuditHelper catches what describing the request throws (CreateMode.fromFlag on
+        # unknown flags, ...) and logs this instead of an audit line
+        log.error("Failed to audit log request", type=op, exc_info=True)
         return []
 
 
