@@ -174,8 +174,8 @@ class GroupCommit:
         waiting = sum(len(j.txns) + len(j.entries) for j in jobs)
         if not waiting:
             return 0.0
-        last = jobs[-1]
-        newest = last.txns[-1][0] if last.txns else last.entries[-1][0]
+        newest = next(j.txns[-1][0] if j.txns else j.entries[-1][0]
+                      for j in reversed(jobs) if j.txns or j.entries)
         return self.policy.hold_ms(waiting, self._wall_ms(), self._last_flush, newest.time)
 
     def _take(self) -> list[_Job]:
