@@ -10,6 +10,7 @@ order of appearance; everything else must be equal.
 
 from __future__ import annotations
 
+import difflib
 import re
 import socket
 from pathlib import Path
@@ -144,7 +145,8 @@ def test_audit_lines_match_java(workdir: Path, monkeypatch: pytest.MonkeyPatch) 
         for line in lines:
             print("  ", line)
     java, pyzk = got["java"], got["pyzk"]
-    assert pyzk == java
+    assert pyzk == java, "\n".join(difflib.unified_diff(
+        [repr(x) for x in java], [repr(x) for x in pyzk], "java", "pyzk", lineterm=""))
     # the scenario exercised what it means to: both results, creates, the multi lines, the
     # server's own lines
     ops = {f["operation"] for _, f in java}
