@@ -25,6 +25,7 @@ PLAIN_PROPERTIES = {
     "readonlymode.enabled": "readonlymode.enabled",
     "znode.container.checkIntervalMs": "znode.container.checkIntervalMs",
     "znode.container.maxPerMinute": "znode.container.maxPerMinute",
+    "znode.container.maxNeverUsedIntervalMs": "znode.container.maxNeverUsedIntervalMs",
 }
 
 # zookeeper.<key> properties Java reads from the system properties (and so from zoo.cfg lines
@@ -41,6 +42,8 @@ PREFIXED_KEYS = frozenset({
     "admin.enableServer", "admin.serverAddress", "admin.serverPort", "admin.commandURL",
     "admin.idleTimeout", "admin.forceHttps", "admin.portUnification", "client.portUnification",
     "serverCnxnFactory",  # only client.portUnification looks at it
+    "audit.enable", "flushDelay", "maxWriteQueuePollTime", "maxBatchSize",
+    "quorumCnxnTimeoutMs", "observer.reconnectDelayMs", "observer.election.DelayMs",
 })
 
 

@@ -237,8 +237,13 @@ KEYS: tuple[Key, ...] = (
     Key("serverCnxnFactory", "str", "", IN,
         "Java NIO/Netty connection factory class; pyzk's one asyncio factory serves both ports"
         " (only client.portUnification asks for Netty, as Java)"),
-    Key("flushDelay", "decode", 0, R, "delay before flushing the txn log (ms)"),
-    Key("maxWriteQueuePollTime", "decode", 0, R, "flushDelay queue poll time (ms)"),
+    Key("flushDelay", "long_decode", 0, H,
+        "under load, gather writes for up to this long (ms) after a txn log flush before the"
+        " next one (the first write after a quiet spell is flushed at once); 0 = flush as soon"
+        " as no write is waiting", _min(0)),
+    Key("maxWriteQueuePollTime", "long_decode", None, H,
+        "with flushDelay: flush early once no write has come for this long (ms); default"
+        " flushDelay / 3", _min(0)),
     Key("maxBatchSize", "decode", 1000, H, "txns per group commit before a forced flush", _min(1)),
     Key("enforceQuota", "bool", False, H,
         "check creates and setData against the quotas under /zookeeper/quota: over a hard"
@@ -263,7 +268,10 @@ KEYS: tuple[Key, ...] = (
         _snap_compression),
     Key("snapshot.trust.empty", "bool", False, H,
         "start from txn logs with no snapshot (upgrades from 3.4) instead of refusing to"),
-    Key("audit.enable", "bool", False, R, "audit log"),
+    Key("audit.enable", "bool", False, H,
+        "audit log: one line per create/delete/setData/setAcl/multi/reconfig, session-end"
+        " ephemeral deletion and server start/stop, in Java's format, to zookeeper_audit.log in"
+        " $ZOO_LOG_DIR (else the working directory); also -Dzookeeper.audit.enable"),
     Key("audit.impl.class", "str", "", IN, "audit logger class"),
     Key("largeRequestMaxBytes", "decode", 100 * 1024 * 1024, H,
         "most bytes of large requests in flight; a request that would pass it closes its"
@@ -287,15 +295,21 @@ KEYS: tuple[Key, ...] = (
     Key("leaderServes", "yesno", True, H, "leader accepts client connections (yes/no)"),
     Key("syncLimit", "int", 0, H, "ticks a follower may lag (required in a quorum)", _min(0)),
     Key("cnxTimeout", "decode", 5000, H, "election connect timeout ms", _min(1)),
-    Key("quorumCnxnTimeoutMs", "decode", -1, R, "election socket read timeout ms"),
+    Key("quorumCnxnTimeoutMs", "decode", -1, H,
+        "election sockets: how long a peer may take to send each part of its initial message"
+        " (ms); -1 or 0 = tickTime * syncLimit", _min(-1)),
     Key("standaloneEnabled", "bool", True, H, "false = replicated mode even with one server"),
     Key("reconfigEnabled", "bool", False, H, "allow the reconfig operation"),
     Key("4lw.commands.whitelist", "str", "srvr", H, "comma list of four letter words or *"),
     Key("tcpKeepAlive", "bool", False, H, "SO_KEEPALIVE on quorum sockets"),
     Key("clientTcpKeepAlive", "bool", False, H, "SO_KEEPALIVE on client sockets"),
     Key("electionPortBindRetry", "decode", 3, H, "election port bind retries; 0 = forever", _min(0)),
-    Key("observer.reconnectDelayMs", "decode", 0, R, "observer reconnect delay"),
-    Key("observer.election.DelayMs", "decode", 200, R, "observer election delay"),
+    Key("observer.reconnectDelayMs", "long_decode", 0, H,
+        "an observer waits a random time below this (ms) before connecting to the leader;"
+        " 0 = at once", _min(0)),
+    Key("observer.election.DelayMs", "long_decode", 200, H,
+        "an observer that lost its leader waits a random time below this (ms) before looking"
+        " for one again; 0 = at once", _min(0)),
     Key("localSessionsEnabled", "bool", False, H,
         "quorum members make sessions local (tracked by that server alone, no txn); standalone"
         " ignores it"),
@@ -447,7 +461,9 @@ KEYS: tuple[Key, ...] = (
         "container/TTL sweep period ms; pyzk honours it from zoo.cfg (Java: system property only)", _min(1)),
     Key("znode.container.maxPerMinute", "decode", 10000, H,
         "container/TTL deletions per minute; pyzk honours it from zoo.cfg", _min(1)),
-    Key("znode.container.maxNeverUsedIntervalMs", "long", 0, R, "delete never-used containers after ms"),
+    Key("znode.container.maxNeverUsedIntervalMs", "long_decode", 0, H,
+        "a container that never had a child is deleted once its mtime is older than this (ms);"
+        " 0 = never; pyzk honours it from zoo.cfg (Java: system property only)", _min(0)),
     Key("zookeeper.messageTracker.BufferSize", "str", "10", IN, _SYS_ONLY),
     Key("zookeeper.messageTracker.Enabled", "str", "false", IN, _SYS_ONLY),
     Key("jvm.pause.monitor", "bool", False, IN, "Java GC pause monitor"),

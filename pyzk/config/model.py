@@ -192,9 +192,12 @@ class Config:
     large_request_threshold: int = -1
     enable_eager_acl_check: bool = False
     enforce_quota: bool = False
+    audit_enable: bool = False
     fsync_warning_threshold_ms: int = 1000
     global_outstanding_limit: int = 1000
     max_batch_size: int = 1000
+    flush_delay_ms: int = 0
+    max_write_queue_poll_ms: int = 0  # default flushDelay / 3
     commit_log_count: int = 500
     skip_acl: bool = False
     extended_types: bool = False
@@ -204,6 +207,9 @@ class Config:
     election_port_bind_retry: int = 3
     quorum_listen_on_all_ips: bool = False
     cnx_timeout_ms: int = 5000
+    quorum_cnxn_timeout_ms: int = -1
+    observer_reconnect_delay_ms: int = 0
+    observer_election_delay_ms: int = 200
     sync_enabled: bool = True
     leader_serves: bool = True
     read_only_mode: bool = False
@@ -216,6 +222,7 @@ class Config:
     quorum_sasl: QuorumSaslSettings | None = None  # quorum.auth.enableSasl
     container_check_interval_ms: int = 60000
     container_max_per_minute: int = 10000
+    container_max_never_used_ms: int = 0
     tcp_keep_alive: bool = False
     client_tcp_keep_alive: bool = False
     log_format: str = "auto"

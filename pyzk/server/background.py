@@ -69,12 +69,13 @@ def _expire_one(srv: ZkServer, sid: int, now: int) -> None:
 async def expire_containers(srv: ZkServer) -> None:
     interval = srv.config.container_check_interval_ms
     max_per_minute = srv.config.container_max_per_minute
+    max_never_used = srv.config.container_max_never_used_ms
     while True:
         await asyncio.sleep(interval / 1000)
         now = srv.wall_ms()
         budget = max(1, max_per_minute * interval // 60000)
         try:
-            candidates = srv.tree.expiry_candidates(now)[:budget]
+            candidates = srv.tree.expiry_candidates(now, max_never_used)[:budget]
         except Exception:
             log.error("Failed to list expired containers", exc_info=True)
             continue

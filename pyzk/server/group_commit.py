@@ -7,6 +7,10 @@ commit, double-buffered): while batch N is applied on the loop, batch N+1 is bei
 Appends are encoded on the event loop when their batch starts; the write and fsync run in a
 worker thread. A batch that starts with a snapshot (a learner's SNAP or full-resync tree) runs
 wholly in the thread: flush, snapshot, drop the older logs, then its appends.
+
+When a waiting batch is written follows SyncRequestProcessor's rules (flushDelay,
+maxWriteQueuePollTime, maxBatchSize: pyzk.pipeline.sync_policy); replies still wait for the
+fsync.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from typing import TYPE_CHECKING
 
 import structlog
 
+from ..pipeline.sync_policy import SyncPolicy
 from ..protocol import records as r
 from ..storage.logfile import TxnLogWriter, sorted_logs
 from ..storage.snapshot import SnapshotView, capture
@@ -54,11 +59,16 @@ class _Job:
 class GroupCommit:
     def __init__(self, storage: TxnSnapLog, force_sync: bool = True,
                  on_flushed: Callable[[float, int], None] | None = None,
-                 log_failure: bool = False) -> None:
+                 log_failure: bool = False, policy: SyncPolicy | None = None,
+                 wall_ms: Callable[[], float] | None = None) -> None:
         self.storage = storage
         self.force_sync = force_sync
         self.on_flushed = on_flushed  # (seconds, txns) after each batch is durable
         self.log_failure = log_failure  # else the owner of the task reports it
+        self.policy = policy or SyncPolicy()
+        # the clock of the txn header times (when a txn reached this stage)
+        self._wall_ms = wall_ms or (lambda: time.time() * 1000)
+        self._last_flush = self._wall_ms()
         self._jobs: deque[_Job] = deque()
         self._open: _Job | None = None  # the queued job add() extends
         self._wake = asyncio.Event()
@@ -89,6 +99,10 @@ class GroupCommit:
             job = self._open = _Job([], txns, None, None, lambda: durable(txns))
             self._queue(job)
         job.txns.append(txn)
+        if len(job.txns) >= self.policy.max_batch:
+            self._open = None  # a batch holds at most maxBatchSize txns
+        if not self._wake.is_set():
+            self._wake.set()  # a batch being gathered (flushDelay) hears of each arrival
 
     def submit(self, entries: list[LogEntry], done: Callable[[], None],
                snapshot_tree: DataTree | None = None,
@@ -124,6 +138,14 @@ class GroupCommit:
                     self._wake.clear()
                     await self._wake.wait()
                     continue
+                hold = self._hold()
+                if hold > 0:  # gather more first (flushDelay)
+                    self._wake.clear()
+                    try:
+                        await asyncio.wait_for(self._wake.wait(), hold / 1000)
+                    except TimeoutError:
+                        pass
+                    continue
                 inflight = self._start()
             batch, written, t0 = inflight
             try:
@@ -134,20 +156,39 @@ class GroupCommit:
                     log.critical("txn log write failed", error=repr(e))
                 self._idle.set()
                 raise
+            self._last_flush = self._wall_ms()
             if self.on_flushed is not None:
                 self.on_flushed(time.monotonic() - t0,
                                 sum(len(j.txns) + len(j.entries) for j in batch))
-            inflight = self._start() if self._jobs else None
+            inflight = self._start() if self._jobs and self._hold() == 0 else None
             for job in batch:
                 job.done()
 
+    def _hold(self) -> float:
+        """How much longer the waiting jobs may gather before they are written (ms); jobs of
+        a learner's sync phase (snapshot, currentEpoch) never wait."""
+        if self.policy.flush_delay_ms <= 0:
+            return 0.0
+        jobs = self._jobs
+        if any(j.snapshot is not None or j.after is not None for j in jobs):
+            return 0.0
+        waiting = sum(len(j.txns) + len(j.entries) for j in jobs)
+        if not waiting:
+            return 0.0
+        newest = next(j.txns[-1][0] if j.txns else j.entries[-1][0]
+                      for j in reversed(jobs) if j.txns or j.entries)
+        return self.policy.hold_ms(waiting, self._wall_ms(), self._last_flush, newest.time)
+
     def _take(self) -> list[_Job]:
-        """The next batch: a snapshot job alone, or plain jobs up to one with `after`."""
+        """The next batch: a snapshot job alone, or plain jobs up to one with `after`, at most
+        maxBatchSize txns (a job is never split)."""
         jobs = self._jobs
         batch = [jobs.popleft()]
+        size = len(batch[0].txns) + len(batch[0].entries)
         while (jobs and batch[-1].snapshot is None and batch[-1].after is None
-               and jobs[0].snapshot is None):
+               and jobs[0].snapshot is None and size < self.policy.max_batch):
             batch.append(jobs.popleft())
+            size += len(batch[-1].txns) + len(batch[-1].entries)
         if self._open is not None and self._open in batch:
             self._open = None
         return batch

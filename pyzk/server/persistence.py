@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 import structlog
 
+from .. import audit
 from ..config.model import Config
 from ..protocol import records as r
 from ..storage.datadir import DataDir
@@ -93,10 +94,10 @@ class TxnSnapLog:
     def recover(self) -> tuple[DataTree, dict[int, int]]:
         cfg = self.config
         t0 = time.monotonic()
-        rec = recover(self.datadir, lambda: DataTree(extended_types=cfg.extended_types,
-                                                     skip_acl=cfg.skip_acl,
-                                                     emulate_353=cfg.emulate_353_ttl_nodes,
-                                                     digest_enabled=cfg.digest_enabled),
+        rec = recover(self.datadir, lambda: audit.watch_tree(
+            cfg, DataTree(extended_types=cfg.extended_types, skip_acl=cfg.skip_acl,
+                          emulate_353=cfg.emulate_353_ttl_nodes,
+                          digest_enabled=cfg.digest_enabled)),
                       trust_empty_snapshot=cfg.snapshot_trust_empty)
         for note in rec.torn:
             log.warning("truncated a torn txn log entry", detail=note)

@@ -18,6 +18,7 @@ import structlog
 from .. import __version__
 from ..config.model import Config
 from ..metrics import ServerMetrics
+from ..pipeline.sync_policy import SyncPolicy
 from ..session.tracker import SessionTracker
 from ..storage.datadir import UPDATING_EPOCH, DataDirError
 from ..tree.datatree import CONFIG_NODE, DataTree, Event
@@ -25,6 +26,7 @@ from ..zab import reconfig
 from ..zab.database import ReplicaDatabase
 from ..zab.election import FLE
 from ..zab.election_transport import ElectionService, QuorumCnxManager
+from ..zab.peer_timing import WAIT_LINE, observer_delay_ms, quorum_cnxn_timeout_ms
 from ..zab.quorum import QuorumMaj, make_quorum
 from ..zab.vote import ServerState, Vote
 from ..zab.zxid import epoch_of
@@ -233,14 +235,16 @@ class QuorumPeer:
         self.new_server(leading=False, tree=tree, sessions=sessions)
         self._load_epochs()
         self.db.loaded(tree.last_processed_zxid, logged_txns(self.storage))
-        self.disk = GroupCommit(self.storage, cfg.force_sync, log_failure=True)
+        self.disk = GroupCommit(self.storage, cfg.force_sync, self._flushed, log_failure=True,
+                                policy=SyncPolicy.from_config(cfg))
         self.disk.start()
         view = {sid: (s.host, s.election_port) for sid, s in cfg.servers.items()}
         self.net = quorum_net(cfg)
         if self.net.reload_cert_files and self.net.contexts is not None:
             self._cert_watch = asyncio.ensure_future(self.net.contexts.watch())
         manager = QuorumCnxManager(self.my_id, (self.me.host, self.me.election_port), view,
-                                   net=self.net)
+                                   net=self.net, connect_timeout_s=cfg.cnx_timeout_ms / 1000,
+                                   read_timeout_s=quorum_cnxn_timeout_ms(cfg) / 1000)
         manager.voting = lambda sid: sid in self.quorum.voting_members
         self.fle = FLE(self.my_id, self.quorum, participant=not self.observer,
                        reconfig_enabled=self.reconfig_enabled)
@@ -332,6 +336,10 @@ class QuorumPeer:
             self.leader_id = decided.vote.id
             log.info("election done", state=decided.state.name, leader=decided.vote.id,
                      ms=self.last_election_ms)
+            if decided.state == ServerState.OBSERVING:
+                # findLearnerMaster: jitter so that a fleet of observers does not reconnect
+                # at once
+                await self._observer_wait(self.config.observer_reconnect_delay_ms)
             if decided.state == ServerState.LEADING:
                 self.role = LeaderHost(self)
             else:
@@ -348,6 +356,21 @@ class QuorumPeer:
                 await asyncio.sleep(0.05)  # a failed sync: let the leader settle (Java: 1s)
             await self.disk.wait_idle()
             self.new_server(leading=False)
+            if decided.state == ServerState.OBSERVING:
+                # ... and before it looks for a leader again (waitForObserverElectionDelay)
+                await self._observer_wait(self.config.observer_election_delay_ms)
+
+    def _flushed(self, seconds: float, txns: int) -> None:
+        """fsynctime, sync_processor_batch_size, ...: recorded as a standalone server does."""
+        if txns and self.server is not None:
+            self.server.stats.record_fsync(seconds, txns)
+
+    async def _observer_wait(self, bound_ms: int) -> None:
+        if bound_ms <= 0 or self._stopping:
+            return
+        delay = observer_delay_ms(bound_ms)
+        log.info(WAIT_LINE % delay)
+        await asyncio.sleep(delay / 1000)
 
     async def _read_only_after_grace(self) -> None:
         """Wait out the grace period before deciding we are partitioned (QuorumPeer.run)."""

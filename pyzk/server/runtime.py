@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import structlog
 
-from .. import __version__
+from .. import __version__, audit
 from ..config.model import Config
 from ..storage.datadir import DataDirError
 from ..storage.recovery import RecoveryError
@@ -118,12 +118,17 @@ async def serve(config: Config) -> None:
         rt = QuorumPeer(config)
     else:
         rt = Runtime(config)
+    audit_log = audit.provider(config)
+    if audit_log is not None:
+        log.info("ZooKeeper audit is enabled.", file=str(audit_log.path))
     try:
         try:
             await rt.start()
         except BaseException:
             with contextlib.suppress(Exception):
                 await rt.stop(quiet=True)  # releases the ports and the data directory lock
+            if audit_log is not None:
+                audit_log.server_start_failed()
             raise
     except StartupError:
         raise
@@ -150,10 +155,14 @@ async def serve(config: Config) -> None:
         rt.server.on_fatal = fatal
     else:
         rt.on_fatal = fatal
+    if audit_log is not None:
+        audit_log.server_start()  # ZKAuditProvider.addZKStartStopAuditLog
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
+    if audit_log is not None:
+        audit_log.server_stop()  # Java's shutdown hook: logged as the stop begins
     await rt.stop()
     if failed:
         raise ServerFailed()

@@ -15,10 +15,12 @@ from typing import TYPE_CHECKING, Protocol
 
 import structlog
 
+from .. import audit
 from ..config.model import Config
 from ..pipeline import final
 from ..pipeline.prep import Prep, PrepSettings
 from ..pipeline.request import Request
+from ..pipeline.sync_policy import SyncPolicy
 from ..protocol import records as r
 from ..protocol.codes import Err, KeeperError, KeeperState
 from ..protocol.connect import encode_connect_response
@@ -179,7 +181,8 @@ class ZkServer:
             "quota_exceeded_error_per_namespace"].add(ns)
         self.serving = True
         # Standalone: this server's own txn log writer (a quorum member's is QuorumPeer.disk).
-        self.commits = GroupCommit(sink, self.force_sync, self._fsynced)
+        self.commits = GroupCommit(sink, self.force_sync, self._fsynced,
+                                   policy=SyncPolicy.from_config(config), wall_ms=self.wall_ms)
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = False
         self.on_fatal: Callable[[], None] | None = None
@@ -192,6 +195,9 @@ class ZkServer:
         # localSessionsEnabled on a quorum member (LocalSessionTracker): sessions this server
         # made and alone tracks; None when off (and always standalone).
         self.local: SessionTracker | None = None
+        # audit.enable (pyzk.audit): written requests and ephemerals of ended sessions
+        self.audit = audit.provider(config)
+        audit.watch_tree(config, tree)
 
     # -- clocks ---------------------------------------------------------------------------
     def wall_ms(self) -> int:
@@ -729,6 +735,9 @@ class ZkServer:
         if pending is None or conn is None:
             return
         req = pending.req
+        if self.audit is not None and not isinstance(req.record, JuteError):
+            self.audit.request(req.op, req.record, t, result, req.session_id, req.auth,
+                               conn.peer_ip)
         if req.op == OP_CLOSE_SESSION:
             pending.reply = self._reply_bytes(req.xid, 0, b"")
             conn.queue.drain(self._run_read, conn.emit_pending)

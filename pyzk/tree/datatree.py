@@ -65,6 +65,9 @@ class DataTree:
         # Watch events are filtered by the watcher's READ permission on the znode
         # (NIOServerCnxn.process(event, znodeAcl)); the server supplies the watcher's auth ids.
         self.watcher_auth = watcher_auth
+        # audit.enable: told of each ephemeral a closed/expired session loses (session, path,
+        # deleted) -- DataTree.deleteNodes' audit lines (pyzk.audit).
+        self.on_ephemeral_deleted: Callable[[int, str, bool], None] | None = None
         self.acl_cache = AclCache()
         self.nodes: dict[str, Znode] = {}
         self.ephemerals: dict[int, set[str]] = {}
@@ -351,18 +354,22 @@ class DataTree:
         """killSession: delete the txn's paths, then any ephemerals the txn did not list."""
         local = self.ephemerals.pop(session, None)
         if paths_in_txn is not None:
-            self._delete_all(paths_in_txn, zxid, events)
+            self._delete_all(session, paths_in_txn, zxid, events)
             if local is not None:
                 local.difference_update(paths_in_txn)
         if local:
-            self._delete_all(sorted(local), zxid, events)
+            self._delete_all(session, sorted(local), zxid, events)
 
-    def _delete_all(self, paths: list[str], zxid: int, events: list[Event]) -> None:
+    def _delete_all(self, session: int, paths: list[str], zxid: int,
+                    events: list[Event]) -> None:
         for p in paths:
             try:
                 self.delete_node(p, zxid, events)
+                deleted = True
             except KeeperError:
-                pass  # NoNode while removing a dead session's ephemeral is ignored
+                deleted = False  # NoNode while removing a dead session's ephemeral is ignored
+            if self.on_ephemeral_deleted is not None:
+                self.on_ephemeral_deleted(session, p, deleted)
 
     # -- txn application ------------------------------------------------------------------
 

@@ -78,11 +78,18 @@ class QuorumCnxManager:
     def __init__(self, my_id: int, election_addr: tuple[str, int],
                  view: dict[int, tuple[str, int]],
                  on_receive: Callable[[], None] | None = None,
-                 net: QuorumNet | None = None) -> None:
+                 net: QuorumNet | None = None,
+                 connect_timeout_s: float = CONNECT_TIMEOUT_S,
+                 read_timeout_s: float = CONNECT_TIMEOUT_S) -> None:
         self.my_id = my_id
         self.net = net  # pyzk.server.quorum_net: TLS, port unification, SASL; None = plaintext
         # Java authenticates only when dialling a member of the voting view.
         self.voting: Callable[[int], bool] = lambda sid: True
+        # cnxTimeout: how long a dial may take (Java's cnxTO). The socket timeout
+        # (quorumCnxnTimeoutMs, else tickTime * syncLimit: QuorumPeer.createCnxnManager) bounds
+        # each read of a peer's initial message; then the connection is dropped.
+        self.connect_timeout_s = connect_timeout_s
+        self.read_timeout_s = read_timeout_s
         self.election_addr = election_addr
         self.view = dict(view)              # sid -> election address (voters and observers)
         self.peers: dict[int, _Peer] = {}
@@ -175,7 +182,7 @@ class QuorumCnxManager:
             try:
                 reader, writer = await asyncio.wait_for(
                     asyncio.open_connection(addr[0], addr[1]) if self.net is None
-                    else self.net.dial(addr[0], addr[1]), CONNECT_TIMEOUT_S)
+                    else self.net.dial(addr[0], addr[1]), self.connect_timeout_s)
             except (TimeoutError, OSError) as e:  # ssl errors are OSErrors
                 self._dial_failed(sid, addr, e)
                 p = self.peers.get(sid)
@@ -229,7 +236,7 @@ class QuorumCnxManager:
         if p.logged_at is not None and now - p.logged_at < UNREACHABLE_LOG_INTERVAL_S:
             return
         if isinstance(e, TimeoutError):
-            why = f"no answer within {CONNECT_TIMEOUT_S:g} s"
+            why = f"no answer within {self.connect_timeout_s:g} s"
         elif isinstance(e, OSError) and e.errno:
             why = os.strerror(e.errno)
         else:
@@ -253,21 +260,29 @@ class QuorumCnxManager:
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
-            head = await asyncio.wait_for(reader.readexactly(8), CONNECT_TIMEOUT_S)
+            timeout = self.read_timeout_s
+            head = await asyncio.wait_for(reader.readexactly(8), timeout)
             (first,) = struct.unpack(">q", head)
             addr: tuple[str, int] | None = None
             if first >= 0:
                 sid = first          # pre-3.5 peers send their bare sid
             else:
-                rest = await asyncio.wait_for(reader.readexactly(12), CONNECT_TIMEOUT_S)
+                rest = await asyncio.wait_for(reader.readexactly(12), timeout)
                 sid, n = struct.unpack(">qi", rest)
                 check_addr_len(n)
-                body = await asyncio.wait_for(reader.readexactly(n), CONNECT_TIMEOUT_S)
+                body = await asyncio.wait_for(reader.readexactly(n), timeout)
                 msg = InitialMessage.decode(head + rest + body)
                 hps = msg.host_ports()
                 addr = hps[0] if hps else None
-        except (TimeoutError, OSError, asyncio.IncompleteReadError, ElectionWireError) as e:
+        except ElectionWireError as e:
             log.warning("Initial message parsing error: %s", e)
+            writer.close()
+            return
+        except (TimeoutError, OSError, asyncio.IncompleteReadError):
+            # receiveConnection: the socket timeout ran out, or the peer went away
+            peer = writer.get_extra_info("peername")
+            log.error("Exception handling connection, addr: %s, closing server connection",
+                      f"/{peer[0]}:{peer[1]}" if peer else "null")  # Java's InetSocketAddress
             writer.close()
             return
         if sid == OBSERVER_ID_SID:

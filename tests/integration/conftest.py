@@ -31,7 +31,8 @@ ALT_HOST = "127.0.0.42"  # a second loopback source address (ip ACL tests)
 # Settings Java reads only as JVM system properties (no "zookeeper." prefix), so a zoo.cfg key
 # cannot reach them (ContainerManager via ZooKeeperServerMain; BinaryInputArchive.maxBuffer).
 # pyzk reads the same names from zoo.cfg.
-JVM_ONLY = ("znode.container.checkIntervalMs", "znode.container.maxPerMinute", "jute.maxbuffer")
+JVM_ONLY = ("znode.container.checkIntervalMs", "znode.container.maxPerMinute",
+            "znode.container.maxNeverUsedIntervalMs", "jute.maxbuffer")
 SUPER_DIGEST_KEY = "DigestAuthenticationProvider.superDigest"
 
 
@@ -69,21 +70,16 @@ class TestServer(ServerProc):
                  settings: dict[str, str] | None = None) -> None:
         settings = dict(settings or {})
         cfg: dict[str, str] = {}
-        self.jvm_flags: list[str] = []
+        flags: list[str] = []
         for key, value in settings.items():
             if kind == "java" and key in JVM_ONLY:
-                self.jvm_flags.append(f"-D{key}={value}")
+                flags.append(f"-D{key}={value}")
             elif kind == "java" and key == SUPER_DIGEST_KEY:
-                self.jvm_flags.append(f"-Dzookeeper.{key}={value}")
+                flags.append(f"-Dzookeeper.{key}={value}")
             else:
                 cfg[key] = value
         super().__init__(kind, workdir, host=host, cfg=cfg)
-
-    def command(self, cfg_path: Path) -> list[str]:
-        cmd = super().command(cfg_path)
-        if self.kind == "java":
-            cmd[1:1] = self.jvm_flags
-        return cmd
+        self.jvm_flags = flags  # ServerProc puts them on the java command line
 
 
 _counter = itertools.count()

@@ -3,6 +3,8 @@ sequential names, ephemerals, containers, TTL nodes and the /zookeeper system su
 
 from __future__ import annotations
 
+import time
+
 from itest_util import raw, wait_for
 from kazoo.client import KazooClient
 from kazoo.exceptions import NoNodeError
@@ -124,6 +126,26 @@ def test_container_is_removed_after_its_last_child_goes(zk_factory, clients) -> 
         wait_for(lambda: k.exists("/cont") is None, 10, "container removal")
         # A container that never had a child stays (maxNeverUsedIntervalMs defaults to 0).
         assert k.exists("/never") is not None
+    finally:
+        c.close()
+
+
+def test_never_used_container_is_removed_after_max_never_used_interval(zk_factory, clients) -> None:
+    # ContainerManager.getCandidates: a childless container with cversion 0 goes once its
+    # mtime is older than znode.container.maxNeverUsedIntervalMs (a JVM property in Java).
+    srv = zk_factory(**{"znode.container.checkIntervalMs": "100",
+                        "znode.container.maxNeverUsedIntervalMs": "1500"})
+    k = clients(srv)
+    c = raw(srv)
+    try:
+        assert c.create("/busy", b"", flags=4, op=Op.CREATE_CONTAINER).err == 0
+        k.create("/busy/child")
+        t0 = time.monotonic()
+        assert c.create("/never", b"", flags=4, op=Op.CREATE_CONTAINER).err == 0
+        assert k.exists("/never") is not None  # well inside its 1.5 s
+        wait_for(lambda: k.exists("/never") is None, 15, "never-used container removal")
+        assert time.monotonic() - t0 > 1.4
+        assert k.exists("/busy/child") is not None  # a container in use stays
     finally:
         c.close()
 

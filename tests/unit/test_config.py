@@ -428,10 +428,12 @@ server.1 peerType standaloneEnabled reconfigEnabled 4lw.commands.whitelist admin
 admin.serverAddress admin.serverPort admin.commandURL admin.idleTimeout metricsProvider.className
 metricsProvider.httpHost metricsProvider.httpPort metricsProvider.exportJvmInfo
 autopurge.snapRetainCount autopurge.purgeInterval snapCount snapSizeLimitInKb preAllocSize
-forceSync fsync.warningthresholdms globalOutstandingLimit maxBatchSize skipACL
+forceSync fsync.warningthresholdms globalOutstandingLimit maxBatchSize flushDelay maxWriteQueuePollTime skipACL
 extendedTypesEnabled digest.enabled electionAlg electionPortBindRetry quorumListenOnAllIPs
 cnxTimeout syncEnabled leaderServes readonlymode.enabled DigestAuthenticationProvider.superDigest
-authProvider.1 znode.container.checkIntervalMs znode.container.maxPerMinute commitLogCount
+quorumCnxnTimeoutMs observer.reconnectDelayMs observer.election.DelayMs
+audit.enable authProvider.1 znode.container.checkIntervalMs znode.container.maxPerMinute
+znode.container.maxNeverUsedIntervalMs commitLogCount
 tcpKeepAlive clientTcpKeepAlive pyzk.log.format pyzk.log.level dynamicConfigFile
 sessionRequireClientSASLAuth enforce.auth.enabled enforce.auth.schemes superUser superUser.1
 allowSaslFailedClients sasl.serverconfig pyzk.jaas.loginConfig letAnySaslUserDoX
