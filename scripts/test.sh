@@ -2,8 +2,8 @@
 # THE test command: bash scripts/test.sh [pytest args...]
 # Sets up everything idempotently (fast when already done), then runs ruff, mypy and pytest.
 #  1. Debian packages: Java ZooKeeper 3.8 (server, zkCli.sh, C cli_mt), a JDK (javac compiles
-#     tests/java), netcat, an MIT KDC and Kerberos libraries; apt-get runs only when one is
-#     missing.
+#     tests/java), netcat, an MIT KDC and Kerberos libraries, libfaketime (the Jepsen
+#     clock-step nemesis); apt-get runs only when one is missing.
 #  2. .venv with `pip install -e '.[test]'` plus kazoo's own test-suite deps, redone only when
 #     pyproject.toml changes (hash stamp in .venv/).
 #  3. ruff check pyzk tests bench; mypy pyzk; pytest "$@" (pytest's "no tests ran" is a failure).
@@ -19,7 +19,8 @@ need=()
 # Kerberos tests: an MIT KDC (krb5-kdc, krb5-admin-server's kadmin.local, krb5-user's kinit),
 # libgssapi-krb5-2 for pyzk's GSSAPI, and gcc/libkrb5-dev/python3-dev to build pykerberos.
 for pkg in zookeeper zookeeper-bin default-jre-headless default-jdk-headless netcat-openbsd docker-compose \
-           krb5-kdc krb5-admin-server krb5-user libgssapi-krb5-2 libkrb5-dev gcc python3-dev; do
+           krb5-kdc krb5-admin-server krb5-user libgssapi-krb5-2 libkrb5-dev gcc python3-dev \
+           libfaketime; do
   if ! dpkg -s "$pkg" 2>/dev/null | grep -q '^Status: install ok installed'; then
     need+=("$pkg")
   fi

@@ -3,6 +3,10 @@
     .venv/bin/python -m tests.jepsen --kind pyzk --n 3 --seeds 0-99
     .venv/bin/python -m tests.jepsen --kind java --n 3 --seeds 0-99
     .venv/bin/python -m tests.jepsen --kind pyzk --n 5 --seeds 0-49 --only bridge,ring
+    .venv/bin/python -m tests.jepsen --kind java --n 3 --seeds 0-9 --only clock,kill
+
+The `clock` fault (in the 5-member set; name it with --only for 3) steps one member's wall
+clock under libfaketime (Debian package libfaketime; see tests/jepsen/clockstep.py).
 
 One line per schedule (ops, outcomes, per-key linearizability, read vs write failures, lost
 writes, set losses, divergence), the details of every invalid one, and totals at the end.
@@ -18,6 +22,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from .clockstep import unavailable_reason as faketime_unavailable
 from .cluster import unavailable_reason
 from .runner import FAULTS_5, recheck, run_schedule
 
@@ -65,6 +70,10 @@ def main(argv: list[str] | None = None) -> int:
     lo, hi = (float(x) for x in args.hold.split(","))
     hold = (lo, hi)
     only = [f for f in args.only.split(",") if f] or None
+    menu = only or (FAULTS_5 if args.n >= 5 else [])
+    if "clock" in menu and faketime_unavailable():
+        print(f"the clock fault needs libfaketime: {faketime_unavailable()}", file=sys.stderr)
+        return 2
     totals = {"schedules": 0, "ops": 0, "invalid": 0, "read": 0, "write": 0, "unknown": 0,
               "lost": 0,
               "set_lost": 0, "divergent": 0, "errors": 0}

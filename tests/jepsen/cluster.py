@@ -30,6 +30,8 @@ from ensemble import Ensemble, four_letter  # noqa: E402
 from pyzk.testing import netns as _ns  # noqa: E402
 from pyzk.testing.netns import NsThread, ip  # noqa: E402
 
+from .clockstep import preload_env, write_offset  # noqa: E402
+
 PREFIX = "pyzk-j-"
 SUBNET = "10.78.0"
 
@@ -44,7 +46,7 @@ def _probe(th: NsThread, host: str, word: str) -> str:
 
 class Cluster:
     def __init__(self, workdir: Path, n: int, kinds: dict[int, str] | None = None,
-                 tick_ms: int = 200, tag: str = "") -> None:
+                 tick_ms: int = 200, tag: str = "", clock_steps: bool = False) -> None:
         self.n = n
         tag = tag or f"{os.getpid() % 100000}"
         self.hub = f"{PREFIX}{tag}-hub"
@@ -55,8 +57,19 @@ class Cluster:
         self.paused: set[int] = set()
         self.ens = Ensemble(workdir, [self.host(i) for i in self.names], tick_ms=tick_ms,
                             extra={"initLimit": "10", "syncLimit": "5"}, kinds=kinds)
+        # clock_steps: every member runs under libfaketime with its own offset file, so that
+        # step_clock can move one member's wall clock (clockstep.py).
+        self.offset_files: dict[int, Path] = {}
+        self.offsets: dict[int, int] = {}
         for i, m in self.ens.members.items():
             m.cmd_prefix = ["ip", "netns", "exec", self.names[i]]
+            if clock_steps:
+                self.offset_files[i] = m.workdir / "faketime-offset"
+                pythonpath = os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH"))
+                                             if p)
+                m.cmd_prefix += ["env", *preload_env(
+                    self.offset_files[i],
+                    pythonpath if self.ens.kind(i) == "pyzk" else None)]
 
     def host(self, i: int) -> str:
         return f"{SUBNET}.{i}"
@@ -67,6 +80,10 @@ class Cluster:
                            self.made)
         for i, ns in self.names.items():
             self.threads[i] = NsThread(ns)
+        for i, f in self.offset_files.items():
+            f.parent.mkdir(parents=True, exist_ok=True)
+            write_offset(f, 0)
+            self.offsets[i] = 0
         for i, m in self.ens.members.items():
             m.fourlw = functools.partial(_probe, self.threads[i])
 
@@ -95,6 +112,18 @@ class Cluster:
             ip("-n", self.names[src], "route", "del", "blackhole", f"{self.host(dst)}/32",
                check=False)
         self.blocked.clear()
+
+    # -- clocks ----------------------------------------------------------------------------
+    def step_clock(self, i: int, seconds: int) -> None:
+        """Set member i's wall clock to real time + `seconds` at once (its monotonic clock is
+        untouched); 0 steps it back to the real time."""
+        write_offset(self.offset_files[i], seconds)
+        self.offsets[i] = seconds
+
+    def heal_clocks(self) -> None:
+        for i, off in self.offsets.items():
+            if off:
+                self.step_clock(i, 0)
 
     def run(self, i: int, fn: Any, *args: Any, timeout: float = 60) -> Any:
         return self.threads[i].run(fn, *args, timeout=timeout)
@@ -132,6 +161,7 @@ class Cluster:
 
     def heal_all(self) -> None:
         self.heal_network()
+        self.heal_clocks()
         for i in list(self.paused):
             self.resume(i)
         for i in self.ens.members:

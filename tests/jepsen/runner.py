@@ -31,7 +31,9 @@ SET = f"{ROOT}/set"
 INIT_VALUE = b"init"
 
 FAULTS_3 = ["kill", "pause", "isolate-leader", "split", "oneway", "kill-then-isolate-leader"]
-FAULTS_5 = FAULTS_3 + ["bridge", "ring"]
+FAULTS_5 = FAULTS_3 + ["bridge", "ring", "clock"]
+# Wall-clock steps of one member (seconds to minutes, either way); needs libfaketime.
+CLOCK_STEPS_S = (5, 30, 90, 300, 900)
 
 
 @dataclass
@@ -49,6 +51,9 @@ class Plan:
     steps: list[Step]
     clients: int
     keys: int
+
+    def uses(self, fault: str) -> bool:
+        return any(s.fault == fault for s in self.steps)
 
     def describe(self) -> str:
         return ", ".join(f"{s.fault}({s.hold:.1f}s)" for s in self.steps)
@@ -309,6 +314,7 @@ class Schedule:
         self.log = log or (lambda s: None)
         self.t0 = time.monotonic()
         self.events: list[str] = []
+        self.probe_client: KazooClient | None = None
 
     def clock(self) -> float:
         return time.monotonic() - self.t0
@@ -321,7 +327,9 @@ class Schedule:
     def run(self) -> Result:
         started = time.monotonic()
         res = Result(self.plan, self.kind_name)
-        cl = Cluster(self.workdir, self.plan.n, self.kinds, tick_ms=self.tick_ms, tag=f"{os.getpid() % 100000}-{self.plan.seed % 1000}")
+        cl = Cluster(self.workdir, self.plan.n, self.kinds, tick_ms=self.tick_ms,
+                     tag=f"{os.getpid() % 100000}-{self.plan.seed % 1000}",
+                     clock_steps=self.plan.uses("clock"))
         workers: list[Worker] = []
         clients: list[KazooClient] = []
         try:
@@ -332,6 +340,7 @@ class Schedule:
             setup = cl.run(1, _start_client, cl.ens.members[1].address, self.session_timeout)
             clients.append(setup)
             setup.ensure_path(SET)
+            self.probe_client = setup
             for k in range(self.plan.keys):
                 setup.create(f"{ROOT}/r{k}", INIT_VALUE)
             for p in range(self.plan.clients):
@@ -452,9 +461,35 @@ class Schedule:
             self.watch(cl, step.hold)
             cl.heal_network()
             self.event("heal")
+        elif f == "clock":
+            # An NTP/operator step of one member's wall clock, then the step back. Session
+            # expiry and timers run on the monotonic clock and must not notice; znode and txn
+            # times (the leader's wall clock) jump.
+            v = leader if leader is not None and rng.random() < 0.5 else rng.choice(ids)
+            off = rng.choice((-1, 1)) * rng.choice(CLOCK_STEPS_S)
+            self.event(f"step wall clock of member {v} by {off:+d}s (leader {leader})")
+            cl.step_clock(v, off)
+            self.event(self.probe_txn_time())
+            self.watch(cl, step.hold)
+            cl.step_clock(v, 0)
+            self.event(f"step wall clock of member {v} back")
         else:
             raise ValueError(f"unknown fault {f!r}")
         time.sleep(step.rest)
+
+    def probe_txn_time(self) -> str:
+        """Create a probe znode and compare its ctime (the leader's wall clock when it proposed
+        the create) with this machine's: the step shows when the stepped member leads."""
+        c = self.probe_client
+        if c is None:
+            return "probe: no client"
+        try:
+            path = c.create_async(f"{ROOT}/clock-probe-", b"", sequence=True).get(timeout=5)
+            st = c.exists_async(path).get(timeout=5)
+            now_ms = time.time() * 1000
+            return f"probe {path}: ctime - local wall clock = {(st.ctime - now_ms) / 1000:+.1f}s"
+        except (KazooException, KazooTimeoutError) as e:
+            return f"probe failed: {type(e).__name__}"
 
     def watch(self, cl: Cluster, hold: float) -> None:
         """Hold the fault, noting the members' modes once a second."""

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.jepsen.clockstep import unavailable_reason as faketime_unavailable
 from tests.jepsen.cluster import unavailable_reason
 from tests.jepsen.runner import Result, run_schedule
 
@@ -26,6 +27,8 @@ SCHEDULES = {
     "n3-crash-pause": (3, 11, ["kill", "pause", "kill-then-isolate-leader"]),
     "n3-partitions": (3, 12, ["isolate-leader", "split", "oneway"]),
     "n5-bridge-ring": (5, 13, ["bridge", "ring"]),
+    # Wall-clock steps of one member under libfaketime (clockstep.py), then a crash.
+    "n3-clock": (3, 14, ["clock", "kill"]),
 }
 
 
@@ -58,6 +61,8 @@ def _check(res: Result) -> None:
 @pytest.mark.parametrize("name", list(SCHEDULES))
 def test_schedule(name: str, tmp_path: Path) -> None:
     n, seed, only = SCHEDULES[name]
+    if "clock" in only and faketime_unavailable():
+        pytest.skip(str(faketime_unavailable()))
     res = run_schedule(seed, tmp_path / name, n=n, kind="pyzk", faults=2, clients=6,
                        keys=3, only=only, hold=(2.0, 3.0))
     _check(res)
