@@ -50,6 +50,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--only", default="", help=f"comma-separated subset of {FAULTS_5}")
     ap.add_argument("--tick", type=int, default=200, help="tickTime in ms (syncLimit 5)")
     ap.add_argument("--hold", default="2,4", help="fault duration range in seconds: MIN,MAX")
+    ap.add_argument("--cfg", action="append", default=[], metavar="KEY=VALUE",
+                    help="extra zoo.cfg line for every member (Java ignores pyzk.* keys), "
+                         "e.g. pyzk.linearizableSync=false; repeatable")
     ap.add_argument("--workdir", default="", help="keep member data and logs here")
     ap.add_argument("-v", "--verbose", action="store_true", help="print nemesis events live")
     ap.add_argument("--recheck", default="", help="check a saved history.jsonl and exit")
@@ -82,6 +85,7 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(wd, ignore_errors=True)
         res = run_schedule(seed, wd, n=args.n, kind=args.kind, faults=args.faults,
                            clients=args.clients, keys=args.keys, only=only, tick_ms=args.tick,
+                           cfg=dict(kv.split("=", 1) for kv in args.cfg),
                            hold=hold,
                            log=(lambda s: print("   ", s, flush=True)) if args.verbose else None)
         print(res.line(), flush=True)

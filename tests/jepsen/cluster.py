@@ -46,7 +46,8 @@ def _probe(th: NsThread, host: str, word: str) -> str:
 
 class Cluster:
     def __init__(self, workdir: Path, n: int, kinds: dict[int, str] | None = None,
-                 tick_ms: int = 200, tag: str = "", clock_steps: bool = False) -> None:
+                 tick_ms: int = 200, tag: str = "", clock_steps: bool = False,
+                 cfg: dict[str, str] | None = None) -> None:
         self.n = n
         tag = tag or f"{os.getpid() % 100000}"
         self.hub = f"{PREFIX}{tag}-hub"
@@ -56,7 +57,8 @@ class Cluster:
         self.blocked: set[tuple[int, int]] = set()
         self.paused: set[int] = set()
         self.ens = Ensemble(workdir, [self.host(i) for i in self.names], tick_ms=tick_ms,
-                            extra={"initLimit": "10", "syncLimit": "5"}, kinds=kinds)
+                            extra={"initLimit": "10", "syncLimit": "5", **(cfg or {})},
+                            kinds=kinds)
         # clock_steps: every member runs under libfaketime with its own offset file, so that
         # step_clock can move one member's wall clock (clockstep.py).
         self.offset_files: dict[int, Path] = {}

@@ -303,8 +303,9 @@ class Schedule:
     def __init__(self, plan: Plan, workdir: Path, kinds: dict[int, str] | None = None,
                  kind_name: str = "pyzk", session_timeout: float = 4.0,
                  op_timeout: float = 5.0, log: Callable[[str], None] | None = None,
-                 tick_ms: int = 200) -> None:
+                 tick_ms: int = 200, cfg: dict[str, str] | None = None) -> None:
         self.tick_ms = tick_ms
+        self.cfg = cfg
         self.plan = plan
         self.workdir = workdir
         self.kinds = kinds
@@ -329,7 +330,7 @@ class Schedule:
         res = Result(self.plan, self.kind_name)
         cl = Cluster(self.workdir, self.plan.n, self.kinds, tick_ms=self.tick_ms,
                      tag=f"{os.getpid() % 100000}-{self.plan.seed % 1000}",
-                     clock_steps=self.plan.uses("clock"))
+                     clock_steps=self.plan.uses("clock"), cfg=self.cfg)
         workers: list[Worker] = []
         clients: list[KazooClient] = []
         try:
