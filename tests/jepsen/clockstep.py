@@ -70,3 +70,14 @@ def write_offset(offset_file: Path, seconds: int) -> None:
     tmp = offset_file.with_suffix(".tmp")
     tmp.write_text(f"{seconds:+d}\n")
     os.replace(tmp, offset_file)
+
+
+def remove_shm(pid: int) -> None:
+    """libfaketime creates a semaphore and a shared-memory segment named after each process it
+    is preloaded into and removes them only on a clean exit: remove those of a member process
+    that was killed (or stopped) once it is gone."""
+    for name in (f"faketime_shm_{pid}", f"sem.faketime_sem_{pid}"):
+        try:
+            os.unlink(f"/dev/shm/{name}")
+        except OSError:
+            pass

@@ -30,7 +30,7 @@ from ensemble import Ensemble, four_letter  # noqa: E402
 from pyzk.testing import netns as _ns  # noqa: E402
 from pyzk.testing.netns import NsThread, ip  # noqa: E402
 
-from .clockstep import preload_env, write_offset  # noqa: E402
+from .clockstep import preload_env, remove_shm, write_offset  # noqa: E402
 
 PREFIX = "pyzk-j-"
 SUBNET = "10.78.0"
@@ -63,6 +63,7 @@ class Cluster:
         # step_clock can move one member's wall clock (clockstep.py).
         self.offset_files: dict[int, Path] = {}
         self.offsets: dict[int, int] = {}
+        self.preloaded_pids: set[int] = set()
         for i, m in self.ens.members.items():
             m.cmd_prefix = ["ip", "netns", "exec", self.names[i]]
             if clock_steps:
@@ -92,7 +93,10 @@ class Cluster:
     def destroy(self) -> None:
         for i in list(self.paused):
             self.resume(i)
+        self._note_pids()
         self.ens.stop()
+        for pid in self.preloaded_pids:
+            remove_shm(pid)
         for t in self.threads.values():
             t.close()
         for ns in reversed(self.made):
@@ -134,8 +138,15 @@ class Cluster:
     def start(self, timeout: float = 60) -> None:
         self.ens.start(timeout)
 
+    def _note_pids(self) -> None:
+        """Member processes under libfaketime, whose shared memory is removed at the end."""
+        if self.offset_files:
+            self.preloaded_pids.update(m.proc.pid for m in self.ens.members.values()
+                                       if m.proc is not None)
+
     def kill9(self, i: int) -> None:
         self.resume(i)
+        self._note_pids()
         self.ens.members[i].kill9()
 
     def restart(self, i: int) -> None:
