@@ -37,6 +37,9 @@ MAX_OUTSTANDING_PER_CONN = 1000
 
 
 class ClientConn(asyncio.Protocol):
+    # The client's certificate (DER): set by TlsClientConn when the TLS handshake gave one.
+    peer_cert_der: bytes | None = None
+
     def __init__(self, server: ZkServer, four_letter: FourLetterWords, max_per_ip: int,
                  per_ip: dict[str, int]) -> None:
         self.server = server

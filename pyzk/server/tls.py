@@ -293,8 +293,6 @@ class TlsClientConn(ClientConn):
     CertificateVerifier: when a certificate was asked for and given, the x509 provider adds
     Id("x509", subject DN) (and super for X509AuthenticationProvider.superUser)."""
 
-    peer_cert_der: bytes | None = None
-
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
         if self._closed:

@@ -664,7 +664,7 @@ class ZkServer:
             return
         tls = self.config.tls
         ids = authenticate(pkt.scheme, pkt.auth, conn.peer_ip, self.super_digest,
-                           getattr(conn, "peer_cert_der", None),
+                           conn.peer_cert_der,
                            tls.x509_super_user if tls is not None else None)
         if ids is None:
             log.warning("authentication failed", scheme=pkt.scheme, session=hex(conn.session_id))
