@@ -130,6 +130,8 @@ def test_counter_counts_every_increment_while_a_follower_is_down(
     for _ in range(5):
         k1 += 1
         k2 += 2
+    c1.sync("/app/counter")  # a member may answer a read one commit behind the other
+    c2.sync("/app/counter")
     assert k1.value == k2.value == 45
     rejoined = clients(first=follower)  # reads from the restarted member see every increment
     rejoined.sync("/app/counter")
