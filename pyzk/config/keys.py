@@ -321,7 +321,8 @@ KEYS: tuple[Key, ...] = (
         " point at a new one after each reconfig, as Java does", _nonempty),
     Key("quorum.cnxn.threads.size", "int", 20, IN, "Java quorum SASL thread pool"),
     Key("oraclePath", "str", None, R, "QuorumOracleMaj oracle file"),
-    Key("version", "str", None, R, "dynamic config version (dynamic files only)"),
+    Key("version", "str", None, H, "hex version of the server list written in zoo.cfg itself"
+        " (QuorumMaj(Properties)); with dynamicConfigFile the file name's version counts"),
     Key("multiAddress.enabled", "bool", False, R, "several addresses per server (pyzk: false only)"),
     Key("multiAddress.reachabilityCheckTimeoutMs", "int", 1000, IN, "multiAddress probe timeout"),
     Key("multiAddress.reachabilityCheckEnabled", "bool", True, IN, "multiAddress probes"),

@@ -357,6 +357,16 @@ def build_config(entries: Mapping[str, str | Entry], *, source_name: str = "zoo.
             b.servers[sid] = parse_server(sid, java_trim(norm[key].value))
         except ServerLineError as e:
             raise b.error(str(e), key) from None
+    if dynamic_file is None and b.is_set("version"):
+        # Backward-compatibility mode: the verifier built from zoo.cfg's own lines reads
+        # `version` as its hex config version (QuorumMaj(Properties): Long.parseLong(v, 16)).
+        text = java_trim(str(b.values["version"]))
+        try:
+            config_version = int(text, 16)
+            if not -(2**63) <= config_version < 2**63 or not text.lstrip("+-").isalnum():
+                raise ValueError(text)
+        except ValueError:
+            raise b.error(f"invalid hex version '{text}'", "version") from None
     if dynamic_file is None:
         groups, weights = {}, {}
         for key in hier_keys:
