@@ -320,7 +320,8 @@ KEYS: tuple[Key, ...] = (
         "file of server.N lines (version = hex suffix of its name); pyzk rewrites zoo.cfg to"
         " point at a new one after each reconfig, as Java does", _nonempty),
     Key("quorum.cnxn.threads.size", "int", 20, IN, "Java quorum SASL thread pool"),
-    Key("oraclePath", "str", None, R, "QuorumOracleMaj oracle file"),
+    Key("oraclePath", "path", None, H, "QuorumOracleMaj: in a two-voter ensemble, the member"
+        " left alone keeps (or takes) the lead while this file starts with '1'", _nonempty),
     Key("version", "str", None, H, "hex version of the server list written in zoo.cfg itself"
         " (QuorumMaj(Properties)); with dynamicConfigFile the file name's version counts"),
     Key("multiAddress.enabled", "bool", False, R, "several addresses per server (pyzk: false only)"),

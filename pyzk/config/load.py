@@ -482,6 +482,7 @@ def build_config(entries: Mapping[str, str | Entry], *, source_name: str = "zoo.
         dynamic_config_file=dynamic_file,
         next_config=next_config,
         quorum_groups=groups,
+        oracle_path=str(base / b.values["oraclePath"]) if b.is_set("oraclePath") else None,
         quorum_weights=weights,
         my_id=my_id,
         peer_type=peer_type,

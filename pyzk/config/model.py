@@ -159,6 +159,7 @@ class Config:
     # Hierarchical quorums (group.G=1:2:3, weight.N=W): empty for a majority quorum.
     quorum_groups: dict[int, tuple[int, ...]] = field(default_factory=dict)
     quorum_weights: dict[int, int] = field(default_factory=dict)
+    oracle_path: str | None = None  # oraclePath (QuorumOracleMaj)
     my_id: int | None = None
     peer_type: LearnerType = LearnerType.PARTICIPANT
     standalone_enabled: bool = True

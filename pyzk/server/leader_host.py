@@ -293,7 +293,7 @@ class LeaderHost:
     def _activate(self, a: L.CommitReconfig) -> None:
         """tryToCommit's reconfig branch: processReconfig before the commit is applied."""
         peer = self.peer
-        qv = reconfig.config_from_string(a.config.decode("utf-8"))
+        qv = reconfig.config_from_string(a.config.decode("utf-8"), self.peer.oracle)
         peer.process_reconfig(qv, a.designated, self.server.tree.last_processed_zxid)
         self.core.config_bytes = peer.last_seen.config_bytes()
         if a.designated != peer.my_id:
@@ -311,7 +311,7 @@ class LeaderHost:
         if hdr.type == Op.RECONFIG:
             # Leader.propose: the proposed config becomes the last seen one
             peer = self.peer
-            qv = reconfig.config_from_string(txn.data.decode("utf-8"))
+            qv = reconfig.config_from_string(txn.data.decode("utf-8"), self.peer.oracle)
             peer.set_last_seen(qv, True)
             self.core.config_bytes = peer.last_seen.config_bytes()
             plan = (qv.voter_set(),

@@ -162,7 +162,7 @@ class LearnerHost:
                 case N.Activate():
                     # Follower/Observer/Learner: processReconfig; a role or leader change means
                     # leaving this leader ("changes proposed in reconfig").
-                    qv = reconfig.config_from_string(a.config.decode("utf-8"))
+                    qv = reconfig.config_from_string(a.config.decode("utf-8"), self.peer.oracle)
                     if self.peer.process_reconfig(qv, a.designated, a.zxid):
                         if a.now:
                             self.stop("changes proposed in reconfig")
@@ -170,7 +170,7 @@ class LearnerHost:
                         leave = True
                 case N.SeenConfig():
                     self.peer.set_last_seen(
-                        reconfig.config_from_string(a.config.decode("utf-8")))
+                        reconfig.config_from_string(a.config.decode("utf-8"), self.peer.oracle))
                 case N.Send():
                     self._send(a.qp)
                 case N.Apply():

@@ -35,6 +35,7 @@ from .fourlw_port import FourLetterWords
 from .group_commit import GroupCommit
 from .leader_host import LeaderHost
 from .learner_host import LearnerHost
+from .oracle import read_oracle
 from .persistence import TxnSnapLog, open_storage
 from .quorum_net import PLAIN, QuorumNet, quorum_net
 from .quorum_view import QuorumView
@@ -58,8 +59,11 @@ class QuorumPeer:
         self.me = config.servers[self.my_id]
         # QuorumPeerMain: setQuorumVerifier(config's, false), then setLastSeenQuorumVerifier
         # with `<zoo.cfg>.dynamic.next` if there is one (a reconfig proposed before a restart).
+        # oraclePath: the verifier asks the file through this edge reader (QuorumOracleMaj).
+        self.oracle = ((config.oracle_path, read_oracle(config.oracle_path))
+                       if config.oracle_path else None)
         self.quorum = make_quorum(config.servers, config.config_version, config.quorum_groups,
-                                  config.quorum_weights)
+                                  config.quorum_weights, self.oracle)
         # lastSeenQuorumVerifier: the last proposed config (== quorum unless one is pending)
         self.last_seen = self.quorum
         self.reconfig_enabled: bool = config.reconfig_enabled
@@ -67,7 +71,8 @@ class QuorumPeer:
         self.reconfig_flag = False
         nxt = config.next_config
         if self.reconfig_enabled and nxt is not None and nxt.version != self.quorum.version:
-            self.last_seen = make_quorum(nxt.servers, nxt.version, nxt.groups, nxt.weights)
+            self.last_seen = make_quorum(nxt.servers, nxt.version, nxt.groups, nxt.weights,
+                                         self.oracle)
         self.observer = self.me.is_observer
         self._storage: TxnSnapLog | None = None  # opened by start()
         self.server: ZkServer | None = None

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from pyzk.zab.packets_election import CURRENT_VERSION, Notification
-from pyzk.zab.quorum import QuorumMaj
+from pyzk.zab.quorum import QuorumMaj, QuorumOracleMaj
 from pyzk.zab.reconfig import config_from_string
 from pyzk.zab.vote import LONG_MIN, ServerState, Vote, total_order
 
@@ -186,6 +186,15 @@ class FLE:
         self.stats.timeouts += 1
         out: list[Action] = self._send_notifications() if have_delivered else [ConnectAll()]
         self._not_timeout = min(self._not_timeout * 2, self.max_interval_ms)
+        if isinstance(self.quorum, QuorumOracleMaj) and self._recvset and \
+                self._not_timeout != self.min_interval_ms:
+            # revalidateVoteset: after a timeout, the votes for my proposal (with the oracle's
+            # word for a lone member) settle the election.
+            mine = Vote(self.proposed_leader, self.proposed_zxid, self.logical_clock,
+                        self.proposed_epoch)
+            if self._tracker_has_quorum(self._recvset, mine):
+                return out + self._decide(self.proposed_leader, self.proposed_zxid,
+                                          self.logical_clock, self.proposed_epoch)
         return out + self._arm(now_ms, self._not_timeout)
 
     def _decide(self, leader: int, zxid: int, round_: int, epoch: int) -> list[Action]:
@@ -304,8 +313,16 @@ class FLE:
         if nstate == ServerState.LOOKING:
             out += self._on_looking(sid, n, now_ms)
         elif nstate in (ServerState.FOLLOWING, ServerState.LEADING):
-            # QuorumMaj needs no oracle, so LEADING is handled exactly like FOLLOWING.
-            out += self._on_following(sid, nstate, n)
+            decided = self._on_following(sid, nstate, n)
+            oracle = self.quorum
+            if (not decided and nstate == ServerState.LEADING
+                    and isinstance(oracle, QuorumOracleMaj) and oracle.need_oracle
+                    and not oracle.ask()):
+                # receivedLeadingNotification: a recovered member of a two-voter ensemble
+                # never sees a majority follow the leader; an oracle that does not grant it
+                # the lead means the leader is the one it granted: "Oracle indicates to follow".
+                decided = self._decide(n.leader, n.zxid, n.election_epoch, n.peer_epoch)
+            out += decided
         if self._running and not self._finalizing:
             out += self._arm(now_ms, self._not_timeout)
         return out

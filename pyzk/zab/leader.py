@@ -29,7 +29,7 @@ from .packets import (
     encode_txn,
     packet,
 )
-from .quorum import has_quorum
+from .quorum import QuorumOracleMaj, VoterSet, has_quorum
 from .sync import DiskLog, choose_sync
 from .zxid import COUNTER_MASK, counter_of, epoch_of, make_zxid
 
@@ -271,6 +271,18 @@ class LeaderCore:
         self.handlers.pop(h.conn, None)
         h.stage = HandlerStage.DEAD
         self.out.append(Close(h.conn, reason))
+        self._update_need_oracle()
+
+    def _oracle(self) -> QuorumOracleMaj | None:
+        v = self.voters
+        return v.verifier if type(v) is VoterSet and type(v.verifier) is QuorumOracleMaj else None
+
+    def _update_need_oracle(self) -> None:
+        """Leader.addForwardingFollower/removeForwardingFollower -> updateNeedOracle."""
+        oracle = self._oracle()
+        if oracle is not None:
+            oracle.update_need_oracle(sum(1 for h in self.handlers.values()
+                                          if h.sending and not h.observer))
 
     def _take(self) -> list[LeaderAction]:
         out, self.out = self.out, []
@@ -449,6 +461,7 @@ class LeaderCore:
         if plan.needs_snap:
             self.out.append(SendSnap(h.conn, self.last_applied))
         h.sending = True
+        self._update_need_oracle()
         for qp in plan.packets:
             self._send(h, qp, now)
         if not h.observer and self.last_proposed > plan.current_zxid:
@@ -481,6 +494,7 @@ class LeaderCore:
 
     def on_disconnect(self, conn: Conn) -> list[LeaderAction]:
         self.handlers.pop(conn, None)
+        self._update_need_oracle()
         return self._take()
 
     # -- broadcast --------------------------------------------------------------------------
@@ -746,6 +760,13 @@ class LeaderCore:
         if not self.tick_skip and lost:
             return self._step_down(f"Not sufficient followers synced, only synced with sids: "
                                    f"{sorted(synced & self.voters)}")
+        if self.outstanding and self._oracle() is not None:
+            # revalidateOutstandingProp: what waited for the departed follower's ACK commits
+            # on the oracle's word (contains_quorum asks it).
+            for z in sorted(self.outstanding):
+                p = self.outstanding.get(z)
+                if p is None or not self._try_commit(p):
+                    break
         self.tick_skip = not self.tick_skip
         limit = self.sync_limit * self.tick_ms
         for h in list(self.handlers.values()):

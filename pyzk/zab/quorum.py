@@ -6,18 +6,18 @@ Pure: no I/O. Members are pyzk.config.model.QuorumServer records.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Set
+from collections.abc import Callable, Iterable, Mapping, Set
 
 from pyzk.config.model import QuorumServer
 
 
 class VoterSet(frozenset[int]):
-    """The voting members of a hierarchical config, carrying its rule: has_quorum applies
-    QuorumHierarchical.containsQuorum to it instead of the majority rule."""
+    """The voting members of a config whose rule is not the plain majority (hierarchical, or
+    a majority with an oracle), carrying it: has_quorum applies its containsQuorum."""
 
-    verifier: QuorumHierarchical
+    verifier: QuorumMaj
 
-    def __new__(cls, verifier: QuorumHierarchical) -> VoterSet:
+    def __new__(cls, verifier: QuorumMaj) -> VoterSet:
         self = super().__new__(cls, verifier.voting_members)
         self.verifier = verifier
         return self
@@ -215,10 +215,54 @@ class QuorumConfigError(ValueError):
     """A group/weight configuration Java's QuorumHierarchical refuses."""
 
 
+class QuorumOracleMaj(QuorumMaj):
+    """QuorumOracleMaj (oraclePath, 3.8): a majority, except that in a two-voter ensemble the
+    one member left alone counts as a quorum while its oracle says so. `ask` reads the oracle
+    (Java reads the file's first character at every question: '1' grants, anything else or a
+    missing file refuses). `need_oracle` is the leader's updateNeedOracle: true while no
+    follower is forwarding (and, as in Java, from the start)."""
+
+    def __init__(self, members: Mapping[int, QuorumServer], version: int,
+                 oracle_path: str, ask: Callable[[], bool]) -> None:
+        super().__init__(members, version)
+        self.oracle_path = oracle_path
+        self.ask = ask
+        self.need_oracle = True
+
+    def update_need_oracle(self, forwarding_followers: int) -> bool:
+        self.need_oracle = forwarding_followers == 0 and len(self.voting_members) == 2
+        return self.need_oracle
+
+    def contains_quorum(self, ack_set: Iterable[int]) -> bool:
+        ids = set(ack_set)
+        if len(self.voting_members) > 2 or super().contains_quorum(ids):
+            return super().contains_quorum(ids)
+        return self.need_oracle and self.ask()
+
+    def voter_set(self) -> frozenset[int]:
+        return VoterSet(self)
+
+    def with_version(self, version: int) -> QuorumMaj:
+        return QuorumOracleMaj(self.all_members, version, self.oracle_path, self.ask)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, QuorumMaj):
+            return NotImplemented
+        return type(other) is QuorumOracleMaj and (
+            other.version == self.version or other.all_members == self.all_members)
+
+    __hash__ = None
+
+
 def make_quorum(members: Mapping[int, QuorumServer], version: int,
                 groups: Mapping[int, Iterable[int]] | None = None,
-                weights: Mapping[int, int] | None = None) -> QuorumMaj:
-    """QuorumPeerConfig.createQuorumVerifier: hierarchical when any group or weight is set."""
+                weights: Mapping[int, int] | None = None,
+                oracle: tuple[str, Callable[[], bool]] | None = None) -> QuorumMaj:
+    """QuorumPeerConfig.createQuorumVerifier: hierarchical when any group or weight is set,
+    else a majority, with an oracle (its path, and how the edge reads it) when oraclePath is
+    set."""
     if groups or weights:
         return QuorumHierarchical(members, version, groups or {}, weights or {})
+    if oracle is not None:
+        return QuorumOracleMaj(members, version, oracle[0], oracle[1])
     return QuorumMaj(members, version)

@@ -195,7 +195,8 @@ def prepare(rec: Any, zxid: int, current_version: int, last_seen: QuorumMaj,
 
 # -- QuorumPeer.configFromString and the dynamic files ------------------------------------------
 
-def config_from_string(text: str) -> QuorumMaj:
+def config_from_string(text: str,
+                       oracle: tuple[str, Callable[[], bool]] | None = None) -> QuorumMaj:
     """QuorumPeer.configFromString: server.N lines and a hex version (QuorumMaj(Properties))."""
     servers: dict[int, QuorumServer] = {}
     groups: dict[int, tuple[int, ...]] = {}
@@ -211,7 +212,7 @@ def config_from_string(text: str) -> QuorumMaj:
             add_group_or_weight(key, value, groups, weights)
         elif key == "version":
             version = int(value, 16)
-    return make_quorum(servers, version, groups, weights)
+    return make_quorum(servers, version, groups, weights, oracle)
 
 
 def dynamic_file_text(qv: QuorumMaj, keep_version: bool) -> str:
