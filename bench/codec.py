@@ -10,16 +10,11 @@ import argparse
 import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parent.parent
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
+import construct as c
 
-import construct as c  # noqa: E402
-
-from pyzk.protocol import records as r  # noqa: E402
+from pyzk.protocol import records as r
 
 # -- the same records declared with construct ---------------------------------------------------
 # Jute strings/buffers are int-length-prefixed with -1 meaning null; construct's PascalString and

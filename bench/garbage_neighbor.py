@@ -32,12 +32,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, NamedTuple
 
-REPO = Path(__file__).resolve().parent.parent
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
+from bench.run import HOSTS, _reason, cpu_seconds, java_version, pin_threads
+from tests.servers import ServerProc, handshake_ok
 
-from bench.run import HOSTS, _reason, cpu_seconds, java_version, pin_threads  # noqa: E402
-from tests.servers import ServerProc, handshake_ok  # noqa: E402
+REPO = Path(__file__).resolve().parent.parent
 
 GARBAGE_SESSION_MS = 4000  # garbage handshakes ask for the minimum (2 x tickTime) session
 ROOT = "/gn"  # the healthy client's subtree; garbage only ever names /gn-garbage paths

@@ -21,22 +21,17 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import structlog
 
-REPO = Path(__file__).resolve().parent.parent
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
-
-from bench.wire import OPEN_ACL_UNSAFE, connect_request_bytes, key_path, request_frame  # noqa: E402
-from pyzk.config.load import build_config  # noqa: E402
-from pyzk.protocol import records as r  # noqa: E402
-from pyzk.protocol.opcodes import Op  # noqa: E402
-from pyzk.server.connection import ClientConn  # noqa: E402
-from pyzk.server.persistence import open_storage, tune_gc  # noqa: E402
-from pyzk.server.zkserver import ZkServer  # noqa: E402
+from bench.wire import OPEN_ACL_UNSAFE, connect_request_bytes, key_path, request_frame
+from pyzk.config.load import build_config
+from pyzk.protocol import records as r
+from pyzk.protocol.opcodes import Op
+from pyzk.server.connection import ClientConn
+from pyzk.server.persistence import open_storage, tune_gc
+from pyzk.server.zkserver import ZkServer
 
 
 class _NoWords:

@@ -21,17 +21,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parent.parent
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
+from pyzk.protocol import records as r
+from pyzk.protocol.opcodes import Op
+from pyzk.storage import snapshot as sc
+from pyzk.storage.datadir import DataDir
+from pyzk.storage.logfile import TxnLogWriter
+from pyzk.tree.datatree import DataTree
+from tests.servers import ServerProc, handshake_ok
 
-from pyzk.protocol import records as r  # noqa: E402
-from pyzk.protocol.opcodes import Op  # noqa: E402
-from pyzk.storage import snapshot as sc  # noqa: E402
-from pyzk.storage.datadir import DataDir  # noqa: E402
-from pyzk.storage.logfile import TxnLogWriter  # noqa: E402
-from pyzk.tree.datatree import DataTree  # noqa: E402
-from tests.servers import ServerProc, handshake_ok  # noqa: E402
+REPO = Path(__file__).resolve().parent.parent
 
 HOSTS = {"java": "127.0.0.73", "pyzk": "127.0.0.74"}
 OPEN = [r.ACL(31, r.Id("world", "anyone"))]

@@ -23,14 +23,12 @@ from typing import Any
 
 import msgpack
 
-REPO = Path(__file__).resolve().parent.parent
 # Raw per-request latencies of this process's runs: {server: {workload: [bytes per repeat]}}.
-SAMPLES: dict[str, dict[str, list[bytes]]] = {}
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
+from bench.loadgen import WORKLOADS, LoadSpec, prepare_sync, run_load
+from tests.servers import ServerProc, handshake_ok
 
-from bench.loadgen import WORKLOADS, LoadSpec, prepare_sync, run_load  # noqa: E402
-from tests.servers import ServerProc, handshake_ok  # noqa: E402
+REPO = Path(__file__).resolve().parent.parent
+SAMPLES: dict[str, dict[str, list[bytes]]] = {}
 
 HOSTS = {"java": "127.0.0.71", "pyzk": "127.0.0.72"}
 CLK_TCK = os.sysconf("SC_CLK_TCK")

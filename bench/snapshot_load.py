@@ -24,15 +24,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parent.parent
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
-
-from bench.loadgen import LoadSpec, prepare  # noqa: E402
-from bench.wire import connect_request_bytes, key_path, request_frame  # noqa: E402
-from pyzk.protocol import records as r  # noqa: E402
-from pyzk.protocol.opcodes import Op  # noqa: E402
-from tests.servers import ServerProc  # noqa: E402
+from bench.loadgen import LoadSpec, prepare
+from bench.wire import connect_request_bytes, key_path, request_frame
+from pyzk.protocol import records as r
+from pyzk.protocol.opcodes import Op
+from tests.servers import ServerProc
 
 _REPLY = struct.Struct(">iiqi")  # frame length + ReplyHeader{xid, zxid, err}
 

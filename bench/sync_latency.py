@@ -9,19 +9,14 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
-
-from pyzk.protocol import records as r  # noqa: E402
-from pyzk.protocol.opcodes import Op  # noqa: E402
-from tests.ensemble.ensemble import Ensemble  # noqa: E402
-from tests.integration.rawclient import RawClient  # noqa: E402
+from pyzk.protocol import records as r
+from pyzk.protocol.opcodes import Op
+from tests.ensemble.launcher import Ensemble
+from tests.integration.rawclient import RawClient
 
 HOSTS = {"on": [f"127.0.6.{i}" for i in (1, 2, 3)], "off": [f"127.0.6.{i}" for i in (11, 12, 13)]}
 

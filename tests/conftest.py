@@ -12,18 +12,14 @@ from __future__ import annotations
 import importlib.util
 import os
 import shutil
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-TESTS = Path(__file__).resolve().parent
-if str(TESTS) not in sys.path:
-    # Lets test modules `import servers` (tests/servers.py) without a package __init__.
-    sys.path.insert(0, str(TESTS))
+from tests.servers import java_available
 
-from servers import java_available  # noqa: E402
+TESTS = Path(__file__).resolve().parent
 
 KINDS = ("pyzk", "java")
 WORK = TESTS / ".work"

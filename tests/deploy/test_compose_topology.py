@@ -20,13 +20,10 @@ from pathlib import Path
 import pytest
 
 from pyzk.testing.netns import BridgeNet, unavailable_reason
+from tests.deploy.compose import DOCKER, Container, build_containers, pyzk_executable
+from tests.servers import JAVA_CLASSPATH, REPO, compile_java, java_available
 
 HERE = Path(__file__).resolve().parent
-if str(HERE) not in sys.path:
-    sys.path.insert(0, str(HERE))
-
-from compose import DOCKER, Container, build_containers, pyzk_executable  # noqa: E402
-from servers import JAVA_CLASSPATH, REPO, compile_java, java_available  # noqa: E402
 
 PREFIX = "pyzkc-"
 SECURE_FILES = (DOCKER / "docker-compose.yml", DOCKER / "docker-compose.secure.yml")

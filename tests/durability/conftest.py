@@ -6,18 +6,12 @@ PYZK_CRASH_ROUNDS and PYZK_CRASH_SEED reproduce a crash round (the seeds are pri
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-HERE = Path(__file__).resolve().parent
-for p in (HERE, HERE.parent):
-    if str(p) not in sys.path:
-        sys.path.insert(0, str(p))
-
-from servers import ServerProc  # noqa: E402
+from tests.servers import ServerProc
 
 HOST = "127.0.0.81"
 

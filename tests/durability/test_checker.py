@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from workload import SessionLog, Write, check_session
+from tests.durability.workload import SessionLog, Write, check_session
 
 BASE = "/r0/s0"
 K, MK = f"{BASE}/k0", f"{BASE}/mk"

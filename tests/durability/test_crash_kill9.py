@@ -18,13 +18,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from aclient import AsyncZk
 from kazoo.client import KazooClient
-from servers import ServerProc
-from workload import RoundResult, run_writer, setup_round, verify
 
 from pyzk.storage import txnlog
 from pyzk.storage.logfile import read_log_file, sorted_logs
+from tests.durability.aclient import AsyncZk
+from tests.durability.workload import RoundResult, run_writer, setup_round, verify
+from tests.servers import ServerProc
 
 ROUNDS = int(os.environ.get("PYZK_CRASH_ROUNDS", "15"))
 SESSIONS = 8
@@ -93,7 +93,7 @@ def test_acknowledged_writes_survive_kill9_at_random_moments(
     srv.start()
 
     async def reread() -> list[list[dict[str, Any]]]:
-        from workload import read_state
+        from tests.durability.workload import read_state
         zk = await AsyncZk.connect(srv.host, srv.port)
         try:
             return [[await read_state(zk, log) for log in res.sessions] for res, _ in rounds]

@@ -34,9 +34,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aclient import AsyncZk
-from servers import ServerProc, java_available
-from workload import RoundResult, run_writer, setup_round, verify
 
 from pyzk.protocol import records as r
 from pyzk.protocol.codes import NOTIFICATION_XID, PING_XID
@@ -44,6 +41,9 @@ from pyzk.protocol.multi import decode_multi_response
 from pyzk.protocol.opcodes import Op
 from pyzk.storage import txnlog
 from pyzk.storage.logfile import read_log_file, sorted_logs
+from tests.durability.aclient import AsyncZk
+from tests.durability.workload import RoundResult, run_writer, setup_round, verify
+from tests.servers import ServerProc, java_available
 
 ROUNDS = int(os.environ.get("PYZK_CRASH_ROUNDS", "12"))
 SESSIONS = 4  # valid writer sessions (workload.py)

@@ -25,14 +25,8 @@ from kazoo.exceptions import KazooException, NodeExistsError
 from kazoo.handlers.threading import KazooTimeoutError
 
 from pyzk.storage import powercut
-
-HERE = Path(__file__).resolve().parent
-for _p in (HERE.parent / "ensemble", HERE.parent):
-    if str(_p) not in sys.path:
-        sys.path.insert(0, str(_p))
-
-from ensemble import Ensemble  # noqa: E402
-from servers import ServerProc  # noqa: E402
+from tests.ensemble.launcher import Ensemble
+from tests.servers import ServerProc
 
 STANDALONE_HOST = "127.0.0.164"
 ENSEMBLE_HOSTS = ["127.0.0.161", "127.0.0.162", "127.0.0.163"]

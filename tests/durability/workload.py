@@ -17,10 +17,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from aclient import OPEN_ACL, AsyncZk
-
 from pyzk.protocol import records as r
 from pyzk.protocol.opcodes import Op
+from tests.durability.aclient import OPEN_ACL, AsyncZk
 
 KEYS = 4
 WINDOW = 16  # writes in flight per session

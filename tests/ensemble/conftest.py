@@ -6,18 +6,13 @@ The CI smoke ensemble uses 127.0.0.1-3 (the addresses the issue names); the fail
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-HERE = Path(__file__).resolve().parent
-if str(HERE) not in sys.path:
-    sys.path.insert(0, str(HERE))
-
-from ensemble import Ensemble  # noqa: E402
-from netns import Fabric, unavailable_reason  # noqa: E402
+from tests.ensemble.launcher import Ensemble
+from tests.ensemble.partition_fabric import Fabric, unavailable_reason
 
 
 @pytest.fixture

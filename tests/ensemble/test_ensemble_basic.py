@@ -8,13 +8,12 @@ import re
 import socket
 import struct
 import subprocess
-import sys
 import threading
-from pathlib import Path
 
 import pytest
-from ensemble import Ensemble, four_letter, wait_for
 from kazoo.client import KazooClient
+
+from tests.ensemble.launcher import Ensemble, four_letter, wait_for
 
 HOSTS = ["127.0.0.1", "127.0.0.2", "127.0.0.3"]
 
@@ -118,13 +117,9 @@ def raw_expiry(host: str, clients: list[KazooClient]) -> None:
         s.close()
 
 
-TESTS = Path(__file__).resolve().parent.parent
-
-
 def test_java_client_kafka_flows_over_a_three_server_connect_string(make_ensemble) -> None:  # type: ignore[no-untyped-def]
-    sys.path.insert(0, str(TESTS / "reference"))
-    from servers import java_available
-    from test_java_client import KAFKA_STEPS, RUN_CP, compiled_classes  # type: ignore[import-not-found]
+    from tests.reference.test_java_client import KAFKA_STEPS, RUN_CP, compiled_classes
+    from tests.servers import java_available
 
     if not java_available():
         pytest.skip("Debian's Java ZooKeeper client is not installed")

@@ -10,9 +10,10 @@ import shutil
 import threading
 import time
 
-from ensemble import Ensemble, wait_for
 from kazoo.client import KazooClient
 from kazoo.exceptions import KazooException
+
+from tests.ensemble.launcher import Ensemble, wait_for
 
 HOSTS = ["127.0.0.141", "127.0.0.142", "127.0.0.143"]
 

@@ -9,12 +9,13 @@ import functools
 import threading
 import time
 
-from ensemble import Ensemble, four_letter, start_client, wait_for
 from kazoo.client import KazooClient
 from kazoo.exceptions import ConnectionLoss, SessionExpiredError
 from kazoo.handlers.threading import KazooTimeoutError
 from kazoo.protocol.states import EventType, WatchedEvent
-from servers import handshake_ok
+
+from tests.ensemble.launcher import Ensemble, four_letter, start_client, wait_for
+from tests.servers import handshake_ok
 
 HOSTS = ["127.0.0.175", "127.0.0.176", "127.0.0.177", "127.0.0.178"]
 OBSERVER = 4

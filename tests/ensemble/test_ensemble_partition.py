@@ -13,11 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ensemble import Ensemble, four_letter, start_client, wait_for
 from kazoo.client import KazooClient
 from kazoo.exceptions import KazooException
 from kazoo.handlers.threading import KazooTimeoutError
-from netns import Fabric
+
+from tests.ensemble.launcher import Ensemble, four_letter, start_client, wait_for
+from tests.ensemble.partition_fabric import Fabric
 
 NOT_SERVING = "not currently serving"
 

@@ -5,11 +5,12 @@ write."""
 from __future__ import annotations
 
 import pytest
-from ensemble import Ensemble, four_letter, wait_for
 from kazoo.client import KazooClient
 from kazoo.exceptions import ConnectionLoss, SessionExpiredError
 from kazoo.handlers.threading import KazooTimeoutError
-from servers import handshake_ok
+
+from tests.ensemble.launcher import Ensemble, four_letter, wait_for
+from tests.servers import handshake_ok
 
 HOSTS = ["127.0.0.147", "127.0.0.148", "127.0.0.149"]
 

@@ -6,22 +6,17 @@ service, ending its read-only sessions, when the quorum returns. Each test runs 
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
-from ensemble import Ensemble, JavaMember, four_letter, wait_for
 from kazoo.client import KazooClient
 from kazoo.exceptions import NotReadOnlyCallError
 from kazoo.protocol.states import KeeperState
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
-from rawclient import OPEN_ACL, ConnectionClosed, RawClient  # noqa: E402
-
-from pyzk.protocol import records as r  # noqa: E402
-from pyzk.protocol.codes import Err  # noqa: E402
-from pyzk.protocol.multi import encode_multi_request  # noqa: E402
-from pyzk.protocol.opcodes import Op  # noqa: E402
+from pyzk.protocol import records as r
+from pyzk.protocol.codes import Err
+from pyzk.protocol.multi import encode_multi_request
+from pyzk.protocol.opcodes import Op
+from tests.ensemble.launcher import Ensemble, JavaMember, four_letter, wait_for
+from tests.integration.rawclient import OPEN_ACL, ConnectionClosed, RawClient
 
 HOSTS = ["127.0.0.181", "127.0.0.182", "127.0.0.183"]
 HOSTS_NO_LOCAL = ["127.0.0.184", "127.0.0.185", "127.0.0.186"]

@@ -15,9 +15,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from ensemble import Ensemble, Member, four_letter, start_client, wait_for
 from kazoo.client import KazooClient
 from kazoo.exceptions import BadArgumentsError, BadVersionError, NoAuthError
+
+from tests.ensemble.launcher import Ensemble, Member, four_letter, start_client, wait_for
 
 HOSTS = ["127.0.6.1", "127.0.6.2", "127.0.6.3"]
 JAVA_HOSTS = ["127.0.6.7", "127.0.6.8", "127.0.6.9"]

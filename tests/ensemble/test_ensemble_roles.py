@@ -22,10 +22,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ensemble import REPO, Ensemble, start_client, wait_for
 from kazoo.client import KazooClient
 from kazoo.exceptions import KazooException
 from kazoo.handlers.threading import KazooTimeoutError
+
+from tests.ensemble.launcher import REPO, Ensemble, start_client, wait_for
 
 HOSTS = ["127.0.0.171", "127.0.0.172", "127.0.0.173"]
 DEAD_SESSION_MS = 2000

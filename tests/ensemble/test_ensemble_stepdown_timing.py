@@ -22,11 +22,11 @@ import time
 from pathlib import Path
 
 import pytest
-from ensemble import Ensemble, four_letter
-from netns import Fabric
 
 from pyzk.zab.packets import PT, encode_int, encode_learner_info, encode_packet, packet
 from pyzk.zab.zxid import make_zxid
+from tests.ensemble.launcher import Ensemble, four_letter
+from tests.ensemble.partition_fabric import Fabric
 
 TICK_MS, INIT_LIMIT, SYNC_LIMIT = 300, 10, 5
 CFG = {"tickTime": str(TICK_MS), "initLimit": str(INIT_LIMIT), "syncLimit": str(SYNC_LIMIT)}
@@ -139,7 +139,7 @@ def _measure(fab: Fabric, workdir: Path, kind: str) -> dict[str, list[float]]:
 
 @pytest.mark.java
 def test_a_cut_off_leader_steps_down_no_later_than_java(fabric: Fabric, workdir: Path) -> None:
-    from servers import java_available
+    from tests.servers import java_available
     if not java_available():
         pytest.skip("Debian's Java ZooKeeper is not installed")
     pyzk = _measure(fabric, workdir, "pyzk")

@@ -15,11 +15,12 @@ import time
 from pathlib import Path
 
 import pytest
-from ensemble import Ensemble, start_client, wait_for
 from kazoo.client import KazooClient
 from kazoo.exceptions import KazooException
 from kazoo.handlers.threading import KazooTimeoutError
-from netns import Fabric
+
+from tests.ensemble.launcher import Ensemble, start_client, wait_for
+from tests.ensemble.partition_fabric import Fabric
 
 TICK_MS = 300
 

@@ -48,11 +48,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-TESTS = Path(__file__).resolve().parent.parent
-if str(TESTS) not in sys.path:
-    sys.path.insert(0, str(TESTS))
-
-from servers import JAVA_CLASSPATH, ServerProc, java_available  # noqa: E402
+from tests.servers import JAVA_CLASSPATH, ServerProc, java_available
 
 HOSTS = {"pyzk": "127.0.0.61", "java": "127.0.0.62"}
 MAXBUF = 0xFFFFF
@@ -2128,10 +2124,7 @@ def case_stream(seed: int, start: int = 0, count: int | None = None) -> Iterable
 
 
 def load_known() -> list[tuple[str, str]]:
-    try:
-        from . import known_differences as kd
-    except ImportError:
-        import known_differences as kd  # type: ignore[no-redef]
+    from tests.fuzz import known_differences as kd
     return [(d.pattern, d.reason) for d in kd.KNOWN_DIFFERENCES]
 
 

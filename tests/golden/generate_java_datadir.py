@@ -1,6 +1,6 @@
 """Regenerate tests/golden/java-3.8.0-datadir/ from Debian's Java ZooKeeper 3.8.0.
 
-Run by hand (`.venv/bin/python tests/golden/generate_java_datadir.py`), not by pytest. It drives a
+Run by hand (`.venv/bin/python -m tests.golden.generate_java_datadir`), not by pytest. It drives a
 standalone Java server on 127.0.0.31 with kazoo plus a raw socket (for container/TTL creates that
 kazoo cannot send), restarts it once so a snapshot with live sessions is written, stops it, copies
 version-2/ and records the tree Java serves in expected_tree.json.
@@ -12,20 +12,17 @@ import json
 import shutil
 import socket
 import struct
-import sys
 import tempfile
 from pathlib import Path
 
+from kazoo.client import KazooClient
+from kazoo.exceptions import NoNodeError
+from kazoo.security import ACL, Id, make_digest_acl
+
+from pyzk.protocol import records as r
+from tests.servers import ServerProc
+
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent.parent))
-sys.path.insert(0, str(HERE.parent))
-
-from kazoo.client import KazooClient  # noqa: E402
-from kazoo.exceptions import NoNodeError  # noqa: E402
-from kazoo.security import ACL, Id, make_digest_acl  # noqa: E402
-from servers import ServerProc  # noqa: E402
-
-from pyzk.protocol import records as r  # noqa: E402
 
 OUT = HERE / "java-3.8.0-datadir"
 HOST = "127.0.0.31"

@@ -10,20 +10,14 @@ from __future__ import annotations
 import importlib.util
 import itertools
 import os
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from kazoo.client import KazooClient
 
-HERE = Path(__file__).resolve().parent
-for p in (HERE, HERE.parent, HERE.parent.parent):
-    if str(p) not in sys.path:
-        sys.path.insert(0, str(p))
-
-from kazoo.client import KazooClient  # noqa: E402
-from servers import ServerProc, java_available  # noqa: E402
+from tests.servers import ServerProc, java_available
 
 HOST = "127.0.0.41"
 ALT_HOST = "127.0.0.42"  # a second loopback source address (ip ACL tests)

@@ -26,12 +26,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from rawclient import ConnectionClosed, RawClient
-from servers import ServerProc, java_available
 
 from pyzk.protocol import records as r
 from pyzk.protocol.multi import encode_multi_request
 from pyzk.protocol.opcodes import Op
+from tests.integration.rawclient import ConnectionClosed, RawClient
+from tests.servers import ServerProc, java_available
 
 HOST = "127.0.0.41"
 ALT_HOST = "127.0.0.42"

@@ -11,7 +11,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from servers import REPO, ServerProc, free_port, java_available
+
+from tests.servers import REPO, ServerProc, free_port, java_available
 
 HOST = "127.0.0.151"  # this suite's loopback address
 _n = itertools.count()

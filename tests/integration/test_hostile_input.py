@@ -11,10 +11,10 @@ import struct
 from collections.abc import Iterator
 
 import pytest
-from rawclient import ConnectionClosed, RawClient, connected
 
 from pyzk.protocol import records as r
 from pyzk.protocol.opcodes import Op
+from tests.integration.rawclient import ConnectionClosed, RawClient, connected
 
 CONNECT = bytes.fromhex("0000002d000000000000000000000000000075300000000000000000000000100000000"
                         "000000000000000000000000000")

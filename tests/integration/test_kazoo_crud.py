@@ -5,15 +5,15 @@ from __future__ import annotations
 
 import time
 
-from itest_util import raw, wait_for
 from kazoo.client import KazooClient
 from kazoo.exceptions import NoNodeError
 from kazoo.security import OPEN_ACL_UNSAFE, READ_ACL_UNSAFE
-from rawclient import OPEN_ACL
 
 from pyzk.protocol import records as r
 from pyzk.protocol.codes import Err
 from pyzk.protocol.opcodes import Op
+from tests.integration.itest_util import raw, wait_for
+from tests.integration.rawclient import OPEN_ACL
 
 
 def test_create_set_delete_keep_stat_zxids_and_versions_consistent(client: KazooClient,

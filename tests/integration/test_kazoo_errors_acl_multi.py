@@ -8,7 +8,6 @@ import base64
 import hashlib
 
 import pytest
-from itest_util import raw
 from kazoo.client import KazooClient
 from kazoo.exceptions import (
     AuthFailedError,
@@ -33,11 +32,12 @@ from kazoo.security import (
     make_digest_acl,
     make_digest_acl_credential,
 )
-from rawclient import OPEN_ACL
 
 from pyzk.protocol import records as r
 from pyzk.protocol.codes import Err
 from pyzk.protocol.opcodes import Op
+from tests.integration.itest_util import raw
+from tests.integration.rawclient import OPEN_ACL
 
 
 def test_error_codes_surface_as_kazoo_exceptions(client: KazooClient, base: str) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 
-from itest_util import wait_for
 from kazoo.recipe.barrier import Barrier, DoubleBarrier
 from kazoo.recipe.counter import Counter
 from kazoo.recipe.election import Election
@@ -12,6 +11,8 @@ from kazoo.recipe.lock import Lock
 from kazoo.recipe.partitioner import SetPartitioner
 from kazoo.recipe.party import Party
 from kazoo.recipe.queue import LockingQueue, Queue
+
+from tests.integration.itest_util import wait_for
 
 
 def _three(zk, clients):

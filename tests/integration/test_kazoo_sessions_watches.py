@@ -9,15 +9,15 @@ import threading
 from typing import Any
 
 import pytest
-from itest_util import raw
 from kazoo.client import KazooClient
 from kazoo.protocol.states import EventType
-from rawclient import ConnectionClosed, RawClient
 
 from pyzk.protocol import records as r
 from pyzk.protocol.codes import Err
 from pyzk.protocol.codes import EventType as Ev
 from pyzk.protocol.opcodes import Op
+from tests.integration.itest_util import raw
+from tests.integration.rawclient import ConnectionClosed, RawClient
 
 
 @pytest.fixture

@@ -5,11 +5,11 @@ replies."""
 from __future__ import annotations
 
 import pytest
-from itest_util import raw, wait_for
-from rawclient import ConnectionClosed, RawClient
 
 from pyzk.protocol import records as r
 from pyzk.protocol.opcodes import Op
+from tests.integration.itest_util import raw, wait_for
+from tests.integration.rawclient import ConnectionClosed, RawClient
 
 
 def test_max_client_cnxns_per_address_closes_the_extra_connection(zk_kind, zk_factory) -> None:

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 from kazoo.client import KazooClient
-from servers import REPO, ServerProc, java_available
+
+from tests.servers import REPO, ServerProc, java_available
 
 HOST = "127.0.0.91"
 

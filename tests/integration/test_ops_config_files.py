@@ -9,7 +9,8 @@ import re
 from typing import Any
 
 import yaml
-from servers import REPO
+
+from tests.servers import REPO
 
 ALERTS = REPO / "conf" / "prometheus" / "pyzk-alerts.yml"
 DASHBOARD = REPO / "conf" / "grafana" / "pyzk-dashboard.json"

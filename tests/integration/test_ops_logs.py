@@ -12,11 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from itest_util import wait_for
 from kazoo.client import KazooClient
-from servers import ServerProc
 
 import pyzk
+from tests.integration.itest_util import wait_for
+from tests.servers import ServerProc
 
 HOST = "127.0.0.91"
 

@@ -17,11 +17,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from itest_util import wait_for
 from kazoo.client import KazooClient
 from kazoo.exceptions import NodeExistsError
 from prometheus_client.parser import text_string_to_metric_families
-from servers import REPO, ServerProc, free_port
+
+from tests.integration.itest_util import wait_for
+from tests.servers import REPO, ServerProc, free_port
 
 HOST = "127.0.0.91"
 GOLDEN = REPO / "tests" / "golden" / "prometheus" / "java-3.8.0-standalone-families.txt"

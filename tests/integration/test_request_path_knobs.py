@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import socket
 
-from itest_util import raw
-
 from pyzk.protocol import records as r
 from pyzk.protocol.codes import Err
 from pyzk.protocol.opcodes import Op
+from tests.integration.itest_util import raw
 
 OPEN = [r.ACL(31, r.Id("world", "anyone"))]
 

@@ -26,13 +26,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from rawclient import ConnectionClosed, RawClient
-from servers import JAVA_CLASSPATH, REPO, ServerProc, compile_java, java_available
-from test_tls import pki  # noqa: F401 - the TLS test's certificates, a module fixture
 
 from pyzk.protocol import records as r
 from pyzk.protocol.opcodes import Op
 from pyzk.sasl.digest_md5 import client_response, parse_challenge, response_value
+from tests.integration.rawclient import ConnectionClosed, RawClient
+from tests.integration.test_tls import pki  # noqa: F401 - the TLS test's certificates, a module fixture
+from tests.servers import JAVA_CLASSPATH, REPO, ServerProc, compile_java, java_available
 
 pytestmark = [pytest.mark.java, pytest.mark.timeout(300)]
 
@@ -606,7 +606,8 @@ def test_settings_java_refuses_stop_the_start(tmp_path: Path, cfg: dict[str, str
 def test_sasl_on_the_tls_port(tmp_path: Path, jaas_file: Path, pki: Any) -> None:  # noqa: F811
     from kazoo.client import KazooClient
     from kazoo.security import make_acl
-    from test_tls import tls_settings
+
+    from tests.integration.test_tls import tls_settings
 
     def scenario(kind: str) -> Any:
         cfg = {"authProvider.1": SASL_PROVIDER, **tls_settings(pki, "p12")}

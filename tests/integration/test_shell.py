@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pexpect
 import pytest
-from servers import REPO, ServerProc, java_available
+
+from tests.servers import REPO, ServerProc, java_available
 
 HOST = "127.0.0.151"  # this suite's loopback address
 ZKCLI = "/usr/share/zookeeper/bin/zkCli.sh"
@@ -313,7 +314,7 @@ def test_piped_session_has_no_prompt_and_reports_last_status(pyzk_server: Server
 
 
 def test_connect_string_with_a_dead_server_falls_back(pyzk_server: ServerProc) -> None:
-    from servers import free_port
+    from tests.servers import free_port
 
     dead = f"{HOST}:{free_port(HOST)}"
     res = subprocess.run([sys.executable, "-m", "pyzk", "shell", "-server",

@@ -28,7 +28,8 @@ from cryptography.x509.oid import NameOID
 from kazoo.client import KazooClient
 from kazoo.exceptions import NoAuthError
 from kazoo.security import make_acl
-from servers import ServerProc, free_port, java_available
+
+from tests.servers import ServerProc, free_port, java_available
 
 jks = pytest.importorskip("jks")  # pyjks writes the JKS stores kazoo's harness uses too
 

@@ -15,20 +15,13 @@ from __future__ import annotations
 import functools
 import os
 import signal
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[2]
-for _p in (REPO / "tests" / "ensemble", REPO / "tests"):
-    if str(_p) not in sys.path:
-        sys.path.insert(0, str(_p))
-
-from ensemble import Ensemble, four_letter  # noqa: E402
-
-from pyzk.testing import netns as _ns  # noqa: E402
-from pyzk.testing.netns import NsThread, ip  # noqa: E402
+from pyzk.testing import netns as _ns
+from pyzk.testing.netns import NsThread, ip
+from tests.ensemble.launcher import Ensemble, four_letter
 
 from .clockstep import preload_env, remove_shm, write_offset  # noqa: E402
 

@@ -6,20 +6,16 @@ from __future__ import annotations
 
 import os
 import shutil
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-HERE = Path(__file__).resolve().parent
-for p in (HERE, HERE.parent / "ensemble", HERE.parent / "integration", HERE.parent):
-    if str(p) not in sys.path:
-        sys.path.insert(0, str(p))
+from tests.ensemble.launcher import Ensemble
+from tests.servers import java_available
 
-from ensemble import Ensemble  # noqa: E402
-from servers import java_available  # noqa: E402
+HERE = Path(__file__).resolve().parent
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

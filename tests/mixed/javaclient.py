@@ -8,7 +8,7 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from servers import JAVA_CLASSPATH, compile_java
+from tests.servers import JAVA_CLASSPATH, compile_java
 
 TESTS = Path(__file__).resolve().parent.parent
 SOURCE = TESTS / "java" / "MixedWriter.java"

@@ -9,10 +9,11 @@ import threading
 import time
 from collections.abc import Iterable
 
-from ensemble import Ensemble, start_client, wait_for
 from kazoo.client import KazooClient
 from kazoo.exceptions import KazooException
-from rawclient import RawClient
+
+from tests.ensemble.launcher import Ensemble, start_client, wait_for
+from tests.integration.rawclient import RawClient
 
 EPHEMERAL = 1
 

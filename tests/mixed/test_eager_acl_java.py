@@ -9,9 +9,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from rawclient import connected
 
 from pyzk.protocol import records as r
+from tests.integration.rawclient import connected
 
 OPEN = [r.ACL(31, r.Id("world", "anyone"))]
 READ_ONLY = [r.ACL(1, r.Id("world", "anyone"))]

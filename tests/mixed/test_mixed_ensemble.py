@@ -9,7 +9,8 @@ from __future__ import annotations
 import threading
 
 import pytest
-from mixhelp import SilentSession, clients, close_all, gone_everywhere, start_led_by
+
+from tests.mixed.mixhelp import SilentSession, clients, close_all, gone_everywhere, start_led_by
 
 # (kinds by sid, second member started with the leader sid 3): the leader is sid 3.
 ARRANGEMENTS = {

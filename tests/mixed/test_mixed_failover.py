@@ -9,9 +9,17 @@ import json
 import re
 
 import pytest
-from ensemble import Ensemble, Member, wait_for
-from javaclient import JavaReport, JavaWriter
-from mixhelp import Writer, assert_all_present, clients, close_all, start_led_by, wait_leader_among
+
+from tests.ensemble.launcher import Ensemble, Member, wait_for
+from tests.mixed.javaclient import JavaReport, JavaWriter
+from tests.mixed.mixhelp import (
+    Writer,
+    assert_all_present,
+    clients,
+    close_all,
+    start_led_by,
+    wait_leader_among,
+)
 
 
 def other(kind: str) -> str:

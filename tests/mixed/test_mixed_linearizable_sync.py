@@ -10,7 +10,8 @@ import threading
 import time
 
 import pytest
-from mixhelp import clients, close_all, start_led_by
+
+from tests.mixed.mixhelp import clients, close_all, start_led_by
 
 
 @pytest.mark.parametrize("leader_kind", ["pyzk", "java"])

@@ -16,14 +16,14 @@ import signal
 from pathlib import Path
 
 import pytest
-from ensemble import Ensemble, Member, four_letter, start_client, wait_for
 from kazoo.protocol.states import KazooState
-from mixhelp import children_everywhere, close_all, restart, start_led_by
-from rawclient import RawClient
 
 from pyzk.protocol import records as r
 from pyzk.protocol.opcodes import Op
 from pyzk.storage.logfile import iter_log
+from tests.ensemble.launcher import Ensemble, Member, four_letter, start_client, wait_for
+from tests.integration.rawclient import RawClient
+from tests.mixed.mixhelp import children_everywhere, close_all, restart, start_led_by
 
 OPEN_ACL = [r.ACL(31, r.Id("world", "anyone"))]
 

@@ -10,7 +10,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from servers import ServerProc
+
+from tests.servers import ServerProc
 
 HOSTS = {"java": "127.0.0.51", "pyzk": "127.0.0.52"}
 

@@ -14,7 +14,8 @@ import time
 from pathlib import Path
 
 import pytest
-from servers import ServerProc
+
+from tests.servers import ServerProc
 
 CLI = "/usr/lib/zookeeper/bin/cli_mt"
 WAIT_S = 20.0

@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 from kazoo.client import KazooClient
 from kazoo.exceptions import NoNodeError
-from servers import ServerProc, java_available
 
 from pyzk.protocol import records as r
 from pyzk.protocol.opcodes import Op
@@ -21,6 +20,7 @@ from pyzk.storage.datadir import DataDir
 from pyzk.storage.logfile import TxnLogWriter
 from pyzk.storage.recovery import recover
 from pyzk.tree.datatree import DataTree
+from tests.servers import ServerProc, java_available
 
 pytestmark = [pytest.mark.java,
               pytest.mark.skipif(not java_available(), reason="Java ZooKeeper not installed")]

@@ -5,19 +5,13 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import sys
 from pathlib import Path
 
 import pytest
 
-TESTS = Path(__file__).resolve().parents[1]
-for p in (TESTS.parent, TESTS, TESTS / "reference", TESTS / "integration"):
-    if str(p) not in sys.path:
-        sys.path.insert(0, str(p))
-
-from differential import scenario, scenario_edges  # noqa: E402
-from differential.transcript import diff  # noqa: E402
-from servers import ServerProc, java_available  # noqa: E402
+from tests.reference.differential import scenario, scenario_edges
+from tests.reference.differential.transcript import diff
+from tests.servers import ServerProc, java_available
 
 pytestmark = pytest.mark.java
 

@@ -5,31 +5,23 @@ config, at 127.0.0.104), learns the same leader and epoch from Java's notificati
 from __future__ import annotations
 
 import asyncio
-import importlib.util
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from servers import java_available
 
 from pyzk.config.servers import parse_server
 from pyzk.zab.election import FLE, Decided
 from pyzk.zab.election_transport import ElectionService, QuorumCnxManager
 from pyzk.zab.quorum import QuorumMaj
 from pyzk.zab.vote import ServerState
+from tests.golden.election import capture_java as capture
+from tests.servers import java_available
 
 pytestmark = [pytest.mark.java,
               pytest.mark.skipif(not java_available(), reason="Java ZooKeeper not installed")]
 
-_spec = importlib.util.spec_from_file_location(
-    "election_capture", Path(__file__).resolve().parent.parent / "golden" / "election"
-    / "capture_java.py")
-assert _spec and _spec.loader
-capture = importlib.util.module_from_spec(_spec)
-sys.modules["election_capture"] = capture
-_spec.loader.exec_module(capture)
 
 
 @pytest.fixture

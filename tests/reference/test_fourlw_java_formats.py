@@ -22,11 +22,8 @@ from typing import Any
 
 import pytest
 
-if __name__ == "__main__":  # the capture tool runs outside pytest (tests/ not on sys.path)
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from servers import REPO, J, ServerProc, free_port, java_available  # noqa: E402
-
-from pyzk.fourlw.layout import json_layout, text_layout  # noqa: E402
+from pyzk.fourlw.layout import json_layout, text_layout
+from tests.servers import REPO, J, ServerProc, free_port, java_available
 
 HOST = "127.0.0.91"
 GOLDEN = REPO / "tests" / "golden" / "fourlw"
@@ -232,8 +229,6 @@ def live(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
         zk.stop()
         zk.close()
         proc.stop()
-
-
 
 
 @pytest.mark.parametrize("cmd", FOUR_LETTER)

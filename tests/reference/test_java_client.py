@@ -11,7 +11,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from servers import JAVA_CLASSPATH, ServerProc, compile_java
+
+from tests.servers import JAVA_CLASSPATH, ServerProc, compile_java
 
 TESTS = Path(__file__).resolve().parent.parent
 SOURCE = TESTS / "java" / "KafkaFlows.java"

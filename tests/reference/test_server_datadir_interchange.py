@@ -17,7 +17,8 @@ from typing import Any
 import pytest
 from kazoo.client import KazooClient, KazooState
 from kazoo.security import make_digest_acl
-from servers import ServerProc, java_available
+
+from tests.servers import ServerProc, java_available
 
 pytestmark = [pytest.mark.java,
               pytest.mark.skipif(not java_available(), reason="Java ZooKeeper not installed")]

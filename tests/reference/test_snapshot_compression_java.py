@@ -16,8 +16,9 @@ from pathlib import Path
 
 import pytest
 from kazoo.client import KazooClient
-from servers import ServerProc, java_available
-from test_server_datadir_interchange import diff, dump
+
+from tests.reference.test_server_datadir_interchange import diff, dump
+from tests.servers import ServerProc, java_available
 
 pytestmark = [pytest.mark.java,
               pytest.mark.skipif(not java_available(), reason="Java ZooKeeper not installed")]

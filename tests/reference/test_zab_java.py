@@ -3,8 +3,6 @@ same tree as Java (read with kazoo), then follows new writes through INFORMs."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -13,14 +11,7 @@ import pytest
 from pyzk.storage.snapshot import load_tree
 from pyzk.tree.datatree import DataTree
 from pyzk.zab import learner as L
-
-HERE = Path(__file__).resolve().parent
-_spec = importlib.util.spec_from_file_location(
-    "zab_capture", HERE.parent / "golden" / "zab" / "capture_java.py")
-assert _spec is not None and _spec.loader is not None
-cap: Any = importlib.util.module_from_spec(_spec)
-sys.modules["zab_capture"] = cap
-_spec.loader.exec_module(cap)
+from tests.golden.zab import capture_java as cap
 
 pytestmark = pytest.mark.java
 
@@ -66,7 +57,7 @@ def _our_tree(tree: DataTree) -> dict[str, Any]:
 
 
 def test_learner_core_syncs_from_java_leader_and_follows_informs(tmp_path: Path) -> None:
-    from servers import java_available
+    from tests.servers import java_available
 
     if not java_available():
         pytest.skip("Debian Java ZooKeeper not installed")

@@ -7,7 +7,7 @@ simulated disk (`run_db`), as pyzk/server/replication.carry_out does on the real
 network is FIFO per connection with random interleaving across connections, resets,
 partitions, crashes (durable log/epochs/snapshot kept) and restarts. Invariants are checked after every step (see `Violation` raises).
 
-    .venv/bin/python tests/simulation/ensemble_sim.py [schedules] [first_seed] [3|3+1|5|all]
+    .venv/bin/python -m tests.simulation.ensemble_sim [schedules] [first_seed] [3|3+1|5|all]
 """
 
 from __future__ import annotations
@@ -16,25 +16,20 @@ import random
 import sys
 import time
 from collections import Counter, deque
-from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from zabsim import _STAT0, TICK, Violation, _FakeSnap, _val  # noqa: E402
-
-from pyzk.config.model import LearnerType, QuorumServer  # noqa: E402
-from pyzk.protocol import records as r  # noqa: E402
-from pyzk.storage.snapshot import SnapNode  # noqa: E402
-from pyzk.zab import database as D  # noqa: E402
-from pyzk.zab import election as E  # noqa: E402
-from pyzk.zab import leader as LD  # noqa: E402
-from pyzk.zab import learner as LN  # noqa: E402
-from pyzk.zab.packets import encode_txn  # noqa: E402
-from pyzk.zab.quorum import QuorumMaj  # noqa: E402
-from pyzk.zab.vote import ServerState  # noqa: E402
-from pyzk.zab.zxid import epoch_of  # noqa: E402
+from pyzk.config.model import LearnerType, QuorumServer
+from pyzk.protocol import records as r
+from pyzk.storage.snapshot import SnapNode
+from pyzk.zab import database as D
+from pyzk.zab import election as E
+from pyzk.zab import leader as LD
+from pyzk.zab import learner as LN
+from pyzk.zab.packets import encode_txn
+from pyzk.zab.quorum import QuorumMaj
+from pyzk.zab.vote import ServerState
+from pyzk.zab.zxid import epoch_of
+from tests.simulation.zabsim import _STAT0, TICK, Violation, _FakeSnap, _val
 
 STATS: Counter[str] = Counter()
 WINDOW = 4       # commitLogCount: small, so that syncs go to the disk log and to SNAP

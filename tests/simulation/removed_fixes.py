@@ -2,7 +2,7 @@
 again by patching the real code back to its pre-fix form, must be caught by some seed.
 test_ensemble_sim.py replays one known catching seed per fix in CI; by hand:
 
-    .venv/bin/python tests/simulation/removed_fixes.py [seeds_per_config] [fix ...]
+    .venv/bin/python -m tests.simulation.removed_fixes [seeds_per_config] [fix ...]
 
 runs the seeds 0.. of every configuration with each fix removed and lists the catching seeds.
 """
@@ -12,18 +12,13 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-import ensemble_sim as es  # noqa: E402
-
-from pyzk.zab import database as D  # noqa: E402
-from pyzk.zab import leader as LD  # noqa: E402
-from pyzk.zab import learner as LN  # noqa: E402
-from pyzk.zab.packets import PT, encode_touches, packet  # noqa: E402
+from pyzk.zab import database as D
+from pyzk.zab import leader as LD
+from pyzk.zab import learner as LN
+from pyzk.zab.packets import PT, encode_touches, packet
+from tests.simulation import ensemble_sim as es
 
 
 def _no_ff_window(self: D.ReplicaDatabase, zxid: int, data: bytes) -> None:

@@ -6,14 +6,10 @@ with crashes (tests/simulation/fle_sim.py). Each failure names its seed; rerun o
 from __future__ import annotations
 
 import os
-import sys
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from fle_sim import Params, Sim  # noqa: E402
+from tests.simulation.fle_sim import Params, Sim
 
 RUNS = int(os.environ.get("FLE_SIM_RUNS", "1000"))
 ONE = os.environ.get("FLE_SIM_SEED")

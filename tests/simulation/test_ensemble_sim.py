@@ -7,15 +7,11 @@ pick the seeds (3 configurations per seed); a failure prints the command that re
 from __future__ import annotations
 
 import os
-import sys
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-import ensemble_sim as es  # noqa: E402
-import removed_fixes  # noqa: E402
+from tests.simulation import ensemble_sim as es
+from tests.simulation import removed_fixes
 
 SEEDS = int(os.environ.get("ENSEMBLE_SIM_SEEDS", "400"))
 FIRST = int(os.environ.get("ENSEMBLE_SIM_FIRST_SEED", "0"))

@@ -5,14 +5,10 @@ trees after quiescence. ZABSIM_SEEDS / ZABSIM_FIRST_SEED pick the seeds (3 confi
 from __future__ import annotations
 
 import os
-import sys
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-import zabsim  # noqa: E402
+from tests.simulation import zabsim
 
 SEEDS = int(os.environ.get("ZABSIM_SEEDS", "700"))
 FIRST = int(os.environ.get("ZABSIM_FIRST_SEED", "0"))

@@ -2,7 +2,7 @@
 with random delivery order across connections, fsync completion, time, connection resets,
 crashes/restarts and oracle elections; invariants are checked after every step.
 
-    .venv/bin/python tests/simulation/zabsim.py [schedules] [first_seed]
+    .venv/bin/python -m tests.simulation.zabsim [schedules] [first_seed]
 """
 
 from __future__ import annotations
@@ -11,16 +11,13 @@ import random
 import sys
 from collections import Counter, deque
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-
-from pyzk.protocol import records as r  # noqa: E402
-from pyzk.storage.snapshot import SnapNode  # noqa: E402
-from pyzk.zab import leader as LD  # noqa: E402
-from pyzk.zab import learner as LN  # noqa: E402
-from pyzk.zab.packets import encode_snap_body, encode_txn  # noqa: E402
+from pyzk.protocol import records as r
+from pyzk.storage.snapshot import SnapNode
+from pyzk.zab import leader as LD
+from pyzk.zab import learner as LN
+from pyzk.zab.packets import encode_snap_body, encode_txn
 
 TICK = 100
 STATS: Counter[str] = Counter()

@@ -10,14 +10,8 @@ import asyncio
 import itertools
 import random
 import struct
-import sys
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))  # bench/ is not an installed package
-
-from bench.garbage_neighbor import (  # noqa: E402
+from bench.garbage_neighbor import (
     GARBAGE,
     GStats,
     garbage_conn,

@@ -8,22 +8,16 @@ from __future__ import annotations
 
 import asyncio
 import struct
-import sys
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))  # bench/ is not an installed package
-
-from bench.loadgen import LoadResult, LoadSpec, RequestSource  # noqa: E402
-from bench.wire import (  # noqa: E402
+from bench.loadgen import LoadResult, LoadSpec, RequestSource
+from bench.wire import (
     connect_request_bytes,
     open_session,
     request_frame,
 )
-from pyzk.protocol import records as r  # noqa: E402
-from pyzk.protocol.framing import FrameBuffer, frame  # noqa: E402
-from pyzk.protocol.opcodes import Op  # noqa: E402
+from pyzk.protocol import records as r
+from pyzk.protocol.framing import FrameBuffer, frame
+from pyzk.protocol.opcodes import Op
 
 HOST = "127.0.0.71"
 

@@ -1,7 +1,7 @@
 """Record real client traffic: zkCli.sh (the Java client) talking to Debian's Java ZooKeeper
 through a recording proxy. Writes frames.json: each frame's direction and hex bytes.
 
-Run by hand (needs Java): python tests/golden/client/capture_java_client.py
+Run by hand (needs Java): python -m tests.golden.client.capture_java_client
 """
 
 from __future__ import annotations
@@ -10,15 +10,13 @@ import json
 import socket
 import struct
 import subprocess
-import sys
 import tempfile
 import threading
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parents[1]))
+from tests.servers import ServerProc, free_port
 
-from servers import ServerProc, free_port  # noqa: E402
+HERE = Path(__file__).resolve().parent
 
 HOST = "127.0.0.131"
 ZKCLI = "/usr/share/zookeeper/bin/zkCli.sh"

@@ -4,7 +4,7 @@ Starts a 3-node Java ensemble on 127.0.0.101-103 (ports 2181/2888/3888) whose co
 lists sid 4 at 127.0.0.104:3888 (as a participant, so the Java servers dial it), and plays sid 4:
 records each Java server's initial message when it dials us, then dials each of them as sid 4,
 records the LOOKING notifications they push, and once the ensemble is up sends a LOOKING vote
-and records the FOLLOWING/LEADING replies. Run: .venv/bin/python tests/golden/election/capture_java.py
+and records the FOLLOWING/LEADING replies. Run: .venv/bin/python -m tests.golden.election.capture_java
 
 JavaEnsemble is also used by tests/reference/test_election_java.py.
 """
@@ -15,16 +15,12 @@ import json
 import socket
 import struct
 import subprocess
-import sys
 import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-TESTS = HERE.parent.parent
-sys.path.insert(0, str(TESTS))
-sys.path.insert(0, str(TESTS.parent))
+from tests.servers import JAVA_CLASSPATH
 
-from servers import JAVA_CLASSPATH  # noqa: E402
+HERE = Path(__file__).resolve().parent
 
 HOSTS = {1: "127.0.0.101", 2: "127.0.0.102", 3: "127.0.0.103"}
 EXTRA_HOST = "127.0.0.104"

@@ -6,7 +6,7 @@ Sources: ServerMetrics.java (every counter/summary/set registered at startup) an
 ZooKeeperServer.registerMetrics (gauges and quota gauge sets). JVM/process families from
 DefaultExports are left out: they describe the runtime, not ZooKeeper.
 
-Usage: python tests/golden/prometheus/generate_java_names.py [MIRROR] [TAG]
+Usage: python -m tests.golden.prometheus.generate_java_names [MIRROR] [TAG]
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ Starts a 3-node Debian Java ensemble on 127.0.0.111-113 (server.4 = observer on 
 config), writes some znodes with kazoo, then connects to the leader's quorum port as observer 4,
 driven by pyzk's LearnerCore, and saves the raw bytes both ways. Run from the repo root:
 
-    .venv/bin/python tests/golden/zab/capture_java.py
+    .venv/bin/python -m tests.golden.zab.capture_java
 
 Writes tests/golden/zab/{diff,snap}.{leader,learner}.bin and capture.json.
 """
@@ -13,21 +13,17 @@ from __future__ import annotations
 
 import json
 import socket
-import sys
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
+from pyzk.zab import learner as L
+from pyzk.zab.packets import QuorumStreamReader, encode_packet
+from tests.servers import ServerProc, free_port
+
 HERE = Path(__file__).resolve().parent
 TESTS = HERE.parent.parent
-sys.path.insert(0, str(TESTS))
-sys.path.insert(0, str(TESTS.parent))
-
-from servers import ServerProc, free_port  # noqa: E402
-
-from pyzk.zab import learner as L  # noqa: E402
-from pyzk.zab.packets import QuorumStreamReader, encode_packet  # noqa: E402
 
 HOSTS = ["127.0.0.111", "127.0.0.112", "127.0.0.113"]
 OBSERVER_HOST = "127.0.0.114"

@@ -8,18 +8,13 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import sys
-from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "integration"))
+from pyzk.protocol import records as r
+from pyzk.protocol.opcodes import Op
+from tests.integration.rawclient import OPEN_ACL, RawClient
 
-from rawclient import OPEN_ACL, RawClient  # noqa: E402
-
-from pyzk.protocol import records as r  # noqa: E402
-from pyzk.protocol.opcodes import Op  # noqa: E402
-
-from .transcript import Transcript  # noqa: E402
+from .transcript import Transcript
 
 
 def _acl(perms: int, scheme: str, ident: str) -> Any:

@@ -7,19 +7,14 @@ reads and writes, requests after closeSession, session re-attach and a bad passw
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "integration"))
+from pyzk.protocol import records as r
+from pyzk.protocol.codes import SET_WATCHES_XID
+from pyzk.protocol.opcodes import Op
+from tests.integration.rawclient import OPEN_ACL, ConnectionClosed, RawClient
 
-from rawclient import OPEN_ACL, ConnectionClosed, RawClient  # noqa: E402
-
-from pyzk.protocol import records as r  # noqa: E402
-from pyzk.protocol.codes import SET_WATCHES_XID  # noqa: E402
-from pyzk.protocol.opcodes import Op  # noqa: E402
-
-from .transcript import Transcript  # noqa: E402
+from .transcript import Transcript
 
 
 def run(host: str, port: int) -> Transcript:

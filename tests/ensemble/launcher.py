@@ -16,11 +16,9 @@ from pathlib import Path
 
 from kazoo.client import KazooClient
 
-REPO = Path(__file__).resolve().parents[2]
-if str(REPO / "tests") not in sys.path:
-    sys.path.insert(0, str(REPO / "tests"))
+from tests.servers import JAVA_CLASSPATH
 
-from servers import JAVA_CLASSPATH  # noqa: E402
+REPO = Path(__file__).resolve().parents[2]
 
 
 def four_letter(host: str, word: str, port: int = 2181, timeout: float = 2.0) -> str:
@@ -76,7 +74,7 @@ class Member:
         self.cfg = cfg
         self.proc: subprocess.Popen[bytes] | None = None
         self.log_path = workdir / "pyzk.log"
-        # Hooks for netns.py: a command prefix (`ip netns exec NS`) and the 4LW probe to use
+        # Hooks for partition_fabric.py: a command prefix (`ip netns exec NS`) and the 4LW probe to use
         # (one that opens its socket inside the member's namespace).
         self.cmd_prefix: list[str] = []
         self.fourlw: Callable[[str, str], str] = four_letter

@@ -1,6 +1,6 @@
 """Ensemble benchmark: a 3-member pyzk ensemble vs a 3-member Apache ZooKeeper 3.8 ensemble, the
 same zoo.cfg, bench.loadgen spread over the members' client ports, and leader-failover time (kill
--9 the leader under a writer). One ensemble runs at a time. Usage: python -m bench.ensemble --help
+-9 the leader under a writer). One ensemble runs at a time. Usage: python -m bench.ensemble_load_failover --help
 """
 
 from __future__ import annotations
@@ -24,19 +24,17 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parent.parent
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
+from bench import loadgen
+from bench.loadgen import LoadResult, LoadSpec
+from bench.run import _med, _ratio, cpu_seconds, java_version
+from bench.wire import OPEN_ACL_UNSAFE, request_frame
+from pyzk.protocol import records as r
+from pyzk.protocol.framing import frame
+from pyzk.protocol.opcodes import Op
+from tests.ensemble.launcher import four_letter, mode_of, wait_for
+from tests.servers import ServerProc
 
-from bench import loadgen  # noqa: E402
-from bench.loadgen import LoadResult, LoadSpec  # noqa: E402
-from bench.run import _med, _ratio, cpu_seconds, java_version  # noqa: E402
-from bench.wire import OPEN_ACL_UNSAFE, request_frame  # noqa: E402
-from pyzk.protocol import records as r  # noqa: E402
-from pyzk.protocol.framing import frame  # noqa: E402
-from pyzk.protocol.opcodes import Op  # noqa: E402
-from tests.ensemble.ensemble import four_letter, mode_of, wait_for  # noqa: E402
-from tests.servers import ServerProc  # noqa: E402
+REPO = Path(__file__).resolve().parent.parent
 
 HOSTS = {"pyzk": ["127.0.0.191", "127.0.0.192", "127.0.0.193"],
          "java": ["127.0.0.194", "127.0.0.195", "127.0.0.196"]}

@@ -11,10 +11,9 @@ import os
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from ensemble import Ensemble, four_letter
-
 from pyzk.testing import netns as _ns
 from pyzk.testing.netns import NsThread, ip
+from tests.ensemble.launcher import Ensemble, four_letter
 
 PREFIX = "pyzk-t-"
 SUBNET = "10.77.0"

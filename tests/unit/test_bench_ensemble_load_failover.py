@@ -6,14 +6,9 @@ samples, failover counts only writes sent after the kill, and the tables show py
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))  # bench/ is not an installed package
-
-from bench.ensemble import (  # noqa: E402
+from bench.ensemble_load_failover import (
     HOSTS,
     Sampler,
     failover_table,
