@@ -144,10 +144,16 @@ def cmd_check(argv: Sequence[str], prog: str = "pyzk check") -> int:
         print(f"warning: {warning}")
     print(f"source={config.source or '<embedded default>'}")
     print(f"mode={'quorum' if config.is_distributed else 'standalone'}")
-    for name in ("my_id", "client_port", "client_port_address", "data_dir", "data_log_dir",
-                 "tick_time_ms", "init_limit", "sync_limit", "min_session_timeout_ms",
-                 "max_session_timeout_ms", "max_client_cnxns", "jute_max_buffer"):
-        print(f"{name}={getattr(config, name)}")
+    shown = {"my_id": config.my_id, "client_port": config.client_port,
+             "client_port_address": config.client_port_address, "data_dir": config.data_dir,
+             "data_log_dir": config.data_log_dir, "tick_time_ms": config.tick_time_ms,
+             "init_limit": config.init_limit, "sync_limit": config.sync_limit,
+             "min_session_timeout_ms": config.min_session_timeout_ms,
+             "max_session_timeout_ms": config.max_session_timeout_ms,
+             "max_client_cnxns": config.max_client_cnxns,
+             "jute_max_buffer": config.jute_max_buffer}
+    for name, value in shown.items():
+        print(f"{name}={value}")
     print(f"four_letter_whitelist={','.join(sorted(config.four_letter_whitelist))}")
     for sid, server in config.servers.items():
         print(f"server.{sid}={server.config_string()}")
