@@ -643,8 +643,8 @@ def run_one(seed: int, config: str) -> Sim:
     try:
         return sim.run()
     except Violation as e:
-        raise Violation(f"seed={seed} config={config}: {e}\n  reproduce: .venv/bin/python "
-                        f"tests/simulation/ensemble_sim.py 1 {seed} {config}\n"
+        raise Violation(f"seed={seed} config={config}: {e}\n  reproduce: .venv/bin/python -m "
+                        f"tests.simulation.ensemble_sim 1 {seed} {config}\n"
                         "  last events: "
                         + " | ".join(sim.trace[-10:])) from None
 
