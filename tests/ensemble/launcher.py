@@ -1,4 +1,4 @@
-"""Launch a pyzk ensemble for tests: one process per member, each on its own loopback address
+"""Launch an ensemble for tests: one process per member (pyzk, or Java ZooKeeper as JavaMember),
 with the standard ports 2181/2888/3888. Members are started, killed (-9) and restarted by PID
 only; waits poll the four-letter word `srvr` with a deadline.
 """
@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -16,24 +15,15 @@ from pathlib import Path
 
 from kazoo.client import KazooClient
 
+from pyzk.testing.ensemble import four_letter as four_letter_at
 from tests.servers import JAVA_CLASSPATH
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 def four_letter(host: str, word: str, port: int = 2181, timeout: float = 2.0) -> str:
-    try:
-        with socket.create_connection((host, port), timeout=timeout) as s:
-            s.sendall(word.encode())
-            chunks = []
-            while True:
-                b = s.recv(65536)
-                if not b:
-                    break
-                chunks.append(b)
-            return b"".join(chunks).decode(errors="replace")
-    except OSError:
-        return ""
+    """`word` to a member's client port (the standard one by default); "" if none answers."""
+    return four_letter_at(host, port, word, timeout)
 
 
 def mode_of(host: str) -> str | None:
