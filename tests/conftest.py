@@ -2,9 +2,9 @@
 
 PYZK_TEST_SERVERS (default "pyzk,java") picks the server kinds. Any test or fixture that takes a
 `server_kind` argument is parametrized over them (java params marked `java`; a kind that cannot
-run here is skipped with the reason). Nothing needs importing: conftest modules are not importable
-reliably (pytest swaps `conftest` in sys.modules), so this works through pytest_generate_tests
-and the `server_kinds` / `kind_skip_reason` fixtures.
+run here is skipped with the reason). Nothing needs importing: this works through
+pytest_generate_tests and the `server_kinds` / `kind_skip_reason` fixtures; shared helpers live
+in importable modules (tests/servers.py, tests/integration/rawclient.py, ...), not in conftests.
 """
 
 from __future__ import annotations
