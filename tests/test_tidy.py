@@ -39,8 +39,8 @@ CORE_EDGES = {
 }
 
 # -- 2. sizes ------------------------------------------------------------------------------------
-# Picked from the distribution on 2026-12-05 (112 modules: median 147 lines, p99 493, max 712;
-# 1317 functions: median 7 lines, p99 55, max 234). Lines are physical lines, docstrings and
+# Picked from the distribution on 2026-12-05 (115 modules: median 152 lines, p99 512, max 712;
+# 1346 functions: median 7 lines, p99 58, max 242). Lines are physical lines, docstrings and
 # comments included; a function spans its `def` line to its last line.
 MODULE_MAX_LINES = 500
 FUNCTION_MAX_LINES = 60
@@ -50,6 +50,9 @@ LARGE_MODULES: dict[str, tuple[int, str]] = {
                            "proposals, ACK quorums, NEWLEADER/UPTODATE, reconfig) whose parts "
                            "share its handler table; split along Java's LearnerHandler/Leader "
                            "seam when it next grows"),
+    "pyzk/config/load.py": (550, "QuorumPeerConfig.parse -> setupQuorumPeerConfig in one module, "
+                            "so the order of checks (and so which error a bad zoo.cfg gets "
+                            "first) reads top to bottom; build_config is most of it"),
     "pyzk/server/zkserver.py": (720, "the standalone server's request path (sessions, prep, "
                                 "group-commit log, apply, replies); the typing work is moving "
                                 "its group commit and config reads out"),
@@ -57,7 +60,7 @@ LARGE_MODULES: dict[str, tuple[int, str]] = {
 # (path, qualified name) -> (ceiling, reason)
 LARGE_FUNCTIONS: dict[tuple[str, str], tuple[int, str]] = {
     ("pyzk/config/load.py", "build_config"): (
-        240, "every zoo.cfg key's validation in QuorumPeerConfig.parse's order, so each error "
+        260, "every zoo.cfg key's validation in QuorumPeerConfig.parse's order, so each error "
         "and warning comes out in the order Java reports them"),
     ("pyzk/protocol/jute.py", "record"): (
         125, "the jute codec generator: most of its lines are the source templates it compiles "

@@ -8,10 +8,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from ensemble import Ensemble, wait_for
-from mixhelp import start_led_by, write_then_read_everywhere
 
 from pyzk.testing.pki import TestCa
+from tests.ensemble.launcher import Ensemble, wait_for
+from tests.mixed.mixhelp import start_led_by, write_then_read_everywhere
 
 SUBNET = "127.0.8"  # apart from the other mixed tests
 REQUIRED = {"quorum.auth.enableSasl": "true", "quorum.auth.learnerRequireSasl": "true",

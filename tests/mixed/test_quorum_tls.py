@@ -10,10 +10,10 @@ import socket
 from pathlib import Path
 
 import pytest
-from ensemble import wait_for
-from mixhelp import clients, close_all, start_led_by, write_then_read_everywhere
 
 from pyzk.testing.pki import Stores, TestCa
+from tests.ensemble.launcher import wait_for
+from tests.mixed.mixhelp import clients, close_all, start_led_by, write_then_read_everywhere
 
 SUBNET = "127.0.7"  # apart from the other mixed tests
 HOSTS = [f"{SUBNET}.{i}" for i in (1, 2, 3)]
