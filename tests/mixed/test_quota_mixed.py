@@ -8,9 +8,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from ensemble import four_letter, start_client
 from kazoo.exceptions import KazooException
-from mixhelp import clients, close_all, start_led_by
+
+from tests.ensemble.launcher import four_letter, start_client
+from tests.mixed.mixhelp import clients, close_all, start_led_by
 
 SUBNET = "127.0.16"  # apart from the other mixed tests
 STATS = "/zookeeper/quota/m/zookeeper_stats"

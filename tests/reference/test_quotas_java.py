@@ -24,7 +24,8 @@ from kazoo.client import KazooClient
 from kazoo.exceptions import KazooException
 from kazoo.protocol.states import ZnodeStat
 from prometheus_client.parser import text_string_to_metric_families
-from servers import JAVA_CLASSPATH, ServerProc, compile_java, free_port, java_available
+
+from tests.servers import JAVA_CLASSPATH, ServerProc, compile_java, free_port, java_available
 
 pytestmark = [pytest.mark.java,
               pytest.mark.skipif(not java_available(), reason="Java ZooKeeper not installed")]
