@@ -39,8 +39,8 @@ CORE_EDGES = {
 }
 
 # -- 2. sizes ------------------------------------------------------------------------------------
-# Picked from the distribution on 2026-12-05 (120 modules: median 153 lines, p99 513, max 741;
-# 1399 functions: median 7 lines, p99 56, max 243). Lines are physical lines, docstrings and
+# Picked from the distribution on 2026-12-05 (122 modules: median 159 lines, p99 541, max 741;
+# 1459 functions: median 7 lines, p99 56, max 264). Lines are physical lines, docstrings and
 # comments included; a function spans its `def` line to its last line.
 MODULE_MAX_LINES = 500
 FUNCTION_MAX_LINES = 60
@@ -50,6 +50,8 @@ LARGE_MODULES: dict[str, tuple[int, str]] = {
                            "proposals, ACK quorums, NEWLEADER/UPTODATE, reconfig) whose parts "
                            "share its handler table; split along Java's LearnerHandler/Leader "
                            "seam when it next grows"),
+    "pyzk/config/keys.py": (560, "the one table of zoo.cfg keys, one entry per key Java "
+                            "documents or parses: data, not logic"),
     "pyzk/config/load.py": (550, "QuorumPeerConfig.parse -> setupQuorumPeerConfig in one module, "
                             "so the order of checks (and so which error a bad zoo.cfg gets "
                             "first) reads top to bottom; build_config is most of it"),
@@ -61,7 +63,7 @@ LARGE_MODULES: dict[str, tuple[int, str]] = {
 # (path, qualified name) -> (ceiling, reason)
 LARGE_FUNCTIONS: dict[tuple[str, str], tuple[int, str]] = {
     ("pyzk/config/load.py", "build_config"): (
-        260, "every zoo.cfg key's validation in QuorumPeerConfig.parse's order, so each error "
+        290, "every zoo.cfg key's validation in QuorumPeerConfig.parse's order, so each error "
         "and warning comes out in the order Java reports them"),
     ("pyzk/protocol/jute.py", "record"): (
         125, "the jute codec generator: most of its lines are the source templates it compiles "

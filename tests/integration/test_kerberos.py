@@ -22,10 +22,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from kdc import Kdc, missing_tools
-from rawclient import ConnectionClosed, RawClient
-from servers import REPO, compile_java, free_port, java_available
-from test_sasl import (
+
+from pyzk.sasl import gss
+from tests.integration.rawclient import ConnectionClosed, RawClient
+from tests.integration.test_sasl import (
     CLOSED,
     HOST,
     NULL_TOKEN,
@@ -40,9 +40,9 @@ from test_sasl import (
     token_of,
     whoami,
 )
-from test_tls import pki  # noqa: F401 - the TLS test's certificates, a module fixture
-
-from pyzk.sasl import gss
+from tests.integration.test_tls import pki  # noqa: F401 - the TLS test's certificates, a module fixture
+from tests.kdc import Kdc, missing_tools
+from tests.servers import REPO, compile_java, free_port, java_available
 
 pytestmark = [pytest.mark.java, pytest.mark.slow, pytest.mark.timeout(300)]
 
@@ -581,7 +581,8 @@ def test_kerberos_on_the_tls_port(kdc: Kdc, start_krb: Callable[..., Servers], t
     pytest.importorskip("kerberos", reason="pure-sasl's GSSAPI needs pykerberos")
     from kazoo.client import KazooClient
     from kazoo.security import make_acl
-    from test_tls import tls_settings
+
+    from tests.integration.test_tls import tls_settings
 
     tls = tls_settings(pki, "p12")
     host = tls["secureClientPortAddress"]

@@ -5,8 +5,9 @@ the two weighted members are; every member holds the same /zookeeper/config text
 from __future__ import annotations
 
 import pytest
-from ensemble import wait_for
-from mixhelp import clients, close_all
+
+from tests.ensemble.launcher import wait_for
+from tests.mixed.mixhelp import clients, close_all
 
 SUBNET = "127.0.11"  # apart from the other mixed tests
 HIER = {"group.1": "1:2:3", "weight.3": "0"}

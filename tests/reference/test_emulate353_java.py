@@ -11,13 +11,13 @@ from pathlib import Path
 
 import pytest
 from kazoo.client import KazooClient
-from servers import ServerProc, java_available
 
 from pyzk.protocol import records as r
 from pyzk.protocol.opcodes import Op
 from pyzk.storage import snapshot as sc
 from pyzk.storage.datadir import DataDir
 from pyzk.tree.datatree import DataTree
+from tests.servers import ServerProc, java_available
 
 pytestmark = pytest.mark.skipif(not java_available(), reason="needs Debian's Java ZooKeeper")
 TTL_MS = 500
