@@ -9,9 +9,10 @@ import re
 import shutil
 
 import pytest
-from ensemble import Ensemble, wait_for
-from mixhelp import start_led_by
-from rawclient import RawClient
+
+from tests.ensemble.launcher import Ensemble, wait_for
+from tests.integration.rawclient import RawClient
+from tests.mixed.mixhelp import start_led_by
 
 SUBNET = "127.0.13"  # apart from the other mixed tests
 

@@ -15,12 +15,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from ensemble import Ensemble, wait_for
-from kdc import Kdc, missing_tools
-from mixhelp import start_led_by, write_then_read_everywhere
-from test_quorum_sasl import REQUIRED
 
 from pyzk.sasl import gss
+from tests.ensemble.launcher import Ensemble, wait_for
+from tests.kdc import Kdc, missing_tools
+from tests.mixed.mixhelp import start_led_by, write_then_read_everywhere
+from tests.mixed.test_quorum_sasl import REQUIRED
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
