@@ -13,9 +13,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from servers import J, ServerProc, free_port, handshake_ok, java_available
 
 from pyzk.testing.pki import Stores, TestCa
+from tests.servers import J, ServerProc, free_port, handshake_ok, java_available
 
 HOSTS = {"java": "127.0.9.21", "pyzk": "127.0.9.22"}
 # Jetty + Jackson for Java's AdminServer (as tests/reference/test_fourlw_java_formats.py).

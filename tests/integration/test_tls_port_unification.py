@@ -17,9 +17,9 @@ import pytest
 from kazoo.client import KazooClient
 from kazoo.exceptions import NoAuthError
 from kazoo.security import make_acl
-from servers import ServerProc, java_available
 
 from pyzk.testing.pki import TestCa
+from tests.servers import ServerProc, java_available
 
 HOST_JAVA, HOST_PYZK = "127.0.9.11", "127.0.9.12"
 NETTY = "org.apache.zookeeper.server.NettyServerCnxnFactory"
@@ -184,7 +184,7 @@ def test_unified_port_without_x509_provider_closes_tls_clients_as_java(
 
 
 def handshake_ok_plain(srv: ServerProc) -> bool:
-    from servers import handshake_ok
+    from tests.servers import handshake_ok
 
     return handshake_ok(srv.host, srv.port, timeout=5.0)
 
@@ -196,7 +196,7 @@ def test_wrong_keystore_password_serves_no_client_on_either(tmp_path: Path,
     ("Failed to initialize a channel"); pyzk refuses to start, naming the key and the store."""
     if not java_available():
         pytest.skip("java or /usr/share/java/zookeeper.jar missing")
-    from servers import handshake_ok
+    from tests.servers import handshake_ok
 
     cfg = unified_cfg(pki, **{"ssl.keyStore.password": "wrong"})
     java = ServerProc("java", tmp_path / "java", host=HOST_JAVA, cfg=cfg)

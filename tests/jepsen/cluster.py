@@ -23,8 +23,9 @@ from pyzk.testing import netns as _ns
 from pyzk.testing.netns import NsThread, ip
 from tests.ensemble.launcher import Ensemble, four_letter
 
-from .clockstep import preload_env, remove_shm, write_offset  # noqa: E402
+from .clockstep import preload_env, remove_shm, write_offset
 
+REPO = Path(__file__).resolve().parents[2]
 PREFIX = "pyzk-j-"
 SUBNET = "10.78.0"
 

@@ -10,11 +10,12 @@ import time
 from pathlib import Path
 
 import pytest
-from ensemble import start_client
 from kazoo.client import KazooClient
 from kazoo.exceptions import NoNodeError
 from kazoo.security import make_acl
-from mixhelp import start_led_by
+
+from tests.ensemble.launcher import start_client
+from tests.mixed.mixhelp import start_led_by
 
 pytestmark = pytest.mark.slow
 

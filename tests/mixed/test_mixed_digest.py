@@ -16,10 +16,11 @@ import zlib
 from pathlib import Path
 
 import pytest
-from ensemble import Ensemble, start_client, wait_for
 from kazoo.client import KazooClient
 from kazoo.exceptions import NoNodeError
-from mixhelp import clients, close_all, start_led_by
+
+from tests.ensemble.launcher import Ensemble, start_client, wait_for
+from tests.mixed.mixhelp import clients, close_all, start_led_by
 
 pytestmark = pytest.mark.slow
 

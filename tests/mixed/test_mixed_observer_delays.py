@@ -11,8 +11,9 @@ from __future__ import annotations
 import re
 
 import pytest
-from ensemble import wait_for
-from mixhelp import start_led_by
+
+from tests.ensemble.launcher import wait_for
+from tests.mixed.mixhelp import start_led_by
 
 pytestmark = pytest.mark.slow
 

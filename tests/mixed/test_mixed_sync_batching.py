@@ -9,8 +9,9 @@ together right after a flush are flushed as 10 + 10 + 5 on both followers.
 from __future__ import annotations
 
 import pytest
-from ensemble import four_letter, start_client, wait_for
-from mixhelp import start_led_by
+
+from tests.ensemble.launcher import four_letter, start_client, wait_for
+from tests.mixed.mixhelp import start_led_by
 
 pytestmark = pytest.mark.slow
 

@@ -10,10 +10,10 @@ import shutil
 from pathlib import Path
 
 import pytest
-from ensemble import wait_for
-from mixhelp import clients, close_all
 
 from pyzk.testing.pki import Stores, TestCa
+from tests.ensemble.launcher import wait_for
+from tests.mixed.mixhelp import clients, close_all
 
 SUBNET = "127.0.9"  # apart from the other mixed tests
 HOSTS = [f"{SUBNET}.{i}" for i in (1, 2, 3)]

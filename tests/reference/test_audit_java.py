@@ -20,7 +20,8 @@ from kazoo.client import KazooClient
 from kazoo.exceptions import NodeExistsError, NoNodeError, ZookeeperError
 from kazoo.protocol.serialization import Create
 from kazoo.security import OPEN_ACL_UNSAFE, make_acl, make_digest_acl
-from servers import ServerProc, java_available
+
+from tests.servers import ServerProc, java_available
 
 pytestmark = [pytest.mark.java, pytest.mark.slow,
               pytest.mark.skipif(not java_available(), reason="Java ZooKeeper not installed")]

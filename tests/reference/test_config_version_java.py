@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 from kazoo.client import KazooClient
-from servers import ServerProc, java_available
+
+from tests.servers import ServerProc, java_available
 
 pytestmark = pytest.mark.skipif(not java_available(), reason="needs Debian's Java ZooKeeper")
 

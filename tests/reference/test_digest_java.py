@@ -26,11 +26,11 @@ import pytest
 from kazoo.client import KazooClient
 from kazoo.exceptions import NoNodeError
 from kazoo.security import ACL, Id
-from servers import J, ServerProc, free_port, java_available
 
 from pyzk.storage import snapshot as sc
 from pyzk.storage import txnlog
 from pyzk.storage.logfile import read_log_file
+from tests.servers import J, ServerProc, free_port, java_available
 
 pytestmark = [pytest.mark.java, pytest.mark.slow,
               pytest.mark.skipif(not java_available(), reason="Java ZooKeeper not installed")]

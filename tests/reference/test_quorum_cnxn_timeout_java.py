@@ -13,7 +13,8 @@ import time
 from pathlib import Path
 
 import pytest
-from servers import ServerProc, free_port, java_available
+
+from tests.servers import ServerProc, free_port, java_available
 
 pytestmark = [pytest.mark.java, pytest.mark.slow,
               pytest.mark.skipif(not java_available(), reason="Java ZooKeeper not installed")]

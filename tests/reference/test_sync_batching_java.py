@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 from kazoo.client import KazooClient
-from servers import ServerProc, java_available
+
+from tests.servers import ServerProc, java_available
 
 pytestmark = [pytest.mark.java, pytest.mark.slow,
               pytest.mark.skipif(not java_available(), reason="Java ZooKeeper not installed")]

@@ -7,7 +7,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from test_zkserver_clock import _connect, _create, _request, _server
 
 from pyzk.protocol import records as r
 from pyzk.protocol.opcodes import Op
@@ -16,6 +15,7 @@ from pyzk.storage import txnlog
 from pyzk.storage.logfile import read_log_file
 from pyzk.storage.recovery import recover
 from pyzk.tree.datatree import DataTree
+from tests.unit.test_zkserver_clock import _connect, _create, _request, _server
 
 
 def logged(data_dir: Path) -> list[txnlog.TxnEntry]:
