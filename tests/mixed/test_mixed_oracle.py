@@ -10,9 +10,10 @@ import shutil
 from pathlib import Path
 
 import pytest
-from ensemble import Ensemble, start_client, wait_for
 from kazoo.exceptions import KazooException
-from mixhelp import close_all
+
+from tests.ensemble.launcher import Ensemble, start_client, wait_for
+from tests.mixed.mixhelp import close_all
 
 SUBNET = "127.0.17"  # apart from the other mixed tests
 
