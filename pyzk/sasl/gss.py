@@ -325,7 +325,10 @@ def check_login(principal: str, keytab: str | None) -> None:
     """Log in as principal with the keytab's key (an AS exchange with the KDC, then a service
     ticket to itself), in a private in-memory credential cache; GssError when the KDC refuses."""
     name = Name.principal(principal)
-    store = {"ccache": f"MEMORY:pyzk-login-{os.getpid()}-{id(name)}"}
+    # A fresh cache name per login: MIT keeps a MEMORY: cache for the life of the process, and
+    # id() of a freed object comes back, so a second login (another section's principal) could
+    # land in the first one's cache ("Principal in credential cache does not match").
+    store = {"ccache": f"MEMORY:pyzk-login-{os.getpid()}-{next(_caches)}"}
     if keytab:
         store["client_keytab"] = keytab
     try:
