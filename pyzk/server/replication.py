@@ -22,7 +22,7 @@ from ..storage.logfile import (
     truncate_log,
     zxid_from_name,
 )
-from ..storage.recovery import replay
+from ..storage.recovery import apply_logged, replay
 from ..storage.snapshot import capture, node_record
 from ..tree.datatree import DataTree
 from ..zab.database import CutLog, DbAction, Drain, Reload, ReplayLog, ReplicaDatabase, ResyncFully
@@ -71,6 +71,15 @@ def fast_forward(storage: TxnSnapLog, tree: DataTree, sessions: dict[int, int],
         if db is not None:
             db.replayed(e.hdr.zxid, txnlog.serialize_txn(e.hdr, e.txn, e.digest))
 
+    recent = writer.logged_after(tree.last_processed_zxid) if writer is not None else None
+    if recent is not None:
+        # The txns past the tree are ones this process flushed (a learner's acknowledged
+        # proposals): read back just their bytes. Reading and checking the whole preallocated
+        # file cost 75 ms idle and up to 570 ms under load, all of it before the election.
+        for e in recent:
+            apply_logged(tree, sessions, e.hdr, e.txn, e.digest)
+            loaded(e)
+        return len(recent)
     _, n, _ = replay(storage.datadir.log_dir, tree, sessions, tree.last_processed_zxid, loaded)
     return n
 

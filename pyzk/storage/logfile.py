@@ -12,10 +12,12 @@ import errno
 import logging
 import os
 import threading
+from collections import deque
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from ..protocol.jute import JuteError
 from . import txnlog
 from .txnlog import LogFormatError, TxnEntry
 
@@ -114,11 +116,26 @@ def truncate_log(log_dir: Path, zxid: int) -> None:
 
 
 class _Chunk:
-    __slots__ = ("new_file", "data")
+    __slots__ = ("new_file", "first_zxid", "data")
 
-    def __init__(self, new_file: int | None) -> None:
+    def __init__(self, new_file: int | None, first_zxid: int) -> None:
         self.new_file = new_file  # zxid naming a new file to open before writing data
+        self.first_zxid = first_zxid
         self.data = bytearray()
+
+
+class _Written:
+    """Where one run of flushed txns sits: the zxid of its first txn, its file and byte range."""
+
+    __slots__ = ("first_zxid", "path", "start", "end")
+
+    def __init__(self, first_zxid: int, path: Path, start: int, end: int) -> None:
+        self.first_zxid, self.path, self.start, self.end = first_zxid, path, start, end
+
+
+# How many runs of flushed txns the writer remembers (contiguous flushes to one file merge
+# into one run, so this is mostly files, not flushes).
+_WRITTEN_RUNS = 64
 
 
 class TxnLogWriter:
@@ -149,6 +166,9 @@ class TxnLogWriter:
         self._pos = 0
         self._size = 0
         self.current_file: Path | None = None
+        # What this writer flushed, so that a learner's fast-forward before an election reads
+        # only its last few txns instead of the whole preallocated file (logged_after).
+        self._written: deque[_Written] = deque(maxlen=_WRITTEN_RUNS)
 
     # -- event-loop side -----------------------------------------------------------------------
     def append(self, hdr: Any, txn: Any, digest: Any = None) -> None:
@@ -165,7 +185,7 @@ class TxnLogWriter:
             self.last_zxid_seen = hdr.zxid
         with self._lock:
             if self._need_file or not self._pending:
-                self._pending.append(_Chunk(hdr.zxid if self._need_file else None))
+                self._pending.append(_Chunk(hdr.zxid if self._need_file else None, hdr.zxid))
                 self._need_file = False
             self._pending[-1].data += entry
         self.txn_count += 1
@@ -179,7 +199,7 @@ class TxnLogWriter:
         add = txnlog.append_entry
         with self._lock:
             if self._need_file or not self._pending:
-                self._pending.append(_Chunk(self._next_file_zxid(txns[0][0])))
+                self._pending.append(_Chunk(self._next_file_zxid(txns[0][0]), txns[0][0].zxid))
             data = self._pending[-1].data
             for hdr, txn, digest, _ in txns:
                 if hdr.zxid <= last:
@@ -229,6 +249,7 @@ class TxnLogWriter:
                     raise RuntimeError("txn log chunk without an open file")
                 self._pad()
                 _pwrite_all(self._fd, chunk.data, self._pos)
+                self._remember(chunk.first_zxid, self._pos, self._pos + len(chunk.data))
                 self._pos += len(chunk.data)
                 written += len(chunk.data)
             if fsync and self._fd is not None and written:
@@ -238,6 +259,47 @@ class TxnLogWriter:
                 with self._lock:  # the next append opens a new file; counters stay
                     self._need_file = True
             return written
+
+    def _remember(self, first_zxid: int, start: int, end: int) -> None:
+        if not end > start or self.current_file is None:
+            return
+        last = self._written[-1] if self._written else None
+        if last is not None and last.path == self.current_file and last.end == start:
+            last.end = end
+        else:
+            self._written.append(_Written(first_zxid, self.current_file, start, end))
+
+    def logged_after(self, zxid: int) -> list[TxnEntry] | None:
+        """The txns this writer flushed with a zxid above `zxid`, read back from the disk
+        (from their byte ranges only), or None when it cannot tell: the txn after `zxid` may
+        have been logged before this writer's memory begins, so the caller reads the files."""
+        with self._io_lock:
+            runs = list(self._written)
+        start = None
+        for i, run in enumerate(runs):
+            if run.first_zxid <= zxid + 1:
+                start = i
+        if start is None:
+            return None
+        out: list[TxnEntry] = []
+        prev = zxid
+        try:
+            for run in runs[start:]:
+                with open(run.path, "rb") as f:
+                    f.seek(run.start)
+                    buf = f.read(run.end - run.start)
+                for _, payload in txnlog.split_entries(buf, run.start, str(run.path)):
+                    entry = txnlog.deserialize_txn(payload)
+                    z = entry.hdr.zxid
+                    if z <= zxid:
+                        continue
+                    if z <= prev:
+                        return None  # not one ascending history: let the full reader judge
+                    out.append(entry)
+                    prev = z
+        except (OSError, LogFormatError, JuteError):
+            return None
+        return out
 
     def _open(self, zxid: int, fsync: bool) -> None:
         self._close_fd(fsync)

@@ -235,6 +235,26 @@ def scan_log(buf: Any, name: str = "log") -> LogScan:
         off = end + 1
 
 
+def split_entries(buf: bytes, base: int, name: str = "log") -> list[tuple[int, bytes]]:
+    """The entries of a byte range holding only whole entries (what a writer just flushed),
+    as (file offset, payload), checksums verified; anything else raises LogFormatError."""
+    out: list[tuple[int, bytes]] = []
+    off, size = 0, len(buf)
+    while off < size:
+        if size - off < 12:
+            raise LogFormatError(name, base + off, "partial entry header")
+        crc, n = _ENTRY_HEAD.unpack_from(buf, off)
+        end = off + 12 + n
+        if n <= 0 or n > MAX_ENTRY or end >= size or buf[end] != EOR:
+            raise LogFormatError(name, base + off, "not a whole entry")
+        payload = bytes(buf[off + 12:end])
+        if zlib.adler32(payload) != crc:
+            raise LogFormatError(name, base + off, "CRC check failed")
+        out.append((base + off, payload))
+        off = end + 1
+    return out
+
+
 def _zeros(buf: bytes, off: int) -> bool:
     """Only zero bytes from off on (bytes.count runs in C and copies nothing)."""
     return off >= len(buf) or buf.count(b"\0", off) == len(buf) - off

@@ -115,6 +115,9 @@ class FLE:
     _outofelection: dict[int, Vote] = field(default_factory=dict)
     _not_timeout: int = 0
     _finalizing: bool = False
+    # Peers whose election connection was up and broke, as the transport last reported
+    # (None: it does not report, and every decision waits out finalizeWait as Java's does).
+    _gone: frozenset[int] | None = None
     _deadline: int | None = None
     _running: bool = False
 
@@ -353,9 +356,43 @@ class FLE:
         mine = Vote(self.proposed_leader, self.proposed_zxid, self.logical_clock,
                     self.proposed_epoch)
         if self._tracker_has_quorum(self._recvset, mine):
+            if self._all_reachable_agree(mine):
+                return out + self._decide(self.proposed_leader, self.proposed_zxid,
+                                          self.logical_clock, self.proposed_epoch)
             self._finalizing = True
             out += self._arm(now_ms, FINALIZE_WAIT_MS)
         return out
+
+    def peers_changed(self, gone: frozenset[int], now_ms: int) -> list[Action]:
+        """The transport's report of the peers it was connected to and lost. A finalizeWait
+        that only waits for such peers ends at once."""
+        self._gone = gone
+        if self._running and self._finalizing:
+            mine = Vote(self.proposed_leader, self.proposed_zxid, self.logical_clock,
+                        self.proposed_epoch)
+            if self._all_reachable_agree(mine):
+                return self._decide(self.proposed_leader, self.proposed_zxid,
+                                    self.logical_clock, self.proposed_epoch)
+        return []
+
+    def _all_reachable_agree(self, mine: Vote) -> bool:
+        """Java waits finalizeWait (200 ms) after a quorum agrees, for a better vote that may
+        still be on its way. When every other voter has already voted the same or is a peer
+        this server was connected to and lost (its process died: kill -9 closes its sockets),
+        no better vote can come, so pyzk decides now: after a leader's kill -9 the survivors
+        elect without the 200 ms. A quorum still makes the choice, so it is as safe as Java's.
+        A peer never reached (not started yet) or silently partitioned (its connection looks
+        up) still gets Java's wait, so elections at start-up pick the same leader as Java's."""
+        if self._gone is None:
+            return False
+        for sid in self.quorum.voting_members:
+            if sid == self.my_id or sid in self._gone:
+                continue
+            v = self._recvset.get(sid)
+            if v is None or not mine.same_as(v):
+                return False
+        v = self._recvset.get(self.my_id)
+        return v is not None and mine.same_as(v)
 
     def _check_leader(self, votes: dict[int, Vote], leader: int, round_: int) -> bool:
         """checkLeader: a leader other than me must itself have said LEADING."""

@@ -70,6 +70,7 @@ class _Peer:
         self.retry_now = asyncio.Event()  # ends a dialer's back-off: the peer is up
         self.last_sent: bytes | None = None
         self.failed_dials = 0            # since the last successful connection
+        self.was_up = False              # a connection was installed once (gone_sids)
         self.unlogged_failures = 0       # since the last "Cannot open channel" line
         self.logged_at: float | None = None
 
@@ -96,6 +97,8 @@ class QuorumCnxManager:
         self.recv_queue: deque[tuple[int, bytes]] = deque(maxlen=RECV_CAPACITY)
         self.recv_event = asyncio.Event()
         self._on_receive = on_receive
+        # Called when a peer connection comes or goes (the election's peers_changed).
+        self.on_peers: Callable[[], None] | None = None
         self._server: asyncio.Server | QuorumListener | None = None
         self._observer_counter = -1
         self._closed = False
@@ -154,6 +157,10 @@ class QuorumCnxManager:
     def connected(self, sid: int) -> bool:
         p = self.peers.get(sid)
         return p is not None and p.writer is not None
+
+    def gone_sids(self) -> frozenset[int]:
+        """Peers this server had a connection with that is now down."""
+        return frozenset(sid for sid, p in self.peers.items() if p.was_up and p.writer is None)
 
     # -- connections ----------------------------------------------------------------------------
     def connect_all(self) -> None:
@@ -316,16 +323,22 @@ class QuorumCnxManager:
         self._dial_worked(sid, self.view.get(sid))
         p = self._peer(sid)
         p.writer = writer
+        p.was_up = True
         p.tasks = [asyncio.ensure_future(self._send_loop(sid, p, writer)),
                    asyncio.ensure_future(self._recv_loop(sid, reader, writer))]
+        if self.on_peers is not None:
+            self.on_peers()
 
     def _finish(self, sid: int, writer: asyncio.StreamWriter | None = None) -> None:
         p = self.peers.get(sid)
         if p is None or (writer is not None and p.writer is not writer):
             return
+        was_up = p.writer is not None
         if p.writer is not None:
             p.writer.close()
         p.writer = None
+        if was_up and self.on_peers is not None:
+            self.on_peers()
         for t in p.tasks:
             if t is not asyncio.current_task():
                 t.cancel()
@@ -372,12 +385,18 @@ class ElectionService:
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
         manager._on_receive = self._wake.set
+        self._peers_changed = True
+        manager.on_peers = self._on_peers
         # QuorumPeer.processReconfig(qv, null, null, false) for a config learnt from a
         # notification (AdoptConfig); set by the quorum peer.
         self.on_config: Callable[[QuorumMaj], object] | None = None
 
     def now_ms(self) -> int:
         return int(asyncio.get_running_loop().time() * 1000)
+
+    def _on_peers(self) -> None:
+        self._peers_changed = True
+        self._wake.set()
 
     async def start(self) -> None:
         await self.manager.start()
@@ -430,6 +449,9 @@ class ElectionService:
 
     async def _run(self) -> None:
         while True:
+            if self._peers_changed:
+                self._peers_changed = False
+                self._apply(self.fle.peers_changed(self.manager.gone_sids(), self.now_ms()))
             while self.manager.recv_queue:
                 sid, payload = self.manager.recv_queue.popleft()
                 try:

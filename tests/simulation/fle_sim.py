@@ -54,6 +54,7 @@ class Node:
     follow_tries: int = 0
     zxids: set[int] = field(default_factory=set)
     epochs: set[int] = field(default_factory=set)
+    seen: set[int] = field(default_factory=set)  # peers it has been connected to
 
 
 @dataclass
@@ -241,21 +242,32 @@ class Sim:
         for m in self.nodes.values():
             if m.alive and m.leader == n.sid and m is not n:
                 self.at(self.now + SYNC_LIMIT_MS, "lost_leader", m.sid, m.inc, n.sid)
+        self.report_peers()
 
     def restart(self, n: Node) -> None:
         n.inc += 1
         n.fle = FLE(n.sid, self.quorum)
+        n.seen = set()  # a new process has no connections yet
         self.boot(n)
 
     def boot(self, n: Node) -> None:
         """A (re)started server connects to its peers; each peer's SendWorker then resends the
         last message it had for it (QuorumCnxManager.SendWorker.run, lastMessageSent)."""
         n.alive = True
+        self.report_peers()
         self.look(n)
         for (src, dst), note in list(self.last_sent.items()):
             if dst == n.sid and src != dst and self.nodes[src].alive:
                 self.at(self.now + self.rng.randint(1, self.p.max_delay), "msg", src, dst, note,
                         n.inc)
+
+    def report_peers(self) -> None:
+        """Each live server learns, after a network delay, which peers it is connected to
+        (ElectionService -> FLE.peers_changed reports the ones it had and lost): a connection
+        breaks or forms when a peer crashes or starts. Loss does not break connections."""
+        for m in self.nodes.values():
+            if m.alive:
+                self.at(self.now + self.rng.randint(1, self.p.max_delay), "peers", m.sid, m.inc)
 
     # -- run -------------------------------------------------------------------------------------
     def run(self) -> Sim:
@@ -289,6 +301,13 @@ class Sim:
             n = self.nodes[sid]  # type: ignore[index]
             if n.alive and n.inc == inc and n.timer_gen == gen:
                 self.apply(n, n.fle.on_timer(self.now))
+        elif kind == "peers":
+            sid, inc = args
+            n = self.nodes[sid]  # type: ignore[index]
+            if n.alive and n.inc == inc:
+                up = {m.sid for m in self.nodes.values() if m.alive and m is not n}
+                n.seen |= up
+                self.apply(n, n.fle.peers_changed(frozenset(n.seen - up), self.now))
         elif kind == "lost_leader":
             sid, inc, gone = args
             n = self.nodes[sid]  # type: ignore[index]

@@ -50,6 +50,47 @@ def test_three_voters_elect_the_highest_vote_after_finalize_wait() -> None:
     assert d is not None and d.state == ServerState.LEADING and d.vote.id == 3
 
 
+def test_survivors_of_a_lost_peer_decide_without_finalize_wait() -> None:
+    # The leader (3) died: its connection broke, so the transport reports it gone. The two
+    # survivors agree, nobody else can vote: decide at once instead of 200 ms later.
+    f = FLE(2, quorum())
+    f.peers_changed(frozenset({3}), 0)
+    f.start(0x100000009, 1, 0)
+    f.on_message(2, note(ServerState.LOOKING, 2, 0x100000009, 1, 1), 1)
+    d = decided(f.on_message(1, note(ServerState.LOOKING, 2, 0x100000009, 1, 1), 2))
+    assert d is not None and d.state == ServerState.LEADING and d.vote.id == 2
+
+
+def test_a_peer_never_reached_or_unreported_still_gets_finalize_wait() -> None:
+    for gone in (None, frozenset[int]()):   # no report (Java's rule) / 3 not started yet
+        f = FLE(2, quorum())
+        if gone is not None:
+            f.peers_changed(gone, 0)
+        f.start(0, 0, 0)
+        f.on_message(2, note(ServerState.LOOKING, 2), 1)
+        acts = f.on_message(1, note(ServerState.LOOKING, 2), 2)
+        assert decided(acts) is None and SetTimer(202) in acts
+
+
+def test_losing_the_last_silent_peer_ends_finalize_wait() -> None:
+    f = FLE(2, quorum())
+    f.peers_changed(frozenset(), 0)
+    f.start(0, 0, 0)
+    f.on_message(2, note(ServerState.LOOKING, 2), 1)
+    assert decided(f.on_message(1, note(ServerState.LOOKING, 2), 2)) is None
+    d = decided(f.peers_changed(frozenset({3}), 50))   # 3's connection breaks mid-wait
+    assert d is not None and d.vote.id == 2
+    # A live peer that has not voted yet is waited for even when another is gone.
+    g = FLE(1, quorum(5, 0))
+    g.peers_changed(frozenset({5}), 0)
+    g.start(0, 0, 0)
+    acts: list[object] = []
+    for sid in (3, 2, 1):
+        acts = g.on_message(sid, note(ServerState.LOOKING, 3), 1)
+    acts += g.on_message(1, note(ServerState.LOOKING, 3), 1)   # my moved vote loops back
+    assert decided(acts) is None and g.proposed_leader == 3   # quorum, but 4 is silent
+
+
 def test_a_better_vote_during_finalize_wait_restarts_the_count() -> None:
     f = FLE(1, quorum())
     f.start(0, 0, 0)

@@ -75,3 +75,69 @@ def test_cleared_window_after_a_snap_holds_nothing_of_the_old_branch(tmp_path: P
     fast_forward(storage, tree, {}, window)
     window.replace()
     assert list(window.window) == []
+
+
+def _writer_member(tmp_path: Path, applied: int, logged: int, per_flush: int
+                   ) -> tuple[SimpleNamespace, DataTree, TxnLogWriter]:
+    """As _member, but the writer stays open (a live learner) and flushes every `per_flush`."""
+    dd = DataDir(tmp_path)
+    tree = DataTree()
+    dd.write_snapshot(0, sc.encode_view(sc.capture(tree, {})), fsync=False)
+    w = TxnLogWriter(dd.log_dir, prealloc=4096)
+    for n in range(1, logged + 1):
+        hdr, txn = _txn(n)
+        w.append(hdr, txn)
+        if n % per_flush == 0:
+            w.flush(fsync=False)
+        if n <= applied:
+            tree.process_txn(hdr, txn)
+    w.flush(fsync=False)
+    return SimpleNamespace(datadir=dd, writer=w), tree, w
+
+
+def test_live_writer_reads_back_only_what_it_flushed_past_the_tree(tmp_path: Path) -> None:
+    storage, tree, w = _writer_member(tmp_path, applied=37, logged=40, per_flush=3)
+    got = w.logged_after(tree.last_processed_zxid)
+    assert got is not None and [e.hdr.zxid for e in got] == [make_zxid(1, n) for n in (38, 39, 40)]
+    window = ReplicaDatabase(500)
+    assert fast_forward(storage, tree, {}, window) == 3
+    assert tree.last_processed_zxid == make_zxid(1, 40)
+    assert [z for z, _ in window.window] == [make_zxid(1, n) for n in (38, 39, 40)]
+    # Same tree as the whole-file reader builds.
+    other, full_tree, _ = _writer_member(tmp_path / "b", applied=37, logged=40, per_flush=3)
+    del other.writer
+    assert fast_forward(other, full_tree, {}) == 3
+    assert full_tree.digest_sum == tree.digest_sum
+    assert full_tree.last_processed_zxid == tree.last_processed_zxid
+
+
+def test_writer_that_cannot_vouch_for_the_next_txn_says_so(tmp_path: Path) -> None:
+    storage, tree, w = _writer_member(tmp_path, applied=0, logged=5, per_flush=1)
+    # Txns flushed by an earlier process (or forgotten) are not in its memory: None, and the
+    # caller reads the files.
+    before = make_zxid(1, 0)
+    w2 = TxnLogWriter(storage.datadir.log_dir, prealloc=4096)
+    assert w2.logged_after(before) is None
+    # Nor can it say nothing was logged between an older epoch and its first txn.
+    assert w.logged_after(make_zxid(0, 7)) is None
+    # A file it wrote that is gone: None rather than a partial answer.
+    assert w.logged_after(before) is not None
+    w.close(fsync=False)
+    for f in storage.datadir.log_dir.glob("log.*"):
+        f.unlink()
+    assert w.logged_after(before) is None
+
+
+def test_writer_spans_a_rolled_log(tmp_path: Path) -> None:
+    dd = DataDir(tmp_path)
+    w = TxnLogWriter(dd.log_dir, prealloc=4096)
+    for n in range(1, 7):
+        hdr, txn = _txn(n)
+        w.append(hdr, txn)
+        w.flush(fsync=False)
+        if n == 3:
+            w.roll()
+    assert len(list(dd.log_dir.glob("log.*"))) == 2
+    got = w.logged_after(make_zxid(1, 2))
+    assert got is not None and [e.hdr.zxid for e in got] == [make_zxid(1, n) for n in range(3, 7)]
+    assert w.logged_after(make_zxid(1, 6)) == []
