@@ -233,6 +233,17 @@ def node_counts(hosts: list[str]) -> list[str | None]:
     return out
 
 
+def leader_epoch(hosts: list[str]) -> int | None:
+    """The highest epoch any member's srvr Zxid shows: it moves on with every election, so a
+    run whose epoch did not change had no (false) election."""
+    epochs = []
+    for h in hosts:
+        for x in four_letter(h, "srvr").splitlines():
+            if x.startswith("Zxid:"):
+                epochs.append(int(x.split(":", 1)[1].strip(), 16) >> 32)
+    return max(epochs) if epochs else None
+
+
 def members_agree(hosts: list[str]) -> bool:
     counts = node_counts(hosts)
     return None not in counts and len(set(counts)) == 1
@@ -258,8 +269,14 @@ def throughput_block(kind: str, rep: int, args: argparse.Namespace, base: Path,
         for wl in args.workloads:
             mark = base / "release"
             mark.unlink(missing_ok=True)
+            epoch0 = leader_epoch(cl.hosts)
             res, cpu = run_spread(cl.hosts, replace(spec, workload=wl), sampler, mark)
+            epoch1 = leader_epoch(cl.hosts)
             row = res.summary()
+            # Elections during the run (a follower that timed out under load, a leader that
+            # lost its quorum): the epoch moves on with each one.
+            row["elections"] = (None if epoch0 is None or epoch1 is None
+                                else epoch1 - epoch0)
             row.update({k: NAN for k in CPU_KEYS}, repeat=rep,
                        leader=[s for s, v in modes.items() if v == "leader"][0],
                        loadavg=os.getloadavg()[0])
@@ -273,7 +290,8 @@ def throughput_block(kind: str, rep: int, args: argparse.Namespace, base: Path,
                 f"{row['p50_ms']:.2f} p99 {row['p99_ms']:.2f} ms  err {row['errors']}  server "
                 f"CPU {row['server_cpu_pct']}% {row.get('member_cpu_pct')}  "
                 f"gen {row['gen_cpu_pct']}%  "
-                f"machine {row['machine_busy_pct']}%  load {row['loadavg']:.1f}")
+                f"machine {row['machine_busy_pct']}%  load {row['loadavg']:.1f}  "
+                f"elections {row['elections']}")
     finally:
         if sampler is not None:
             sampler.halt.set()
