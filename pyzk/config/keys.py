@@ -106,6 +106,12 @@ def _port1(v: int) -> str | None:
     return None if 1 <= v <= 65535 else "must be a port number between 1 and 65535"
 
 
+def _om_port(v: int) -> str | None:
+    # QuorumPeerConfig takes any int and treats <= 0 as unset; above 65535 Java fails only when
+    # a follower binds it, here at start.
+    return None if v <= 65535 else "must be a port number up to 65535 (<= 0 turns it off)"
+
+
 def _nonempty(v: str) -> str | None:
     return None if v else "must not be empty"
 
@@ -187,7 +193,7 @@ KEYS: tuple[Key, ...] = (
     Key("clientPort", "int", 0, H, "plaintext client port; absent = none unless server.N has ;port", _port),
     Key("secureClientPort", "int", 0, H, "TLS client port (ssl.* keys; x509 auth)", _port),
     Key("secureClientPortAddress", "str", None, H, "bind address for secureClientPort", _nonempty),
-    Key("observerMasterPort", "int", 0, R, "port followers open for observers"),
+    Key("observerMasterPort", "int", 0, H, "port a follower opens for observers once synced; an observer with it set attaches to a voter on it (round robin over a shuffled list) instead of the leader; <=0 off", _om_port),
     Key("dataDir", "path", None, H, "snapshots, myid and epoch files (required)", _nonempty),
     Key("tickTime", "int", 3000, H, "basic time unit in ms (Java's code default 3000)"),
     # --- advanced configuration ---

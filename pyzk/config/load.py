@@ -533,6 +533,7 @@ def build_config(entries: Mapping[str, str | Entry], *, source_name: str = "zoo.
         cnx_timeout_ms=b.get("cnxTimeout"),
         quorum_cnxn_timeout_ms=b.get("quorumCnxnTimeoutMs"),
         observer_reconnect_delay_ms=b.get("observer.reconnectDelayMs"),
+        observer_master_port=max(b.get("observerMasterPort"), 0),
         observer_election_delay_ms=b.get("observer.election.DelayMs"),
         sync_enabled=b.get("syncEnabled"),
         leader_serves=b.get("leaderServes"),

@@ -210,6 +210,7 @@ class Config:
     cnx_timeout_ms: int = 5000
     quorum_cnxn_timeout_ms: int = -1
     observer_reconnect_delay_ms: int = 0
+    observer_master_port: int = 0  # > 0: followers serve observers there (ObserverMaster)
     observer_election_delay_ms: int = 200
     sync_enabled: bool = True
     leader_serves: bool = True

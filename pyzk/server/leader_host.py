@@ -29,6 +29,7 @@ from .pending import NO_ORIGIN, Origin
 from .replication import committed_data, disk_log_reader, snap_body
 
 if TYPE_CHECKING:
+    from ..tree.datatree import DataTree
     from .connection import ClientConn
     from .pending import Pending
     from .quorum_peer import QuorumPeer
@@ -37,7 +38,9 @@ log = structlog.get_logger("pyzk.leader")
 
 
 
-class _Learner:
+class LearnerConn:
+    """One learner's socket and its output buffer (also used by ObserverMasterHost)."""
+
     __slots__ = ("writer", "sid", "addr", "out")
 
     def __init__(self, writer: asyncio.StreamWriter) -> None:
@@ -54,6 +57,17 @@ class _Learner:
             if not self.writer.is_closing():
                 self.writer.write(out[0] if len(out) == 1 else b"".join(out))
             out.clear()
+
+    def send_snap(self, tree: DataTree, sessions: dict[int, int], zxid: int) -> None:
+        """SNAP then the tree's snapshot stream; the tree must be at exactly `zxid` (the
+        sync plan was made from it in the same step)."""
+        if tree.last_processed_zxid != zxid:
+            raise RuntimeError(f"SNAP at {zxid:#x} but the tree is at "
+                               f"{tree.last_processed_zxid:#x}")
+        self.out.append(encode_packet(packet(PT.SNAP, zxid)))
+        self.out.append(snap_body(tree, sessions))
+        self.write_out()
+        log.info("sent SNAP", learner=self.sid, zxid=hex(zxid))
 
 
 class LeaderHost:
@@ -82,7 +96,7 @@ class LeaderHost:
         # Our own clients' syncs come to `forward` when each must wait for a confirmation
         # round (pyzk.linearizableSync); Java answers them at once, as a read.
         self.forwards_sync = cfg.linearizable_sync
-        self.learners: dict[L.Conn, _Learner] = {}  # by connection id (an int)
+        self.learners: dict[L.Conn, LearnerConn] = {}  # by connection id (an int)
         self._ids = itertools.count(1)
         self.origins: dict[int, Origin] = {}
         self.done = asyncio.Event()
@@ -142,7 +156,7 @@ class LeaderHost:
             writer.close()
             return
         cid = next(self._ids)
-        ln = self.learners[cid] = _Learner(writer)
+        ln = self.learners[cid] = LearnerConn(writer)
         stream = QuorumStreamReader()
         try:
             while not self.done.is_set():
@@ -242,16 +256,8 @@ class LeaderHost:
 
     def _send_snap(self, cid: L.Conn, zxid: int) -> None:
         ln = self.learners.get(cid)
-        if ln is None:
-            return
-        tree = self.server.tree
-        if tree.last_processed_zxid != zxid:
-            raise RuntimeError(f"SNAP at {zxid:#x} but the tree is at "
-                               f"{tree.last_processed_zxid:#x}")
-        ln.out.append(encode_packet(packet(PT.SNAP, zxid)))
-        ln.out.append(snap_body(tree, self.server.sessions.timeouts()))
-        ln.write_out()
-        log.info("sent SNAP", learner=ln.sid, zxid=hex(zxid))
+        if ln is not None:
+            ln.send_snap(self.server.tree, self.server.sessions.timeouts(), zxid)
 
     def _established(self, epoch: int) -> None:
         loop = asyncio.get_running_loop()

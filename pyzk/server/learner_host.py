@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import struct
 from collections import deque
-from typing import TYPE_CHECKING, assert_never
+from typing import TYPE_CHECKING, NamedTuple, assert_never
 
 import structlog
 
@@ -20,7 +20,9 @@ from ..storage.datadir import UPDATING_EPOCH
 from ..storage.snapshot import load_tree
 from ..zab import learner as N
 from ..zab import reconfig
+from ..zab.leader import Conn
 from ..zab.packets import Packet, QuorumStreamReader, encode_packet
+from .observer_master_host import ObserverMasterHost
 from .pending import NO_ORIGIN, Origin
 from .replication import carry_out, committed_data
 
@@ -39,15 +41,30 @@ CONNECT_RETRY_MAX_S = 0.1
 CONNECT_RETRY_BUDGET_S = 0.4  # Java: 4 sleeps of leaderConnectDelayDuringRetryMs (100 ms)
 
 
+class ObserverSync(NamedTuple):
+    """A sync an observer relayed through this follower: its place in the pending syncs."""
+    conn: Conn
+
+
+class Master(NamedTuple):
+    """The learner master an observer attaches to: the leader, or with observerMasterPort a
+    voter's ObserverMaster (QuorumPeer.findLearnerMaster)."""
+    sid: int
+    host: str
+    port: int
+
+
 class LearnerHost:
     """One connection to one leader; `run()` returns the reason it ended."""
 
     forwards = True
     forwards_sync = True
 
-    def __init__(self, peer: QuorumPeer, leader_sid: int, observer: bool) -> None:
+    def __init__(self, peer: QuorumPeer, leader_sid: int, observer: bool,
+                 master: Master | None = None) -> None:
         self.peer = peer
         self.leader_sid = leader_sid
+        self.master = master
         self.observer = observer
         cfg = peer.config
         self.server = peer.new_server(leading=False)
@@ -60,7 +77,11 @@ class LearnerHost:
             touches=self._touches, full_resync=peer.db.full_resync)
         self.writer: asyncio.StreamWriter | None = None
         self.origins: dict[tuple[int, int], Origin] = {}
-        self.syncs: deque[tuple[ClientConn, Pending]] = deque()
+        self.syncs: deque[tuple[ClientConn, Pending] | ObserverSync] = deque()
+        # A follower's ObserverMaster, once synced with observerMasterPort set; the designated
+        # leader of a COMMITANDACTIVATE, until its txn is applied and relayed as INFORMANDACTIVATE.
+        self.om: ObserverMasterHost | None = None
+        self._designated: dict[int, int] = {}
         self.revalidating: dict[int, list[ClientConn]] = {}
         self._touched: set[int] = set()
         self.done = asyncio.Event()
@@ -84,6 +105,7 @@ class LearnerHost:
         # The leader may be a member a reconfig added (not in zoo.cfg's server list).
         leader = self.peer.quorum.all_members.get(self.leader_sid) or \
             self.peer.config.servers[self.leader_sid]
+        target = self.master or Master(self.leader_sid, leader.host, leader.quorum_port)
         cfg = self.peer.config
         loop = asyncio.get_running_loop()
         deadline = loop.time() + cfg.connect_to_learner_master_limit * cfg.tick_time_ms / 1000
@@ -91,7 +113,7 @@ class LearnerHost:
         while True:
             try:
                 reader, writer = await asyncio.wait_for(
-                    self.peer.net.dial(leader.host, leader.quorum_port), 2.0)
+                    self.peer.net.dial(target.host, target.port), 2.0)
                 break
             except (OSError, TimeoutError) as e:
                 # Learner.LeaderConnector gives up after 5 tries 100 ms apart, within the
@@ -99,16 +121,20 @@ class LearnerHost:
                 # hold us). The same budget here, spent in shorter steps first: the new leader
                 # usually opens its port a few ms after its followers finish the election.
                 if waited >= CONNECT_RETRY_BUDGET_S or loop.time() + delay >= deadline:
-                    return f"cannot connect to leader {self.leader_sid}: {e}"
+                    return f"cannot connect to learner master {target.sid}: {e}"
                 await asyncio.sleep(delay)
                 waited += delay
                 delay = min(delay * 2, CONNECT_RETRY_MAX_S)
         try:
             await self.peer.net.authenticate_dialled(  # Learner.connectToLeader
-                reader, writer, host=leader.host)
+                reader, writer, host=target.host)
         except (QuorumAuthError, OSError, TimeoutError, asyncio.IncompleteReadError) as e:
             writer.close()
-            return f"authentication with leader {self.leader_sid} failed: {e}"
+            return f"authentication with learner master {target.sid} failed: {e}"
+        if self.master is not None:
+            # Observer.observeLeader: setLeaderAddressAndId(master): `leader` and the like
+            # name the follower an observer attached to.
+            self.peer.leader_id = target.sid
         self.writer = writer
         ticker = asyncio.ensure_future(self._tick_loop())
         reading = asyncio.ensure_future(self._read_loop(reader))
@@ -116,6 +142,8 @@ class LearnerHost:
             await self.execute(self.core.connected(self.now_ms()))
             await self.done.wait()
         finally:
+            if self.om is not None:
+                self.om.stop()
             ticker.cancel()
             reading.cancel()
             self._flush()
@@ -163,7 +191,11 @@ class LearnerHost:
                     # Follower/Observer/Learner: processReconfig; a role or leader change means
                     # leaving this leader ("changes proposed in reconfig").
                     qv = reconfig.config_from_string(a.config.decode("utf-8"), self.peer.oracle)
-                    if self.peer.process_reconfig(qv, a.designated, a.zxid):
+                    if a.zxid is not None and a.designated is not None:
+                        self._designated[a.zxid] = a.designated
+                    changed = self.peer.process_reconfig(qv, a.designated, a.zxid)
+                    self._config_to_om()
+                    if changed:
                         if a.now:
                             self.stop("changes proposed in reconfig")
                             return
@@ -171,15 +203,19 @@ class LearnerHost:
                 case N.SeenConfig():
                     self.peer.set_last_seen(
                         reconfig.config_from_string(a.config.decode("utf-8"), self.peer.oracle))
+                    self._config_to_om()
                 case N.Send():
                     self._send(a.qp)
                 case N.Apply():
                     e = a.entry
                     origin = self.origins.pop((e.hdr.clientId, e.hdr.cxid), NO_ORIGIN)
                     self.server.apply_committed(e.hdr, e.txn, origin, e.digest)
-                    self.peer.db.committed(e.zxid,
-                                           committed_data(e.hdr, e.txn, e.digest, e.data))
+                    data = committed_data(e.hdr, e.txn, e.digest, e.data)
+                    self.peer.db.committed(e.zxid, data)
                     applied = True
+                    if self.om is not None:  # proposalCommitted / informAndActivate
+                        self.om.execute(self.om.core.committed(
+                            e.zxid, data, self._designated.pop(e.zxid, None)))
                 case N.Persist():
                     self._persist(a)
                 case N.PersistEpoch():
@@ -199,13 +235,24 @@ class LearnerHost:
                     self._replace_db(self.peer.new_tree(), {})
                 case N.StartServing():
                     self._start_serving(a.epoch)
+                    if not self.observer and self.peer.config.observer_master_port > 0:
+                        await self._start_observer_master()
                 case N.Revalidated():
-                    for conn in self.revalidating.pop(a.session_id, []):
-                        self.server.revalidated(conn, a.valid)
+                    relayed = None if self.om is None else \
+                        self.om.core.revalidated(a.session_id, a.valid)
+                    if relayed is not None:
+                        self.om.execute(relayed)  # type: ignore[union-attr]
+                    else:
+                        for conn in self.revalidating.pop(a.session_id, []):
+                            self.server.revalidated(conn, a.valid)
                 case N.SyncDone():
                     if self.syncs:
-                        conn, pending = self.syncs.popleft()
-                        self.server.reply_sync(conn, pending)
+                        waiting = self.syncs.popleft()
+                        if isinstance(waiting, ObserverSync):
+                            if self.om is not None:
+                                self.om.execute(self.om.core.sync_done(waiting.conn))
+                        else:
+                            self.server.reply_sync(*waiting)
                 case N.Disconnected():
                     log.warning("lost the leader", leader=self.leader_sid, reason=a.reason)
                     self.stop(a.reason)
@@ -295,6 +342,30 @@ class LearnerHost:
         self.server.start()
         log.info("following" if not self.observer else "observing", leader=self.leader_sid,
                  epoch=epoch, zxid=hex(self.server.tree.last_processed_zxid))
+
+    # -- serving observers (observerMasterPort) ------------------------------------------------
+    async def _start_observer_master(self) -> None:
+        """Follower.followLeader: an ObserverMaster once synced with the leader."""
+        self.om = ObserverMasterHost(self.peer, self.peer.config.observer_master_port,
+                                     lambda: self.server, self._relay, self._touched.add)
+        try:
+            await self.om.start()
+        except OSError as e:
+            self.om = None
+            log.warning("cannot serve observers", error=str(e))
+            self.stop(str(e))
+
+    def _relay(self, qp: Packet, sync_for: Conn | None) -> None:
+        """An observer's REQUEST or REVALIDATE on to the leader, as it came (a relayed sync
+        waits in line with our own clients' syncs for the leader's SYNC)."""
+        if sync_for is not None:
+            self.syncs.append(ObserverSync(sync_for))
+        self._send(qp)
+
+    def _config_to_om(self) -> None:
+        if self.om is not None:
+            self.om.core.reconfigured(self.peer.quorum.version,
+                                      self.peer.last_seen.config_bytes())
 
     # -- the write path (ZkServer.writes) ------------------------------------------------------
     def submit(self, hdr: r.TxnHeaderRecord, txn: r.TxnRecord, origin: Origin,

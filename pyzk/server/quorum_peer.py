@@ -35,6 +35,7 @@ from .fourlw_port import FourLetterWords
 from .group_commit import GroupCommit
 from .leader_host import LeaderHost
 from .learner_host import LearnerHost
+from .learner_masters import LearnerMasters
 from .oracle import read_oracle
 from .persistence import TxnSnapLog, open_storage
 from .quorum_net import PLAIN, QuorumNet, quorum_net
@@ -74,6 +75,7 @@ class QuorumPeer:
             self.last_seen = make_quorum(nxt.servers, nxt.version, nxt.groups, nxt.weights,
                                          self.oracle)
         self.observer = self.me.is_observer
+        self.learner_masters = LearnerMasters(config.observer_master_port)
         self._storage: TxnSnapLog | None = None  # opened by start()
         self.server: ZkServer | None = None
         self.role: LeaderHost | LearnerHost | None = None
@@ -341,15 +343,16 @@ class QuorumPeer:
             self.leader_id = decided.vote.id
             log.info("election done", state=decided.state.name, leader=decided.vote.id,
                      ms=self.last_election_ms)
-            if decided.state == ServerState.OBSERVING:
+            observing = decided.state == ServerState.OBSERVING
+            master, wrapped = self.learner_masters.find(self.quorum, observing)
+            if observing and wrapped:
                 # findLearnerMaster: jitter so that a fleet of observers does not reconnect
                 # at once
                 await self._observer_wait(self.config.observer_reconnect_delay_ms)
             if decided.state == ServerState.LEADING:
                 self.role = LeaderHost(self)
             else:
-                self.role = LearnerHost(self, decided.vote.id,
-                                        decided.state == ServerState.OBSERVING)
+                self.role = LearnerHost(self, decided.vote.id, observing, master)
             try:
                 reason = await self.role.run()
             finally:
