@@ -84,6 +84,21 @@ the host of one of the members (the check of Debian's Java 3.8.0, which carries 
 CVE-2023-44981 fix). A keytab that is missing or lacks the principal stops the member at start,
 as Java's login does (docs/operations.md, "Kerberos for members").
 
+**Observer masters.** With `observerMasterPort=P` (same value on every member), each follower,
+once synced with its leader, listens on P at its quorum address and serves observers as the
+leader would (Java's ObserverMaster): it syncs them from its own data (DIFF, TRUNC or SNAP),
+sends them every txn it commits as INFORM, and relays their clients' writes, session
+revalidations and syncs to the leader. The leader does not listen on P. An observer with P set
+attaches to the voters at P in a shuffled order, moving to the next one whenever a connection
+fails or its follower goes away (the leader, which refuses, is skipped that way); without P it
+attaches to the leader's quorum port as before, so observers of both kinds can share an
+ensemble. A follower's `mntr` has `zk_synced_observers` and the AdminServer `observers` command
+lists the observers it serves; on an observer, `leader` names the follower it attached to.
+Works in mixed pyzk/Java ensembles, in both directions. Java's
+`-Dzookeeper.observerMaster.sizeLimit` (its buffer of recent commits) has no pyzk counterpart:
+a pyzk follower syncs observers from the same committed window (`commitLogCount`) and txn log
+a leader uses.
+
 | key | pyzk | default | meaning |
 |---|---|---|---|
 """

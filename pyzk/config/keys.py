@@ -193,7 +193,7 @@ KEYS: tuple[Key, ...] = (
     Key("clientPort", "int", 0, H, "plaintext client port; absent = none unless server.N has ;port", _port),
     Key("secureClientPort", "int", 0, H, "TLS client port (ssl.* keys; x509 auth)", _port),
     Key("secureClientPortAddress", "str", None, H, "bind address for secureClientPort", _nonempty),
-    Key("observerMasterPort", "int", 0, H, "port a follower opens for observers once synced; an observer with it set attaches to a voter on it (round robin over a shuffled list) instead of the leader; <=0 off", _om_port),
+    Key("observerMasterPort", "int", 0, H, "port followers open for observers once synced; observers with it attach to a voter there, not the leader; <=0 off", _om_port),
     Key("dataDir", "path", None, H, "snapshots, myid and epoch files (required)", _nonempty),
     Key("tickTime", "int", 3000, H, "basic time unit in ms (Java's code default 3000)"),
     # --- advanced configuration ---

@@ -135,6 +135,8 @@ class LearnerHost:
             # Observer.observeLeader: setLeaderAddressAndId(master): `leader` and the like
             # name the follower an observer attached to.
             self.peer.leader_id = target.sid
+            log.info("observing through a learner master", master=target.sid,
+                     address=f"{target.host}:{target.port}", leader=self.leader_sid)
         self.writer = writer
         ticker = asyncio.ensure_future(self._tick_loop())
         reading = asyncio.ensure_future(self._read_loop(reader))

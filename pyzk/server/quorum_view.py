@@ -11,10 +11,12 @@ from typing import TYPE_CHECKING
 
 from ..fourlw.info import DEFAULT_TRACE_MASK, ConfInfo, QuorumConf, QuorumInfo, ServerStatsInfo
 from .leader_host import LeaderHost
+from .learner_host import LearnerHost
 from .view import LiveView
 
 if TYPE_CHECKING:
     from ..metrics import ServerMetrics
+    from .observer_master_host import ObserverMasterHost
     from .quorum_peer import QuorumPeer
     from .zkserver import ZkServer
 
@@ -68,6 +70,11 @@ class QuorumView(LiveView):
         role = self.peer.role
         return role if isinstance(role, LeaderHost) else None
 
+    def _observer_master(self) -> ObserverMasterHost | None:
+        """A follower's ObserverMaster, while it serves observers (observerMasterPort)."""
+        role = self.peer.role
+        return role.om if isinstance(role, LearnerHost) else None
+
     @property
     def quorum(self) -> QuorumInfo:
         p = self.peer
@@ -77,9 +84,13 @@ class QuorumView(LiveView):
                         "learner_type": s.learner_type.value}
                   for sid, s in p.quorum.all_members.items() if not s.is_observer}
         lh = self._leader()
+        om = self._observer_master()
         obs = [] if lh is None else [
             {"learner_master_id": p.my_id, "sid": sid, "address": addr}
             for sid, addr, synced in lh.learner_info() if synced and lh.is_observer(sid)]
+        if om is not None:  # Follower.getSyncedObserversInfo
+            obs = [{"learner_master_id": p.my_id, "sid": sid, "address": addr}
+                   for sid, addr in om.observer_info()]
         return QuorumInfo(
             is_leader=p.mode == "leader", leader_id=p.leader_id,
             leader_ip=leader.host if leader is not None else "", myid=p.my_id,
@@ -124,6 +135,10 @@ class QuorumView(LiveView):
             g["last_proposal_size"] = lh.proposal_last
             g["max_proposal_size"] = lh.proposal_max
             g["min_proposal_size"] = lh.proposal_min
+        om = self._observer_master()
+        if om is not None and self.is_serving:
+            # FollowerZooKeeperServer's gauge: null (not shown) without an ObserverMaster.
+            g["synced_observers"] = len(om.core.synced())
         return g
 
     @staticmethod

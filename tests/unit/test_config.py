@@ -289,6 +289,8 @@ def test_standalone_disabled_makes_one_server_a_quorum(tmp_path: Path) -> None:
     ("txnLogSizeLimitInKb=1M", 3, "invalid value '1M' for txnLogSizeLimitInKb"),
     ("largeRequestThreshold=0", 3, "largeRequestThreshold must be -1 or positive (got '0')"),
     ("largeRequestMaxBytes=0", 3, "largeRequestMaxBytes must be at least 1 (got '0')"),
+    ("observerMasterPort=2890x", 3, "invalid value '2890x' for observerMasterPort"),
+    ("observerMasterPort=65536", 3, "must be a port number up to 65535"),
 ])
 def test_bad_keys_and_values_name_file_line_and_key(tmp_path: Path, extra: str, line: int,
                                                     message: str | None) -> None:
@@ -431,7 +433,7 @@ autopurge.snapRetainCount autopurge.purgeInterval snapCount snapSizeLimitInKb pr
 forceSync fsync.warningthresholdms globalOutstandingLimit maxBatchSize flushDelay maxWriteQueuePollTime skipACL
 extendedTypesEnabled digest.enabled electionAlg electionPortBindRetry quorumListenOnAllIPs
 cnxTimeout syncEnabled leaderServes readonlymode.enabled DigestAuthenticationProvider.superDigest
-quorumCnxnTimeoutMs observer.reconnectDelayMs observer.election.DelayMs
+quorumCnxnTimeoutMs observer.reconnectDelayMs observer.election.DelayMs observerMasterPort
 audit.enable authProvider.1 znode.container.checkIntervalMs znode.container.maxPerMinute
 znode.container.maxNeverUsedIntervalMs commitLogCount
 tcpKeepAlive clientTcpKeepAlive pyzk.log.format pyzk.log.level dynamicConfigFile
@@ -448,6 +450,14 @@ def test_honoured_set_is_as_documented() -> None:
     for refused in ("multiAddress.enabled", "ssl.crl", "ssl.ocsp", "ssl.quorum.crl",
                     "ssl.quorum.ocsp"):
         assert lookup(refused).status is Status.REFUSED  # type: ignore[union-attr]
+
+
+def test_observer_master_port_is_off_unless_positive(tmp_path: Path) -> None:
+    # QuorumPeerConfig: any int; <= 0 is "observerMasterPort is not set".
+    q = QUORUM.format(d=tmp_path)
+    assert cfg(tmp_path, q, myid=1).observer_master_port == 0
+    assert cfg(tmp_path, q + "observerMasterPort=-5\n", myid=1).observer_master_port == 0
+    assert cfg(tmp_path, q + "observerMasterPort=2890\n", myid=1).observer_master_port == 2890
 
 
 # --- sample configs -----------------------------------------------------------------------

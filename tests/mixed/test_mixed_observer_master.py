@@ -1,0 +1,95 @@
+"""observerMasterPort: followers serve observers (Java's ObserverMaster), in mixed ensembles.
+
+Two voters follow a leader and two observers (one of each kind) attach to a follower, picked
+round robin from a shuffled list of the voters (the leader serves none, so an observer that
+tries it moves on). Each follower's mntr shows `zk_synced_observers`. Stopping one follower
+makes its observers move to the other, so the run has a pyzk follower serving a Java and a
+pyzk observer, then a Java follower serving both; writes through the observers' clients are
+seen everywhere, and a sync through an observer returns after the writes before it.
+
+The default run has the mixed case (about 25 s); `OBSMASTER_FULL=1` adds the all-pyzk and
+all-Java ensembles, compared on what an observer attached to and the follower's mntr lines.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from tests.ensemble.launcher import Ensemble, four_letter, start_client, wait_for
+from tests.mixed.mixhelp import close_all, start_led_by
+
+OM_PORT = "2890"
+SUBNET = "127.0.18"
+EXTRA = {"observerMasterPort": OM_PORT, "observer.election.DelayMs": "50"}
+
+
+def synced_observers(ens: Ensemble, sid: int) -> int | None:
+    """The follower's `zk_synced_observers` mntr line (absent: None)."""
+    m = ens.members[sid]
+    for line in four_letter(m.host, "mntr").splitlines():
+        if line.startswith("zk_synced_observers\t"):
+            return int(line.split("\t")[1])
+    return None
+
+
+def served(ens: Ensemble, followers: list[int], observers: int) -> dict[int, int | None]:
+    """Until the followers' synced observers add up to `observers`; returns them."""
+    def counts() -> dict[int, int | None] | None:
+        got = {s: synced_observers(ens, s) for s in followers}
+        return got if sum(v or 0 for v in got.values()) == observers else None
+    return wait_for(counts, 30, f"{observers} observers synced with {followers}")  # type: ignore[return-value]
+
+
+def writes_through_observers(ens: Ensemble, observers: list[int], tag: str) -> None:
+    """Create a node through each observer's client; every running member sees them all."""
+    running = [s for s, m in ens.members.items() if m.running]
+    cs = {s: start_client(ens.members[s].address) for s in running}
+    try:
+        cs[observers[0]].ensure_path(f"/om/{tag}")
+        for s in observers:
+            cs[s].create(f"/om/{tag}/from{s}", str(s).encode())
+        for s, c in cs.items():
+            c.sync(f"/om/{tag}")
+            names = sorted(c.get_children(f"/om/{tag}"))
+            assert names == sorted(f"from{o}" for o in observers), (s, ens.kind(s), names)
+            data, stat = c.get(f"/om/{tag}/from{observers[0]}")
+            assert data == str(observers[0]).encode(), (s, data)
+    finally:
+        close_all(cs.values())
+
+
+def test_followers_serve_observers_of_either_kind(mixed) -> None:  # type: ignore[no-untyped-def]
+    # 1 java and 2 pyzk follow 3 (pyzk); 4 (java) and 5 (pyzk) observe through a follower.
+    ens = mixed({1: "java", 2: "pyzk", 3: "pyzk", 4: "java", 5: "pyzk"}, subnet=SUBNET,
+                observers=(4, 5), extra=EXTRA)
+    start_led_by(ens, leader=3, second=2)
+    got = served(ens, [1, 2], 2)
+    assert synced_observers(ens, 3) == 0, "the leader serves observers only on its quorum port"
+    writes_through_observers(ens, [4, 5], "both")
+    # Only the pyzk follower left: it serves the Java observer and the pyzk one.
+    ens.members[1].stop()
+    assert served(ens, [2], 2) == {2: 2}, got
+    writes_through_observers(ens, [4, 5], "pyzk-master")
+    # Only the Java follower left: it serves both, the pyzk observer synced by DIFF from it.
+    ens.members[1].start()
+    ens.wait_serving(40)
+    ens.members[2].stop()
+    assert served(ens, [1], 2) == {1: 2}
+    writes_through_observers(ens, [4, 5], "java-master")
+
+
+@pytest.mark.skipif(not os.environ.get("OBSMASTER_FULL"), reason="OBSMASTER_FULL=1 to run")
+@pytest.mark.parametrize("kind", ["pyzk", "java"])
+def test_observer_master_same_kind(mixed, kind: str) -> None:  # type: ignore[no-untyped-def]
+    ens = mixed({i: kind for i in range(1, 5)}, subnet=SUBNET, observers=(4,), extra=EXTRA)
+    start_led_by(ens, leader=3, second=2)
+    got = served(ens, [1, 2], 1)
+    assert synced_observers(ens, 3) == 0
+    master = next(s for s, n in got.items() if n)
+    writes_through_observers(ens, [4], "one")
+    ens.members[master].stop()
+    other = 3 - master
+    assert served(ens, [other], 1) == {other: 1}
+    writes_through_observers(ens, [4], "two")
