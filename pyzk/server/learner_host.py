@@ -209,15 +209,8 @@ class LearnerHost:
                 case N.Send():
                     self._send(a.qp)
                 case N.Apply():
-                    e = a.entry
-                    origin = self.origins.pop((e.hdr.clientId, e.hdr.cxid), NO_ORIGIN)
-                    self.server.apply_committed(e.hdr, e.txn, origin, e.digest)
-                    data = committed_data(e.hdr, e.txn, e.digest, e.data)
-                    self.peer.db.committed(e.zxid, data)
+                    self._apply(a.entry)
                     applied = True
-                    if self.om is not None:  # proposalCommitted / informAndActivate
-                        self.om.execute(self.om.core.committed(
-                            e.zxid, data, self._designated.pop(e.zxid, None)))
                 case N.Persist():
                     self._persist(a)
                 case N.PersistEpoch():
@@ -240,21 +233,9 @@ class LearnerHost:
                     if not self.observer and self.peer.config.observer_master_port > 0:
                         await self._start_observer_master()
                 case N.Revalidated():
-                    relayed = None if self.om is None else \
-                        self.om.core.revalidated(a.session_id, a.valid)
-                    if relayed is not None:
-                        self.om.execute(relayed)  # type: ignore[union-attr]
-                    else:
-                        for conn in self.revalidating.pop(a.session_id, []):
-                            self.server.revalidated(conn, a.valid)
+                    self._revalidated(a)
                 case N.SyncDone():
-                    if self.syncs:
-                        waiting = self.syncs.popleft()
-                        if isinstance(waiting, ObserverSync):
-                            if self.om is not None:
-                                self.om.execute(self.om.core.sync_done(waiting.conn))
-                        else:
-                            self.server.reply_sync(*waiting)
+                    self._sync_done()
                 case N.Disconnected():
                     log.warning("lost the leader", leader=self.leader_sid, reason=a.reason)
                     self.stop(a.reason)
@@ -264,6 +245,35 @@ class LearnerHost:
             self.server.sink.maybe_snapshot(self.server.tree, self.server.sessions.timeouts)
         if leave:
             self.stop("changes proposed in reconfig")
+
+    def _apply(self, e: N.Entry) -> None:
+        origin = self.origins.pop((e.hdr.clientId, e.hdr.cxid), NO_ORIGIN)
+        self.server.apply_committed(e.hdr, e.txn, origin, e.digest)
+        data = committed_data(e.hdr, e.txn, e.digest, e.data)
+        self.peer.db.committed(e.zxid, data)
+        if self.om is not None:  # proposalCommitted / informAndActivate
+            self.om.execute(self.om.core.committed(e.zxid, data,
+                                                   self._designated.pop(e.zxid, None)))
+
+    def _revalidated(self, a: N.Revalidated) -> None:
+        """Follower.processPacket: the answer goes to an observer that asked through us
+        (ObserverMaster.revalidateLearnerSession), else to our own clients."""
+        relayed = None if self.om is None else self.om.core.revalidated(a.session_id, a.valid)
+        if self.om is not None and relayed is not None:
+            self.om.execute(relayed)
+            return
+        for conn in self.revalidating.pop(a.session_id, []):
+            self.server.revalidated(conn, a.valid)
+
+    def _sync_done(self) -> None:
+        """FollowerZooKeeperServer.sync: the oldest pending sync, ours or an observer's."""
+        if not self.syncs:
+            return
+        waiting = self.syncs.popleft()
+        if not isinstance(waiting, ObserverSync):
+            self.server.reply_sync(*waiting)
+        elif self.om is not None:
+            self.om.execute(self.om.core.sync_done(waiting.conn))
 
     def _persist(self, a: N.Persist) -> None:
         seq = a.seq
