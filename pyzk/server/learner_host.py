@@ -359,7 +359,7 @@ class LearnerHost:
     async def _start_observer_master(self) -> None:
         """Follower.followLeader: an ObserverMaster once synced with the leader."""
         self.om = ObserverMasterHost(self.peer, self.peer.config.observer_master_port,
-                                     lambda: self.server, self._relay, self._touched.add)
+                                     lambda: self.server, self._relay, self.touched)
         try:
             await self.om.start()
         except OSError as e:

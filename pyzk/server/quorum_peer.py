@@ -463,8 +463,11 @@ class QuorumPeer:
                 log.warning("Suggested leader", leader=suggested_leader)
         else:
             self.reconfig_flag = False  # no designated leader: an election decides
-            old = prev.voting_members.get(self.leader_id)
-            new = qv.voting_members.get(self.leader_id)
+            # getCurrentVote().getId(): an observer's leader_id names its learner master.
+            cv = self.fle.current_vote if self.fle is not None else None
+            lid = cv.id if cv is not None else self.leader_id
+            old = prev.voting_members.get(lid)
+            new = qv.voting_members.get(lid)
             leader_change = old is None or new is None or \
                 (old.host, old.quorum_port) != (new.host, new.quorum_port)
         return role_change or leader_change

@@ -18,6 +18,7 @@ from .packets import (
     PROTOCOL_VERSION,
     PT,
     ForwardedRequest,
+    LearnerInfoData,
     decode_int,
     decode_learner_info,
     decode_request,
@@ -154,6 +155,16 @@ class LearnerRequest(NamedTuple):
 LeaderAction = (SendTo | SendSnap | Close | PersistEpoch | LogProposals | ApplyCommitted
                 | Established | StepDown | CommitReconfig | Touch | ReadConfirmed
                 | LearnerRequest)
+
+def refuse_learner(info: LearnerInfoData, config_version: int) -> str | None:
+    """Why LearnerHandler refuses a FOLLOWERINFO/OBSERVERINFO, if it does (the leader and a
+    follower's ObserverMaster alike)."""
+    if info.config_version is not None and info.config_version > config_version:
+        return "Follower is ahead of the leader (later configuration)"
+    if info.protocol_version < PROTOCOL_VERSION:
+        return "pre-ZAB-1.0 learners are not supported"
+    return None
+
 
 # -- state ------------------------------------------------------------------------------------
 
@@ -372,10 +383,9 @@ class LeaderCore:
             if t not in (PT.FOLLOWERINFO, PT.OBSERVERINFO):
                 return self._drop(h, "First packet is not FOLLOWERINFO or OBSERVERINFO")
             info = decode_learner_info(qp.data)
-            if info.config_version is not None and info.config_version > self.config_version:
-                return self._drop(h, "Follower is ahead of the leader (later configuration)")
-            if info.protocol_version < PROTOCOL_VERSION:
-                return self._drop(h, "pre-ZAB-1.0 learners are not supported")
+            refused = refuse_learner(info, self.config_version)
+            if refused:
+                return self._drop(h, refused)
             if info.sid is None:
                 h.sid = self._observer_counter
                 self._observer_counter -= 1

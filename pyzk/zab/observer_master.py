@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import NamedTuple
 
-from .leader import Close, Conn, SendSnap, SendTo, Touch
+from .leader import Close, Conn, SendSnap, SendTo, Touch, refuse_learner
 from .packets import (
     PROTOCOL_VERSION,
     PT,
@@ -134,10 +134,9 @@ class ObserverMasterCore:
                 return self._drop(o, f"Non observer attempting to connect to ObserverMaster."
                                      f" type = {t}")
             info = decode_learner_info(qp.data)
-            if info.config_version is not None and info.config_version > self.config_version:
-                return self._drop(o, "Follower is ahead of the leader (later configuration)")
-            if info.protocol_version < PROTOCOL_VERSION:
-                return self._drop(o, "pre-ZAB-1.0 learners are not supported")
+            refused = refuse_learner(info, self.config_version)
+            if refused:
+                return self._drop(o, refused)
             if info.sid is None:
                 o.sid, self._anon_sid = self._anon_sid, self._anon_sid - 1
             else:

@@ -5,15 +5,17 @@ round robin from a shuffled list of the voters (the leader serves none, so an ob
 tries it moves on). Each follower's mntr shows `zk_synced_observers`. Stopping one follower
 makes its observers move to the other, so the run has a pyzk follower serving a Java and a
 pyzk observer, then a Java follower serving both; writes through the observers' clients are
-seen everywhere, and a sync through an observer returns after the writes before it.
+seen everywhere, a sync through an observer returns after the writes before it, and the
+observers' client sessions stay alive (their touches reach the leader through the follower).
 
-The default run has the mixed case (about 25 s); `OBSMASTER_FULL=1` adds the all-pyzk and
+The default run has the mixed case (about 20 s); `OBSMASTER_FULL=1` adds the all-pyzk and
 all-Java ensembles, compared on what an observer attached to and the follower's mntr lines.
 """
 
 from __future__ import annotations
 
 import os
+import time
 
 import pytest
 
@@ -60,6 +62,27 @@ def writes_through_observers(ens: Ensemble, observers: list[int], tag: str) -> N
         close_all(cs.values())
 
 
+def sessions_outlive_their_timeout(ens: Ensemble, observers: list[int]) -> None:
+    """Ephemerals of 2 s sessions on the observers' clients are still there after three
+    timeouts: the observers' pings reach the leader through the follower."""
+    timeout = 2.0
+    owners = {s: start_client(ens.members[s].address, timeout=timeout) for s in observers}
+    reader = start_client(ens.members[ens.leader()].address)
+    try:
+        for s, c in owners.items():
+            c.create(f"/om/eph{s}", ephemeral=True, makepath=True)
+        reader.sync("/om")
+        end = time.monotonic() + 3 * timeout
+        for _ in range(200):  # bounded: one look every 0.1 s for 6 s
+            alive = [s for s in observers if reader.exists(f"/om/eph{s}") is not None]
+            assert alive == observers, f"sessions of observers {set(observers) - set(alive)} expired"
+            if time.monotonic() >= end:
+                break
+            time.sleep(0.1)
+    finally:
+        close_all([*owners.values(), reader])
+
+
 def test_followers_serve_observers_of_either_kind(mixed) -> None:  # type: ignore[no-untyped-def]
     # 1 java and 2 pyzk follow 3 (pyzk); 4 (java) and 5 (pyzk) observe through a follower.
     ens = mixed({1: "java", 2: "pyzk", 3: "pyzk", 4: "java", 5: "pyzk"}, subnet=SUBNET,
@@ -72,12 +95,14 @@ def test_followers_serve_observers_of_either_kind(mixed) -> None:  # type: ignor
     ens.members[1].stop()
     assert served(ens, [2], 2) == {2: 2}, got
     writes_through_observers(ens, [4, 5], "pyzk-master")
+    sessions_outlive_their_timeout(ens, [4, 5])
     # Only the Java follower left: it serves both, the pyzk observer synced by DIFF from it.
     ens.members[1].start()
     ens.wait_serving(40)
     ens.members[2].stop()
     assert served(ens, [1], 2) == {1: 2}
     writes_through_observers(ens, [4, 5], "java-master")
+    sessions_outlive_their_timeout(ens, [4, 5])
 
 
 @pytest.mark.skipif(not os.environ.get("OBSMASTER_FULL"), reason="OBSMASTER_FULL=1 to run")
@@ -93,3 +118,4 @@ def test_observer_master_same_kind(mixed, kind: str) -> None:  # type: ignore[no
     other = 3 - master
     assert served(ens, [other], 1) == {other: 1}
     writes_through_observers(ens, [4], "two")
+    sessions_outlive_their_timeout(ens, [4])
