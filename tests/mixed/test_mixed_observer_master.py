@@ -18,6 +18,7 @@ import os
 import time
 
 import pytest
+from kazoo.client import KazooClient
 
 from tests.ensemble.launcher import Ensemble, four_letter, start_client, wait_for
 from tests.mixed.mixhelp import close_all, start_led_by
@@ -83,6 +84,24 @@ def sessions_outlive_their_timeout(ens: Ensemble, observers: list[int]) -> None:
         close_all([*owners.values(), reader])
 
 
+def sessions_move_to_observers(ens: Ensemble, observers: list[int]) -> None:
+    """A session made on the leader reattaches through an observer, which revalidates it with
+    the leader through its follower (REVALIDATE relayed both ways)."""
+    for s in observers:
+        owner = start_client(ens.members[ens.leader()].address)
+        moved = None
+        try:
+            owner.create(f"/om/moved{s}", b"", ephemeral=True, makepath=True)
+            session = owner.client_id
+            moved = KazooClient(hosts=ens.members[s].address, client_id=session, timeout=8.0)
+            moved.start(timeout=15)
+            assert moved.client_id is not None and moved.client_id[0] == session[0], s
+            moved.sync("/om")
+            assert moved.exists(f"/om/moved{s}") is not None, s
+        finally:
+            close_all([c for c in (moved, owner) if c is not None])
+
+
 def test_followers_serve_observers_of_either_kind(mixed) -> None:  # type: ignore[no-untyped-def]
     # 1 java and 2 pyzk follow 3 (pyzk); 4 (java) and 5 (pyzk) observe through a follower.
     ens = mixed({1: "java", 2: "pyzk", 3: "pyzk", 4: "java", 5: "pyzk"}, subnet=SUBNET,
@@ -95,6 +114,7 @@ def test_followers_serve_observers_of_either_kind(mixed) -> None:  # type: ignor
     ens.members[1].stop()
     assert served(ens, [2], 2) == {2: 2}, got
     writes_through_observers(ens, [4, 5], "pyzk-master")
+    sessions_move_to_observers(ens, [4, 5])
     sessions_outlive_their_timeout(ens, [4, 5])
     # Only the Java follower left: it serves both, the pyzk observer synced by DIFF from it.
     ens.members[1].start()
@@ -102,6 +122,7 @@ def test_followers_serve_observers_of_either_kind(mixed) -> None:  # type: ignor
     ens.members[2].stop()
     assert served(ens, [1], 2) == {1: 2}
     writes_through_observers(ens, [4, 5], "java-master")
+    sessions_move_to_observers(ens, [4, 5])
     sessions_outlive_their_timeout(ens, [4, 5])
 
 
