@@ -15,6 +15,7 @@ all-Java ensembles, compared on what an observer attached to and the follower's 
 from __future__ import annotations
 
 import os
+import subprocess
 import time
 
 import pytest
@@ -25,6 +26,7 @@ from tests.mixed.mixhelp import close_all, start_led_by
 
 OM_PORT = "2890"
 SUBNET = "127.0.18"
+ZKCLI = "/usr/share/zookeeper/bin/zkCli.sh"
 EXTRA = {"observerMasterPort": OM_PORT, "observer.election.DelayMs": "50"}
 
 
@@ -64,7 +66,7 @@ def writes_through_observers(ens: Ensemble, observers: list[int], tag: str) -> N
 
 
 def sessions_outlive_their_timeout(ens: Ensemble, observers: list[int]) -> None:
-    """Ephemerals of 2 s sessions on the observers' clients are still there after three
+    """Ephemerals of 2 s sessions on the observers' clients are still there after two
     timeouts: the observers' pings reach the leader through the follower."""
     timeout = 2.0
     owners = {s: start_client(ens.members[s].address, timeout=timeout) for s in observers}
@@ -73,8 +75,8 @@ def sessions_outlive_their_timeout(ens: Ensemble, observers: list[int]) -> None:
         for s, c in owners.items():
             c.create(f"/om/eph{s}", ephemeral=True, makepath=True)
         reader.sync("/om")
-        end = time.monotonic() + 3 * timeout
-        for _ in range(200):  # bounded: one look every 0.1 s for 6 s
+        end = time.monotonic() + 2 * timeout
+        for _ in range(200):  # bounded: one look every 0.1 s for 4 s
             alive = [s for s in observers if reader.exists(f"/om/eph{s}") is not None]
             assert alive == observers, f"sessions of observers {set(observers) - set(alive)} expired"
             if time.monotonic() >= end:
@@ -102,6 +104,15 @@ def sessions_move_to_observers(ens: Ensemble, observers: list[int]) -> None:
             close_all([c for c in (moved, owner) if c is not None])
 
 
+def zkcli_get(ens: Ensemble, sid: int, path: str) -> str:
+    """zkCli.sh's `get` through member `sid`: the data line it prints."""
+    proc = subprocess.run([ZKCLI, "-server", ens.members[sid].address, "get", path],
+                          capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+    out = proc.stdout.split("WatchedEvent state:SyncConnected type:None path:null\n", 1)
+    assert proc.returncode == 0 and len(out) == 2, (proc.stdout, proc.stderr)
+    return out[1].strip()
+
+
 def test_followers_serve_observers_of_either_kind(mixed) -> None:  # type: ignore[no-untyped-def]
     # 1 java and 2 pyzk follow 3 (pyzk); 4 (java) and 5 (pyzk) observe through a follower.
     ens = mixed({1: "java", 2: "pyzk", 3: "pyzk", 4: "java", 5: "pyzk"}, subnet=SUBNET,
@@ -123,6 +134,7 @@ def test_followers_serve_observers_of_either_kind(mixed) -> None:  # type: ignor
     assert served(ens, [1], 2) == {1: 2}
     writes_through_observers(ens, [4, 5], "java-master")
     sessions_move_to_observers(ens, [4, 5])
+    assert zkcli_get(ens, 5, "/om/java-master/from4") == "4"
     sessions_outlive_their_timeout(ens, [4, 5])
 
 
