@@ -155,3 +155,37 @@ def test_observer_master_same_kind(mixed, kind: str) -> None:  # type: ignore[no
     assert served(ens, [other], 1) == {other: 1}
     writes_through_observers(ens, [4], "two")
     sessions_outlive_their_timeout(ens, [4])
+
+
+@FULL
+def test_observers_far_behind_get_a_snap_from_a_pyzk_follower(mixed) -> None:  # type: ignore[no-untyped-def]
+    # More writes than the committed window (500) on one node, while the observers are down:
+    # the log since they left outweighs the snapshot, so the follower sends a SNAP.
+    ens = mixed({1: "pyzk", 2: "pyzk", 3: "pyzk", 4: "java", 5: "pyzk"}, subnet=SUBNET,
+                observers=(4, 5), extra={**EXTRA, "snapCount": "100"})
+    start_led_by(ens, leader=3, second=2)
+    served(ens, [1, 2], 2)
+    for s in (4, 5):
+        ens.members[s].stop()
+    c = start_client(ens.members[3].address)
+    try:
+        c.create("/big", b"")
+        for i in range(700):
+            c.set_async("/big", b"%04d" % i + b"x" * 1000)
+        c.sync("/big")
+        assert c.get("/big")[0][:4] == b"0699"
+    finally:
+        close_all([c])
+    for s in (4, 5):
+        ens.members[s].start()
+    ens.wait_serving(40)
+    served(ens, [1, 2], 2)
+    assert "Getting a snapshot from leader" in ens.members[4].log_text()
+    assert "loaded SNAP from the leader" in ens.members[5].log_text()
+    writes_through_observers(ens, [4, 5], "after-snap")
+    for s in (4, 5):
+        o = start_client(ens.members[s].address)
+        try:
+            assert o.get("/big")[0][:4] == b"0699", s
+        finally:
+            close_all([o])
