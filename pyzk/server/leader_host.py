@@ -10,6 +10,7 @@ import asyncio
 import functools
 import itertools
 import struct
+from collections.abc import Callable
 from typing import TYPE_CHECKING, assert_never
 
 import structlog
@@ -68,6 +69,28 @@ class LearnerConn:
         self.out.append(snap_body(tree, sessions))
         self.write_out()
         log.info("sent SNAP", learner=self.sid, zxid=hex(zxid))
+
+
+async def read_learner(reader: asyncio.StreamReader, ln: LearnerConn,
+                       feed: Callable[[Packet], bool], stopped: Callable[[], bool]) -> str | None:
+    """One learner connection's reader (LearnerHandler.run's reads), for the leader and a
+    follower's ObserverMaster: every quorum packet goes to `feed` until the peer closes,
+    `stopped()` or `feed` returns False (the connection was dropped); returns why the
+    connection broke, if it did."""
+    stream = QuorumStreamReader()
+    try:
+        while not stopped():
+            data = await reader.read(65536)
+            if not data:
+                return None
+            for item in stream.feed(data):
+                if item.qp.type in (PT.FOLLOWERINFO, PT.OBSERVERINFO) and item.qp.data:
+                    ln.sid = struct.unpack_from(">q", item.qp.data, 0)[0]
+                if not feed(item.qp):
+                    return None
+    except (OSError, JuteError, ValueError) as e:
+        return str(e)
+    return None
 
 
 class LeaderHost:
@@ -157,20 +180,15 @@ class LeaderHost:
             return
         cid = next(self._ids)
         ln = self.learners[cid] = LearnerConn(writer)
-        stream = QuorumStreamReader()
+
+        def feed(qp: Packet) -> bool:
+            self.execute(self.core.on_packet(cid, qp, self.now_ms()))
+            return cid in self.learners
+
         try:
-            while not self.done.is_set():
-                data = await reader.read(65536)
-                if not data:
-                    break
-                for item in stream.feed(data):
-                    if item.qp.type in (PT.FOLLOWERINFO, PT.OBSERVERINFO) and item.qp.data:
-                        ln.sid = struct.unpack_from(">q", item.qp.data, 0)[0]
-                    self.execute(self.core.on_packet(cid, item.qp, self.now_ms()))
-                    if cid not in self.learners:
-                        return
-        except (OSError, JuteError, ValueError) as e:
-            log.info("learner connection broken", learner=ln.sid, error=str(e))
+            broken = await read_learner(reader, ln, feed, self.done.is_set)
+            if broken is not None:
+                log.info("learner connection broken", learner=ln.sid, error=broken)
         finally:
             if self.learners.pop(cid, None) is not None:
                 writer.close()

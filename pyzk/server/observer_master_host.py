@@ -10,17 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import struct
 from collections.abc import Callable
 from typing import TYPE_CHECKING, assert_never
 
 import structlog
 
-from ..protocol.jute import JuteError
 from ..zab import observer_master as M
 from ..zab.leader import Close, Conn, SendSnap, SendTo, Touch
-from ..zab.packets import PT, Packet, QuorumStreamReader, encode_packet
-from .leader_host import LearnerConn
+from ..zab.packets import Packet, encode_packet
+from .leader_host import LearnerConn, read_learner
 from .replication import disk_log_reader
 
 if TYPE_CHECKING:
@@ -94,20 +92,15 @@ class ObserverMasterHost:
             return
         cid = next(self._ids)
         ln = self.conns[cid] = LearnerConn(writer)
-        stream = QuorumStreamReader()
+
+        def feed(qp: Packet) -> bool:
+            self.execute(self.core.on_packet(cid, qp, self.now_ms()))
+            return cid in self.conns
+
         try:
-            while not self.core.stopped:
-                data = await reader.read(65536)
-                if not data:
-                    break
-                for item in stream.feed(data):
-                    if item.qp.type == PT.OBSERVERINFO and item.qp.data:
-                        ln.sid = struct.unpack_from(">q", item.qp.data, 0)[0]
-                    self.execute(self.core.on_packet(cid, item.qp, self.now_ms()))
-                    if cid not in self.conns:
-                        return
-        except (OSError, JuteError, ValueError) as e:
-            log.info("observer connection broken", observer=ln.sid, error=str(e))
+            broken = await read_learner(reader, ln, feed, lambda: self.core.stopped)
+            if broken is not None:
+                log.info("observer connection broken", observer=ln.sid, error=broken)
         finally:
             if self.conns.pop(cid, None) is not None:
                 writer.close()
