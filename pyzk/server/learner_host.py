@@ -252,8 +252,7 @@ class LearnerHost:
         data = committed_data(e.hdr, e.txn, e.digest, e.data)
         self.peer.db.committed(e.zxid, data)
         if self.om is not None:  # proposalCommitted / informAndActivate
-            self.om.execute(self.om.core.committed(e.zxid, data,
-                                                   self._designated.pop(e.zxid, None)))
+            self.om.committed(e.zxid, data, self._designated.pop(e.zxid, None))
 
     def _revalidated(self, a: N.Revalidated) -> None:
         """Follower.processPacket: the answer goes to an observer that asked through us

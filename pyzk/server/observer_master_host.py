@@ -51,6 +51,7 @@ class ObserverMasterHost:
         self._ticker: asyncio.Future[None] | None = None
         self._loop = asyncio.get_running_loop()
         self._flush_scheduled = False
+        self._commit_time = peer.metrics.summary("om_commit_process_time_ms")
 
     def now_ms(self) -> int:
         return int(self._loop.time() * 1000)
@@ -105,6 +106,13 @@ class ObserverMasterHost:
             if self.conns.pop(cid, None) is not None:
                 writer.close()
                 self.execute(self.core.on_disconnect(cid))
+
+    def committed(self, zxid: int, data: bytes, designated: int | None) -> None:
+        """Follower.processPacket's om.proposalCommitted / informAndActivate, timed as Java's
+        om_commit_process_time_ms."""
+        start = self._loop.time()
+        self.execute(self.core.committed(zxid, data, designated))
+        self._commit_time.add(int((self._loop.time() - start) * 1000))
 
     # -- actions -----------------------------------------------------------------------------
     def execute(self, actions: list[M.ObserverMasterAction]) -> None:

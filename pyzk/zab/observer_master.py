@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import NamedTuple
 
+from ..protocol.opcodes import Op
 from .leader import Close, Conn, SendSnap, SendTo, Touch, refuse_learner
 from .packets import (
     PROTOCOL_VERSION,
@@ -39,8 +40,6 @@ from .packets import (
 )
 from .sync import Committed, DiskLog, choose_sync
 from .zxid import counter_of, make_zxid
-
-_SYNC_OP = 9  # OpCode.sync: the leader answers it with a SYNC packet for this observer
 
 
 class ToLeader(NamedTuple):
@@ -171,7 +170,7 @@ class ObserverMasterCore:
             # FollowerRequestProcessor: the request goes on to the leader; the observer answers
             # its client when the txn comes back as an INFORM.
             op = decode_request(qp.data).type
-            self.out.append(ToLeader(qp, o.conn if op == _SYNC_OP else None))
+            self.out.append(ToLeader(qp, o.conn if op == Op.SYNC else None))
         return None
 
     def _epoch_zxid(self) -> int:
