@@ -2,13 +2,14 @@
 
 Two voters follow a leader and two observers (one of each kind) attach to a follower, picked
 round robin from a shuffled list of the voters (the leader serves none, so an observer that
-tries it moves on). Each follower's mntr shows `zk_synced_observers`. Stopping one follower
-makes its observers move to the other, so the run has a pyzk follower serving a Java and a
-pyzk observer, then a Java follower serving both; writes through the observers' clients are
+tries it moves on). Each follower's mntr shows `zk_synced_observers`. Killing one follower
+(kill -9) makes its observers move to the other, so the run has a pyzk follower serving a Java
+and a pyzk observer, then (the Java one back, the pyzk one stopped) a Java follower serving
+both; writes through the observers' clients are
 seen everywhere, a sync through an observer returns after the writes before it, and the
 observers' client sessions stay alive (their touches reach the leader through the follower).
 
-The default run has the mixed case with a pyzk leader (about 25 s); `OBSMASTER_FULL=1 pytest
+The default run has the mixed case with a pyzk leader (15 to 25 s); `OBSMASTER_FULL=1 pytest
 tests/mixed/test_mixed_observer_master.py` adds it with a Java leader, and all-pyzk and all-Java
 ensembles held to the same checks (which follower serves the observer, the mntr lines).
 """
@@ -125,7 +126,7 @@ def test_followers_serve_observers_of_either_kind(mixed, leader: str) -> None:  
     assert synced_observers(ens, 3) == 0, "the leader serves observers only on its quorum port"
     writes_through_observers(ens, [4, 5], "both")
     # Only the pyzk follower left: it serves the Java observer and the pyzk one.
-    ens.members[1].stop()
+    ens.members[1].kill9()
     assert served(ens, [2], 2) == {2: 2}, got
     writes_through_observers(ens, [4, 5], "pyzk-master")
     sessions_move_to_observers(ens, [4, 5])
@@ -150,7 +151,7 @@ def test_observer_master_same_kind(mixed, kind: str) -> None:  # type: ignore[no
     assert synced_observers(ens, 3) == 0
     master = next(s for s, n in got.items() if n)
     writes_through_observers(ens, [4], "one")
-    ens.members[master].stop()
+    ens.members[master].kill9()
     other = 3 - master
     assert served(ens, [other], 1) == {other: 1}
     writes_through_observers(ens, [4], "two")
