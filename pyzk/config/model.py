@@ -208,6 +208,8 @@ class Config:
     election_port_bind_retry: int = 3
     quorum_listen_on_all_ips: bool = False
     cnx_timeout_ms: int = 5000
+    fle_min_notification_interval_ms: int = 200    # zookeeper.fastleader.minNotificationInterval
+    fle_max_notification_interval_ms: int = 60000  # zookeeper.fastleader.maxNotificationInterval
     quorum_cnxn_timeout_ms: int = -1
     observer_reconnect_delay_ms: int = 0
     observer_master_port: int = 0  # > 0: followers serve observers there (ObserverMaster)

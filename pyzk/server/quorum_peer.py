@@ -254,7 +254,9 @@ class QuorumPeer:
                                    read_timeout_s=quorum_cnxn_timeout_ms(cfg) / 1000)
         manager.voting = lambda sid: sid in self.quorum.voting_members
         self.fle = FLE(self.my_id, self.quorum, participant=not self.observer,
-                       reconfig_enabled=self.reconfig_enabled)
+                       reconfig_enabled=self.reconfig_enabled,
+                       min_interval_ms=cfg.fle_min_notification_interval_ms,
+                       max_interval_ms=cfg.fle_max_notification_interval_ms)
         self.election = ElectionService(self.fle, manager)
         self.election.on_config = lambda qv: self.process_reconfig(qv, None, None)
         try:

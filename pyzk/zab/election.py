@@ -175,6 +175,11 @@ class FLE:
         self._update_proposal(self._init_id(), self._init_zxid(), self._init_epoch())
         return [*self._send_notifications(), *self._arm(now_ms, self._not_timeout)]
 
+    @property
+    def notification_timeout_ms(self) -> int:
+        """lookForLeader's notTimeout: the current wait before resending the vote."""
+        return self._not_timeout
+
     def _arm(self, now_ms: int, delay: int) -> list[Action]:
         self._deadline = now_ms + delay
         return [SetTimer(self._deadline)]

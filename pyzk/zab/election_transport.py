@@ -463,7 +463,10 @@ class ElectionService:
             now = self.now_ms()
             if self._timer_at is not None and now >= self._timer_at:
                 self._timer_at = None
+                timeouts = self.fle.stats.timeouts
                 self._apply(self.fle.on_timer(now, self.manager.have_delivered()))
+                if self.fle.stats.timeouts != timeouts:
+                    log.info("Notification time out: %d ms", self.fle.notification_timeout_ms)
                 continue
             self._wake.clear()
             timeout = None if self._timer_at is None else max(0, self._timer_at - now) / 1000

@@ -475,3 +475,13 @@ def test_sample_configs_parse(name: str, myid: int | None, servers: int) -> None
 def test_build_config_accepts_plain_mappings(tmp_path: Path) -> None:
     c = build_config({"dataDir": "data", "clientPort": "2181"}, workdir=tmp_path)
     assert c.data_dir == tmp_path / "data"
+
+
+def test_fastleader_notification_intervals_reach_the_config(tmp_path: Path) -> None:
+    c = cfg(tmp_path, QUORUM.format(d=tmp_path) + "fastleader.minNotificationInterval=50\n"
+            "fastleader.maxNotificationInterval=0x190\n", myid=1)
+    assert (c.fle_min_notification_interval_ms, c.fle_max_notification_interval_ms) == (50, 400)
+    d = cfg(tmp_path, QUORUM.format(d=tmp_path), myid=1)
+    assert (d.fle_min_notification_interval_ms, d.fle_max_notification_interval_ms) == (200, 60000)
+    err = error(tmp_path, QUORUM.format(d=tmp_path) + "fastleader.minNotificationInterval=0\n", myid=1)
+    assert err.key == "fastleader.minNotificationInterval" and "at least 1" in err.message
