@@ -70,20 +70,21 @@ def _groups_weights(path: Path, items: list[tuple[str, str, int]]
     return groups, weights
 
 
-def _servers(path: Path, items: list[tuple[str, str, int]]) -> dict[int, QuorumServer]:
+def _servers(path: Path, items: list[tuple[str, str, int]],
+             multi_lines: bool) -> dict[int, QuorumServer]:
     servers: dict[int, QuorumServer] = {}
     for key, value, line in items:
         if not key.startswith("server."):
             continue
         try:
             sid = parse_server_id(key)
-            servers[sid] = parse_server(sid, value)
+            servers[sid] = parse_server(sid, value, multi_lines)
         except ServerLineError as e:
             raise ConfigError(str(e), str(path), line, key) from None
     return servers
 
 
-def read_dynamic_file(path: Path) -> Membership:
+def read_dynamic_file(path: Path, multi_lines: bool = False) -> Membership:
     """QuorumPeerConfig.parse's dynamicConfigFile branch + parseDynamicConfig with
     configBackwardCompatibilityMode=false: only server.N keys; no version inside (it comes from
     the file name, 0 when the name has none)."""
@@ -94,11 +95,12 @@ def read_dynamic_file(path: Path) -> Membership:
         if not key.startswith(("server.", "group", "weight")):
             raise ConfigError(f"Unrecognised parameter: {key}", str(path), line, key)
     groups, weights = _groups_weights(path, items)
-    return Membership(_servers(path, items), version_from_filename(str(path)) or 0, groups,
+    return Membership(_servers(path, items, multi_lines),
+                      version_from_filename(str(path)) or 0, groups,
                       weights)
 
 
-def read_next_file(static_path: Path) -> Membership | None:
+def read_next_file(static_path: Path, multi_lines: bool = False) -> Membership | None:
     """`<zoo.cfg>.dynamic.next`, the last seen (proposed, uncommitted) config written by
     QuorumPeer.setLastSeenQuorumVerifier; None when absent (Java: lastSeenQuorumVerifier stays
     null and QuorumPeerMain keeps the committed one)."""
@@ -119,4 +121,4 @@ def read_next_file(static_path: Path) -> Membership | None:
         groups, weights = _groups_weights(path, items)
     except ConfigError:
         return None
-    return Membership(_servers(path, items), version, groups, weights)
+    return Membership(_servers(path, items, multi_lines), version, groups, weights)

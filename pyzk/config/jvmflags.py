@@ -44,6 +44,10 @@ PREFIXED_KEYS = frozenset({
     "serverCnxnFactory",  # only client.portUnification looks at it
     "audit.enable", "flushDelay", "maxWriteQueuePollTime", "maxBatchSize",
     "quorumCnxnTimeoutMs", "observer.reconnectDelayMs", "observer.election.DelayMs",
+    # QuorumPeerConfig's defaults for the zoo.cfg keys (multiAddress.enabled also decides
+    # alone whether `|` server lines parse: Config.multi_address_lines).
+    "multiAddress.enabled", "multiAddress.reachabilityCheckEnabled",
+    "multiAddress.reachabilityCheckTimeoutMs",
 })
 
 

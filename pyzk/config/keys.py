@@ -334,9 +334,19 @@ KEYS: tuple[Key, ...] = (
         " left alone keeps (or takes) the lead while this file starts with '1'", _nonempty),
     Key("version", "str", None, H, "hex version of the server list written in zoo.cfg itself"
         " (QuorumMaj(Properties)); with dynamicConfigFile the file name's version counts"),
-    Key("multiAddress.enabled", "bool", False, R, "several addresses per server (pyzk: false only)"),
-    Key("multiAddress.reachabilityCheckTimeoutMs", "int", 1000, IN, "multiAddress probe timeout"),
-    Key("multiAddress.reachabilityCheckEnabled", "bool", True, IN, "multiAddress probes"),
+    Key("multiAddress.enabled", "bool", False, H, "several addresses per server: the V2"
+        " election handshake sending every election address, and the reachability checks."
+        " `|`-joined server lines parse only with the system property"
+        " -Dzookeeper.multiAddress.enabled=true (SERVER_JVMFLAGS), as in Java, whose"
+        " QuorumServer reads the property and never this key; the property also sets this"
+        " key's default"),
+    Key("multiAddress.reachabilityCheckTimeoutMs", "int", 1000, H, "ms a reachability probe"
+        " of one address may take (election peers announced in a V2 handshake)"),
+    Key("multiAddress.reachabilityCheckEnabled", "bool", True, H, "learners dial only the"
+        " leader's reachable quorum addresses (all when none is), and an election connection"
+        " whose peer stops answering probes is dropped so the next dial picks a reachable"
+        " address. A probe, as Java's InetAddress.isReachable without ICMP rights, is a TCP"
+        " connection to port 7: answered or refused = reachable"),
     # --- authentication / TLS ---
     Key("DigestAuthenticationProvider.enabled", "bool", True, H,
         "false: no digest provider (addauth digest and digest ACLs fail) unless an authProvider.N"

@@ -280,6 +280,10 @@ def build_config(entries: Mapping[str, str | Entry], *, source_name: str = "zoo.
         b.take(name, entry)
     base = Path.cwd() if workdir is None else Path(workdir)
 
+    # QuorumServer parses `|` lines only under the zookeeper.multiAddress.enabled system
+    # property (Boolean.parseBoolean: "true" in any case), whatever zoo.cfg says.
+    multi_lines = (jvm_props or {}).get("zookeeper.multiAddress.enabled", "").lower() == "true"
+
     # --- parseProperties' checks, in Java's order ---
     if not b.is_set("dataDir"):
         raise b.error("dataDir is not set")
@@ -340,13 +344,13 @@ def build_config(entries: Mapping[str, str | Entry], *, source_name: str = "zoo.
             key = b.server_keys[0]
             raise b.error(f"parameter: {key} must be in a separate dynamic config file", key)
         dynamic_file = base / b.get("dynamicConfigFile")
-        membership = read_dynamic_file(dynamic_file)
+        membership = read_dynamic_file(dynamic_file, multi_lines)
         b.servers.update(membership.servers)
         b.server_keys = [f"server.{sid}" for sid in membership.servers]
         config_version = membership.version
         groups, weights = membership.groups, membership.weights
         if source is not None:
-            next_config = read_next_file(source)
+            next_config = read_next_file(source, multi_lines)
     hier_keys = [k for k in b.values if k.startswith(("group", "weight"))]
     if dynamic_file is not None and hier_keys:
         raise b.error(f"parameter: {hier_keys[0]} must be in a separate dynamic config file",
@@ -354,7 +358,7 @@ def build_config(entries: Mapping[str, str | Entry], *, source_name: str = "zoo.
     for key in () if dynamic_file is not None else b.server_keys:
         try:
             sid = parse_server_id(key)
-            b.servers[sid] = parse_server(sid, java_trim(norm[key].value))
+            b.servers[sid] = parse_server(sid, java_trim(norm[key].value), multi_lines)
         except ServerLineError as e:
             raise b.error(str(e), key) from None
     if dynamic_file is None and b.is_set("version"):
@@ -413,9 +417,9 @@ def build_config(entries: Mapping[str, str | Entry], *, source_name: str = "zoo.
         client_port = me.client_port
         client_address = None if me.client_host in ("0.0.0.0", "::") else me.client_host
     elif me is not None and client_port:
-        b.servers[my_id] = QuorumServer(  # type: ignore[index]
-            me.sid, me.host, me.quorum_port, me.election_port, me.learner_type,
-            client_address or "0.0.0.0", client_port, client_from_static=True)
+        b.servers[my_id] = dataclasses.replace(  # type: ignore[index]
+            me, client_host=client_address or "0.0.0.0", client_port=client_port,
+            client_from_static=True)
     peer_type = b.get("peerType")
     if isinstance(peer_type, str):
         peer_type = LearnerType(peer_type)
@@ -530,6 +534,11 @@ def build_config(entries: Mapping[str, str | Entry], *, source_name: str = "zoo.
         election_alg=b.get("electionAlg"),
         election_port_bind_retry=b.get("electionPortBindRetry"),
         quorum_listen_on_all_ips=b.get("quorumListenOnAllIPs"),
+        multi_address_enabled=b.get("multiAddress.enabled"),
+        multi_address_lines=multi_lines,
+        multi_address_reachability_check_enabled=b.get("multiAddress.reachabilityCheckEnabled"),
+        multi_address_reachability_check_timeout_ms=b.get(
+            "multiAddress.reachabilityCheckTimeoutMs"),
         cnx_timeout_ms=b.get("cnxTimeout"),
         fle_min_notification_interval_ms=b.get("fastleader.minNotificationInterval"),
         fle_max_notification_interval_ms=b.get("fastleader.maxNotificationInterval"),

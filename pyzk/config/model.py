@@ -78,16 +78,44 @@ class QuorumServer:
     # True when the client address came from clientPort/clientPortAddress, not from the line:
     # then, like Java's toString, it is left out of the dynamic-config text.
     client_from_static: bool = False
+    # multiAddress.enabled: the `|`-joined addresses after the first, (host, quorum, election)
+    # each. host/quorum_port/election_port stay the first one, so single-address code is as is.
+    more_addresses: tuple[tuple[str, int, int], ...] = ()
 
     @property
     def is_observer(self) -> bool:
         return self.learner_type is LearnerType.OBSERVER
 
+    @property
+    def addresses(self) -> tuple[tuple[str, int, int], ...]:
+        """Every (host, quorumPort, electionPort) of the line, in the line's order."""
+        return ((self.host, self.quorum_port, self.election_port), *self.more_addresses)
+
+    @property
+    def quorum_addrs(self) -> list[tuple[str, int]]:
+        """MultipleAddresses addr: distinct (host, quorumPort), a set in Java."""
+        return list(dict.fromkeys((h, q) for h, q, _ in self.addresses))
+
+    @property
+    def election_addrs(self) -> list[tuple[str, int]]:
+        return list(dict.fromkeys((h, e) for h, _, e in self.addresses))
+
+    def same_addresses(self, other: QuorumServer) -> bool:
+        """MultipleAddresses.equals: the address sets, not their order on the line."""
+        return set(self.quorum_addrs) == set(other.quorum_addrs) and \
+            set(self.election_addrs) == set(other.election_addrs)
+
     def config_string(self) -> str:
         """The value Java writes for this server in /zookeeper/config and `conf`
-        (QuorumServer.toString): host:q:e:type[;clientHost:clientPort]."""
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        text = f"{host}:{self.quorum_port}:{self.election_port}:{self.learner_type.value}"
+        (QuorumServer.toString): host:q:e[|host:q:e...]:type[;clientHost:clientPort].
+        Java sorts the quorum and the election addresses by host, each list on its own
+        (a stable sort), and pairs them up again by position."""
+        def bracket(h: str) -> str:
+            return f"[{h}]" if ":" in h else h
+        quorum = sorted(self.quorum_addrs, key=lambda a: a[0])
+        election = sorted(self.election_addrs, key=lambda a: a[0])
+        addrs = "|".join(f"{bracket(h)}:{q}:{e[1]}" for (h, q), e in zip(quorum, election, strict=True))
+        text = f"{addrs}:{self.learner_type.value}"
         if self.client_port is not None and not self.client_from_static:
             chost = self.client_host or "0.0.0.0"
             chost = f"[{chost}]" if ":" in chost else chost
@@ -207,6 +235,13 @@ class Config:
     election_alg: int = 3
     election_port_bind_retry: int = 3
     quorum_listen_on_all_ips: bool = False
+    # multiAddress.enabled (QuorumPeerConfig; default the zookeeper.multiAddress.enabled
+    # property): V2 election handshake and the reachability checks. Whether `|` lines parse at
+    # all is the system property alone (multi_address_lines), as QuorumServer reads it.
+    multi_address_enabled: bool = False
+    multi_address_lines: bool = False
+    multi_address_reachability_check_enabled: bool = True
+    multi_address_reachability_check_timeout_ms: int = 1000
     cnx_timeout_ms: int = 5000
     fle_min_notification_interval_ms: int = 200    # zookeeper.fastleader.minNotificationInterval
     fle_max_notification_interval_ms: int = 60000  # zookeeper.fastleader.maxNotificationInterval

@@ -64,12 +64,28 @@ def add_group_or_weight(key: str, value: str, groups: dict[int, tuple[int, ...]]
         weights[_java_long(suffix, f"server id in '{key}'")] = _java_long(value, f"weight in '{key}'")
 
 
-def parse_server(sid: int, value: str, multi_address_enabled: bool = False) -> QuorumServer:
-    """One server line value. Several `|`-joined addresses need multiAddress.enabled (refused
-    by pyzk, so they are always an error here, with Java's message)."""
+# zookeeper.multiAddress.enabled as QuorumServer reads it: a JVM-wide system property, never the
+# zoo.cfg key, consulted whenever a server line is parsed (zoo.cfg, dynamic files, reconfig
+# requests, configs sent by other members). The server sets it once at start from its -D flags.
+_multi_address_lines = False
+
+
+def allow_multi_address_lines(enabled: bool) -> None:
+    """Set what `-Dzookeeper.multiAddress.enabled` is for this process."""
+    global _multi_address_lines
+    _multi_address_lines = enabled
+
+
+def multi_address_lines() -> bool:
+    return _multi_address_lines
+
+
+def parse_server(sid: int, value: str, multi_address_enabled: bool | None = None) -> QuorumServer:
+    """One server line value (initializeWithAddressString). Several `|`-joined addresses need
+    the zookeeper.multiAddress.enabled system property (`multi_address_enabled`, or this
+    process's setting when None); each must be host:port:port[:type], all of the same type."""
+    enabled = _multi_address_lines if multi_address_enabled is None else multi_address_enabled
     parts = value.split(";")
-    if len(parts) > 2:
-        raise ServerLineError(value + _WRONG_FORMAT)
     client_host: str | None = None
     client_port: int | None = None
     if len(parts) == 2:
@@ -79,24 +95,34 @@ def parse_server(sid: int, value: str, multi_address_enabled: bool = False) -> Q
         client_host = cparts[0].strip() if len(cparts) == 2 else "0.0.0.0"
         client_port = _port(cparts[-1], client_host)
     addresses = parts[0].split("|")
-    if len(addresses) > 1 and not multi_address_enabled:
+    if len(addresses) > 1 and not enabled:
         raise ServerLineError("Multiple address feature is disabled, but multiple addresses"
                               f" were specified for sid {sid}")
-    sparts = host_and_port(addresses[0].strip())
-    if len(sparts) < 3 or len(sparts) > 4:
-        raise ServerLineError(value + _WRONG_FORMAT)
-    host = sparts[0].strip()
-    quorum_port = _port(sparts[1], host)
-    election_port = _port(sparts[2], host)
-    if quorum_port == election_port:
-        raise ServerLineError("Client and election port must be different! Please update the"
-                              f" configuration file on server.{sid}")
-    learner_type = LearnerType.PARTICIPANT
-    if len(sparts) == 4:
-        kind = sparts[3].strip().lower()
-        if kind not in ("participant", "observer"):
-            raise ServerLineError(f"Unrecognised peertype: {sparts[3]}")
-        learner_type = LearnerType(kind)
+    parsed: list[tuple[str, int, int]] = []
+    learner_type: LearnerType | None = None
+    for address in addresses:
+        sparts = host_and_port(address.strip())
+        if len(parts) > 2 or len(sparts) < 3 or len(sparts) > 4:
+            raise ServerLineError(value + _WRONG_FORMAT)
+        host = sparts[0]
+        quorum_port = _port(sparts[1], host)
+        election_port = _port(sparts[2], host)
+        if quorum_port == election_port:
+            raise ServerLineError("Client and election port must be different! Please update"
+                                  f" the configuration file on server.{sid}")
+        if len(sparts) == 4:
+            kind = sparts[3].strip().lower()
+            if kind not in ("participant", "observer"):
+                raise ServerLineError(f"Unrecognised peertype: {sparts[3]}")
+            if learner_type is None:
+                learner_type = LearnerType(kind)
+            elif learner_type is not LearnerType(kind):
+                # Java prints its type field, still the default PARTICIPANT at this point.
+                raise ServerLineError("Multiple addresses should have similar roles:"
+                                      f" PARTICIPANT vs {kind.upper()}")
+        parsed.append((host.strip(), quorum_port, election_port))
+    (host, quorum_port, election_port), *more = parsed
     return QuorumServer(sid=sid, host=host, quorum_port=quorum_port, election_port=election_port,
-                        learner_type=learner_type, client_host=client_host,
-                        client_port=client_port)
+                        learner_type=learner_type or LearnerType.PARTICIPANT,
+                        client_host=client_host, client_port=client_port,
+                        more_addresses=tuple(more))

@@ -138,19 +138,27 @@ class LeaderHost:
 
     # -- lifecycle ---------------------------------------------------------------------------
     async def run(self) -> str:
-        me = self.peer.me
-        try:
-            listener = await self.peer.net.listen(self._accept, me.host, me.quorum_port,
-                                                  reuse_address=True)
-        except OSError as e:
-            return f"cannot listen on the quorum port: {e}"
+        # Leader(): a server socket per quorum address; one that cannot bind is logged, and
+        # leading fails only when none could.
+        listeners = []
+        errors = []
+        for host, port in self.peer.me.quorum_addrs:
+            try:
+                listeners.append(await self.peer.net.listen(self._accept, host, port,
+                                                            reuse_address=True))
+            except OSError as e:
+                log.error("Couldn't bind", address=f"{host}:{port}", error=str(e))
+                errors.append(str(e))
+        if not listeners:
+            return f"cannot listen on the quorum port: {'; '.join(errors)}"
         self.execute(self.core.start(self.now_ms()))
         ticker = asyncio.ensure_future(self._tick_loop())
         try:
             await self.done.wait()
         finally:
             ticker.cancel()
-            listener.close()
+            for listener in listeners:
+                listener.close()
             # Closing the sockets ends each reader (cancelling a start_server task makes
             # asyncio log it as an error).
             for ln in list(self.learners.values()):
@@ -339,7 +347,7 @@ class LeaderHost:
             peer.set_last_seen(qv, True)
             self.core.config_bytes = peer.last_seen.config_bytes()
             plan = (qv.voter_set(),
-                    reconfig.stays_leader(qv, peer.my_id, (peer.me.host, peer.me.quorum_port)))
+                    reconfig.stays_leader(qv, peer.my_id, peer.me.quorum_addrs))
         self.execute(self.core.propose(hdr, txn, digest, self.now_ms(), plan))
         p = self.core.outstanding.get(hdr.zxid)
         if p is not None:

@@ -24,6 +24,7 @@ from ..zab.leader import Conn
 from ..zab.packets import Packet, QuorumStreamReader, encode_packet
 from .observer_master_host import ObserverMasterHost
 from .pending import NO_ORIGIN, Origin
+from .reachability import all_reachable_or_all
 from .replication import carry_out, committed_data
 
 if TYPE_CHECKING:
@@ -110,10 +111,16 @@ class LearnerHost:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + cfg.connect_to_learner_master_limit * cfg.tick_time_ms / 1000
         waited, delay = 0.0, CONNECT_RETRY_FIRST_S
+        # An observer master has one address (observerMasterPort on the follower's host); the
+        # leader every quorum address of its server line.
+        addrs = [(target.host, target.port)] if self.master is not None else leader.quorum_addrs
+        if self.master is None and cfg.multi_address_reachability_check_enabled:
+            # Learner.connectToLeader: the reachable ones, or all when none is (ZOOKEEPER-3758)
+            addrs = await all_reachable_or_all(
+                addrs, cfg.multi_address_reachability_check_timeout_ms / 1000)
         while True:
             try:
-                reader, writer = await asyncio.wait_for(
-                    self.peer.net.dial(target.host, target.port), 2.0)
+                reader, writer = await self._dial_first(addrs)
                 break
             except (OSError, TimeoutError) as e:
                 # Learner.LeaderConnector gives up after 5 tries 100 ms apart, within the
@@ -126,8 +133,10 @@ class LearnerHost:
                 waited += delay
                 delay = min(delay * 2, CONNECT_RETRY_MAX_S)
         try:
+            # Java passes QuorumServer.hostname: the host of the line's last address.
             await self.peer.net.authenticate_dialled(  # Learner.connectToLeader
-                reader, writer, host=target.host)
+                reader, writer,
+                host=target.host if self.master is not None else leader.addresses[-1][0])
         except (QuorumAuthError, OSError, TimeoutError, asyncio.IncompleteReadError) as e:
             writer.close()
             return f"authentication with learner master {target.sid} failed: {e}"
@@ -151,6 +160,38 @@ class LearnerHost:
             self._flush()
             writer.close()
         return self.reason
+
+    async def _dial_first(self, addrs: list[tuple[str, int]]
+                          ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        """One LeaderConnector per quorum address of the leader, in parallel: the first
+        connection wins and the others are closed. Raises the last error when none connects."""
+        tasks = {asyncio.ensure_future(asyncio.wait_for(self.peer.net.dial(h, p), 2.0)): (h, p)
+                 for h, p in addrs}
+        pending = set(tasks)
+        won: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
+        error: BaseException = OSError(f"no address of leader {self.leader_sid}")
+        try:
+            while pending and won is None:
+                done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+                for t in done:
+                    exc = t.exception()
+                    if exc is not None:
+                        error = exc
+                    elif won is None:
+                        won = t.result()
+                        if len(addrs) > 1:
+                            log.info("Successfully connected to leader, using address",
+                                     address="{}:{}".format(*tasks[t]))
+                    else:
+                        t.result()[1].close()  # "close the redundant connection"
+        finally:
+            for t in pending:
+                t.cancel()
+        if won is None:
+            if isinstance(error, (OSError, TimeoutError)):
+                raise error
+            raise OSError(str(error))
+        return won
 
     def stop(self, reason: str) -> None:
         if not self.done.is_set():

@@ -17,6 +17,7 @@ import structlog
 
 from .. import __version__
 from ..config.model import Config
+from ..config.servers import allow_multi_address_lines
 from ..metrics import ServerMetrics
 from ..pipeline.sync_policy import SyncPolicy
 from ..session.tracker import SessionTracker
@@ -25,7 +26,7 @@ from ..tree.datatree import CONFIG_NODE, DataTree, Event
 from ..zab import reconfig
 from ..zab.database import ReplicaDatabase
 from ..zab.election import FLE
-from ..zab.election_transport import ElectionService, QuorumCnxManager
+from ..zab.election_transport import ElectionService, MultiAddress, QuorumCnxManager
 from ..zab.peer_timing import WAIT_LINE, observer_delay_ms, quorum_cnxn_timeout_ms
 from ..zab.quorum import QuorumMaj, make_quorum
 from ..zab.vote import ServerState, Vote
@@ -40,6 +41,7 @@ from .oracle import read_oracle
 from .persistence import TxnSnapLog, open_storage
 from .quorum_net import PLAIN, QuorumNet, quorum_net
 from .quorum_view import QuorumView
+from .reachability import is_reachable, reachable_or_one
 from .readonly import ReadOnlyServer, grace_ms
 from .replication import carry_out, logged_txns
 from .startup import ClientPorts, StartupError, listen_error, start_front_ends
@@ -245,13 +247,19 @@ class QuorumPeer:
         self.disk = GroupCommit(self.storage, cfg.force_sync, self._flushed, log_failure=True,
                                 policy=SyncPolicy.from_config(cfg))
         self.disk.start()
-        view = {sid: (s.host, s.election_port) for sid, s in cfg.servers.items()}
+        allow_multi_address_lines(cfg.multi_address_lines)  # QuorumServer's system property
+        view = {sid: s.election_addrs for sid, s in cfg.servers.items()}
         self.net = quorum_net(cfg)
         if self.net.reload_cert_files and self.net.contexts is not None:
             self._cert_watch = asyncio.ensure_future(self.net.contexts.watch())
-        manager = QuorumCnxManager(self.my_id, (self.me.host, self.me.election_port), view,
+        multi = MultiAddress(cfg.multi_address_enabled,
+                             cfg.multi_address_reachability_check_enabled,
+                             cfg.multi_address_reachability_check_timeout_ms / 1000,
+                             reachable_or_one, is_reachable)
+        manager = QuorumCnxManager(self.my_id, self.me.election_addrs, view,
                                    net=self.net, connect_timeout_s=cfg.cnx_timeout_ms / 1000,
-                                   read_timeout_s=quorum_cnxn_timeout_ms(cfg) / 1000)
+                                   read_timeout_s=quorum_cnxn_timeout_ms(cfg) / 1000,
+                                   multi=multi)
         manager.voting = lambda sid: sid in self.quorum.voting_members
         self.fle = FLE(self.my_id, self.quorum, participant=not self.observer,
                        reconfig_enabled=self.reconfig_enabled,
@@ -471,7 +479,7 @@ class QuorumPeer:
             old = prev.voting_members.get(lid)
             new = qv.voting_members.get(lid)
             leader_change = old is None or new is None or \
-                (old.host, old.quorum_port) != (new.host, new.quorum_port)
+                set(old.quorum_addrs) != set(new.quorum_addrs)
         return role_change or leader_change
 
     def _update_learner_type(self, qv: QuorumMaj) -> bool:
@@ -506,7 +514,7 @@ class QuorumPeer:
         view = self.election.manager.view
         for sid, s in qv.all_members.items():
             if sid != self.my_id:
-                view[sid] = (s.host, s.election_port)
+                view[sid] = s.election_addrs
 
     @staticmethod
     def _write_file(path: Path, text: str | bytes) -> None:

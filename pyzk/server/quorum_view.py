@@ -80,7 +80,7 @@ class QuorumView(LiveView):
         p = self.peer
         me = p.me
         leader = p.quorum.all_members.get(p.leader_id)  # the active (possibly reconfigured) view
-        voting = {sid: {"address": f"{s.host}:{s.quorum_port}:{s.election_port}",
+        voting = {sid: {"address": "|".join(f"{h}:{q}:{e}" for h, q, e in s.addresses),
                         "learner_type": s.learner_type.value}
                   for sid, s in p.quorum.all_members.items() if not s.is_observer}
         lh = self._leader()
@@ -93,9 +93,12 @@ class QuorumView(LiveView):
                    for sid, addr in om.observer_info()]
         return QuorumInfo(
             is_leader=p.mode == "leader", leader_id=p.leader_id,
-            leader_ip=leader.host if leader is not None else "", myid=p.my_id,
-            quorum_address=f"{me.host}:{me.quorum_port}",
-            election_address=f"{me.host}:{me.election_port}",
+            # setLeaderAddressAndId: the leader's distinct hosts joined by '|'; a
+            # MultipleAddresses prints its addresses joined by '|' as well.
+            leader_ip="|".join(dict.fromkeys(h for h, _, _ in leader.addresses))
+            if leader is not None else "", myid=p.my_id,
+            quorum_address="|".join(f"{h}:{q}" for h, q in me.quorum_addrs),
+            election_address="|".join(f"{h}:{e}" for h, e in me.election_addrs),
             client_address=f"{me.client_host or '0.0.0.0'}:{p.config.client_port}",
             voting=not me.is_observer,
             zabstate="broadcast" if p.mode != "looking" else "election",
@@ -108,7 +111,9 @@ class QuorumView(LiveView):
         cfg = p.config
         c.quorum = QuorumConf(
             init_limit=cfg.init_limit, sync_limit=cfg.sync_limit, election_alg=cfg.election_alg,
-            election_ports=(p.me.election_port,), quorum_ports=(p.me.quorum_port,),
+            # MultipleAddresses.getAllPorts: each distinct port once
+            election_ports=tuple(dict.fromkeys(e for _, e in p.me.election_addrs)),
+            quorum_ports=tuple(dict.fromkeys(q for _, q in p.me.quorum_addrs)),
             peer_type=1 if p.me.is_observer else 0, membership=p.quorum.to_string())
         return c
 

@@ -15,7 +15,7 @@ import logging
 import os
 import struct
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, assert_never
 
 from pyzk.sasl.quorum import QuorumAuthError
@@ -33,6 +33,8 @@ from pyzk.zab.election import (
 )
 from pyzk.zab.packets_election import (
     OBSERVER_ID_SID,
+    PROTOCOL_VERSION_V1,
+    PROTOCOL_VERSION_V2,
     ElectionWireError,
     InitialMessage,
     Notification,
@@ -56,6 +58,33 @@ BACKOFF_MAX_S = 5.0
 # A peer that cannot be reached is logged at its first failed dial, then at most once per
 # interval (Java logs "Cannot open channel to N at election address ..." on every attempt).
 UNREACHABLE_LOG_INTERVAL_S = 30.0
+# SendWorker.asyncValidateIfSocketIsStillReachable: isReachable(500).
+VALIDATE_TIMEOUT_S = 0.5
+
+Addr = tuple[str, int]
+# One election address, or the several of a multiAddress.enabled server line.
+Addrs = Addr | Sequence[Addr]
+
+
+def addr_list(a: Addrs) -> list[Addr]:
+    if isinstance(a, tuple) and len(a) == 2 and isinstance(a[0], str):
+        return [a]
+    return list(a)
+
+
+class MultiAddress:
+    """multiAddress.enabled and how addresses are probed (pyzk.server.reachability, passed in
+    so this module stays free of the server package)."""
+
+    def __init__(self, enabled: bool = False, check_enabled: bool = True,
+                 timeout_s: float = 1.0,
+                 pick: Callable[[Sequence[Addr], float], Awaitable[Addr]] | None = None,
+                 reachable: Callable[[str, float], Awaitable[bool]] | None = None) -> None:
+        self.enabled = enabled
+        self.check_enabled = check_enabled
+        self.timeout_s = timeout_s
+        self.pick = pick            # MultipleAddresses.getReachableOrOne
+        self.reachable = reachable  # InetAddress.isReachable
 
 
 class _Peer:
@@ -76,12 +105,13 @@ class _Peer:
 
 
 class QuorumCnxManager:
-    def __init__(self, my_id: int, election_addr: tuple[str, int],
-                 view: dict[int, tuple[str, int]],
+    def __init__(self, my_id: int, election_addr: Addrs,
+                 view: dict[int, Addr] | dict[int, list[Addr]],
                  on_receive: Callable[[], None] | None = None,
                  net: QuorumNet | None = None,
                  connect_timeout_s: float = CONNECT_TIMEOUT_S,
-                 read_timeout_s: float = CONNECT_TIMEOUT_S) -> None:
+                 read_timeout_s: float = CONNECT_TIMEOUT_S,
+                 multi: MultiAddress | None = None) -> None:
         self.my_id = my_id
         self.net = net  # pyzk.server.quorum_net: TLS, port unification, SASL; None = plaintext
         # Java authenticates only when dialling a member of the voting view.
@@ -91,37 +121,50 @@ class QuorumCnxManager:
         # each read of a peer's initial message; then the connection is dropped.
         self.connect_timeout_s = connect_timeout_s
         self.read_timeout_s = read_timeout_s
-        self.election_addr = election_addr
-        self.view = dict(view)              # sid -> election address (voters and observers)
+        self.election_addrs = addr_list(election_addr)  # every address we listen on
+        self.election_addr = self.election_addrs[0]
+        self.multi = multi or MultiAddress()
+        # sid -> election addresses (voters and observers)
+        self.view: dict[int, list[Addr]] = {sid: addr_list(a) for sid, a in view.items()}
         self.peers: dict[int, _Peer] = {}
         self.recv_queue: deque[tuple[int, bytes]] = deque(maxlen=RECV_CAPACITY)
         self.recv_event = asyncio.Event()
         self._on_receive = on_receive
         # Called when a peer connection comes or goes (the election's peers_changed).
         self.on_peers: Callable[[], None] | None = None
-        self._server: asyncio.Server | QuorumListener | None = None
+        self._servers: list[asyncio.Server | QuorumListener] = []
+        self._validating: set[int] = set()
         self._observer_counter = -1
         self._closed = False
 
     async def start(self) -> None:
-        host, port = self.election_addr
-        if self.net is not None and self.net.listens_tls:
-            self._server = await self.net.listen(self._accept, host, port)
-        else:
-            self._server = await asyncio.start_server(self._accept, host, port)
+        """Listener: one ListenerHandler per election address."""
+        for host, port in self.election_addrs:
+            if self.net is not None and self.net.listens_tls:
+                self._servers.append(await self.net.listen(self._accept, host, port))
+            else:
+                self._servers.append(await asyncio.start_server(self._accept, host, port))
+
+    def initial_message(self) -> InitialMessage:
+        """V2 with every election address when multiAddress.enabled, else V1 with one (what
+        a 3.5 member understands: ZOOKEEPER-3720)."""
+        if self.multi.enabled:
+            return InitialMessage(self.my_id, "|".join(format_addr(*a) for a in
+                                                       self.election_addrs), PROTOCOL_VERSION_V2)
+        return InitialMessage(self.my_id, format_addr(*self.election_addr), PROTOCOL_VERSION_V1)
 
     async def close(self) -> None:
         self._closed = True
-        if self._server is not None:
-            self._server.close()
+        for server in self._servers:
+            server.close()
         for sid in list(self.peers):
             self._finish(sid)
             p = self.peers[sid]
             if p.dialing is not None:
                 p.dialing.cancel()
-        if self._server is not None:
+        for server in self._servers:
             with contextlib.suppress(Exception):
-                await self._server.wait_closed()
+                await server.wait_closed()
 
     # -- queues ---------------------------------------------------------------------------------
     def _peer(self, sid: int) -> _Peer:
@@ -167,17 +210,48 @@ class QuorumCnxManager:
         for sid in list(self.peers):
             self.connect_one(sid)
 
-    def connect_one(self, sid: int, addr: tuple[str, int] | None = None) -> None:
+    def connect_one(self, sid: int, addr: list[Addr] | None = None) -> None:
         p = self._peer(sid)
+        if not self._closed and p.writer is not None:
+            self._validate(sid, p.writer)
         if self._closed or p.writer is not None or (p.dialing and not p.dialing.done()):
             return
-        target = addr or self.view.get(sid)
-        if target is None:
+        targets = addr or self.view.get(sid)
+        if not targets:
             log.warning("Invalid server id: %s", sid)
             return
-        p.dialing = asyncio.ensure_future(self._dial(sid, target))
+        p.dialing = asyncio.ensure_future(self._dial(sid, targets))
 
-    async def _dial(self, sid: int, addr: tuple[str, int]) -> None:
+    def _validate(self, sid: int, writer: asyncio.StreamWriter) -> None:
+        """connectOne with a connection already there: under multiAddress.enabled with the
+        reachability check, probe the connected address and drop the connection if it no
+        longer answers, so that the next dial picks an address that does."""
+        m = self.multi
+        if not (m.enabled and m.check_enabled) or m.reachable is None or sid in self._validating:
+            return
+        peer = writer.get_extra_info("peername")
+        if not peer:
+            return
+        self._validating.add(sid)
+        probe = m.reachable
+
+        async def check() -> None:
+            try:
+                if not await probe(peer[0], VALIDATE_TIMEOUT_S):
+                    log.warning("destination address %s not reachable anymore, shutting down"
+                                " the SendWorker for sid %s", peer[0], sid)
+                    self._finish(sid, writer)
+            finally:
+                self._validating.discard(sid)
+        asyncio.ensure_future(check())
+
+    async def _target(self, addrs: list[Addr]) -> Addr:
+        """getReachableOrOne (Java probes whether or not reachabilityCheckEnabled is set)."""
+        if len(addrs) == 1 or self.multi.pick is None:
+            return addrs[0]
+        return await self.multi.pick(addrs, self.multi.timeout_s)
+
+    async def _dial(self, sid: int, addrs: list[Addr]) -> None:
         backoff = BACKOFF_MIN_S
         while not self._closed:
             p = self.peers.get(sid)
@@ -186,6 +260,7 @@ class QuorumCnxManager:
                 # us meanwhile. Dialling anyway would replace a working connection and make
                 # both sides resend their last vote, restarting every finalizeWait.
                 return
+            addr = await self._target(addrs)
             try:
                 reader, writer = await asyncio.wait_for(
                     asyncio.open_connection(addr[0], addr[1]) if self.net is None
@@ -207,7 +282,7 @@ class QuorumCnxManager:
                 writer.close()
                 return
             try:
-                writer.write(InitialMessage(self.my_id, format_addr(*self.election_addr)).encode())
+                writer.write(self.initial_message().encode())
                 await writer.drain()
             except OSError:
                 writer.close()
@@ -255,7 +330,7 @@ class QuorumCnxManager:
         p.logged_at = now
         p.unlogged_failures = 0
 
-    def _dial_worked(self, sid: int, addr: tuple[str, int] | None) -> None:
+    def _dial_worked(self, sid: int, addr: Addr | None) -> None:
         """A connection to sid exists (we dialled it, or it dialled us): report the recovery
         once and start the rate limit afresh."""
         p = self._peer(sid)
@@ -270,7 +345,7 @@ class QuorumCnxManager:
             timeout = self.read_timeout_s
             head = await asyncio.wait_for(reader.readexactly(8), timeout)
             (first,) = struct.unpack(">q", head)
-            addr: tuple[str, int] | None = None
+            addr: list[Addr] | None = None
             if first >= 0:
                 sid = first          # pre-3.5 peers send their bare sid
             else:
@@ -279,8 +354,7 @@ class QuorumCnxManager:
                 check_addr_len(n)
                 body = await asyncio.wait_for(reader.readexactly(n), timeout)
                 msg = InitialMessage.decode(head + rest + body)
-                hps = msg.host_ports()
-                addr = hps[0] if hps else None
+                addr = msg.host_ports() or None
         except ElectionWireError as e:
             log.warning("Initial message parsing error: %s", e)
             writer.close()
@@ -320,7 +394,8 @@ class QuorumCnxManager:
     def _install(self, sid: int, reader: asyncio.StreamReader,
                  writer: asyncio.StreamWriter) -> None:
         self._finish(sid)
-        self._dial_worked(sid, self.view.get(sid))
+        known = self.view.get(sid)
+        self._dial_worked(sid, known[0] if known else None)
         p = self._peer(sid)
         p.writer = writer
         p.was_up = True

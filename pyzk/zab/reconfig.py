@@ -61,7 +61,7 @@ def _bad(msg: str = "Reconfiguration failed") -> KeeperError:
 # -- QuorumServer.checkAddressDuplicate ---------------------------------------------------------
 
 def _addresses(s: QuorumServer) -> list[tuple[str, int]]:
-    out = [(s.host, s.quorum_port), (s.host, s.election_port)]
+    out = [*s.quorum_addrs, *s.election_addrs]
     if s.client_port is not None:
         out.append((s.client_host or "0.0.0.0", s.client_port))
     return out
@@ -74,7 +74,7 @@ def _special(host: str) -> bool:
 
 def check_address_duplicate(new: QuorumServer, other: QuorumServer) -> None:
     """QuorumServer.checkAddressDuplicate: BadArgumentsException naming both servers."""
-    mine = [(new.host, new.quorum_port), (new.host, new.election_port)]
+    mine = [*new.quorum_addrs, *new.election_addrs]
     theirs = [a for a in _addresses(other) if not _special(a[0])]
     for my in mine:
         if my in theirs:
@@ -246,7 +246,10 @@ def edited_static_config(text: str, dynamic_path: str, erase_client: bool) -> st
     return "".join(out)
 
 
-def stays_leader(qv: QuorumMaj, my_id: int, quorum_addr: tuple[str, int]) -> bool:
-    """getDesignatedLeader's first test: a voter of the next config at the same quorum address."""
+def stays_leader(qv: QuorumMaj, my_id: int,
+                 quorum_addr: tuple[str, int] | list[tuple[str, int]]) -> bool:
+    """getDesignatedLeader's first test: a voter of the next config at the same quorum
+    address (MultipleAddresses.equals: the same set of addresses)."""
     s = qv.voting_members.get(my_id)
-    return s is not None and (s.host, s.quorum_port) == quorum_addr
+    mine = [quorum_addr] if isinstance(quorum_addr, tuple) else quorum_addr
+    return s is not None and set(s.quorum_addrs) == set(mine)

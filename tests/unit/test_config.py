@@ -277,7 +277,9 @@ def test_standalone_disabled_makes_one_server_a_quorum(tmp_path: Path) -> None:
     ("electionAlg=1", 3, "Invalid electionAlg value. Only 3 is supported."),
     ("peerType=voter", 3, "Unrecognised peertype: voter"),
     ("secureClientPort=2281", 3, "secureClientPort is set but ssl.keyStore.location is not"),
-    ("multiAddress.enabled=true", 3, "multiAddress.enabled=true is not supported by pyzk"),
+    ("multiAddress.enabled=yes", 3, "Invalid option yes for multiAddress.enabled."),
+    ("multiAddress.reachabilityCheckTimeoutMs=1s", 3,
+     "invalid value '1s' for multiAddress.reachabilityCheckTimeoutMs"),
     ("sslQuorum=true", 3, "sslQuorum is set but ssl.quorum.keyStore.location is not"),
     ("group.1=1:2:3", 3, "Server 1 is in group 1 but not a participant"),
     ("metricsProvider.className=com.example.Nope", 3, "metrics provider class was not found"),
@@ -435,7 +437,8 @@ extendedTypesEnabled digest.enabled electionAlg electionPortBindRetry quorumList
 cnxTimeout syncEnabled leaderServes readonlymode.enabled DigestAuthenticationProvider.superDigest
 quorumCnxnTimeoutMs observer.reconnectDelayMs observer.election.DelayMs observerMasterPort
 audit.enable authProvider.1 znode.container.checkIntervalMs znode.container.maxPerMinute
-znode.container.maxNeverUsedIntervalMs commitLogCount
+znode.container.maxNeverUsedIntervalMs commitLogCount multiAddress.enabled
+multiAddress.reachabilityCheckEnabled multiAddress.reachabilityCheckTimeoutMs
 tcpKeepAlive clientTcpKeepAlive pyzk.log.format pyzk.log.level dynamicConfigFile
 sessionRequireClientSASLAuth enforce.auth.enabled enforce.auth.schemes superUser superUser.1
 allowSaslFailedClients sasl.serverconfig pyzk.jaas.loginConfig letAnySaslUserDoX
@@ -447,7 +450,7 @@ admin.portUnification""".split()
 
 def test_honoured_set_is_as_documented() -> None:
     assert [k for k in HONOURED if lookup(k).status is not Status.HONOURED] == []  # type: ignore[union-attr]
-    for refused in ("multiAddress.enabled", "ssl.crl", "ssl.ocsp", "ssl.quorum.crl",
+    for refused in ("ssl.crl", "ssl.ocsp", "ssl.quorum.crl",
                     "ssl.quorum.ocsp"):
         assert lookup(refused).status is Status.REFUSED  # type: ignore[union-attr]
 
