@@ -24,6 +24,7 @@ from pyzk.config.model import (
     ConfigError,
     LearnerType,
     Membership,
+    MultiAddressSettings,
     QuorumServer,
     TlsSettings,
 )
@@ -267,6 +268,26 @@ def _quorum_sasl(b: _Builder, base: Path,
         raise b.error(str(e), e.key) from None
 
 
+def _multi_address(b: _Builder, jvm_props: Mapping[str, str] | None) -> MultiAddressSettings:
+    """QuorumServer parses `|` lines only under the zookeeper.multiAddress.enabled system
+    property (Boolean.parseBoolean: "true" in any case), whatever zoo.cfg says."""
+    prop = (jvm_props or {}).get("zookeeper.multiAddress.enabled", "")
+    return MultiAddressSettings(
+        enabled=b.get("multiAddress.enabled"), lines=prop.lower() == "true",
+        check_enabled=b.get("multiAddress.reachabilityCheckEnabled"),
+        check_timeout_ms=b.get("multiAddress.reachabilityCheckTimeoutMs"))
+
+
+def _server_lines(b: _Builder, norm: Mapping[str, Entry], multi_lines: bool) -> None:
+    """zoo.cfg's own server.N lines (QuorumMaj(Properties) -> new QuorumServer)."""
+    for key in b.server_keys:
+        try:
+            sid = parse_server_id(key)
+            b.servers[sid] = parse_server(sid, java_trim(norm[key].value), multi_lines)
+        except ServerLineError as e:
+            raise b.error(str(e), key) from None
+
+
 def build_config(entries: Mapping[str, str | Entry], *, source_name: str = "zoo.cfg",
                  workdir: Path | None = None, myid: int | None = None,
                  source: Path | None = None,
@@ -280,10 +301,7 @@ def build_config(entries: Mapping[str, str | Entry], *, source_name: str = "zoo.
         b.take(name, entry)
     base = Path.cwd() if workdir is None else Path(workdir)
 
-    # QuorumServer parses `|` lines only under the zookeeper.multiAddress.enabled system
-    # property (Boolean.parseBoolean: "true" in any case), whatever zoo.cfg says.
-    multi_lines = (jvm_props or {}).get("zookeeper.multiAddress.enabled", "").lower() == "true"
-
+    multi = _multi_address(b, jvm_props)
     # --- parseProperties' checks, in Java's order ---
     if not b.is_set("dataDir"):
         raise b.error("dataDir is not set")
@@ -344,23 +362,19 @@ def build_config(entries: Mapping[str, str | Entry], *, source_name: str = "zoo.
             key = b.server_keys[0]
             raise b.error(f"parameter: {key} must be in a separate dynamic config file", key)
         dynamic_file = base / b.get("dynamicConfigFile")
-        membership = read_dynamic_file(dynamic_file, multi_lines)
+        membership = read_dynamic_file(dynamic_file, multi.lines)
         b.servers.update(membership.servers)
         b.server_keys = [f"server.{sid}" for sid in membership.servers]
         config_version = membership.version
         groups, weights = membership.groups, membership.weights
         if source is not None:
-            next_config = read_next_file(source, multi_lines)
+            next_config = read_next_file(source, multi.lines)
     hier_keys = [k for k in b.values if k.startswith(("group", "weight"))]
     if dynamic_file is not None and hier_keys:
         raise b.error(f"parameter: {hier_keys[0]} must be in a separate dynamic config file",
                       hier_keys[0])
-    for key in () if dynamic_file is not None else b.server_keys:
-        try:
-            sid = parse_server_id(key)
-            b.servers[sid] = parse_server(sid, java_trim(norm[key].value), multi_lines)
-        except ServerLineError as e:
-            raise b.error(str(e), key) from None
+    if dynamic_file is None:
+        _server_lines(b, norm, multi.lines)
     if dynamic_file is None and b.is_set("version"):
         # Backward-compatibility mode: the verifier built from zoo.cfg's own lines reads
         # `version` as its hex config version (QuorumMaj(Properties): Long.parseLong(v, 16)).
@@ -534,11 +548,7 @@ def build_config(entries: Mapping[str, str | Entry], *, source_name: str = "zoo.
         election_alg=b.get("electionAlg"),
         election_port_bind_retry=b.get("electionPortBindRetry"),
         quorum_listen_on_all_ips=b.get("quorumListenOnAllIPs"),
-        multi_address_enabled=b.get("multiAddress.enabled"),
-        multi_address_lines=multi_lines,
-        multi_address_reachability_check_enabled=b.get("multiAddress.reachabilityCheckEnabled"),
-        multi_address_reachability_check_timeout_ms=b.get(
-            "multiAddress.reachabilityCheckTimeoutMs"),
+        multi_address=multi,
         cnx_timeout_ms=b.get("cnxTimeout"),
         fle_min_notification_interval_ms=b.get("fastleader.minNotificationInterval"),
         fle_max_notification_interval_ms=b.get("fastleader.maxNotificationInterval"),

@@ -124,6 +124,19 @@ class QuorumServer:
 
 
 @dataclass(frozen=True)
+class MultiAddressSettings:
+    """multiAddress.* (QuorumPeerConfig, defaults from the zookeeper.multiAddress.* system
+    properties). `enabled` chooses the V2 election handshake and the reachability checks;
+    whether `|` server lines parse at all is the system property alone (`lines`), as
+    QuorumServer reads it and never the zoo.cfg key."""
+
+    enabled: bool = False
+    lines: bool = False
+    check_enabled: bool = True
+    check_timeout_ms: int = 1000
+
+
+@dataclass(frozen=True)
 class TlsSettings:
     """The client port's TLS settings (ClientX509Util's ssl.* keys), validated but not yet
     loaded: pyzk.server.tls reads the stores when a TLS-speaking client port starts."""
@@ -235,13 +248,7 @@ class Config:
     election_alg: int = 3
     election_port_bind_retry: int = 3
     quorum_listen_on_all_ips: bool = False
-    # multiAddress.enabled (QuorumPeerConfig; default the zookeeper.multiAddress.enabled
-    # property): V2 election handshake and the reachability checks. Whether `|` lines parse at
-    # all is the system property alone (multi_address_lines), as QuorumServer reads it.
-    multi_address_enabled: bool = False
-    multi_address_lines: bool = False
-    multi_address_reachability_check_enabled: bool = True
-    multi_address_reachability_check_timeout_ms: int = 1000
+    multi_address: MultiAddressSettings = field(default_factory=lambda: MultiAddressSettings())
     cnx_timeout_ms: int = 5000
     fle_min_notification_interval_ms: int = 200    # zookeeper.fastleader.minNotificationInterval
     fle_max_notification_interval_ms: int = 60000  # zookeeper.fastleader.maxNotificationInterval

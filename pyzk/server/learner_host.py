@@ -114,10 +114,10 @@ class LearnerHost:
         # An observer master has one address (observerMasterPort on the follower's host); the
         # leader every quorum address of its server line.
         addrs = [(target.host, target.port)] if self.master is not None else leader.quorum_addrs
-        if self.master is None and cfg.multi_address_reachability_check_enabled:
+        if self.master is None and cfg.multi_address.check_enabled:
             # Learner.connectToLeader: the reachable ones, or all when none is (ZOOKEEPER-3758)
             addrs = await all_reachable_or_all(
-                addrs, cfg.multi_address_reachability_check_timeout_ms / 1000)
+                addrs, cfg.multi_address.check_timeout_ms / 1000)
         while True:
             try:
                 reader, writer = await self._dial_first(addrs)

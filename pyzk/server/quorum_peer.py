@@ -26,7 +26,8 @@ from ..tree.datatree import CONFIG_NODE, DataTree, Event
 from ..zab import reconfig
 from ..zab.database import ReplicaDatabase
 from ..zab.election import FLE
-from ..zab.election_transport import ElectionService, MultiAddress, QuorumCnxManager
+from ..zab.election_addresses import MultiAddress
+from ..zab.election_transport import ElectionService, QuorumCnxManager
 from ..zab.peer_timing import WAIT_LINE, observer_delay_ms, quorum_cnxn_timeout_ms
 from ..zab.quorum import QuorumMaj, make_quorum
 from ..zab.vote import ServerState, Vote
@@ -247,14 +248,14 @@ class QuorumPeer:
         self.disk = GroupCommit(self.storage, cfg.force_sync, self._flushed, log_failure=True,
                                 policy=SyncPolicy.from_config(cfg))
         self.disk.start()
-        allow_multi_address_lines(cfg.multi_address_lines)  # QuorumServer's system property
+        allow_multi_address_lines(cfg.multi_address.lines)  # QuorumServer's system property
         view = {sid: s.election_addrs for sid, s in cfg.servers.items()}
         self.net = quorum_net(cfg)
         if self.net.reload_cert_files and self.net.contexts is not None:
             self._cert_watch = asyncio.ensure_future(self.net.contexts.watch())
-        multi = MultiAddress(cfg.multi_address_enabled,
-                             cfg.multi_address_reachability_check_enabled,
-                             cfg.multi_address_reachability_check_timeout_ms / 1000,
+        multi = MultiAddress(cfg.multi_address.enabled,
+                             cfg.multi_address.check_enabled,
+                             cfg.multi_address.check_timeout_ms / 1000,
                              reachable_or_one, is_reachable)
         manager = QuorumCnxManager(self.my_id, self.me.election_addrs, view,
                                    net=self.net, connect_timeout_s=cfg.cnx_timeout_ms / 1000,

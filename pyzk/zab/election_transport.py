@@ -15,7 +15,7 @@ import logging
 import os
 import struct
 from collections import deque
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable
 from typing import TYPE_CHECKING, assert_never
 
 from pyzk.sasl.quorum import QuorumAuthError
@@ -31,6 +31,7 @@ from pyzk.zab.election import (
     SendNotification,
     SetTimer,
 )
+from pyzk.zab.election_addresses import VALIDATE_TIMEOUT_S, Addr, Addrs, MultiAddress, addr_list
 from pyzk.zab.packets_election import (
     OBSERVER_ID_SID,
     PROTOCOL_VERSION_V1,
@@ -58,34 +59,6 @@ BACKOFF_MAX_S = 5.0
 # A peer that cannot be reached is logged at its first failed dial, then at most once per
 # interval (Java logs "Cannot open channel to N at election address ..." on every attempt).
 UNREACHABLE_LOG_INTERVAL_S = 30.0
-# SendWorker.asyncValidateIfSocketIsStillReachable: isReachable(500).
-VALIDATE_TIMEOUT_S = 0.5
-
-Addr = tuple[str, int]
-# One election address, or the several of a multiAddress.enabled server line.
-Addrs = Addr | Sequence[Addr]
-
-
-def addr_list(a: Addrs) -> list[Addr]:
-    if isinstance(a, tuple) and len(a) == 2 and isinstance(a[0], str):
-        return [a]
-    return list(a)
-
-
-class MultiAddress:
-    """multiAddress.enabled and how addresses are probed (pyzk.server.reachability, passed in
-    so this module stays free of the server package)."""
-
-    def __init__(self, enabled: bool = False, check_enabled: bool = True,
-                 timeout_s: float = 1.0,
-                 pick: Callable[[Sequence[Addr], float], Awaitable[Addr]] | None = None,
-                 reachable: Callable[[str, float], Awaitable[bool]] | None = None) -> None:
-        self.enabled = enabled
-        self.check_enabled = check_enabled
-        self.timeout_s = timeout_s
-        self.pick = pick            # MultipleAddresses.getReachableOrOne
-        self.reachable = reachable  # InetAddress.isReachable
-
 
 class _Peer:
     """One remote sid: the capacity-1 send slot, the live connection and the dialer."""
@@ -247,9 +220,8 @@ class QuorumCnxManager:
 
     async def _target(self, addrs: list[Addr]) -> Addr:
         """getReachableOrOne (Java probes whether or not reachabilityCheckEnabled is set)."""
-        if len(addrs) == 1 or self.multi.pick is None:
-            return addrs[0]
-        return await self.multi.pick(addrs, self.multi.timeout_s)
+        pick = self.multi.pick
+        return addrs[0] if len(addrs) == 1 or pick is None else await pick(addrs, self.multi.timeout_s)
 
     async def _dial(self, sid: int, addrs: list[Addr]) -> None:
         backoff = BACKOFF_MIN_S
