@@ -75,25 +75,28 @@ class NsThread:
         self.pool.shutdown(wait=False, cancel_futures=True)
 
 
-def wire_to_bridge(hub: str, ports: list[tuple[int, str, str]], made: list[str]) -> None:
+def wire_to_bridge(hub: str, ports: list[tuple[int, str, str]], made: list[str],
+                   dev: str = "eth0") -> None:
     """A star: netns `hub` holds bridge br0; each (n, namespace, address) gets its own
-    namespace (appended to `made` for teardown) with lo up and eth0 at address/24, whose veth
-    peer pN is a port of br0. Both veth ends are created inside their namespaces, so nothing
+    namespace (appended to `made` for teardown; one already in `made` is reused, so a second
+    star gives every host a second link) with lo up and `dev` at address/24, whose veth peer
+    pN is a port of br0. Both veth ends are created inside their namespaces, so nothing
     touches the root namespace."""
     ip("netns", "add", hub)
     made.append(hub)
     ip("-n", hub, "link", "add", "br0", "type", "bridge")
     ip("-n", hub, "link", "set", "br0", "up")
     for n, ns, addr in ports:
-        ip("netns", "add", ns)
-        made.append(ns)
-        ip("-n", ns, "link", "set", "lo", "up")
-        ip("link", "add", "name", "eth0", "netns", ns, "type", "veth",
+        if ns not in made:
+            ip("netns", "add", ns)
+            made.append(ns)
+            ip("-n", ns, "link", "set", "lo", "up")
+        ip("link", "add", "name", dev, "netns", ns, "type", "veth",
            "peer", "name", f"p{n}", "netns", hub)
         ip("-n", hub, "link", "set", f"p{n}", "master", "br0")
         ip("-n", hub, "link", "set", f"p{n}", "up")
-        ip("-n", ns, "addr", "add", f"{addr}/24", "dev", "eth0")
-        ip("-n", ns, "link", "set", "eth0", "up")
+        ip("-n", ns, "addr", "add", f"{addr}/24", "dev", dev)
+        ip("-n", ns, "link", "set", dev, "up")
 
 
 class BridgeNet:
