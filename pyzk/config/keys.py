@@ -341,7 +341,9 @@ KEYS: tuple[Key, ...] = (
         " QuorumServer reads the property and never this key; the property also sets this"
         " key's default"),
     Key("multiAddress.reachabilityCheckTimeoutMs", "int", 1000, H, "ms a reachability probe"
-        " of one address may take (election peers announced in a V2 handshake)"),
+        " of one address may take. Java applies it only to the addresses a peer announces in"
+        " its V2 handshake and probes configured addresses for 1000 ms; pyzk uses it for every"
+        " probe but the 500 ms check of an open election connection"),
     Key("multiAddress.reachabilityCheckEnabled", "bool", True, H, "learners dial only the"
         " leader's reachable quorum addresses (all when none is), and an election connection"
         " whose peer stops answering probes is dropped so the next dial picks a reachable"
