@@ -9,7 +9,7 @@ import pytest
 
 from pyzk.config import load_config
 from pyzk.config.model import ConfigError, LearnerType
-from pyzk.config.servers import ServerLineError, parse_server
+from pyzk.config.servers import ServerLineError, allow_multi_address_lines, parse_server
 from pyzk.zab import reconfig
 
 JVM = {"SERVER_JVMFLAGS": "-Dzookeeper.multiAddress.enabled=true"}
@@ -116,3 +116,20 @@ def test_reconfig_duplicate_check_covers_every_address() -> None:
         reconfig.check_address_duplicate(
             parse_server(2, "10.0.1.2:2888:3888|10.0.2.1:2888:3889;2181", True), old[1])
     assert "10.0.2.1:2888 of server.2 conflicts" in info.value.detail
+
+
+def test_reconfig_joiners_parse_by_the_process_setting() -> None:
+    """A reconfig request's server lines go through QuorumServer too, so the same system
+    property decides (allow_multi_address_lines, set by the quorum peer at start)."""
+    last = {i: parse_server(i, f"10.0.1.{i}:2888:3888;2181") for i in (1, 2, 3)}
+    joiner = "server.4=10.0.1.4:2888:3888|10.0.2.4:2888:3888;2181"
+    with pytest.raises(reconfig.ReconfigError):
+        reconfig.incremental(last, joiner, None)
+    allow_multi_address_lines(True)
+    try:
+        servers = reconfig.incremental(last, joiner, None)
+    finally:
+        allow_multi_address_lines(False)
+    assert servers[4].election_addrs == [("10.0.1.4", 3888), ("10.0.2.4", 3888)]
+    assert servers[4].config_string() == \
+        "10.0.1.4:2888:3888|10.0.2.4:2888:3888:participant;0.0.0.0:2181"
