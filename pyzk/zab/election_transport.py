@@ -60,6 +60,7 @@ BACKOFF_MAX_S = 5.0
 # interval (Java logs "Cannot open channel to N at election address ..." on every attempt).
 UNREACHABLE_LOG_INTERVAL_S = 30.0
 
+
 class _Peer:
     """One remote sid: the capacity-1 send slot, the live connection and the dialer."""
 
@@ -196,9 +197,8 @@ class QuorumCnxManager:
         p.dialing = asyncio.ensure_future(self._dial(sid, targets))
 
     def _validate(self, sid: int, writer: asyncio.StreamWriter) -> None:
-        """connectOne with a connection already there: under multiAddress.enabled with the
-        reachability check, probe the connected address and drop the connection if it no
-        longer answers, so that the next dial picks an address that does."""
+        """connectOne on a live connection, under multiAddress.enabled with the reachability
+        check: drop it if its peer no longer answers a probe, so the next dial picks another."""
         m = self.multi
         if not (m.enabled and m.check_enabled) or m.reachable is None or sid in self._validating:
             return
@@ -216,7 +216,8 @@ class QuorumCnxManager:
                     self._finish(sid, writer)
             finally:
                 self._validating.discard(sid)
-        asyncio.ensure_future(check())
+        # Held with the connection's tasks: ended with it, and not collected while it runs.
+        self._peer(sid).tasks.append(asyncio.ensure_future(check()))
 
     async def _target(self, addrs: list[Addr]) -> Addr:
         """getReachableOrOne (Java probes whether or not reachabilityCheckEnabled is set)."""
