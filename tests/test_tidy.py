@@ -36,6 +36,9 @@ CORE_EDGES = {
         "QuorumCnxManager: the election port's asyncio connections (handshake, framing, dial "
         "retries); it carries out the pure FLE's (pyzk/zab/election.py) Send/Broadcast/SetTimer "
         "actions and feeds received notifications back in",
+    "pyzk/zab/election_service.py":
+        "ElectionService: lookForLeader's loop on asyncio over the QuorumCnxManager (timers, "
+        "received notifications and peer changes in, the pure FLE's actions out)",
 }
 
 # Impurities that came with today's features and should go: the host should pass the clock or

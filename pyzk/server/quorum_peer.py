@@ -27,7 +27,8 @@ from ..zab import reconfig
 from ..zab.database import ReplicaDatabase
 from ..zab.election import FLE
 from ..zab.election_addresses import MultiAddress
-from ..zab.election_transport import ElectionService, QuorumCnxManager
+from ..zab.election_service import ElectionService
+from ..zab.election_transport import QuorumCnxManager
 from ..zab.peer_timing import WAIT_LINE, observer_delay_ms, quorum_cnxn_timeout_ms
 from ..zab.quorum import QuorumMaj, make_quorum
 from ..zab.vote import ServerState, Vote

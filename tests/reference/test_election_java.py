@@ -13,7 +13,8 @@ import pytest
 
 from pyzk.config.servers import parse_server
 from pyzk.zab.election import FLE, Decided
-from pyzk.zab.election_transport import ElectionService, QuorumCnxManager
+from pyzk.zab.election_service import ElectionService
+from pyzk.zab.election_transport import QuorumCnxManager
 from pyzk.zab.quorum import QuorumMaj
 from pyzk.zab.vote import ServerState
 from tests.golden.election import capture_java as capture

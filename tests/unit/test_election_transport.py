@@ -10,7 +10,8 @@ import struct
 
 from pyzk.config.model import QuorumServer
 from pyzk.zab.election import FLE
-from pyzk.zab.election_transport import ElectionService, QuorumCnxManager
+from pyzk.zab.election_service import ElectionService
+from pyzk.zab.election_transport import QuorumCnxManager
 from pyzk.zab.packets_election import InitialMessage, Notification
 from pyzk.zab.quorum import QuorumMaj
 from pyzk.zab.vote import ServerState
