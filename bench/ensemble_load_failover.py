@@ -95,7 +95,7 @@ class Node:
 class Cluster:
     def __init__(self, kind: str, base: Path, args: argparse.Namespace) -> None:
         self.kind = kind
-        self.hosts = HOSTS[kind]
+        self.hosts = args.hosts[kind]
         work = Path(tempfile.mkdtemp(prefix=f"ens-{kind}-", dir=base))
         self.nodes = {i: Node(kind, i, h, work / f"s{i}",
                               zoo_cfg(self.hosts, i, work / f"s{i}" / "data", args.tick_time,
@@ -225,6 +225,11 @@ def run_spread(hosts: list[str], spec: LoadSpec, sampler: Sampler,
     return res, sampler.window(win_start, win_start + int(res.window * 1e9))
 
 
+def row_label(workload: str, placement: str) -> str:
+    """Table row: the workload, suffixed with the placement unless sessions are spread."""
+    return workload if placement == "spread" else f"{workload} @{placement}"
+
+
 def node_counts(hosts: list[str]) -> list[str | None]:
     out: list[str | None] = []
     for h in hosts:
@@ -266,27 +271,30 @@ def throughput_block(kind: str, rep: int, args: argparse.Namespace, base: Path,
         wait_for(lambda: members_agree(cl.hosts), 30, "members to agree")
         sampler = Sampler([n.pid for n in cl.nodes.values()])
         sampler.start()
-        for wl in args.workloads:
+        leader = [s for s, v in modes.items() if v == "leader"][0]
+        for wl, place in [(w, p) for p in args.placement for w in args.workloads]:
             mark = base / "release"
             mark.unlink(missing_ok=True)
+            # Three generator processes either way: one per member, or all on the leader.
+            hosts = cl.hosts if place == "spread" else [cl.hosts[leader - 1]] * len(cl.hosts)
             epoch0 = leader_epoch(cl.hosts)
-            res, cpu = run_spread(cl.hosts, replace(spec, workload=wl), sampler, mark)
+            res, cpu = run_spread(hosts, replace(spec, workload=wl), sampler, mark)
             epoch1 = leader_epoch(cl.hosts)
             row = res.summary()
             # Elections during the run (a follower that timed out under load, a leader that
             # lost its quorum): the epoch moves on with each one.
             row["elections"] = (None if epoch0 is None or epoch1 is None
                                 else epoch1 - epoch0)
-            row.update({k: NAN for k in CPU_KEYS}, repeat=rep,
-                       leader=[s for s, v in modes.items() if v == "leader"][0],
+            row.update({k: NAN for k in CPU_KEYS}, repeat=rep, leader=leader, placement=place,
                        loadavg=os.getloadavg()[0])
             row.update(cpu)
             # Server CPU time per completed request (all three members): the fair comparison
             # when both kinds are CPU-bound on a shared box.
             row["server_cpu_us_per_op"] = round(
                 row["server_cpu_pct"] * 1e4 / row["ops_per_s"], 1) if row["ops_per_s"] else NAN
-            rows[wl] = row
-            log(f"  {kind:4} {wl:8} rep {rep}: {row['ops_per_s']:>8.0f} ops/s  p50 "
+            label = row_label(wl, place)
+            rows[label] = row
+            log(f"  {kind:4} {label:15} rep {rep}: {row['ops_per_s']:>8.0f} ops/s  p50 "
                 f"{row['p50_ms']:.2f} p99 {row['p99_ms']:.2f} ms  err {row['errors']}  server "
                 f"CPU {row['server_cpu_pct']}% {row.get('member_cpu_pct')}  "
                 f"gen {row['gen_cpu_pct']}%  "
@@ -443,13 +451,18 @@ def _fmt(x: float | None, spec: str = ".2f") -> str:
     return "-" if x is None or x != x else format(x, spec)
 
 
+def labels(args: argparse.Namespace) -> list[str]:
+    return [row_label(w, p) for p in args.placement for w in args.workloads]
+
+
 def throughput_table(tp: dict[str, dict[str, list[dict[str, Any]]]],
                      args: argparse.Namespace) -> tuple[list[str], dict[str, Any]]:
     kinds = [k for k in ("pyzk", "java") if k in tp]
     both = len(kinds) == 2
     lines = [f"### 3-member ensembles: throughput and latency (medians of {args.repeats}; "
              f"{args.sessions} sessions x {args.outstanding} outstanding over the 3 client "
-             f"ports, {args.duration:g} s window, {args.warmup:g} s warm-up, no pinning)", ""]
+             f"ports, '@leader' rows: all on the leader's; {args.duration:g} s window, "
+             f"{args.warmup:g} s warm-up, no pinning)", ""]
     head, sep = "| workload |", "|---|"
     for k in kinds:
         head += f" {k} ops/s | {k} p50 ms | {k} p99 ms | {k} server CPU% | {k} CPU µs/op |"
@@ -461,7 +474,7 @@ def throughput_table(tp: dict[str, dict[str, list[dict[str, Any]]]],
         sep += "---:|---:|---:|---:|"
     lines += [head, sep]
     medians: dict[str, Any] = {}
-    for wl in args.workloads:
+    for wl in labels(args):
         m = {k: {x: _med(tp[k][wl], x) for x in ("ops_per_s", "p50_ms", "p99_ms", "server_cpu_pct",
                                                  "gen_cpu_pct", "machine_busy_pct",
                                                  "server_cpu_us_per_op")}
@@ -530,8 +543,20 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--force-sync", default="yes")
     ap.add_argument("--no-throughput", action="store_true")
     ap.add_argument("--no-failover", action="store_true")
+    ap.add_argument("--placement", default="spread",
+                    help="comma list: spread (sessions split over the members), leader (all "
+                         "sessions on the leader's client port)")
+    ap.add_argument("--pyzk-hosts", default=",".join(HOSTS["pyzk"]),
+                    help="the pyzk members' loopback addresses")
+    ap.add_argument("--java-hosts", default=",".join(HOSTS["java"]),
+                    help="the Java members' loopback addresses")
     ap.add_argument("--out", default=str(REPO / "bench" / "results"))
     args = ap.parse_args(argv)
+    args.hosts = {"pyzk": args.pyzk_hosts.split(","), "java": args.java_hosts.split(",")}
+    args.placement = [p for p in args.placement.split(",") if p]
+    for p in args.placement:
+        if p not in ("spread", "leader"):
+            ap.error(f"unknown placement {p}")
     args.kinds = [k for k in args.kinds.split(",") if k]
     args.workloads = [w for w in args.workloads.split(",") if w]
     for k in args.kinds:
@@ -550,7 +575,7 @@ def main(argv: list[str] | None = None) -> int:
         print(msg, file=sys.stderr, flush=True)
 
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    tp: dict[str, dict[str, list[dict[str, Any]]]] = {k: {w: [] for w in args.workloads}
+    tp: dict[str, dict[str, list[dict[str, Any]]]] = {k: {w: [] for w in labels(args)}
                                                       for k in args.kinds}
     fo: dict[str, list[dict[str, Any]]] = {}
     with tempfile.TemporaryDirectory(prefix="pyzk-ens-bench-") as tmp:
@@ -581,7 +606,7 @@ def main(argv: list[str] | None = None) -> int:
            "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
                        "python": sys.version.split()[0], "java": java_version(),
                        "loadavg_end": os.getloadavg()},
-           "hosts": HOSTS, "throughput_runs": tp, "throughput_medians": tmed,
+           "hosts": args.hosts, "throughput_runs": tp, "throughput_medians": tmed,
            "failover_kills": fo, "failover_medians": fmed, "markdown": table}
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -113,7 +113,8 @@ def _reason(e: BaseException) -> str:
 def start_server(kind: str, base: Path, args: argparse.Namespace) -> ServerProc:
     cfg = {"tickTime": str(args.tick_time), "forceSync": args.force_sync}
     work = Path(tempfile.mkdtemp(prefix=f"{kind}-", dir=base))
-    return ServerProc(kind, work, host=HOSTS[kind], cfg=cfg).start(timeout=60)
+    host = args.hosts.get(kind, HOSTS[kind]) if hasattr(args, "hosts") else HOSTS[kind]
+    return ServerProc(kind, work, host=host, cfg=cfg).start(timeout=60)
 
 
 def spec_for(srv: ServerProc, workload: str, args: argparse.Namespace, tag: str) -> LoadSpec:
@@ -297,8 +298,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--force-sync", default="yes")
     ap.add_argument("--no-throughput", action="store_true")
     ap.add_argument("--no-memory", action="store_true")
+    ap.add_argument("--hosts", default="", metavar="KIND=IP,...",
+                    help="loopback addresses instead of the defaults, e.g. "
+                         "java=127.0.24.71,pyzk=127.0.24.72 (engineers sharing a machine)")
     ap.add_argument("--out", default=str(REPO / "bench" / "results"))
     args = ap.parse_args(argv)
+    args.hosts = dict(kv.split("=", 1) for kv in args.hosts.split(",") if kv)
     args.servers = [s for s in args.servers.split(",") if s]
     args.workloads = [w for w in args.workloads.split(",") if w]
     for s in args.servers:
