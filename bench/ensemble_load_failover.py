@@ -278,7 +278,9 @@ def throughput_block(kind: str, rep: int, args: argparse.Namespace, base: Path,
             # Three generator processes either way: one per member, or all on the leader.
             hosts = cl.hosts if place == "spread" else [cl.hosts[leader - 1]] * len(cl.hosts)
             epoch0 = leader_epoch(cl.hosts)
-            res, cpu = run_spread(hosts, replace(spec, workload=wl), sampler, mark)
+            # create's paths carry the tag: unique per placement, or the second run's collide
+            res, cpu = run_spread(hosts, replace(spec, workload=wl, tag=f"r{rep}{place[0]}"),
+                                  sampler, mark)
             epoch1 = leader_epoch(cl.hosts)
             row = res.summary()
             # Elections during the run (a follower that timed out under load, a leader that
