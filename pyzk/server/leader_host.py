@@ -26,6 +26,7 @@ from ..zab import reconfig
 from ..zab.packets import PT, Packet, QuorumStreamReader, encode_packet, packet
 from ..zab.quorum import QuorumMaj
 from ..zab.zxid import make_zxid
+from .group_commit import LogEntry
 from .pending import NO_ORIGIN, Origin
 from .replication import committed_data, disk_log_reader, snap_body
 
@@ -72,21 +73,37 @@ class LearnerConn:
 
 
 async def read_learner(reader: asyncio.StreamReader, ln: LearnerConn,
-                       feed: Callable[[Packet], bool], stopped: Callable[[], bool]) -> str | None:
+                       feed: Callable[[Packet], bool], stopped: Callable[[], bool],
+                       feed_acks: Callable[[list[int]], bool] | None = None) -> str | None:
     """One learner connection's reader (LearnerHandler.run's reads), for the leader and a
     follower's ObserverMaster: every quorum packet goes to `feed` until the peer closes,
     `stopped()` or `feed` returns False (the connection was dropped); returns why the
-    connection broke, if it did."""
+    connection broke, if it did. With `feed_acks`, each run of ACKs within one chunk read goes
+    to it in one call instead (a follower's group commit ACKs a whole batch at once)."""
     stream = QuorumStreamReader()
     try:
         while not stopped():
             data = await reader.read(65536)
             if not data:
                 return None
+            acks: list[int] = []
             for item in stream.feed(data):
-                if item.qp.type in (PT.FOLLOWERINFO, PT.OBSERVERINFO) and item.qp.data:
-                    ln.sid = struct.unpack_from(">q", item.qp.data, 0)[0]
-                if not feed(item.qp):
+                qp = item.qp
+                if feed_acks is not None and qp.type == PT.ACK:
+                    acks.append(qp.zxid)
+                    continue
+                if acks:
+                    assert feed_acks is not None
+                    if not feed_acks(acks):
+                        return None
+                    acks = []
+                if qp.type in (PT.FOLLOWERINFO, PT.OBSERVERINFO) and qp.data:
+                    ln.sid = struct.unpack_from(">q", qp.data, 0)[0]
+                if not feed(qp):
+                    return None
+            if acks:
+                assert feed_acks is not None
+                if not feed_acks(acks):
                     return None
     except (OSError, JuteError, ValueError) as e:
         return str(e)
@@ -132,6 +149,9 @@ class LeaderHost:
         # Our own log-write ACKs, coalesced: `persisted(seq)` covers every seq before it too.
         self._durable_seq = 0
         self._release_scheduled = False
+        # Proposals for our own log not yet handed to the disk worker, and the seq they end at.
+        self._logged: list[LogEntry] = []
+        self._logged_seq = 0
 
     def now_ms(self) -> int:
         return int(self._loop.time() * 1000)
@@ -156,6 +176,7 @@ class LeaderHost:
         try:
             await self.done.wait()
         finally:
+            self._submit_logged()  # what was proposed is logged, as if submitted at once
             ticker.cancel()
             for listener in listeners:
                 listener.close()
@@ -193,8 +214,12 @@ class LeaderHost:
             self.execute(self.core.on_packet(cid, qp, self.now_ms()))
             return cid in self.learners
 
+        def feed_acks(zxids: list[int]) -> bool:
+            self.execute(self.core.on_acks(cid, zxids, self.now_ms()))
+            return cid in self.learners
+
         try:
-            broken = await read_learner(reader, ln, feed, self.done.is_set)
+            broken = await read_learner(reader, ln, feed, self.done.is_set, feed_acks)
             if broken is not None:
                 log.info("learner connection broken", learner=ln.sid, error=broken)
         finally:
@@ -229,9 +254,12 @@ class LeaderHost:
                                            committed_data(a.hdr, a.txn, a.digest, a.data))
                     applied = True
                 case L.LogProposals():
-                    self.peer.disk.submit(
-                        [(h, tx, d, data) for _, h, tx, d, data in a.entries],
-                        functools.partial(self._persisted, a.seq))
+                    # Gathered until this callback returns: one log job for all the proposals
+                    # of a chunk of client requests, not one each.
+                    self._logged.extend([(h, tx, d, data) for _, h, tx, d, data in a.entries])
+                    if not self._logged_seq:
+                        self._loop.call_soon(self._submit_logged)
+                    self._logged_seq = a.seq
                 case L.Touch():
                     self.server.sessions.touch(a.session_id, self.server.mono_ms(), a.timeout)
                 case L.LearnerRequest():
@@ -266,6 +294,12 @@ class LeaderHost:
         for ln in self.learners.values():
             if ln.out:
                 ln.write_out()
+
+    def _submit_logged(self) -> None:
+        if self._logged_seq:
+            seq, self._logged_seq = self._logged_seq, 0
+            entries, self._logged = self._logged, []
+            self.peer.disk.submit(entries, functools.partial(self._persisted, seq))
 
     def _persisted(self, seq: int) -> None:
         # The disk worker reports a whole group commit at once: one core call for all of it.

@@ -22,6 +22,7 @@ from ..zab import learner as N
 from ..zab import reconfig
 from ..zab.leader import Conn
 from ..zab.packets import Packet, QuorumStreamReader, encode_packet
+from .group_commit import LogEntry
 from .observer_master_host import ObserverMasterHost
 from .pending import NO_ORIGIN, Origin
 from .reachability import all_reachable_or_all
@@ -97,6 +98,9 @@ class LearnerHost:
         # Log writes reported durable, coalesced: `persisted(seq)` releases every seq up to it.
         self._durable_seq = 0
         self._release_scheduled = False
+        # Plain log writes of the chunk being read, and the seq that releases them.
+        self._logged: list[LogEntry] = []
+        self._logged_seq = 0
 
     def now_ms(self) -> int:
         return int(self._loop.time() * 1000)
@@ -153,6 +157,7 @@ class LearnerHost:
             await self.execute(self.core.connected(self.now_ms()))
             await self.done.wait()
         finally:
+            self._submit_logged()  # queued before the role ends (QuorumPeer waits for it)
             if self.om is not None:
                 self.om.stop()
             ticker.cancel()
@@ -214,11 +219,14 @@ class LearnerHost:
                 data = await reader.read(1 << 20)
                 if not data:
                     break
+                now = self.now_ms()  # one reading of the clock per chunk while broadcasting
                 for item in stream.feed(data):
-                    await self.execute(self.core.on_packet(item.qp, self.now_ms(),
-                                                           item.snapshot))
+                    await self.execute(self.core.on_packet(item.qp, now, item.snapshot))
                     if self.done.is_set():
                         return
+                    if self.core.state is not N.LearnerState.BROADCAST:
+                        now = self.now_ms()  # syncing: loading a SNAP can take seconds
+                self._submit_logged()
         except (OSError, ValueError) as e:
             log.info("leader connection broken", error=str(e))
         if not self.done.is_set():
@@ -317,6 +325,15 @@ class LearnerHost:
 
     def _persist(self, a: N.Persist) -> None:
         seq = a.seq
+        if a.current_epoch is None and not a.snapshot:
+            # A plain PROPOSAL/INFORM: gathered with the rest of the chunk just read into one
+            # log job (the ACKs still go out only once it is durable).
+            self._logged.extend([(e.hdr, e.txn, e.digest, e.data) for e in a.entries])
+            if not self._logged_seq:
+                self._loop.call_soon(self._submit_logged)  # whoever called, it gets written
+            self._logged_seq = seq
+            return
+        self._submit_logged()  # the log stays in order
         after = None
         if a.current_epoch is not None:
             epoch = a.current_epoch
@@ -343,6 +360,12 @@ class LearnerHost:
         self.peer.disk.submit([(e.hdr, e.txn, e.digest, e.data) for e in a.entries],
                               done, snapshot_tree=snap_tree,
                               sessions=self.server.sessions.timeouts, after=after)
+
+    def _submit_logged(self) -> None:
+        if self._logged_seq:
+            seq, self._logged_seq = self._logged_seq, 0
+            entries, self._logged = self._logged, []
+            self.peer.disk.submit(entries, lambda: self._persisted(seq))
 
     def _persisted(self, seq: int) -> None:
         # The disk worker reports a whole group commit at once: one core call for all of it.

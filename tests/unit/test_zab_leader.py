@@ -320,3 +320,36 @@ def test_commits_proposed_after_a_linearizable_sync_wait_for_its_sync() -> None:
     assert _sent(acts, "f2") == []
     acts = ld.on_packet("f2", _echo(ping), 13)
     assert _sent(acts, "f2") == [("SYNC", 0), ("COMMIT", z(2, 1))]
+
+
+def _after_acks(batched: bool) -> tuple[list[Any], LD.LeaderCore]:
+    """Five proposals persisted by the leader, then follower 2's ACKs of the first four (and
+    one of a zxid never proposed) read in one chunk."""
+    ld, _ = _established_leader()
+    for i in range(1, 6):
+        ld.propose(r.TxnHeader(1, i, z(2, i), 0, 5), r.SetDataTxn("/a", b"x", 0), None, 10)
+    ld.persisted(ld.persist_seq)
+    zxids = [z(2, 1), z(2, 2), z(2, 9), z(2, 3), z(2, 4)]
+    if batched:
+        return ld.on_acks("f2", zxids, 20), ld
+    acts: list[Any] = []
+    for x in zxids:
+        acts += ld.on_packet("f2", packet(PT.ACK, x), 20)
+    return acts, ld
+
+
+def test_a_run_of_acks_does_what_the_packets_one_by_one_do() -> None:
+    one, ld1 = _after_acks(False)
+    many, ld2 = _after_acks(True)
+    assert many == one
+    assert _sent(many, "f2") == [("COMMIT", z(2, i)) for i in range(1, 5)]
+    assert sorted(ld2.outstanding) == sorted(ld1.outstanding) == [z(2, 5)]
+    h1, h2 = ld1.handlers["f2"], ld2.handlers["f2"]
+    assert (h2.cur, h2.nxt, h2.read_since, h2.deadline_tick) == \
+        (h1.cur, h1.nxt, h1.read_since, h1.deadline_tick)
+
+
+def test_acks_from_an_unknown_or_syncing_learner_take_the_packet_path() -> None:
+    ld, _ = _established_leader()
+    acts = ld.on_acks("nobody", [z(2, 1)], 5)  # a new connection whose first packet is ACK
+    assert any(isinstance(a, LD.Close) for a in acts)
