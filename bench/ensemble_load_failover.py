@@ -37,7 +37,9 @@ from tests.servers import ServerProc
 REPO = Path(__file__).resolve().parent.parent
 
 HOSTS = {"pyzk": ["127.0.0.191", "127.0.0.192", "127.0.0.193"],
-         "java": ["127.0.0.194", "127.0.0.195", "127.0.0.196"]}
+         "java": ["127.0.0.194", "127.0.0.195", "127.0.0.196"],
+         # another checkout of pyzk (--base-tree), for before/after figures from one run
+         "base": ["127.0.0.197", "127.0.0.198", "127.0.0.199"]}
 CLIENT_PORT = 2181
 WORKLOADS = ("create", "setData", "getData", "mix90")
 FAILOVER_PATH = "/bench/failover"
@@ -61,11 +63,13 @@ def zoo_cfg(hosts: list[str], sid: int, datadir: Path, tick_ms: int = 2000,
 class Node:
     """One member process, started with the same command line as bench.run's servers."""
 
-    def __init__(self, kind: str, sid: int, host: str, workdir: Path, cfg: dict[str, str]) -> None:
+    def __init__(self, kind: str, sid: int, host: str, workdir: Path, cfg: dict[str, str],
+                 tree: Path = REPO) -> None:
         # ServerProc only builds the command line and holds the process: the readiness probe is
         # not used, a member serves only once the ensemble has a leader.
-        self.sid, self.host = sid, host
-        self.srv = ServerProc(kind, workdir, host=host, port=CLIENT_PORT, cfg=cfg)
+        self.sid, self.host, self.tree = sid, host, tree
+        self.srv = ServerProc("java" if kind == "java" else "pyzk", workdir, host=host,
+                              port=CLIENT_PORT, cfg=cfg)
         self.srv.cfg = cfg  # drop ServerProc's standalone defaults; cfg has every key
         self.srv.datadir = Path(cfg["dataDir"])
 
@@ -73,7 +77,7 @@ class Node:
         cfg_path = self.srv.write_cfg()
         (self.srv.datadir / "myid").write_text(f"{self.sid}\n")
         env = dict(os.environ)
-        env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
+        env["PYTHONPATH"] = str(self.tree) + os.pathsep + env.get("PYTHONPATH", "")
         with open(self.srv.log_path, "ab") as log:
             self.srv.proc = subprocess.Popen(self.srv.command(cfg_path), stdout=log,
                                              stderr=subprocess.STDOUT, cwd=self.srv.workdir,
@@ -97,9 +101,10 @@ class Cluster:
         self.kind = kind
         self.hosts = args.hosts[kind]
         work = Path(tempfile.mkdtemp(prefix=f"ens-{kind}-", dir=base))
+        tree = Path(args.base_tree) if kind == "base" else REPO
         self.nodes = {i: Node(kind, i, h, work / f"s{i}",
                               zoo_cfg(self.hosts, i, work / f"s{i}" / "data", args.tick_time,
-                                      args.force_sync))
+                                      args.force_sync), tree)
                       for i, h in enumerate(self.hosts, 1)}
 
     def start(self, timeout: float = 90.0) -> dict[int, str | None]:
@@ -459,8 +464,8 @@ def labels(args: argparse.Namespace) -> list[str]:
 
 def throughput_table(tp: dict[str, dict[str, list[dict[str, Any]]]],
                      args: argparse.Namespace) -> tuple[list[str], dict[str, Any]]:
-    kinds = [k for k in ("pyzk", "java") if k in tp]
-    both = len(kinds) == 2
+    kinds = [k for k in ("pyzk", "java", "base") if k in tp]
+    both = "pyzk" in tp and "java" in tp
     lines = [f"### 3-member ensembles: throughput and latency (medians of {args.repeats}; "
              f"{args.sessions} sessions x {args.outstanding} outstanding over the 3 client "
              f"ports, '@leader' rows: all on the leader's; {args.duration:g} s window, "
@@ -469,11 +474,16 @@ def throughput_table(tp: dict[str, dict[str, list[dict[str, Any]]]],
     for k in kinds:
         head += f" {k} ops/s | {k} p50 ms | {k} p99 ms | {k} server CPU% | {k} CPU µs/op |"
         sep += "---:|---:|---:|---:|---:|"
-    head += " gen CPU% (pyzk/java) | machine busy% (pyzk/java) |"
+    who = "/".join(kinds)
+    head += f" gen CPU% ({who}) | machine busy% ({who}) |"
     sep += "---:|---:|"
     if both:
         head += " ops/s pyzk/java | p50 pyzk/java | p99 pyzk/java | CPU µs/op pyzk/java |"
         sep += "---:|---:|---:|---:|"
+    with_base = both and "base" in kinds
+    if with_base:
+        head += " ops/s base/java | ops/s pyzk/base | CPU µs/op pyzk/base |"
+        sep += "---:|---:|---:|"
     lines += [head, sep]
     medians: dict[str, Any] = {}
     for wl in labels(args):
@@ -494,6 +504,11 @@ def throughput_table(tp: dict[str, dict[str, list[dict[str, Any]]]],
             row += (f" {_ratio(p['ops_per_s'], j['ops_per_s'])} |"
                     f" {_ratio(p['p50_ms'], j['p50_ms'])} | {_ratio(p['p99_ms'], j['p99_ms'])} |"
                     f" {_ratio(p['server_cpu_us_per_op'], j['server_cpu_us_per_op'])} |")
+        if with_base:
+            p, j, b = m["pyzk"], m["java"], m["base"]
+            row += (f" {_ratio(b['ops_per_s'], j['ops_per_s'])} |"
+                    f" {_ratio(p['ops_per_s'], b['ops_per_s'])} |"
+                    f" {_ratio(p['server_cpu_us_per_op'], b['server_cpu_us_per_op'])} |")
         medians[wl] = m
         lines.append(row)
     lines += ["", "Server CPU% is the sum over the three member processes (100% = one core; the "
@@ -532,7 +547,13 @@ def failover_table(fo: dict[str, list[dict[str, Any]]]) -> tuple[list[str], dict
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--kinds", default="pyzk,java", help="comma list of pyzk,java")
+    ap.add_argument("--kinds", default="pyzk,java",
+                    help="comma list of pyzk,java,base (base: the pyzk of --base-tree)")
+    ap.add_argument("--base-tree", default="",
+                    help="another pyzk checkout (e.g. a git worktree of the commit before a "
+                         "change), run as kind 'base' from its own directory")
+    ap.add_argument("--base-hosts", default=",".join(HOSTS["base"]),
+                    help="the base members' loopback addresses")
     ap.add_argument("--workloads", default=",".join(WORKLOADS))
     ap.add_argument("--sessions", type=int, default=32)
     ap.add_argument("--outstanding", type=int, default=16)
@@ -554,7 +575,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                     help="the Java members' loopback addresses")
     ap.add_argument("--out", default=str(REPO / "bench" / "results"))
     args = ap.parse_args(argv)
-    args.hosts = {"pyzk": args.pyzk_hosts.split(","), "java": args.java_hosts.split(",")}
+    args.hosts = {"pyzk": args.pyzk_hosts.split(","), "java": args.java_hosts.split(","),
+                  "base": args.base_hosts.split(",")}
+    if "base" in args.kinds and not args.base_tree:
+        ap.error("kind base needs --base-tree")
     args.placement = [p for p in args.placement.split(",") if p]
     for p in args.placement:
         if p not in ("spread", "leader"):
@@ -583,9 +607,10 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="pyzk-ens-bench-") as tmp:
         base = Path(tmp)
         if not args.no_throughput:
-            log("throughput (one ensemble at a time; the first kind alternates per repeat):")
+            log("throughput (one ensemble at a time; the first kind rotates per repeat):")
             for rep in range(args.repeats):
-                order = args.kinds if rep % 2 == 0 else list(reversed(args.kinds))
+                k = rep % len(args.kinds)
+                order = args.kinds[k:] + args.kinds[:k]  # each kind goes first in turn
                 for kind in order:
                     for wl, row in throughput_block(kind, rep, args, base, log).items():
                         tp[kind][wl].append(row)

@@ -378,9 +378,8 @@ class LeaderCore:
         return self._take()
 
     def on_acks(self, conn: Conn, zxids: list[int], now_ms: int) -> list[LeaderAction]:
-        """ACKs read together from one learner, in order: what feeding each ACK packet to
-        `on_packet` does, without the per-packet dispatch (the broadcast hot path: every
-        follower ACKs every proposal)."""
+        """ACKs read together from one learner, in order: what `on_packet` does with each,
+        minus the per-packet dispatch (the hot path: every follower ACKs every proposal)."""
         h = self.handlers.get(conn)
         if (h is None or self.phase is not LeaderPhase.BROADCAST
                 or h.stage not in (HandlerStage.UPTODATE, HandlerStage.BROADCAST)):
@@ -390,13 +389,12 @@ class LeaderCore:
             return out
         h.read_since = now_ms
         h.deadline_tick = self.tick + self.sync_limit
-        sid = h.sid
         for zxid in zxids:
             if h.cur[0] == zxid:
                 h.cur, h.nxt = h.nxt, (0, 0)
             elif h.nxt[0] == zxid:
                 h.nxt = (0, 0)
-            self._process_ack(sid, zxid)
+            self._process_ack(h.sid, zxid)
         return self._take()
 
     def _on_packet(self, h: _Handler, qp: Any, now: int) -> None:
