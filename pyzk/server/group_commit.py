@@ -16,6 +16,7 @@ fsync.
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import time
 from collections import deque
@@ -115,6 +116,23 @@ class GroupCommit:
         self._open = None  # later add()s go after this job
         self._queue(_Job(entries, [], view, after, done))
 
+    def submit_runs(self, runs: list[tuple[list[LogEntry], int]],
+                    done: Callable[[int], None]) -> None:
+        """(entries, seq) runs in log order, gathered by a host from one chunk of packets:
+        packed into jobs of at most maxBatchSize entries (a run is never split, as a job is
+        not), each reported with `done(seq of its last run)`."""
+        limit = self.policy.max_batch
+        entries: list[LogEntry] = []
+        seq = 0
+        for run, run_seq in runs:
+            if entries and len(entries) + len(run) > limit:
+                self.submit(entries, functools.partial(done, seq))
+                entries = []
+            entries.extend(run)
+            seq = run_seq
+        if entries:
+            self.submit(entries, functools.partial(done, seq))
+
     def _queue(self, job: _Job) -> None:
         self._jobs.append(job)
         if self._idle.is_set():
@@ -186,7 +204,8 @@ class GroupCommit:
         batch = [jobs.popleft()]
         size = len(batch[0].txns) + len(batch[0].entries)
         while (jobs and batch[-1].snapshot is None and batch[-1].after is None
-               and jobs[0].snapshot is None and size < self.policy.max_batch):
+               and jobs[0].snapshot is None
+               and size + len(jobs[0].txns) + len(jobs[0].entries) <= self.policy.max_batch):
             batch.append(jobs.popleft())
             size += len(batch[-1].txns) + len(batch[-1].entries)
         if self._open is not None and self._open in batch:

@@ -7,7 +7,6 @@ LeaderZooKeeperServer, ProposalRequestProcessor).
 from __future__ import annotations
 
 import asyncio
-import functools
 import itertools
 import struct
 from collections.abc import Callable
@@ -149,9 +148,8 @@ class LeaderHost:
         # Our own log-write ACKs, coalesced: `persisted(seq)` covers every seq before it too.
         self._durable_seq = 0
         self._release_scheduled = False
-        # Proposals for our own log not yet handed to the disk worker, and the seq they end at.
-        self._logged: list[LogEntry] = []
-        self._logged_seq = 0
+        # Proposals for our own log not yet handed to the disk worker, with their seqs.
+        self._logged: list[tuple[list[LogEntry], int]] = []
 
     def now_ms(self) -> int:
         return int(self._loop.time() * 1000)
@@ -256,10 +254,10 @@ class LeaderHost:
                 case L.LogProposals():
                     # Gathered until this callback returns: one log job for all the proposals
                     # of a chunk of client requests, not one each.
-                    self._logged.extend([(h, tx, d, data) for _, h, tx, d, data in a.entries])
-                    if not self._logged_seq:
+                    if not self._logged:
                         self._loop.call_soon(self._submit_logged)
-                    self._logged_seq = a.seq
+                    self._logged.append(([(h, tx, d, data) for _, h, tx, d, data in a.entries],
+                                         a.seq))
                 case L.Touch():
                     self.server.sessions.touch(a.session_id, self.server.mono_ms(), a.timeout)
                 case L.LearnerRequest():
@@ -296,10 +294,9 @@ class LeaderHost:
                 ln.write_out()
 
     def _submit_logged(self) -> None:
-        if self._logged_seq:
-            seq, self._logged_seq = self._logged_seq, 0
-            entries, self._logged = self._logged, []
-            self.peer.disk.submit(entries, functools.partial(self._persisted, seq))
+        if self._logged:
+            runs, self._logged = self._logged, []
+            self.peer.disk.submit_runs(runs, self._persisted)
 
     def _persisted(self, seq: int) -> None:
         # The disk worker reports a whole group commit at once: one core call for all of it.

@@ -98,9 +98,8 @@ class LearnerHost:
         # Log writes reported durable, coalesced: `persisted(seq)` releases every seq up to it.
         self._durable_seq = 0
         self._release_scheduled = False
-        # Plain log writes of the chunk being read, and the seq that releases them.
-        self._logged: list[LogEntry] = []
-        self._logged_seq = 0
+        # Plain log writes of the chunk being read, each with the seq that releases its ACK.
+        self._logged: list[tuple[list[LogEntry], int]] = []
 
     def now_ms(self) -> int:
         return int(self._loop.time() * 1000)
@@ -328,10 +327,9 @@ class LearnerHost:
         if a.current_epoch is None and not a.snapshot:
             # A plain PROPOSAL/INFORM: gathered with the rest of the chunk just read into one
             # log job (the ACKs still go out only once it is durable).
-            self._logged.extend([(e.hdr, e.txn, e.digest, e.data) for e in a.entries])
-            if not self._logged_seq:
+            if not self._logged:
                 self._loop.call_soon(self._submit_logged)  # whoever called, it gets written
-            self._logged_seq = seq
+            self._logged.append(([(e.hdr, e.txn, e.digest, e.data) for e in a.entries], seq))
             return
         self._submit_logged()  # the log stays in order
         after = None
@@ -362,10 +360,9 @@ class LearnerHost:
                               sessions=self.server.sessions.timeouts, after=after)
 
     def _submit_logged(self) -> None:
-        if self._logged_seq:
-            seq, self._logged_seq = self._logged_seq, 0
-            entries, self._logged = self._logged, []
-            self.peer.disk.submit(entries, lambda: self._persisted(seq))
+        if self._logged:
+            runs, self._logged = self._logged, []
+            self.peer.disk.submit_runs(runs, self._persisted)
 
     def _persisted(self, seq: int) -> None:
         # The disk worker reports a whole group commit at once: one core call for all of it.

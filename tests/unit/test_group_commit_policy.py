@@ -88,3 +88,22 @@ def test_flush_delay_gathers_until_no_write_comes_for_max_write_queue_poll_time(
     flushes, waited = asyncio.run(run())
     assert flushes == [3]
     assert waited >= 0.15  # held for the poll time after the last write
+
+
+def test_runs_gathered_from_one_chunk_are_packed_up_to_max_batch_size() -> None:
+    """A host's runs (one per PROPOSAL, or one per multi-entry Persist) become jobs of at most
+    maxBatchSize entries, a run never split; each job reports the seq of its last run."""
+    async def run() -> tuple[list[int], list[int]]:
+        gc, storage = _commit(SyncPolicy(max_batch=3))
+        e = (_Hdr(time.time() * 1000), None, None, b"")
+        released: list[int] = []
+        gc.submit_runs([([e], 1), ([e], 2), ([e, e], 3), ([e] * 5, 4), ([e], 5)],  # type: ignore[list-item]
+                       released.append)
+        gc.start()
+        await _drain(gc, lambda: released[-1:] == [5])
+        await gc.stop()
+        return storage.flushes, released
+
+    flushes, released = asyncio.run(run())
+    assert released == [2, 3, 4, 5]
+    assert flushes == [2, 2, 5, 1]  # a run longer than maxBatchSize goes alone
