@@ -26,16 +26,23 @@ SYSCALLS = ("fdatasync", "fsync", "pwrite64", "write", "writev", "sendto", "send
             "recvfrom", "epoll_wait", "futex")
 
 
-def schedstat(pid: int) -> tuple[int, int]:
-    """(ns on a CPU, ns runnable but waiting for one), summed over the process's threads."""
-    run = wait = 0
+def thread_stats(pid: int) -> dict[str, tuple[int, int]]:
+    """Per thread ("tid name"): (ns on a CPU, ns runnable but waiting for one)."""
+    out = {}
     for task in Path(f"/proc/{pid}/task").iterdir():
         try:
             fields = (task / "schedstat").read_text().split()
+            name = (task / "comm").read_text().strip()
         except OSError:
             continue  # a thread that just ended
-        run, wait = run + int(fields[0]), wait + int(fields[1])
-    return run, wait
+        out[f"{task.name} {name}"] = (int(fields[0]), int(fields[1]))
+    return out
+
+
+def schedstat(pid: int) -> tuple[int, int]:
+    """(ns on a CPU, ns runnable but waiting for one), summed over the process's threads."""
+    stats = thread_stats(pid).values()
+    return sum(r for r, _ in stats), sum(w for _, w in stats)
 
 
 def perf_counts(text: str) -> dict[str, int]:
@@ -68,9 +75,9 @@ def probe(cl: ens.Cluster, leader: int, args: argparse.Namespace, out: dict[str,
                  "200", "-f", "raw", "--nonblocking", "-o",
                  str(outdir / f"spy-{args.workload}-{args.placement}-{role}.txt")],
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-    before = {s: schedstat(n.pid) for s, n in cl.nodes.items()}
+    before = {s: thread_stats(n.pid) for s, n in cl.nodes.items()}
     time.sleep(args.window)
-    out["sched"] = {s: (schedstat(n.pid), before[s]) for s, n in cl.nodes.items()}
+    out["threads"] = {s: (thread_stats(n.pid), before[s]) for s, n in cl.nodes.items()}
     for p in procs:
         p.wait(30)
 
@@ -119,11 +126,23 @@ def main(argv: list[str] | None = None) -> int:
     print("| member | CPU % | runnable, waiting % | CPU µs/op | fsync/s | txns/fsync | "
           "syscalls/op | write()s/op | read()s/op |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
-    sched = got["sched"]
-    assert isinstance(sched, dict)
+    threads = got["threads"]
+    assert isinstance(threads, dict)
+    busy: list[str] = []
     for sid in cl.nodes:
         role = f"{'L' if sid == leader else 'F'}{sid}"
-        (r1, w1), (r0, w0) = sched[sid]
+        after, before = threads[sid]
+        deltas = {k: (r - before.get(k, (0, 0))[0], w - before.get(k, (0, 0))[1])
+                  for k, (r, w) in after.items()}
+        r1 = sum(r for r, _ in deltas.values())
+        w1 = sum(w for _, w in deltas.values())
+        r0 = w0 = 0
+        for k, (r, w) in sorted(deltas.items(), key=lambda kv: -kv[1][0])[:3]:
+            if r > 0.01 * args.window * 1e9:  # threads that ran 1% of the window or more
+                sleep = 100 - 100 * (r + w) / 1e9 / args.window
+                busy.append(f"  {role} thread {k}: on a CPU {100 * r / 1e9 / args.window:.0f}%, "
+                            f"runnable and waiting {100 * w / 1e9 / args.window:.0f}%, "
+                            f"sleeping {sleep:.0f}%")
         cpu = (r1 - r0) / 1e9 / args.window
         pf = outdir / f"perf-{role}.txt"
         c = {k: v / args.window for k, v in perf_counts(pf.read_text()).items()} \
@@ -134,6 +153,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"| {role} | {100 * cpu:.0f} | {100 * (w1 - w0) / 1e9 / args.window:.0f} | "
               f"{1e6 * cpu / ops:.1f} | {syncs:.0f} | {ops / syncs if syncs else 0:.0f} | "
               f"{c.get('sys_enter', 0) / ops:.2f} | {writes / ops:.3f} | {reads / ops:.3f} |")
+    print("\nbusiest threads (sleeping: blocked in epoll, a lock such as the GIL, or I/O):")
+    print("\n".join(busy))
     return 0
 
 
