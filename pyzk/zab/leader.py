@@ -8,16 +8,60 @@ Inputs are method calls carrying now_ms; outputs are Action records the host exe
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Hashable, Sequence, Set
+from collections.abc import Callable, Sequence, Set
 from dataclasses import dataclass, field
-from enum import StrEnum
-from typing import Any, NamedTuple
+from typing import Any
 
 from ..protocol.records import Id
+from .leader_actions import (
+    ApplyCommitted as ApplyCommitted,
+)
+from .leader_actions import (
+    Close as Close,
+)
+from .leader_actions import (
+    CommitReconfig as CommitReconfig,
+)
+from .leader_actions import Conn as Conn
+from .leader_actions import (
+    Established as Established,
+)
+from .leader_actions import (
+    HandlerStage as HandlerStage,
+)
+from .leader_actions import (
+    LeaderAction as LeaderAction,
+)
+from .leader_actions import (  # re-exported: hosts name them L.SendTo and so on
+    LeaderPhase as LeaderPhase,
+)
+from .leader_actions import (
+    LearnerRequest as LearnerRequest,
+)
+from .leader_actions import (
+    LogProposals as LogProposals,
+)
+from .leader_actions import (
+    PersistEpoch as PersistEpoch,
+)
+from .leader_actions import (
+    ReadConfirmed as ReadConfirmed,
+)
+from .leader_actions import (
+    SendSnap as SendSnap,
+)
+from .leader_actions import (
+    SendTo as SendTo,
+)
+from .leader_actions import (
+    StepDown as StepDown,
+)
+from .leader_actions import (
+    Touch as Touch,
+)
 from .packets import (
     PROTOCOL_VERSION,
     PT,
-    ForwardedRequest,
     LearnerInfoData,
     decode_int,
     decode_learner_info,
@@ -34,99 +78,6 @@ from .quorum import QuorumOracleMaj, VoterSet, has_quorum
 from .sync import DiskLog, choose_sync
 from .zxid import COUNTER_MASK, counter_of, epoch_of, make_zxid
 
-Conn = Hashable
-
-
-class LeaderPhase(StrEnum):
-    """Leader.lead's progress: NEW until start(), DISCOVERY (collecting epochs from a quorum),
-    SYNC (waiting for a quorum's NEWLEADER ACKs), BROADCAST (serving), STOPPED."""
-    NEW = "new"
-    DISCOVERY = "discovery"
-    SYNC = "sync"
-    BROADCAST = "broadcast"
-    STOPPED = "stopped"
-
-
-class HandlerStage(StrEnum):
-    """Where one LearnerHandler is, in protocol order."""
-    INFO = "info"  # waiting for FOLLOWERINFO/OBSERVERINFO
-    EPOCH = "epoch"  # waiting for a quorum's epochs (getEpochToPropose) to send LEADERINFO
-    ACKEPOCH = "ackepoch"  # LEADERINFO sent; waiting for ACKEPOCH
-    EPOCHACK = "epochack"  # ACKEPOCH read; waiting for a quorum of them (waitForEpochAck)
-    NEWLEADER = "newleader"  # sync and NEWLEADER sent; waiting for the ACK of NEWLEADER
-    UPTODATE = "uptodate"  # NEWLEADER acked; UPTODATE goes once the leader is established
-    BROADCAST = "broadcast"  # UPTODATE sent: LearnerHandler.run's broadcast loop
-    DEAD = "dead"  # disconnected
-
-
-# -- actions ----------------------------------------------------------------------------------
-
-class SendTo(NamedTuple):
-    conn: Conn
-    qp: Any
-
-
-class SendSnap(NamedTuple):
-    """Write QuorumPacket(SNAP, zxid) then encode_snap_body(tree at exactly `zxid`)."""
-    conn: Conn
-    zxid: int
-
-
-class Close(NamedTuple):
-    conn: Conn
-    reason: str
-
-
-class PersistEpoch(NamedTuple):
-    """Write acceptedEpoch/currentEpoch durably before executing later actions."""
-    name: str
-    value: int
-
-
-class LogProposals(NamedTuple):
-    """Append and fsync these txns, then call `persisted(seq)` (the leader's own ACK).
-    `data` is the PROPOSAL data, which is also the txn log entry body: encoded once."""
-    seq: int
-    entries: list[tuple[int, Any, Any, Any, bytes]]  # (zxid, hdr, txn, digest, data)
-
-
-class ApplyCommitted(NamedTuple):
-    """A committed txn, in zxid order (CommitProcessor -> FinalRequestProcessor)."""
-    zxid: int
-    hdr: Any
-    txn: Any
-    digest: Any
-    data: bytes | None = None  # its PROPOSAL data (for the committed-proposal window)
-
-
-class Established(NamedTuple):
-    """A quorum acked NEWLEADER: start the ZooKeeperServer (Leader.startZkServer)."""
-    epoch: int
-
-
-class StepDown(NamedTuple):
-    reason: str
-
-
-class CommitReconfig(NamedTuple):
-    """A reconfig txn commits (Leader.tryToCommit): the host switches to `config` (the txn's
-    data) through QuorumPeer.processReconfig before the ApplyCommitted that follows; `designated` is
-    the leader of the next configuration (getDesignatedLeader)."""
-    zxid: int
-    designated: int
-    config: bytes
-
-
-class Touch(NamedTuple):
-    session_id: int
-    timeout: int
-
-
-class ReadConfirmed(NamedTuple):
-    """A sync of the leader's own client (`confirm_read(token)`) may be answered now."""
-    token: Any
-
-
 # The authinfo tag of a confirmation-round PING. Learners echo a PING's authinfo (Java's
 # Learner.ping copies qp.getAuthinfo()), so the echo tells which round the reply answers.
 ROUND_SCHEME = "pyzk:round"
@@ -141,20 +92,6 @@ def _round_of(qp: Any) -> int:
                 return 0
     return 0
 
-
-class LearnerRequest(NamedTuple):
-    """A forwarded client request for the host's prep stage (Leader.submitLearnerRequest).
-    A sync (type 9) must come back through `process_sync(conn)` once it reaches that stage."""
-    conn: Conn
-    sid: int
-    request: ForwardedRequest
-    authinfo: Any
-
-
-# Everything LeaderCore returns; the host handles each kind (LeaderHost.execute).
-LeaderAction = (SendTo | SendSnap | Close | PersistEpoch | LogProposals | ApplyCommitted
-                | Established | StepDown | CommitReconfig | Touch | ReadConfirmed
-                | LearnerRequest)
 
 def refuse_learner(info: LearnerInfoData, config_version: int) -> str | None:
     """Why LearnerHandler refuses a FOLLOWERINFO/OBSERVERINFO, if it does (the leader and a
