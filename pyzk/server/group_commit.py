@@ -57,6 +57,10 @@ class _Job:
         self.done = done          # on the loop, after everything is durable
 
 
+def _nothing() -> None:
+    """The callback of the head split off a job: the job's own `done` reports it."""
+
+
 class GroupCommit:
     def __init__(self, storage: TxnSnapLog, force_sync: bool = True,
                  on_flushed: Callable[[float, int], None] | None = None,
@@ -199,18 +203,40 @@ class GroupCommit:
 
     def _take(self) -> list[_Job]:
         """The next batch: a snapshot job alone, or plain jobs up to one with `after`, at most
-        maxBatchSize txns (a job is never split)."""
+        maxBatchSize txns. A quorum member's plain job that would overflow the batch is split
+        (SyncRequestProcessor flushes at exactly maxBatchSize requests): its head goes now
+        with no callback, the rest stays first in line with the job's `done`, so nothing is
+        reported durable before all of it is."""
         jobs = self._jobs
+        limit = self.policy.max_batch
+        if len(jobs[0].entries) > limit and self._splittable(jobs[0]):
+            head = jobs[0].entries[:limit]
+            jobs[0].entries = jobs[0].entries[limit:]
+            return [_Job(head, [], None, None, _nothing)]
         batch = [jobs.popleft()]
         size = len(batch[0].txns) + len(batch[0].entries)
         while (jobs and batch[-1].snapshot is None and batch[-1].after is None
-               and jobs[0].snapshot is None
-               and size + len(jobs[0].txns) + len(jobs[0].entries) <= self.policy.max_batch):
+               and jobs[0].snapshot is None and size < limit):
+            nxt = jobs[0]
+            n = len(nxt.txns) + len(nxt.entries)
+            if size + n > limit:
+                if not self._splittable(nxt):
+                    break
+                room = limit - size
+                batch.append(_Job(nxt.entries[:room], [], None, None, _nothing))
+                nxt.entries = nxt.entries[room:]
+                break
             batch.append(jobs.popleft())
-            size += len(batch[-1].txns) + len(batch[-1].entries)
+            size += n
         if self._open is not None and self._open in batch:
             self._open = None
         return batch
+
+    def _splittable(self, job: _Job) -> bool:
+        """Only a quorum member's plain log write: no standalone txns (their job may still be
+        growing), no snapshot, no work after its fsync."""
+        return (not job.txns and job.snapshot is None and job.after is None
+                and job is not self._open)
 
     def _start(self) -> tuple[list[_Job], Awaitable[object], float]:
         batch = self._take()

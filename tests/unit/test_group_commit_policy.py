@@ -92,7 +92,9 @@ def test_flush_delay_gathers_until_no_write_comes_for_max_write_queue_poll_time(
 
 def test_runs_gathered_from_one_chunk_are_packed_up_to_max_batch_size() -> None:
     """A host's runs (one per PROPOSAL, or one per multi-entry Persist) become jobs of at most
-    maxBatchSize entries, a run never split; each job reports the seq of its last run."""
+    maxBatchSize entries, a run never split; each job reports the seq of its last run. Flushes
+    then hold exactly maxBatchSize entries, as SyncRequestProcessor's (a job that would overflow
+    one is split, and reports only once all of it is durable)."""
     async def run() -> tuple[list[int], list[int]]:
         gc, storage = _commit(SyncPolicy(max_batch=3))
         e = (_Hdr(time.time() * 1000), None, None, b"")
@@ -106,4 +108,22 @@ def test_runs_gathered_from_one_chunk_are_packed_up_to_max_batch_size() -> None:
 
     flushes, released = asyncio.run(run())
     assert released == [2, 3, 4, 5]
-    assert flushes == [2, 2, 5, 1]  # a run longer than maxBatchSize goes alone
+    assert flushes == [3, 3, 3, 1]
+
+
+def test_a_split_job_reports_durable_only_after_its_last_piece() -> None:
+    async def run() -> list[tuple[int, list[int]]]:
+        gc, storage = _commit(SyncPolicy(max_batch=10))
+        e = (_Hdr(time.time() * 1000), None, None, b"")
+        seen: list[tuple[int, list[int]]] = []
+        gc.submit([e] * 7, lambda: seen.append((1, list(storage.flushes))))  # type: ignore[list-item]
+        gc.submit([e] * 18, lambda: seen.append((2, list(storage.flushes))))  # type: ignore[list-item]
+        gc.start()
+        await _drain(gc, lambda: len(seen) == 2)
+        await gc.stop()
+        return seen
+
+    # 25 entries flush as 10 + 10 + 5; the 18-entry job spans all three and reports only after
+    # the last (the 7-entry one after the first: the worker may start the next write first)
+    (first, at1), (second, at2) = asyncio.run(run())
+    assert (first, second) == (1, 2) and at1[0] == 10 and at2 == [10, 10, 5]
