@@ -76,8 +76,6 @@ LARGE_MODULES: dict[str, tuple[int, str]] = {
     "pyzk/server/quorum_peer.py": (550, "QuorumPeer.run and what outlives one role (epochs, "
                                    "ports, reconfig, certificate reload); the reconfig methods "
                                    "are the seam to split along"),
-    "pyzk/tree/datatree.py": (540, "DataTree.java's node operations with the digest and quota "
-                              "hooks every change must call in the same step"),
     "pyzk/server/zkserver.py": (830, "the request path every role shares (connect, on_request's "
                                 "checks in Java's order, prep, apply, replies) in one class so the "
                                 "hot path stays free of extra calls (bench.pipeline); split by "

@@ -29,7 +29,7 @@ from ..tree.acl import has_perm, redact_digests, user_name
 from ..tree.datatree import DataTree, Event
 from ..tree.txnapply import TxnResult
 from ..tree.watches import STANDARD
-from ..tree.znode import Znode
+from ..tree.znode import Znode, child_names
 from .request import Request
 
 # Err/EventType members as module globals for the hot paths (see protocol.opcodes' OP_*)
@@ -191,7 +191,7 @@ def _children(tree: DataTree, req: Request, rec: Any, with_stat: bool) -> bytes:
     _read_check(tree, n, _READ, req, path)
     if rec.watch and req.watcher is not None:
         tree.watches.child.add(path, req.watcher, STANDARD)
-    kids = list(n.children) if n.children else []
+    kids = child_names(n.children, path)
     if with_stat:
         return _encode_children2(r.GetChildren2Response(kids, tree.stat_of(n)))
     return _encode_children(r.GetChildrenResponse(kids))
@@ -229,7 +229,8 @@ def _multi_read(tree: DataTree, req: Request, rec: Any, events: list[Event]) -> 
                 _read_check(tree, n, _READ, req, sub.path)
                 if sub.watch and req.watcher is not None:
                     tree.watches.child.add(sub.path, req.watcher, STANDARD)
-                results.append((op, 0, r.GetChildrenResponse(list(n.children or ()))))
+                results.append((op, 0, r.GetChildrenResponse(child_names(n.children,
+                                                                         sub.path))))
             elif op == Op.GET_DATA:
                 n = _node(tree, sub.path)
                 _read_check(tree, n, _READ, req, sub.path)

@@ -102,21 +102,15 @@ def encode_head(sessions: list[tuple[int, int]], acls: list[tuple[int, list[Any]
     return out
 
 
-def node_record(path: str, node: Any) -> bytearray:
+def node_record(path: str, node: Any) -> bytes:
     """The snapshot record of the live Znode at `path` (path, then DataNode; the root's path
-    is written as ""), cached in `node.snap`.
+    is written as ""), packed in one struct call so that each field is read once (the
+    snapshot is fuzzy).
 
-    Most nodes do not change between snapshots, so their bytes are reused instead of encoded
-    again. The cache slot is claimed empty *before* the fields are read and filled by one
-    append: the tree sets `node.snap = None` after every change, which orphans a claim made
-    before or during that change, so a filled slot still on the node holds bytes read after
-    its last change. (A bytearray, not a list or tuple: it is not tracked by the cyclic GC.)
+    Not cached on the node: a per-znode copy of path + data + stat would cost about 290 bytes
+    per znode for as long as the node lives (bench/memory.py), to save ~0.7 us per node per
+    snapshot.
     """
-    tok = node.snap
-    if tok:
-        return tok  # type: ignore[no-any-return]
-    tok = bytearray()
-    node.snap = tok
     pb = b"" if path == "/" else path.encode("utf-8")  # the root is written as ""
     d = node.data
     lp, ld = len(pb), (-1 if d is None else len(d))
@@ -125,10 +119,9 @@ def node_record(path: str, node: Any) -> bytearray:
         st = struct.Struct(f">i{lp}si{max(ld, 0)}sqqqqqiiiqq")
         if len(_RECORD) < 4096:  # one per (path length, data length) seen; bounded
             _RECORD[(lp, ld)] = st
-    tok += st.pack(lp, pb, ld, d or b"", node.acl, node.czxid, node.mzxid, node.ctime,
-                   node.mtime, node.version, node.cversion, node.aversion, node.ephemeral_owner,
-                   node.pzxid)
-    return tok
+    return st.pack(lp, pb, ld, d or b"", node.acl, node.czxid, node.mzxid, node.ctime,
+                   node.mtime, node.version, node.cversion, node.aversion,
+                   node.ephemeral_owner, node.pzxid)
 
 
 def encode_node(out: bytearray, path: str, node: Any) -> None:
@@ -266,7 +259,7 @@ def load_snapshot_into(buf: bytes, tree: Any, zxid: int, name: str = "snapshot"
                        ) -> list[tuple[int, int]]:
     """decode_snapshot + load_tree in one pass, straight into Znodes (restart time: no
     intermediate records); verifies the same things. Returns the sessions."""
-    from pyzk.tree.znode import Znode
+    from pyzk.tree.znode import Znode, with_child
 
     off = 0
     # A million new Znodes would trigger hundreds of collections, each walking the
@@ -328,11 +321,7 @@ def load_snapshot_into(buf: bytes, tree: Any, zxid: int, name: str = "snapshot"
                 if parent is None:
                     raise ValueError(f"Invalid Datatree, unable to find parent {pp} of {path}")
                 last_parent_path = pp
-            ch = parent.children  # type: ignore[union-attr]
-            if ch is None:
-                parent.children = {path[slash + 1:]}  # type: ignore[union-attr]
-            else:
-                ch.add(path[slash + 1:])
+            parent.children = with_child(parent.children, path)  # type: ignore[union-attr]
     except (JuteError, struct.error, UnicodeDecodeError) as e:
         raise SnapshotFormatError(name, off, f"truncated or malformed: {e}") from None
     finally:
@@ -434,11 +423,11 @@ def encode_view_chunks(view: SnapshotView, per_chunk: int = 2048,
     is (barring a concurrent last-reference drop, which replay repairs) in the map written.
     """
     pieces: list[bytes] = []
-    recs: list[bytearray] = []
+    recs: list[bytes] = []
     append = recs.append
+    record = node_record
     for path, node in view.nodes.items():
-        tok = node.snap  # the cache hit inlined: most nodes
-        append(tok if tok else node_record(path, node))
+        append(record(path, node))
         if len(recs) >= per_chunk:
             pieces.append(b"".join(recs))
             recs = []

@@ -26,7 +26,7 @@ from .digest import DigestHistory, ZxidDigest, node_digest, to_long
 from .quota import LIMIT_NODE, QUOTA_ROOT, QuotaTracker
 from .txnapply import TxnResult, apply_txn
 from .watches import WatchManager
-from .znode import Znode
+from .znode import Znode, with_child, without_child
 
 # Err/EventType members as module globals for the hot paths (see protocol.opcodes' OP_*)
 _ERR_NODEEXISTS = Err.NODEEXISTS
@@ -83,8 +83,8 @@ class DataTree:
         self.digests = DigestHistory()
         # DataTree(): root, /zookeeper, /zookeeper/quota with zeroed stats and OPEN_ACL_UNSAFE,
         # then addConfigNode: /zookeeper/config with READ_ACL_UNSAFE set via setACL(.., -1).
-        self.nodes["/"] = Znode(b"", OPEN_UNSAFE_ACL_ID, children={"zookeeper"})
-        self.nodes["/zookeeper"] = Znode(b"", OPEN_UNSAFE_ACL_ID, children={"quota", "config"})
+        self.nodes["/"] = Znode(b"", OPEN_UNSAFE_ACL_ID, children=("/zookeeper",))
+        self.nodes["/zookeeper"] = Znode(b"", OPEN_UNSAFE_ACL_ID, children=("/zookeeper/quota", CONFIG_NODE))
         self.nodes["/zookeeper/quota"] = Znode(b"", OPEN_UNSAFE_ACL_ID)
         cfg = Znode(b"", self.acl_cache.convert(READ_ACL_UNSAFE))
         cfg.aversion = -1
@@ -141,7 +141,6 @@ class DataTree:
         n = self.nodes[CONFIG_NODE]
         self.data_size += len(data) - len(n.data or b"")
         n.data = data
-        n.snap = None  # after the change: see Znode.snap
         self._changed(CONFIG_NODE, n)  # (the /zookeeper/ subtree's digest is 0)
 
     # -- the tree digest (NodeHashMapImpl: addDigest/removeDigest, preChange/postChange) --------
@@ -217,15 +216,12 @@ class DataTree:
                     parent_cversion: int, zxid: int, time: int, events: list[Event]) -> Znode:
         slash = path.rfind("/")
         parent_name = path[:slash] or "/"
-        child_name = path[slash + 1:]
         parent = self.nodes.get(parent_name)
         if parent is None:
             raise KeeperError(_ERR_NONODE)
         acl_id = self.acl_cache.convert(acl)  # before the exists check, as Java (refcount)
         children = parent.children
-        if children is None:
-            children = parent.children = set()
-        elif child_name in children:
+        if children is not None and path in children:
             raise KeeperError(_ERR_NODEEXISTS)
         if parent_cversion == -1:
             parent_cversion = parent.cversion + 1
@@ -233,10 +229,9 @@ class DataTree:
         if parent_cversion > parent.cversion:
             parent.cversion = parent_cversion
             parent.pzxid = zxid
-            parent.snap = None
             self._changed(parent_name, parent)
         child = Znode(data, acl_id, zxid, zxid, time, time, 0, 0, 0, owner, zxid)
-        children.add(child_name)
+        parent.children = with_child(children, path)
         self.nodes[path] = child
         self._add_digest(path, child)
         self.data_size += len(path) + (len(data) if data else 0)
@@ -253,7 +248,7 @@ class DataTree:
                 s.add(path)
         quota = self.quota
         if quota.trie.paths or parent_name.startswith(QUOTA_ROOT):
-            quota.created(path, parent_name, child_name, data)
+            quota.created(path, parent_name, path[slash + 1:], data)
         w = self.watches
         self._fire(w.data.trigger(path, False), _EV_NODE_CREATED, path, acl_id, events)
         self._fire(w.child.trigger(parent_name, True), _EV_NODE_CHILDREN_CHANGED,
@@ -266,15 +261,10 @@ class DataTree:
         parent = self.nodes.get(parent_name)
         if parent is None:
             raise KeeperError(_ERR_NONODE)
-        ch = parent.children
-        if ch is not None:
-            ch.discard(path[slash + 1:])
-            if not ch:
-                parent.children = None
+        parent.children = without_child(parent.children, path)
         # pzxid moves even if the child is already gone (fuzzy snapshot replay)
         if zxid > parent.pzxid:
             parent.pzxid = zxid
-            parent.snap = None
             self._changed(parent_name, parent)
         node = self.nodes.pop(path, None)
         if node is None:
@@ -315,7 +305,6 @@ class DataTree:
         n.mtime = time
         n.mzxid = zxid
         n.version = version
-        n.snap = None
         self._changed(path, n)
         self.data_size += (len(data) if data else 0) - (len(old) if old else 0)
         if self.quota.trie.paths:
@@ -331,7 +320,6 @@ class DataTree:
         self.acl_cache.remove_usage(n.acl)
         n.aversion = version
         n.acl = self.acl_cache.convert(acl)
-        n.snap = None
         self._changed(path, n)
         return n
 
@@ -346,7 +334,6 @@ class DataTree:
         if new_cversion > n.cversion:
             n.cversion = new_cversion
             n.pzxid = zxid
-            n.snap = None
             self._changed(path or "/", n)
 
     def kill_session(self, session: int, zxid: int, paths_in_txn: list[str] | None,
@@ -427,8 +414,7 @@ class DataTree:
         while stack:
             p, node = stack.pop()
             if node.children:
-                for c in node.children:
-                    cp = p + "/" + c
+                for cp in node.children:
                     child = nodes.get(cp)
                     if child is not None:
                         total += 1
@@ -444,8 +430,8 @@ class DataTree:
             n = nodes[p]
             yield p, n
             if n.children:
-                base = "" if p == "/" else p
-                stack.extend(base + "/" + c for c in sorted(n.children, reverse=True))
+                # full paths of siblings share the prefix, so they sort as their names do
+                stack.extend(sorted(n.children, reverse=True))
 
     def add_node(self, path: str, n: Znode) -> None:
         """Snapshot load (DataTree.deserialize): link under its parent, count ACL usage."""
@@ -459,9 +445,7 @@ class DataTree:
         parent = self.nodes.get(path[:slash] or "/")
         if parent is None:
             raise ValueError(f"Invalid Datatree, unable to find parent {path[:slash]} of {path}")
-        if parent.children is None:
-            parent.children = set()
-        parent.children.add(path[slash + 1:])
+        parent.children = with_child(parent.children, path)
         if n.ephemeral_owner:
             self.link_owner(path, n.ephemeral_owner)
 

@@ -226,7 +226,6 @@ class QuotaTracker:
         st.stats[COUNT] = st.count + count_diff
         st.stats[BYTES] = st.byte_count + bytes_diff
         node.data = st.to_bytes()
-        node.snap = None
 
     def recount(self, path: str) -> None:
         """updateQuotaForPath: the stats node becomes the subtree's node count and data bytes
@@ -241,7 +240,6 @@ class QuotaTracker:
             log.warning(f"Missing quota stat node {spath}")
             return
         node.data = StatsTrack(f"{COUNT}={count},{BYTES}={size}").to_bytes()
-        node.snap = None
 
     def _subtree(self, path: str) -> Iterator[Znode]:
         nodes = self.nodes
@@ -253,7 +251,7 @@ class QuotaTracker:
                 continue
             yield n
             if n.children:
-                stack.extend(f"{p}/{c}" for c in n.children)
+                stack.extend(n.children)  # full paths (Znode.children)
 
     def setup(self) -> None:
         """setupQuota after a snapshot load: every leaf limits node under /zookeeper/quota
@@ -268,7 +266,7 @@ class QuotaTracker:
             if n is None:
                 continue
             if n.children:
-                stack.extend(f"{p}/{c}" for c in n.children)
+                stack.extend(n.children)  # full paths (Znode.children)
             elif p.endswith(suffix):
                 real = p[len(QUOTA_ROOT):p.index(suffix)]
                 self.recount(real)
@@ -359,7 +357,7 @@ def gauge_sets(nodes: Mapping[str, Znode]) -> dict[str, dict[str, int]]:
         if n is None:
             continue
         if n.children:
-            stack.extend(f"{p}/{c}" for c in n.children)
+            stack.extend(n.children)  # full paths (Znode.children)
             continue
         is_limit = p.endswith("/" + LIMIT_NODE)
         if not is_limit and not p.endswith("/" + STAT_NODE):

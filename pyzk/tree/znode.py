@@ -1,24 +1,70 @@
 """One znode of the data tree: Java's DataNode with its StatPersisted fields inlined.
 
 Slots only, so a znode costs no more than Java's DataNode + StatPersisted; `acl` is the
-ReferenceCountedACLCache id and `children` stays None until the first child (DataNode.java).
-`snap` caches the node's snapshot record (pyzk.storage.snapshot.node_record); whoever changes a
-persisted field sets it to None afterwards. `digest` is the node's share of the tree digest
-(DataNode.digest, pyzk.tree.digest), kept up to date by DataTree while the node is in a tree.
+ReferenceCountedACLCache id. `digest` is the node's share of the tree digest (DataNode.digest,
+pyzk.tree.digest), kept up to date by DataTree while the node is in a tree.
+
+`children` holds the children's full paths, the very str objects that key DataTree.nodes, so a
+child costs its parent one reference instead of a second string (child_names cuts the names
+out for getChildren). It is None until the first child (DataNode.java), a tuple while there
+are at most SMALL_CHILDREN, a set beyond: most parents have one or a few children (Kafka's
+/brokers/topics/t/partitions/N has one, `state`), and an empty set alone costs 216 bytes against
+a 1-tuple's 48. Readers only use len(), `in`, iteration and truthiness, which both shapes
+answer alike; writers go through with_child/without_child.
 """
 
 from __future__ import annotations
 
+from typing import TypeAlias
+
+Children: TypeAlias = "tuple[str, ...] | set[str] | None"
+SMALL_CHILDREN = 8  # a tuple's linear `in` and copy-on-add stay cheaper than hashing up to here
+
+
+def child_names(children: Children, path: str) -> list[str]:
+    """The children's names (getChildren), given the parent's path ("" or "/" for the root)."""
+    if not children:
+        return []
+    cut = 1 if path in ("/", "") else len(path) + 1
+    return [c[cut:] for c in children]
+
+
+def with_child(children: Children, name: str) -> tuple[str, ...] | set[str]:
+    """children plus name; a set is changed in place and returned."""
+    if children is None:
+        return (name,)
+    if type(children) is tuple:
+        if name in children:
+            return children
+        if len(children) < SMALL_CHILDREN:
+            return (*children, name)
+        grown = set(children)
+        grown.add(name)
+        return grown
+    children.add(name)  # type: ignore[union-attr]
+    return children
+
+
+def without_child(children: Children, name: str) -> Children:
+    """children minus name (if there); None once empty."""
+    if children is None:
+        return None
+    if type(children) is tuple:
+        if name not in children:
+            return children
+        return tuple(c for c in children if c != name) or None
+    children.discard(name)  # type: ignore[union-attr]
+    return children or None
+
 
 class Znode:
     __slots__ = ("data", "acl", "czxid", "mzxid", "ctime", "mtime", "version",
-                 "cversion", "aversion", "ephemeral_owner", "pzxid", "children", "snap",
-                 "digest")
+                 "cversion", "aversion", "ephemeral_owner", "pzxid", "children", "digest")
 
     def __init__(self, data: bytes | None, acl: int, czxid: int = 0, mzxid: int = 0,
                  ctime: int = 0, mtime: int = 0, version: int = 0, cversion: int = 0,
                  aversion: int = 0, ephemeral_owner: int = 0, pzxid: int = 0,
-                 children: set[str] | None = None) -> None:
+                 children: Children = None) -> None:
         self.data = data
         self.acl = acl
         self.czxid = czxid
@@ -33,7 +79,6 @@ class Znode:
         self.ephemeral_owner = ephemeral_owner
         self.pzxid = pzxid
         self.children = children
-        self.snap: bytearray | None = None
         self.digest = 0
 
     def __repr__(self) -> str:

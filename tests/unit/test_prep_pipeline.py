@@ -11,6 +11,7 @@ from pyzk.protocol.codes import Err
 from pyzk.protocol.multi import decode_multi_response
 from pyzk.protocol.opcodes import Op
 from pyzk.tree.acl_cache import OPEN_ACL_UNSAFE
+from pyzk.tree.znode import child_names
 
 IP = [r.Id("ip", "127.0.0.1")]
 
@@ -33,8 +34,8 @@ def test_sequential_names_use_parent_cversion_including_pending_creates() -> Non
                                                 "/q/n-0000000002"]
     for hdr, txn in prepped:
         p.apply(creq("/q/n-", flags=2), hdr, txn)
-    assert sorted(p.tree.nodes["/q"].children or ()) == ["n-0000000000", "n-0000000001",
-                                                          "n-0000000002"]
+    assert sorted(child_names(p.tree.nodes["/q"].children, "/q")) == [
+        "n-0000000000", "n-0000000001", "n-0000000002"]
 
 
 def test_sequence_counts_creates_not_deletes() -> None:

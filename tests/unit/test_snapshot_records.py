@@ -1,5 +1,6 @@
-"""Snapshot record cache (Znode.snap): a snapshot taken after any kind of change equals one
-encoded from scratch, and a record claimed before (or during) a change is never reused."""
+"""Snapshot node records: one struct call per znode (node_record) equals the field-by-field
+encoder after any kind of change, the fused loader equals decode-then-load, and the SNAP stream
+and chunked encodings equal the plain ones."""
 
 from __future__ import annotations
 
@@ -16,14 +17,15 @@ READ = [r.ACL(1, r.Id("world", "anyone"))]
 
 
 def fresh_encoding(tree: DataTree) -> bytes:
-    """The same view with every cache dropped first."""
-    for n in tree.nodes.values():
-        n.snap = None
-    return sc.encode_view(sc.capture(tree, {0x10: 4000}))
+    """The nodes' part of a snapshot of tree, encoded field by field (encode_node)."""
+    out = bytearray()
+    for path, n in sc.capture(tree, {0x10: 4000}).nodes.items():
+        sc.encode_node(out, "" if path == "/" else path, n)
+    return bytes(out)
 
 
-def cached_encoding(tree: DataTree) -> bytes:
-    return sc.encode_view(sc.capture(tree, {0x10: 4000}))
+def record_encoding(tree: DataTree) -> bytes:
+    return b"".join(sc.node_record(p, n) for p, n in sc.capture(tree, {0x10: 4000}).nodes.items())
 
 
 def build() -> DataTree:
@@ -38,9 +40,8 @@ def build() -> DataTree:
 def test_every_kind_of_change_shows_in_the_next_snapshot() -> None:
     t = build()
     ev: list[Any] = []
-    first = cached_encoding(t)
-    assert all(n.snap is not None for n in t.nodes.values())
-    assert cached_encoding(t) == first  # all from the cache
+    before = sc.encode_view(sc.capture(t, {0x10: 4000}))
+    assert record_encoding(t) == fresh_encoding(t)
     changes = [
         lambda: t.set_data("/a", b"two", 1, 5, 103, ev),
         lambda: t.create_node("/a/d", b"x", OPEN, 0, -1, 6, 104, ev),  # parent cversion/pzxid
@@ -52,28 +53,11 @@ def test_every_kind_of_change_shows_in_the_next_snapshot() -> None:
     ]
     for change in changes:
         change()
-        got = cached_encoding(t)
-        assert got == fresh_encoding(t)
-        assert sc.decode_snapshot(got) == sc.decode_snapshot(fresh_encoding(t))
-
-
-def test_a_record_claimed_before_a_change_is_not_reused() -> None:
-    t = build()
-    node = t.nodes["/a"]
-    # A snapshot thread claims the slot and reads the fields ...
-    tok = bytearray()
-    node.snap = tok
-    old = bytes(sc.node_record("/a", node))  # an unfilled claim is not a record: encoded afresh
-    assert b"one" in old and node.snap is not tok
-    node.snap = tok
-    # ... the loop changes the node before the thread fills its slot ...
-    t.set_data("/a", b"new", 1, 5, 103, [])
-    tok += old
-    # ... so the filled slot is orphaned and the next snapshot encodes the new state.
-    assert node.snap is None
-    assert b"new" in sc.node_record("/a", node)
-    assert sc.node_record("/a", node) is sc.node_record("/a", node)  # now cached
-
+        got = sc.encode_view(sc.capture(t, {0x10: 4000}))
+        assert got != before
+        assert record_encoding(t) == fresh_encoding(t)
+        assert record_encoding(t) in got
+        before = got
 
 
 def _state(t: DataTree) -> tuple[Any, ...]:
@@ -104,16 +88,15 @@ def test_fused_load_builds_the_same_tree_as_decode_then_load() -> None:
             sc.load_snapshot_into(raw[:-cut], DataTree(), 6)
 
 
-def test_snap_stream_from_cached_records_equals_the_plain_encoding() -> None:
+def test_snap_stream_from_node_records_equals_the_plain_encoding() -> None:
     from pyzk.server.replication import snap_body
     from pyzk.zab.packets import encode_snap_body
 
     t = build()
     sessions = {0x10: 4000, 0x20: 6000}
     plain = encode_snap_body(sorted(sessions.items()), t.acl_cache.entries(),
-                             sc.decode_snapshot(fresh_encoding(t)).nodes)
+                             sc.decode_snapshot(sc.encode_view(sc.capture(t, sessions))).nodes)
     assert snap_body(t, sessions) == plain
-    assert snap_body(t, sessions) == plain  # second time from the per-znode cache
 
 
 def test_chunked_encoding_pauses_between_pieces_and_equals_the_whole() -> None:
