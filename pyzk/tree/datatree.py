@@ -223,6 +223,11 @@ class DataTree:
         children = parent.children
         if children is not None and path in children:
             raise KeeperError(_ERR_NODEEXISTS)
+        # `| 0` re-allocates an int at its exact size: CPython's `a + 1` (the zxid counter) and
+        # `ns // 10**6` (the clock) leave a spare digit, a 48-byte block where 32 do, and these
+        # two ints live as long as the node (czxid/mzxid/pzxid and ctime/mtime share them).
+        zxid |= 0
+        time |= 0
         if parent_cversion == -1:
             parent_cversion = parent.cversion + 1
         # replaying a fuzzy snapshot must not move cversion/pzxid backwards
@@ -302,8 +307,8 @@ class DataTree:
             raise KeeperError(_ERR_NONODE)
         old = n.data
         n.data = data
-        n.mtime = time
-        n.mzxid = zxid
+        n.mtime = time | 0  # exact-size ints: see create_node
+        n.mzxid = zxid | 0
         n.version = version
         self._changed(path, n)
         self.data_size += (len(data) if data else 0) - (len(old) if old else 0)
