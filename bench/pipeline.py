@@ -30,6 +30,7 @@ from pyzk.config.load import build_config
 from pyzk.protocol import records as r
 from pyzk.protocol.opcodes import Op
 from pyzk.server.connection import ClientConn
+from pyzk.server.malloc_tuning import tune_malloc
 from pyzk.server.persistence import open_storage, tune_gc
 from pyzk.server.zkserver import ZkServer
 
@@ -191,6 +192,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="process CPU time instead of wall time (steadier on a busy machine)")
     args = ap.parse_args(argv)
     tune_gc()  # as the server's runtime does
+    tune_malloc()
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
     try:
         import uvloop

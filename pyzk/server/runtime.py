@@ -21,6 +21,7 @@ from ..storage.recovery import RecoveryError
 from ..tree.datatree import DataTree
 from .auth import enable_auth_providers
 from .fourlw_port import FourLetterWords
+from .malloc_tuning import tune_malloc
 from .persistence import TxnSnapLog, open_storage, tune_gc
 from .quorum_peer import QuorumPeer
 from .startup import ClientPorts, StartupError, start_front_ends
@@ -176,6 +177,7 @@ def run(config: Config) -> int:
     else:
         runner = uvloop.run
     tune_gc()
+    tune_malloc()
     try:
         runner(serve(config))
     except StartupError as e:
