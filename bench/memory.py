@@ -10,6 +10,7 @@ Usage: python -m bench.memory --help
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import statistics
 import sys
@@ -29,26 +30,20 @@ from tests.servers import ServerProc, handshake_ok
 REPO = Path(__file__).resolve().parent.parent
 HOSTS = {"java": "127.0.23.1", "pyzk": "127.0.23.2"}
 PARTITIONS = 24  # per topic: the topic, its partitions node, and partition + state per partition
-PER_TOPIC = 2 + 2 * PARTITIONS
 
 
 def kafka_paths(count: int) -> Iterator[str]:
     """Kafka-like parents-first paths: /brokers/topics/t-NNNNN/partitions/P/state."""
-    yield from ("/brokers", "/brokers/topics")
-    made = 2
-    t = 0
-    while made < count:
-        topic = f"/brokers/topics/t-{t:05d}"
-        yield topic
-        yield topic + "/partitions"
-        made += 2
-        for p in range(PARTITIONS):
-            if made >= count:
-                break
-            yield f"{topic}/partitions/{p}"
-            yield f"{topic}/partitions/{p}/state"
-            made += 2
-        t += 1
+    def endless() -> Iterator[str]:
+        yield from ("/brokers", "/brokers/topics")
+        for t in itertools.count():
+            topic = f"/brokers/topics/t-{t:05d}"
+            yield topic
+            yield topic + "/partitions"
+            for p in range(PARTITIONS):
+                yield f"{topic}/partitions/{p}"
+                yield f"{topic}/partitions/{p}/state"
+    return itertools.islice(endless(), count)
 
 
 def flat_paths(count: int) -> Iterator[str]:
