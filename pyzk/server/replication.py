@@ -136,7 +136,7 @@ def logged_txns(storage: TxnSnapLog) -> Iterator[tuple[int, bytes]]:
 def snap_body(tree: DataTree, sessions: dict[int, int]) -> bytes:
     """The SNAP stream of the tree as it is now (ZKDatabase.serializeSnapshot)."""
     view = capture(tree, sessions)
-    records = [node_record(path, n) for path, n in view.nodes.items()]  # cached per znode
+    records = [node_record(path, n) for path, n in view.nodes.items()]
     return encode_snap_body_records(view.sessions, view.acl_cache.entries(), records)
 
 

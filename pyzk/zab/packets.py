@@ -234,7 +234,7 @@ def encode_snap_body_records(sessions: Iterable[tuple[int, int]],
                              acls: Iterable[tuple[int, list[Any]]],
                              records: Iterable[bytes | bytearray]) -> bytes:
     """encode_snap_body with the nodes already encoded (pyzk.storage.snapshot.node_record:
-    the same (path, DataNode) layout, cached per znode between snapshots)."""
+    the same (path, DataNode) layout)."""
     head = encode_snap_body((), acls, ())
     # encode_snap_body((), ...) wrote an empty session list, the ACL map, "/" and the
     # signature: keep the ACL map, put the real sessions in front and the nodes after it.
