@@ -201,10 +201,10 @@ class DataDir:
         return path
 
     def save_snapshot(self, view: snapcodec.SnapshotView, fsync: bool = True,
-                      pause: Callable[[], None] | None = None) -> Path:
+                      pause: Callable[[], None] | None = None, per_chunk: int = 2048) -> Path:
         """Serialize a view captured on the event loop and write it; run in a worker thread."""
         path = self.snap_dir / snapshot_name(view.zxid, self.compression)
-        chunks = snapcodec.encode_view_chunks(view, pause=pause)
+        chunks = snapcodec.encode_view_chunks(view, per_chunk, pause)
         atomic_write(path, snapstream.compress_chunks(self.compression, chunks), fsync)
         return path
 
