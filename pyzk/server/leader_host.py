@@ -22,6 +22,7 @@ from ..protocol.multi import decode_multi
 from ..protocol.opcodes import CLIENT_OPS, Op
 from ..zab import leader as L
 from ..zab import reconfig
+from ..zab.election_addresses import listen_addrs
 from ..zab.packets import PT, Packet, QuorumStreamReader, encode_packet, packet
 from ..zab.quorum import QuorumMaj
 from ..zab.zxid import make_zxid
@@ -160,7 +161,8 @@ class LeaderHost:
         # leading fails only when none could.
         listeners = []
         errors = []
-        for host, port in self.peer.me.quorum_addrs:
+        for host, port in listen_addrs(self.peer.me.quorum_addrs,
+                                       self.peer.config.quorum_listen_on_all_ips):
             try:
                 listeners.append(await self.peer.net.listen(self._accept, host, port,
                                                             reuse_address=True))

@@ -63,7 +63,9 @@ class ObserverMasterHost:
     async def start(self) -> None:
         me = self.peer.me
         try:
-            self._listener = await self.peer.net.listen(self._accept, me.host, self.port,
+            # quorumListenOnAllIPs: the wildcard address, else the member's quorum host
+            host = None if self.peer.config.quorum_listen_on_all_ips else me.host
+            self._listener = await self.peer.net.listen(self._accept, host, self.port,
                                                         reuse_address=True)
         except OSError as e:
             # Java's follower fails to follow when ObserverMaster.start throws.

@@ -261,7 +261,7 @@ class QuorumPeer:
         manager = QuorumCnxManager(self.my_id, self.me.election_addrs, view,
                                    net=self.net, connect_timeout_s=cfg.cnx_timeout_ms / 1000,
                                    read_timeout_s=quorum_cnxn_timeout_ms(cfg) / 1000,
-                                   multi=multi)
+                                   multi=multi, listen_all_ips=cfg.quorum_listen_on_all_ips)
         manager.voting = lambda sid: sid in self.quorum.voting_members
         self.fle = FLE(self.my_id, self.quorum, participant=not self.observer,
                        reconfig_enabled=self.reconfig_enabled,

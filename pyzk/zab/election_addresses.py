@@ -34,3 +34,13 @@ class MultiAddress:
         self.timeout_s = timeout_s
         self.pick = pick            # MultipleAddresses.getReachableOrOne
         self.reachable = reachable  # InetAddress.isReachable
+
+
+def listen_addrs(addrs: list[Addr], all_ips: bool) -> list[tuple[str | None, int]]:
+    """What a member binds for its own quorum or election addresses: each address, or with
+    quorumListenOnAllIPs the wildcard address once per distinct port
+    (MultipleAddresses.getWildcardAddresses)."""
+    if not all_ips:
+        return list(addrs)
+    ports = sorted({p for _, p in addrs})
+    return [(None, p) for p in ports]

@@ -19,7 +19,14 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from pyzk.sasl.quorum import QuorumAuthError
-from pyzk.zab.election_addresses import VALIDATE_TIMEOUT_S, Addr, Addrs, MultiAddress, addr_list
+from pyzk.zab.election_addresses import (
+    VALIDATE_TIMEOUT_S,
+    Addr,
+    Addrs,
+    MultiAddress,
+    addr_list,
+    listen_addrs,
+)
 from pyzk.zab.packets_election import (
     OBSERVER_ID_SID,
     PROTOCOL_VERSION_V1,
@@ -71,8 +78,9 @@ class QuorumCnxManager:
                  net: QuorumNet | None = None,
                  connect_timeout_s: float = CONNECT_TIMEOUT_S,
                  read_timeout_s: float = CONNECT_TIMEOUT_S,
-                 multi: MultiAddress | None = None) -> None:
+                 multi: MultiAddress | None = None, listen_all_ips: bool = False) -> None:
         self.my_id = my_id
+        self.listen_all_ips = listen_all_ips  # quorumListenOnAllIPs
         self.net = net  # pyzk.server.quorum_net: TLS, port unification, SASL; None = plaintext
         # Java authenticates only when dialling a member of the voting view.
         self.voting: Callable[[int], bool] = lambda sid: True
@@ -99,7 +107,7 @@ class QuorumCnxManager:
 
     async def start(self) -> None:
         """Listener: one ListenerHandler per election address."""
-        for host, port in self.election_addrs:
+        for host, port in listen_addrs(self.election_addrs, self.listen_all_ips):
             if self.net is not None and self.net.listens_tls:
                 self._servers.append(await self.net.listen(self._accept, host, port))
             else:
