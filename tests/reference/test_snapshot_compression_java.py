@@ -12,11 +12,14 @@ default and served by both, identically, with snapshot.trust.empty=true.
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import pytest
 from kazoo.client import KazooClient
 
+from pyzk.storage.datadir import DataDir
+from tests.ensemble.launcher import wait_for
 from tests.reference.test_server_datadir_interchange import diff, dump
 from tests.servers import ServerProc, java_available
 
@@ -46,6 +49,18 @@ def snaps(srv: ServerProc) -> list[str]:
     return sorted((p.name for p in files), key=lambda n: int(n.split(".")[1], 16))
 
 
+def all_snapshots_whole(srv: ServerProc) -> bool:
+    """Every snapshot file decodes: both servers write snapshots in a background thread, so
+    one may still be on its way when the writes are acknowledged; stopping the server then
+    leaves a torn file the next server rightly complains about (and skips)."""
+    for p in (srv.datadir / "version-2").glob("snapshot.*"):
+        try:
+            DataDir.read_snapshot(p)
+        except Exception:  # noqa: BLE001 - any decoding error means "not written yet"
+            return False
+    return True
+
+
 def reading_problems(srv: ServerProc) -> list[str]:
     text = srv.log_path.read_text(errors="replace")
     return [ln for ln in text.splitlines()
@@ -70,6 +85,8 @@ def test_compressed_snapshots_cross_between_pyzk_and_java(workdir: Path) -> None
                 assert not diff(view, got), "\n".join(diff(view, got)[:30])
             write(srv, f"s{step}", 45)
             view = dump(srv)
+            wait_for(functools.partial(all_snapshots_whole, srv), 30,
+                     f"{kind}'s snapshots written")
         finally:
             srv.stop()
         assert not reading_problems(srv), reading_problems(srv)
