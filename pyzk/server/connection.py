@@ -8,6 +8,7 @@ finishSessionInit. Output is coalesced into one write per event-loop iteration.
 from __future__ import annotations
 
 import asyncio
+import socket
 import struct
 import time
 from typing import TYPE_CHECKING
@@ -40,12 +41,20 @@ class ClientConn(asyncio.Protocol):
     # The client's certificate (DER): set by TlsClientConn when the TLS handshake gave one.
     peer_cert_der: bytes | None = None
 
+    # Java's secure port and client.portUnification use the Netty factory, which neither sets
+    # SO_KEEPALIVE nor logs a refusal by maxCnxns; the plain port's NIO factory does both.
+    netty = False
+
     def __init__(self, server: ZkServer, four_letter: FourLetterWords, max_per_ip: int,
-                 per_ip: dict[str, int]) -> None:
+                 per_ip: dict[str, int], max_total: int = 0, keepalive: bool = False) -> None:
         self.server = server
         self.four_letter = four_letter
         self.max_per_ip = max_per_ip
+        # per_ip counts this port's connections by address; their sum is the port's total,
+        # which maxCnxns limits (each of Java's factories counts only its own connections).
         self.per_ip = per_ip
+        self.max_total = max_total
+        self.keepalive = keepalive  # clientTcpKeepAlive (NIOServerCnxn)
         self.transport: asyncio.Transport | None = None
         self.peer = "?"
         self.peer_ip = ""
@@ -85,9 +94,23 @@ class ClientConn(asyncio.Protocol):
         self.peer_ip = str(peer[0])
         self.peer = f"{peer[0]}:{peer[1]}"
         self.auth = [r.Id("ip", self.peer_ip)]
+        alive = sum(self.per_ip.values()) if self.max_total > 0 else 0
         count = self.per_ip.get(self.peer_ip, 0) + 1
-        self.per_ip[self.peer_ip] = count
+        self.per_ip[self.peer_ip] = count  # counted even when refused: connection_lost undoes it
         self.server.conns.add(self)
+        if self.max_total > 0 and alive >= self.max_total:
+            # ServerCnxnFactory.limitTotalNumberOfCnxns, checked before the per-address limit.
+            log.error(f"Too many connections {alive} - max is {self.max_total}")
+            if not self.netty:  # NIOServerCnxnFactory.doAccept's rate-limited accept error
+                log.warning("Error accepting new connection: Too many connections max allowed "
+                            f"is {self.max_total}")
+            self.server.stats.connection_rejected.value += 1
+            self.close()
+            return
+        if self.keepalive and not self.netty:
+            sock = transport.get_extra_info("socket")
+            if sock is not None:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
         if self.max_per_ip and count > self.max_per_ip:
             log.warning("Too many connections", client=self.peer_ip, max=self.max_per_ip)
             self.server.stats.connection_rejected.value += 1  # connection_rejected (ops helper)

@@ -10,6 +10,8 @@ import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+import structlog
+
 from ..config.model import Config
 from .connection import ClientConn
 from .frontends import Stoppable, start_admin_server, start_metrics_server
@@ -20,6 +22,8 @@ if TYPE_CHECKING:
     from .fourlw_port import FourLetterWords
     from .view import LiveView
     from .zkserver import ZkServer
+
+log = structlog.get_logger("pyzk.startup")
 
 
 class StartupError(Exception):
@@ -47,23 +51,34 @@ class ClientPorts:
         self.plain: asyncio.base_events.Server | AcceptLoop | None = None
         self.secure: asyncio.base_events.Server | None = None
 
-    def _conn(self, kind: type[ClientConn], per_ip: dict[str, int]) -> ClientConn:
+    def _conn(self, kind: type[ClientConn], per_ip: dict[str, int],
+              netty: bool = False) -> ClientConn:
         srv = self._server()
         assert srv is not None, "the ports serve only once a server exists"
-        return kind(srv, self._words(), self.cfg.max_client_cnxns, per_ip)
+        conn = kind(srv, self._words(), self.cfg.max_client_cnxns, per_ip,
+                    max_total=self.cfg.max_cnxns, keepalive=self.cfg.client_tcp_keep_alive)
+        conn.netty = netty or kind is not ClientConn
+        return conn
 
     async def open(self, start_serving: bool) -> None:
         """Bind both ports (those configured); raises StartupError when one cannot be bound.
         With start_serving False nothing is accepted until serve()."""
         cfg = self.cfg
+        for _ in filter(None, (cfg.client_port, cfg.secure_client_port)):
+            # ServerCnxnFactory.initMaxCnxns, once per factory.
+            if cfg.max_cnxns > 0:
+                log.info(f"maxCnxns configured value is {cfg.max_cnxns}.")
+            else:
+                log.warning("maxCnxns is not configured, using default value 0.")
         host = cfg.client_port_address or None
         if cfg.client_port:  # 0 when only secureClientPort is set
             backlog = cfg.client_port_listen_backlog
             try:
                 if cfg.client_port_unification:
                     # TLS clients on this port share its per-IP counts: Java's one factory.
+                    # Java needs the Netty factory for port unification.
                     self.plain = await start_unified_client_listener(
-                        cfg, lambda: self._conn(ClientConn, self.per_ip),
+                        cfg, lambda: self._conn(ClientConn, self.per_ip, netty=True),
                         lambda: self._conn(TlsClientConn, self.per_ip), start_serving)
                 else:
                     self.plain = await asyncio.get_running_loop().create_server(

@@ -4,6 +4,8 @@ replies."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from pyzk.protocol import records as r
@@ -52,6 +54,42 @@ def _two_clients(srv) -> tuple[RawClient, RawClient] | None:  # type: ignore[no-
         for _ in range(2):
             made.append(raw(srv))
         return made[0], made[1]
+    except (ConnectionClosed, OSError):
+        for c in made:
+            c.close()
+        return None
+
+
+def test_max_cnxns_closes_the_extra_connection_until_one_leaves(zk_kind, zk_factory) -> None:
+    """maxCnxns=3: a fourth connection is closed with ServerCnxnFactory's log line, the three
+    keep working, and closing one lets a new one in. Java's NIO factory counts a closed
+    connection until its selector thread has processed the close, so the fourth is tried until
+    it is refused (bounded) rather than once."""
+    srv = zk_factory(maxCnxns="3")
+    held = wait_for(lambda: _clients(srv, 3), 10, "three connections accepted")
+    try:
+        extra = RawClient(srv.host, srv.port)
+        try:
+            assert extra.is_closed_by_server(5.0)
+        finally:
+            extra.close()
+        assert all(c.exists("/").err == 0 for c in held)
+        log = srv.log_path.read_text(errors="replace")
+        assert re.search(r"Too many connections \d+ - max is 3", log), srv.tail_log()
+        held.pop().close()
+        held.extend(wait_for(lambda: _clients(srv, 1), 10, "a connection after one left"))
+        assert held[-1].exists("/").err == 0
+    finally:
+        for c in held:
+            c.close()
+
+
+def _clients(srv, n: int) -> list[RawClient] | None:  # type: ignore[no-untyped-def]
+    made: list[RawClient] = []
+    try:
+        for _ in range(n):
+            made.append(raw(srv))
+        return made
     except (ConnectionClosed, OSError):
         for c in made:
             c.close()
