@@ -54,6 +54,8 @@ if TYPE_CHECKING:
     from .frontends import Stoppable
 
 log = structlog.get_logger("pyzk.quorum")
+# ExitCode.UNABLE_TO_BIND_QUORUM_PORT: the election listener ran out of electionPortBindRetry.
+UNABLE_TO_BIND_QUORUM_PORT = 14
 
 
 class QuorumPeer:
@@ -104,6 +106,7 @@ class QuorumPeer:
         self.last_election_ms: int | None = None
         self.elections = 0
         self.on_fatal: Callable[[], None] | None = None
+        self.exit_code = 1  # the process's status after on_fatal (Java's ExitCode)
 
     # -- database ---------------------------------------------------------------------------
     @property
@@ -227,6 +230,12 @@ class QuorumPeer:
             asyncio.ensure_future(old.stop())
         self.server = srv
 
+    def _election_port_lost(self) -> None:
+        """The election listener gave up binding: ServiceUtils.requestSystemExit(
+        UNABLE_TO_BIND_QUORUM_PORT)."""
+        self.exit_code = UNABLE_TO_BIND_QUORUM_PORT
+        self._fatal()
+
     def _fatal(self) -> None:
         if self.on_fatal is not None:
             self.on_fatal()
@@ -261,7 +270,10 @@ class QuorumPeer:
         manager = QuorumCnxManager(self.my_id, self.me.election_addrs, view,
                                    net=self.net, connect_timeout_s=cfg.cnx_timeout_ms / 1000,
                                    read_timeout_s=quorum_cnxn_timeout_ms(cfg) / 1000,
-                                   multi=multi, listen_all_ips=cfg.quorum_listen_on_all_ips)
+                                   multi=multi, listen_all_ips=cfg.quorum_listen_on_all_ips,
+                                   keepalive=cfg.tcp_keep_alive,
+                                   bind_retry=cfg.election_port_bind_retry)
+        manager.on_bind_failed = self._election_port_lost
         manager.voting = lambda sid: sid in self.quorum.voting_members
         self.fle = FLE(self.my_id, self.quorum, participant=not self.observer,
                        reconfig_enabled=self.reconfig_enabled,

@@ -110,7 +110,12 @@ class Runtime:
 
 
 class ServerFailed(Exception):
-    """The server stopped itself after a fatal error, already logged (exit status 1)."""
+    """The server stopped itself after a fatal error, already logged; exit_code is the
+    process's status (1, or Java's ExitCode for the failure)."""
+
+    def __init__(self, exit_code: int = 1) -> None:
+        super().__init__(exit_code)
+        self.exit_code = exit_code
 
 
 async def serve(config: Config) -> None:
@@ -166,7 +171,7 @@ async def serve(config: Config) -> None:
         audit_log.server_stop()  # Java's shutdown hook: logged as the stop begins
     await rt.stop()
     if failed:
-        raise ServerFailed()
+        raise ServerFailed(rt.exit_code if isinstance(rt, QuorumPeer) else 1)
 
 
 def run(config: Config) -> int:
@@ -183,8 +188,8 @@ def run(config: Config) -> int:
     except StartupError as e:
         log.error("startup failed", error=str(e))
         return 1
-    except ServerFailed:
-        return 1
+    except ServerFailed as e:
+        return e.exit_code
     return 0
 
 

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import socket
 import struct
 from collections import deque
 from collections.abc import Callable
@@ -52,6 +53,7 @@ BACKOFF_MAX_S = 5.0
 # A peer that cannot be reached is logged at its first failed dial, then at most once per
 # interval (Java logs "Cannot open channel to N at election address ..." on every attempt).
 UNREACHABLE_LOG_INTERVAL_S = 30.0
+BIND_RETRY_WAIT_S = 1.0    # Listener.ListenerHandler sleeps 1 s after each failed bind
 
 
 class _Peer:
@@ -78,8 +80,16 @@ class QuorumCnxManager:
                  net: QuorumNet | None = None,
                  connect_timeout_s: float = CONNECT_TIMEOUT_S,
                  read_timeout_s: float = CONNECT_TIMEOUT_S,
-                 multi: MultiAddress | None = None, listen_all_ips: bool = False) -> None:
+                 multi: MultiAddress | None = None, listen_all_ips: bool = False,
+                 keepalive: bool = False, bind_retry: int = 3) -> None:
         self.my_id = my_id
+        self.keepalive = keepalive  # tcpKeepAlive: setSockOpts on both ends of each connection
+        # electionPortBindRetry: binds tried per address, 0 = for ever (Listener).
+        self.bind_retry = bind_retry
+        # Called once every election address has run out of bind retries: Java exits with
+        # UNABLE_TO_BIND_QUORUM_PORT (14). None: keep running without a listener.
+        self.on_bind_failed: Callable[[], None] | None = None
+        self._binding: list[asyncio.Task[None]] = []
         self.listen_all_ips = listen_all_ips  # quorumListenOnAllIPs
         self.net = net  # pyzk.server.quorum_net: TLS, port unification, SASL; None = plaintext
         # Java authenticates only when dialling a member of the voting view.
@@ -106,12 +116,69 @@ class QuorumCnxManager:
         self._closed = False
 
     async def start(self) -> None:
-        """Listener: one ListenerHandler per election address."""
-        for host, port in listen_addrs(self.election_addrs, self.listen_all_ips):
+        """Listener: one ListenerHandler per election address. The first bind of each is
+        awaited; one that fails is retried in the background (Java's Listener is a thread and
+        the peer starts regardless)."""
+        addrs = listen_addrs(self.election_addrs, self.listen_all_ips)
+        failed: list[tuple[str | None, int]] = []
+        for host, port in addrs:
+            if not await self._bind(host, port):
+                failed.append((host, port))
+        if failed:
+            left = [len(failed)]
+            for addr in failed:
+                self._binding.append(asyncio.ensure_future(self._rebind(addr, left)))
+
+    async def _bind(self, host: str | None, port: int) -> bool:
+        try:
             if self.net is not None and self.net.listens_tls:
                 self._servers.append(await self.net.listen(self._accept, host, port))
             else:
                 self._servers.append(await asyncio.start_server(self._accept, host, port))
+        except OSError as e:
+            log.error("Exception while listening to address %s: %s",
+                      format_addr(host or "0.0.0.0", port),
+                      os.strerror(e.errno) if e.errno else e)
+            return False
+        log.info("%d is accepting connections now, my election bind port: %s", self.my_id,
+                 format_addr(host or "0.0.0.0", port))
+        return True
+
+    async def _rebind(self, addr: tuple[str | None, int], left: list[int]) -> None:
+        """ListenerHandler.acceptConnections after a failed first bind: sleep 1 s, try again,
+        until electionPortBindRetry binds have failed; left counts the addresses still trying,
+        as Java's Listener exits only once every handler has given up."""
+        tries = 1
+        while not self._closed and (self.bind_retry == 0 or tries < self.bind_retry):
+            await asyncio.sleep(BIND_RETRY_WAIT_S)
+            if self._closed:
+                return
+            if await self._bind(*addr):
+                return
+            tries += 1
+        await asyncio.sleep(BIND_RETRY_WAIT_S)  # Java sleeps after the last failure too
+        if self._closed:
+            return
+        log.error("Leaving listener thread for address %s after %d errors. Use "
+                  "zookeeper.electionPortBindRetry property to increase retry count.",
+                  format_addr(addr[0] or "0.0.0.0", addr[1]), tries)
+        left[0] -= 1
+        if left[0] > 0 or self._servers:
+            return  # another address still listens: Java's Listener waits for its handler
+        log.info("Leaving listener")
+        log.error("As I'm leaving the listener thread, I won't be able to participate in "
+                  "leader election any longer: %s",
+                  "|".join(format_addr(*a) for a in self.election_addrs))
+        if self.on_bind_failed is not None:
+            self.on_bind_failed()
+
+    def _sock_opts(self, writer: asyncio.StreamWriter) -> None:
+        """QuorumCnxManager.setSockOpts: SO_KEEPALIVE as tcpKeepAlive says (asyncio already
+        sets TCP_NODELAY)."""
+        if self.keepalive:
+            sock = writer.get_extra_info("socket")
+            if sock is not None:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
 
     def initial_message(self) -> InitialMessage:
         """V2 with every election address when multiAddress.enabled, else V1 with one (what
@@ -123,6 +190,8 @@ class QuorumCnxManager:
 
     async def close(self) -> None:
         self._closed = True
+        for task in self._binding:
+            task.cancel()
         for server in self._servers:
             server.close()
         for sid in list(self.peers):
@@ -245,6 +314,7 @@ class QuorumCnxManager:
                 backoff = min(backoff * 2, BACKOFF_MAX_S)
                 continue
             self._dial_worked(sid, addr)
+            self._sock_opts(writer)
             if self.connected(sid):  # the peer's own dial won while ours was connecting
                 writer.close()
                 return
@@ -308,6 +378,7 @@ class QuorumCnxManager:
         p.logged_at = None
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._sock_opts(writer)
         try:
             timeout = self.read_timeout_s
             head = await asyncio.wait_for(reader.readexactly(8), timeout)

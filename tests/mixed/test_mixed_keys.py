@@ -1,0 +1,126 @@
+"""zoo.cfg keys that change sockets and start-up, each checked on Java ZooKeeper 3.8.0 and pyzk
+in the same test (loopback 127.0.28.x for Java members, 127.0.29.x for pyzk):
+
+- tcpKeepAlive: SO_KEEPALIVE on both ends of every election-port connection
+  (QuorumCnxManager.setSockOpts), not on the learner connections to the quorum port.
+- electionPortBindRetry: a member whose election port is taken tries to bind it that many
+  times, 1 s apart, logs that it leaves the listener and exits with 14
+  (UNABLE_TO_BIND_QUORUM_PORT); 0 keeps trying and binds once the port is free.
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.ensemble.launcher import Ensemble, wait_for
+
+SUBNETS = {"java": "127.0.28", "pyzk": "127.0.29"}
+
+
+@pytest.fixture
+def ensembles(workdir: Path, request: pytest.FixtureRequest) -> Iterator[dict[str, Ensemble]]:
+    """One 3-member ensemble of each kind (not started), stopped at teardown."""
+    made: dict[str, Ensemble] = {}
+    extra: dict[str, str] = getattr(request, "param", {})
+    for kind, subnet in SUBNETS.items():
+        made[kind] = Ensemble(workdir / kind, [f"{subnet}.{i}" for i in (1, 2, 3)],
+                              extra=extra, kinds=dict.fromkeys((1, 2, 3), kind))
+    yield made
+    rep = getattr(request.node, "rep_call", None)
+    for e in made.values():
+        if rep is not None and rep.failed:
+            print(e.logs(60))
+        e.stop()
+
+
+def keepalive_by_port(subnet: str) -> dict[int, list[bool]]:
+    """Quorum port (2888 or 3888) -> SO_KEEPALIVE of each established socket, either end of
+    the connection, that has one end on that port of a member in subnet. A dialling member's
+    own end may be on 127.0.0.1 (Java's, the route's source address), so sockets are matched
+    by the member's end; Java's are IPv6 sockets, shown as [::ffff:127.0.28.1]:3888."""
+    out = subprocess.run(["ss", "-tnoeH", "state", "established"],
+                         capture_output=True, text=True, timeout=10, check=True).stdout
+    seen: dict[int, list[bool]] = {2888: [], 3888: []}
+    for line in out.splitlines():
+        for host, port in re.findall(r"(\S+):(\d+)\s", line)[:2]:
+            if host.strip("[]").removeprefix("::ffff:").startswith(subnet + ".") \
+                    and int(port) in seen:
+                seen[int(port)].append("timer:(keepalive" in line)
+                break
+    return seen
+
+
+@pytest.mark.parametrize("ensembles", [{"tcpKeepAlive": "true"}], indirect=True)
+def test_tcp_keep_alive_on_election_connections_only(ensembles: dict[str, Ensemble]) -> None:
+    for e in ensembles.values():
+        for m in e.members.values():
+            m.start()
+    for e in ensembles.values():
+        e.wait_serving(40)
+    for kind, subnet in SUBNETS.items():
+        # Three election connections (two ends each) and two learners' connections to the
+        # leader's quorum port.
+        seen = wait_for(lambda s=subnet: (k := keepalive_by_port(s)) and len(k[3888]) == 6
+                        and len(k[2888]) == 4 and k, 10, f"the {kind} quorum connections")
+        assert seen == {3888: [True] * 6, 2888: [False] * 4}, (kind, seen)
+
+
+@pytest.mark.parametrize("ensembles", [{"electionPortBindRetry": "2"}], indirect=True)
+def test_election_port_bind_retry_then_exit_14(ensembles: dict[str, Ensemble]) -> None:
+    with _taken([e.members[1].host for e in ensembles.values()]):
+        started = time.monotonic()
+        for e in ensembles.values():
+            e.members[1].start()
+        for kind, e in ensembles.items():
+            m = e.members[1]
+            assert m.proc is not None
+            assert m.proc.wait(60) == 14, (kind, m.tail_log())
+            log = m.log_text()
+            assert len(re.findall("Exception while listening to address", log)) == 2, kind
+            assert re.search(rf"Leaving listener thread for address {m.host}:3888 after 2 "
+                             "errors. Use zookeeper.electionPortBindRetry property to increase"
+                             " retry count.", log), (kind, m.tail_log())
+            assert "I won't be able to participate in leader election any longer" in log, kind
+        assert time.monotonic() - started >= 2.0  # two failed binds, each followed by 1 s
+
+
+@pytest.mark.parametrize("ensembles", [{"electionPortBindRetry": "0"}], indirect=True)
+def test_election_port_bind_retry_0_tries_until_free(ensembles: dict[str, Ensemble]) -> None:
+    members = [e.members[1] for e in ensembles.values()]
+    with _taken([m.host for m in members]):
+        for m in members:
+            m.start()
+        for m in members:  # at least 4 failed binds: more than the default 3
+            wait_for(lambda m=m: m.log_text().count("Exception while listening to address") >= 4,
+                     30, f"member {m.host} retrying")
+            assert m.running, m.tail_log()
+    for m in members:
+        wait_for(lambda m=m: re.search(r"accepting connections now, my election bind port: "
+                                       rf"\S*{m.host}:3888", m.log_text()),
+                 10, f"member {m.host} binding once the port is free")
+        assert m.running
+
+
+class _taken:
+    """Hold port 3888 of each host (bound, not listening) so a member cannot bind it."""
+
+    def __init__(self, hosts: list[str]) -> None:
+        self.socks: list[socket.socket] = []
+        for h in hosts:
+            s = socket.socket()
+            s.bind((h, 3888))
+            self.socks.append(s)
+
+    def __enter__(self) -> _taken:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for s in self.socks:
+            s.close()
