@@ -188,6 +188,7 @@ class QuorumPeer:
             srv.prep.ephemeral_session_error = srv.ephemeral_session_error
         self._install(srv)
         srv.leads = leading
+        srv.on_client_port = not leading or self.config.leader_serves
         return srv
 
     @staticmethod
@@ -286,7 +287,9 @@ class QuorumPeer:
         except OSError as e:
             raise StartupError(listen_error("election port", self.me.host,
                                             self.me.election_port, e)) from None
-        words = FourLetterWords(cfg, self.view)
+        # The client port's words see no server on a leader that does not serve clients;
+        # the AdminServer's commands see it (Leader.lead sets only the adminServer's).
+        words = FourLetterWords(cfg, QuorumView(self, client_port=True, twin=self.view))
         enable_auth_providers(cfg)
         self.ports = ClientPorts(cfg, lambda: self.server, lambda: words, self.per_ip)
         await self.ports.open(start_serving=True)  # sessions wait for a leader (ZkServer.serving)

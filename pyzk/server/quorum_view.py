@@ -25,10 +25,23 @@ class QuorumView(LiveView):
     """The view of a quorum member (pyzk.server.quorum_peer): whichever ZooKeeperServer the
     current role runs, plus Mode, the leader's learner gauges and the quorum `conf` lines."""
 
-    def __init__(self, peer: QuorumPeer) -> None:
+    def __init__(self, peer: QuorumPeer, client_port: bool = False,
+                 twin: QuorumView | None = None) -> None:
         self.peer = peer
-        self.trace_mask = DEFAULT_TRACE_MASK
-        self.started_wall_ms = int(time.time() * 1000)
+        self.client_port = client_port  # the view of the client port's four-letter words
+        # The client port's view shares the trace mask (ZooTrace's one static) and start time
+        # of the member's view.
+        self._masks: list[int] = twin._masks if twin is not None else [DEFAULT_TRACE_MASK]
+        self.started_wall_ms = twin.started_wall_ms if twin is not None \
+            else int(time.time() * 1000)
+
+    @property  # type: ignore[override]
+    def trace_mask(self) -> int:
+        return self._masks[0]
+
+    @trace_mask.setter
+    def trace_mask(self, mask: int) -> None:
+        self._masks[0] = mask
 
     @property
     def server(self) -> ZkServer:  # type: ignore[override]
@@ -45,7 +58,7 @@ class QuorumView(LiveView):
     @property
     def is_serving(self) -> bool:
         srv = self.peer.server
-        return srv is not None and srv.serving
+        return srv is not None and srv.serving and (srv.on_client_port or not self.client_port)
 
     @property
     def is_read_only(self) -> bool:

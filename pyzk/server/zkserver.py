@@ -180,6 +180,10 @@ class ZkServer:
         self.prep.on_quota_exceeded = lambda ns: self.stats.metrics.counter_sets[
             "quota_exceeded_error_per_namespace"].add(ns)
         self.serving = True
+        # False on a leader with leaderServes=no: Java never hands it to the client port's
+        # factory (Leader.lead), so clients and the client port's four-letter words find no
+        # server while learners, the pipeline and the AdminServer use it as usual.
+        self.on_client_port = True
         # Standalone: this server's own txn log writer (a quorum member's is QuorumPeer.disk).
         self.commits = GroupCommit(sink, self.force_sync, self._fsynced,
                                    policy=SyncPolicy.from_config(config), wall_ms=self.wall_ms)
@@ -269,8 +273,10 @@ class ZkServer:
     # -- connection entry points ----------------------------------------------------------
     def on_connect(self, conn: ClientConn, req: r.Record, read_only: bool, old_client: bool) -> None:
         """processConnectRequest: new session, or re-attach by id + password."""
-        if not self.serving:
-            # NIOServerCnxn: "ZooKeeperServer not running" (a quorum member without a leader).
+        if not self.serving or not self.on_client_port:
+            # NIOServerCnxn: "ZooKeeperServer not running" (a quorum member without a leader,
+            # or a leader that does not serve clients).
+            log.warning("Close of session 0x0: ZooKeeperServer not running", client=conn.peer)
             conn.close()
             return
         if req.lastZxidSeen > self.tree.last_processed_zxid:

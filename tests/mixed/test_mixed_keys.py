@@ -6,6 +6,7 @@ in the same test (loopback 127.0.28.x for Java members, 127.0.29.x for pyzk):
 - electionPortBindRetry: a member whose election port is taken tries to bind it that many
   times, 1 s apart, logs that it leaves the listener and exits with 14
   (UNABLE_TO_BIND_QUORUM_PORT); 0 keeps trying and binds once the port is free.
+- leaderServes=no: the leader's client port finds no server; followers serve.
 """
 
 from __future__ import annotations
@@ -19,7 +20,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.ensemble.launcher import Ensemble, wait_for
+from tests.ensemble.launcher import Ensemble, four_letter, start_client, wait_for
+from tests.integration.rawclient import ConnectionClosed, RawClient
+from tests.mixed.mixhelp import close_all
 
 SUBNETS = {"java": "127.0.28", "pyzk": "127.0.29"}
 
@@ -124,3 +127,40 @@ class _taken:
     def __exit__(self, *exc: object) -> None:
         for s in self.socks:
             s.close()
+
+
+NOT_SERVING = "This ZooKeeper instance is not currently serving requests\n"
+
+
+@pytest.mark.parametrize("ensembles", [{"leaderServes": "no"}], indirect=True)
+def test_leader_serves_no(ensembles: dict[str, Ensemble]) -> None:
+    """leaderServes=no: the leader's client port has no server (Leader.lead does not hand it
+    over): its four-letter words say so, a session attempt is closed with NIOServerCnxn's
+    "ZooKeeperServer not running"; followers serve, writes go through the leader."""
+    for e in ensembles.values():
+        for m in e.members.values():
+            m.start()
+    words = ("srvr", "mntr", "stat", "cons", "conf", "isro", "ruok")
+    seen: dict[str, dict[str, str]] = {}
+    for kind, e in ensembles.items():
+        modes = wait_for(lambda e=e: (ms := e.modes()) and sorted(map(str, ms.values()))
+                         == ["None", "follower", "follower"] and ms, 40,
+                         f"the {kind} followers")
+        assert isinstance(modes, dict)
+        leader = e.members[next(s for s, v in modes.items() if v is None)]
+        seen[kind] = {w: four_letter(leader.host, w) for w in words}
+        with pytest.raises((ConnectionClosed, OSError)):
+            RawClient(leader.host, 2181).connect(5000)
+        wait_for(lambda m=leader: "ZooKeeperServer not running" in m.log_text(), 10,
+                 f"the {kind} leader's log line")
+        followers = [m for m in e.members.values() if m is not leader]
+        a, b = (start_client(m.address) for m in followers)
+        try:
+            a.create("/served", b"x")
+            b.sync("/served")
+            assert b.get("/served")[0] == b"x"
+        finally:
+            close_all((a, b))
+    assert seen["pyzk"] == seen["java"]
+    assert seen["java"] == {**dict.fromkeys(words[:5], NOT_SERVING), "isro": "null",
+                            "ruok": "imok"}
