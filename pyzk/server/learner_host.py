@@ -69,6 +69,12 @@ class LearnerHost:
         self.master = master
         self.observer = observer
         cfg = peer.config
+        # syncEnabled=false: an observer logs no txns and takes no periodic snapshots
+        # (ObserverZooKeeperServer without its SyncRequestProcessor); the snapshot and
+        # currentEpoch of a sync with the leader are still written (Learner.syncWithLeader).
+        self.logs_txns = not observer or cfg.sync_enabled
+        if observer:
+            log.info(f"syncEnabled ={str(cfg.sync_enabled).lower()}")
         self.server = peer.new_server(leading=False)
         self.server.writes = self
         self.core = N.LearnerCore(
@@ -289,7 +295,7 @@ class LearnerHost:
                     self.stop(a.reason)
                 case _:
                     assert_never(a)
-        if applied and self.server.serving:
+        if applied and self.server.serving and self.logs_txns:
             self.server.sink.maybe_snapshot(self.server.tree, self.server.sessions.timeouts)
         if leave:
             self.stop("changes proposed in reconfig")
@@ -324,6 +330,11 @@ class LearnerHost:
 
     def _persist(self, a: N.Persist) -> None:
         seq = a.seq
+        if not self.logs_txns:
+            if a.current_epoch is None and not a.snapshot:
+                self._persisted(seq)  # ObserverZooKeeperServer.commitRequest: no syncProcessor
+                return
+            a = a._replace(entries=[])
         if a.current_epoch is None and not a.snapshot:
             # A plain PROPOSAL/INFORM: gathered with the rest of the chunk just read into one
             # log job (the ACKs still go out only once it is durable).

@@ -7,6 +7,7 @@ in the same test (loopback 127.0.28.x for Java members, 127.0.29.x for pyzk):
   times, 1 s apart, logs that it leaves the listener and exits with 14
   (UNABLE_TO_BIND_QUORUM_PORT); 0 keeps trying and binds once the port is free.
 - leaderServes=no: the leader's client port finds no server; followers serve.
+- syncEnabled=false: an observer writes no txn log or snapshot while it serves.
 """
 
 from __future__ import annotations
@@ -164,3 +165,49 @@ def test_leader_serves_no(ensembles: dict[str, Ensemble]) -> None:
     assert seen["pyzk"] == seen["java"]
     assert seen["java"] == {**dict.fromkeys(words[:5], NOT_SERVING), "isro": "null",
                             "ruok": "imok"}
+
+
+def _files(datadir: Path) -> dict[str, tuple[int, int]]:
+    return {p.name: (p.stat().st_size, p.stat().st_mtime_ns)
+            for p in (datadir / "version-2").iterdir() if p.name.startswith(("log.", "snapshot."))}
+
+
+def test_observer_sync_enabled_false_writes_nothing(workdir: Path) -> None:
+    """syncEnabled=false: an observer writes no txn log and no snapshot while it serves (the
+    followers roll logs and snapshot every few writes, snapCount=10); restarted, it syncs from
+    the leader and has every write."""
+    made = {kind: Ensemble(workdir / kind, [f"{subnet}.{i}" for i in (1, 2, 3)],
+                           extra={"syncEnabled": "false", "snapCount": "10"},
+                           observers=(3,), kinds=dict.fromkeys((1, 2, 3), kind))
+            for kind, subnet in SUBNETS.items()}
+    try:
+        for e in made.values():
+            for m in e.members.values():
+                m.start()
+        for e in made.values():
+            e.wait_serving(40)
+        for kind, e in made.items():
+            obs = e.members[3]
+            before = _files(obs.datadir)
+            follower_before = _files(e.members[1].datadir)
+            c = start_client(obs.address)
+            try:
+                for i in range(30):
+                    c.create(f"/o{i}", b"x")
+                c.sync("/")
+                assert c.exists("/o29") is not None
+            finally:
+                close_all([c])
+            assert _files(obs.datadir) == before, (kind, before, _files(obs.datadir))
+            assert _files(e.members[1].datadir) != follower_before, kind
+            obs.stop()
+            obs.start()
+            e.wait_serving(40)
+            c = start_client(obs.address)
+            try:
+                assert c.exists("/o29") is not None, kind
+            finally:
+                close_all([c])
+    finally:
+        for e in made.values():
+            e.stop()
