@@ -3,6 +3,7 @@ every problem is a ConfigError naming the file, line and key."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -488,3 +489,35 @@ def test_fastleader_notification_intervals_reach_the_config(tmp_path: Path) -> N
     assert (d.fle_min_notification_interval_ms, d.fle_max_notification_interval_ms) == (200, 60000)
     err = error(tmp_path, QUORUM.format(d=tmp_path) + "fastleader.minNotificationInterval=0\n", myid=1)
     assert err.key == "fastleader.minNotificationInterval" and "at least 1" in err.message
+
+
+# Honoured keys that pyzk/metrics.py reads from the raw properties (Config.raw), as Java's
+# metrics provider gets them, rather than through their Config fields.
+READ_FROM_RAW_PROPERTIES = {
+    "metricsProvider.className": "pyzk/metrics.py",
+    "metricsProvider.httpHost": "pyzk/metrics.py",
+    "metricsProvider.httpPort": "pyzk/metrics.py",
+    "metricsProvider.exportJvmInfo": "pyzk/metrics.py",
+}
+
+
+def test_every_honoured_key_with_a_config_field_is_read_outside_the_config_package() -> None:
+    """A key listed honoured whose Config field nothing reads is a feature only in the docs
+    (issue 16: maxCnxns, leaderServes, syncEnabled, tcpKeepAlive, clientTcpKeepAlive and
+    electionPortBindRetry were). Fields are found as load.py sets them: `field=...b.get("key")`."""
+    repo = REPO
+    load = (repo / "pyzk/config/load.py").read_text()
+    field_of = {key: field for field, key in
+                re.findall(r'(\w+)=[^\n=]*?b\.get\("([^"]+)"\)', load)}
+    code = "\n".join(p.read_text() for p in (repo / "pyzk").rglob("*.py")
+                     if "config" not in p.relative_to(repo / "pyzk").parts)
+    unread = []
+    for key in KEYS:
+        if key.status is not Status.HONOURED or key.name not in field_of:
+            continue
+        if key.name in READ_FROM_RAW_PROPERTIES:
+            assert f'"{key.name}"' in (repo / READ_FROM_RAW_PROPERTIES[key.name]).read_text()
+        elif not re.search(rf"\.{field_of[key.name]}\b", code):
+            unread.append(f"{key.name} (Config.{field_of[key.name]})")
+    assert len(field_of) > 50  # the pattern still finds load.py's fields
+    assert not unread, f"honoured keys that no code reads: {unread}"
