@@ -28,7 +28,7 @@ from ..zab.database import ReplicaDatabase
 from ..zab.election import FLE
 from ..zab.election_addresses import MultiAddress
 from ..zab.election_service import ElectionService
-from ..zab.election_transport import QuorumCnxManager
+from ..zab.election_transport import UNABLE_TO_BIND_QUORUM_PORT, QuorumCnxManager
 from ..zab.peer_timing import WAIT_LINE, observer_delay_ms, quorum_cnxn_timeout_ms
 from ..zab.quorum import QuorumMaj, make_quorum
 from ..zab.vote import ServerState, Vote
@@ -54,8 +54,6 @@ if TYPE_CHECKING:
     from .frontends import Stoppable
 
 log = structlog.get_logger("pyzk.quorum")
-# ExitCode.UNABLE_TO_BIND_QUORUM_PORT: the election listener ran out of electionPortBindRetry.
-UNABLE_TO_BIND_QUORUM_PORT = 14
 
 
 class QuorumPeer:
@@ -231,13 +229,9 @@ class QuorumPeer:
             asyncio.ensure_future(old.stop())
         self.server = srv
 
-    def _election_port_lost(self) -> None:
-        """The election listener gave up binding: ServiceUtils.requestSystemExit(
-        UNABLE_TO_BIND_QUORUM_PORT)."""
-        self.exit_code = UNABLE_TO_BIND_QUORUM_PORT
-        self._fatal()
-
-    def _fatal(self) -> None:
+    def _fatal(self, exit_code: int = 1) -> None:
+        if exit_code != 1:  # a specific status is kept over failures that follow it
+            self.exit_code = exit_code
         if self.on_fatal is not None:
             self.on_fatal()
 
@@ -274,7 +268,7 @@ class QuorumPeer:
                                    multi=multi, listen_all_ips=cfg.quorum_listen_on_all_ips,
                                    keepalive=cfg.tcp_keep_alive,
                                    bind_retry=cfg.election_port_bind_retry)
-        manager.on_bind_failed = self._election_port_lost
+        manager.on_bind_failed = lambda: self._fatal(UNABLE_TO_BIND_QUORUM_PORT)
         manager.voting = lambda sid: sid in self.quorum.voting_members
         self.fle = FLE(self.my_id, self.quorum, participant=not self.observer,
                        reconfig_enabled=self.reconfig_enabled,

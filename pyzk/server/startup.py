@@ -10,8 +10,6 @@ import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-import structlog
-
 from ..config.model import Config
 from .connection import ClientConn
 from .frontends import Stoppable, start_admin_server, start_metrics_server
@@ -22,8 +20,6 @@ if TYPE_CHECKING:
     from .fourlw_port import FourLetterWords
     from .view import LiveView
     from .zkserver import ZkServer
-
-log = structlog.get_logger("pyzk.startup")
 
 
 class StartupError(Exception):
@@ -64,12 +60,6 @@ class ClientPorts:
         """Bind both ports (those configured); raises StartupError when one cannot be bound.
         With start_serving False nothing is accepted until serve()."""
         cfg = self.cfg
-        for _ in filter(None, (cfg.client_port, cfg.secure_client_port)):
-            # ServerCnxnFactory.initMaxCnxns, once per factory.
-            if cfg.max_cnxns > 0:
-                log.info(f"maxCnxns configured value is {cfg.max_cnxns}.")
-            else:
-                log.warning("maxCnxns is not configured, using default value 0.")
         host = cfg.client_port_address or None
         if cfg.client_port:  # 0 when only secureClientPort is set
             backlog = cfg.client_port_listen_backlog

@@ -54,6 +54,7 @@ BACKOFF_MAX_S = 5.0
 # interval (Java logs "Cannot open channel to N at election address ..." on every attempt).
 UNREACHABLE_LOG_INTERVAL_S = 30.0
 BIND_RETRY_WAIT_S = 1.0    # Listener.ListenerHandler sleeps 1 s after each failed bind
+UNABLE_TO_BIND_QUORUM_PORT = 14  # ExitCode: the process's status once on_bind_failed is called
 
 
 class _Peer:
