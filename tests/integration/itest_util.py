@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from tests.integration.rawclient import RawClient
+from tests.integration.rawclient import ConnectionClosed, RawClient
 
 
 def wait_for(pred: Callable[[], Any], timeout: float = 10.0, what: str = "condition") -> Any:
@@ -26,3 +26,17 @@ def raw(srv: Any, timeout_ms: int = 30000, source: str | None = None) -> RawClie
     c = RawClient(srv.host, srv.port, source=source)
     c.connect(timeout_ms)
     return c
+
+
+def connected_clients(srv: Any, n: int) -> list[RawClient] | None:
+    """n raw clients connected to srv, or None (and none left open) if one is refused: callers
+    retry with wait_for, as Java counts a closed connection until its selector catches up."""
+    made: list[RawClient] = []
+    try:
+        for _ in range(n):
+            made.append(raw(srv))
+        return made
+    except (ConnectionClosed, OSError):
+        for c in made:
+            c.close()
+        return None

@@ -10,8 +10,8 @@ import pytest
 
 from pyzk.protocol import records as r
 from pyzk.protocol.opcodes import Op
-from tests.integration.itest_util import raw, wait_for
-from tests.integration.rawclient import ConnectionClosed, RawClient
+from tests.integration.itest_util import connected_clients, raw, wait_for
+from tests.integration.rawclient import RawClient
 
 
 def test_max_client_cnxns_per_address_closes_the_extra_connection(zk_kind, zk_factory) -> None:
@@ -21,7 +21,7 @@ def test_max_client_cnxns_per_address_closes_the_extra_connection(zk_kind, zk_fa
         # three quick connections it refuses is a race; pyzk's count is exact.
         pytest.skip("Java refuses by a racy count; the exact limit is checked on pyzk")
     srv = zk_factory(maxClientCnxns="2")
-    a, b = wait_for(lambda: _two_clients(srv), 10, "two connections accepted")
+    a, b = wait_for(lambda: connected_clients(srv, 2), 10, "two connections accepted")
     extra = RawClient(srv.host, srv.port)
     try:
         assert extra.is_closed_by_server(5.0)
@@ -48,25 +48,13 @@ def _open() -> list[r.ACL]:
     return [r.ACL(31, r.Id("world", "anyone"))]
 
 
-def _two_clients(srv) -> tuple[RawClient, RawClient] | None:  # type: ignore[no-untyped-def]
-    made: list[RawClient] = []
-    try:
-        for _ in range(2):
-            made.append(raw(srv))
-        return made[0], made[1]
-    except (ConnectionClosed, OSError):
-        for c in made:
-            c.close()
-        return None
-
-
 def test_max_cnxns_closes_the_extra_connection_until_one_leaves(zk_kind, zk_factory) -> None:
     """maxCnxns=3: a fourth connection is closed with ServerCnxnFactory's log line, the three
     keep working, and closing one lets a new one in. Java's NIO factory counts a closed
-    connection until its selector thread has processed the close, so the fourth is tried until
-    it is refused (bounded) rather than once."""
+    connection (the launcher's readiness probe) until its selector thread has processed the
+    close, so the three are made with bounded retries."""
     srv = zk_factory(maxCnxns="3")
-    held = wait_for(lambda: _clients(srv, 3), 10, "three connections accepted")
+    held = wait_for(lambda: connected_clients(srv, 3), 10, "three connections accepted")
     try:
         extra = RawClient(srv.host, srv.port)
         try:
@@ -77,20 +65,8 @@ def test_max_cnxns_closes_the_extra_connection_until_one_leaves(zk_kind, zk_fact
         log = srv.log_path.read_text(errors="replace")
         assert re.search(r"Too many connections \d+ - max is 3", log), srv.tail_log()
         held.pop().close()
-        held.extend(wait_for(lambda: _clients(srv, 1), 10, "a connection after one left"))
+        held.extend(wait_for(lambda: connected_clients(srv, 1), 10, "a connection after one left"))
         assert held[-1].exists("/").err == 0
     finally:
         for c in held:
             c.close()
-
-
-def _clients(srv, n: int) -> list[RawClient] | None:  # type: ignore[no-untyped-def]
-    made: list[RawClient] = []
-    try:
-        for _ in range(n):
-            made.append(raw(srv))
-        return made
-    except (ConnectionClosed, OSError):
-        for c in made:
-            c.close()
-        return None

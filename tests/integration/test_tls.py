@@ -29,6 +29,8 @@ from kazoo.client import KazooClient
 from kazoo.exceptions import NoAuthError
 from kazoo.security import make_acl
 
+from tests.integration.itest_util import connected_clients, wait_for
+from tests.integration.rawclient import RawClient
 from tests.servers import ServerProc, free_port, java_available
 
 jks = pytest.importorskip("jks")  # pyjks writes the JKS stores kazoo's harness uses too
@@ -273,3 +275,22 @@ def session_over_tls(ctx: ssl.SSLContext, srv: ServerProc) -> bool:
             return sid != 0
     except (OSError, ssl.SSLError):
         return False
+
+
+def test_max_cnxns_counts_each_client_port_on_its_own(
+        tls_server: Callable[..., ServerProc], pki: Pki) -> None:
+    """maxCnxns=2 with both ports full on the plain side: a third plain connection is closed,
+    a TLS session still gets in (each factory counts its own connections,
+    ServerCnxnFactory.limitTotalNumberOfCnxns)."""
+    srv = start_tls_server(tls_server, pki, maxCnxns="2")
+    held = wait_for(lambda: connected_clients(srv, 2), 10, "two plain connections")
+    try:
+        extra = RawClient(HOST, srv.port)
+        try:
+            assert extra.is_closed_by_server(5.0)
+        finally:
+            extra.close()
+        assert session_over_tls(client_context(pki, ssl.TLSVersion.TLSv1_2), srv)
+    finally:
+        for c in held:
+            c.close()
