@@ -41,7 +41,7 @@ PREFIXED_KEYS = frozenset({
     "4lw.commands.whitelist",
     "admin.enableServer", "admin.serverAddress", "admin.serverPort", "admin.commandURL",
     "admin.idleTimeout", "admin.forceHttps", "admin.portUnification", "client.portUnification",
-    "serverCnxnFactory",  # only client.portUnification looks at it
+    "serverCnxnFactory",  # client.portUnification and clientTcpKeepAlive look at it
     "audit.enable", "flushDelay", "maxWriteQueuePollTime", "maxBatchSize",
     "quorumCnxnTimeoutMs", "observer.reconnectDelayMs", "observer.election.DelayMs",
     # QuorumPeerConfig's defaults for the zoo.cfg keys (multiAddress.enabled also decides

@@ -242,7 +242,7 @@ KEYS: tuple[Key, ...] = (
     Key("clientPortListenBacklog", "int", -1, H, "listen backlog of the client socket; -1 = OS default", _min(-1)),
     Key("serverCnxnFactory", "str", "", IN,
         "Java NIO/Netty connection factory class; pyzk's one asyncio factory serves both ports"
-        " (only client.portUnification asks for Netty, as Java)"),
+        " (Netty's: client.portUnification; no clientTcpKeepAlive)"),
     Key("flushDelay", "long_decode", 0, H,
         "under load, gather writes for up to this long (ms) after a txn log flush before the"
         " next one (the first write after a quiet spell is flushed at once); 0 = flush as soon"

@@ -486,6 +486,8 @@ def build_config(entries: Mapping[str, str | Entry], *, source_name: str = "zoo.
         secure_client_port_address=b.values.get("secureClientPortAddress"),
         tls=tls,
         client_port_unification=client_unification,
+        client_port_netty=factory is not None
+        and java_trim(factory.value) == "org.apache.zookeeper.server.NettyServerCnxnFactory",
         quorum_tls=quorum_tls,
         ssl_quorum=ssl_quorum,
         port_unification=port_unification,

@@ -179,6 +179,9 @@ class Config:
     tls: TlsSettings | None = None
     # client.portUnification (with the Netty factory): clientPort also accepts TLS clients.
     client_port_unification: bool = False
+    # serverCnxnFactory names NettyServerCnxnFactory: clientPort behaves as Java's Netty
+    # factory where it differs from NIO (no clientTcpKeepAlive, maxCnxns refusals log less).
+    client_port_netty: bool = False
     # Quorum TLS: the ssl.quorum.* stores (set when sslQuorum or portUnification is), TLS
     # dialled between members (sslQuorum) and TLS + plaintext accepted (portUnification).
     quorum_tls: TlsSettings | None = None

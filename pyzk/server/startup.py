@@ -53,7 +53,7 @@ class ClientPorts:
         assert srv is not None, "the ports serve only once a server exists"
         conn = kind(srv, self._words(), self.cfg.max_client_cnxns, per_ip,
                     max_total=self.cfg.max_cnxns, keepalive=self.cfg.client_tcp_keep_alive)
-        conn.netty = netty or kind is not ClientConn
+        conn.netty = netty or kind is not ClientConn or self.cfg.client_port_netty
         return conn
 
     async def open(self, start_serving: bool) -> None:

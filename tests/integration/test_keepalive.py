@@ -1,11 +1,14 @@
-"""clientTcpKeepAlive: SO_KEEPALIVE on the server's side of client connections (NIOServerCnxn).
-`ss -tnoe` shows a keepalive timer on a socket that has it, for either kind of server."""
+"""clientTcpKeepAlive: SO_KEEPALIVE on the server's side of client connections (NIOServerCnxn;
+Java's Netty factory does not set it). `ss -tnoe` shows a keepalive timer on a socket that has
+it, for either kind of server."""
 
 from __future__ import annotations
 
 import subprocess
 
 from tests.integration.itest_util import raw, wait_for
+
+NETTY = "org.apache.zookeeper.server.NettyServerCnxnFactory"
 
 
 def keepalive_on_server_side(host: str, port: int) -> list[bool]:
@@ -18,12 +21,14 @@ def keepalive_on_server_side(host: str, port: int) -> list[bool]:
 def test_client_tcp_keep_alive_sets_so_keepalive(zk_kind, zk_factory) -> None:
     on = zk_factory(clientTcpKeepAlive="true")
     off = zk_factory()
-    a, b = raw(on), raw(off)
+    netty = zk_factory(clientTcpKeepAlive="true", serverCnxnFactory=NETTY)
+    clients = [raw(on), raw(off), raw(netty)]
     try:
         assert wait_for(lambda: keepalive_on_server_side(on.host, on.port) == [True], 10,
                         "keepalive on the one client connection")
-        assert not any(wait_for(lambda: keepalive_on_server_side(off.host, off.port), 10,
-                                "the other connection"))
+        for srv in (off, netty):
+            assert not any(wait_for(lambda s=srv: keepalive_on_server_side(s.host, s.port), 10,
+                                    "the other connections"))
     finally:
-        a.close()
-        b.close()
+        for c in clients:
+            c.close()
