@@ -210,13 +210,16 @@ def _admin_tls(b: _Builder, base: Path, quorum_tls: TlsSettings | None) -> TlsSe
     return _tls_settings(b, base, "ssl.quorum.", "admin.forceHttps")
 
 
+NETTY_FACTORY = "org.apache.zookeeper.server.NettyServerCnxnFactory"
+
+
 def _client_port_unification(b: _Builder, client_port: int, factory: str) -> bool:
     """client.portUnification is read by NettyServerCnxnFactory only: with Java's default NIO
     factory (serverCnxnFactory, otherwise inert in pyzk) the key does nothing, and there is
     nothing to unify without a clientPort."""
     if not b.get("client.portUnification") or not client_port:
         return False
-    if factory != "org.apache.zookeeper.server.NettyServerCnxnFactory":
+    if factory != NETTY_FACTORY:
         b.warnings.append("client.portUnification is ignored: only serverCnxnFactory="
                           "org.apache.zookeeper.server.NettyServerCnxnFactory reads it")
         return False
@@ -315,9 +318,8 @@ def build_config(entries: Mapping[str, str | Entry], *, source_name: str = "zoo.
     if secure_port == 0 and b.is_set("secureClientPortAddress"):
         raise b.error("secureClientPortAddress is set but secureClientPort is not set",
                       "secureClientPortAddress")
-    factory = norm.get("serverCnxnFactory")
-    client_unification = _client_port_unification(
-        b, client_port, java_trim(factory.value) if factory is not None else "")
+    factory_name = java_trim(norm["serverCnxnFactory"].value) if "serverCnxnFactory" in norm else ""
+    client_unification = _client_port_unification(b, client_port, factory_name)
     tls = _tls_settings(b, base, needed_by="secureClientPort" if secure_port else
                         "client.portUnification") if secure_port or client_unification else None
     ssl_quorum, port_unification = bool(b.get("sslQuorum")), bool(b.get("portUnification"))
@@ -486,8 +488,7 @@ def build_config(entries: Mapping[str, str | Entry], *, source_name: str = "zoo.
         secure_client_port_address=b.values.get("secureClientPortAddress"),
         tls=tls,
         client_port_unification=client_unification,
-        client_port_netty=factory is not None
-        and java_trim(factory.value) == "org.apache.zookeeper.server.NettyServerCnxnFactory",
+        client_port_netty=factory_name == NETTY_FACTORY,
         quorum_tls=quorum_tls,
         ssl_quorum=ssl_quorum,
         port_unification=port_unification,
