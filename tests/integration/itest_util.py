@@ -40,3 +40,16 @@ def connected_clients(srv: Any, n: int) -> list[RawClient] | None:
         for c in made:
             c.close()
         return None
+
+
+def refused(host: str, port: int, timeout: float = 5.0) -> bool:
+    """A new connection is closed by the server: at once (Java may close it before the
+    client's connect returns: EPIPE/ECONNRESET) or within timeout."""
+    try:
+        c = RawClient(host, port)
+    except OSError:
+        return True
+    try:
+        return c.is_closed_by_server(timeout)
+    finally:
+        c.close()

@@ -69,11 +69,12 @@ def test_tcp_keep_alive_on_election_connections_only(ensembles: dict[str, Ensemb
     for e in ensembles.values():
         e.wait_serving(40)
     for kind, subnet in SUBNETS.items():
-        # Three election connections (two ends each) and two learners' connections to the
-        # leader's quorum port.
-        seen = wait_for(lambda s=subnet: (k := keepalive_by_port(s)) and len(k[3888]) == 6
+        # Both learners' connections to the leader's quorum port (two ends each) and at least
+        # one election connection: Java redials a dropped election connection only when it
+        # has a vote to send, so how many outlive the election varies.
+        seen = wait_for(lambda s=subnet: (k := keepalive_by_port(s)) and len(k[3888]) >= 2
                         and len(k[2888]) == 4 and k, 10, f"the {kind} quorum connections")
-        assert seen == {3888: [True] * 6, 2888: [False] * 4}, (kind, seen)
+        assert all(seen[3888]) and not any(seen[2888]), (kind, seen)
 
 
 def test_election_port_bind_retry(ensembles: dict[str, Ensemble]) -> None:
