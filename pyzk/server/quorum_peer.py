@@ -34,6 +34,7 @@ from ..zab.quorum import QuorumMaj, make_quorum
 from ..zab.vote import ServerState, Vote
 from ..zab.zxid import epoch_of
 from .auth import enable_auth_providers
+from .clock import SYSTEM_CLOCK, Clock
 from .fourlw_port import FourLetterWords
 from .group_commit import GroupCommit
 from .leader_host import LeaderHost
@@ -57,8 +58,10 @@ log = structlog.get_logger("pyzk.quorum")
 
 
 class QuorumPeer:
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, clock: Clock = SYSTEM_CLOCK) -> None:
         self.config = config
+        # Session expiry and znode times; the seeded simulation passes its virtual clock.
+        self.clock = clock
         assert config.my_id is not None, "is_distributed configs have a myid"
         self.my_id: int = config.my_id
         self.me = config.servers[self.my_id]
@@ -179,7 +182,7 @@ class QuorumPeer:
         if sessions is None:
             sessions = self._global_sessions(old)
         srv = ZkServer(self.config, tree, self.storage, sessions=sessions,
-                       server_id=self.my_id)
+                       server_id=self.my_id, clock=self.clock)
         if self.config.local_sessions_enabled:
             # LeaderSessionTracker / LearnerSessionTracker with a LocalSessionTracker.
             srv.local = SessionTracker(self.config.tick_time_ms, self.my_id, 0)
@@ -205,7 +208,7 @@ class QuorumPeer:
         old = self.server
         assert old is not None
         srv = ReadOnlyServer(self.config, old.tree, self.storage,
-                             self._global_sessions(old), self.my_id)
+                             self._global_sessions(old), self.my_id, self.clock)
         self._install(srv)
         srv.serving = True
         srv.start()

@@ -18,6 +18,7 @@ from ..protocol.codes import Err
 from ..protocol.opcodes import CLIENT_OPS, Op
 from ..tree.datatree import DataTree
 from .pending import Pending
+from .clock import SYSTEM_CLOCK, Clock
 from .persistence import TxnSnapLog
 from .zkserver import ZkServer
 
@@ -49,8 +50,9 @@ class ReadOnlyServer(ZkServer):
     read_only = True
 
     def __init__(self, config: Config, tree: DataTree, sink: TxnSnapLog,
-                 global_sessions: dict[int, int], server_id: int) -> None:
-        super().__init__(config, tree, sink, sessions=None, server_id=server_id)
+                 global_sessions: dict[int, int], server_id: int,
+                 clock: Clock = SYSTEM_CLOCK) -> None:
+        super().__init__(config, tree, sink, sessions=None, server_id=server_id, clock=clock)
         self.global_sessions = dict(global_sessions)
         self.local_sessions_enabled: bool = config.local_sessions_enabled
         self.leads = False

@@ -1,0 +1,467 @@
+"""Seeded simulation of whole ensembles running the real hosts: each member is an unmodified
+pyzk.server.quorum_peer.QuorumPeer (election, LeaderHost/LearnerHost, ZkServer, GroupCommit,
+the session tracker, TxnSnapLog on real files) on a simulated event loop (simloop.py: virtual
+time, on-loop executor, crash = freeze), network (simnet.py) and clock (the loop's time).
+Clients (simclient.py) talk the client protocol to the members' real client ports.
+
+A schedule is a function of its seed: crashes (a member's tasks freeze and only what it wrote
+to its files stays; a restart is a new QuorumPeer on the same data directory), restarts,
+partitions, connection resets and client sessions that are abandoned (and must expire). After
+every step: at most one leader established per epoch; members that applied the same zxid have
+the same tree digest and no member saw a txn digest differ from its own; every established
+leader holds every acknowledged write. After healing: one leader, identical trees holding every
+acknowledged write, every abandoned session's ephemeral gone on every member, and a session that
+keeps pinging is never expired.
+
+    .venv/bin/python -m tests.simulation.hostsim [seeds] [first_seed] [3|3+1|5|all]
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import dataclasses
+import logging
+import os
+import shutil
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from pyzk.config.load import build_config
+from pyzk.config.model import Config
+from pyzk.server.clock import Clock
+from pyzk.server.leader_host import LeaderHost
+from pyzk.server.quorum_peer import QuorumPeer
+from pyzk.server.zkserver import ZkServer
+from tests.simulation.simclient import SimClient, ephemeral_path
+from tests.simulation.simloop import MEMBER, Incarnation, SimLoop, Stuck
+from tests.simulation.simnet import Fabric
+
+CONFIGS = {"3": (3, 0), "3+1": (3, 1), "5": (5, 0)}
+TICK_MS = 100
+SESSION_MS = 800
+WINDOW = 8        # commitLogCount, set below Java's floor so syncs reach the disk log and SNAP
+FAULT_STEPS = 60  # driver steps with faults, each 5-80 ms of virtual time apart
+STATS: Counter[str] = Counter()
+SHM = Path("/dev/shm") if Path("/dev/shm").is_dir() else None
+
+
+class Violation(AssertionError):
+    pass
+
+
+class LoopClock(Clock):
+    """Both clocks run on the simulated loop's virtual time."""
+
+    def __init__(self, loop: SimLoop) -> None:
+        self.loop = loop
+
+    def wall_ms(self) -> int:
+        return 1_700_000_000_000 + int(self.loop.time() * 1000)
+
+    def mono_ms(self) -> int:
+        return 1_000 + int(self.loop.time() * 1000)
+
+
+def host(sid: int) -> str:
+    return f"10.22.0.{sid}"
+
+
+def member_config(sid: int, n: int, observers: int, root: Path) -> Config:
+    data = root / f"m{sid}"
+    data.mkdir(parents=True, exist_ok=True)
+    (data / "myid").write_text(f"{sid}\n")
+    entries = {
+        "tickTime": str(TICK_MS), "initLimit": "10", "syncLimit": "5",
+        "dataDir": str(data), "clientPort": "2181", "clientPortAddress": host(sid),
+        "admin.enableServer": "false", "preAllocSize": "16", "snapCount": "40",
+        "minSessionTimeout": str(2 * TICK_MS), "maxSessionTimeout": str(20 * TICK_MS),
+        "cnxTimeout": "500",
+    }
+    for i in range(1, n + observers + 1):
+        kind = ":observer" if i > n else ""
+        entries[f"server.{i}"] = f"{host(i)}:2888:3888{kind}"
+    if sid > n:
+        entries["peerType"] = "observer"
+    cfg = build_config(entries, myid=sid)
+    return dataclasses.replace(cfg, commit_log_count=WINDOW)
+
+
+class Member:
+    def __init__(self, sim: Sim, sid: int, config: Config) -> None:
+        self.sim = sim
+        self.sid = sid
+        self.config = config
+        self.peer: QuorumPeer | None = None
+        self.inc: Incarnation | None = None
+        self.boots = 0
+        self.corpses: list[tuple[Incarnation, QuorumPeer]] = []  # kept: frozen, never collected
+
+    @property
+    def alive(self) -> bool:
+        return self.inc is not None and self.inc.alive
+
+    def start(self) -> None:
+        self.boots += 1
+        self.inc = Incarnation(self.sid, self.boots)
+        peer = self.peer = QuorumPeer(self.config, clock=self.sim.clock)
+        peer.on_fatal = lambda: self.sim.fatal(self.sid)
+        ctx = contextvars.copy_context()
+        ctx.run(MEMBER.set, self.inc)
+        self.sim.loop.create_task(self._boot(peer), context=ctx)
+
+    async def _boot(self, peer: QuorumPeer) -> None:
+        try:
+            await peer.start()
+        except Exception as e:  # noqa: BLE001 - a member that cannot start is a finding
+            self.sim.errors.append(f"member {self.sid} failed to start: {e!r}")
+
+    def crash(self) -> None:
+        assert self.inc is not None and self.peer is not None
+        self.inc.alive = False
+        self.sim.fabric.crashed(self.inc)
+        _kill_files(self.config.data_dir)
+        self.corpses.append((self.inc, self.peer))
+        STATS["crashes"] += 1
+
+    def server(self) -> ZkServer | None:
+        return self.peer.server if self.alive and self.peer is not None else None
+
+    def leading_epoch(self) -> int | None:
+        peer = self.peer
+        if not self.alive or peer is None:
+            return None
+        role = peer.role
+        if isinstance(role, LeaderHost) and role.established_at is not None:
+            return peer.current_epoch
+        return None
+
+
+class Sim:
+    def __init__(self, seed: int, config: str, root: Path) -> None:
+        self.seed = seed
+        self.loop = SimLoop(seed)
+        self.rng = self.loop.rng
+        self.fabric = Fabric(self.loop)
+        self.clock = LoopClock(self.loop)
+        n, obs = CONFIGS[config]
+        self.voters = n
+        self.members = {sid: Member(self, sid, member_config(sid, n, obs, root))
+                        for sid in range(1, n + obs + 1)}
+        self.leaders: dict[int, int] = {}   # epoch -> the member that established it
+        self.digests: dict[int, int] = {}   # zxid -> tree digest after it
+        self.acked: dict[str, tuple[bytes, int]] = {}  # path -> (data, zxid)
+        self.checked_leaders: set[tuple[int, int, int]] = set()
+        self.clients: list[SimClient] = []
+        self.abandoned: set[int] = set()   # sessions whose client went away
+        self.ephemerals: dict[str, int] = {}
+        self.sessions_opened = 0
+        self.errors: list[str] = []
+        self.trace: list[str] = []
+        self.next_cid = 0
+        self.loop.set_exception_handler(self._loop_error)
+
+    # -- events from the members and clients ------------------------------------------------
+    def fatal(self, sid: int) -> None:
+        self.errors.append(f"member {sid} failed fatally")
+
+    def _loop_error(self, loop: asyncio.AbstractEventLoop, ctx: dict[str, Any]) -> None:
+        exc = ctx.get("exception")
+        if isinstance(exc, (ConnectionError, OSError, TimeoutError, asyncio.CancelledError)):
+            return
+        self.errors.append(f"{ctx.get('message')}: {exc!r}")
+
+    def acknowledged(self, path: str, data: bytes, zxid: int) -> None:
+        self.acked[path] = (data, zxid)
+        STATS["acked"] += 1
+
+    def ephemeral_created(self, client: SimClient, path: str) -> None:
+        self.ephemerals[path] = client.session_id
+
+    def fail(self, what: str) -> None:
+        raise Violation(f"seed {self.seed}: {what} (at {self.loop.time():.3f}s; trace tail "
+                        f"{self.trace[-8:]}; members {self.describe()})")
+
+    def describe(self) -> str:
+        out = []
+        for m in self.members.values():
+            p = m.peer
+            if not m.alive or p is None or p.server is None:
+                out.append(f"{m.sid}:down")
+                continue
+            out.append(f"{m.sid}:{p.state.name}/{p.mode}/e{p.current_epoch}"
+                       f"/z{p.server.tree.last_processed_zxid:#x}")
+        return " ".join(out)
+
+    # -- invariants ---------------------------------------------------------------------------
+    def check(self) -> None:
+        if self.errors:
+            self.fail(self.errors[0])
+        for m in self.members.values():
+            epoch = m.leading_epoch()
+            if epoch is not None:
+                first = self.leaders.setdefault(epoch, m.sid)
+                if first != m.sid:
+                    self.fail(f"two leaders established in epoch {epoch:#x}: {first} and {m.sid}")
+                self._leader_holds_acked(m, epoch)
+            srv = m.server()
+            if srv is None:
+                continue
+            last = srv.tree.digests.last
+            if last is not None:
+                seen = self.digests.setdefault(last.zxid, last.digest)
+                if seen != last.digest:
+                    self.fail(f"member {m.sid} digest at zxid {last.zxid:#x} differs")
+            if srv.tree.digests.mismatches:
+                self.fail(f"member {m.sid} applied a txn whose digest differs from its tree's")
+
+    def _leader_holds_acked(self, m: Member, epoch: int) -> None:
+        key = (m.sid, epoch, len(self.acked))
+        if key in self.checked_leaders:
+            return
+        self.checked_leaders.add(key)
+        srv = m.server()
+        assert srv is not None
+        for path, (data, _zxid) in self.acked.items():
+            node = srv.tree.nodes.get(path)
+            if node is None or node.data != data:
+                self.fail(f"leader {m.sid} of epoch {epoch:#x} lacks acknowledged {path}")
+
+    # -- clients -----------------------------------------------------------------------------
+    def new_client(self, writes: bool = True) -> SimClient:
+        self.next_cid += 1
+        client = SimClient(self, self.next_cid, SESSION_MS, writes)
+        client.on_lost = self._client_lost
+        live = [m for m in self.members.values() if m.alive]
+        target = self.rng.choice(live) if live else self.members[1]
+        self.clients.append(client)
+        self.loop.create_task(self._connect(client, target.sid), context=contextvars.Context())
+        return client
+
+    async def _connect(self, client: SimClient, sid: int) -> None:
+        try:
+            await self.loop.create_connection(lambda: client, host(sid), 2181)
+        except OSError:
+            client.connection_lost(None)
+
+    def _client_lost(self, client: SimClient) -> None:
+        if client.session_id:
+            self.abandoned.add(client.session_id)
+        if client in self.clients:
+            self.clients.remove(client)
+        if client.writes:
+            self.loop.call_later(self.rng.uniform(0.01, 0.1), self._replace_client,
+                                 context=contextvars.Context())
+
+    def _replace_client(self) -> None:
+        if self.accept_clients:
+            self.new_client()
+
+    accept_clients = True
+
+    # -- the schedule ---------------------------------------------------------------------------
+    async def run(self) -> None:
+        for m in self.members.values():
+            m.start()
+        for _ in range(2):
+            self.new_client()
+        for step in range(FAULT_STEPS):
+            await asyncio.sleep(self.rng.uniform(0.005, 0.08))
+            self.check()
+            self._fault(step)
+            self.check()
+        await self._heal()
+
+    def _fault(self, step: int) -> None:
+        rng = self.rng
+        x = rng.random()
+        live = [m for m in self.members.values() if m.alive]
+        dead = [m for m in self.members.values() if not m.alive]
+        if x < 0.10 and len(live) > 1:
+            m = rng.choice(live)
+            self.trace.append(f"crash {m.sid}")
+            m.crash()
+        elif x < 0.22 and dead:
+            m = rng.choice(dead)
+            self.trace.append(f"restart {m.sid}")
+            m.start()
+        elif x < 0.30:
+            side = set(rng.sample(sorted(self.members), rng.randint(1, len(self.members) // 2)))
+            self.trace.append(f"partition {sorted(side)}")
+            self.fabric.partition(side, set(self.members))
+            STATS["partitions"] += 1
+        elif x < 0.40:
+            self.trace.append("heal")
+            self.fabric.heal()
+        elif x < 0.50:
+            if self.fabric.reset_random():
+                self.trace.append("reset")
+                STATS["resets"] += 1
+
+    async def _heal(self) -> None:
+        self.trace.append("heal all")
+        self.fabric.heal()
+        for m in self.members.values():
+            if not m.alive:
+                m.start()
+        await self._settle()
+        # Sessions: a steady client keeps pinging through three timeouts and must stay; every
+        # abandoned session must be gone (with its ephemeral) everywhere.
+        steady = self.new_client(writes=False)
+        await self._wait(lambda: steady.ephemeral_done or steady.lost, 5.0, "steady session")
+        if steady.lost:
+            self.fail("a session on the healed ensemble could not be opened")
+        steady_id = steady.session_id
+        self.accept_clients = False
+        for c in list(self.clients):
+            if c is not steady:
+                c.close()
+        await self._sleep_checking(3 * SESSION_MS / 1000 + 2 * TICK_MS / 1000)
+        if steady.lost:
+            self.fail(f"session {steady_id:#x} expired although its client kept pinging")
+        await self._settle()
+        self._final_checks(steady_id)
+
+    async def _settle(self) -> None:
+        def settled() -> bool:
+            leaders = [m for m in self.members.values() if m.leading_epoch() is not None]
+            if len(leaders) != 1:
+                return False
+            lead = leaders[0].server()
+            assert lead is not None
+            for m in self.members.values():
+                srv = m.server()
+                if srv is None or not srv.serving or \
+                        srv.tree.last_processed_zxid != lead.tree.last_processed_zxid:
+                    return False
+            return True
+        await self._wait(settled, 30.0, "one leader and caught-up members after healing")
+
+    async def _wait(self, cond: Any, limit_s: float, what: str) -> None:
+        end = self.loop.time() + limit_s
+        while not cond():
+            if self.loop.time() > end:
+                self.fail(f"no {what} within {limit_s}s")
+            await asyncio.sleep(0.02)
+            self.check()
+
+    async def _sleep_checking(self, seconds: float) -> None:
+        end = self.loop.time() + seconds
+        while self.loop.time() < end:
+            await asyncio.sleep(0.02)
+            self.check()
+
+    def _final_checks(self, steady_id: int) -> None:
+        self.check()
+        trees = {sid: m.server() for sid, m in self.members.items()}
+        first = trees[1]
+        assert first is not None
+        want = first.tree.digests.last
+        for sid, srv in trees.items():
+            assert srv is not None
+            if srv.tree.digests.last != want or srv.tree.nodes.keys() != first.tree.nodes.keys():
+                self.fail(f"member {sid}'s tree differs from member 1's after healing")
+            for path, (data, _z) in self.acked.items():
+                node = srv.tree.nodes.get(path)
+                if node is None or node.data != data:
+                    self.fail(f"member {sid} lost acknowledged write {path}")
+            for path, owner in self.ephemerals.items():
+                present = path in srv.tree.nodes
+                if owner in self.abandoned and present:
+                    self.fail(f"member {sid} keeps {path} of expired session {owner:#x}")
+            if ephemeral_path(steady_id) not in srv.tree.nodes:
+                self.fail(f"member {sid} lacks the steady session's ephemeral")
+        STATS["established"] += len(self.leaders)
+        STATS["sessions"] += self.sessions_opened
+        STATS["expired"] += len(self.abandoned)
+
+
+def _kill_files(data_dir: Path) -> None:
+    """What the kernel does to a killed process's files: every descriptor into its data
+    directory is closed (its locks released, what it wrote kept, Python's unflushed buffers
+    lost). Each is pointed at /dev/null, so the frozen objects that still hold the number can
+    never write into a file a later incarnation opened under it."""
+    prefix = str(data_dir.resolve()) + "/"
+    devnull = os.open(os.devnull, os.O_RDWR)
+    try:
+        for name in os.listdir("/proc/self/fd"):
+            fd = int(name)
+            try:
+                target = os.readlink(f"/proc/self/fd/{fd}")
+            except OSError:
+                continue
+            if target.startswith(prefix):
+                os.dup2(devnull, fd)
+    finally:
+        os.close(devnull)
+
+
+@contextmanager
+def _quiet_logs() -> Iterator[None]:
+    old = structlog.get_config()
+    old_disable = logging.root.manager.disable
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.CRITICAL))
+    logging.disable(logging.ERROR)
+    try:
+        yield
+    finally:
+        structlog.configure(**old)
+        logging.disable(old_disable)
+
+
+def run_one(seed: int, config: str = "3") -> Sim:
+    root = Path(tempfile.mkdtemp(prefix=f"hostsim-{seed}-", dir=SHM))
+    sim = Sim(seed, config, root)
+    try:
+        with _quiet_logs():
+            try:
+                sim.loop.run_until_complete(
+                    sim.loop.create_task(sim.run(), context=contextvars.Context()))
+            except Stuck:
+                sim.fail("the simulated world stopped (nothing ready, no timer)")
+            except Violation:
+                raise
+            except Exception as e:  # noqa: BLE001 - any escape is a finding, with its seed
+                raise Violation(f"seed {seed}: {e!r} (replay: python -m "
+                                f"tests.simulation.hostsim 1 {seed} {config})") from e
+    finally:
+        _dispose(sim)
+        shutil.rmtree(root, ignore_errors=True)
+    return sim
+
+
+def _dispose(sim: Sim) -> None:
+    """Freeze everyone, then drop the loop; frozen tasks are collected with it."""
+    for m in sim.members.values():
+        if m.inc is not None:
+            m.inc.alive = False
+    for t in asyncio.all_tasks(sim.loop):
+        t.cancel()
+    sim.loop.close()
+
+
+if __name__ == "__main__":
+    count = int(sys.argv[1]) if len(sys.argv) > 1 else 20
+    first = int(sys.argv[2]) if len(sys.argv) > 2 else 0
+    which = sys.argv[3] if len(sys.argv) > 3 else "all"
+    for cfg in (list(CONFIGS) if which == "all" else [which]):
+        t0 = time.perf_counter()
+        bad = 0
+        for s in range(first, first + count):
+            try:
+                run_one(s, cfg)
+            except Violation as e:
+                bad += 1
+                print(f"FAIL {cfg} {e}\n  replay: python -m tests.simulation.hostsim 1 {s} {cfg}",
+                      flush=True)
+        dt = time.perf_counter() - t0
+        print(f"{cfg}: {count} seeds, {bad} failed, {dt:.1f}s ({dt / count:.2f}s per seed) "
+              f"{dict(STATS)}", flush=True)

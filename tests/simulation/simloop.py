@@ -1,0 +1,155 @@
+"""A deterministic asyncio event loop for the real-host simulation (tests/simulation/hostsim.py).
+
+Subclasses asyncio's BaseEventLoop without touching its internals:
+- `time()` is virtual; the "selector" never blocks: when nothing is ready it moves virtual time
+  to the next timer, so a schedule runs as fast as the interpreter goes and is a function of
+  its seed.
+- `run_in_executor` runs the function on the loop after a seeded delay (fsyncs and snapshot
+  writes become ordered events a crash can fall before or after).
+- Every callback belongs to the member whose context scheduled it (a contextvar set when the
+  member's process starts); when that incarnation has crashed, its callbacks are dropped, so
+  its tasks freeze where they stood, as a killed process does (no `finally` runs, nothing more
+  reaches the disk).
+- The network API (create_connection, create_server) is the simulated network (simnet.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import random
+from asyncio import events
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+
+class Incarnation:
+    """One run of one member's process, from start to crash or stop."""
+
+    def __init__(self, sid: int, number: int) -> None:
+        self.sid = sid
+        self.number = number
+        self.alive = True
+        self.tasks: list[asyncio.Task[Any]] = []  # kept so a frozen task is never collected
+
+    def __repr__(self) -> str:
+        return f"m{self.sid}#{self.number}"
+
+
+MEMBER: contextvars.ContextVar[Incarnation | None] = contextvars.ContextVar(
+    "sim_member", default=None)
+
+
+class Stuck(RuntimeError):
+    """Nothing ready and no timer: the simulated world has stopped (a deadlock)."""
+
+
+class _VirtualSelector:
+    def __init__(self, loop: SimLoop) -> None:
+        self.loop = loop
+
+    def select(self, timeout: float | None) -> list[Any]:
+        if timeout is None:
+            raise Stuck("no callback ready and no timer scheduled")
+        if timeout > 0:
+            self.loop.now += timeout
+        return []
+
+    def close(self) -> None:
+        pass
+
+
+class SimLoop(asyncio.BaseEventLoop):  # type: ignore[misc]
+    def __init__(self, seed: int, executor_delay_ms: tuple[float, float] = (0.1, 3.0)) -> None:
+        super().__init__()
+        self.now = 0.0
+        self.rng = random.Random(seed ^ 0x5EED)
+        self.executor_delay_ms = executor_delay_ms
+        self._selector = _VirtualSelector(self)
+        self._clock_resolution = 1e-9
+        self.set_task_factory(self._task_factory)
+        self.network: Any = None  # simnet.Fabric, set by the fabric
+
+    # -- time ------------------------------------------------------------------------------
+    def time(self) -> float:
+        return self.now
+
+    # -- BaseEventLoop's abstract I/O hooks: nothing to poll -------------------------------
+    def _process_events(self, event_list: list[Any]) -> None:
+        pass
+
+    def _write_to_self(self) -> None:
+        pass
+
+    # -- crash semantics -------------------------------------------------------------------
+    @staticmethod
+    def _owner(context: contextvars.Context | None) -> Incarnation | None:
+        return context.get(MEMBER) if context is not None else MEMBER.get()
+
+    @staticmethod
+    def _guard(inc: Incarnation, callback: Callable[..., object]) -> Callable[..., object]:
+        def run_if_alive(*args: object) -> object:
+            if inc.alive:
+                return callback(*args)
+            return None
+        return run_if_alive
+
+    def call_soon(self, callback: Callable[..., object], *args: Any,
+                  context: contextvars.Context | None = None) -> events.Handle:
+        inc = self._owner(context)
+        if inc is not None:
+            callback = self._guard(inc, callback)
+        return super().call_soon(callback, *args, context=context)
+
+    def call_at(self, when: float, callback: Callable[..., object], *args: Any,
+                context: contextvars.Context | None = None) -> events.TimerHandle:
+        inc = self._owner(context)
+        if inc is not None:
+            callback = self._guard(inc, callback)
+        return super().call_at(when, callback, *args, context=context)
+
+    def _task_factory(self, loop: asyncio.AbstractEventLoop, coro: Any,
+                      context: contextvars.Context | None = None) -> asyncio.Task[Any]:
+        task = asyncio.Task(coro, loop=loop, context=context)
+        inc = self._owner(context)
+        if inc is not None:
+            inc.tasks.append(task)
+            if len(inc.tasks) > 256:
+                inc.tasks = [t for t in inc.tasks if not t.done()]
+        return task
+
+    # -- executor: on the loop, after a seeded delay ---------------------------------------
+    def run_in_executor(self, executor: object, func: Callable[..., T],
+                        *args: Any) -> asyncio.Future[T]:
+        fut: asyncio.Future[T] = self.create_future()
+        lo, hi = self.executor_delay_ms
+
+        def run() -> None:
+            if fut.cancelled():
+                return
+            try:
+                fut.set_result(func(*args))
+            except BaseException as e:  # noqa: BLE001 - handed to the awaiting task
+                fut.set_exception(e)
+
+        self.call_later(self.rng.uniform(lo, hi) / 1000, run)
+        return fut
+
+    # -- the simulated network -------------------------------------------------------------
+    async def create_connection(self, protocol_factory: Callable[[], asyncio.BaseProtocol],
+                                host: str | None = None, port: int | None = None,
+                                **kw: Any) -> tuple[asyncio.Transport, asyncio.BaseProtocol]:
+        assert self.network is not None and host is not None and port is not None
+        return await self.network.connect(protocol_factory, host, port)  # type: ignore[no-any-return]
+
+    async def create_server(self, protocol_factory: Callable[[], asyncio.BaseProtocol],
+                            host: Any = None, port: int | None = None,
+                            **kw: Any) -> Any:
+        assert self.network is not None and port is not None
+        return self.network.listen(protocol_factory, host, port,
+                                   kw.get("start_serving", True))
+
+    async def getnameinfo(self, sockaddr: Any, flags: int = 0) -> tuple[str, str]:
+        return str(sockaddr[0]), str(sockaddr[1])
