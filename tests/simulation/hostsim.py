@@ -59,13 +59,15 @@ class Violation(AssertionError):
 
 
 class LoopClock(Clock):
-    """Both clocks run on the simulated loop's virtual time."""
+    """One member's clocks on the simulated loop's virtual time; its wall clock can be stepped
+    (NTP, an operator), its elapsed clock cannot."""
 
     def __init__(self, loop: SimLoop) -> None:
         self.loop = loop
+        self.wall_offset_ms = 0
 
     def wall_ms(self) -> int:
-        return 1_700_000_000_000 + int(self.loop.time() * 1000)
+        return 1_700_000_000_000 + self.wall_offset_ms + int(self.loop.time() * 1000)
 
     def mono_ms(self) -> int:
         return 1_000 + int(self.loop.time() * 1000)
@@ -104,6 +106,7 @@ class Member:
         self.inc: Incarnation | None = None
         self.boots = 0
         self.corpses: list[tuple[Incarnation, QuorumPeer]] = []  # kept: frozen, never collected
+        self.clock = LoopClock(sim.loop)
 
     @property
     def alive(self) -> bool:
@@ -112,7 +115,7 @@ class Member:
     def start(self) -> None:
         self.boots += 1
         self.inc = Incarnation(self.sid, self.boots)
-        peer = self.peer = QuorumPeer(self.config, clock=self.sim.clock)
+        peer = self.peer = QuorumPeer(self.config, clock=self.clock)
         peer.on_fatal = lambda: self.sim.fatal(self.sid)
         ctx = contextvars.copy_context()
         ctx.run(MEMBER.set, self.inc)
@@ -151,7 +154,6 @@ class Sim:
         self.loop = SimLoop(seed)
         self.rng = self.loop.rng
         self.fabric = Fabric(self.loop)
-        self.clock = LoopClock(self.loop)
         n, obs = CONFIGS[config]
         self.voters = n
         self.members = {sid: Member(self, sid, member_config(sid, n, obs, root))
@@ -168,8 +170,16 @@ class Sim:
         self.trace: list[str] = []
         self.next_cid = 0
         self.loop.set_exception_handler(self._loop_error)
+        self.loop.on_killed = self._killed
 
     # -- events from the members and clients ------------------------------------------------
+    def _killed(self, inc: Incarnation) -> None:
+        m = self.members[inc.sid]
+        if m.inc is inc and inc.alive:
+            self.trace.append(f"{m.sid} died inside a disk job")
+            STATS["killed_in_job"] += 1
+            m.crash()
+
     def fatal(self, sid: int) -> None:
         self.errors.append(f"member {sid} failed fatally")
 
@@ -305,9 +315,22 @@ class Sim:
             if self.fabric.reset_random():
                 self.trace.append("reset")
                 STATS["resets"] += 1
+        elif x < 0.58 and live:
+            m = rng.choice(live)
+            assert m.inc is not None
+            k = rng.randint(1, 4)
+            self.trace.append(f"{m.sid} dies at file operation {k} of its next disk job")
+            self.loop.kill_plan[m.inc] = k
+        elif x < 0.62:
+            m = rng.choice(sorted(self.members.values(), key=lambda m: m.sid))
+            step = rng.choice((-1, 1)) * rng.randint(1_000, 60_000)
+            self.trace.append(f"wall clock of {m.sid} {step:+d} ms")
+            m.clock.wall_offset_ms += step
+            STATS["clock_steps"] += 1
 
     async def _heal(self) -> None:
         self.trace.append("heal all")
+        self.loop.kill_plan.clear()
         self.fabric.heal()
         for m in self.members.values():
             if not m.alive:
@@ -324,7 +347,11 @@ class Sim:
         for c in list(self.clients):
             if c is not steady:
                 c.close()
-        await self._sleep_checking(3 * SESSION_MS / 1000 + 2 * TICK_MS / 1000)
+        await self._sleep_checking(SESSION_MS / 1000)
+        # Wall time jumps on every member (an NTP step): elapsed-time expiry must not notice.
+        for m in self.members.values():
+            m.clock.wall_offset_ms += 3_600_000
+        await self._sleep_checking(2 * SESSION_MS / 1000 + 2 * TICK_MS / 1000)
         if steady.lost:
             self.fail(f"session {steady_id:#x} expired although its client kept pinging")
         await self._settle()

@@ -14,11 +14,12 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import pyzk.config.load  # noqa: F401 - first: pyzk.zab.quorum <-> pyzk.config.load cycle
 from pyzk.zab import database as D
 from pyzk.zab import leader as LD
 from pyzk.zab import learner as LN
 from pyzk.zab.packets import PT, encode_touches, packet
-from tests.simulation import ensemble_sim as es
+from tests.simulation import hostsim as es
 
 
 def _no_ff_window(self: D.ReplicaDatabase, zxid: int, data: bytes) -> None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import random
+import sys
 from asyncio import events
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -40,6 +41,41 @@ class Incarnation:
 
 MEMBER: contextvars.ContextVar[Incarnation | None] = contextvars.ContextVar(
     "sim_member", default=None)
+
+
+class Killed(BaseException):
+    """Raised at a file operation inside a member's disk job: its process dies right there."""
+
+
+# File operations Python audits (sys.addaudithook): the points where a disk job can be killed.
+_FILE_EVENTS = frozenset({"open", "os.rename", "os.remove", "os.truncate", "os.mkdir",
+                          "shutil.rmtree", "os.unlink"})
+
+
+class _Auditor:
+    """One process-wide audit hook (hooks cannot be removed), idle unless a simulation runs:
+    it refuses sockets (the simulated world has none) and carries out planned kills."""
+
+    def __init__(self) -> None:
+        self.running = 0
+        self.countdown = 0  # > 0: the file operation that many from now kills the job
+
+    def __call__(self, event: str, args: tuple[object, ...]) -> None:
+        if not self.running:
+            return
+        if event.startswith("socket.") and event != "socket.getaddrinfo":
+            raise RuntimeError(f"the simulation opened a real socket ({event} {args!r})")
+        if self.countdown and event in _FILE_EVENTS:
+            self.countdown -= 1
+            if self.countdown == 0:
+                self.countdown = -1  # dead: every later file operation of the job fails too
+                raise Killed(event)
+            if self.countdown < 0:
+                raise Killed(event)
+
+
+AUDITOR = _Auditor()
+sys.addaudithook(AUDITOR)
 
 
 class Stuck(RuntimeError):
@@ -71,6 +107,16 @@ class SimLoop(asyncio.BaseEventLoop):  # type: ignore[misc]
         self._clock_resolution = 1e-9
         self.set_task_factory(self._task_factory)
         self.network: Any = None  # simnet.Fabric, set by the fabric
+        # incarnation -> the file operation (1 = the first) of its next disk job that kills it
+        self.kill_plan: dict[Incarnation, int] = {}
+        self.on_killed: Callable[[Incarnation], None] | None = None
+
+    def run_until_complete(self, future: Any) -> Any:
+        AUDITOR.running += 1
+        try:
+            return super().run_until_complete(future)
+        finally:
+            AUDITOR.running -= 1
 
     # -- time ------------------------------------------------------------------------------
     def time(self) -> float:
@@ -129,10 +175,23 @@ class SimLoop(asyncio.BaseEventLoop):  # type: ignore[misc]
         def run() -> None:
             if fut.cancelled():
                 return
+            inc = MEMBER.get()
+            kill_at = self.kill_plan.pop(inc, 0) if inc is not None else 0
+            AUDITOR.countdown = kill_at
             try:
-                fut.set_result(func(*args))
+                result = func(*args)
+            except Killed:
+                AUDITOR.countdown = 0
+                assert inc is not None
+                if self.on_killed is not None:
+                    self.on_killed(inc)
+                return  # the future never resolves: that process is gone
             except BaseException as e:  # noqa: BLE001 - handed to the awaiting task
                 fut.set_exception(e)
+                return
+            finally:
+                AUDITOR.countdown = 0
+            fut.set_result(result)
 
         self.call_later(self.rng.uniform(lo, hi) / 1000, run)
         return fut
