@@ -41,17 +41,6 @@ CORE_EDGES = {
         "received notifications and peer changes in, the pure FLE's actions out)",
 }
 
-# Impurities that came with today's features and should go: the host should pass the clock or
-# the random generator in. Listed so the rule holds for everything else; the stale check below
-# fails once a module is pure again.
-CORE_IMPURITIES_TO_FIX = {
-    "pyzk/tree/digest.py":
-        "DigestHistory's default now_ms reads time.monotonic_ns (_elapsed_ms) for the "
-        "rate-limited digest-mismatch log line (added with tree digests)",
-    "pyzk/zab/peer_timing.py":
-        "observer_delay_ms falls back to the random module when no rng is passed (added with "
-        "observer.reconnectDelayMs / observer.election.DelayMs)",
-}
 
 # -- 2. sizes ------------------------------------------------------------------------------------
 # Picked from the distribution on 2026-12-05 (127 modules: median 165 lines, p99 591, max 816;
@@ -205,13 +194,12 @@ def path_edits() -> list[str]:
 # -- the rules -----------------------------------------------------------------------------------
 def test_cores_import_no_loop_clock_randomness_threads_or_files() -> None:
     found = core_impurities()
-    bad = {p: mods for p, mods in found.items()
-           if p not in CORE_EDGES and p not in CORE_IMPURITIES_TO_FIX}
+    bad = {p: mods for p, mods in found.items() if p not in CORE_EDGES}
     assert not bad, (f"core modules import {bad}: pass time/randomness/bytes in from the host "
                      "(pyzk/server) and return actions, or list the module in CORE_EDGES with "
                      "the reason it is an edge")
-    stale = sorted((set(CORE_EDGES) | set(CORE_IMPURITIES_TO_FIX)) - set(found))
-    assert not stale, f"CORE_EDGES/CORE_IMPURITIES_TO_FIX entries pure now (remove them): {stale}"
+    stale = sorted(set(CORE_EDGES) - set(found))
+    assert not stale, f"CORE_EDGES entries pure now (remove them): {stale}"
 
 
 def test_modules_stay_under_the_size_limit() -> None:

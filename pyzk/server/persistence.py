@@ -80,7 +80,7 @@ class TxnSnapLog:
     """The data directory as the server uses it (Java's FileTxnSnapLog plus the snapshot
     trigger): recover, append and flush txns, take snapshots, purge."""
 
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, rng: random.Random | None = None) -> None:
         self.config = config
         self.datadir = DataDir(config.data_dir, config.data_log_dir,
                                compression=config.snapshot_compression)
@@ -89,7 +89,7 @@ class TxnSnapLog:
         self.writer = TxnLogWriter(self.datadir.log_dir, prealloc=config.pre_alloc_size_kb * 1024,
                                    size_limit=config.txn_log_size_limit_kb * 1024)
         self.trigger = SnapshotTrigger(config.snap_count, config.snap_size_limit_kb * 1024,
-                                       random.Random())
+                                       rng if rng is not None else random.Random())
         self._snapshot_task: asyncio.Future[Path] | None = None
         self.last_snapshot: tuple[int, int] | None = None
         self.snapshots_taken = 0
@@ -197,5 +197,5 @@ class TxnSnapLog:
             self.dir_lock.release()
 
 
-def open_storage(config: Config) -> TxnSnapLog:
-    return TxnSnapLog(config)
+def open_storage(config: Config, rng: random.Random | None = None) -> TxnSnapLog:
+    return TxnSnapLog(config, rng)

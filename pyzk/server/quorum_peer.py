@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import random
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -58,10 +59,13 @@ log = structlog.get_logger("pyzk.quorum")
 
 
 class QuorumPeer:
-    def __init__(self, config: Config, clock: Clock = SYSTEM_CLOCK) -> None:
+    def __init__(self, config: Config, clock: Clock = SYSTEM_CLOCK,
+                 rng: random.Random | None = None) -> None:
         self.config = config
         # Session expiry and znode times; the seeded simulation passes its virtual clock.
         self.clock = clock
+        # Observer delays and the snapshot trigger's draws; the simulation passes a seeded one.
+        self.rng = rng if rng is not None else random.Random()
         assert config.my_id is not None, "is_distributed configs have a myid"
         self.my_id: int = config.my_id
         self.me = config.servers[self.my_id]
@@ -246,7 +250,7 @@ class QuorumPeer:
             # QuorumPeerConfig.backupOldConfig: membership still in zoo.cfg, which the first
             # reconfig will rewrite; keep the operator's file as zoo.cfg.bak.
             self._write_file(Path(f"{cfg.source}.bak"), Path(cfg.source).read_bytes())
-        self._storage = open_storage(cfg)
+        self._storage = open_storage(cfg, self.rng)
         tree, sessions = self.storage.recover()
         tree.set_config_data(self.quorum.config_bytes())
         self.server = None
@@ -400,7 +404,7 @@ class QuorumPeer:
     async def _observer_wait(self, bound_ms: int) -> None:
         if bound_ms <= 0 or self._stopping:
             return
-        delay = observer_delay_ms(bound_ms)
+        delay = observer_delay_ms(bound_ms, self.rng)
         log.info(WAIT_LINE % delay)
         await asyncio.sleep(delay / 1000)
 

@@ -17,8 +17,8 @@ from ..protocol import records as r
 from ..protocol.codes import Err
 from ..protocol.opcodes import CLIENT_OPS, Op
 from ..tree.datatree import DataTree
-from .pending import Pending
 from .clock import SYSTEM_CLOCK, Clock
+from .pending import Pending
 from .persistence import TxnSnapLog
 from .zkserver import ZkServer
 

@@ -17,7 +17,6 @@ its zxid (compareSnapshotDigests). Pure: the caller supplies the tree digest.
 from __future__ import annotations
 
 import struct
-import time
 import zlib
 from collections import deque
 from collections.abc import Callable
@@ -63,10 +62,6 @@ def node_digest(path: str, data: bytes | None, czxid: int, mzxid: int, pzxid: in
                                  aversion, owner), crc)
 
 
-def _elapsed_ms() -> int:
-    return time.monotonic_ns() // 1_000_000
-
-
 class DigestHistory:
     """The digest side of DataTree.processTxn, compareDigest and the snapshot's ZxidDigest."""
 
@@ -88,11 +83,11 @@ class DigestHistory:
         self._rate_msg: str | None = None
         self._rate_count = 0
         self._rate_value: str | None = None
-        self._rate_at = 0
-        # The rate-limited log's clock; the server sets its own. The default reads the same
-        # monotonic clock as SystemClock.mono_ms, so that a count started while the tree was
-        # loaded goes on under the server's clock without a spurious interval flush.
-        self.now_ms: Callable[[], int] = now_ms or _elapsed_ms
+        self._rate_at: int | None = 0  # None: the count began before there was a clock
+        # The rate-limited log's clock, the server's (ZkServer sets it). A tree loaded before
+        # the server exists has none: a count begun then starts its interval when the clock
+        # arrives, so the switch causes no spurious interval flush.
+        self.now_ms: Callable[[], int] | None = now_ms
 
     # -- processTxn ------------------------------------------------------------------------
     def applied(self, zxid: int, tree_digest: int) -> None:
@@ -180,11 +175,15 @@ class DigestHistory:
 
     # -- RateLogger (one WARN at first, then a summary per interval or on flush) ------------
     def _rate_limit_log(self, msg: str, value: str | None) -> None:
-        now = self.now_ms()
+        now = self.now_ms() if self.now_ms is not None else None
         if msg == self._rate_msg:
             self._rate_count += 1
             self._rate_value = value
-            if now - self._rate_at >= RATE_LOG_INTERVAL_MS:
+            if now is None:
+                return
+            if self._rate_at is None:
+                self._rate_at = now
+            elif now - self._rate_at >= RATE_LOG_INTERVAL_MS:
                 self._rate_flush()
                 self._rate_msg, self._rate_at, self._rate_value = msg, now, value
             return

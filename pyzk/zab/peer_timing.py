@@ -12,8 +12,7 @@ A delay of 0 means none; the random draw is ThreadLocalRandom.nextLong(bound): [
 
 from __future__ import annotations
 
-import random
-from typing import Any
+from typing import Any, Protocol
 
 # Observer.waitForReconnectDelayHelper's line, for both delays
 WAIT_LINE = "Waiting for %s ms before reconnecting with the leader"
@@ -24,8 +23,14 @@ def quorum_cnxn_timeout_ms(config: Any) -> int:
     return configured if configured > 0 else config.tick_time_ms * config.sync_limit
 
 
-def observer_delay_ms(bound_ms: int, rng: random.Random | None = None) -> int:
+class RandRange(Protocol):
+    """What the delays draw from (random.Random): the host passes its generator in."""
+
+    def randrange(self, start: int, /) -> int: ...
+
+
+def observer_delay_ms(bound_ms: int, rng: RandRange) -> int:
     """A random delay in [0, bound_ms), or 0 when bound_ms is not above 0."""
     if bound_ms <= 0:
         return 0
-    return (rng or random).randrange(bound_ms)
+    return rng.randrange(bound_ms)

@@ -23,12 +23,13 @@ import contextvars
 import dataclasses
 import logging
 import os
+import random
 import shutil
 import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -41,6 +42,7 @@ from pyzk.server.clock import Clock
 from pyzk.server.leader_host import LeaderHost
 from pyzk.server.quorum_peer import QuorumPeer
 from pyzk.server.zkserver import ZkServer
+from pyzk.zab.packets import PT, QuorumStreamReader
 from tests.simulation.simclient import SimClient, ephemeral_path
 from tests.simulation.simloop import MEMBER, Incarnation, SimLoop, Stuck
 from tests.simulation.simnet import Fabric
@@ -115,7 +117,9 @@ class Member:
     def start(self) -> None:
         self.boots += 1
         self.inc = Incarnation(self.sid, self.boots)
-        peer = self.peer = QuorumPeer(self.config, clock=self.clock)
+        peer = self.peer = QuorumPeer(
+            self.config, clock=self.clock,
+            rng=random.Random(self.sim.seed * 1000 + self.sid * 50 + self.boots))
         peer.on_fatal = lambda: self.sim.fatal(self.sid)
         ctx = contextvars.copy_context()
         ctx.run(MEMBER.set, self.inc)
@@ -171,8 +175,27 @@ class Sim:
         self.next_cid = 0
         self.loop.set_exception_handler(self._loop_error)
         self.loop.on_killed = self._killed
+        self.fabric.on_connect = self._watch_sync
 
     # -- events from the members and clients ------------------------------------------------
+    def _watch_sync(self, port: int) -> Callable[[int, bytes], None] | None:
+        """Counts how leaders sync learners (DIFF, SNAP, TRUNC) off the quorum-port bytes."""
+        if port != 2888:
+            return None
+        stream = QuorumStreamReader()
+        seen = [False]
+
+        def watch(side: int, data: bytes) -> None:
+            if side != 1 or seen[0]:
+                return  # the leader's side only, up to its sync packet
+            for item in stream.feed(data):
+                kind = item.qp.type
+                if kind in (PT.DIFF, PT.SNAP, PT.TRUNC):
+                    STATS[PT(kind).name] += 1
+                    seen[0] = True
+                    return
+        return watch
+
     def _killed(self, inc: Incarnation) -> None:
         m = self.members[inc.sid]
         if m.inc is inc and inc.alive:

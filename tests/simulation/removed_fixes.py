@@ -15,6 +15,8 @@ from contextlib import contextmanager
 from typing import Any
 
 import pyzk.config.load  # noqa: F401 - first: pyzk.zab.quorum <-> pyzk.config.load cycle
+from pyzk.server.learner_host import LearnerHost
+from pyzk.server.zkserver import ZkServer
 from pyzk.zab import database as D
 from pyzk.zab import leader as LD
 from pyzk.zab import learner as LN
@@ -80,6 +82,38 @@ def _ping_overtakes(orig: Callable[[LN.LearnerCore, Any], None]
     return sync_packet
 
 
+def _expire_on_wall_time(self: ZkServer) -> int:
+    """1e48a70: session expiry read the wall clock (time.time()), so an NTP step expired
+    every session at once."""
+    return self.clock.wall_ms()
+
+
+def _persist_without_marker(self: LearnerHost, a: LN.Persist) -> None:
+    """b9e5980: no updatingEpoch marker around a SNAP sync's snapshot and currentEpoch write,
+    so a crash between the two left a data dir that refuses to start (LearnerHost._persist as
+    it was before that commit)."""
+    seq = a.seq
+    after = None
+    if a.current_epoch is not None:
+        epoch = a.current_epoch
+
+        def after() -> None:
+            self.peer.persist_epoch("currentEpoch", epoch)
+
+    snap_tree = self.server.tree if a.snapshot else None
+    db = self.peer.db
+    token = db.snapshot_queued() if a.snapshot else -1
+
+    def done() -> None:
+        if a.snapshot:
+            db.snapshot_durable(token)
+        self._persisted(seq)
+
+    self.peer.disk.submit([(e.hdr, e.txn, e.digest, e.data) for e in a.entries],
+                          done, snapshot_tree=snap_tree,
+                          sessions=self.server.sessions.timeouts, after=after)
+
+
 # name -> (class, attribute, replacement or a wrapper of the original)
 FIXES: dict[str, tuple[type, str, Callable[..., Any], bool]] = {
     "ff_window": (D.ReplicaDatabase, "replayed", _no_ff_window, False),
@@ -89,6 +123,9 @@ FIXES: dict[str, tuple[type, str, Callable[..., Any], bool]] = {
     "diff_commit_deferred": (LN.LearnerCore, "_commit", _commit_undeferred, False),
     "stale_acks_dropped": (LD._Proposal, "__init__", _proposal_keeping_acks, True),
     "ping_behind_ack": (LN.LearnerCore, "_sync_packet", _ping_overtakes, True),
+    # host-level fixes (pyzk/server)
+    "expiry_on_elapsed_time": (ZkServer, "mono_ms", _expire_on_wall_time, False),
+    "updating_epoch_marker": (LearnerHost, "_persist", _persist_without_marker, False),
 }
 
 

@@ -129,6 +129,7 @@ class Connection:
         self.broken = False
         fabric.serial += 1
         self.serial = fabric.serial
+        self.watch: Callable[[int, bytes], None] | None = None  # sees every write (side, bytes)
 
     def other(self, end: _End) -> _End:
         return self.ends[1 - end.side]
@@ -142,6 +143,8 @@ class Connection:
     def send(self, end: _End, data: bytes) -> None:
         if self.broken:
             return
+        if self.watch is not None:
+            self.watch(end.side, data)
         dst = self.other(end)
         self.fabric.loop.call_at(self._at(end), self._arrive, dst, data,
                                  context=self.contexts[dst.side])
@@ -225,6 +228,8 @@ class Fabric:
         self.bytes_delivered = 0
         self.resets = 0
         self.serial = 0
+        # Called with each new connection's listener port: may return its watch.
+        self.on_connect: Callable[[int], Callable[[int, bytes], None] | None] | None = None
 
     def delay_s(self) -> float:
         return self.rng.uniform(0.05, self.max_delay_ms) / 1000
@@ -258,6 +263,8 @@ class Fabric:
         server = _End(conn, 1, server_protocol, here, (host, port))
         conn.ends = [client, server]
         self.connections.add(conn)
+        if self.on_connect is not None:
+            conn.watch = self.on_connect(port)
         ln_ctx.run(server_protocol.connection_made, server)
         protocol.connection_made(client)
         return client, protocol
