@@ -50,7 +50,8 @@ from tests.simulation.simnet import Fabric
 CONFIGS = {"3": (3, 0), "3+1": (3, 1), "5": (5, 0)}
 TICK_MS = 100
 SESSION_MS = 800
-WINDOW = 8        # commitLogCount, set below Java's floor so syncs reach the disk log and SNAP
+WINDOW = 4        # commitLogCount, set below Java's floor so syncs reach the disk log and SNAP
+WRITERS = 3       # clients writing one create at a time each
 FAULT_STEPS = 60  # driver steps with faults, each 5-80 ms of virtual time apart
 STATS: Counter[str] = Counter()
 SHM = Path("/dev/shm") if Path("/dev/shm").is_dir() else None
@@ -304,7 +305,7 @@ class Sim:
     async def run(self) -> None:
         for m in self.members.values():
             m.start()
-        for _ in range(2):
+        for _ in range(WRITERS):
             self.new_client()
         for step in range(FAULT_STEPS):
             await asyncio.sleep(self.rng.uniform(0.005, 0.08))
@@ -313,13 +314,23 @@ class Sim:
             self.check()
         await self._heal()
 
+    def _leader(self) -> Member | None:
+        for m in self.members.values():
+            if m.alive and m.peer is not None and isinstance(m.peer.role, LeaderHost):
+                return m
+        return None
+
     def _fault(self, step: int) -> None:
         rng = self.rng
         x = rng.random()
         live = [m for m in self.members.values() if m.alive]
         dead = [m for m in self.members.values() if not m.alive]
+        leader = self._leader()
+        # Half the crashes and partitions aim at the leader: proposals it logged but could
+        # not commit are what a later TRUNC and the fast-forward paths are about.
+        aim = leader is not None and rng.random() < 0.5
         if x < 0.10 and len(live) > 1:
-            m = rng.choice(live)
+            m = leader if aim and leader is not None else rng.choice(live)
             self.trace.append(f"crash {m.sid}")
             m.crash()
         elif x < 0.22 and dead:
@@ -327,7 +338,10 @@ class Sim:
             self.trace.append(f"restart {m.sid}")
             m.start()
         elif x < 0.30:
-            side = set(rng.sample(sorted(self.members), rng.randint(1, len(self.members) // 2)))
+            k = rng.randint(1, len(self.members) // 2)
+            side = set(rng.sample(sorted(self.members), k))
+            if aim and leader is not None:
+                side = {leader.sid, *sorted(side)[:k - 1]}
             self.trace.append(f"partition {sorted(side)}")
             self.fabric.partition(side, set(self.members))
             STATS["partitions"] += 1

@@ -2,9 +2,10 @@
 again by patching the real code back to its pre-fix form, must be caught by some seed.
 test_ensemble_sim.py replays one known catching seed per fix in CI; by hand:
 
-    .venv/bin/python -m tests.simulation.removed_fixes [seeds_per_config] [fix ...]
+    .venv/bin/python -m tests.simulation.removed_fixes [seeds_per_config] [fix ...] [config ...]
 
-runs the seeds 0.. of every configuration with each fix removed and lists the catching seeds.
+runs the seeds 0.. of each configuration (all by default) with each fix removed (all by
+default) and lists the catching seeds.
 """
 
 from __future__ import annotations
@@ -155,8 +156,9 @@ def catching_seeds(name: str, seeds: range, config: str, stop_after: int = 0) ->
 
 if __name__ == "__main__":
     count = int(sys.argv[1]) if len(sys.argv) > 1 else 200
-    names = sys.argv[2:] or list(FIXES)
+    names = [a for a in sys.argv[2:] if a in FIXES] or list(FIXES)
+    configs = [a for a in sys.argv[2:] if a in es.CONFIGS] or list(es.CONFIGS)
     for fix in names:
-        for cfg in es.CONFIGS:
+        for cfg in configs:
             hits = catching_seeds(fix, range(count), cfg)
             print(f"{fix:22} {cfg:4} caught by {len(hits)}/{count}: {hits[:12]}", flush=True)

@@ -1,4 +1,4 @@
-"""Regression (found by tests/simulation/ensemble_sim.py): in a DIFF sync, txns the leader
+"""Regression (found by the ensemble simulation): in a DIFF sync, txns the leader
 commits before NEWLEADER are applied only after the NEWLEADER Persist that logs them, as Java's
 Learner.syncWithLeader defers them (packetsCommitted). Applying them at once let a learner whose
 connection broke before NEWLEADER keep a tree ahead of its txn log: its next DIFF logged after
