@@ -45,13 +45,16 @@ from pyzk.server.zkserver import ZkServer
 from pyzk.zab.packets import PT, QuorumStreamReader
 from tests.simulation.simclient import SimClient, ephemeral_path
 from tests.simulation.simloop import MEMBER, Incarnation, SimLoop, Stuck
-from tests.simulation.simnet import Fabric
+from tests.simulation.simnet import Connection, Fabric
 
 CONFIGS = {"3": (3, 0), "3+1": (3, 1), "5": (5, 0)}
 TICK_MS = 100
 SESSION_MS = 800
-WINDOW = 4        # commitLogCount, set below Java's floor so syncs reach the disk log and SNAP
-WRITERS = 3       # clients writing one create at a time each
+WINDOW = 8        # commitLogCount, set below Java's floor so syncs reach the disk log and SNAP
+WRITERS = 2       # clients writing one create at a time each
+AIM = 0.5         # the share of crashes and partitions aimed at the leader
+SYNC_RESET = 0.15  # the share of syncs whose connection resets a few ms in
+SYNC_CRASH = 0.15  # ... and of those whose learner crashes a few ms in
 FAULT_STEPS = 60  # driver steps with faults, each 5-80 ms of virtual time apart
 STATS: Counter[str] = Counter()
 SHM = Path("/dev/shm") if Path("/dev/shm").is_dir() else None
@@ -179,8 +182,11 @@ class Sim:
         self.fabric.on_connect = self._watch_sync
 
     # -- events from the members and clients ------------------------------------------------
-    def _watch_sync(self, port: int) -> Callable[[int, bytes], None] | None:
-        """Counts how leaders sync learners (DIFF, SNAP, TRUNC) off the quorum-port bytes."""
+    def _watch_sync(self, conn: Connection, port: int) -> Callable[[int, bytes], None] | None:
+        """Reads the leader's side of each quorum-port connection up to its sync packet: counts
+        DIFF, SNAP and TRUNC, and aims some faults at the sync in progress (the connection
+        resets, or the learner crashes, a few ms later: before NEWLEADER, or after it, with
+        the sync's snapshot or log writes still pending)."""
         if port != 2888:
             return None
         stream = QuorumStreamReader()
@@ -188,14 +194,38 @@ class Sim:
 
         def watch(side: int, data: bytes) -> None:
             if side != 1 or seen[0]:
-                return  # the leader's side only, up to its sync packet
+                return
             for item in stream.feed(data):
                 kind = item.qp.type
                 if kind in (PT.DIFF, PT.SNAP, PT.TRUNC):
                     STATS[PT(kind).name] += 1
                     seen[0] = True
+                    self._aim_at_sync(conn)
                     return
         return watch
+
+    def _aim_at_sync(self, conn: Connection) -> None:
+        rng = self.rng
+        x = rng.random()
+        later = rng.uniform(0.0, 0.02)
+        learner = conn.owners[0]
+        if x < SYNC_RESET:
+            self.loop.call_later(later, self._sync_reset, conn, context=contextvars.Context())
+        elif x < SYNC_RESET + SYNC_CRASH and learner is not None:
+            self.loop.call_later(later, self._sync_crash, learner, context=contextvars.Context())
+
+    def _sync_reset(self, conn: Connection) -> None:
+        if not conn.broken and self.faults_on:
+            self.trace.append(f"reset during a sync at {self.loop.time():.4f}")
+            STATS["sync_resets"] += 1
+            conn.reset()
+
+    def _sync_crash(self, inc: Incarnation) -> None:
+        m = self.members[inc.sid]
+        if m.inc is inc and inc.alive and self.faults_on:
+            self.trace.append(f"crash {m.sid} during a sync at {self.loop.time():.4f}")
+            STATS["sync_crashes"] += 1
+            m.crash()
 
     def _killed(self, inc: Incarnation) -> None:
         m = self.members[inc.sid]
@@ -300,6 +330,7 @@ class Sim:
             self.new_client()
 
     accept_clients = True
+    faults_on = True
 
     # -- the schedule ---------------------------------------------------------------------------
     async def run(self) -> None:
@@ -328,7 +359,7 @@ class Sim:
         leader = self._leader()
         # Half the crashes and partitions aim at the leader: proposals it logged but could
         # not commit are what a later TRUNC and the fast-forward paths are about.
-        aim = leader is not None and rng.random() < 0.5
+        aim = leader is not None and rng.random() < AIM
         if x < 0.10 and len(live) > 1:
             m = leader if aim and leader is not None else rng.choice(live)
             self.trace.append(f"crash {m.sid}")
@@ -356,7 +387,7 @@ class Sim:
             m = rng.choice(live)
             assert m.inc is not None
             k = rng.randint(1, 4)
-            self.trace.append(f"{m.sid} dies at file operation {k} of its next disk job")
+            self.trace.append(f"{m.sid} dies at file operation #{k} of its disk jobs")
             self.loop.kill_plan[m.inc] = k
         elif x < 0.62:
             m = rng.choice(sorted(self.members.values(), key=lambda m: m.sid))
@@ -367,6 +398,7 @@ class Sim:
 
     async def _heal(self) -> None:
         self.trace.append("heal all")
+        self.faults_on = False
         self.loop.kill_plan.clear()
         self.fabric.heal()
         for m in self.members.values():

@@ -1,6 +1,7 @@
-"""The ensemble simulation's power: each past fix it (or a mixed ensemble) called for, removed
-again by patching the real code back to its pre-fix form, must be caught by some seed.
-test_ensemble_sim.py replays one known catching seed per fix in CI; by hand:
+"""The real-host simulation's power (tests/simulation/hostsim.py): each past fix a simulation,
+a mixed ensemble or the Jepsen suite called for, removed again by patching the real code (a core
+or a host) back to its pre-fix form, must be caught by some seed.
+test_hostsim.py replays one known catching seed per fix (KNOWN_CATCHES) in CI; by hand:
 
     .venv/bin/python -m tests.simulation.removed_fixes [seeds_per_config] [fix ...] [config ...]
 
@@ -128,6 +129,11 @@ FIXES: dict[str, tuple[type, str, Callable[..., Any], bool]] = {
     "expiry_on_elapsed_time": (ZkServer, "mono_ms", _expire_on_wall_time, False),
     "updating_epoch_marker": (LearnerHost, "_persist", _persist_without_marker, False),
 }
+
+
+# One catching seed per fix, replayed by test_hostsim.py (found with this script's __main__).
+KNOWN_CATCHES: list[tuple[str, int, str]] = [
+]
 
 
 @contextmanager

@@ -107,7 +107,7 @@ class SimLoop(asyncio.BaseEventLoop):  # type: ignore[misc]
         self._clock_resolution = 1e-9
         self.set_task_factory(self._task_factory)
         self.network: Any = None  # simnet.Fabric, set by the fabric
-        # incarnation -> the file operation (1 = the first) of its next disk job that kills it
+        # incarnation -> the file operation (1 = the next) of its disk jobs that kills it
         self.kill_plan: dict[Incarnation, int] = {}
         self.on_killed: Callable[[Incarnation], None] | None = None
 
@@ -190,6 +190,10 @@ class SimLoop(asyncio.BaseEventLoop):  # type: ignore[misc]
                 fut.set_exception(e)
                 return
             finally:
+                # The count goes on in the member's later jobs (plain log appends open no
+                # file, so kills land in snapshots, log rolls and epoch writes).
+                if AUDITOR.countdown > 0 and inc is not None:
+                    self.kill_plan[inc] = AUDITOR.countdown
                 AUDITOR.countdown = 0
             fut.set_result(result)
 

@@ -228,8 +228,9 @@ class Fabric:
         self.bytes_delivered = 0
         self.resets = 0
         self.serial = 0
-        # Called with each new connection's listener port: may return its watch.
-        self.on_connect: Callable[[int], Callable[[int, bytes], None] | None] | None = None
+        # Called with each new connection and its listener port: may return its watch.
+        self.on_connect: Callable[[Connection, int], Callable[[int, bytes], None] | None] | None \
+            = None
 
     def delay_s(self) -> float:
         return self.rng.uniform(0.05, self.max_delay_ms) / 1000
@@ -264,7 +265,7 @@ class Fabric:
         conn.ends = [client, server]
         self.connections.add(conn)
         if self.on_connect is not None:
-            conn.watch = self.on_connect(port)
+            conn.watch = self.on_connect(conn, port)
         ln_ctx.run(server_protocol.connection_made, server)
         protocol.connection_made(client)
         return client, protocol

@@ -30,8 +30,8 @@ def test_schedules_exercise_faults_syncs_and_expiry() -> None:
         hostsim.run_one(seed, "3+1")
     s = hostsim.STATS
     assert s["established"] > 20 and s["acked"] > 500 and s["crashes"] > 20
-    assert s["resets"] and s["partitions"] and s["expired"] > 20
-    assert s["diff_count"] and s["snap_count"]
+    assert s["resets"] and s["partitions"] and s["clock_steps"] and s["killed_in_job"]
+    assert s["expired"] > 20 and s["DIFF"] and s["SNAP"]
 
 
 def test_a_seed_replays_identically() -> None:
