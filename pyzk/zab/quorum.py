@@ -7,8 +7,10 @@ Pure: no I/O. Members are pyzk.config.model.QuorumServer records.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Set
+from typing import TYPE_CHECKING
 
-from pyzk.config.model import QuorumServer
+if TYPE_CHECKING:  # annotations only: pyzk.config.load imports this module (no cycle at run time)
+    from pyzk.config.model import QuorumServer
 
 
 class VoterSet(frozenset[int]):

@@ -20,15 +20,12 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-import dataclasses
+import gc
 import logging
-import os
-import random
 import shutil
 import sys
 import tempfile
 import time
-from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -36,124 +33,25 @@ from typing import Any
 
 import structlog
 
-from pyzk.config.load import build_config
-from pyzk.config.model import Config
-from pyzk.server.clock import Clock
 from pyzk.server.leader_host import LeaderHost
-from pyzk.server.quorum_peer import QuorumPeer
-from pyzk.server.zkserver import ZkServer
 from pyzk.zab.packets import PT, QuorumStreamReader
 from tests.simulation.simclient import SimClient, ephemeral_path
-from tests.simulation.simloop import MEMBER, Incarnation, SimLoop, Stuck
+from tests.simulation.simloop import Incarnation, SimLoop, Stuck
+from tests.simulation.simmember import STATS, TICK_MS, Member, host, member_config
 from tests.simulation.simnet import Connection, Fabric
 
 CONFIGS = {"3": (3, 0), "3+1": (3, 1), "5": (5, 0)}
-TICK_MS = 100
 SESSION_MS = 800
-WINDOW = 8        # commitLogCount, set below Java's floor so syncs reach the disk log and SNAP
 WRITERS = 2       # clients writing one create at a time each
 AIM = 0.5         # the share of crashes and partitions aimed at the leader
 SYNC_RESET = 0.15  # the share of syncs whose connection resets a few ms in
 SYNC_CRASH = 0.15  # ... and of those whose learner crashes a few ms in
 FAULT_STEPS = 60  # driver steps with faults, each 5-80 ms of virtual time apart
-STATS: Counter[str] = Counter()
 SHM = Path("/dev/shm") if Path("/dev/shm").is_dir() else None
 
 
 class Violation(AssertionError):
     pass
-
-
-class LoopClock(Clock):
-    """One member's clocks on the simulated loop's virtual time; its wall clock can be stepped
-    (NTP, an operator), its elapsed clock cannot."""
-
-    def __init__(self, loop: SimLoop) -> None:
-        self.loop = loop
-        self.wall_offset_ms = 0
-
-    def wall_ms(self) -> int:
-        return 1_700_000_000_000 + self.wall_offset_ms + int(self.loop.time() * 1000)
-
-    def mono_ms(self) -> int:
-        return 1_000 + int(self.loop.time() * 1000)
-
-
-def host(sid: int) -> str:
-    return f"10.22.0.{sid}"
-
-
-def member_config(sid: int, n: int, observers: int, root: Path) -> Config:
-    data = root / f"m{sid}"
-    data.mkdir(parents=True, exist_ok=True)
-    (data / "myid").write_text(f"{sid}\n")
-    entries = {
-        "tickTime": str(TICK_MS), "initLimit": "10", "syncLimit": "5",
-        "dataDir": str(data), "clientPort": "2181", "clientPortAddress": host(sid),
-        "admin.enableServer": "false", "preAllocSize": "16", "snapCount": "40",
-        "minSessionTimeout": str(2 * TICK_MS), "maxSessionTimeout": str(20 * TICK_MS),
-        "cnxTimeout": "500",
-    }
-    for i in range(1, n + observers + 1):
-        kind = ":observer" if i > n else ""
-        entries[f"server.{i}"] = f"{host(i)}:2888:3888{kind}"
-    if sid > n:
-        entries["peerType"] = "observer"
-    cfg = build_config(entries, myid=sid)
-    return dataclasses.replace(cfg, commit_log_count=WINDOW)
-
-
-class Member:
-    def __init__(self, sim: Sim, sid: int, config: Config) -> None:
-        self.sim = sim
-        self.sid = sid
-        self.config = config
-        self.peer: QuorumPeer | None = None
-        self.inc: Incarnation | None = None
-        self.boots = 0
-        self.corpses: list[tuple[Incarnation, QuorumPeer]] = []  # kept: frozen, never collected
-        self.clock = LoopClock(sim.loop)
-
-    @property
-    def alive(self) -> bool:
-        return self.inc is not None and self.inc.alive
-
-    def start(self) -> None:
-        self.boots += 1
-        self.inc = Incarnation(self.sid, self.boots)
-        peer = self.peer = QuorumPeer(
-            self.config, clock=self.clock,
-            rng=random.Random(self.sim.seed * 1000 + self.sid * 50 + self.boots))
-        peer.on_fatal = lambda: self.sim.fatal(self.sid)
-        ctx = contextvars.copy_context()
-        ctx.run(MEMBER.set, self.inc)
-        self.sim.loop.create_task(self._boot(peer), context=ctx)
-
-    async def _boot(self, peer: QuorumPeer) -> None:
-        try:
-            await peer.start()
-        except Exception as e:  # noqa: BLE001 - a member that cannot start is a finding
-            self.sim.errors.append(f"member {self.sid} failed to start: {e!r}")
-
-    def crash(self) -> None:
-        assert self.inc is not None and self.peer is not None
-        self.inc.alive = False
-        self.sim.fabric.crashed(self.inc)
-        _kill_files(self.config.data_dir)
-        self.corpses.append((self.inc, self.peer))
-        STATS["crashes"] += 1
-
-    def server(self) -> ZkServer | None:
-        return self.peer.server if self.alive and self.peer is not None else None
-
-    def leading_epoch(self) -> int | None:
-        peer = self.peer
-        if not self.alive or peer is None:
-            return None
-        role = peer.role
-        if isinstance(role, LeaderHost) and role.established_at is not None:
-            return peer.current_epoch
-        return None
 
 
 class Sim:
@@ -241,7 +139,7 @@ class Sim:
         exc = ctx.get("exception")
         if isinstance(exc, (ConnectionError, OSError, TimeoutError, asyncio.CancelledError)):
             return
-        self.errors.append(f"{ctx.get('message')}: {exc!r}")
+        self.errors.append(f"{ctx.get('message')}: {exc!r} {ctx.get('task', '')!r:.300}")
 
     def acknowledged(self, path: str, data: bytes, zxid: int) -> None:
         self.acked[path] = (data, zxid)
@@ -480,26 +378,6 @@ class Sim:
         STATS["expired"] += len(self.abandoned)
 
 
-def _kill_files(data_dir: Path) -> None:
-    """What the kernel does to a killed process's files: every descriptor into its data
-    directory is closed (its locks released, what it wrote kept, Python's unflushed buffers
-    lost). Each is pointed at /dev/null, so the frozen objects that still hold the number can
-    never write into a file a later incarnation opened under it."""
-    prefix = str(data_dir.resolve()) + "/"
-    devnull = os.open(os.devnull, os.O_RDWR)
-    try:
-        for name in os.listdir("/proc/self/fd"):
-            fd = int(name)
-            try:
-                target = os.readlink(f"/proc/self/fd/{fd}")
-            except OSError:
-                continue
-            if target.startswith(prefix):
-                os.dup2(devnull, fd)
-    finally:
-        os.close(devnull)
-
-
 @contextmanager
 def _quiet_logs() -> Iterator[None]:
     old = structlog.get_config()
@@ -516,6 +394,10 @@ def _quiet_logs() -> Iterator[None]:
 def run_one(seed: int, config: str = "3") -> Sim:
     root = Path(tempfile.mkdtemp(prefix=f"hostsim-{seed}-", dir=SHM))
     sim = Sim(seed, config, root)
+    # The cycle collector runs finalizers (a dropped StreamWriter closes its transport) when
+    # allocation counts cross its thresholds: start every run from a clean slate so that
+    # those moments depend on the seed only, not on what the process ran before.
+    gc.collect()
     try:
         with _quiet_logs():
             try:

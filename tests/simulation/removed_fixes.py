@@ -16,7 +16,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import pyzk.config.load  # noqa: F401 - first: pyzk.zab.quorum <-> pyzk.config.load cycle
 from pyzk.server.learner_host import LearnerHost
 from pyzk.server.zkserver import ZkServer
 from pyzk.zab import database as D

@@ -172,7 +172,8 @@ class Connection:
         if self.broken:
             return
         self.broken = True
-        self.fabric.connections.discard(self)
+        # Still held until both ends have seen the reset, as a selector holds its sockets:
+        # the tasks reading them must not be collected while they wait.
         loop = self.fabric.loop
         for end in self.ends:
             if not end.lost:

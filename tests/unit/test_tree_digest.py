@@ -150,3 +150,16 @@ def test_snapshot_digest_of_a_later_zxid_is_compared_when_replay_reaches_it() ->
     older = dg.DigestHistory()
     older.snapshot_loaded(dg.ZxidDigest(9, 2, 555), 10)  # older than the snapshot: ignored
     assert older.from_snapshot is None
+
+
+def test_rate_limited_log_started_without_a_clock_starts_its_interval_when_one_arrives() -> None:
+    h = dg.DigestHistory()  # a tree loaded before the server exists has no clock
+    h._rate_limit_log("m", "1")
+    h._rate_limit_log("m", "2")
+    now = [5_000_000]
+    h.now_ms = lambda: now[0]
+    h._rate_limit_log("m", "3")  # the interval starts here: no flush of the count so far
+    assert h._rate_count == 2 and h._rate_at == 5_000_000
+    now[0] += dg.RATE_LOG_INTERVAL_MS
+    h._rate_limit_log("m", "4")  # a whole interval later: the summary goes out
+    assert h._rate_count == 0 and h._rate_at == now[0]
