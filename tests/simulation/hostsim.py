@@ -184,6 +184,12 @@ class Sim:
                     self.fail(f"member {m.sid} digest at zxid {last.zxid:#x} differs")
             if srv.tree.digests.mismatches:
                 self.fail(f"member {m.sid} applied a txn whose digest differs from its tree's")
+            if srv.serving:
+                # A session's ephemerals go in the same apply as its closeSession.
+                for owner in srv.tree.ephemerals:
+                    if owner not in srv.sessions.sessions:
+                        self.fail(f"member {m.sid} keeps ephemerals of session {owner:#x}, "
+                                  "which it no longer tracks")
 
     def _leader_holds_acked(self, m: Member, epoch: int) -> None:
         key = (m.sid, epoch, len(self.acked))
