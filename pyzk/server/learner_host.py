@@ -346,12 +346,12 @@ class LearnerHost:
         after = None
         if a.current_epoch is not None:
             epoch = a.current_epoch
-            if a.snapshot:
-                # The SNAP tree (of the new epoch) reaches disk before currentEpoch does: a
-                # crash in between leaves a data dir whose last zxid is newer than its epoch,
-                # which Java 3.8.0 then refuses to start forever. The marker (ZooKeeper 3.4's
-                # updatingEpoch) lets the next start finish the epoch update instead.
-                self.peer.storage.datadir.write_epoch(UPDATING_EPOCH, epoch)
+            # The sync's SNAP tree or logged DIFF txns (of the new epoch once the leader has
+            # written some) reach disk before currentEpoch does: a crash in between leaves a
+            # data dir whose last zxid is newer than its epoch, which Java 3.8.0 then refuses
+            # to start forever. The marker (ZooKeeper 3.4's updatingEpoch) lets the next start
+            # finish the epoch update instead. (DIFF: found by tests/simulation/hostsim.py.)
+            self.peer.storage.datadir.write_epoch(UPDATING_EPOCH, epoch)
 
             def after() -> None:
                 self.peer.persist_epoch("currentEpoch", epoch)

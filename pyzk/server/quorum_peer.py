@@ -147,7 +147,7 @@ class QuorumPeer:
             dd.write_epoch("currentEpoch", cur)
         updating = dd.read_epoch(UPDATING_EPOCH)
         if cur < zxid_epoch and updating is not None and updating >= zxid_epoch:
-            # Stopped between a SNAP sync's snapshot and its currentEpoch write (see
+            # Stopped between a sync's snapshot or log write and its currentEpoch write (see
             # LearnerHost._persist): finish the update, as ZooKeeper 3.4 did with this marker.
             log.info("updatingEpoch found: the server stopped after a sync snapshot but before "
                      "updating currentEpoch; setting it now", current_epoch=zxid_epoch)

@@ -19,6 +19,7 @@ keeps pinging is never expired.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import gc
 import logging
@@ -29,7 +30,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import structlog
 
@@ -386,50 +387,82 @@ class Sim:
 
 @contextmanager
 def _quiet_logs() -> Iterator[None]:
+    """No log output from the members (a schedule's findings are its violations), nor from
+    the frozen coroutines finalized when a run is disposed of."""
     old = structlog.get_config()
     old_disable = logging.root.manager.disable
-    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.CRITICAL))
-    logging.disable(logging.ERROR)
+    old_hook = sys.unraisablehook
+    structlog.configure(processors=[_drop])
+    logging.disable(logging.CRITICAL)
+    sys.unraisablehook = lambda _: None
     try:
         yield
     finally:
         structlog.configure(**old)
         logging.disable(old_disable)
+        sys.unraisablehook = old_hook
+
+
+def _drop(_logger: object, _name: str, _event: object) -> NoReturn:
+    raise structlog.DropEvent
 
 
 def run_one(seed: int, config: str = "3") -> Sim:
     root = Path(tempfile.mkdtemp(prefix=f"hostsim-{seed}-", dir=SHM))
     sim = Sim(seed, config, root)
     # The cycle collector runs finalizers (a dropped StreamWriter closes its transport) when
-    # allocation counts cross its thresholds: start every run from a clean slate so that
-    # those moments depend on the seed only, not on what the process ran before.
+    # allocation counts cross its thresholds, which depend on what the process ran before:
+    # off during a run, so that only the server's own gc.collect calls (after recovery and
+    # snapshots) run it, at moments the seed decides.
+    collecting = gc.isenabled()
     gc.collect()
-    try:
-        with _quiet_logs():
-            try:
-                sim.loop.run_until_complete(
-                    sim.loop.create_task(sim.run(), context=contextvars.Context()))
-            except Stuck:
-                sim.fail("the simulated world stopped (nothing ready, no timer)")
-            except Violation:
-                raise
-            except Exception as e:  # noqa: BLE001 - any escape is a finding, with its seed
-                raise Violation(f"seed {seed}: {e!r} (replay: python -m "
-                                f"tests.simulation.hostsim 1 {seed} {config})") from e
-    finally:
-        _dispose(sim)
-        shutil.rmtree(root, ignore_errors=True)
+    gc.disable()
+    with _quiet_logs():
+        try:
+            sim.loop.run_until_complete(
+                sim.loop.create_task(sim.run(), context=contextvars.Context()))
+        except Stuck:
+            sim.fail("the simulated world stopped (nothing ready, no timer)")
+        except Violation:
+            raise
+        except Exception as e:  # noqa: BLE001 - any escape is a finding, with its seed
+            raise Violation(f"seed {seed}: {e!r} (replay: python -m "
+                            f"tests.simulation.hostsim 1 {seed} {config})") from e
+        finally:
+            _dispose(sim)
+            shutil.rmtree(root, ignore_errors=True)
+            gc.unfreeze()  # the servers froze the heap after recovery; let this run's go
+            gc.collect()
+            if collecting:
+                gc.enable()
     return sim
 
 
 def _dispose(sim: Sim) -> None:
-    """Freeze everyone, then drop the loop; frozen tasks are collected with it."""
+    """End the run here, quietly: every task (frozen ones too) is cancelled and unwound on the
+    loop in virtual time, so no pending coroutine is left for the collector to finalize later
+    (outside this function's silence). Effects no longer matter: the invariants are checked."""
+    loop = sim.loop
+    tasks = set(asyncio.all_tasks(loop))
+    for m in sim.members.values():
+        for inc in [m.inc, *(c[0] for c in m.corpses)]:
+            if inc is not None:
+                inc.alive = True
+                tasks.update(t for t in inc.tasks if not t.done())
+    for t in tasks:
+        t.cancel()
+    if tasks and not loop.is_closed():
+        with contextlib.suppress(Exception):
+            loop.run_until_complete(asyncio.wait(tasks, timeout=5.0))
+    for t in tasks:
+        if not t.done():  # a step dropped at the crash: nothing will ever resume it
+            t._log_destroy_pending = False  # type: ignore[attr-defined]
+            with contextlib.suppress(BaseException):
+                t.get_coro().close()
     for m in sim.members.values():
         if m.inc is not None:
             m.inc.alive = False
-    for t in asyncio.all_tasks(sim.loop):
-        t.cancel()
-    sim.loop.close()
+    loop.close()
 
 
 if __name__ == "__main__":

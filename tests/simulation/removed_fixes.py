@@ -115,6 +115,15 @@ def _persist_without_marker(self: LearnerHost, a: LN.Persist) -> None:
                           sessions=self.server.sessions.timeouts, after=after)
 
 
+def _marker_for_snap_only(self: LearnerHost, a: LN.Persist) -> None:
+    """Found by hostsim (seed 1213, "3"): the updatingEpoch marker was written for a SNAP
+    sync only, so a kill between a DIFF sync's logged new-epoch txns and its currentEpoch
+    write left a data dir that refuses to start."""
+    if a.current_epoch is not None and not a.snapshot:
+        return _persist_without_marker(self, a)
+    return _ORIGINAL_PERSIST(self, a)
+
+
 # name -> (class, attribute, replacement or a wrapper of the original)
 FIXES: dict[str, tuple[type, str, Callable[..., Any], bool]] = {
     "ff_window": (D.ReplicaDatabase, "replayed", _no_ff_window, False),
@@ -127,12 +136,22 @@ FIXES: dict[str, tuple[type, str, Callable[..., Any], bool]] = {
     # host-level fixes (pyzk/server)
     "expiry_on_elapsed_time": (ZkServer, "mono_ms", _expire_on_wall_time, False),
     "updating_epoch_marker": (LearnerHost, "_persist", _persist_without_marker, False),
+    "marker_on_diff_sync": (LearnerHost, "_persist", _marker_for_snap_only, False),
 }
+_ORIGINAL_PERSIST = LearnerHost._persist
 
 
 # One catching seed per fix, replayed by test_hostsim.py (found with this script's __main__).
 KNOWN_CATCHES: list[tuple[str, int, str]] = [
+    ("ff_window", 4, "3"),                 # fast-forwarded txns missing from the window
+    ("expiry_on_elapsed_time", 0, "3"),    # an hour's wall-clock step expires a live session
+    ("updating_epoch_marker", 5, "3"),     # killed between a SNAP sync's snapshot and epoch
+    ("marker_on_diff_sync", 1213, "3"),    # killed between a DIFF sync's log write and epoch
 ]
+# Not caught by the real-host schedules so far (0 of 40 seeds per configuration, 2026-12-05);
+# the first four are caught by tests/unit/test_zab_* instead: snap_clears_window,
+# reload_refills_window, drop_unsaved_snap, diff_commit_deferred, stale_acks_dropped,
+# ping_behind_ack.
 
 
 @contextmanager
