@@ -142,15 +142,17 @@ class SimLoop(asyncio.BaseEventLoop):  # type: ignore[misc]
             return None
         return run_if_alive
 
-    def call_soon(self, callback: Callable[..., object], *args: Any,
-                  context: contextvars.Context | None = None) -> events.Handle:
+    def call_soon(  # type: ignore[override]  # typeshed's generics, same behaviour
+            self, callback: Callable[..., object], *args: Any,
+            context: contextvars.Context | None = None) -> events.Handle:
         inc = self._owner(context)
         if inc is not None:
             callback = self._guard(inc, callback)
         return super().call_soon(callback, *args, context=context)
 
-    def call_at(self, when: float, callback: Callable[..., object], *args: Any,
-                context: contextvars.Context | None = None) -> events.TimerHandle:
+    def call_at(  # type: ignore[override]  # typeshed's generics, same behaviour
+            self, when: float, callback: Callable[..., object], *args: Any,
+            context: contextvars.Context | None = None) -> events.TimerHandle:
         inc = self._owner(context)
         if inc is not None:
             callback = self._guard(inc, callback)
@@ -167,8 +169,9 @@ class SimLoop(asyncio.BaseEventLoop):  # type: ignore[misc]
         return task
 
     # -- executor: on the loop, after a seeded delay ---------------------------------------
-    def run_in_executor(self, executor: object, func: Callable[..., T],
-                        *args: Any) -> asyncio.Future[T]:
+    def run_in_executor(  # type: ignore[override]  # typeshed's generics, same behaviour
+            self, executor: object, func: Callable[..., T],
+            *args: Any) -> asyncio.Future[T]:
         fut: asyncio.Future[T] = self.create_future()
         lo, hi = self.executor_delay_ms
 
@@ -201,8 +204,9 @@ class SimLoop(asyncio.BaseEventLoop):  # type: ignore[misc]
         return fut
 
     # -- the simulated network -------------------------------------------------------------
-    async def create_connection(self, protocol_factory: Callable[[], asyncio.BaseProtocol],
-                                host: str | None = None, port: int | None = None,
+    async def create_connection(  # type: ignore[override]  # typeshed's overloads
+            self, protocol_factory: Callable[[], asyncio.BaseProtocol],
+            host: str | None = None, port: int | None = None,
                                 **kw: Any) -> tuple[asyncio.Transport, asyncio.BaseProtocol]:
         assert self.network is not None and host is not None and port is not None
         return await self.network.connect(protocol_factory, host, port)  # type: ignore[no-any-return]
