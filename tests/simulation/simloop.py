@@ -207,7 +207,7 @@ class SimLoop(asyncio.BaseEventLoop):  # type: ignore[misc]
     async def create_connection(  # type: ignore[override]  # typeshed's overloads
             self, protocol_factory: Callable[[], asyncio.BaseProtocol],
             host: str | None = None, port: int | None = None,
-                                **kw: Any) -> tuple[asyncio.Transport, asyncio.BaseProtocol]:
+            **kw: Any) -> tuple[asyncio.Transport, asyncio.BaseProtocol]:
         assert self.network is not None and host is not None and port is not None
         return await self.network.connect(protocol_factory, host, port)  # type: ignore[no-any-return]
 
