@@ -11,7 +11,7 @@ import pytest
 
 from tests.simulation import hostsim, removed_fixes
 
-SEEDS = int(os.environ.get("HOSTSIM_SEEDS", "40"))
+SEEDS = int(os.environ.get("HOSTSIM_SEEDS", "32"))
 FIRST = int(os.environ.get("HOSTSIM_FIRST_SEED", "0"))
 
 
@@ -26,12 +26,12 @@ def test_random_schedules_keep_election_zab_and_session_invariants(config: str) 
 
 def test_schedules_exercise_faults_syncs_and_expiry() -> None:
     hostsim.STATS.clear()
-    for seed in range(10):
+    for seed in range(6):
         hostsim.run_one(seed, "3+1")
     s = hostsim.STATS
-    assert s["established"] > 20 and s["acked"] > 500 and s["crashes"] > 20
+    assert s["established"] > 10 and s["acked"] > 300 and s["crashes"] > 20
     assert s["resets"] and s["partitions"] and s["clock_steps"] and s["killed_in_job"]
-    assert s["expired"] > 20 and s["DIFF"] and s["SNAP"]
+    assert s["expired"] > 12 and s["DIFF"] and s["SNAP"]
 
 
 def test_a_seed_replays_identically() -> None:
