@@ -312,10 +312,17 @@ class Sim:
         await self._settle()
         # Sessions: a steady client keeps pinging through three timeouts and must stay; every
         # abandoned session must be gone (with its ephemeral) everywhere.
-        steady = self.new_client(writes=False)
-        await self._wait(lambda: steady.ephemeral_done or steady.lost, 5.0, "steady session")
-        if steady.lost:
-            self.fail("a session on the healed ensemble could not be opened")
+        # Opening it may meet a member that has just left its role (its clients are closed,
+        # as Java's are); a client then tries another member, as ZooKeeper clients do.
+        for _attempt in range(5):
+            steady = self.new_client(writes=False)
+            await self._wait(lambda c=steady: c.ephemeral_done or c.lost,
+                             5.0, "steady session")
+            if not steady.lost:
+                break
+            await self._settle()
+        else:
+            self.fail("a session on the healed ensemble could not be opened in 5 attempts")
         steady_id = steady.session_id
         self.accept_clients = False
         for c in list(self.clients):
