@@ -469,6 +469,12 @@ def _dispose(sim: Sim) -> None:
     for m in sim.members.values():
         if m.inc is not None:
             m.inc.alive = False
+        # Each incarnation's files (a crashed one's now point at /dev/null): closed through
+        # the objects that own the descriptors, so a long run does not run out of them.
+        for peer in [m.peer, *(c[1] for c in m.corpses)]:
+            if peer is not None and peer._storage is not None:
+                with contextlib.suppress(Exception):
+                    peer._storage.close()
     loop.close()
 
 
