@@ -22,7 +22,6 @@ from ..config.servers import allow_multi_address_lines
 from ..metrics import ServerMetrics
 from ..pipeline.sync_policy import SyncPolicy
 from ..session.tracker import SessionTracker
-from ..storage.datadir import UPDATING_EPOCH, DataDirError
 from ..tree.datatree import CONFIG_NODE, DataTree, Event
 from ..zab import reconfig
 from ..zab.database import ReplicaDatabase
@@ -33,9 +32,9 @@ from ..zab.election_transport import UNABLE_TO_BIND_QUORUM_PORT, QuorumCnxManage
 from ..zab.peer_timing import WAIT_LINE, observer_delay_ms, quorum_cnxn_timeout_ms
 from ..zab.quorum import QuorumMaj, make_quorum
 from ..zab.vote import ServerState, Vote
-from ..zab.zxid import epoch_of
 from .auth import enable_auth_providers
 from .clock import SYSTEM_CLOCK, Clock
+from .epochs import load_epochs
 from .fourlw_port import FourLetterWords
 from .group_commit import GroupCommit
 from .leader_host import LeaderHost
@@ -138,34 +137,9 @@ class QuorumPeer:
 
     def _load_epochs(self) -> None:
         """QuorumPeer.loadDataBase: missing epoch files start at the last zxid's epoch."""
-        dd = self.storage.datadir
         assert self.server is not None
-        zxid_epoch = epoch_of(self.server.tree.last_processed_zxid)
-        cur = dd.read_epoch("currentEpoch")
-        if cur is None:
-            cur = zxid_epoch
-            dd.write_epoch("currentEpoch", cur)
-        updating = dd.read_epoch(UPDATING_EPOCH)
-        if cur < zxid_epoch and updating is not None and updating >= zxid_epoch:
-            # Stopped between a sync's snapshot or log write and its currentEpoch write (see
-            # LearnerHost._persist): finish the update, as ZooKeeper 3.4 did with this marker.
-            log.info("updatingEpoch found: the server stopped after a sync snapshot but before "
-                     "updating currentEpoch; setting it now", current_epoch=zxid_epoch)
-            cur = zxid_epoch
-            dd.write_epoch("currentEpoch", cur)
-        if updating is not None:
-            dd.remove_epoch(UPDATING_EPOCH)
-        if cur < zxid_epoch:
-            raise DataDirError(f"The current epoch, {cur:x}, is older than the last zxid, "
-                               f"{self.server.tree.last_processed_zxid:x}")
-        acc = dd.read_epoch("acceptedEpoch")
-        if acc is None:
-            acc = zxid_epoch
-            dd.write_epoch("acceptedEpoch", acc)
-        if acc < cur:
-            raise DataDirError(f"The current epoch, {cur:x}, is after the accepted epoch, "
-                               f"{acc:x}")
-        self.current_epoch, self.accepted_epoch = cur, acc
+        self.current_epoch, self.accepted_epoch = load_epochs(
+            self.storage.datadir, self.server.tree.last_processed_zxid)
 
     def persist_epoch(self, name: str, value: int) -> None:
         """QuorumPeer.setAcceptedEpoch/setCurrentEpoch: durable before anything later."""
