@@ -1,7 +1,7 @@
 """The real-host simulation's power (tests/simulation/hostsim.py): each past fix a simulation,
 a mixed ensemble or the Jepsen suite called for, removed again by patching the real code (a core
 or a host) back to its pre-fix form, must be caught by some seed.
-test_hostsim.py replays one known catching seed per fix (KNOWN_CATCHES) in CI; by hand:
+test_hostsim.py replays known catching seeds per fix (KNOWN_CATCHES) in CI; by hand:
 
     .venv/bin/python -m tests.simulation.removed_fixes [seeds_per_config] [fix ...] [config ...]
 
@@ -141,12 +141,18 @@ FIXES: dict[str, tuple[type, str, Callable[..., Any], bool]] = {
 _ORIGINAL_PERSIST = LearnerHost._persist
 
 
-# One catching seed per fix, replayed by test_hostsim.py (found with this script's __main__).
-KNOWN_CATCHES: list[tuple[str, int, str]] = [
-    ("ff_window", 4, "3"),                 # fast-forwarded txns missing from the window
-    ("expiry_on_elapsed_time", 0, "3"),    # an hour's wall-clock step expires a live session
-    ("updating_epoch_marker", 5, "3"),     # killed between a SNAP sync's snapshot and epoch
-    ("marker_on_diff_sync", 1213, "3"),    # killed between a DIFF sync's log write and epoch
+# Catching seeds per fix, replayed by test_hostsim.py, which passes when any of them catches
+# the fix's removal (a few per fix, so that a change to the server that moves a schedule does
+# not blind the check at once; found with this script's __main__, 2026-12-05).
+KNOWN_CATCHES: list[tuple[str, tuple[int, ...], str]] = [
+    # fast-forwarded txns missing from the window
+    ("ff_window", (6, 19, 21), "3"),
+    # an hour's wall-clock step expires a live session
+    ("expiry_on_elapsed_time", (0, 3, 4), "3"),
+    # killed between a SNAP sync's snapshot and its currentEpoch write
+    ("updating_epoch_marker", (33, 38, 55), "3"),
+    # killed between a DIFF sync's log write and its currentEpoch write
+    ("marker_on_diff_sync", (70, 126, 177), "3"),
 ]
 # Not caught by the real-host schedules so far (0 of 40 seeds per configuration, 2026-12-05);
 # the first four are caught by tests/unit/test_zab_* instead: snap_clears_window,
