@@ -225,3 +225,36 @@ def _pump(src: socket.socket, dst: socket.socket) -> None:
                 s.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
+
+
+class MemberLinks:
+    """`n` member namespaces `<tag>-m<i>`, each wired to one bridge per subnet in `subnets`
+    (hub namespaces `<tag>-h<k>`, member i at `<subnet>.i` on eth<k>), with a worker thread
+    inside each member namespace. `cut(k)` downs bridge k as a failed switch would."""
+
+    def __init__(self, prefix: str, subnets: tuple[str, ...], n: int) -> None:
+        tag = f"{prefix}{os.getpid() % 100000}"
+        self.subnets = subnets
+        self.hubs = tuple(f"{tag}-h{k + 1}" for k in range(len(subnets)))
+        self.names = {i: f"{tag}-m{i}" for i in range(1, n + 1)}
+        self.threads: dict[int, NsThread] = {}
+        self.made: list[str] = []
+
+    def create(self) -> None:
+        for k, (hub, subnet) in enumerate(zip(self.hubs, self.subnets, strict=True)):
+            wire_to_bridge(hub, [(i, ns, f"{subnet}.{i}") for i, ns in self.names.items()],
+                           self.made, dev=f"eth{k}")
+        self.threads = {i: NsThread(ns) for i, ns in self.names.items()}
+
+    def cut(self, link: int) -> None:
+        ip("-n", self.hubs[link], "link", "set", "br0", "down")
+
+    def heal(self, link: int) -> None:
+        ip("-n", self.hubs[link], "link", "set", "br0", "up")
+
+    def destroy(self) -> None:
+        for t in self.threads.values():
+            t.close()
+        for ns in reversed(self.made):
+            ip("netns", "del", ns, check=False)
+        self.made.clear()

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from pyzk.testing import netns as _ns
-from pyzk.testing.netns import NsThread, ip
+from pyzk.testing.netns import MemberLinks, NsThread, ip
 from tests.ensemble.launcher import Ensemble, four_letter, start_client, wait_for
 
 PREFIX = "pzma"
@@ -27,34 +27,11 @@ LINKS = ("10.79.1", "10.79.2")
 N = 3
 
 
-class TwoLinks:
+class TwoLinks(MemberLinks):
     """N member namespaces, each on two bridges (hub namespaces h1 and h2)."""
 
     def __init__(self) -> None:
-        tag = f"{PREFIX}{os.getpid() % 100000}"
-        self.hubs = (f"{tag}-h1", f"{tag}-h2")
-        self.names = {i: f"{tag}-m{i}" for i in range(1, N + 1)}
-        self.threads: dict[int, NsThread] = {}
-        self.made: list[str] = []
-
-    def create(self) -> None:
-        for k, (hub, subnet) in enumerate(zip(self.hubs, LINKS, strict=True)):
-            _ns.wire_to_bridge(hub, [(i, ns, f"{subnet}.{i}") for i, ns in self.names.items()],
-                               self.made, dev=f"eth{k}")
-        self.threads = {i: NsThread(ns) for i, ns in self.names.items()}
-
-    def cut(self, link: int) -> None:
-        ip("-n", self.hubs[link], "link", "set", "br0", "down")
-
-    def heal(self, link: int) -> None:
-        ip("-n", self.hubs[link], "link", "set", "br0", "up")
-
-    def destroy(self) -> None:
-        for t in self.threads.values():
-            t.close()
-        for ns in reversed(self.made):
-            ip("netns", "del", ns, check=False)
-        self.made.clear()
+        super().__init__(PREFIX, LINKS, N)
 
 
 def _probe(th: NsThread, host: str, word: str) -> str:

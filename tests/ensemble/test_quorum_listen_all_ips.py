@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from pyzk.testing import netns as _ns
-from pyzk.testing.netns import NsThread, ip
+from pyzk.testing.netns import MemberLinks, ip
 from tests.ensemble.launcher import Ensemble, four_letter, start_client
 
 PREFIX = "pzla"
@@ -25,25 +25,9 @@ SUBNET = "10.81.1"
 N = 3
 
 
-class Star:
+class Star(MemberLinks):
     def __init__(self) -> None:
-        tag = f"{PREFIX}{os.getpid() % 100000}"
-        self.hub = f"{tag}-h"
-        self.names = {i: f"{tag}-m{i}" for i in range(1, N + 1)}
-        self.threads: dict[int, NsThread] = {}
-        self.made: list[str] = []
-
-    def create(self) -> None:
-        _ns.wire_to_bridge(self.hub, [(i, ns, f"{SUBNET}.{i}") for i, ns in self.names.items()],
-                           self.made)
-        self.threads = {i: NsThread(ns) for i, ns in self.names.items()}
-
-    def destroy(self) -> None:
-        for t in self.threads.values():
-            t.close()
-        for ns in reversed(self.made):
-            ip("netns", "del", ns, check=False)
-        self.made.clear()
+        super().__init__(PREFIX, (SUBNET,), N)
 
     def listening(self, i: int) -> set[str]:
         """The member's listening quorum/election sockets as 'wildcard:port' or 'addr:port'
