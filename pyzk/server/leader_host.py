@@ -110,6 +110,19 @@ async def read_learner(reader: asyncio.StreamReader, ln: LearnerConn,
     return None
 
 
+async def tick_core(tick_ms: int, now_ms: Callable[[], int],
+                    wakeup_ms: Callable[[], int | None], on_tick: Callable[[int], None]) -> None:
+    """Tick a learner-serving core (the leader's, a follower's ObserverMaster) until cancelled:
+    at its next deadline (half tick, read timeout), as Java's timed waits and socket timeouts
+    do, and at least every quarter tick."""
+    step = max(tick_ms // 4, 10) / 1000
+    while True:
+        wake = wakeup_ms()
+        delay = step if wake is None else min(step, max(wake - now_ms() + 1, 1) / 1000)
+        await asyncio.sleep(delay)
+        on_tick(now_ms())
+
+
 class LeaderHost:
     """One term of leadership; `run()` returns the reason it ended."""
 
@@ -194,14 +207,8 @@ class LeaderHost:
             self.done.set()
 
     async def _tick_loop(self) -> None:
-        step = max(self.peer.config.tick_time_ms // 4, 10) / 1000
-        while True:
-            # Wake at the core's next deadline (half tick, read timeout), as Java's timed
-            # waits and socket timeouts do, not up to a quarter tick after it.
-            wake = self.core.wakeup_ms()
-            delay = step if wake is None else min(step, max(wake - self.now_ms() + 1, 1) / 1000)
-            await asyncio.sleep(delay)
-            self.execute(self.core.on_tick(self.now_ms()))
+        await tick_core(self.peer.config.tick_time_ms, self.now_ms, self.core.wakeup_ms,
+                        lambda now: self.execute(self.core.on_tick(now)))
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         if self.done.is_set() or not await self.peer.net.authenticate_accepted(reader, writer):

@@ -18,7 +18,7 @@ import structlog
 from ..zab import observer_master as M
 from ..zab.leader import Close, Conn, SendSnap, SendTo, Touch
 from ..zab.packets import Packet, encode_packet
-from .leader_host import LearnerConn, read_learner
+from .leader_host import LearnerConn, read_learner, tick_core
 from .replication import disk_log_reader
 
 if TYPE_CHECKING:
@@ -82,12 +82,8 @@ class ObserverMasterHost:
         self.execute(self.core.stop())
 
     async def _tick_loop(self) -> None:
-        step = max(self.peer.config.tick_time_ms // 4, 10) / 1000
-        while True:
-            wake = self.core.wakeup_ms()
-            delay = step if wake is None else min(step, max(wake - self.now_ms() + 1, 1) / 1000)
-            await asyncio.sleep(delay)
-            self.execute(self.core.on_tick(self.now_ms()))
+        await tick_core(self.peer.config.tick_time_ms, self.now_ms, self.core.wakeup_ms,
+                        lambda now: self.execute(self.core.on_tick(now)))
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         if self.core.stopped or not await self.peer.net.authenticate_accepted(reader, writer):
