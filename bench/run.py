@@ -43,11 +43,40 @@ def rss_kb(pid: int) -> int:
     raise RuntimeError(f"no VmRSS for {pid}")
 
 
-def cpu_seconds(pid: int) -> float:
-    # /proc/<pid>/stat fields 14 and 15 (utime, stime) in clock ticks, all threads included.
+def _stat_fields(pid: int) -> list[str]:
     stat = Path(f"/proc/{pid}/stat").read_text()
-    fields = stat[stat.rindex(")") + 2:].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+    return stat[stat.rindex(")") + 2:].split()
+
+
+def process_tree(pid: int) -> list[int]:
+    """`pid` and its live descendants (a pyzk server's worker processes)."""
+    parents: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parents.setdefault(int(_stat_fields(int(entry.name))[1]), []).append(
+                    int(entry.name))
+            except (OSError, IndexError, ValueError):
+                continue
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo.extend(parents.get(p, []))
+    return out
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of `pid` and its descendants (fields 14 and 15 of /proc/<pid>/stat,
+    every thread included)."""
+    total = 0
+    for p in process_tree(pid):
+        try:
+            fields = _stat_fields(p)
+        except OSError:
+            continue  # ended meanwhile
+        total += int(fields[11]) + int(fields[12])
+    return total / CLK_TCK
 
 
 def jcmd(pid: int, cmd: str) -> str:
@@ -112,6 +141,8 @@ def _reason(e: BaseException) -> str:
 
 def start_server(kind: str, base: Path, args: argparse.Namespace) -> ServerProc:
     cfg = {"tickTime": str(args.tick_time), "forceSync": args.force_sync}
+    if kind == "pyzk" and getattr(args, "pyzk_workers", 1) > 1:
+        cfg["pyzk.workers"] = str(args.pyzk_workers)
     work = Path(tempfile.mkdtemp(prefix=f"{kind}-", dir=base))
     host = args.hosts.get(kind, HOSTS[kind]) if hasattr(args, "hosts") else HOSTS[kind]
     return ServerProc(kind, work, host=host, cfg=cfg).start(timeout=60)
@@ -296,6 +327,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--znodes", type=int, default=100_000)
     ap.add_argument("--tick-time", type=int, default=2000)
     ap.add_argument("--force-sync", default="yes")
+    ap.add_argument("--pyzk-workers", type=int, default=1,
+                    help="pyzk.workers for the pyzk server (processes serving clients)")
     ap.add_argument("--no-throughput", action="store_true")
     ap.add_argument("--no-memory", action="store_true")
     ap.add_argument("--hosts", default="", metavar="KIND=IP,...",

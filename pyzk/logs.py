@@ -53,6 +53,10 @@ def bind_process(**fields: Any) -> None:
     _PROCESS_FIELDS.update({k: v for k, v in fields.items() if v is not None})
 
 
+def process_fields() -> dict[str, Any]:
+    return dict(_PROCESS_FIELDS)
+
+
 def clear_process_fields() -> None:
     _PROCESS_FIELDS.clear()
 
@@ -103,7 +107,16 @@ def configure(fmt: str = "auto", level: str | int = "INFO", stream: IO[str] | No
         wrapper_class=structlog.make_filtering_bound_logger(lvl),
         cache_logger_on_first_use=False,
     )
+    _CURRENT[:] = [fmt, lvl]
     return fmt
+
+
+_CURRENT: list[Any] = ["json", logging.INFO]
+
+
+def current() -> tuple[str, int]:
+    """The format and level the last configure() installed (worker processes copy them)."""
+    return str(_CURRENT[0]), int(_CURRENT[1])
 
 
 def get_logger(name: str = "pyzk", **initial: Any) -> Any:

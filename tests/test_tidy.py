@@ -54,9 +54,9 @@ LARGE_MODULES: dict[str, tuple[int, str]] = {
                            "proposals, ACK quorums, NEWLEADER/UPTODATE, reconfig) whose parts "
                            "share its handler table; split along Java's LearnerHandler/Leader "
                            "seam when it next grows"),
-    "pyzk/config/keys.py": (560, "the one table of zoo.cfg keys, one entry per key Java "
+    "pyzk/config/keys.py": (570, "the one table of zoo.cfg keys, one entry per key Java "
                             "documents or parses: data, not logic"),
-    "pyzk/config/load.py": (620, "QuorumPeerConfig.parse -> setupQuorumPeerConfig in one module, "
+    "pyzk/config/load.py": (630, "QuorumPeerConfig.parse -> setupQuorumPeerConfig in one module, "
                             "so the order of checks (and so which error a bad zoo.cfg gets "
                             "first) reads top to bottom; build_config is most of it"),
     "pyzk/pipeline/prep.py": (570, "PrepRequestProcessor: every write's checks in Java's order "
@@ -73,7 +73,7 @@ LARGE_MODULES: dict[str, tuple[int, str]] = {
 # (path, qualified name) -> (ceiling, reason)
 LARGE_FUNCTIONS: dict[tuple[str, str], tuple[int, str]] = {
     ("pyzk/config/load.py", "build_config"): (
-        290, "every zoo.cfg key's validation in QuorumPeerConfig.parse's order, so each error "
+        291, "every zoo.cfg key's validation in QuorumPeerConfig.parse's order, so each error "
         "and warning comes out in the order Java reports them"),
     ("pyzk/protocol/jute.py", "record"): (
         125, "the jute codec generator: most of its lines are the source templates it compiles "

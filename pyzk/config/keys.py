@@ -180,6 +180,12 @@ def _large_threshold(v: int) -> str | None:
     return None if v == -1 or v > 0 else "must be -1 or positive"
 
 
+def _workers(v: str) -> str | None:
+    if v == "auto" or (v.isdigit() and 1 <= int(v) <= 64):
+        return None
+    return "expected a number of processes from 1 to 64, or auto"
+
+
 def _log_level(v: str) -> str | None:
     ok = ("DEBUG", "INFO", "WARNING", "WARN", "ERROR", "CRITICAL")
     return None if v.upper() in ok else f"must be one of {', '.join(ok)}"
@@ -514,6 +520,9 @@ KEYS: tuple[Key, ...] = (
         "a leader answers sync (its clients' and learners' forwarded ones) only after a quorum"
         " answers a PING sent after the sync arrived, so sync + read is linearizable; false"
         " answers at once, as Java (cheaper, may read stale data from a cut-off leader)"),
+    Key("pyzk.workers", "str", "1", H, "processes serving clients: this one plus N-1 worker processes"
+        " holding a replica of the tree (reads local, writes forwarded); auto = CPU cores",
+        _workers),
     Key("pyzk.log.format", "str", "auto", H, "console, json or auto (console on a TTY)",
         _choice("console", "json", "auto")),
     Key("pyzk.log.level", "str", "INFO", H, "DEBUG, INFO, WARNING or ERROR", _log_level),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -575,12 +576,18 @@ def build_config(entries: Mapping[str, str | Entry], *, source_name: str = "zoo.
         client_tcp_keep_alive=b.get("clientTcpKeepAlive"),
         log_format=b.get("pyzk.log.format"),
         linearizable_sync=b.get("pyzk.linearizableSync"),
+        workers=_workers(b.get("pyzk.workers")),
         log_level={"WARN": "WARNING"}.get(b.get("pyzk.log.level").upper(),
                                           b.get("pyzk.log.level").upper()),
         source=source,
         raw=raw,
         warnings=tuple(b.warnings),
     )
+
+
+def _workers(value: str) -> int:
+    """pyzk.workers: a count, or auto = the CPUs this process may run on."""
+    return len(os.sched_getaffinity(0)) if value == "auto" else int(value)
 
 
 def load_config(path: Path | str | None = None, *, myid: int | None = None,

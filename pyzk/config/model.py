@@ -276,6 +276,8 @@ class Config:
     client_tcp_keep_alive: bool = False
     log_format: str = "auto"
     linearizable_sync: bool = True
+    # pyzk.workers: client-serving processes (1: this process only; pyzk/server/workers)
+    workers: int = 1
     log_level: str = "INFO"
     source: Path | None = None
     # Original key -> value (after environment overrides), in file order, for `conf`/icfg.

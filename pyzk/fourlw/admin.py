@@ -142,6 +142,10 @@ class AdminServer:
                     await reader.readexactly(length)
                 conn = headers.get("connection", "").lower()
                 keep = (conn != "close") if version == "HTTP/1.1" else (conn == "keep-alive")
+                view = self.view()
+                gather = getattr(view, "gather", None)
+                if gather is not None:
+                    await gather()  # a server with worker processes: their parts too
                 status, ctype, body = self.handle(method, target)
                 await self._write(writer, status, ctype, body, keep, method == "HEAD", secure)
                 if not keep:

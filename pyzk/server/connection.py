@@ -11,6 +11,7 @@ import asyncio
 import socket
 import struct
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import structlog
@@ -44,6 +45,10 @@ class ClientConn(asyncio.Protocol):
     # Java's secure port and client.portUnification use the Netty factory, which neither sets
     # SO_KEEPALIVE nor logs a refusal by maxCnxns; the plain port's NIO factory does both.
     netty = False
+
+    # A worker process's connection (pyzk.workers): its member counts the connections per
+    # address, so it hears of each one that ends.
+    on_lost: Callable[[str], object] | None = None
 
     def __init__(self, server: ZkServer, four_letter: FourLetterWords, max_per_ip: int,
                  per_ip: dict[str, int], max_total: int = 0, keepalive: bool = False) -> None:
@@ -132,6 +137,8 @@ class ClientConn(asyncio.Protocol):
                 self.server.large_bytes -= p.large
         self.queue.clear()
         self.server.on_close(self)
+        if self.on_lost is not None:
+            self.on_lost(self.peer_ip)
 
     def data_received(self, data: bytes) -> None:
         if self._closed or self._close_after_flush or self._draining:
@@ -173,7 +180,22 @@ class ClientConn(asyncio.Protocol):
                 return  # wait for the 8-byte mask
             extra = self.fb.take(12)[4:]
         self.packets_received += 1  # Java counts the word as one packet (recved=1 in cons)
+        if self.four_letter.answer is not None:
+            self._draining = True  # nothing more is read from this connection
+            task = asyncio.ensure_future(self._answer_later(word.decode("ascii"), extra))
+            task.add_done_callback(lambda t: t.cancelled() or t.exception())
+            return
         text = self.four_letter.run(word.decode("ascii"), self.server, extra)
+        self.send(text.encode("utf-8"))
+        self.close_after_flush()
+
+    async def _answer_later(self, word: str, extra: bytes) -> None:
+        assert self.four_letter.answer is not None
+        try:
+            text = await self.four_letter.answer(word, extra)
+        except Exception:
+            log.error("four-letter word failed", word=word, exc_info=True)
+            text = ""
         self.send(text.encode("utf-8"))
         self.close_after_flush()
 

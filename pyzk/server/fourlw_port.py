@@ -7,6 +7,7 @@ AdminServer); this adapter binds them to a running server's LiveView.
 from __future__ import annotations
 
 import struct
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 import structlog
@@ -27,6 +28,17 @@ class FourLetterWords:
         self.whitelist = Whitelist(",".join(sorted(config.four_letter_whitelist)),
                                    config.read_only_mode)
         self.view = view
+        # pyzk.workers: words are answered for the whole server, which takes a round trip to
+        # the other processes; set, the connection awaits this instead of calling run().
+        self.answer: Callable[[str, bytes], Awaitable[str]] | None = None
+
+    async def answer_here(self, word: str, extra: bytes) -> str:
+        """The member's answer: its own state plus every worker's report."""
+        await self.view.gather()
+        try:
+            return self.run(word, self.view.server, extra)
+        finally:
+            self.view.remote = ()
 
     def is_command(self, first4: bytes) -> bool:
         word = word_for_length(_LEN.unpack(first4)[0])

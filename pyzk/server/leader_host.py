@@ -8,119 +8,31 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import struct
-from collections.abc import Callable
 from typing import TYPE_CHECKING, assert_never
 
 import structlog
 
-from ..pipeline.request import Request
 from ..protocol import records as r
-from ..protocol.codes import Err
-from ..protocol.jute import JuteError
-from ..protocol.multi import decode_multi
-from ..protocol.opcodes import CLIENT_OPS, Op
+from ..protocol.opcodes import Op
 from ..zab import leader as L
 from ..zab import reconfig
 from ..zab.election_addresses import listen_addrs
-from ..zab.packets import PT, Packet, QuorumStreamReader, encode_packet, packet
+from ..zab.packets import Packet, encode_packet
 from ..zab.quorum import QuorumMaj
 from ..zab.zxid import make_zxid
 from .group_commit import LogEntry
+from .learner_conn import LearnerConn, read_learner, tick_core
+from .learner_requests import submit_forwarded
 from .pending import NO_ORIGIN, Origin
-from .replication import committed_data, disk_log_reader, snap_body
+from .replication import committed_data, disk_log_reader
+from .workers.local_master import LocalMaster, WorkerSync
 
 if TYPE_CHECKING:
-    from ..tree.datatree import DataTree
     from .connection import ClientConn
     from .pending import Pending
     from .quorum_peer import QuorumPeer
 
 log = structlog.get_logger("pyzk.leader")
-
-
-
-class LearnerConn:
-    """One learner's socket and its output buffer (also used by ObserverMasterHost)."""
-
-    __slots__ = ("writer", "sid", "addr", "out")
-
-    def __init__(self, writer: asyncio.StreamWriter) -> None:
-        self.writer = writer
-        self.sid = -1
-        self.addr = str(writer.get_extra_info("peername"))
-        self.out: list[bytes] = []  # encoded packets for this loop iteration's single write
-
-    def write_out(self) -> None:
-        out = self.out
-        if out:
-            # A learner that reset its connection is dropped by its reader; until then its
-            # packets go nowhere (writing to a closed uvloop transport raises).
-            if not self.writer.is_closing():
-                self.writer.write(out[0] if len(out) == 1 else b"".join(out))
-            out.clear()
-
-    def send_snap(self, tree: DataTree, sessions: dict[int, int], zxid: int) -> None:
-        """SNAP then the tree's snapshot stream; the tree must be at exactly `zxid` (the
-        sync plan was made from it in the same step)."""
-        if tree.last_processed_zxid != zxid:
-            raise RuntimeError(f"SNAP at {zxid:#x} but the tree is at "
-                               f"{tree.last_processed_zxid:#x}")
-        self.out.append(encode_packet(packet(PT.SNAP, zxid)))
-        self.out.append(snap_body(tree, sessions))
-        self.write_out()
-        log.info("sent SNAP", learner=self.sid, zxid=hex(zxid))
-
-
-async def read_learner(reader: asyncio.StreamReader, ln: LearnerConn,
-                       feed: Callable[[Packet], bool], stopped: Callable[[], bool],
-                       feed_acks: Callable[[list[int]], bool] | None = None) -> str | None:
-    """One learner connection's reader (LearnerHandler.run's reads), for the leader and a
-    follower's ObserverMaster: every quorum packet goes to `feed` until the peer closes,
-    `stopped()` or `feed` returns False (the connection was dropped); returns why the
-    connection broke, if it did. With `feed_acks`, each run of ACKs within one chunk read goes
-    to it in one call instead (a follower's group commit ACKs a whole batch at once)."""
-    stream = QuorumStreamReader()
-    try:
-        while not stopped():
-            data = await reader.read(65536)
-            if not data:
-                return None
-            acks: list[int] = []
-            for item in stream.feed(data):
-                qp = item.qp
-                if feed_acks is not None and qp.type == PT.ACK:
-                    acks.append(qp.zxid)
-                    continue
-                if acks:
-                    assert feed_acks is not None
-                    if not feed_acks(acks):
-                        return None
-                    acks = []
-                if qp.type in (PT.FOLLOWERINFO, PT.OBSERVERINFO) and qp.data:
-                    ln.sid = struct.unpack_from(">q", qp.data, 0)[0]
-                if not feed(qp):
-                    return None
-            if acks:
-                assert feed_acks is not None
-                if not feed_acks(acks):
-                    return None
-    except (OSError, JuteError, ValueError) as e:
-        return str(e)
-    return None
-
-
-async def tick_core(tick_ms: int, now_ms: Callable[[], int],
-                    wakeup_ms: Callable[[], int | None], on_tick: Callable[[int], None]) -> None:
-    """Tick a learner-serving core (the leader's, a follower's ObserverMaster) until cancelled:
-    at its next deadline (half tick, read timeout), as Java's timed waits and socket timeouts
-    do, and at least every quarter tick."""
-    step = max(tick_ms // 4, 10) / 1000
-    while True:
-        wake = wakeup_ms()
-        delay = step if wake is None else min(step, max(wake - now_ms() + 1, 1) / 1000)
-        await asyncio.sleep(delay)
-        on_tick(now_ms())
 
 
 class LeaderHost:
@@ -164,6 +76,8 @@ class LeaderHost:
         self._release_scheduled = False
         # Proposals for our own log not yet handed to the disk worker, with their seqs.
         self._logged: list[tuple[list[LogEntry], int]] = []
+        # This member's worker processes (pyzk.workers), fed once the leader is established.
+        self.local_master: LocalMaster | None = None
 
     def now_ms(self) -> int:
         return int(self._loop.time() * 1000)
@@ -191,6 +105,10 @@ class LeaderHost:
         finally:
             self._submit_logged()  # what was proposed is logged, as if submitted at once
             ticker.cancel()
+            if self.local_master is not None:
+                self.local_master.stop()
+                if self.peer.workers is not None:
+                    self.peer.workers.master = None
             for listener in listeners:
                 listener.close()
             # Closing the sockets ends each reader (cancelling a start_server task makes
@@ -255,10 +173,7 @@ class LeaderHost:
                             self._flush_scheduled = True
                             self._loop.call_soon(self._flush)
                 case L.ApplyCommitted():
-                    origin = self.origins.pop(a.zxid, NO_ORIGIN)
-                    self.server.apply_committed(a.hdr, a.txn, origin, a.digest)
-                    self.peer.db.committed(a.zxid,
-                                           committed_data(a.hdr, a.txn, a.digest, a.data))
+                    self._apply(a)
                     applied = True
                 case L.LogProposals():
                     # Gathered until this callback returns: one log job for all the proposals
@@ -286,8 +201,7 @@ class LeaderHost:
                 case L.CommitReconfig():
                     self._activate(a)
                 case L.ReadConfirmed():
-                    conn, pending = a.token
-                    self.server.reply_sync(conn, pending)
+                    self._read_confirmed(a.token)
                 case L.StepDown():
                     log.warning("leader stepping down", reason=a.reason)
                     self.stop(a.reason)
@@ -295,6 +209,22 @@ class LeaderHost:
                     assert_never(a)
         if applied:
             self.server.sink.maybe_snapshot(self.server.tree, self.server.sessions.timeouts)
+
+    def _apply(self, a: L.ApplyCommitted) -> None:
+        origin = self.origins.pop(a.zxid, NO_ORIGIN)
+        self.server.apply_committed(a.hdr, a.txn, origin, a.digest)
+        data = committed_data(a.hdr, a.txn, a.digest, a.data)
+        self.peer.db.committed(a.zxid, data)
+        if self.local_master is not None:
+            self.local_master.committed(a.hdr, a.txn, a.digest, data)
+
+    def _read_confirmed(self, token: object) -> None:
+        """A sync may be answered: our own client's, or a worker process's."""
+        if isinstance(token, WorkerSync):
+            token.done()
+        else:
+            assert isinstance(token, tuple)
+            self.server.reply_sync(*token)
 
     def _flush(self) -> None:
         self._flush_scheduled = False
@@ -339,8 +269,22 @@ class LeaderHost:
             self.core.config_bytes = peer.last_seen.config_bytes()
         srv.serving = True
         srv.start()
+        self._serve_workers()
         log.info("leading", epoch=epoch, zxid=hex(srv.tree.last_processed_zxid),
                  learners=sorted(ln.sid for ln in self.learners.values()))
+
+    def _serve_workers(self) -> None:
+        """Worker processes (pyzk.workers) sync from the leader's own commits."""
+        peer = self.peer
+        if peer.workers is None:
+            return
+        self.local_master = LocalMaster(
+            peer.config, lambda: self.server, peer.my_id, window=lambda: list(peer.db.window),
+            confirm_sync=lambda token: self.execute(self.core.confirm_read(token,
+                                                                           self.now_ms())),
+            config_version=peer.quorum.version, config_bytes=peer.last_seen.config_bytes())
+        self.local_master.start()
+        peer.workers.master = self.local_master.host
 
     def _session_valid(self, session_id: int, timeout: int, learner: int) -> bool:
         """Leader.revalidateSession -> LeaderZooKeeperServer.touch."""
@@ -418,55 +362,11 @@ class LeaderHost:
 
     def _learner_request(self, a: L.LearnerRequest) -> None:
         """Leader.submitLearnerRequest -> PrepRequestProcessor, with the learner's session."""
-        fr = a.request
-        srv = self.server
-        if not srv.serving:
+        if a.request.type == Op.SYNC:
+            if self.server.serving:
+                self.execute(self.core.process_sync(a.conn, self.now_ms()))
             return
-        if fr.type == Op.SYNC:
-            self.execute(self.core.process_sync(a.conn, self.now_ms()))
-            return
-        now = srv.wall_ms()
-        if fr.type == Op.CREATE_SESSION:
-            timeout = struct.unpack(">i", fr.body[:4])[0] if len(fr.body) >= 4 else 0
-            srv.sessions.add(fr.session_id, timeout, srv.mono_ms())
-            srv.enqueue_txn(srv.prep.create_session_txn(fr.session_id, timeout,
-                                                         srv.next_zxid(), now, fr.cxid),
-                             NO_ORIGIN)
-            return
-        if fr.type == Op.CLOSE_SESSION:
-            srv.sessions.set_closing(fr.session_id)
-            srv.enqueue_txn(srv.prep.close_session_txn(fr.session_id, fr.cxid,
-                                                        srv.next_zxid(), now), NO_ORIGIN)
-            return
-        spec = CLIENT_OPS.get(fr.type)
-        hdr = r.TxnHeader(fr.session_id, fr.cxid, 0, now, Op.ERROR)
-        if spec is None or not spec.write:
-            srv.enqueue_txn((hdr._replace(zxid=srv.next_zxid()),
-                              r.ErrorTxn(int(Err.UNIMPLEMENTED))), NO_ORIGIN)
-            return
-        s = srv.sessions.sessions.get(fr.session_id)
-        if srv.local is not None and s is None and fr.session_id >> 56 != self.peer.my_id:
-            pass  # LeaderSessionTracker.checkSession: another server's local session
-        elif s is None or s.closing:
-            # PrepRequestProcessor: sessionTracker.checkSession fails -> SESSIONEXPIRED.
-            srv.enqueue_txn((hdr._replace(zxid=srv.next_zxid()),
-                              r.ErrorTxn(int(Err.SESSIONEXPIRED))), NO_ORIGIN)
-            return
-        record: r.Record  # the request, a multi's ops, or the JuteError decoding raised
-        try:
-            if fr.type == Op.MULTI:
-                record, _ = decode_multi(memoryview(fr.body))
-            elif spec.request is not None:
-                record, _ = spec.request.decode(memoryview(fr.body), 0)
-            else:
-                record = None
-        except JuteError:
-            srv.enqueue_txn((hdr._replace(zxid=srv.next_zxid()),
-                              r.ErrorTxn(int(Err.MARSHALLINGERROR))), NO_ORIGIN)
-            return
-        auth = list(a.authinfo or [])
-        req = Request(fr.session_id, fr.cxid, fr.type, record, auth, None)
-        srv.enqueue_txn(srv.prep.prep(req, srv.next_zxid(), now), NO_ORIGIN)
+        submit_forwarded(self.server, a.request, list(a.authinfo or []), self.peer.my_id)
 
     # -- views -------------------------------------------------------------------------------
     def learner_info(self) -> list[tuple[int, str, bool]]:

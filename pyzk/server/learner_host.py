@@ -7,31 +7,26 @@ Observer.java, Learner.java, FollowerZooKeeperServer, FollowerRequestProcessor).
 from __future__ import annotations
 
 import asyncio
-import struct
-from collections import deque
+import functools
 from typing import TYPE_CHECKING, NamedTuple, assert_never
 
 import structlog
 
-from ..protocol import records as r
-from ..protocol.opcodes import Op
 from ..sasl.quorum import QuorumAuthError
 from ..storage.datadir import UPDATING_EPOCH
 from ..storage.snapshot import load_tree
 from ..zab import learner as N
 from ..zab import reconfig
 from ..zab.leader import Conn
-from ..zab.packets import Packet, QuorumStreamReader, encode_packet
+from ..zab.packets import Packet, QuorumStreamReader
+from .forwarding import ForwardingWrites
 from .group_commit import LogEntry
 from .observer_master_host import ObserverMasterHost
-from .pending import NO_ORIGIN, Origin
 from .reachability import all_reachable_or_all
 from .replication import carry_out, committed_data
 
 if TYPE_CHECKING:
     from ..tree.datatree import DataTree
-    from .connection import ClientConn
-    from .pending import Pending
     from .quorum_peer import QuorumPeer
 
 log = structlog.get_logger("pyzk.learner")
@@ -44,8 +39,10 @@ CONNECT_RETRY_BUDGET_S = 0.4  # Java: 4 sleeps of leaderConnectDelayDuringRetryM
 
 
 class ObserverSync(NamedTuple):
-    """A sync an observer relayed through this follower: its place in the pending syncs."""
+    """A sync an observer (or a worker process) relayed through this learner: its place in
+    the pending syncs, and the master it came through."""
     conn: Conn
+    master: ObserverMasterHost
 
 
 class Master(NamedTuple):
@@ -56,11 +53,8 @@ class Master(NamedTuple):
     port: int
 
 
-class LearnerHost:
+class LearnerHost(ForwardingWrites):
     """One connection to one leader; `run()` returns the reason it ended."""
-
-    forwards = True
-    forwards_sync = True
 
     def __init__(self, peer: QuorumPeer, leader_sid: int, observer: bool,
                  master: Master | None = None) -> None:
@@ -84,23 +78,18 @@ class LearnerHost:
             init_limit=cfg.init_limit, sync_limit=cfg.sync_limit,
             touches=self._touches, full_resync=peer.db.full_resync)
         self.writer: asyncio.StreamWriter | None = None
-        self.origins: dict[tuple[int, int], Origin] = {}
-        self.syncs: deque[tuple[ClientConn, Pending] | ObserverSync] = deque()
         # A follower's ObserverMaster, once synced with observerMasterPort set; the designated
         # leader of a COMMITANDACTIVATE, until its txn is applied and relayed as INFORMANDACTIVATE.
         self.om: ObserverMasterHost | None = None
+        # This member's worker processes (pyzk.workers > 1), served as observers are.
+        self.workers_om: ObserverMasterHost | None = None
         self._designated: dict[int, int] = {}
-        self.revalidating: dict[int, list[ClientConn]] = {}
-        self._touched: set[int] = set()
         self.done = asyncio.Event()
         self.reason = ""
         self.serving_since: float | None = None
-        self._loop = asyncio.get_running_loop()
-        # Output batching: packets are encoded into one buffer and written once per loop
-        # iteration (Learner.writePacket(pp, false) + flush after a batch, like Java's
-        # SendAckRequestProcessor: one ACK per proposal, one socket write per batch).
-        self._out: list[bytes] = []
-        self._flush_scheduled = False
+        # Output batching as Java's SendAckRequestProcessor: one ACK per proposal, one socket
+        # write per batch.
+        self._init_forwarding()
         # Log writes reported durable, coalesced: `persisted(seq)` releases every seq up to it.
         self._durable_seq = 0
         self._release_scheduled = False
@@ -163,8 +152,7 @@ class LearnerHost:
             await self.done.wait()
         finally:
             self._submit_logged()  # queued before the role ends (QuorumPeer waits for it)
-            if self.om is not None:
-                self.om.stop()
+            self._stop_masters()
             ticker.cancel()
             reading.cancel()
             self._flush()
@@ -286,6 +274,7 @@ class LearnerHost:
                     self._start_serving(a.epoch)
                     if not self.observer and self.peer.config.observer_master_port > 0:
                         await self._start_observer_master()
+                    self._serve_workers()
                 case N.Revalidated():
                     self._revalidated(a)
                 case N.SyncDone():
@@ -301,22 +290,23 @@ class LearnerHost:
             self.stop("changes proposed in reconfig")
 
     def _apply(self, e: N.Entry) -> None:
-        origin = self.origins.pop((e.hdr.clientId, e.hdr.cxid), NO_ORIGIN)
-        self.server.apply_committed(e.hdr, e.txn, origin, e.digest)
+        self._applied(e)
         data = committed_data(e.hdr, e.txn, e.digest, e.data)
         self.peer.db.committed(e.zxid, data)
-        if self.om is not None:  # proposalCommitted / informAndActivate
-            self.om.committed(e.zxid, data, self._designated.pop(e.zxid, None))
+        if self.om is not None or self.workers_om is not None:
+            designated = self._designated.pop(e.zxid, None)
+            for om in self._masters():  # proposalCommitted / informAndActivate
+                om.committed(e.zxid, data, designated)
 
     def _revalidated(self, a: N.Revalidated) -> None:
         """Follower.processPacket: the answer goes to an observer that asked through us
         (ObserverMaster.revalidateLearnerSession), else to our own clients."""
-        relayed = None if self.om is None else self.om.core.revalidated(a.session_id, a.valid)
-        if self.om is not None and relayed is not None:
-            self.om.execute(relayed)
-            return
-        for conn in self.revalidating.pop(a.session_id, []):
-            self.server.revalidated(conn, a.valid)
+        for om in self._masters():
+            relayed = om.core.revalidated(a.session_id, a.valid)
+            if relayed is not None:
+                om.execute(relayed)
+                return
+        self._revalidated_here(a)
 
     def _sync_done(self) -> None:
         """FollowerZooKeeperServer.sync: the oldest pending sync, ours or an observer's."""
@@ -325,8 +315,8 @@ class LearnerHost:
         waiting = self.syncs.popleft()
         if not isinstance(waiting, ObserverSync):
             self.server.reply_sync(*waiting)
-        elif self.om is not None:
-            self.om.execute(self.om.core.sync_done(waiting.conn))
+        else:
+            waiting.master.execute(waiting.master.core.sync_done(waiting.conn))
 
     def _persist(self, a: N.Persist) -> None:
         seq = a.seq
@@ -395,22 +385,6 @@ class LearnerHost:
         else:
             asyncio.ensure_future(self.execute(actions))
 
-    def _send(self, qp: Packet) -> None:
-        if self.writer is not None and not self.done.is_set():
-            self._out.append(encode_packet(qp))
-            if not self._flush_scheduled:
-                self._flush_scheduled = True
-                self._loop.call_soon(self._flush)
-
-    def _flush(self) -> None:
-        self._flush_scheduled = False
-        out = self._out
-        w = self.writer
-        # A connection the leader reset is closed under us: what is queued is lost with it.
-        if out and w is not None and not w.is_closing():
-            w.write(out[0] if len(out) == 1 else b"".join(out))
-        out.clear()
-
     async def _truncate_failed(self) -> None:
         await self.execute(self.core.truncate_failed())
 
@@ -429,64 +403,51 @@ class LearnerHost:
     # -- serving observers (observerMasterPort) ------------------------------------------------
     async def _start_observer_master(self) -> None:
         """Follower.followLeader: an ObserverMaster once synced with the leader."""
-        self.om = ObserverMasterHost(self.peer, self.peer.config.observer_master_port,
-                                     lambda: self.server, self._relay, self.touched)
+        om = ObserverMasterHost.of_follower(self.peer, lambda: self.server,
+                                            self._om_touched)
+        om.to_leader = functools.partial(self._relay, om)
+        # quorumListenOnAllIPs: the wildcard address, else the member's quorum host
+        host = None if self.peer.config.quorum_listen_on_all_ips else self.peer.me.host
         try:
-            await self.om.start()
+            await om.listen(self.peer.net, host, self.peer.config.observer_master_port)
         except OSError as e:
-            self.om = None
             log.warning("cannot serve observers", error=str(e))
             self.stop(str(e))
+            return
+        om.start()
+        self.om = om
 
-    def _relay(self, qp: Packet, sync_for: Conn | None) -> None:
+    def _om_touched(self, session_id: int, _timeout: int) -> None:
+        self.touched(session_id)
+
+    def _serve_workers(self) -> None:
+        """Worker processes (pyzk.workers) sync from this learner as its observers do."""
+        pool = self.peer.workers
+        if pool is None:
+            return
+        om = ObserverMasterHost.of_follower(self.peer, lambda: self.server,
+                                            self._om_touched)
+        om.to_leader = functools.partial(self._relay, om)
+        om.start()
+        self.workers_om = pool.master = om
+
+    def _stop_masters(self) -> None:
+        for om in self._masters():
+            om.stop()
+        if self.workers_om is not None and self.peer.workers is not None:
+            self.peer.workers.master = None
+
+    def _masters(self) -> list[ObserverMasterHost]:
+        return [om for om in (self.om, self.workers_om) if om is not None]
+
+    def _relay(self, om: ObserverMasterHost, qp: Packet, sync_for: Conn | None) -> None:
         """An observer's REQUEST or REVALIDATE on to the leader, as it came (a relayed sync
         waits in line with our own clients' syncs for the leader's SYNC)."""
         if sync_for is not None:
-            self.syncs.append(ObserverSync(sync_for))
+            self.syncs.append(ObserverSync(sync_for, om))
         self._send(qp)
 
     def _config_to_om(self) -> None:
-        if self.om is not None:
-            self.om.core.reconfigured(self.peer.quorum.version,
-                                      self.peer.last_seen.config_bytes())
-
-    # -- the write path (ZkServer.writes) ------------------------------------------------------
-    def submit(self, hdr: r.TxnHeaderRecord, txn: r.TxnRecord, origin: Origin,
-               digest: r.TxnDigestRecord | None = None) -> None:
-        raise AssertionError("learners forward writes")
-
-    def forward(self, conn: ClientConn, pending: Pending, op: int, body: bytes) -> None:
-        req = pending.req
-        if op == Op.SYNC:
-            self.syncs.append((conn, pending))
-        else:
-            self.origins[(req.session_id, req.xid)] = Origin(conn, pending)
-        self._send_all(self.core.forward(req.session_id, req.xid, op, body, list(conn.auth)))
-
-    def create_session(self, conn: ClientConn, session_id: int, timeout: int,
-                       origin: Origin) -> None:
-        self.origins[(session_id, 0)] = origin
-        self._touched.add(session_id)
-        self._send_all(self.core.forward(session_id, 0, Op.CREATE_SESSION,
-                                         struct.pack(">i", timeout)))
-
-    def revalidate(self, conn: ClientConn, session_id: int, timeout: int) -> None:
-        self.revalidating.setdefault(session_id, []).append(conn)
-        self._send_all(self.core.revalidate(session_id, timeout))
-
-    def touched(self, session_id: int) -> None:
-        self._touched.add(session_id)
-
-    def _touches(self) -> list[tuple[int, int]]:
-        """LearnerSessionTracker.snapshot: sessions touched since the last ping."""
-        sessions = self.server.sessions.sessions
-        out = [(sid, sessions[sid].timeout_ms) for sid in sorted(self._touched)
-               if sid in sessions]
-        # Sessions with a live connection here stay alive (their client pings us).
-        self._touched = set()
-        return out
-
-    def _send_all(self, actions: list[N.LearnerAction]) -> None:
-        for a in actions:
-            if isinstance(a, N.Send):
-                self._send(a.qp)
+        for om in self._masters():
+            om.core.reconfigured(self.peer.quorum.version,
+                                 self.peer.last_seen.config_bytes())

@@ -18,61 +18,80 @@ import structlog
 from ..zab import observer_master as M
 from ..zab.leader import Close, Conn, SendSnap, SendTo, Touch
 from ..zab.packets import Packet, encode_packet
-from .leader_host import LearnerConn, read_learner, tick_core
+from .learner_conn import LearnerConn, read_learner, tick_core
 from .replication import disk_log_reader
 
 if TYPE_CHECKING:
-    from .quorum_net import QuorumListener
+    from ..metrics import Summary
+    from .quorum_net import QuorumListener, QuorumNet
     from .quorum_peer import QuorumPeer
     from .zkserver import ZkServer
 
 log = structlog.get_logger("pyzk.observer_master")
 
 
-class ObserverMasterHost:
-    """Serves observers from the server `server()` returns (the follower's current one)."""
+def _no_leader(qp: Packet, sync_for: Conn | None) -> None:
+    raise AssertionError("ObserverMasterHost.to_leader is not set")
 
-    def __init__(self, peer: QuorumPeer, port: int, server: Callable[[], ZkServer],
+
+class ObserverMasterHost:
+    """Serves observers (or this server's worker processes, pyzk/server/workers) from the
+    server `server()` returns (the member's current one)."""
+
+    def __init__(self, core: M.ObserverMasterCore, server: Callable[[], ZkServer],
                  to_leader: Callable[[Packet, Conn | None], None],
-                 touched: Callable[[int], None]) -> None:
-        self.peer = peer
-        self.port = port
+                 touched: Callable[[int, int], None], tick_ms: int,
+                 commit_time: Summary | None = None) -> None:
+        self.core = core
         self.server = server
         self.to_leader = to_leader
         self.touched = touched
-        cfg = peer.config
-        self.core = M.ObserverMasterCore(
-            peer.my_id, peer.current_epoch, peer.quorum.version,
-            peer.last_seen.config_bytes(), self._db_state, disk_log_reader(peer.storage),
-            tick_ms=cfg.tick_time_ms, init_limit=cfg.init_limit, sync_limit=cfg.sync_limit)
+        self.tick_ms = tick_ms
         self.conns: dict[Conn, LearnerConn] = {}
         self._ids = itertools.count(1)
         self._listener: QuorumListener | None = None
         self._ticker: asyncio.Future[None] | None = None
         self._loop = asyncio.get_running_loop()
         self._flush_scheduled = False
-        self._commit_time = peer.metrics.summary("om_commit_process_time_ms")
+        self._commit_time = commit_time
+        self._net: QuorumNet | None = None
+
+    @classmethod
+    def of_follower(cls, peer: QuorumPeer, server: Callable[[], ZkServer],
+                    touched: Callable[[int, int], None]) -> ObserverMasterHost:
+        """A synced member's ObserverMaster over its committed window and txn log; the caller
+        sets `to_leader`."""
+        cfg = peer.config
+
+        def db_state() -> tuple[int, list[tuple[int, bytes]]]:
+            return server().tree.last_processed_zxid, list(peer.db.window)
+
+        core = M.ObserverMasterCore(
+            peer.my_id, peer.current_epoch, peer.quorum.version,
+            peer.last_seen.config_bytes(), db_state, disk_log_reader(peer.storage),
+            tick_ms=cfg.tick_time_ms, init_limit=cfg.init_limit, sync_limit=cfg.sync_limit)
+        return cls(core, server, _no_leader, touched, cfg.tick_time_ms,
+                   peer.metrics.summary("om_commit_process_time_ms"))
 
     def now_ms(self) -> int:
         return int(self._loop.time() * 1000)
 
-    def _db_state(self) -> tuple[int, list[tuple[int, bytes]]]:
-        return self.server().tree.last_processed_zxid, list(self.peer.db.window)
-
     # -- lifecycle ---------------------------------------------------------------------------
-    async def start(self) -> None:
-        me = self.peer.me
+    async def listen(self, net: QuorumNet, host: str | None, port: int) -> None:
+        """observerMasterPort: accept observers there (quorum authentication and TLS as the
+        member's quorum port)."""
         try:
-            # quorumListenOnAllIPs: the wildcard address, else the member's quorum host
-            host = None if self.peer.config.quorum_listen_on_all_ips else me.host
-            self._listener = await self.peer.net.listen(self._accept, host, self.port,
-                                                        reuse_address=True)
+            self._listener = await net.listen(self._accept, host, port, reuse_address=True)
         except OSError as e:
             # Java's follower fails to follow when ObserverMaster.start throws.
-            raise OSError(f"cannot listen on observerMasterPort {self.port}: {e}") from e
-        self.core.next_ping = self.now_ms() + self.peer.config.tick_time_ms // 2
+            raise OSError(f"cannot listen on observerMasterPort {port}: {e}") from e
+        self._net = net
+        log.info("Starting ObserverMaster", address=f"{host}:{port}")
+
+    def start(self) -> None:
+        """The pinger and the read timeouts."""
+        self.core.next_ping = self.now_ms() + self.tick_ms // 2
         self._ticker = asyncio.ensure_future(self._tick_loop())
-        log.info("Starting ObserverMaster", address=f"{me.host}:{self.port}")
 
     def stop(self) -> None:
         if self._ticker is not None:
@@ -82,11 +101,19 @@ class ObserverMasterHost:
         self.execute(self.core.stop())
 
     async def _tick_loop(self) -> None:
-        await tick_core(self.peer.config.tick_time_ms, self.now_ms, self.core.wakeup_ms,
+        await tick_core(self.tick_ms, self.now_ms, self.core.wakeup_ms,
                         lambda now: self.execute(self.core.on_tick(now)))
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        if self.core.stopped or not await self.peer.net.authenticate_accepted(reader, writer):
+        assert self._net is not None
+        if self.core.stopped or not await self._net.authenticate_accepted(reader, writer):
+            writer.close()
+            return
+        await self.serve(reader, writer)
+
+    async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """One observer's (or worker's) connection, until it or this master ends it."""
+        if self.core.stopped:
             writer.close()
             return
         cid = next(self._ids)
@@ -110,7 +137,8 @@ class ObserverMasterHost:
         om_commit_process_time_ms."""
         start = self._loop.time()
         self.execute(self.core.committed(zxid, data, designated))
-        self._commit_time.add(int((self._loop.time() - start) * 1000))
+        if self._commit_time is not None:
+            self._commit_time.add(int((self._loop.time() - start) * 1000))
 
     # -- actions -----------------------------------------------------------------------------
     def execute(self, actions: list[M.ObserverMasterAction]) -> None:
@@ -130,7 +158,7 @@ class ObserverMasterHost:
                 case M.ToLeader():
                     self.to_leader(a.qp, a.sync_for)
                 case Touch():
-                    self.touched(a.session_id)
+                    self.touched(a.session_id, a.timeout)
                 case SendSnap():
                     ln = self.conns.get(a.conn)
                     if ln is not None:

@@ -49,6 +49,7 @@ from .readonly import ReadOnlyServer, grace_ms
 from .replication import carry_out, logged_txns
 from .startup import ClientPorts, StartupError, listen_error, start_front_ends
 from .stats import ServerStats
+from .workers.pool import WorkerPool
 from .zkserver import ZkServer
 
 if TYPE_CHECKING:
@@ -104,6 +105,8 @@ class QuorumPeer:
         self._cert_watch: asyncio.Future[None] | None = None  # sslQuorumReloadCertFiles
         self.view = QuorumView(self)
         self.ports: ClientPorts | None = None
+        # pyzk.workers > 1: worker processes, fed by each role in turn (pyzk/server/workers)
+        self.workers: WorkerPool | None = None
         self._extras: list[Stoppable] = []
         self._main: asyncio.Task[None] | None = None
         self._stopping = False
@@ -266,8 +269,7 @@ class QuorumPeer:
         # the AdminServer's commands see it (Leader.lead sets only the adminServer's).
         words = FourLetterWords(cfg, QuorumView(self, client_port=True, twin=self.view))
         enable_auth_providers(cfg)
-        self.ports = ClientPorts(cfg, lambda: self.server, lambda: words, self.per_ip)
-        await self.ports.open(start_serving=True)  # sessions wait for a leader (ZkServer.serving)
+        await self._open_client_ports(words)
         self._extras = await start_front_ends(cfg, self.view)
         self._main = asyncio.ensure_future(self._run())
         self._main.add_done_callback(self._main_done)
@@ -277,6 +279,22 @@ class QuorumPeer:
                  current_epoch=self.current_epoch, accepted_epoch=self.accepted_epoch,
                  data_dir=str(cfg.data_dir), version=__version__,
                  config=str(cfg.source or "<embedded default>"))
+
+    async def _open_client_ports(self, words: FourLetterWords) -> None:
+        cfg = self.config
+        if cfg.workers > 1:
+            self.workers = WorkerPool(cfg, cfg.workers - 1, self.ports_released)
+            await self.workers.start()
+        self.ports = ClientPorts(cfg, lambda: self.server, lambda: words, self.per_ip,
+                                 self.workers.dispatch if self.workers else None)
+        await self.ports.open(start_serving=True)  # sessions wait for a leader (ZkServer.serving)
+        if self.workers is not None:
+            self.workers.serve_words(words, [self.view, words.view])
+
+    def ports_released(self, kind: str, ip: str) -> None:
+        """A worker process's client connection ended."""
+        if self.ports is not None:
+            self.ports.released(kind, ip)
 
     def _main_done(self, task: asyncio.Task[None]) -> None:
         if task.cancelled() or self._stopping:
@@ -299,6 +317,8 @@ class QuorumPeer:
             self._cert_watch.cancel()
         if self.ports is not None:
             self.ports.close()
+        if self.workers is not None:
+            await self.workers.stop()
         for extra in self._extras:
             await extra.stop()
         if self.server is not None:

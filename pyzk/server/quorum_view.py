@@ -47,13 +47,8 @@ class QuorumView(LiveView):
     def server(self) -> ZkServer:  # type: ignore[override]
         return self.peer.server  # type: ignore[return-value]
 
-    @property
-    def metrics(self) -> ServerMetrics:
+    def _own_metrics(self) -> ServerMetrics:
         return self.peer.metrics  # one ServerMetrics for the process, as Java's singleton
-
-    @metrics.setter
-    def metrics(self, value: ServerMetrics | None) -> None:
-        pass
 
     @property
     def is_serving(self) -> bool:

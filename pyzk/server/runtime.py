@@ -27,6 +27,8 @@ from .quorum_peer import QuorumPeer
 from .startup import ClientPorts, StartupError, start_front_ends
 from .tls import TlsError
 from .view import LiveView
+from .workers.local_master import LocalMaster
+from .workers.pool import WorkerPool
 from .zkserver import ZkServer
 
 if TYPE_CHECKING:
@@ -44,6 +46,9 @@ class Runtime:
         self.storage: TxnSnapLog | None = None  # opened by start()
         self.ports: ClientPorts | None = None
         self._extras: list[Stoppable] = []
+        # pyzk.workers > 1: the worker processes and what feeds them (pyzk/server/workers)
+        self.workers: WorkerPool | None = None
+        self.local_master: LocalMaster | None = None
 
     async def start(self) -> None:
         cfg = self.config
@@ -53,7 +58,10 @@ class Runtime:
         # recovery and before anything is read.
         self.storage = open_storage(cfg)
         words: FourLetterWords  # assigned before the ports start serving
-        self.ports = ClientPorts(cfg, lambda: self.server, lambda: words, {})
+        if cfg.workers > 1:
+            self.workers = WorkerPool(cfg, cfg.workers - 1, self._released)
+        self.ports = ClientPorts(cfg, lambda: self.server, lambda: words, {},
+                                 self.workers.dispatch if self.workers else None)
         await self.ports.open(start_serving=False)
         tree, sessions = self.storage.recover()
         kill_dead_sessions(tree, sessions)
@@ -62,8 +70,17 @@ class Runtime:
         self._record_startup()
         self.view = LiveView(self.server)
         words = FourLetterWords(cfg, self.view)
+        if self.workers is not None:
+            self.workers.serve_words(words, [self.view])
         enable_auth_providers(cfg)
         self.server.start()
+        if self.workers is not None:
+            srv = self.server
+            self.local_master = LocalMaster(cfg, lambda: srv, cfg.my_id or 0)
+            srv.on_committed = self.local_master.committed
+            self.local_master.start()
+            self.workers.master = self.local_master.host
+            await self.workers.start()
         await self.ports.serve()
         self._extras = await start_front_ends(cfg, self.view)
         log.info("serving", client_port=cfg.client_port,
@@ -72,6 +89,10 @@ class Runtime:
                  data_dir=str(cfg.data_dir), zxid=hex(tree.last_processed_zxid),
                  mode="standalone", version=__version__,
                  config=str(cfg.source or "<embedded default>"))
+
+    def _released(self, kind: str, ip: str) -> None:
+        if self.ports is not None:
+            self.ports.released(kind, ip)
 
     def _record_startup(self) -> None:
         """dbinittime and the startup_* metrics Java records while loading the database."""
@@ -99,6 +120,10 @@ class Runtime:
         """Stop whatever start() got to (quiet: after a failed start, no "stopped" line)."""
         if self.ports is not None:
             self.ports.close()
+        if self.workers is not None:
+            await self.workers.stop()
+        if self.local_master is not None:
+            self.local_master.stop()
         for extra in self._extras:
             await extra.stop()
         if self.server is not None:

@@ -24,7 +24,7 @@ from ..config.model import Config, TlsSettings
 from ..tree import acl
 from .auth import x509_auth_ids
 from .connection import ClientConn
-from .unified import AcceptLoop, client_port_decided, looks_like_tls, peek_head
+from .unified import AcceptLoop, OnSocket, client_port_decided, looks_like_tls, peek_head
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
@@ -338,22 +338,9 @@ async def start_secure_listener(cfg: Config, factory: Callable[[], asyncio.Proto
                                     start_serving=start_serving)
 
 
-async def start_unified_client_listener(cfg: Config, plain: Callable[[], ClientConn],
-                                        secure: Callable[[], ClientConn],
-                                        start_serving: bool = True) -> AcceptLoop:
-    """client.portUnification: the plain clientPort also speaks TLS with the ssl.* stores
-    (NettyServerCnxnFactory.DualModeSslHandler); a TLS client is a TlsClientConn, with its
-    x509 id, exactly as on secureClientPort."""
-    if cfg.tls is None:  # load_config sets tls whenever client_port_unification is
-        raise TlsError("client.portUnification is set without ssl.* settings")
-    try:
-        ctx = build_context(cfg.tls)
-    except TlsError as e:
-        # Java builds the context per connection and closes every one, plaintext too
-        # ("Failed to initialize a channel"); pyzk will not start instead.
-        e.where = "client.portUnification"
-        raise
-    backlog = cfg.client_port_listen_backlog if cfg.client_port_listen_backlog > 0 else 1024
+def unified_acceptor(ctx: ssl.SSLContext, plain: Callable[[], ClientConn],
+                     secure: Callable[[], ClientConn]) -> OnSocket:
+    """An accepted socket of a unified port: plaintext or TLS by its first bytes."""
 
     async def accept(sock: socket.socket) -> None:
         loop = asyncio.get_running_loop()
@@ -373,6 +360,26 @@ async def start_unified_client_listener(cfg: Config, plain: Callable[[], ClientC
             log.error("Unsuccessful handshake with session 0x0", error=str(e))
             sock.close()
 
+    return accept
+
+
+async def start_unified_client_listener(cfg: Config, plain: Callable[[], ClientConn],
+                                        secure: Callable[[], ClientConn],
+                                        start_serving: bool = True) -> AcceptLoop:
+    """client.portUnification: the plain clientPort also speaks TLS with the ssl.* stores
+    (NettyServerCnxnFactory.DualModeSslHandler); a TLS client is a TlsClientConn, with its
+    x509 id, exactly as on secureClientPort."""
+    if cfg.tls is None:  # load_config sets tls whenever client_port_unification is
+        raise TlsError("client.portUnification is set without ssl.* settings")
+    try:
+        ctx = build_context(cfg.tls)
+    except TlsError as e:
+        # Java builds the context per connection and closes every one, plaintext too
+        # ("Failed to initialize a channel"); pyzk will not start instead.
+        e.where = "client.portUnification"
+        raise
+    backlog = cfg.client_port_listen_backlog if cfg.client_port_listen_backlog > 0 else 1024
+    accept = unified_acceptor(ctx, plain, secure)
     listener = AcceptLoop.bind(cfg.client_port_address or None, cfg.client_port, accept, backlog,
                                cancel_on_close=True)  # only peeks and handshakes are cancelled
     if start_serving:

@@ -10,7 +10,7 @@ import platform
 import socket
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -24,6 +24,7 @@ from ..fourlw.info import (
 )
 from ..tree.quota import gauge_sets as quota_gauge_sets
 from .tls import TlsClientConn
+from .workers import report
 
 if TYPE_CHECKING:
     from ..metrics import ServerMetrics
@@ -71,13 +72,38 @@ def _is_tls(conn: ClientConn) -> bool:
 
 
 class LiveView:
+    # pyzk.workers: the worker processes' reports (pyzk/server/workers/report.py), fetched by
+    # gather() before each command so that it describes the whole server; and the words a
+    # reset command sends on to them.
+    remote: Sequence[report.Report] = ()
+    gatherer: Callable[[], Awaitable[list[report.Report]]] | None = None
+    on_reset: Callable[[str], None] | None = None
+
     def __init__(self, server: ZkServer, metrics: ServerMetrics | None = None) -> None:
         self.server = server
         # One ServerMetrics per server (held by its ServerStats): mntr, the AdminServer
         # `monitor` and /metrics all read it.
-        self.metrics: ServerMetrics | None = metrics if metrics is not None else server.stats.metrics
+        self._metrics: ServerMetrics | None = (metrics if metrics is not None
+                                               else server.stats.metrics)
         self.trace_mask = DEFAULT_TRACE_MASK
         self.started_wall_ms = int(time.time() * 1000)
+
+    async def gather(self) -> None:
+        self.remote = await self.gatherer() if self.gatherer is not None else ()
+
+    def _own_metrics(self) -> ServerMetrics | None:
+        return self._metrics
+
+    @property
+    def metrics(self) -> ServerMetrics | None:
+        own = self._own_metrics()
+        if own is None or not self.remote:
+            return own
+        return report.metrics(own, self.remote)
+
+    @metrics.setter
+    def metrics(self, value: ServerMetrics | None) -> None:
+        self._metrics = value
 
     # -- identity and state ---------------------------------------------------------------
     @property
@@ -110,40 +136,52 @@ class LiveView:
 
     # -- statistics -----------------------------------------------------------------------
     def _outstanding(self) -> int:
-        return sum(len(c.queue) for c in self.server.conns)
+        return sum(len(c.queue) for c in self.server.conns) + report.total(self.remote,
+                                                                            "outstanding")
+
+    def _connection_count(self) -> int:
+        return len(self.server.conns) + sum(len(r["plain"]) + len(r["secure"])
+                                            for r in self.remote)
 
     @property
     def stats(self) -> ServerStatsInfo:
         s = self.server.stats
         cfg = self.server.config
+        avg, lo, hi = report.latency(s, self.remote)
+        last, rmin, rmax = report.responses(s, self.remote)
         return ServerStatsInfo(
-            packets_sent=s.packets_sent,
-            packets_received=s.packets_received,
+            packets_sent=s.packets_sent + report.total(self.remote, "packets", 0),
+            packets_received=s.packets_received + report.total(self.remote, "packets", 1),
             fsync_threshold_exceed_count=s.fsync_slow,
-            client_response_last=s.response_last,
-            client_response_min=s.response_min,
-            client_response_max=s.response_max,
+            client_response_last=last,
+            client_response_min=rmin,
+            client_response_max=rmax,
             data_dir_size=_dir_size(cfg.data_dir / "version-2"),
             log_dir_size=_dir_size(cfg.data_log_dir / "version-2"),
             server_state="standalone",
             last_processed_zxid=self.server.tree.last_processed_zxid,
             outstanding_requests=self._outstanding(),
-            avg_latency=round(s.avg_latency_ms, 4),
-            max_latency=int(s.max_latency_ms),
-            min_latency=int(s.min_latency_ms),
-            num_alive_client_connections=len(self.server.conns),
+            avg_latency=round(avg, 4),
+            max_latency=int(hi),
+            min_latency=int(lo),
+            num_alive_client_connections=self._connection_count(),
             uptime=int((time.monotonic() - s.started) * 1000),
-            auth_failed_count=s.auth_failed,
+            auth_failed_count=s.auth_failed + report.total(self.remote, "auth_failed"),
         )
 
     def reset_stats(self) -> None:
         self.server.stats.reset()
-        if self.metrics is not None:
-            self.metrics.reset_all()
+        own = self._own_metrics()
+        if own is not None:
+            own.reset_all()
+        if self.on_reset is not None:
+            self.on_reset("srst")
 
     def reset_connection_stats(self) -> None:
         for c in self.server.conns:
             c.reset_stats()
+        if self.on_reset is not None:
+            self.on_reset("crst")
 
     def set_trace_mask(self, mask: int) -> None:
         self.trace_mask = mask
@@ -165,11 +203,13 @@ class LiveView:
     @property
     def connections(self) -> Sequence[ConnectionInfo]:
         """The plain client port's connections (the 4LW factory); TLS ones are listed apart."""
-        return [self._conn_info(c) for c in list(self.server.conns) if not _is_tls(c)]
+        return ([self._conn_info(c) for c in list(self.server.conns) if not _is_tls(c)]
+                + report.connections(self.remote, "plain"))
 
     @property
     def secure_connections(self) -> Sequence[ConnectionInfo]:
-        return [self._conn_info(c) for c in list(self.server.conns) if _is_tls(c)]
+        return ([self._conn_info(c) for c in list(self.server.conns) if _is_tls(c)]
+                + report.connections(self.remote, "secure"))
 
     @property
     def session_expiry(self) -> Sequence[tuple[int, Sequence[int]]]:
@@ -187,7 +227,7 @@ class LiveView:
             timeout = c.timeout_ms if c.established and c.timeout_ms else SESSIONLESS_CNXN_TIMEOUT
             at = ((last + timeout) // SESSIONLESS_CNXN_TIMEOUT + 1) * SESSIONLESS_CNXN_TIMEOUT
             buckets.setdefault(at, []).append(self._conn_info(c))
-        return sorted(buckets.items())
+        return report.expiry(sorted(buckets.items()), self.remote)
 
     @property
     def wall_minus_elapsed_ms(self) -> int:
@@ -203,7 +243,7 @@ class LiveView:
         out: dict[int, list[str]] = {}
         for watcher, paths in self.server.tree.watches.by_watcher().items():
             out.setdefault(getattr(watcher, "session_id", 0), []).extend(paths)
-        return out
+        return report.watches(out, self.remote) if self.remote else out
 
     # -- configuration --------------------------------------------------------------------
     @property
@@ -272,30 +312,33 @@ class LiveView:
         s = srv.stats
         tree = srv.tree
         open_fds, max_fds = _fd_counts()
+        remote = self.remote
+        avg, lo, hi = report.latency(s, remote)
+        last, rmin, rmax = report.responses(s, remote)
         return {
             "ephemerals_count": tree.ephemeral_count(),
-            "num_alive_connections": len(srv.conns),
-            "avg_latency": round(s.avg_latency_ms, 4),
+            "num_alive_connections": self._connection_count(),
+            "avg_latency": round(avg, 4),
             "outstanding_requests": self._outstanding(),
             "znode_count": tree.node_count(),
             "global_sessions": len(srv.sessions.sessions),
             "non_mtls_remote_conn_count": 0,
-            "last_client_response_size": s.response_last,
-            "packets_sent": s.packets_sent,
-            "packets_received": s.packets_received,
-            "max_client_response_size": s.response_max,
+            "last_client_response_size": last,
+            "packets_sent": s.packets_sent + report.total(remote, "packets", 0),
+            "packets_received": s.packets_received + report.total(remote, "packets", 1),
+            "max_client_response_size": rmax,
             "connection_drop_probability": 0.0,
-            "watch_count": tree.watches.watch_count(),
-            "auth_failed_count": s.auth_failed,
-            "min_latency": int(s.min_latency_ms),
+            "watch_count": tree.watches.watch_count() + report.total(remote, "watch_count"),
+            "auth_failed_count": s.auth_failed + report.total(remote, "auth_failed"),
+            "min_latency": int(lo),
             "max_file_descriptor_count": max_fds,
             "approximate_data_size": tree.approximate_data_size(),
             "open_file_descriptor_count": open_fds,
             "local_sessions": len(srv.local.sessions) if srv.local is not None else 0,
             "uptime": int((time.monotonic() - s.started) * 1000),
-            "max_latency": int(s.max_latency_ms),
+            "max_latency": int(hi),
             "outstanding_tls_handshake": 0,
-            "min_client_response_size": s.response_min,
+            "min_client_response_size": rmin,
             "non_mtls_local_conn_count": 0,
         }
 

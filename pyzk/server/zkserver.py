@@ -114,6 +114,10 @@ class WritePath(Protocol):
 
 
 
+# A standalone server's applied txns, on to its worker processes (pyzk/server/workers).
+OnCommitted = Callable[[r.TxnHeaderRecord, r.TxnRecord, r.TxnDigestRecord | None], None]
+
+
 class ZkServer:
     # ReadOnlyServer (pyzk.server.readonly) says True: finishSessionInit's readOnly flag.
     read_only = False
@@ -199,6 +203,7 @@ class ZkServer:
         # localSessionsEnabled on a quorum member (LocalSessionTracker): sessions this server
         # made and alone tracks; None when off (and always standalone).
         self.local: SessionTracker | None = None
+        self.on_committed: OnCommitted | None = None  # standalone, to its worker processes
         # audit.enable (pyzk.audit): written requests and ephemerals of ended sessions
         self.audit = audit.provider(config)
         audit.watch_tree(config, tree)
@@ -700,8 +705,11 @@ class ZkServer:
     def _durable(self, txns: list[ClientTxn]) -> None:
         """A standalone batch is in the log: apply it, then maybe snapshot."""
         apply = self.apply_committed
+        committed = self.on_committed
         for hdr, txn, digest, origin in txns:
             apply(hdr, txn, origin, digest)
+            if committed is not None:
+                committed(hdr, txn, digest)
         # After this batch's replies are written: taking a snapshot copies the node table.
         asyncio.get_running_loop().call_soon(self.sink.maybe_snapshot, self.tree,
                                              self.sessions.timeouts)

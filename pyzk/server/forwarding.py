@@ -1,0 +1,112 @@
+"""The write path of a server that forwards (ZkServer.writes on a follower, an observer or a
+worker process): writes, session creation, revalidation and sync go to the learner master
+as REQUEST/REVALIDATE packets, and each waits for its txn (or the master's answer) to come
+back (FollowerRequestProcessor, LearnerSessionTracker). Output to the master is encoded into
+one buffer and written once per loop iteration.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import struct
+from collections import deque
+from typing import TYPE_CHECKING, Any
+
+from ..protocol import records as r
+from ..protocol.opcodes import Op
+from ..zab import learner as N
+from ..zab.packets import Packet, encode_packet
+from .pending import Origin
+
+if TYPE_CHECKING:
+    from .connection import ClientConn
+    from .pending import Pending
+    from .zkserver import ZkServer
+
+
+class ForwardingWrites:
+    forwards = True
+    forwards_sync = True
+
+    core: N.LearnerCore
+    server: ZkServer
+    writer: asyncio.StreamWriter | None
+    done: asyncio.Event
+
+    def _init_forwarding(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self.origins: dict[tuple[int, int], Origin] = {}
+        # Pending syncs, oldest first: our clients' (connection, pending) and, on a learner,
+        # those relayed for its observers and workers.
+        self.syncs: deque[Any] = deque()
+        self.revalidating: dict[int, list[ClientConn]] = {}
+        self._touched: set[int] = set()
+        # Learner.writePacket(pp, false) + flush after a batch: one socket write per batch.
+        self._out: list[bytes] = []
+        self._flush_scheduled = False
+
+    def _send(self, qp: Packet) -> None:
+        if self.writer is not None and not self.done.is_set():
+            self._out.append(encode_packet(qp))
+            if not self._flush_scheduled:
+                self._flush_scheduled = True
+                self._loop.call_soon(self._flush)
+
+    def _flush(self) -> None:
+        self._flush_scheduled = False
+        out = self._out
+        w = self.writer
+        # A connection the master reset is closed under us: what is queued is lost with it.
+        if out and w is not None and not w.is_closing():
+            w.write(out[0] if len(out) == 1 else b"".join(out))
+        out.clear()
+
+    # -- the write path (ZkServer.writes) ------------------------------------------------------
+    def submit(self, hdr: r.TxnHeaderRecord, txn: r.TxnRecord, origin: Origin,
+               digest: r.TxnDigestRecord | None = None) -> None:
+        raise AssertionError("learners forward writes")
+
+    def forward(self, conn: ClientConn, pending: Pending, op: int, body: bytes) -> None:
+        req = pending.req
+        if op == Op.SYNC:
+            self.syncs.append((conn, pending))
+        else:
+            self.origins[(req.session_id, req.xid)] = Origin(conn, pending)
+        self._send_all(self.core.forward(req.session_id, req.xid, op, body, list(conn.auth)))
+
+    def create_session(self, conn: ClientConn, session_id: int, timeout: int,
+                       origin: Origin) -> None:
+        self.origins[(session_id, 0)] = origin
+        self._touched.add(session_id)
+        self._send_all(self.core.forward(session_id, 0, Op.CREATE_SESSION,
+                                         struct.pack(">i", timeout)))
+
+    def revalidate(self, conn: ClientConn, session_id: int, timeout: int) -> None:
+        self.revalidating.setdefault(session_id, []).append(conn)
+        self._send_all(self.core.revalidate(session_id, timeout))
+
+    def touched(self, session_id: int) -> None:
+        self._touched.add(session_id)
+
+    def _touches(self) -> list[tuple[int, int]]:
+        """LearnerSessionTracker.snapshot: sessions touched since the last ping."""
+        sessions = self.server.sessions.sessions
+        out = [(sid, sessions[sid].timeout_ms) for sid in sorted(self._touched)
+               if sid in sessions]
+        # Sessions with a live connection here stay alive (their client pings us).
+        self._touched = set()
+        return out
+
+    def _send_all(self, actions: list[N.LearnerAction]) -> None:
+        for a in actions:
+            if isinstance(a, N.Send):
+                self._send(a.qp)
+
+    def _applied(self, e: N.Entry) -> None:
+        """A committed txn onto the tree, answering the client that asked for it here."""
+        origin = self.origins.pop((e.hdr.clientId, e.hdr.cxid), None)
+        self.server.apply_committed(e.hdr, e.txn, origin, e.digest)
+
+    def _revalidated_here(self, a: N.Revalidated) -> None:
+        for conn in self.revalidating.pop(a.session_id, []):
+            self.server.revalidated(conn, a.valid)
