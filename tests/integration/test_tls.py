@@ -31,6 +31,7 @@ from kazoo.security import make_acl
 
 from tests.integration.itest_util import connected_clients, refused, wait_for
 from tests.servers import ServerProc, free_port, java_available
+from tests.workers_util import workers_serving
 
 jks = pytest.importorskip("jks")  # pyjks writes the JKS stores kazoo's harness uses too
 
@@ -201,6 +202,31 @@ def test_kazoo_over_tls_gains_the_x509_id_of_its_certificate(
         plain.get("/x509-only")
     # The plain port serves the same tree.
     assert plain.exists("/x509-only") is not None
+
+
+def test_worker_processes_serve_tls_clients_with_their_x509_id(
+        tls_server: Callable[..., ServerProc], pki: Pki, made: list[KazooClient],
+        zk_kind: str) -> None:
+    """pyzk.workers: the member hands accepted TLS sockets to a worker, which does the
+    handshake; every connection, wherever it lands, gets its certificate's x509 id."""
+    if zk_kind != "pyzk":
+        pytest.skip("pyzk.workers is pyzk's")
+    srv = make_workers_tls_server(tls_server, pki)
+    owner = tls_client(pki, srv, made)
+    owner.create("/x509-workers", b"secret", acl=X509_ACL)
+    others = [tls_client(pki, srv, made) for _ in range(4)]  # alternately member and worker
+    for c in others:
+        c.sync("/")
+        assert c.get("/x509-workers")[0] == b"secret"
+    plain = kazoo(f"{HOST}:{srv.port}", made)
+    with pytest.raises(NoAuthError):
+        plain.get("/x509-workers")
+
+
+def make_workers_tls_server(make: Callable[..., ServerProc], pki: Pki) -> ServerProc:
+    srv = make({**tls_settings(pki), "pyzk.workers": "2"})
+    wait_for(lambda: workers_serving(srv.log_path.read_text()) == 1, 30, "the worker to serve")
+    return srv
 
 
 def test_client_auth_need_refuses_a_client_without_certificate(

@@ -1,0 +1,206 @@
+"""pyzk.workers on a standalone server: client connections are spread over the member and its
+worker processes, and clients cannot tell. The same multi-session scenario runs against Java
+ZooKeeper and against pyzk with workers in one test and must give the same transcript; a
+killed worker is restarted while its clients reconnect with their sessions; four-letter
+words describe the whole server; the workers end with their member, even on kill -9.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kazoo.client import KazooClient
+from kazoo.exceptions import NodeExistsError, NoNodeError
+
+from tests.servers import ServerProc, java_available
+from tests.workers_util import children, workers_serving
+
+HOSTS = {"java": "127.0.31.1", "pyzk": "127.0.31.2"}
+WORKERS = {"pyzk.workers": "2"}
+
+
+def log_events(srv: ServerProc, event: str) -> list[dict[str, Any]]:
+    out = []
+    for line in srv.log_path.read_text(errors="replace").splitlines():
+        if line.startswith("{") and f'"{event}"' in line:
+            try:
+                rec = json.loads(line)
+            except ValueError:
+                continue
+            if rec.get("event") == event:
+                out.append(rec)
+    return out
+
+
+def wait_until(cond: Any, timeout: float, what: str) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        v = cond()
+        if v:
+            return v
+        time.sleep(0.05)
+    raise TimeoutError(f"timed out waiting for {what}")
+
+
+def word(host: str, port: int, w: str) -> str:
+    with socket.create_connection((host, port), timeout=5) as s:
+        s.sendall(w.encode())
+        out = b""
+        while chunk := s.recv(65536):
+            out += chunk
+    return out.decode()
+
+
+@pytest.fixture
+def servers(tmp_path: Path) -> Iterator[dict[str, ServerProc]]:
+    started: dict[str, ServerProc] = {}
+    try:
+        for kind in ("java", "pyzk"):
+            if kind == "java" and not java_available():
+                continue
+            cfg = WORKERS if kind == "pyzk" else {}
+            started[kind] = ServerProc(kind, tmp_path / kind, host=HOSTS[kind],
+                                       cfg=cfg).start()
+        wait_until(lambda: workers_serving(started["pyzk"].log_path.read_text()) == 1, 30, "the worker to serve")
+        yield started
+    finally:
+        for srv in started.values():
+            srv.stop()
+
+
+def clients(srv: ServerProc, n: int) -> list[KazooClient]:
+    out = []
+    for _ in range(n):
+        c = KazooClient(hosts=srv.address, timeout=10.0,
+                        connection_retry={"max_tries": -1, "delay": 0.05, "max_delay": 0.5})
+        c.start(timeout=15)
+        out.append(c)
+    return out
+
+
+def scenario(srv: ServerProc) -> list[Any]:
+    """Four sessions (alternately on the member and the worker for pyzk): writes, reads after
+    sync, watches set through one session and fired through another, sequential and
+    ephemeral nodes, a multi, errors; the transcript leaves out zxids, times and ids."""
+    cs = clients(srv, 4)
+    out: list[Any] = []
+    events: list[list[tuple[str, str]]] = [[] for _ in cs]
+    try:
+        a, b, c, d = cs
+        a.create("/w", b"root")
+        for i, cl in enumerate(cs):
+            cl.create(f"/w/n{i}", f"v{i}".encode())
+        for i, cl in enumerate(cs):
+            cl.sync("/w")
+            out.append(sorted(cl.get_children("/w")))
+            data, st = cl.get(f"/w/n{(i + 1) % 4}")
+            out.append((data, st.version, st.cversion, st.numChildren, st.dataLength))
+        fired = [threading.Event() for _ in cs]
+        for i, cl in enumerate(cs):
+            def on(ev: Any, i: int = i) -> None:
+                events[i].append((ev.type, ev.path))
+                fired[i].set()
+            cl.get("/w/n0", watch=on)
+        d.set("/w/n0", b"changed")
+        for f in fired:
+            assert f.wait(10)
+        out.append(events)
+        seqs = [cl.create("/w/s-", b"", sequence=True) for cl in (b, c, b, a)]
+        out.append(seqs)
+        e = c.create("/w/eph", b"", ephemeral=True)
+        out.append(e)
+        try:
+            b.create("/w/eph", b"")
+        except NodeExistsError:
+            out.append("NodeExists")
+        t = b.transaction()
+        t.create("/w/m1", b"1")
+        t.set_data("/w/n1", b"m", version=0)
+        t.delete("/w/missing")
+        out.append([type(r).__name__ for r in t.commit()])
+        c.stop()
+        b.sync("/w")
+        out.append(b.exists("/w/eph") is None)
+        out.append(d.get("/w/n1")[1].version)
+        try:
+            a.delete("/w/nothing")
+        except NoNodeError:
+            out.append("NoNode")
+    finally:
+        for cl in cs:
+            cl.stop()
+            cl.close()
+    return out
+
+
+def test_clients_see_java_zookeepers_answers_through_member_and_worker(
+        servers: dict[str, ServerProc]) -> None:
+    if "java" not in servers:
+        pytest.skip("java or /usr/share/java/zookeeper.jar missing")
+    assert scenario(servers["pyzk"]) == scenario(servers["java"])
+
+
+def test_words_describe_the_whole_server_and_a_killed_worker_comes_back(
+        servers: dict[str, ServerProc]) -> None:
+    srv = servers["pyzk"]
+    cs = clients(srv, 6)
+    try:
+        for i, cl in enumerate(cs):
+            cl.exists(f"/watched{i}", watch=lambda e: None)
+        cons = word(srv.host, srv.port, "cons")
+        assert cons.count("queued=") == 7, cons  # six clients and this word's connection
+        mntr = dict(ln.split("\t", 1) for ln in word(srv.host, srv.port, "mntr").splitlines()
+                    if "\t" in ln)
+        assert mntr["zk_num_alive_connections"] == "7" and mntr["zk_watch_count"] == "6", mntr
+        assert "6 connections watching 6 paths" in word(srv.host, srv.port, "wchs")
+        assert "Connections: 7" in word(srv.host, srv.port, "srvr")
+
+        eph = cs[1].create("/kept", b"", ephemeral=True)
+        sessions = [cl.client_id[0] for cl in cs]
+        assert srv.proc is not None
+        (worker,) = children(srv.proc.pid)
+        os.kill(worker, signal.SIGKILL)
+        wait_until(lambda: log_events(srv, "worker process ended; restarting"), 15,
+                   "the restart")
+        wait_until(lambda: len(log_events(srv, "worker process started")) == 2, 15,
+                   "a new worker")
+        wait_until(lambda: workers_serving(srv.log_path.read_text()) == 1, 30, "the new worker to serve")
+        for cl in cs:  # every session lives on, reconnected wherever it landed
+            cl.sync("/")
+            assert cl.exists(eph) is not None
+        assert [cl.client_id[0] for cl in cs] == sessions
+        later = clients(srv, 2)  # new connections reach the new worker too
+        for cl in later:
+            cl.create("/later-", b"", sequence=True, ephemeral=True)
+            cl.stop()
+            cl.close()
+        assert word(srv.host, srv.port, "cons").count("queued=") == 7
+    finally:
+        for cl in cs:
+            cl.stop()
+            cl.close()
+
+
+def test_workers_end_with_their_member_even_on_kill(servers: dict[str, ServerProc]) -> None:
+    srv = servers["pyzk"]
+    assert srv.proc is not None
+    (worker,) = children(srv.proc.pid)
+    srv.kill9()
+
+    def gone() -> bool:
+        try:
+            os.kill(worker, 0)
+        except ProcessLookupError:
+            return True
+        return Path(f"/proc/{worker}/stat").read_text().split(") ")[1].startswith("Z")
+
+    wait_until(gone, 15, "the worker to exit")
