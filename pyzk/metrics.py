@@ -9,7 +9,7 @@ import asyncio
 import math
 import random
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -269,6 +269,11 @@ def ordered_gauges(gauges: Mapping[str, Any]) -> list[tuple[str, Any]]:
 # Prometheus export
 
 
+# (gather the worker processes' reports, the metrics over every process, forget the reports)
+WholeServer = tuple[Callable[[], Awaitable[None]], Callable[[], "ServerMetrics"],
+                    Callable[[], None]]
+
+
 class ZooKeeperCollector(Collector):
     """Builds Java-named families at scrape time. Gauges come from `sample_gauges` (run on the
     server's event loop when `loop` is given, since scrapes arrive on the HTTP thread).
@@ -280,26 +285,37 @@ class ZooKeeperCollector(Collector):
     def __init__(self, metrics: ServerMetrics,
                  sample_gauges: Callable[[], Mapping[str, Any]],
                  loop: asyncio.AbstractEventLoop | None = None,
-                 sample_gauge_sets: Callable[[], Mapping[str, Mapping[str, Any]]] | None = None
-                 ) -> None:
+                 sample_gauge_sets: Callable[[], Mapping[str, Mapping[str, Any]]] | None = None,
+                 whole: WholeServer | None = None) -> None:
         self.metrics, self.sample_gauges, self.loop = metrics, sample_gauges, loop
         self.sample_gauge_sets = sample_gauge_sets
+        # pyzk.workers: (gather every worker's report, then the metrics summed over all
+        # processes, then forget the reports); sampled on the loop in one step.
+        self.whole = whole
 
-    def _sample(self) -> tuple[Mapping[str, Any], Mapping[str, Mapping[str, Any]]]:
-        def both() -> tuple[Mapping[str, Any], Mapping[str, Mapping[str, Any]]]:
+    def _sample(self) -> tuple[Mapping[str, Any], Mapping[str, Mapping[str, Any]], ServerMetrics]:
+        def now() -> tuple[Mapping[str, Any], Mapping[str, Mapping[str, Any]], ServerMetrics]:
             sets = self.sample_gauge_sets() if self.sample_gauge_sets is not None else {}
-            return self.sample_gauges(), sets
+            metrics = self.whole[1]() if self.whole is not None else self.metrics
+            return self.sample_gauges(), sets, metrics
 
         loop = self.loop
         if loop is None or not loop.is_running() or _on_loop(loop):
-            return both()
+            return now()
 
-        async def hop() -> tuple[Mapping[str, Any], Mapping[str, Mapping[str, Any]]]:
-            return both()
+        async def hop() -> tuple[Mapping[str, Any], Mapping[str, Mapping[str, Any]],
+                                 ServerMetrics]:
+            if self.whole is None:
+                return now()
+            await self.whole[0]()
+            try:
+                return now()
+            finally:
+                self.whole[2]()
         return asyncio.run_coroutine_threadsafe(hop(), loop).result(timeout=10)
 
     def collect(self) -> Iterable[Metric]:
-        gauges, gauge_sets = self._sample()
+        gauges, gauge_sets, metrics = self._sample()
         for name, value in ordered_gauges(gauges):
             if isinstance(value, bool | int | float):
                 yield GaugeMetricFamily(name, name, value=float(value))
@@ -309,18 +325,18 @@ class ZooKeeperCollector(Collector):
             for key, value in values.items():
                 g.add_metric([key], float(value))
             yield g
-        for c in self.metrics.counters.values():
+        for c in metrics.counters.values():
             m = Metric(c.name, c.name, "unknown")
             m.add_sample(c.name, {}, float(c.value))
             yield m
-        for cs in self.metrics.counter_sets.values():
+        for cs in metrics.counter_sets.values():
             m = Metric(cs.name, cs.name, "unknown")
             for key, v in cs.by_key.items():
                 m.add_sample(cs.name, {"key": key}, float(v))
             yield m
-        for s in self.metrics.summaries.values():
+        for s in metrics.summaries.values():
             yield _summary_family(s.name, [({}, s)])
-        for ss in self.metrics.summary_sets.values():
+        for ss in metrics.summary_sets.values():
             yield _summary_family(ss.name, [({"key": k}, s) for k, s in ss.by_key.items()],
                                   ss.advanced)
 
@@ -371,13 +387,15 @@ def exporter_from_config(cfg: Mapping[str, str], metrics: ServerMetrics,
                          sample_gauges: Callable[[], Mapping[str, Any]],
                          loop: asyncio.AbstractEventLoop | None = None,
                          sample_gauge_sets: Callable[[], Mapping[str, Mapping[str, Any]]]
-                         | None = None) -> PrometheusExporter | None:
+                         | None = None, whole: WholeServer | None = None
+                         ) -> PrometheusExporter | None:
     """A (not yet started) exporter when zoo.cfg selects PrometheusMetricsProvider, else None.
     Keys: metricsProvider.className/.httpHost (0.0.0.0)/.httpPort (7000)/.exportJvmInfo (true)."""
     if cfg.get("metricsProvider.className", "").strip() != PROMETHEUS_CLASS:
         return None
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(ZooKeeperCollector(metrics, sample_gauges, loop, sample_gauge_sets))
+    registry.register(ZooKeeperCollector(metrics, sample_gauges, loop, sample_gauge_sets,
+                                         whole))
     if cfg.get("metricsProvider.exportJvmInfo", "true").strip().lower() == "true":
         # Java exports JVM/process families (DefaultExports); the process_* ones have Python twins.
         from prometheus_client import PlatformCollector, ProcessCollector

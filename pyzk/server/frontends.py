@@ -70,8 +70,15 @@ async def start_metrics_server(cfg: Config, view: LiveView) -> Stoppable | None:
     metrics: ServerMetrics = view.server.stats.metrics
     view.metrics = metrics
     view.server.metrics = metrics
+    whole = None
+    if view.gatherer is not None:  # pyzk.workers: every process's part
+
+        def forget() -> None:
+            view.remote = ()
+
+        whole = (view.gather, lambda: view.metrics or metrics, forget)
     exporter = exporter_from_config(cfg.raw, metrics, lambda: view.monitor_gauges,
-                                    asyncio.get_running_loop(), lambda: view.gauge_sets)
+                                    asyncio.get_running_loop(), lambda: view.gauge_sets, whole)
     if exporter is None:
         return None
     try:

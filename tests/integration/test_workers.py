@@ -13,6 +13,7 @@ import signal
 import socket
 import threading
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,10 @@ from tests.servers import ServerProc, java_available
 from tests.workers_util import children, workers_serving
 
 HOSTS = {"java": "127.0.31.1", "pyzk": "127.0.31.2"}
-WORKERS = {"pyzk.workers": "2"}
+WORKERS = {"pyzk.workers": "2",
+           "metricsProvider.className":
+               "org.apache.zookeeper.metrics.prometheus.PrometheusMetricsProvider",
+           "metricsProvider.httpHost": HOSTS["pyzk"], "metricsProvider.httpPort": "7000"}
 
 
 def log_events(srv: ServerProc, event: str) -> list[dict[str, Any]]:
@@ -163,6 +167,14 @@ def test_words_describe_the_whole_server_and_a_killed_worker_comes_back(
         assert mntr["zk_num_alive_connections"] == "7" and mntr["zk_watch_count"] == "6", mntr
         assert "6 connections watching 6 paths" in word(srv.host, srv.port, "wchs")
         assert "Connections: 7" in word(srv.host, srv.port, "srvr")
+        for cl in cs:
+            cl.get_children("/")
+        scraped = urllib.request.urlopen(f"http://{srv.host}:7000/metrics", timeout=10).read()
+        samples = dict(ln.rsplit(" ", 1) for ln in scraped.decode().splitlines()
+                       if ln and not ln.startswith("#"))
+        assert float(samples["num_alive_connections"]) == 6, samples  # the scrape is HTTP
+        assert float(samples["watch_count"]) == 6, samples
+        assert float(samples["readlatency_count"]) == 12, samples  # 6 exists + 6 getChildren
 
         eph = cs[1].create("/kept", b"", ephemeral=True)
         sessions = [cl.client_id[0] for cl in cs]
