@@ -276,8 +276,8 @@ class LeaderHost:
     def _serve_workers(self) -> None:
         """Worker processes (pyzk.workers) sync from the leader's own commits."""
         peer = self.peer
-        if peer.workers is None:
-            return
+        if peer.workers is None or not peer.config.leader_serves:
+            return  # leaderServes=no: no client is served here, through a worker neither
         self.local_master = LocalMaster(
             peer.config, lambda: self.server, peer.my_id, window=lambda: list(peer.db.window),
             confirm_sync=lambda token: self.execute(self.core.confirm_read(token,

@@ -1389,6 +1389,10 @@ def _ev(e: tuple[Any, ...]) -> str:
 # Servers and connections
 # ------------------------------------------------------------------------------------------
 
+# --pyzk-cfg: more zoo.cfg lines for the pyzk side (e.g. pyzk.workers=2)
+PYZK_EXTRA_CFG: dict[str, str] = {}
+
+
 class FuzzServer(ServerProc):
     """A standalone server set up for fuzzing: no fsync, TTL nodes on, containers never
     reaped during a run, a super digest for the tree walker, long session timeouts."""
@@ -1399,6 +1403,7 @@ class FuzzServer(ServerProc):
         if kind == "pyzk":
             cfg["znode.container.checkIntervalMs"] = str(SESSION_TIMEOUT)
             cfg["DigestAuthenticationProvider.superDigest"] = SUPER_DIGEST
+            cfg.update(PYZK_EXTRA_CFG)
         super().__init__(kind, workdir, host=host, cfg=cfg)
         self.log_pos = 0
         self.crash_counted = False
@@ -2238,7 +2243,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-seconds", type=float, default=None)
     ap.add_argument("--workdir", default=None)
     ap.add_argument("--keep", action="store_true", help="keep server dirs and logs")
+    ap.add_argument("--pyzk-cfg", default="", metavar="KEY=VALUE,...",
+                    help="more zoo.cfg lines for pyzk, e.g. pyzk.workers=2")
     args = ap.parse_args(argv)
+    PYZK_EXTRA_CFG.update(kv.split("=", 1) for kv in args.pyzk_cfg.split(",") if kv)
     try:
         import uvloop
         return uvloop.run(amain(args))

@@ -216,3 +216,38 @@ def test_workers_end_with_their_member_even_on_kill(servers: dict[str, ServerPro
         return Path(f"/proc/{worker}/stat").read_text().split(") ")[1].startswith("Z")
 
     wait_until(gone, 15, "the worker to exit")
+
+
+def test_connection_limits_hold_for_the_whole_server(tmp_path: Path) -> None:
+    """maxClientCnxns counts one address's connections over every process: the member counts
+    those it hands out until the worker says they ended."""
+    srv = ServerProc("pyzk", tmp_path / "limits", host="127.0.31.3",
+                     cfg={"pyzk.workers": "2", "maxClientCnxns": "3"}).start()
+    try:
+        wait_until(lambda: workers_serving(srv.log_path.read_text()) == 1, 30, "the worker")
+        socks = [socket.create_connection((srv.host, srv.port), timeout=5) for _ in range(4)]
+        # The fourth is closed by the server (Java: "Too many connections from /ip - max is 3").
+        socks[3].settimeout(5)
+        assert socks[3].recv(1) == b""
+        for s in socks[:3]:
+            s.close()
+        # Once they end (the worker tells the member of its own), three fit again.
+        def three_fit() -> bool:
+            trial = [socket.create_connection((srv.host, srv.port), timeout=5) for _ in range(3)]
+            try:
+                return all(_open(s) for s in trial)
+            finally:
+                for s in trial:
+                    s.close()
+        wait_until(three_fit, 10, "the counts to drop")
+    finally:
+        srv.stop()
+
+
+def _open(s: socket.socket) -> bool:
+    """Still open a moment after connecting (not closed as one too many)."""
+    s.settimeout(0.3)
+    try:
+        return s.recv(1) != b""
+    except TimeoutError:
+        return True

@@ -17,6 +17,7 @@ from pathlib import Path
 import structlog
 
 from ...config.model import Config
+from ...session.tracker import SessionTracker
 from ...tree.datatree import DataTree
 from ..auth import enable_auth_providers
 from ..fourlw_port import FourLetterWords
@@ -75,12 +76,17 @@ class Worker:
     def _make_server(self, tree: DataTree, sessions: dict[int, int]) -> ZkServer:
         srv = ZkServer(self.config, tree, self.storage, sessions=sessions,
                        server_id=self.server_id)
-        srv.sessions = type(srv.sessions)(
+        srv.sessions = SessionTracker(
             self.config.tick_time_ms, self.server_id,
             srv.clock.wall_ms() + self.index * SESSION_ID_SPACING_MS)
         now = srv.clock.mono_ms()
         for sid, timeout in sessions.items():
             srv.sessions.add(sid, timeout, now)
+        if self.config.local_sessions_enabled:
+            # As QuorumPeer.new_server, with this worker's own range of local session ids.
+            srv.local = SessionTracker(self.config.tick_time_ms, self.server_id,
+                                       self.index * SESSION_ID_SPACING_MS)
+            srv.prep.ephemeral_session_error = srv.ephemeral_session_error
         srv.leads = False
         srv.serving = False
         srv.stats = self.stats  # one process's counters, whichever link it is on
