@@ -30,8 +30,18 @@ def submit_forwarded(srv: ZkServer, fr: ForwardedRequest, authinfo: list[r.Recor
         return
     now = srv.wall_ms()
     if fr.type == Op.CREATE_SESSION:
-        timeout = struct.unpack(">i", fr.body[:4])[0] if len(fr.body) >= 4 else 0
-        srv.sessions.add(fr.session_id, timeout, srv.mono_ms())
+        s = srv.sessions.sessions.get(fr.session_id)
+        if len(fr.body) < 4:  # prep cannot read the timeout
+            srv.enqueue_txn((r.TxnHeader(fr.session_id, fr.cxid, srv.next_zxid(), now, Op.ERROR),
+                             r.ErrorTxn(int(Err.MARSHALLINGERROR))), NO_ORIGIN)
+            return
+        timeout = struct.unpack(">i", fr.body[:4])[0]
+        if s is None:
+            srv.sessions.add(fr.session_id, timeout, srv.mono_ms())
+        else:  # createSession again inside a session: trackSession, its own timeout kept
+            own = s.timeout_ms
+            srv.sessions.touch(fr.session_id, srv.mono_ms(), timeout)
+            s.timeout_ms = own
         srv.enqueue_txn(srv.prep.create_session_txn(fr.session_id, timeout,
                                                      srv.next_zxid(), now, fr.cxid),
                         NO_ORIGIN)

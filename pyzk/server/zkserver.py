@@ -11,7 +11,7 @@ import asyncio
 import struct
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 import structlog
 
@@ -53,6 +53,7 @@ from .group_commit import ClientTxn, GroupCommit
 from .pending import NO_ORIGIN, Origin, Pending
 from .persistence import TxnSnapLog
 from .stats import ServerStats
+from .write_path import OnCommitted, WritePath
 
 # Err/EventType members as module globals for the hot paths (see protocol.opcodes' OP_*)
 _ERR_MARSHALLINGERROR = Err.MARSHALLINGERROR
@@ -91,31 +92,6 @@ _EMPTY_MULTI_RESPONSE = r.MultiHeader.to_bytes(r.MultiHeader(-1, True, -1))
 # enableEagerACLCheck: ZooKeeperServer.effectiveACLPerms; ZKDatabase.isSpecialPath.
 _EAGER_PERMS: dict[int, int] = {Op.CREATE: 4, Op.CREATE2: 4, Op.DELETE: 8, Op.SET_DATA: 2, Op.SET_ACL: 16}
 _SPECIAL_PATHS = frozenset({"/", "/zookeeper", "/zookeeper/quota", "/zookeeper/config"})
-
-
-class WritePath(Protocol):
-    """How a quorum member's writes reach the txn log (pyzk.server.leader_host/learner_host).
-
-    None on a ZkServer means standalone group commit. A leader proposes prepped txns
-    (`submit`); a follower or observer (`forwards`) sends the raw request to the leader and
-    applies it when the COMMIT comes back (FollowerRequestProcessor)."""
-
-    forwards: bool
-    forwards_sync: bool  # syncs go to `forward` too (a learner; a leader confirming reads)
-
-    def submit(self, hdr: r.TxnHeaderRecord, txn: r.TxnRecord, origin: Origin,
-               digest: r.TxnDigestRecord | None = None) -> None: ...
-    def forward(self, conn: ClientConn, pending: Pending, op: int, body: bytes) -> None: ...
-    def create_session(self, conn: ClientConn, session_id: int, timeout: int,
-                       origin: Origin) -> None: ...
-    def revalidate(self, conn: ClientConn, session_id: int, timeout: int) -> None: ...
-    def touched(self, session_id: int) -> None: ...
-
-
-
-
-# A standalone server's applied txns, on to its worker processes (pyzk/server/workers).
-OnCommitted = Callable[[r.TxnHeaderRecord, r.TxnRecord, r.TxnDigestRecord | None], None]
 
 
 class ZkServer:
@@ -196,13 +172,13 @@ class ZkServer:
         self.on_fatal: Callable[[], None] | None = None
         self.storage = sink  # the same object as sink, under the name views read
         self.metrics: ServerMetrics | None = None  # set when the metrics front end starts
-        # Quorum mode (pyzk.server.quorum_peer): the write path, and whether this server
-        # expires sessions and containers (only the leader does: LeaderSessionTracker).
+        # Quorum mode: the write path; only a leader expires sessions (LeaderSessionTracker).
         self.writes: WritePath | None = None
         self.leads = True
         # localSessionsEnabled on a quorum member (LocalSessionTracker): sessions this server
         # made and alone tracks; None when off (and always standalone).
         self.local: SessionTracker | None = None
+        self.fails_like_standalone = False  # a standalone's worker: pre-txn failures here
         self.on_committed: OnCommitted | None = None  # standalone, to its worker processes
         # audit.enable (pyzk.audit): written requests and ephemerals of ended sessions
         self.audit = audit.provider(config)
@@ -401,7 +377,7 @@ class ZkServer:
         if self.enforce_auth and op != OP_AUTH and op != OP_SASL and \
                 not self.security.enforce(conn, xid):
             return
-        if op == OP_CREATE_SESSION and (writes is None or not writes.forwards):
+        if op == OP_CREATE_SESSION:
             self._create_session_again(conn, xid, body, clock.wall_ms(), started)
             return
         spec = CLIENT_OPS.get(op)
@@ -447,18 +423,8 @@ class ZkServer:
             if err:
                 conn.reply_in_turn(xid, 0, err)
                 return
-        if writes is not None and (writes.forwards and spec.write
-                                   or op == OP_SYNC and writes.forwards_sync):
-            # FollowerRequestProcessor: writes and sync go to the leader as raw bytes; the
-            # reply waits for the COMMIT (or the leader's SYNC) in this connection's order.
-            pending = Pending(req, True, started)
-            conn.queue.push(pending)
-            self.outstanding += 1
-            if op == OP_CLOSE_SESSION:
-                self.sessions.set_closing(sid)
-            writes.forward(conn, pending, op, bytes(body))
-            return
-        if ((op == OP_MULTI and type(record) is list and any(rec.path is None for _, rec in record))
+        if (writes is None or self.fails_like_standalone) and (
+                (op == OP_MULTI and type(record) is list and any(rec.path is None for _, rec in record))
                 or (op == OP_RECONFIG and isinstance(record, JuteError))):
             # Writes Java fails before their txn header exists, so nothing is logged, and
             # answers -5 at the last processed zxid: a multi with a null path (prep takes a
@@ -472,6 +438,17 @@ class ZkServer:
             self.outstanding += 1
             if len(conn.queue) == 1:
                 conn.queue.drain(self._run_read, conn.emit_pending)
+            return
+        if writes is not None and (writes.forwards and spec.write
+                                   or op == OP_SYNC and writes.forwards_sync):
+            # FollowerRequestProcessor: writes and sync go to the leader as raw bytes; the
+            # reply waits for the COMMIT (or the leader's SYNC) in this connection's order.
+            pending = Pending(req, True, started)
+            conn.queue.push(pending)
+            self.outstanding += 1
+            if op == OP_CLOSE_SESSION:
+                self.sessions.set_closing(sid)
+            writes.forward(conn, pending, op, bytes(body))
             return
         pending = Pending(req, spec.write, started)
         conn.queue.push(pending)
@@ -589,6 +566,12 @@ class ZkServer:
         pending = Pending(req, True, started)
         conn.queue.push(pending)
         self.outstanding += 1
+        if self.writes is not None and self.writes.forwards:
+            # FollowerRequestProcessor forwards it; the leader's prep does the rest.
+            if len(body) < 4:
+                req.record = JuteError("createSession body too short")
+            self.writes.forward(conn, pending, OP_CREATE_SESSION, bytes(body))
+            return
         self.last_zxid += 1
         if len(body) < 4:
             req.record = JuteError("createSession body too short")
@@ -805,10 +788,15 @@ class ZkServer:
                 conn.close()
 
     def reply_sync(self, conn: ClientConn, pending: Pending) -> None:
-        """The leader answered a forwarded sync: reply in the connection's order."""
+        """The leader answered a forwarded sync: reply in the connection's order (Final
+        reads the SyncRequest only now: an unreadable one is a MARSHALLINGERROR)."""
         req = pending.req
-        path = req.record.path if req.record is not None and hasattr(req.record, "path") else ""
-        pending.reply = self._reply_bytes(req.xid, 0, r.SyncResponse.to_bytes((path,)))
+        if isinstance(req.record, JuteError):
+            pending.reply = self._reply_bytes(req.xid, _ERR_MARSHALLINGERROR, b"")
+        else:
+            path = req.record.path if req.record is not None and hasattr(req.record, "path") \
+                else ""
+            pending.reply = self._reply_bytes(req.xid, 0, r.SyncResponse.to_bytes((path,)))
         conn.queue.drain(self._run_read, conn.emit_pending)
 
     def _session_closed(self, sid: int) -> None:

@@ -89,6 +89,7 @@ class Worker:
             srv.prep.ephemeral_session_error = srv.ephemeral_session_error
         srv.leads = False
         srv.serving = False
+        srv.fails_like_standalone = not self.config.is_distributed
         srv.stats = self.stats  # one process's counters, whichever link it is on
         return srv
 
