@@ -43,6 +43,7 @@ class WorkerHost(ForwardingWrites):
         self.writer: asyncio.StreamWriter | None = None
         self.done = asyncio.Event()
         self.reason = ""
+        self._durable_seq = 0  # the newest Persist not yet reported (0: none waiting)
         self._init_forwarding()
 
     def now_ms(self) -> int:
@@ -104,8 +105,11 @@ class WorkerHost(ForwardingWrites):
                 case N.Apply():
                     self._applied(a.entry)
                 case N.Persist():
-                    # Nothing to write: what the member sent is as durable as it gets here.
-                    self._loop.call_soon(self._release, a.seq)
+                    # Nothing to write: what the member sent is as durable as it gets here;
+                    # released once per loop iteration, however many came in.
+                    if not self._durable_seq:
+                        self._loop.call_soon(self._release)
+                    self._durable_seq = a.seq
                 case N.PersistEpoch():
                     self.worker.epoch = a.value
                 case N.LoadSnapshot():
@@ -139,7 +143,8 @@ class WorkerHost(ForwardingWrites):
                 case _:
                     assert_never(a)
 
-    def _release(self, seq: int) -> None:
+    def _release(self) -> None:
+        seq, self._durable_seq = self._durable_seq, 0
         if not self.done.is_set():
             self.execute(self.core.persisted(seq))
 
