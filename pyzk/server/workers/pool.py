@@ -59,7 +59,7 @@ class WorkerPool:
                  released: Callable[[str, str], None]) -> None:
         self.config = config
         self.released = released  # a handed connection ended: (kind, ip)
-        self.master: ObserverMasterHost | None = None
+        self._master: ObserverMasterHost | None = None
         self.dir = Path(tempfile.mkdtemp(prefix="pyzk-workers-"))  # mode 0700
         self.link_path = self.dir / "link"
         self.workers = [_Worker(i) for i in range(1, count + 1)]
@@ -99,8 +99,21 @@ class WorkerPool:
         shutil.rmtree(self.dir, ignore_errors=True)
 
     # -- the replicas' links -------------------------------------------------------------------
+    @property
+    def master(self) -> ObserverMasterHost | None:
+        """What the workers sync from now: the role of the moment's, None between roles."""
+        return self._master
+
+    @master.setter
+    def master(self, master: ObserverMasterHost | None) -> None:
+        self._master = master
+        if master is not None:  # waiting workers dial at once instead of at their next retry
+            for w in self.workers:
+                if w.ctl is not None:
+                    write_frame(w.ctl, {"dial": 1})
+
     async def _on_link(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        master = self.master
+        master = self._master
         if master is None:  # no role serving: the worker dials again
             writer.close()
             return

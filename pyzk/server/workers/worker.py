@@ -66,6 +66,7 @@ class Worker:
         self.ports.on_lost = self._lost
         self._loop = asyncio.get_running_loop()
         self._stopping = False
+        self._dial = asyncio.Event()  # the member has a master again: retry the link now
 
     def new_tree(self) -> DataTree:
         cfg = self.config
@@ -147,8 +148,12 @@ class Worker:
             for conn in list(host.server.conns):
                 conn.close()  # as an observer that lost its leader: clients go elsewhere
             log.info("member link ended", reason=reason)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, RECONNECT_DELAY_S[1])
+            self._dial.clear()
+            try:
+                await asyncio.wait_for(self._dial.wait(), delay)
+                delay = RECONNECT_DELAY_S[0]
+            except TimeoutError:
+                delay = min(delay * 2, RECONNECT_DELAY_S[1])
 
     def _take_sockets(self) -> None:
         """Client sockets from the member, each with its kind (plain, secure, unified)."""
@@ -190,6 +195,8 @@ class Worker:
                 else:
                     for conn in list(self.server.conns):
                         conn.reset_stats()
+            elif "dial" in msg:
+                self._dial.set()
             elif "reply" in msg:
                 fut = self._replies.pop(int(msg["reply"]), None)
                 if fut is not None and not fut.done():
