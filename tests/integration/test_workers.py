@@ -12,7 +12,6 @@ import os
 import signal
 import socket
 import threading
-import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,6 +21,7 @@ import pytest
 from kazoo.client import KazooClient
 from kazoo.exceptions import NodeExistsError, NoNodeError
 
+from tests.integration.itest_util import wait_for
 from tests.servers import ServerProc, java_available
 from tests.workers_util import children, workers_serving
 
@@ -45,16 +45,6 @@ def log_events(srv: ServerProc, event: str) -> list[dict[str, Any]]:
     return out
 
 
-def wait_until(cond: Any, timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        v = cond()
-        if v:
-            return v
-        time.sleep(0.05)
-    raise TimeoutError(f"timed out waiting for {what}")
-
-
 def word(host: str, port: int, w: str) -> str:
     with socket.create_connection((host, port), timeout=5) as s:
         s.sendall(w.encode())
@@ -74,7 +64,7 @@ def servers(tmp_path: Path) -> Iterator[dict[str, ServerProc]]:
             cfg = WORKERS if kind == "pyzk" else {}
             started[kind] = ServerProc(kind, tmp_path / kind, host=HOSTS[kind],
                                        cfg=cfg).start()
-        wait_until(lambda: workers_serving(started["pyzk"].log_path.read_text()) == 1, 30, "the worker to serve")
+        wait_for(lambda: workers_serving(started["pyzk"].log_path.read_text()) == 1, 30, "the worker to serve")
         yield started
     finally:
         for srv in started.values():
@@ -181,11 +171,11 @@ def test_words_describe_the_whole_server_and_a_killed_worker_comes_back(
         assert srv.proc is not None
         (worker,) = children(srv.proc.pid)
         os.kill(worker, signal.SIGKILL)
-        wait_until(lambda: log_events(srv, "worker process ended; restarting"), 15,
+        wait_for(lambda: log_events(srv, "worker process ended; restarting"), 15,
                    "the restart")
-        wait_until(lambda: len(log_events(srv, "worker process started")) == 2, 15,
+        wait_for(lambda: len(log_events(srv, "worker process started")) == 2, 15,
                    "a new worker")
-        wait_until(lambda: workers_serving(srv.log_path.read_text()) == 1, 30, "the new worker to serve")
+        wait_for(lambda: workers_serving(srv.log_path.read_text()) == 1, 30, "the new worker to serve")
         for cl in cs:  # every session lives on, reconnected wherever it landed
             cl.sync("/")
             assert cl.exists(eph) is not None
@@ -215,7 +205,7 @@ def test_workers_end_with_their_member_even_on_kill(servers: dict[str, ServerPro
             return True
         return Path(f"/proc/{worker}/stat").read_text().split(") ")[1].startswith("Z")
 
-    wait_until(gone, 15, "the worker to exit")
+    wait_for(gone, 15, "the worker to exit")
 
 
 def test_connection_limits_hold_for_the_whole_server(tmp_path: Path) -> None:
@@ -224,7 +214,7 @@ def test_connection_limits_hold_for_the_whole_server(tmp_path: Path) -> None:
     srv = ServerProc("pyzk", tmp_path / "limits", host="127.0.31.3",
                      cfg={"pyzk.workers": "2", "maxClientCnxns": "3"}).start()
     try:
-        wait_until(lambda: workers_serving(srv.log_path.read_text()) == 1, 30, "the worker")
+        wait_for(lambda: workers_serving(srv.log_path.read_text()) == 1, 30, "the worker")
         socks = [socket.create_connection((srv.host, srv.port), timeout=5) for _ in range(4)]
         # The fourth is closed by the server (Java: "Too many connections from /ip - max is 3").
         socks[3].settimeout(5)
@@ -239,7 +229,7 @@ def test_connection_limits_hold_for_the_whole_server(tmp_path: Path) -> None:
             finally:
                 for s in trial:
                     s.close()
-        wait_until(three_fit, 10, "the counts to drop")
+        wait_for(three_fit, 10, "the counts to drop")
     finally:
         srv.stop()
 

@@ -18,6 +18,7 @@ from ...zab import learner as N
 from ...zab.packets import QuorumStreamReader
 from ...zab.zxid import epoch_of
 from ..forwarding import ForwardingWrites
+from ..learner_conn import tick_core
 from . import link_limits
 
 if TYPE_CHECKING:
@@ -73,12 +74,8 @@ class WorkerHost(ForwardingWrites):
             self.done.set()
 
     async def _tick_loop(self) -> None:
-        step = max(self.worker.config.tick_time_ms // 4, 10) / 1000
-        while True:
-            wake = self.core.wakeup_ms()
-            delay = step if wake is None else min(step, max(wake - self.now_ms() + 1, 1) / 1000)
-            await asyncio.sleep(delay)
-            self.execute(self.core.on_tick(self.now_ms()))
+        await tick_core(self.worker.config.tick_time_ms, self.now_ms, self.core.wakeup_ms,
+                        lambda now: self.execute(self.core.on_tick(now)))
 
     async def _read_loop(self, reader: asyncio.StreamReader) -> None:
         stream = QuorumStreamReader()
