@@ -192,9 +192,14 @@ def test_words_describe_the_whole_server_and_a_killed_worker_comes_back(
             cl.close()
 
 
-def test_workers_end_with_their_member_even_on_kill(servers: dict[str, ServerProc]) -> None:
+def test_workers_end_with_their_member_even_on_kill_and_start_again_with_it(
+        servers: dict[str, ServerProc]) -> None:
     srv = servers["pyzk"]
     assert srv.proc is not None
+    (c,) = clients(srv, 1)
+    c.create("/durable", b"kept")
+    c.stop()
+    c.close()
     (worker,) = children(srv.proc.pid)
     srv.kill9()
 
@@ -206,6 +211,17 @@ def test_workers_end_with_their_member_even_on_kill(servers: dict[str, ServerPro
         return Path(f"/proc/{worker}/stat").read_text().split(") ")[1].startswith("Z")
 
     wait_for(gone, 15, "the worker to exit")
+    srv.start()  # the same data directory: the restarted member starts new workers
+    wait_for(lambda: log_events(srv, "worker process started")[1:], 15, "a new worker")
+    cs = clients(srv, 2)  # one on the member, one on the new worker
+    try:
+        for cl in cs:
+            wait_for(lambda cl=cl: cl.exists("/durable") is not None, 15, "the replica")
+            assert cl.get("/durable")[0] == b"kept"
+    finally:
+        for cl in cs:
+            cl.stop()
+            cl.close()
 
 
 def test_connection_limits_hold_for_the_whole_server(tmp_path: Path) -> None:
