@@ -29,7 +29,9 @@ HOSTS = {"java": "127.0.31.1", "pyzk": "127.0.31.2"}
 WORKERS = {"pyzk.workers": "2",
            "metricsProvider.className":
                "org.apache.zookeeper.metrics.prometheus.PrometheusMetricsProvider",
-           "metricsProvider.httpHost": HOSTS["pyzk"], "metricsProvider.httpPort": "7000"}
+           "metricsProvider.httpHost": HOSTS["pyzk"], "metricsProvider.httpPort": "7000",
+           "admin.enableServer": "true", "admin.serverAddress": HOSTS["pyzk"],
+           "admin.serverPort": "8080"}
 
 
 def log_events(srv: ServerProc, event: str) -> list[dict[str, Any]]:
@@ -165,6 +167,9 @@ def test_words_describe_the_whole_server_and_a_killed_worker_comes_back(
         assert float(samples["num_alive_connections"]) == 6, samples  # the scrape is HTTP
         assert float(samples["watch_count"]) == 6, samples
         assert float(samples["readlatency_count"]) == 12, samples  # 6 exists + 6 getChildren
+        admin = json.loads(urllib.request.urlopen(
+            f"http://{srv.host}:8080/commands/connections", timeout=10).read())
+        assert len(admin["connections"]) == 6, admin  # the AdminServer's own is HTTP
 
         eph = cs[1].create("/kept", b"", ephemeral=True)
         sessions = [cl.client_id[0] for cl in cs]
