@@ -27,6 +27,8 @@ def _clients(ens: Ensemble, per_member: int) -> list[KazooClient]:
 
 
 def _check_replication(clients: list[KazooClient], tag: str) -> None:
+    configs = {c.get("/zookeeper/config")[0] for c in clients}
+    assert len(configs) == 1 and b"server.1=" in configs.pop(), configs
     clients[0].ensure_path(f"/{tag}")
     for i, c in enumerate(clients):
         c.create(f"/{tag}/c{i}", str(i).encode())

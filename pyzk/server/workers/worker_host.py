@@ -135,8 +135,13 @@ class WorkerHost(ForwardingWrites):
                 case N.Disconnected():
                     log.info("lost the member", reason=a.reason)
                     self.stop(a.reason)
-                case N.SeenConfig() | N.Activate():
-                    pass  # the member's config is its own business; the tree holds its text
+                case N.Activate():
+                    # The membership text /zookeeper/config shows (the member's tree has it
+                    # outside any txn; reconfig txns then change it as the tree applies them).
+                    if a.config:
+                        self.server.tree.set_config_data(a.config)
+                case N.SeenConfig():
+                    pass  # a proposed config: the member's business
                 case _:
                     assert_never(a)
 
