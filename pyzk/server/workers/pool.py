@@ -43,6 +43,14 @@ RESTART_DELAY_S = (0.2, 5.0)  # first and longest wait before restarting a worke
 STATS_TIMEOUT_S = 2.0
 
 
+def _child_env() -> dict[str, str]:
+    """The member's environment, with this pyzk first on the path however it was started."""
+    env = dict(os.environ)
+    home = str(Path(__file__).resolve().parents[3])
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (home, env.get("PYTHONPATH")) if p)
+    return env
+
+
 class _Worker:
     def __init__(self, index: int) -> None:
         self.index = index
@@ -143,7 +151,7 @@ class WorkerPool:
                 sys.executable, "-m", "pyzk.server.workers.process", str(w.index),
                 str(fds_there.fileno()), str(ctl_there.fileno()), str(self.link_path),
                 str(os.getpid()), pass_fds=(fds_there.fileno(), ctl_there.fileno()),
-                stdin=asyncio.subprocess.DEVNULL)
+                stdin=asyncio.subprocess.DEVNULL, env=_child_env())
         finally:
             fds_there.close()
             ctl_there.close()
