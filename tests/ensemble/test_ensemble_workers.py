@@ -77,7 +77,7 @@ def test_workers_follow_their_members_through_an_election(make_ensemble) -> None
             c.close()
 
 
-def _clients_of(ens: Ensemble, sids: list[int], per_member: int) -> list[KazooClient]:
+def _clients_of(ens: Ensemble, sids: list[int], per_member: int = 1) -> list[KazooClient]:
     return [start_client(ens.members[s].address) for s in sids for _ in range(per_member)]
 
 
@@ -88,6 +88,19 @@ def test_workers_beside_a_java_member(make_ensemble) -> None:  # type: ignore[no
     clients = _clients(ens, 2)
     try:
         _check_replication(clients, "mixed")
+    finally:
+        for c in clients[:1] + clients[2:]:
+            c.stop()
+            c.close()
+
+
+def test_an_observers_workers_relay_through_it(make_ensemble) -> None:  # type: ignore[no-untyped-def]
+    ens: Ensemble = make_ensemble(HOSTS + ["127.0.31.14"], extra=WORKERS, observers=(4,))
+    ens.start()
+    wait_for(lambda: _serving_everywhere(ens), 30, "every member's worker to serve")
+    clients = _clients_of(ens, [4, 4, 1, 2])  # the observer's processes first
+    try:
+        _check_replication(clients, "observed")
     finally:
         for c in clients[:1] + clients[2:]:
             c.stop()
