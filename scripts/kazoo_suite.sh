@@ -15,6 +15,8 @@
 # readonlymode.enabled, as kazoo's harness writes it; passed on as ZOOKEEPER_CLUSTER_SIZE),
 # KAZOO_TEST_TIMEOUT (per test, default 120 s), KAZOO_PORT_OFFSET (default: a free block of
 # ports picked here). Whole suite, 3 members: ~7 min against Java, ~4 min against pyzk.
+# pyzk reads ZOO_CFG_EXTRA, so `ZOO_CFG_EXTRA=pyzk.workers=2 bash scripts/kazoo_suite.sh pyzk`
+# runs the suite against servers that spread their clients over two processes.
 set -euo pipefail
 
 kind="${1:?usage: kazoo_suite.sh java|pyzk [pytest args]}"
