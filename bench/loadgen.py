@@ -24,7 +24,7 @@ from bench.wire import OPEN_ACL_UNSAFE, key_path, open_session
 from pyzk.protocol import records as r
 from pyzk.protocol.opcodes import Op
 
-WORKLOADS = ("create", "setData", "getData", "exists", "mix90")
+WORKLOADS = ("create", "setData", "getData", "exists", "getChildren", "mix90")
 _NODEEXISTS = -110  # Err.NODEEXISTS: prepare() is idempotent
 
 
@@ -40,6 +40,8 @@ class LoadSpec:
     warmup: float = 1.0  # seconds of load before the measured window opens
     payload: int = 16  # bytes of znode data for create/setData and for the prepared keys
     keys: int = 1000  # znodes read/written by setData/getData/exists/mix90
+    parents: int = 100  # getChildren: parents root/p/<i>, each with `children` empty children
+    children: int = 10
     root: str = "/bench"
     tag: str = "t"  # makes create paths unique across runs against the same server
     procs: int = 1  # generator processes; sessions are split between them
@@ -57,6 +59,9 @@ class LoadResult:
     ops_per_s: float = 0.0
     lat_ns: array = field(default_factory=lambda: array("q"))
     procs: int = 1
+    # When the measured window opened (time.perf_counter_ns, CLOCK_MONOTONIC: the same clock in
+    # every process), the earliest over the generator processes; 0 if unknown.
+    win_start_ns: int = 0
 
     def percentile_ms(self, q: float) -> float:
         if not self.lat_ns:
@@ -87,13 +92,17 @@ class RequestSource:
         self.get = [r.GetDataRequest.to_bytes(r.GetDataRequest(p, False)) for p in paths]
         self.ex = [r.ExistsRequest.to_bytes(r.ExistsRequest(p, False)) for p in paths]
         self.set = [r.SetDataRequest.to_bytes(r.SetDataRequest(p, data, -1)) for p in paths]
+        self.kids = [r.GetChildren2Request.to_bytes(r.GetChildren2Request(p, False))
+                     for p in (parent_path(spec.root, i) for i in range(spec.parents))]
         self.nkeys = len(paths)
+        self.nkids = len(self.kids)
+        self.kpos = (session_index * 7919) % max(1, self.nkids)
         self.pos = (session_index * 7919) % max(1, self.nkeys)
         self.create_prefix = f"{spec.root}/c/{spec.tag}-{session_index}-"
         self.data = data
         self.next: Callable[[], tuple[int, bytes]] = {
             "create": self._create, "setData": self._set, "getData": self._get,
-            "exists": self._exists, "mix90": self._mix90,
+            "exists": self._exists, "getChildren": self._children, "mix90": self._mix90,
         }[spec.workload]
 
     def take(self) -> tuple[int, bytes] | None:
@@ -119,10 +128,15 @@ class RequestSource:
     def _exists(self) -> tuple[int, bytes]:
         return Op.EXISTS, self.ex[self._key()]
 
+    def _children(self) -> tuple[int, bytes]:
+        self.kpos = (self.kpos + 1) % self.nkids
+        return Op.GET_CHILDREN2, self.kids[self.kpos]
+
     def _mix90(self) -> tuple[int, bytes]:
         if self.rng.random() < 0.1:
             return self._set()
         return self._get()
+
 
 class _ListSource(RequestSource):
     """A fixed script of requests (used for setup)."""
@@ -145,15 +159,32 @@ async def run_script(host: str, port: int, reqs: list[tuple[int, bytes]],
     return s.errs
 
 
+def parent_path(root: str, i: int) -> str:
+    return f"{root}/p/{i}"
+
+
+def prepare_paths(spec: LoadSpec) -> list[tuple[str, bytes]]:
+    """(path, data) to create, parents first: root, root/k, root/c, the keys root/k/<i>
+    (spec.payload bytes each) and, when spec.parents, root/p with the getChildren parents
+    root/p/<i>, each with spec.children empty children root/p/<i>/<j>."""
+    data = bytes(spec.payload)
+    out = [(p, b"") for p in (spec.root, f"{spec.root}/k", f"{spec.root}/c")]
+    out += [(key_path(spec.root, i), data) for i in range(spec.keys)]
+    if spec.parents:
+        out.append((f"{spec.root}/p", b""))
+        for i in range(spec.parents):
+            parent = parent_path(spec.root, i)
+            out.append((parent, b""))
+            out += [(f"{parent}/{j}", b"") for j in range(spec.children)]
+    return out
+
+
 async def prepare(spec: LoadSpec) -> None:
-    """Create root, root/k (spec.keys znodes with spec.payload bytes) and root/c; idempotent."""
-    acl, data = OPEN_ACL_UNSAFE, bytes(spec.payload)
+    """Create prepare_paths(spec); idempotent."""
+    acl = OPEN_ACL_UNSAFE
     reqs: list[tuple[int, bytes]] = [
-        (Op.CREATE, r.CreateRequest.to_bytes(r.CreateRequest(p, b"", acl, 0)))
-            for p in (spec.root, f"{spec.root}/k", f"{spec.root}/c")]
-    reqs += [(Op.CREATE, r.CreateRequest.to_bytes(r.CreateRequest(key_path(spec.root, i), data,
-                                                                  acl, 0)))
-             for i in range(spec.keys)]
+        (Op.CREATE, r.CreateRequest.to_bytes(r.CreateRequest(p, d, acl, 0)))
+            for p, d in prepare_paths(spec)]
     errs = await run_script(spec.host, spec.port, reqs)
     bad = [e for e in errs if e not in (0, _NODEEXISTS)]
     if bad:
@@ -192,7 +223,7 @@ async def _drive(spec: LoadSpec, first: int, count: int, budgets: list[int],
     for s in sessions:
         lat.extend(s.lat)
     return {"ops": sum(s.ops for s in sessions), "errors": sum(s.errors for s in sessions),
-            "window": window_ns / 1e9, "lat": lat.tobytes()}
+            "window": window_ns / 1e9, "lat": lat.tobytes(), "win_start": win_start}
 
 
 def _run_loop(coro: Any) -> Any:
@@ -224,6 +255,8 @@ def _merge(spec: LoadSpec, parts: list[dict[str, Any]]) -> LoadResult:
         res.ops += p["ops"]
         res.errors += p["errors"]
         res.window = max(res.window, p["window"])
+        if p.get("win_start"):
+            res.win_start_ns = min(res.win_start_ns or p["win_start"], p["win_start"])
         # Processes share one start barrier; summing per-process rates tolerates small skew.
         res.ops_per_s += p["ops"] / p["window"] if p["window"] > 0 else 0.0
         a = array("q")

@@ -17,6 +17,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ import msgpack
 # Raw per-request latencies of this process's runs: {server: {workload: [bytes per repeat]}}.
 from bench.loadgen import WORKLOADS, LoadSpec, prepare_sync, run_load
 from tests.servers import ServerProc, handshake_ok
+from tests.workers_util import workers_serving
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLES: dict[str, dict[str, list[bytes]]] = {}
@@ -66,17 +68,117 @@ def process_tree(pid: int) -> list[int]:
     return out
 
 
-def cpu_seconds(pid: int) -> float:
-    """utime + stime of `pid` and its descendants (fields 14 and 15 of /proc/<pid>/stat,
-    every thread included)."""
+def pids_cpu_seconds(pids: list[int]) -> float:
+    """utime + stime of these processes (fields 14 and 15 of /proc/<pid>/stat, every thread
+    included); one that ended counts 0."""
     total = 0
-    for p in process_tree(pid):
+    for p in pids:
         try:
             fields = _stat_fields(p)
         except OSError:
             continue  # ended meanwhile
         total += int(fields[11]) + int(fields[12])
     return total / CLK_TCK
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of `pid` and its descendants (a pyzk server's worker processes)."""
+    return pids_cpu_seconds(process_tree(pid))
+
+
+def server_groups(pid: int) -> dict[str, list[int]]:
+    """A server's processes: the member (`pid`; a JVM is one process) and its workers (every
+    live descendant: pyzk.workers' processes, none for Java or a pyzk without workers)."""
+    return {"member": [pid], "workers": [p for p in process_tree(pid) if p != pid]}
+
+
+class CpuSampler(threading.Thread):
+    """Every `period` s, the CPU seconds of fixed groups of processes (the process list is
+    taken once, so a sample reads a few /proc/<pid>/stat files and nothing else)."""
+
+    def __init__(self, groups: dict[str, list[int]], period: float = 0.1) -> None:
+        super().__init__(daemon=True)
+        self.groups, self.period = groups, period
+        self.samples: list[tuple[int, dict[str, float]]] = []
+        self.halt = threading.Event()
+
+    def sample(self) -> None:
+        self.samples.append((time.perf_counter_ns(),
+                             {g: pids_cpu_seconds(p) for g, p in self.groups.items()}))
+
+    def run(self) -> None:
+        while not self.halt.is_set():
+            self.sample()
+            self.halt.wait(self.period)
+
+    def stop(self) -> None:
+        self.halt.set()
+        self.join(5)
+
+    def window(self, start_ns: int, end_ns: int) -> dict[str, float]:
+        """Each group's CPU rate (CPU seconds per second; 1.0 = one core) between the first
+        and the last sample inside [start_ns, end_ns]; {} with fewer than two there."""
+        inside = [x for x in self.samples if start_ns <= x[0] <= end_ns]
+        if len(inside) < 2:
+            return {}
+        (t0, c0), (t1, c1) = inside[0], inside[-1]
+        dt = (t1 - t0) / 1e9
+        return {g: (c1[g] - c0[g]) / dt for g in self.groups}
+
+
+def cpu_columns(rates: dict[str, float], ops_per_s: float) -> dict[str, float]:
+    """A run's CPU figures from its window rates: CPU% (100 = one core) of the whole server
+    and of the member and the workers, and CPU milliseconds per 1000 completed requests
+    (rate x 1e6 / ops/s: CPU s per request x 1000 requests x 1000 ms)."""
+    nan = float("nan")
+    if not rates:
+        return {k: nan for k in ("cpu_window_pct", "member_cpu_pct", "workers_cpu_pct",
+                                 "cpu_ms_per_1k", "member_cpu_ms_per_1k",
+                                 "workers_cpu_ms_per_1k")}
+    total = sum(rates.values())
+    per_1k = 1e6 / ops_per_s if ops_per_s else nan
+    return {"cpu_window_pct": round(100 * total, 1),
+            "member_cpu_pct": round(100 * rates.get("member", 0.0), 1),
+            "workers_cpu_pct": round(100 * rates.get("workers", 0.0), 1),
+            "cpu_ms_per_1k": round(total * per_1k, 2),
+            "member_cpu_ms_per_1k": round(rates.get("member", 0.0) * per_1k, 2),
+            "workers_cpu_ms_per_1k": round(rates.get("workers", 0.0) * per_1k, 2)}
+
+
+def tree_rss_kb(pid: int) -> int:
+    """VmRSS summed over `pid` and its descendants (a member and its workers; pages shared
+    between processes, such as the interpreter's text, count once per process)."""
+    return sum(rss_kb(p) for p in process_tree(pid))
+
+
+def tree_pss_kb(pid: int) -> int | None:
+    """Pss (/proc/<pid>/smaps_rollup: shared pages divided among their sharers) summed over
+    the tree: the memory the processes take together; None where it cannot be read."""
+    total = 0
+    for p in process_tree(pid):
+        try:
+            text = Path(f"/proc/{p}/smaps_rollup").read_text()
+        except OSError:
+            return None
+        m = re.search(r"^Pss:\s+(\d+) kB", text, re.M)
+        if m is None:
+            return None
+        total += int(m.group(1))
+    return total
+
+
+def settle_tree_rss(pid: int, seconds: float) -> int:
+    """tree_rss_kb once it stops moving (a snapshot may still be written, workers may still
+    be applying txns): bounded by `seconds`."""
+    deadline = time.monotonic() + seconds
+    last = tree_rss_kb(pid)
+    while time.monotonic() < deadline:
+        time.sleep(0.5)
+        now = tree_rss_kb(pid)
+        if now == last:
+            return now
+        last = now
+    return last
 
 
 def jcmd(pid: int, cmd: str) -> str:
@@ -139,13 +241,56 @@ def _reason(e: BaseException) -> str:
 
 # -- phases -----------------------------------------------------------------------------------
 
+def server_kind(kind: str) -> tuple[str, int]:
+    """'java' -> ('java', 1), 'pyzk' -> ('pyzk', 1), 'pyzk-w2' -> ('pyzk', 2): the server and
+    its pyzk.workers."""
+    if kind.startswith("pyzk-w") and kind[6:].isdigit() and int(kind[6:]) >= 1:
+        return "pyzk", int(kind[6:])
+    if kind in HOSTS:
+        return kind, 1
+    raise ValueError(f"unknown server kind {kind!r}")
+
+
+def expand_kinds(servers: list[str], workers: list[int]) -> list[str]:
+    """`--servers` with `--pyzk-workers`: pyzk stays 'pyzk' for the default [1], else one
+    kind 'pyzk-wN' per value."""
+    out: list[str] = []
+    for s in servers:
+        if s == "pyzk" and workers != [1]:
+            out += [f"pyzk-w{n}" for n in workers]
+        else:
+            out.append(s)
+    return out
+
+
+def host_for(kind: str, args: argparse.Namespace) -> str:
+    hosts = getattr(args, "hosts", {})
+    return str(hosts.get(kind) or hosts.get(server_kind(kind)[0]) or HOSTS[server_kind(kind)[0]])
+
+
+def wait_workers(srv: ServerProc, workers: int, timeout: float = 60.0) -> None:
+    """Until workers - 1 worker processes serve (before that the member takes every client)."""
+    deadline = time.monotonic() + timeout
+    while workers_serving(srv.log_path.read_text(errors="replace")) < workers - 1:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{workers - 1} worker(s) not serving after {timeout:g} s\n"
+                               f"{srv.tail_log(15)}")
+        time.sleep(0.1)
+
+
 def start_server(kind: str, base: Path, args: argparse.Namespace) -> ServerProc:
+    server, workers = server_kind(kind)
     cfg = {"tickTime": str(args.tick_time), "forceSync": args.force_sync}
-    if kind == "pyzk" and getattr(args, "pyzk_workers", 1) > 1:
-        cfg["pyzk.workers"] = str(args.pyzk_workers)
+    if workers > 1:
+        cfg["pyzk.workers"] = str(workers)
     work = Path(tempfile.mkdtemp(prefix=f"{kind}-", dir=base))
-    host = args.hosts.get(kind, HOSTS[kind]) if hasattr(args, "hosts") else HOSTS[kind]
-    return ServerProc(kind, work, host=host, cfg=cfg).start(timeout=60)
+    srv = ServerProc(server, work, host=host_for(kind, args), cfg=cfg).start(timeout=60)
+    try:
+        wait_workers(srv, workers)
+    except TimeoutError:
+        srv.stop()
+        raise
+    return srv
 
 
 def spec_for(srv: ServerProc, workload: str, args: argparse.Namespace, tag: str) -> LoadSpec:
@@ -153,6 +298,29 @@ def spec_for(srv: ServerProc, workload: str, args: argparse.Namespace, tag: str)
                     outstanding=args.outstanding, duration=args.duration, max_ops=args.count,
                     warmup=args.warmup, keys=args.keys, tag=tag, procs=args.procs,
                     cpus=parse_pin(args.pin)[1])
+
+
+def measured_run(srv: ServerProc, spec: LoadSpec, samples: dict[str, dict[str, list[bytes]]],
+                 kind: str) -> dict[str, Any]:
+    """One run_load with the server's CPU sampled: `server_cpu_pct` over the whole run
+    (connect, warm-up, window, drain), the other CPU figures over the measured window."""
+    assert srv.proc is not None
+    groups = server_groups(srv.proc.pid)
+    sampler = CpuSampler(groups)
+    cpu0, t0 = pids_cpu_seconds(sum(groups.values(), [])), time.monotonic()
+    sampler.start()
+    try:
+        res = run_load(spec)
+    finally:
+        sampler.stop()
+    cpu1, t1 = pids_cpu_seconds(sum(groups.values(), [])), time.monotonic()
+    row = res.summary()
+    row["server_cpu_pct"] = round(100 * (cpu1 - cpu0) / (t1 - t0), 1)
+    row["server_processes"] = {g: len(p) for g, p in groups.items()}
+    rates = sampler.window(res.win_start_ns, res.win_start_ns + int(res.window * 1e9))
+    row.update(cpu_columns(rates, res.ops_per_s))
+    samples.setdefault(kind, {}).setdefault(spec.workload, []).append(res.lat_ns.tobytes())
+    return row
 
 
 def throughput_phase(servers: list[str], args: argparse.Namespace, base: Path,
@@ -178,18 +346,17 @@ def throughput_phase(servers: list[str], args: argparse.Namespace, base: Path,
                     srv = procs[kind]
                     assert srv.proc is not None
                     if args.pin:
-                        pin_threads(srv.proc.pid, parse_pin(args.pin)[0])
-                    cpu0, t0 = cpu_seconds(srv.proc.pid), time.monotonic()
-                    res = run_load(spec_for(srv, wl, args, f"r{rep}"))
-                    cpu1, t1 = cpu_seconds(srv.proc.pid), time.monotonic()
-                    row = res.summary()
-                    row["server_cpu_pct"] = round(100 * (cpu1 - cpu0) / (t1 - t0), 1)
+                        for pid in process_tree(srv.proc.pid):  # the member and its workers
+                            pin_threads(pid, parse_pin(args.pin)[0])
+                    row = measured_run(srv, spec_for(srv, wl, args, f"r{rep}"), samples,
+                                       kind)
                     row["repeat"] = rep
-                    samples.setdefault(kind, {}).setdefault(wl, []).append(res.lat_ns.tobytes())
                     results[kind][wl].append(row)
-                    log(f"  {kind:5} {wl:8} rep {rep}: {row['ops_per_s']:>9.0f} ops/s  "
+                    log(f"  {kind:7} {wl:11} rep {rep}: {row['ops_per_s']:>9.0f} ops/s  "
                         f"p50 {row['p50_ms']:.2f} ms  p99 {row['p99_ms']:.2f} ms  "
-                        f"errors {row['errors']}  server CPU {row['server_cpu_pct']}%")
+                        f"errors {row['errors']}  server CPU {row['cpu_window_pct']}% "
+                        f"(member {row['member_cpu_pct']}%, workers "
+                        f"{row['workers_cpu_pct']}%), {row['cpu_ms_per_1k']} ms/1k req")
     finally:
         for srv in procs.values():
             srv.stop()
@@ -197,22 +364,24 @@ def throughput_phase(servers: list[str], args: argparse.Namespace, base: Path,
 
 
 def memory_phase(kind: str, args: argparse.Namespace, base: Path, log: Any) -> dict[str, Any]:
+    """RSS figures are summed over the server's processes (the member and its workers)."""
     srv = start_server(kind, base, args)
     assert srv.proc is not None
     pid = srv.proc.pid
-    out: dict[str, Any] = {"znodes": args.znodes}
+    out: dict[str, Any] = {"znodes": args.znodes, "processes": len(process_tree(pid))}
     try:
-        out["rss_idle_kb"] = rss_kb(pid)
+        out["rss_idle_kb"] = tree_rss_kb(pid)
         if not handshake_ok(srv.host, srv.port):
             raise RuntimeError("connect/close failed")
-        out["rss_after_connect_kb"] = rss_kb(pid)
+        out["rss_after_connect_kb"] = tree_rss_kb(pid)
+        out["pss_after_connect_kb"] = tree_pss_kb(pid)
         if kind == "java":
             out["heap_used_idle_kb"] = java_heap_used_kb(pid)
-            out["rss_idle_after_gc_kb"] = rss_kb(pid)
+            out["rss_idle_after_gc_kb"] = tree_rss_kb(pid)
         before = out.get("rss_idle_after_gc_kb", out["rss_after_connect_kb"])
         spec = LoadSpec(srv.host, srv.port, "create", sessions=args.sessions,
                         outstanding=args.outstanding, duration=3600, warmup=0,
-                        max_ops=args.znodes, keys=0, root="/mem", tag="m", procs=1)
+                        max_ops=args.znodes, keys=0, parents=0, root="/mem", tag="m", procs=1)
         prepare_sync(spec)
         t0 = time.monotonic()
         res = run_load(spec)
@@ -223,7 +392,10 @@ def memory_phase(kind: str, args: argparse.Namespace, base: Path, log: Any) -> d
         out["node_count_srvr"] = node_count(srv.host, srv.port)
         if kind == "java":
             out["heap_used_after_kb"] = java_heap_used_kb(pid)
-        out["rss_after_kb"] = rss_kb(pid)
+            out["rss_after_kb"] = tree_rss_kb(pid)
+        else:  # workers may still be applying the last txns
+            out["rss_after_kb"] = settle_tree_rss(pid, 10.0)
+        out["pss_after_kb"] = tree_pss_kb(pid)
         out["bytes_per_znode_rss"] = round((out["rss_after_kb"] - before) * 1024 / args.znodes, 1)
         if out.get("heap_used_after_kb") and out.get("heap_used_idle_kb"):
             out["bytes_per_znode_heap"] = round(
@@ -245,66 +417,111 @@ def _ratio(a: float, b: float) -> str:
     return f"{a / b:.2f}" if b and a == a and b == b else "-"
 
 
+TP_KEYS = ("ops_per_s", "p50_ms", "p99_ms", "server_cpu_pct", "cpu_window_pct",
+           "member_cpu_pct", "workers_cpu_pct", "cpu_ms_per_1k", "member_cpu_ms_per_1k",
+           "workers_cpu_ms_per_1k")
+
+
+def _f(x: float, spec: str) -> str:
+    return "-" if x != x else format(x, spec)
+
+
+def ratio_table(servers: list[str], pyzks: list[str], tp: dict[str, Any],
+                medians: dict[str, Any], args: argparse.Namespace) -> list[str]:
+    """Each pyzk kind over Java: ratios of the medians, and ops/s paired by repeat (both
+    servers drift together as the create repeats grow the tree, so a ratio of medians can
+    pair different repeats). Stores the paired ratios in medians[wl][kind]."""
+    lines = ["#### Ratios to Java", ""]
+    head, sep = "| workload |", "|---|"
+    for k in pyzks:
+        head += (f" ops/s {k}/java | p50 {k}/java | p99 {k}/java | CPU ms/1k {k}/java |"
+                 f" ops/s {k}/java per repeat (median) |")
+        sep += "---:|---:|---:|---:|---|"
+    lines += [head, sep]
+    for wl in args.workloads:
+        row = f"| {wl} |"
+        j = medians[wl]["java"]
+        for k in pyzks:
+            p = medians[wl][k]
+            paired = [a["ops_per_s"] / b["ops_per_s"]
+                      for a, b in zip(tp[k][wl], tp["java"][wl], strict=False) if b["ops_per_s"]]
+            p["paired_ops_ratio"] = {"each": [round(x, 3) for x in paired],
+                                     "median": statistics.median(paired) if paired
+                                     else float("nan")}
+            row += (f" {_ratio(p['ops_per_s'], j['ops_per_s'])} |"
+                    f" {_ratio(p['p50_ms'], j['p50_ms'])} |"
+                    f" {_ratio(p['p99_ms'], j['p99_ms'])} |"
+                    f" {_ratio(p['cpu_ms_per_1k'], j['cpu_ms_per_1k'])} |")
+            row += (f" {', '.join(f'{x:.2f}' for x in paired)}"
+                    f" ({statistics.median(paired):.2f}) |") if paired else " - |"
+        lines.append(row)
+    lines.append("")
+    return lines
+
+
 def report(servers: list[str], tp: dict[str, Any], mem: dict[str, Any],
            args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
     lines: list[str] = []
     medians: dict[str, Any] = {}
     servers = [k for k in servers if k in tp]
+    pyzks = [k for k in servers if server_kind(k)[0] == "pyzk"]
+    multi = [k for k in pyzks if server_kind(k)[1] > 1]
     if tp:
         lines += [f"### Throughput and latency (medians of {args.repeats}; {args.sessions} "
                   f"sessions x {args.outstanding} outstanding, {args.duration:g} s window, "
                   f"{args.procs} generator process(es)"
-                  f"{'; CPU pinning server:generator ' + args.pin if args.pin else ''})", ""]
-        head = "| workload |"
-        sep = "|---|"
+                  f"{'; CPU pinning server:generator ' + args.pin if args.pin else '; not pinned'})",
+                  ""]
+        head, sep = "| workload |", "|---|"
         for k in servers:
-            head += f" {k} ops/s | {k} p50 ms | {k} p99 ms | {k} CPU% |"
-            sep += "---:|---:|---:|---:|"
-        both = "java" in servers and "pyzk" in servers
-        if both:
-            # Paired by repeat too: both servers drift together as the create repeats grow
-            # the tree, so a ratio of medians can pair different repeats.
-            head += (" ops/s pyzk/java | p50 pyzk/java | p99 pyzk/java |"
-                     " ops/s pyzk/java per repeat (median) |")
-            sep += "---:|---:|---:|---|"
+            head += f" {k} ops/s | {k} p50 ms | {k} p99 ms | {k} CPU% | {k} CPU ms/1k req |"
+            sep += "---:|---:|---:|---:|---:|"
         lines += [head, sep]
         for wl in args.workloads:
+            m = {k: {x: _med(tp[k][wl], x) for x in TP_KEYS} for k in servers}
             row = f"| {wl} |"
-            m: dict[str, dict[str, float]] = {}
             for k in servers:
-                rows = tp[k][wl]
-                m[k] = {x: _med(rows, x) for x in ("ops_per_s", "p50_ms", "p99_ms",
-                                                   "server_cpu_pct")}
                 row += (f" {m[k]['ops_per_s']:.0f} | {m[k]['p50_ms']:.2f} | "
-                        f"{m[k]['p99_ms']:.2f} | {m[k]['server_cpu_pct']:.0f} |")
-            if both:
-                p, j = m["pyzk"], m["java"]
-                paired = [a["ops_per_s"] / b["ops_per_s"]
-                          for a, b in zip(tp["pyzk"][wl], tp["java"][wl], strict=False)
-                          if b["ops_per_s"]]
-                m["paired_ops_ratio"] = {"each": [round(x, 3) for x in paired],
-                                         "median": statistics.median(paired) if paired
-                                         else float("nan")}  # type: ignore[dict-item]
-                row += (f" {_ratio(p['ops_per_s'], j['ops_per_s'])} |"
-                        f" {_ratio(p['p50_ms'], j['p50_ms'])} |"
-                        f" {_ratio(p['p99_ms'], j['p99_ms'])} |")
-                row += (f" {', '.join(f'{x:.2f}' for x in paired)}"
-                        f" ({statistics.median(paired):.2f}) |") if paired else " - |"
+                        f"{m[k]['p99_ms']:.2f} | {_f(m[k]['cpu_window_pct'], '.0f')} | "
+                        f"{_f(m[k]['cpu_ms_per_1k'], '.1f')} |")
             medians[wl] = m
             lines.append(row)
-        lines.append("")
+        lines += ["", "CPU% and CPU ms/1k req: the server's processes (all threads; a pyzk "
+                  "member and its workers) over the measured window only; 100% = one core.", ""]
+        if "java" in servers and pyzks:
+            lines += ratio_table(servers, pyzks, tp, medians, args)
+        if multi:
+            lines += ["#### pyzk with workers: member and workers apart (medians)", "",
+                      "| workload | kind | member CPU% | workers CPU% | member ms/1k req "
+                      "| workers ms/1k req | total ms/1k req |",
+                      "|---|---|---:|---:|---:|---:|---:|"]
+            for wl in args.workloads:
+                for k in pyzks:
+                    mk = medians[wl][k]
+                    lines.append(f"| {wl} | {k} | {_f(mk['member_cpu_pct'], '.0f')} | "
+                                 f"{_f(mk['workers_cpu_pct'], '.0f')} | "
+                                 f"{_f(mk['member_cpu_ms_per_1k'], '.1f')} | "
+                                 f"{_f(mk['workers_cpu_ms_per_1k'], '.1f')} | "
+                                 f"{_f(mk['cpu_ms_per_1k'], '.1f')} |")
+            lines.append("")
     if mem:
-        lines += [f"### Memory ({args.znodes} znodes, 16-byte data)", "",
-                  "| server | RSS idle MiB | RSS after connect/close MiB | RSS after znodes MiB "
-                  "| bytes/znode (RSS) | bytes/znode (Java live heap) |",
-                  "|---|---:|---:|---:|---:|---:|"]
+        lines += [f"### Memory ({args.znodes} znodes, 16-byte data; RSS summed over the "
+                  f"server's processes)", "",
+                  "| server | processes | RSS idle MiB | RSS after connect/close MiB "
+                  "| RSS after znodes MiB | PSS after znodes MiB | bytes/znode (RSS) "
+                  "| bytes/znode (Java live heap) |",
+                  "|---|---:|---:|---:|---:|---:|---:|---:|"]
         for k, mm in mem.items():
             if "error" in mm:
-                lines.append(f"| {k} | error: {mm['error']} | | | | |")
+                lines.append(f"| {k} | error: {mm['error']} | | | | | | |")
                 continue
-            lines.append(f"| {k} | {mm['rss_idle_kb'] / 1024:.1f} | "
-                         f"{mm['rss_after_connect_kb'] / 1024:.1f} | {mm['rss_after_kb'] / 1024:.1f} "
-                         f"| {mm['bytes_per_znode_rss']:.0f} | {mm.get('bytes_per_znode_heap', '-')} |")
+            pss = mm.get("pss_after_kb")
+            lines.append(f"| {k} | {mm.get('processes', 1)} | {mm['rss_idle_kb'] / 1024:.1f} | "
+                         f"{mm['rss_after_connect_kb'] / 1024:.1f} | "
+                         f"{mm['rss_after_kb'] / 1024:.1f} | "
+                         f"{'-' if pss is None else f'{pss / 1024:.1f}'} | "
+                         f"{mm['bytes_per_znode_rss']:.0f} | "
+                         f"{mm.get('bytes_per_znode_heap', '-')} |")
         lines.append("")
     return "\n".join(lines), medians
 
@@ -327,21 +544,30 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--znodes", type=int, default=100_000)
     ap.add_argument("--tick-time", type=int, default=2000)
     ap.add_argument("--force-sync", default="yes")
-    ap.add_argument("--pyzk-workers", type=int, default=1,
-                    help="pyzk.workers for the pyzk server (processes serving clients)")
+    ap.add_argument("--pyzk-workers", default="1", metavar="N[,N...]",
+                    help="pyzk.workers (processes serving clients): one pyzk server per value, "
+                         "kinds pyzk-wN (e.g. 1,2 -> pyzk-w1, pyzk-w2); the default 1 keeps "
+                         "the single kind 'pyzk'")
     ap.add_argument("--no-throughput", action="store_true")
     ap.add_argument("--no-memory", action="store_true")
     ap.add_argument("--hosts", default="", metavar="KIND=IP,...",
                     help="loopback addresses instead of the defaults, e.g. "
-                         "java=127.0.24.71,pyzk=127.0.24.72 (engineers sharing a machine)")
+                         "java=127.0.24.71,pyzk=127.0.24.72 (engineers sharing a machine); "
+                         "pyzk-wN kinds take their own (pyzk-w2=...) or pyzk's")
     ap.add_argument("--out", default=str(REPO / "bench" / "results"))
     args = ap.parse_args(argv)
     args.hosts = dict(kv.split("=", 1) for kv in args.hosts.split(",") if kv)
-    args.servers = [s for s in args.servers.split(",") if s]
+    try:
+        args.pyzk_workers = [int(n) for n in args.pyzk_workers.split(",") if n]
+    except ValueError:
+        ap.error(f"--pyzk-workers: a comma list of numbers, not {args.pyzk_workers!r}")
+    if not args.pyzk_workers or min(args.pyzk_workers) < 1:
+        ap.error("--pyzk-workers: each value at least 1")
     args.workloads = [w for w in args.workloads.split(",") if w]
-    for s in args.servers:
-        if s not in HOSTS:
+    for s in args.servers.split(","):
+        if s and s not in HOSTS:
             ap.error(f"unknown server {s}")
+    args.servers = expand_kinds([s for s in args.servers.split(",") if s], args.pyzk_workers)
     for w in args.workloads:
         if w not in WORKLOADS:
             ap.error(f"unknown workload {w}")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import struct
 
-from bench.loadgen import LoadResult, LoadSpec, RequestSource
+from bench.loadgen import LoadResult, LoadSpec, RequestSource, prepare_paths
 from bench.wire import (
     connect_request_bytes,
     open_session,
@@ -105,3 +105,22 @@ async def test_session_completes_budget_ignoring_notifications() -> None:
     finally:
         server.close()
         await server.wait_closed()
+
+
+def test_get_children_goes_round_the_prepared_parents() -> None:
+    spec = LoadSpec(HOST, 1, "getChildren", parents=3, children=2)
+    src = RequestSource(spec, 0, budget=6)
+    seen = []
+    while (got := src.take()) is not None:
+        assert got[0] == Op.GET_CHILDREN2
+        req = r.GetChildren2Request.from_bytes(got[1], exact=True)
+        assert req.watch is False
+        seen.append(req.path)
+    assert sorted(set(seen)) == ["/bench/p/0", "/bench/p/1", "/bench/p/2"]
+    assert len(seen) == 6
+    made = [p for p, _ in prepare_paths(spec)]
+    assert len(made) == len(set(made))
+    for p in seen:  # every parent is prepared, with its children after it
+        assert p in made and {f"{p}/0", f"{p}/1"} <= set(made[made.index(p):])
+    assert not [p for p, _ in prepare_paths(LoadSpec(HOST, 1, "create", keys=0, parents=0))
+                if "/p" in p]
