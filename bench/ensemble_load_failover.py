@@ -26,7 +26,15 @@ from typing import Any
 
 from bench import loadgen
 from bench.loadgen import LoadResult, LoadSpec
-from bench.run import _med, _ratio, cpu_seconds, java_version
+from bench.run import (
+    _med,
+    _ratio,
+    cpu_seconds,
+    java_version,
+    pids_cpu_seconds,
+    process_tree,
+    wait_workers,
+)
 from bench.wire import OPEN_ACL_UNSAFE, request_frame
 from pyzk.protocol import records as r
 from pyzk.protocol.framing import frame
@@ -43,11 +51,19 @@ HOSTS = {"pyzk": ["127.0.0.191", "127.0.0.192", "127.0.0.193"],
 CLIENT_PORT = 2181
 WORKLOADS = ("create", "setData", "getData", "mix90")
 FAILOVER_PATH = "/bench/failover"
-CPU_KEYS = ("server_cpu_pct", "gen_cpu_pct", "machine_busy_pct")
+CPU_KEYS = ("server_cpu_pct", "workers_cpu_pct", "gen_cpu_pct", "machine_busy_pct")
 NAN = float("nan")
 
 
 # -- configuration and members ----------------------------------------------------------------
+
+def kind_workers(kind: str) -> tuple[str, int]:
+    """'pyzk-w2' -> ('pyzk', 2): the kind's base and its pyzk.workers; others (pyzk, java,
+    base) -> (kind, 1)."""
+    if kind.startswith("pyzk-w") and kind[6:].isdigit() and int(kind[6:]) >= 1:
+        return "pyzk", int(kind[6:])
+    return kind, 1
+
 
 def zoo_cfg(hosts: list[str], sid: int, datadir: Path, tick_ms: int = 2000,
             force_sync: str = "yes") -> dict[str, str]:
@@ -99,18 +115,31 @@ class Node:
 class Cluster:
     def __init__(self, kind: str, base: Path, args: argparse.Namespace) -> None:
         self.kind = kind
+        self.workers = kind_workers(kind)[1]
         self.hosts = args.hosts[kind]
         work = Path(tempfile.mkdtemp(prefix=f"ens-{kind}-", dir=base))
         tree = Path(args.base_tree) if kind == "base" else REPO
         self.nodes = {i: Node(kind, i, h, work / f"s{i}",
-                              zoo_cfg(self.hosts, i, work / f"s{i}" / "data", args.tick_time,
-                                      args.force_sync), tree)
+                              self.member_cfg(i, work / f"s{i}" / "data", args), tree)
                       for i, h in enumerate(self.hosts, 1)}
+
+    def member_cfg(self, sid: int, datadir: Path, args: argparse.Namespace) -> dict[str, str]:
+        cfg = zoo_cfg(self.hosts, sid, datadir, args.tick_time, args.force_sync)
+        if self.workers > 1:
+            cfg["pyzk.workers"] = str(self.workers)
+        return cfg
 
     def start(self, timeout: float = 90.0) -> dict[int, str | None]:
         for n in self.nodes.values():
             n.start()
-        return self.wait_stable(timeout)
+        modes = self.wait_stable(timeout)
+        for n in self.nodes.values():  # before that a member serves every client itself
+            wait_workers(n.srv, self.workers, timeout)
+        return modes
+
+    def process_trees(self) -> list[list[int]]:
+        """Each member's processes: the member first, then its workers."""
+        return [process_tree(n.pid) for n in self.nodes.values()]
 
     def wait_stable(self, timeout: float,
                     members: list[int] | None = None) -> dict[int, str | None]:
@@ -156,13 +185,20 @@ def machine_busy(stat_text: str) -> tuple[int, int]:
 
 
 class Sampler(threading.Thread):
-    """Every 0.1 s: server CPU seconds per member, generator CPU seconds, machine jiffies."""
+    """Every 0.1 s: server CPU seconds per member (over its process tree: a member pid, or
+    the pids of the member and its workers, taken once), generator CPU seconds, machine
+    jiffies, and the CPU seconds of every member's workers together."""
 
-    def __init__(self, servers: list[int]) -> None:
+    def __init__(self, servers: list[int] | list[list[int]]) -> None:
         super().__init__(daemon=True)
         self.servers, self.gens = servers, list[int]()
         self.samples: list[tuple[int, list[float], float, tuple[int, int]]] = []
+        self.workers = [p for t in servers if isinstance(t, list) for p in t[1:]]
+        self.wsamples: list[tuple[int, float]] = []
         self.halt = threading.Event()
+
+    def _server_cpu(self, s: int | list[int]) -> float:
+        return pids_cpu_seconds(s) if isinstance(s, list) else cpu_seconds(s)
 
     def _gen_cpu(self) -> float:
         total = 0.0
@@ -175,8 +211,10 @@ class Sampler(threading.Thread):
 
     def run(self) -> None:
         while not self.halt.is_set():
-            self.samples.append((time.perf_counter_ns(), [cpu_seconds(p) for p in self.servers],
+            now = time.perf_counter_ns()
+            self.samples.append((now, [self._server_cpu(p) for p in self.servers],
                                  self._gen_cpu(), machine_busy(Path("/proc/stat").read_text())))
+            self.wsamples.append((now, pids_cpu_seconds(self.workers)))
             self.halt.wait(0.1)
 
     def window(self, start_ns: int, end_ns: int) -> dict[str, Any]:
@@ -187,7 +225,10 @@ class Sampler(threading.Thread):
         (t0, s0, g0, m0), (t1, s1, g1, m1) = inside[0], inside[-1]
         dt = (t1 - t0) / 1e9
         per = [round(100 * (b - a) / dt, 1) for a, b in zip(s0, s1, strict=True)]
+        w = [c for t, c in self.wsamples if start_ns <= t <= end_ns]
+        workers = round(100 * (w[-1] - w[0]) / dt, 1) if len(w) >= 2 else 0.0
         return {"server_cpu_pct": round(sum(per), 1), "member_cpu_pct": per,
+                "workers_cpu_pct": workers,
                 "gen_cpu_pct": round(100 * (g1 - g0) / dt, 1),
                 "machine_busy_pct": round(100 * (os.cpu_count() or 1) * (m1[0] - m0[0])
                                           / max(1, m1[1] - m0[1]), 1)}
@@ -274,7 +315,7 @@ def throughput_block(kind: str, rep: int, args: argparse.Namespace, base: Path,
         loadgen.prepare_sync(spec)
         # The keys are acked by a quorum; wait until the third member has applied them too.
         wait_for(lambda: members_agree(cl.hosts), 30, "members to agree")
-        sampler = Sampler([n.pid for n in cl.nodes.values()])
+        sampler = Sampler(cl.process_trees())
         sampler.start()
         leader = [s for s, v in modes.items() if v == "leader"][0]
         for wl, place in [(w, p) for p in args.placement for w in args.workloads]:
@@ -297,13 +338,17 @@ def throughput_block(kind: str, rep: int, args: argparse.Namespace, base: Path,
             row.update(cpu)
             # Server CPU time per completed request (all three members): the fair comparison
             # when both kinds are CPU-bound on a shared box.
+            # (µs per request = ms per 1000 requests)
             row["server_cpu_us_per_op"] = round(
                 row["server_cpu_pct"] * 1e4 / row["ops_per_s"], 1) if row["ops_per_s"] else NAN
+            row["workers_cpu_us_per_op"] = round(
+                row["workers_cpu_pct"] * 1e4 / row["ops_per_s"], 1) if row["ops_per_s"] else NAN
             label = row_label(wl, place)
             rows[label] = row
             log(f"  {kind:4} {label:15} rep {rep}: {row['ops_per_s']:>8.0f} ops/s  p50 "
                 f"{row['p50_ms']:.2f} p99 {row['p99_ms']:.2f} ms  err {row['errors']}  server "
-                f"CPU {row['server_cpu_pct']}% {row.get('member_cpu_pct')}  "
+                f"CPU {row['server_cpu_pct']}% {row.get('member_cpu_pct')} (workers "
+                f"{row['workers_cpu_pct']}%) {row['server_cpu_us_per_op']} ms/1k req  "
                 f"gen {row['gen_cpu_pct']}%  "
                 f"machine {row['machine_busy_pct']}%  load {row['loadavg']:.1f}  "
                 f"elections {row['elections']}")
@@ -462,45 +507,59 @@ def labels(args: argparse.Namespace) -> list[str]:
     return [row_label(w, p) for p in args.placement for w in args.workloads]
 
 
+def table_kinds(tp: dict[str, Any]) -> list[str]:
+    """The kinds in table order: pyzk, pyzk-w1, pyzk-w2, ..., java, base."""
+    pyzks = sorted((k for k in tp if kind_workers(k)[0] == "pyzk"),
+                   key=lambda k: (k != "pyzk", kind_workers(k)[1]))
+    return pyzks + [k for k in ("java", "base") if k in tp]
+
+
+TABLE_KEYS = ("ops_per_s", "p50_ms", "p99_ms", "server_cpu_pct", "workers_cpu_pct",
+              "gen_cpu_pct", "machine_busy_pct", "server_cpu_us_per_op")
+
+
 def throughput_table(tp: dict[str, dict[str, list[dict[str, Any]]]],
                      args: argparse.Namespace) -> tuple[list[str], dict[str, Any]]:
-    kinds = [k for k in ("pyzk", "java", "base") if k in tp]
-    both = "pyzk" in tp and "java" in tp
+    kinds = table_kinds(tp)
+    pyzks = [k for k in kinds if kind_workers(k)[0] == "pyzk"] if "java" in tp else []
+    multi = [k for k in kinds if kind_workers(k)[1] > 1]
     lines = [f"### 3-member ensembles: throughput and latency (medians of {args.repeats}; "
              f"{args.sessions} sessions x {args.outstanding} outstanding over the 3 client "
              f"ports, '@leader' rows: all on the leader's; {args.duration:g} s window, "
              f"{args.warmup:g} s warm-up, no pinning)", ""]
     head, sep = "| workload |", "|---|"
     for k in kinds:
-        head += f" {k} ops/s | {k} p50 ms | {k} p99 ms | {k} server CPU% | {k} CPU µs/op |"
-        sep += "---:|---:|---:|---:|---:|"
+        head += (f" {k} ops/s | {k} p50 ms | {k} p99 ms | {k} server CPU% |"
+                 f"{f' {k} workers CPU% |' if k in multi else ''} {k} CPU ms/1k req |")
+        sep += "---:|---:|---:|---:|---:|" + ("---:|" if k in multi else "")
     who = "/".join(kinds)
     head += f" gen CPU% ({who}) | machine busy% ({who}) |"
     sep += "---:|---:|"
-    if both:
-        head += " ops/s pyzk/java | p50 pyzk/java | p99 pyzk/java | CPU µs/op pyzk/java |"
+    for k in pyzks:
+        head += f" ops/s {k}/java | p50 {k}/java | p99 {k}/java | CPU ms/1k {k}/java |"
         sep += "---:|---:|---:|---:|"
-    with_base = both and "base" in kinds
+    with_base = "pyzk" in tp and "java" in tp and "base" in kinds
     if with_base:
-        head += " ops/s base/java | ops/s pyzk/base | CPU µs/op pyzk/base |"
+        head += " ops/s base/java | ops/s pyzk/base | CPU ms/1k pyzk/base |"
         sep += "---:|---:|---:|"
     lines += [head, sep]
     medians: dict[str, Any] = {}
     for wl in labels(args):
-        m = {k: {x: _med(tp[k][wl], x) for x in ("ops_per_s", "p50_ms", "p99_ms", "server_cpu_pct",
-                                                 "gen_cpu_pct", "machine_busy_pct",
-                                                 "server_cpu_us_per_op")}
+        m = {k: {x: _med([r for r in tp[k][wl] if x in r], x) for x in TABLE_KEYS}
              for k in kinds if tp[k].get(wl)}
         if len(m) != len(kinds):
             continue
         row = f"| {wl} |"
         for k in kinds:
+            wk = f" {m[k]['workers_cpu_pct']:.0f} |" if k in multi else ""
             row += (f" {m[k]['ops_per_s']:.0f} | {m[k]['p50_ms']:.2f} | {m[k]['p99_ms']:.2f} |"
-                    f" {m[k]['server_cpu_pct']:.0f} | {m[k]['server_cpu_us_per_op']:.1f} |")
+                    f" {m[k]['server_cpu_pct']:.0f} |{wk} {m[k]['server_cpu_us_per_op']:.1f} |")
         row += (" " + " / ".join(f"{m[k]['gen_cpu_pct']:.0f}" for k in kinds) + " | "
                 + " / ".join(f"{m[k]['machine_busy_pct']:.0f}" for k in kinds) + " |")
-        if both:
-            p, j = m["pyzk"], m["java"]
+        j = m.get("java")
+        for k in pyzks:
+            p = m[k]
+            assert j is not None
             row += (f" {_ratio(p['ops_per_s'], j['ops_per_s'])} |"
                     f" {_ratio(p['p50_ms'], j['p50_ms'])} | {_ratio(p['p99_ms'], j['p99_ms'])} |"
                     f" {_ratio(p['server_cpu_us_per_op'], j['server_cpu_us_per_op'])} |")
@@ -511,9 +570,11 @@ def throughput_table(tp: dict[str, dict[str, list[dict[str, Any]]]],
                     f" {_ratio(p['server_cpu_us_per_op'], b['server_cpu_us_per_op'])} |")
         medians[wl] = m
         lines.append(row)
-    lines += ["", "Server CPU% is the sum over the three member processes (100% = one core; the "
-              "machine has 2); CPU µs/op is server CPU time per completed request, all members. "
-              "Three servers plus the generator share 2 cores, so both kinds are CPU-bound: "
+    lines += ["", "Server CPU% is the sum over the three members' processes (a pyzk member "
+              "with workers: the member and its workers; 100% = one core; the machine has 2); "
+              "workers CPU% is the workers' part of it; CPU ms/1k req is server CPU time per "
+              "1000 completed requests (= µs per request), all members and their workers. "
+              "Three servers plus the generator share 2 cores, so every kind is CPU-bound: "
               "ops/s compares what each got done with the CPU it got on this box, not capacity.",
               ""]
     return lines, medians
@@ -524,9 +585,7 @@ def failover_table(fo: dict[str, list[dict[str, Any]]]) -> tuple[list[str], dict
              "| kind | kills | write recovery median s | min | max | each | srvr shows a leader, "
              "median s |", "|---|---:|---:|---:|---:|---|---:|"]
     med: dict[str, Any] = {}
-    for k in ("pyzk", "java"):
-        if k not in fo:
-            continue
+    for k in table_kinds(fo):
         rec = [x["write_recovery_s"] for x in fo[k] if x["write_recovery_s"] is not None]
         ele = [x["srvr_elected_s"] for x in fo[k] if x["srvr_elected_s"] is not None]
         med[k] = {"write_recovery_s": statistics.median(rec) if rec else None,
@@ -536,9 +595,12 @@ def failover_table(fo: dict[str, list[dict[str, Any]]]) -> tuple[list[str], dict
                      f"{_fmt(max(rec) if rec else None, '.3f')} | "
                      f"{', '.join(f'{x:.3f}' for x in rec)} | "
                      f"{_fmt(med[k]['srvr_elected_s'], '.2f')} |")
-    if "pyzk" in med and "java" in med:
-        a, b = med["pyzk"]["write_recovery_s"], med["java"]["write_recovery_s"]
-        lines += ["", f"write recovery pyzk/java: {_ratio(a, b) if a and b else '-'}"]
+    pyzks = [k for k in med if kind_workers(k)[0] == "pyzk"] if "java" in med else []
+    if pyzks:
+        lines.append("")
+    for k in pyzks:
+        a, b = med[k]["write_recovery_s"], med["java"]["write_recovery_s"]
+        lines.append(f"write recovery {k}/java: {_ratio(a, b) if a and b else '-'}")
     lines.append("")
     return lines, med
 
@@ -570,24 +632,43 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                     help="comma list: spread (sessions split over the members), leader (all "
                          "sessions on the leader's client port)")
     ap.add_argument("--pyzk-hosts", default=",".join(HOSTS["pyzk"]),
-                    help="the pyzk members' loopback addresses")
+                    help="the pyzk members' loopback addresses: 3, shared by every pyzk-wN "
+                         "kind (one ensemble runs at a time), or 3 per --pyzk-workers value")
+    ap.add_argument("--pyzk-workers", default="1", metavar="N[,N...]",
+                    help="pyzk.workers of each pyzk member: one pyzk ensemble per value, kinds "
+                         "pyzk-wN (e.g. 1,2 -> pyzk-w1, pyzk-w2); the default 1 keeps kind "
+                         "'pyzk'")
     ap.add_argument("--java-hosts", default=",".join(HOSTS["java"]),
                     help="the Java members' loopback addresses")
     ap.add_argument("--out", default=str(REPO / "bench" / "results"))
     args = ap.parse_args(argv)
-    args.hosts = {"pyzk": args.pyzk_hosts.split(","), "java": args.java_hosts.split(","),
-                  "base": args.base_hosts.split(",")}
+    try:
+        workers = [int(n) for n in args.pyzk_workers.split(",") if n]
+    except ValueError:
+        ap.error(f"--pyzk-workers: a comma list of numbers, not {args.pyzk_workers!r}")
+    if not workers or min(workers) < 1:
+        ap.error("--pyzk-workers: each value at least 1")
+    args.pyzk_workers = workers
+    kinds = [k for k in args.kinds.split(",") if k]
+    for k in kinds:
+        if k not in HOSTS:
+            ap.error(f"unknown kind {k}")
+    pyzk_kinds = ["pyzk"] if workers == [1] else [f"pyzk-w{n}" for n in workers]
+    args.kinds = [x for k in kinds for x in (pyzk_kinds if k == "pyzk" else [k])]
+    args.hosts = {"java": args.java_hosts.split(","), "base": args.base_hosts.split(",")}
+    pyzk_hosts = args.pyzk_hosts.split(",")
+    if len(pyzk_hosts) not in (3, 3 * len(pyzk_kinds)):
+        ap.error(f"--pyzk-hosts: 3 addresses, or 3 per --pyzk-workers value "
+                 f"({3 * len(pyzk_kinds)})")
+    for i, k in enumerate(pyzk_kinds):
+        args.hosts[k] = pyzk_hosts[3 * i:3 * i + 3] if len(pyzk_hosts) > 3 else pyzk_hosts
     if "base" in args.kinds and not args.base_tree:
         ap.error("kind base needs --base-tree")
     args.placement = [p for p in args.placement.split(",") if p]
     for p in args.placement:
         if p not in ("spread", "leader"):
             ap.error(f"unknown placement {p}")
-    args.kinds = [k for k in args.kinds.split(",") if k]
     args.workloads = [w for w in args.workloads.split(",") if w]
-    for k in args.kinds:
-        if k not in HOSTS:
-            ap.error(f"unknown kind {k}")
     for w in args.workloads:
         if w not in loadgen.WORKLOADS:
             ap.error(f"unknown workload {w}")

@@ -90,3 +90,29 @@ def test_tables_show_medians_and_pyzk_over_java_ratios() -> None:
     lines, fmed = failover_table(fo)
     assert fmed["pyzk"]["write_recovery_s"] == 0.6
     assert "write recovery pyzk/java: 2.00" in lines
+
+
+def test_pyzk_workers_make_one_ensemble_kind_each_with_ratios_to_java() -> None:
+    a = parse_args(["--pyzk-workers", "1,2", "--workloads", "getData", "--repeats", "1",
+                    "--pyzk-hosts", "127.0.33.1,127.0.33.2,127.0.33.3"])
+    assert a.kinds == ["pyzk-w1", "pyzk-w2", "java"]
+    assert a.hosts["pyzk-w1"] == a.hosts["pyzk-w2"] == ["127.0.33.1", "127.0.33.2", "127.0.33.3"]
+    six = ",".join(f"127.0.33.{i}" for i in range(1, 7))
+    b = parse_args(["--pyzk-workers", "1,2", "--pyzk-hosts", six])
+    assert b.hosts["pyzk-w2"] == ["127.0.33.4", "127.0.33.5", "127.0.33.6"]
+
+    def row(ops: float, workers: float) -> dict[str, float]:
+        return {"ops_per_s": ops, "p50_ms": 1.0, "p99_ms": 2.0, "server_cpu_pct": 100.0,
+                "workers_cpu_pct": workers, "gen_cpu_pct": 20.0, "machine_busy_pct": 190.0,
+                "server_cpu_us_per_op": 1e6 / ops}
+
+    tp = {"pyzk-w1": {"getData": [row(500, 0.0)]}, "pyzk-w2": {"getData": [row(2000, 40.0)]},
+          "java": {"getData": [row(1000, 0.0)]}}
+    lines, _ = throughput_table(tp, a)
+    head = next(ln for ln in lines if ln.startswith("| workload |"))
+    assert head.index("pyzk-w1 ops/s") < head.index("pyzk-w2 ops/s") < head.index("java ops/s")
+    assert "pyzk-w2 workers CPU%" in head and "pyzk-w1 workers CPU%" not in head
+    get = next(ln for ln in lines if ln.startswith("| getData |"))
+    # w1/java: ops 0.50, CPU per request 2.00; w2/java: 2.00 and 0.50
+    assert get.rstrip().endswith("| 0.50 | 1.00 | 1.00 | 2.00 | 2.00 | 1.00 | 1.00 | 0.50 |")
+    assert "| 2000 | 1.00 | 2.00 | 100 | 40 | 500.0 |" in get
