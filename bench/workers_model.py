@@ -117,18 +117,21 @@ def memory_lines(mem: dict[str, Any]) -> list[str]:
     w1, w2 = first("pyzk-w1"), first("pyzk-w2")
     if w1 is None or w2 is None:
         return []
-    per_tree = w1["rss_per_znode"]  # B/znode: one process, one tree
+    member = w1["rss_per_znode"]  # B/znode: the member alone, one tree
+    worker = w2["rss_per_znode"] - member  # B/znode a worker adds: its own tree
     idle_worker = w2["rss_before_kb"] - w1["rss_before_kb"]  # kB: a worker with an empty tree
     lines = ["### Memory model", "",
-             f"One tree: {per_tree:.0f} B/znode (pyzk-w1 RSS); measured with 2 processes: "
-             f"{w2['rss_per_znode']:.0f} B/znode ({w2['rss_per_znode'] / per_tree:.2f} x one "
-             f"tree); an idle worker: {idle_worker / 1024:.1f} MiB RSS "
-             f"(pyzk-w2 minus pyzk-w1 before the creates).", "",
-             "| processes N | B/znode (N x one tree) | 1M znodes: RSS GiB "
-             "(w1 idle + (N - 1) x idle worker + N x B/znode x 1M) |", "|---:|---:|---:|"]
+             f"Measured: pyzk-w1 {member:.0f} B/znode, pyzk-w2 {w2['rss_per_znode']:.0f} "
+             f"B/znode (RSS summed over its processes), so a worker's tree costs {worker:.0f} "
+             f"B/znode (w2 - w1); an idle worker {idle_worker / 1024:.1f} MiB "
+             f"(w2 - w1 before the creates); the member idle {w1['rss_before_kb'] / 1024:.1f} "
+             f"MiB.", "",
+             "| processes N | B/znode: w1 + (N - 1) x (w2 - w1) | 1M znodes, GiB: "
+             "(w1 idle + (N - 1) x idle worker + B/znode x 1M) |", "|---:|---:|---:|"]
     for n in (1, 2, *CORES):
-        total_kb = w1["rss_before_kb"] + (n - 1) * idle_worker + n * per_tree * 1e6 / 1024
-        lines.append(f"| {n} | {n * per_tree:.0f} | {total_kb / 1024 / 1024:.2f} |")
+        per = member + (n - 1) * worker
+        total_kb = w1["rss_before_kb"] + (n - 1) * idle_worker + per * 1e6 / 1024
+        lines.append(f"| {n} | {per:.0f} | {total_kb / 1024 / 1024:.2f} |")
     java = first("java")
     if java is not None:
         lines += ["", f"Java on the same run: {java['rss_per_znode']:.0f} B/znode RSS after a "
