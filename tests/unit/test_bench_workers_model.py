@@ -26,3 +26,14 @@ def test_costs_come_from_the_run_medians() -> None:
                        "pyzk-w2": {"member_cpu_ms_per_1k": 5.0, "workers_cpu_ms_per_1k": 4.5}}}
     assert costs(med, "getData") == Costs(9.0, 5.0, 4.5)
     assert costs(med, "setData") is None
+
+
+def test_memory_is_the_member_tree_plus_one_tree_per_worker() -> None:
+    from bench.workers_model import memory_lines
+
+    runs = [{"server": "pyzk-w1", "rss_per_znode": 700.0, "rss_before_kb": 40 * 1024},
+            {"server": "pyzk-w2", "rss_per_znode": 1200.0, "rss_before_kb": 78 * 1024}]
+    lines = memory_lines({"runs": runs})
+    # w1 + (N - 1) x (w2 - w1): 700 + 3 x 500 at N = 4
+    assert any(ln.startswith("| 4 | 2200 |") for ln in lines)
+    assert "a worker's tree costs 500 B/znode" in " ".join(lines)
