@@ -81,6 +81,23 @@ def pids_cpu_seconds(pids: list[int]) -> float:
     return total / CLK_TCK
 
 
+def pids_wait_seconds(pids: list[int]) -> float:
+    """Seconds the threads of these processes were runnable but waiting for a CPU (second
+    field of /proc/<pid>/task/<tid>/schedstat), summed over every thread."""
+    total = 0
+    for p in pids:
+        try:
+            tasks = list(Path(f"/proc/{p}/task").iterdir())
+        except OSError:
+            continue
+        for t in tasks:
+            try:
+                total += int((t / "schedstat").read_text().split()[1])
+            except (OSError, IndexError, ValueError):
+                continue  # a thread that just ended
+    return total / 1e9
+
+
 def cpu_seconds(pid: int) -> float:
     """utime + stime of `pid` and its descendants (a pyzk server's worker processes)."""
     return pids_cpu_seconds(process_tree(pid))
@@ -93,8 +110,9 @@ def server_groups(pid: int) -> dict[str, list[int]]:
 
 
 class CpuSampler(threading.Thread):
-    """Every `period` s, the CPU seconds of fixed groups of processes (the process list is
-    taken once, so a sample reads a few /proc/<pid>/stat files and nothing else)."""
+    """Every `period` s, the CPU seconds of fixed groups of processes, and (key
+    '<group> wait') the seconds their threads were runnable but waiting for a CPU. The process
+    list is taken once, so a sample reads a few /proc files per process and nothing else."""
 
     def __init__(self, groups: dict[str, list[int]], period: float = 0.1) -> None:
         super().__init__(daemon=True)
@@ -103,8 +121,10 @@ class CpuSampler(threading.Thread):
         self.halt = threading.Event()
 
     def sample(self) -> None:
-        self.samples.append((time.perf_counter_ns(),
-                             {g: pids_cpu_seconds(p) for g, p in self.groups.items()}))
+        now = time.perf_counter_ns()
+        vals = {g: pids_cpu_seconds(p) for g, p in self.groups.items()}
+        vals.update({f"{g} wait": pids_wait_seconds(p) for g, p in self.groups.items()})
+        self.samples.append((now, vals))
 
     def run(self) -> None:
         while not self.halt.is_set():
@@ -116,33 +136,40 @@ class CpuSampler(threading.Thread):
         self.join(5)
 
     def window(self, start_ns: int, end_ns: int) -> dict[str, float]:
-        """Each group's CPU rate (CPU seconds per second; 1.0 = one core) between the first
-        and the last sample inside [start_ns, end_ns]; {} with fewer than two there."""
+        """Each key's rate (CPU or waiting seconds per second; 1.0 = one core) between the
+        first and the last sample inside [start_ns, end_ns]; {} with fewer than two there."""
         inside = [x for x in self.samples if start_ns <= x[0] <= end_ns]
         if len(inside) < 2:
             return {}
         (t0, c0), (t1, c1) = inside[0], inside[-1]
         dt = (t1 - t0) / 1e9
-        return {g: (c1[g] - c0[g]) / dt for g in self.groups}
+        return {g: (c1[g] - c0[g]) / dt for g in c0}
 
 
 def cpu_columns(rates: dict[str, float], ops_per_s: float) -> dict[str, float]:
     """A run's CPU figures from its window rates: CPU% (100 = one core) of the whole server
-    and of the member and the workers, and CPU milliseconds per 1000 completed requests
-    (rate x 1e6 / ops/s: CPU s per request x 1000 requests x 1000 ms)."""
+    and of the member and the workers, CPU milliseconds per 1000 completed requests
+    (rate x 1e6 / ops/s: CPU s per request x 1000 requests x 1000 ms), and wait%: the time
+    the server's threads were runnable but not running (100 = one thread kept waiting all
+    window), what the scheduler withheld."""
     nan = float("nan")
     if not rates:
         return {k: nan for k in ("cpu_window_pct", "member_cpu_pct", "workers_cpu_pct",
                                  "cpu_ms_per_1k", "member_cpu_ms_per_1k",
-                                 "workers_cpu_ms_per_1k")}
-    total = sum(rates.values())
+                                 "workers_cpu_ms_per_1k", "wait_pct", "member_wait_pct",
+                                 "workers_wait_pct")}
+    total = sum(v for k, v in rates.items() if not k.endswith(" wait"))
+    waits = {k.removesuffix(" wait"): v for k, v in rates.items() if k.endswith(" wait")}
     per_1k = 1e6 / ops_per_s if ops_per_s else nan
     return {"cpu_window_pct": round(100 * total, 1),
             "member_cpu_pct": round(100 * rates.get("member", 0.0), 1),
             "workers_cpu_pct": round(100 * rates.get("workers", 0.0), 1),
             "cpu_ms_per_1k": round(total * per_1k, 2),
             "member_cpu_ms_per_1k": round(rates.get("member", 0.0) * per_1k, 2),
-            "workers_cpu_ms_per_1k": round(rates.get("workers", 0.0) * per_1k, 2)}
+            "workers_cpu_ms_per_1k": round(rates.get("workers", 0.0) * per_1k, 2),
+            "wait_pct": round(100 * sum(waits.values()), 1) if waits else nan,
+            "member_wait_pct": round(100 * waits.get("member", nan), 1),
+            "workers_wait_pct": round(100 * waits.get("workers", nan), 1)}
 
 
 def tree_rss_kb(pid: int) -> int:
@@ -356,7 +383,8 @@ def throughput_phase(servers: list[str], args: argparse.Namespace, base: Path,
                         f"p50 {row['p50_ms']:.2f} ms  p99 {row['p99_ms']:.2f} ms  "
                         f"errors {row['errors']}  server CPU {row['cpu_window_pct']}% "
                         f"(member {row['member_cpu_pct']}%, workers "
-                        f"{row['workers_cpu_pct']}%), {row['cpu_ms_per_1k']} ms/1k req")
+                        f"{row['workers_cpu_pct']}%), {row['cpu_ms_per_1k']} ms/1k req, "
+                        f"waiting {row['member_wait_pct']}% / {row['workers_wait_pct']}%")
     finally:
         for srv in procs.values():
             srv.stop()
@@ -419,7 +447,7 @@ def _ratio(a: float, b: float) -> str:
 
 TP_KEYS = ("ops_per_s", "p50_ms", "p99_ms", "server_cpu_pct", "cpu_window_pct",
            "member_cpu_pct", "workers_cpu_pct", "cpu_ms_per_1k", "member_cpu_ms_per_1k",
-           "workers_cpu_ms_per_1k")
+           "workers_cpu_ms_per_1k", "wait_pct", "member_wait_pct", "workers_wait_pct")
 
 
 def _f(x: float, spec: str) -> str:
@@ -474,8 +502,9 @@ def report(servers: list[str], tp: dict[str, Any], mem: dict[str, Any],
                   ""]
         head, sep = "| workload |", "|---|"
         for k in servers:
-            head += f" {k} ops/s | {k} p50 ms | {k} p99 ms | {k} CPU% | {k} CPU ms/1k req |"
-            sep += "---:|---:|---:|---:|---:|"
+            head += (f" {k} ops/s | {k} p50 ms | {k} p99 ms | {k} CPU% | {k} wait% |"
+                     f" {k} CPU ms/1k req |")
+            sep += "---:|---:|---:|---:|---:|---:|"
         lines += [head, sep]
         for wl in args.workloads:
             m = {k: {x: _med(tp[k][wl], x) for x in TP_KEYS} for k in servers}
@@ -483,23 +512,28 @@ def report(servers: list[str], tp: dict[str, Any], mem: dict[str, Any],
             for k in servers:
                 row += (f" {m[k]['ops_per_s']:.0f} | {m[k]['p50_ms']:.2f} | "
                         f"{m[k]['p99_ms']:.2f} | {_f(m[k]['cpu_window_pct'], '.0f')} | "
-                        f"{_f(m[k]['cpu_ms_per_1k'], '.1f')} |")
+                        f"{_f(m[k]['wait_pct'], '.0f')} | {_f(m[k]['cpu_ms_per_1k'], '.1f')} |")
             medians[wl] = m
             lines.append(row)
-        lines += ["", "CPU% and CPU ms/1k req: the server's processes (all threads; a pyzk "
-                  "member and its workers) over the measured window only; 100% = one core.", ""]
+        lines += ["", "CPU%, wait% and CPU ms/1k req: the server's processes (all threads; a "
+                  "pyzk member and its workers) over the measured window only; 100% = one "
+                  "core. wait%: time its threads were runnable but not on a CPU (schedstat).",
+                  ""]
         if "java" in servers and pyzks:
             lines += ratio_table(servers, pyzks, tp, medians, args)
         if multi:
             lines += ["#### pyzk with workers: member and workers apart (medians)", "",
-                      "| workload | kind | member CPU% | workers CPU% | member ms/1k req "
-                      "| workers ms/1k req | total ms/1k req |",
-                      "|---|---|---:|---:|---:|---:|---:|"]
+                      "| workload | kind | member CPU% | workers CPU% | member wait% "
+                      "| workers wait% | member ms/1k req | workers ms/1k req "
+                      "| total ms/1k req |",
+                      "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
             for wl in args.workloads:
                 for k in pyzks:
                     mk = medians[wl][k]
                     lines.append(f"| {wl} | {k} | {_f(mk['member_cpu_pct'], '.0f')} | "
                                  f"{_f(mk['workers_cpu_pct'], '.0f')} | "
+                                 f"{_f(mk['member_wait_pct'], '.0f')} | "
+                                 f"{_f(mk['workers_wait_pct'], '.0f')} | "
                                  f"{_f(mk['member_cpu_ms_per_1k'], '.1f')} | "
                                  f"{_f(mk['workers_cpu_ms_per_1k'], '.1f')} | "
                                  f"{_f(mk['cpu_ms_per_1k'], '.1f')} |")

@@ -29,6 +29,11 @@ def test_cpu_per_1000_requests_comes_from_the_window_samples() -> None:
     assert cols["cpu_window_pct"] == 150.0 and cols["cpu_ms_per_1k"] == 150.0
     assert (cols["member_cpu_ms_per_1k"], cols["workers_cpu_ms_per_1k"]) == (100.0, 50.0)
     assert math.isnan(cpu_columns({}, 1.0)["cpu_ms_per_1k"])
+    waits = cpu_columns({"member": 1.0, "member wait": 0.25, "workers": 0.0,
+                         "workers wait": 0.5}, 1000.0)
+    assert (waits["member_wait_pct"], waits["workers_wait_pct"], waits["wait_pct"]) == (
+        25.0, 50.0, 75.0)
+    assert waits["cpu_ms_per_1k"] == 1000.0  # waiting is not CPU
 
 
 def test_report_has_ratios_for_each_pyzk_kind() -> None:
@@ -36,7 +41,8 @@ def test_report_has_ratios_for_each_pyzk_kind() -> None:
 
     def row(ops: float, member: float, workers: float) -> dict[str, float]:
         return {"ops_per_s": ops, "p50_ms": 1.0, "p99_ms": 2.0, "server_cpu_pct": 100.0,
-                **cpu_columns({"member": member, "workers": workers}, ops)}
+                **cpu_columns({"member": member, "workers": workers, "member wait": 0.1,
+                               "workers wait": 0.2}, ops)}
 
     tp = {"java": {"getData": [row(1000, 1.0, 0.0)]},
           "pyzk-w1": {"getData": [row(500, 1.0, 0.0)]},
@@ -45,5 +51,5 @@ def test_report_has_ratios_for_each_pyzk_kind() -> None:
     ratios = next(ln for ln in text.splitlines() if ln.startswith("| getData | 0.50"))
     # ops/s w1/java 0.50, CPU ms/1k 2.00; w2/java 2.00 and 0.50
     assert "| 0.50 | 1.00 | 1.00 | 2.00 |" in ratios and "| 2.00 | 1.00 | 1.00 | 0.50 |" in ratios
-    assert "| getData | pyzk-w2 | 50 | 50 | 250.0 | 250.0 | 500.0 |" in text
+    assert "| getData | pyzk-w2 | 50 | 50 | 10 | 20 | 250.0 | 250.0 | 500.0 |" in text
     assert med["getData"]["pyzk-w2"]["paired_ops_ratio"]["median"] == 2.0
