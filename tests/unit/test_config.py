@@ -3,6 +3,7 @@ every problem is a ConfigError naming the file, line and key."""
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -521,3 +522,13 @@ def test_every_honoured_key_with_a_config_field_is_read_outside_the_config_packa
             unread.append(f"{key.name} (Config.{field_of[key.name]})")
     assert len(field_of) > 50  # the pattern still finds load.py's fields
     assert not unread, f"honoured keys that no code reads: {unread}"
+
+
+def test_workers_key_takes_a_count_or_auto(tmp_path: Path) -> None:
+    base = f"dataDir={tmp_path}/d\nclientPort=2181\n"
+    assert cfg(tmp_path, base).workers == 1
+    assert cfg(tmp_path, base + "pyzk.workers=3\n").workers == 3
+    assert cfg(tmp_path, base + "pyzk.workers=auto\n").workers == len(os.sched_getaffinity(0))
+    for bad in ("0", "-1", "two", "65"):
+        e = error(tmp_path, base + f"pyzk.workers={bad}\n")
+        assert "pyzk.workers" in str(e) and ":3" in str(e), str(e)
