@@ -14,7 +14,7 @@
 # Env: KAZOO_CLUSTER_SIZE (default 1: standalone; 3 = a 3-member ensemble on localhost with
 # readonlymode.enabled, as kazoo's harness writes it; passed on as ZOOKEEPER_CLUSTER_SIZE),
 # KAZOO_TEST_TIMEOUT (per test, default 120 s), KAZOO_PORT_OFFSET (default: a free block of
-# ports picked here). Whole suite, 3 members: ~7 min against Java, ~4 min against pyzk.
+# ports picked here, in KAZOO_PORT_RANGE, default 21000-29000: runs side by side take apart ranges). Whole suite, 3 members: ~7 min against Java, ~4 min against pyzk.
 # pyzk reads ZOO_CFG_EXTRA, so `ZOO_CFG_EXTRA=pyzk.workers=2 bash scripts/kazoo_suite.sh pyzk`
 # runs the suite against servers that spread their clients over two processes.
 set -euo pipefail
@@ -41,11 +41,12 @@ export ZOOKEEPER_VERSION=3.8.0
 export ZOOKEEPER_CLUSTER_SIZE="${KAZOO_CLUSTER_SIZE:-1}"
 if [[ -z "${KAZOO_PORT_OFFSET:-}" ]]; then
   # kazoo gives server i ports offset+10*i .. offset+10*i+4 on all addresses; find a free block.
-  KAZOO_PORT_OFFSET="$("$py" - "$ZOOKEEPER_CLUSTER_SIZE" <<'PY'
+  KAZOO_PORT_OFFSET="$("$py" - "$ZOOKEEPER_CLUSTER_SIZE" "${KAZOO_PORT_RANGE:-21000-29000}" <<'PY'
 import random, socket, sys
 size = int(sys.argv[1])
+lo, hi = (int(x) for x in sys.argv[2].split("-"))
 for _ in range(200):
-    base = random.randrange(21000, 29000, 10)
+    base = random.randrange(lo, hi, 10)
     ports = [base + 10 * i + j for i in range(size) for j in range(5)]
     try:
         socks = []

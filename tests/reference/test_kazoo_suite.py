@@ -2,7 +2,8 @@
 passes against Java ZooKeeper 3.8, bar the reasoned entries in kazoo_known_differences.txt.
 
 Both runs go through scripts/kazoo_suite.sh; pyzk is swapped in under kazoo's harness by the
-`java` shim in scripts/kazoo-shim. Each run takes about 3 minutes against Java.
+`java` shim in scripts/kazoo-shim. Each run takes about 3 minutes against Java; the Java and
+the pyzk runs of each comparison go side by side, in separate port ranges.
 
 The whole suite runs against a standalone server (ZOOKEEPER_CLUSTER_SIZE=1). Against a 3-member
 ensemble the whole suite takes over 7 minutes per kind, so the 3-node comparison runs the tests
@@ -54,16 +55,29 @@ ENSEMBLE_SAMPLE = (
 pytestmark = [pytest.mark.java, pytest.mark.timeout(3 * SUITE_TIMEOUT)]
 
 
-def run_suite(kind: str, *args: str, name: str | None = None,
-              cluster_size: int = 1) -> dict[str, str]:
-    """Run (part of) kazoo's suite against `kind`; return {test id: passed|failed|skipped}."""
+# Port ranges for kazoo's servers (scripts/kazoo_suite.sh KAZOO_PORT_RANGE): the Java and the
+# pyzk runs go side by side, each in its own range. Most of a run is waiting (session
+# expiries, reconnects), so two at once take little longer than one.
+PORT_RANGES = {"java": "21000-24990", "pyzk": "25000-28990"}
+
+
+def start_suite(kind: str, *args: str, name: str | None = None,
+                cluster_size: int = 1) -> tuple[subprocess.Popen[str], str]:
+    """Start (part of) kazoo's suite against `kind`; finish_suite() collects it."""
     name = name or f"kazoo-{kind}"
     # Own process group, so a timeout also ends kazoo's pytest and the servers it started.
     proc = subprocess.Popen(["bash", str(REPO / "scripts" / "kazoo_suite.sh"), kind, *args],
                             env={**os.environ, "KAZOO_RESULTS_NAME": name,
-                                 "KAZOO_CLUSTER_SIZE": str(cluster_size)},
+                                 "KAZOO_CLUSTER_SIZE": str(cluster_size),
+                                 "KAZOO_PORT_RANGE": PORT_RANGES[kind]},
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             start_new_session=True)
+    return proc, name
+
+
+def finish_suite(run: tuple[subprocess.Popen[str], str], kind: str) -> dict[str, str]:
+    """{test id: passed|failed|skipped} of a started run."""
+    proc, name = run
     try:
         out, _ = proc.communicate(timeout=SUITE_TIMEOUT)
     except subprocess.TimeoutExpired:
@@ -77,6 +91,12 @@ def run_suite(kind: str, *args: str, name: str | None = None,
         test_id, outcome = line.rsplit(" ", 1)
         results[test_id] = outcome
     return results
+
+
+def run_suite(kind: str, *args: str, name: str | None = None,
+              cluster_size: int = 1) -> dict[str, str]:
+    """Run (part of) kazoo's suite against `kind`; return {test id: passed|failed|skipped}."""
+    return finish_suite(start_suite(kind, *args, name=name, cluster_size=cluster_size), kind)
 
 
 def known_differences(cluster_size: int = 1) -> dict[str, str]:
@@ -98,21 +118,37 @@ def known_differences(cluster_size: int = 1) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def java_results(kind_skip_reason: Callable[[str], str | None]) -> dict[str, str]:
+def whole_suite(kind_skip_reason: Callable[[str], str | None],
+                server_kinds: list[str]) -> dict[str, dict[str, str]]:
+    """The whole suite against Java and (when selected) pyzk, the two runs side by side."""
     reason = kind_skip_reason("java")
     if reason:
         pytest.skip(reason)
-    return run_suite("java")
+    with_pyzk = "pyzk" in server_kinds and kind_skip_reason("pyzk") is None
+    if with_pyzk:
+        # One smoke test first: a pyzk that cannot serve kazoo's harness at all (say it refuses
+        # the zoo.cfg kazoo writes) would otherwise cost ~60 s per test before failing.
+        smoke = run_suite("pyzk", SMOKE_TEST, "--timeout=60", name="kazoo-pyzk-smoke")
+        assert smoke.get(SMOKE_TEST) == "passed", (
+            f"kazoo's harness cannot use pyzk ({SMOKE_TEST} {smoke.get(SMOKE_TEST)}):\n"
+            + "\n".join(ln for ln in (WORK / "kazoo-pyzk-smoke.log").read_text().splitlines()
+                         if "pyzk" in ln or "Error" in ln)[-4000:])
+    java = start_suite("java")
+    pyzk = start_suite("pyzk", "--maxfail=10") if with_pyzk else None
+    out = {"java": finish_suite(java, "java")}
+    if pyzk is not None:
+        out["pyzk"] = finish_suite(pyzk, "pyzk")
+    return out
 
 
-def test_kazoo_suite_runs_against_java_zookeeper(java_results: dict[str, str]) -> None:
-    passed = [t for t, o in java_results.items() if o == "passed"]
+def test_kazoo_suite_runs_against_java_zookeeper(whole_suite: dict[str, dict[str, str]]) -> None:
+    passed = [t for t, o in whole_suite["java"].items() if o == "passed"]
     # ~300 of kazoo 2.11's tests run against a standalone server; far fewer means a broken setup.
     assert len(passed) >= 250, f"only {len(passed)} kazoo tests passed against Java"
 
 
 def test_kazoo_tests_that_pass_on_java_pass_on_pyzk(
-        java_results: dict[str, str], server_kinds: list[str],
+        whole_suite: dict[str, dict[str, str]], server_kinds: list[str],
         kind_skip_reason: Callable[[str], str | None]) -> None:
     if "pyzk" not in server_kinds:
         pytest.skip("pyzk not in PYZK_TEST_SERVERS")
@@ -120,14 +156,7 @@ def test_kazoo_tests_that_pass_on_java_pass_on_pyzk(
     if reason:
         pytest.skip(reason)
     allowed = known_differences()
-    # One smoke test first: a pyzk that cannot serve kazoo's harness at all (say it refuses the
-    # zoo.cfg kazoo writes) would otherwise cost ~60 s per test before failing.
-    smoke = run_suite("pyzk", SMOKE_TEST, "--timeout=60", name="kazoo-pyzk-smoke")
-    assert smoke.get(SMOKE_TEST) == "passed", (
-        f"kazoo's harness cannot use pyzk ({SMOKE_TEST} {smoke.get(SMOKE_TEST)}):\n"
-        + "\n".join(ln for ln in (WORK / "kazoo-pyzk-smoke.log").read_text().splitlines()
-                     if "pyzk" in ln or "Error" in ln)[-4000:])
-    pyzk = run_suite("pyzk", "--maxfail=10")
+    java_results, pyzk = whole_suite["java"], whole_suite["pyzk"]
     must_pass = {t for t, o in java_results.items() if o == "passed"} - set(allowed)
     missing = sorted(t for t in must_pass if pyzk.get(t) != "passed")
     if missing:
@@ -148,12 +177,14 @@ def test_kazoo_multi_server_tests_on_a_3_node_ensemble_pass_on_pyzk_as_on_java(
     if "pyzk" not in server_kinds:
         pytest.skip("pyzk not in PYZK_TEST_SERVERS")
     tests = (*MULTI_SERVER_TESTS, *ENSEMBLE_SAMPLE)
-    java = run_suite("java", *tests, name="kazoo-java-3node", cluster_size=3)
+    java_run = start_suite("java", *tests, name="kazoo-java-3node", cluster_size=3)
+    pyzk_run = start_suite("pyzk", *tests, name="kazoo-pyzk-3node", cluster_size=3)
+    java = finish_suite(java_run, "java")
+    pyzk = finish_suite(pyzk_run, "pyzk")
     # A 3-member Java ensemble passes what a standalone one cannot: the harness really ran 3.
     assert all(java.get(t) == "passed" for t in MULTI_SERVER_TESTS), java
     allowed = {t: r for t, r in known_differences(cluster_size=3).items()
                if t not in TEST_RECONFIG}
-    pyzk = run_suite("pyzk", *tests, name="kazoo-pyzk-3node", cluster_size=3)
     must_pass = {t for t, o in java.items() if o == "passed"} - set(allowed)
     missing = sorted(t for t in must_pass if pyzk.get(t) != "passed")
     if missing:
@@ -183,7 +214,9 @@ def test_kazoo_sasl_tests_pass_on_pyzk_as_on_java(
             pytest.skip(reason)
     if "pyzk" not in server_kinds:
         pytest.skip("pyzk not in PYZK_TEST_SERVERS")
-    java = run_suite("java", *SASL_TESTS, "--timeout=120", name="kazoo-java-sasl")
+    java_run = start_suite("java", *SASL_TESTS, "--timeout=120", name="kazoo-java-sasl")
+    pyzk_run = start_suite("pyzk", *SASL_TESTS, "--timeout=120", name="kazoo-pyzk-sasl")
+    java = finish_suite(java_run, "java")
+    pyzk = finish_suite(pyzk_run, "pyzk")
     assert all(java.get(t) == "passed" for t in SASL_TESTS), java
-    pyzk = run_suite("pyzk", *SASL_TESTS, "--timeout=120", name="kazoo-pyzk-sasl")
     assert pyzk == java
