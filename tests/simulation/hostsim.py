@@ -35,18 +35,18 @@ from typing import Any, NoReturn
 import structlog
 
 from pyzk.server.leader_host import LeaderHost
-from pyzk.zab.packets import PT, QuorumStreamReader
 from tests.simulation.simclient import SimClient, ephemeral_path
 from tests.simulation.simloop import Incarnation, SimLoop, Stuck
 from tests.simulation.simmember import STATS, TICK_MS, Member, host, member_config
 from tests.simulation.simnet import Connection, Fabric
+from tests.simulation.syncfaults import SyncWatch
 
 CONFIGS = {"3": (3, 0), "3+1": (3, 1), "5": (5, 0)}
 SESSION_MS = 800
 WRITERS = 2       # clients writing one create at a time each
 AIM = 0.5         # the share of crashes and partitions aimed at the leader
-SYNC_RESET = 0.15  # the share of syncs whose connection resets a few ms in
-SYNC_CRASH = 0.15  # ... and of those whose learner crashes a few ms in
+SLOW_DISK = 0.3   # the share of schedules with one member on a slow disk, all run long
+SLOW_DISK_MS = (30.0, 120.0)  # its disk jobs' delay: longer than a ping interval (half a tick)
 FAULT_STEPS = 60  # driver steps with faults, each 5-80 ms of virtual time apart
 SHM = Path("/dev/shm") if Path("/dev/shm").is_dir() else None
 
@@ -76,55 +76,24 @@ class Sim:
         self.errors: list[str] = []
         self.trace: list[str] = []
         self.next_cid = 0
+        self.cut_members: set[int] = set()  # members whose last sync's stream was cut
+        if self.rng.random() < SLOW_DISK:
+            # A member on slow storage: its NEWLEADER snapshot and log writes outlast a ping
+            # interval, so leader PINGs reach it while its NEWLEADER ACK waits on its disk.
+            slow = self.rng.choice(sorted(self.members))
+            lo = self.rng.uniform(*SLOW_DISK_MS)
+            self.loop.disk_delay_ms[slow] = (lo, lo * 1.5)
+            self.trace.append(f"member {slow} has a slow disk ({lo:.0f} ms)")
+            STATS["slow_disks"] += 1
         self.loop.set_exception_handler(self._loop_error)
         self.loop.on_killed = self._killed
         self.fabric.on_connect = self._watch_sync
 
     # -- events from the members and clients ------------------------------------------------
-    def _watch_sync(self, conn: Connection, port: int) -> Callable[[int, bytes], None] | None:
-        """Reads the leader's side of each quorum-port connection up to its sync packet: counts
-        DIFF, SNAP and TRUNC, and aims some faults at the sync in progress (the connection
-        resets, or the learner crashes, a few ms later: before NEWLEADER, or after it, with
-        the sync's snapshot or log writes still pending)."""
-        if port != 2888:
-            return None
-        stream = QuorumStreamReader()
-        seen = [False]
-
-        def watch(side: int, data: bytes) -> None:
-            if side != 1 or seen[0]:
-                return
-            for item in stream.feed(data):
-                kind = item.qp.type
-                if kind in (PT.DIFF, PT.SNAP, PT.TRUNC):
-                    STATS[PT(kind).name] += 1
-                    seen[0] = True
-                    self._aim_at_sync(conn)
-                    return
-        return watch
-
-    def _aim_at_sync(self, conn: Connection) -> None:
-        rng = self.rng
-        x = rng.random()
-        later = rng.uniform(0.0, 0.02)
-        learner = conn.owners[0]
-        if x < SYNC_RESET:
-            self.loop.call_later(later, self._sync_reset, conn, context=contextvars.Context())
-        elif x < SYNC_RESET + SYNC_CRASH and learner is not None:
-            self.loop.call_later(later, self._sync_crash, learner, context=contextvars.Context())
-
-    def _sync_reset(self, conn: Connection) -> None:
-        if not conn.broken and self.faults_on:
-            self.trace.append(f"reset during a sync at {self.loop.time():.4f}")
-            STATS["sync_resets"] += 1
-            conn.reset()
-
-    def _sync_crash(self, inc: Incarnation) -> None:
-        m = self.members[inc.sid]
-        if m.inc is inc and inc.alive and self.faults_on:
-            self.trace.append(f"crash {m.sid} during a sync at {self.loop.time():.4f}")
-            STATS["sync_crashes"] += 1
-            m.crash()
+    def _watch_sync(self, conn: Connection, port: int) -> Callable[[int, bytes], int | None] | None:
+        """Each quorum-port connection's syncs: counted, and some faults aimed at them
+        (syncfaults.py)."""
+        return SyncWatch(self, conn) if port == 2888 else None
 
     def _killed(self, inc: Incarnation) -> None:
         m = self.members[inc.sid]

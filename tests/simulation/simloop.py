@@ -110,6 +110,8 @@ class SimLoop(asyncio.BaseEventLoop):  # type: ignore[misc]
         # incarnation -> the file operation (1 = the next) of its disk jobs that kills it
         self.kill_plan: dict[Incarnation, int] = {}
         self.on_killed: Callable[[Incarnation], None] | None = None
+        # member id -> its disk's delay range (ms), for a member on a slow disk
+        self.disk_delay_ms: dict[int, tuple[float, float]] = {}
 
     def run_until_complete(self, future: Any) -> Any:
         AUDITOR.running += 1
@@ -173,7 +175,9 @@ class SimLoop(asyncio.BaseEventLoop):  # type: ignore[misc]
             self, executor: object, func: Callable[..., T],
             *args: Any) -> asyncio.Future[T]:
         fut: asyncio.Future[T] = self.create_future()
-        lo, hi = self.executor_delay_ms
+        caller = MEMBER.get()
+        lo, hi = self.executor_delay_ms if caller is None else \
+            self.disk_delay_ms.get(caller.sid, self.executor_delay_ms)
 
         def run() -> None:
             if fut.cancelled():

@@ -129,7 +129,9 @@ class Connection:
         self.broken = False
         fabric.serial += 1
         self.serial = fabric.serial
-        self.watch: Callable[[int, bytes], None] | None = None  # sees every write (side, bytes)
+        # Sees every write (side, bytes); may return a length: the write is cut there, that
+        # much of it arrives, and the connection resets right after (an RST mid-stream).
+        self.watch: Callable[[int, bytes], int | None] | None = None
 
     def other(self, end: _End) -> _End:
         return self.ends[1 - end.side]
@@ -143,11 +145,17 @@ class Connection:
     def send(self, end: _End, data: bytes) -> None:
         if self.broken:
             return
-        if self.watch is not None:
-            self.watch(end.side, data)
+        cut = self.watch(end.side, data) if self.watch is not None else None
         dst = self.other(end)
-        self.fabric.loop.call_at(self._at(end), self._arrive, dst, data,
-                                 context=self.contexts[dst.side])
+        at = self._at(end)
+        if cut is not None:
+            data = data[:cut]
+            # After the prefix arrives, before anything written later could (FIFO spacing is
+            # 1 us); in no member's context, so a crash of the writer does not cancel it.
+            self.fabric.loop.call_at(at + 1e-7, self.reset, context=contextvars.Context())
+        if data:
+            self.fabric.loop.call_at(at, self._arrive, dst, data,
+                                     context=self.contexts[dst.side])
 
     def _arrive(self, dst: _End, data: bytes) -> None:
         if not self.broken:
@@ -230,8 +238,8 @@ class Fabric:
         self.resets = 0
         self.serial = 0
         # Called with each new connection and its listener port: may return its watch.
-        self.on_connect: Callable[[Connection, int], Callable[[int, bytes], None] | None] | None \
-            = None
+        self.on_connect: Callable[[Connection, int],
+                                  Callable[[int, bytes], int | None] | None] | None = None
 
     def delay_s(self) -> float:
         return self.rng.uniform(0.05, self.max_delay_ms) / 1000
