@@ -353,3 +353,23 @@ def test_acks_from_an_unknown_or_syncing_learner_take_the_packet_path() -> None:
     ld, _ = _established_leader()
     acts = ld.on_acks("nobody", [z(2, 1)], 5)  # a new connection whose first packet is ACK
     assert any(isinstance(a, LD.Close) for a in acts)
+
+
+def test_acks_from_a_learners_earlier_connection_stop_counting() -> None:
+    # Follower 2 acked 2:1 and reconnected: its sync TRUNCs 2:1 away (past the leader's last
+    # commit) before logging it again, so the old ACK must not make a quorum with the
+    # leader's own (badd528).
+    ld, _ = _established_leader()
+    acts = ld.propose(r.TxnHeader(1, 1, z(2, 1), 0, 5), r.SetDataTxn("/a", b"x", 0), None, 10)
+    persist = next(a for a in acts if isinstance(a, LD.LogProposals))
+    ld.on_packet("f2", packet(PT.ACK, z(2, 1)), 11)
+    ld.on_disconnect("f2")
+    ld.on_packet("f2b", _info(2, 2), 12)
+    acts = ld.persisted(persist.seq)
+    assert not any(isinstance(a, LD.ApplyCommitted) for a in acts)
+    acts = ld.on_packet("f2b", _ackepoch(2, z(2, 1)), 13)
+    assert _sent(acts, "f2b") == [("TRUNC", z(1, 2)), ("PROPOSAL", z(2, 1)),
+                                  ("NEWLEADER", z(2, 0))]
+    acts = ld.on_packet("f2b", packet(PT.ACK, z(2, 0)), 14)
+    acts += ld.on_packet("f2b", packet(PT.ACK, z(2, 1)), 14)
+    assert [a.zxid for a in acts if isinstance(a, LD.ApplyCommitted)] == [z(2, 1)]

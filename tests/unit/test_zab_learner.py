@@ -146,3 +146,14 @@ def test_ping_reply_echoes_the_confirmation_round_tag() -> None:
     tag = [r.Id("pyzk:round", "7")]
     (send,) = ln.on_packet(packet(PT.PING, z(2, 0), None, tag), 5)
     assert send.qp.type == PT.PING and list(send.qp.authinfo) == tag
+
+
+def test_a_ping_during_sync_is_answered_behind_the_newleader_ack() -> None:
+    # The leader drops a learner whose first packet after NEWLEADER is not its ACK, and that
+    # ACK waits for the sync's persist: a PING reply must wait behind it (78c288d).
+    ln, _ = _handshake()
+    ln.on_packet(packet(PT.DIFF, z(1, 3)), 2)
+    (persist,) = [a for a in ln.on_packet(packet(PT.NEWLEADER, z(2, 0), b""), 3)
+                  if isinstance(a, LN.Persist)]
+    assert _sent(ln.on_packet(packet(PT.PING, z(2, 0)), 4)) == []
+    assert _sent(ln.persisted(persist.seq)) == [("ACK", z(2, 0)), ("PING", z(2, 0))]
