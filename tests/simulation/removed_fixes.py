@@ -61,7 +61,7 @@ def _commit_undeferred(self: LN.LearnerCore, zxid: int) -> None:
 
 
 class _AcksKept(set[int]):
-    def discard(self, sid: int) -> None:
+    def discard(self, sid: object) -> None:
         """badd528: acks from a learner's earlier connection kept counting."""
 
 
