@@ -46,7 +46,7 @@ from .quorum_net import PLAIN, QuorumNet, quorum_net
 from .quorum_view import QuorumView
 from .reachability import is_reachable, reachable_or_one
 from .readonly import ReadOnlyServer, grace_ms
-from .replication import carry_out, logged_txns
+from .replication import carry_out
 from .startup import ClientPorts, StartupError, listen_error, start_front_ends
 from .stats import ServerStats
 from .workers.pool import WorkerPool
@@ -233,7 +233,7 @@ class QuorumPeer:
         self.server = None
         self.new_server(leading=False, tree=tree, sessions=sessions)
         self._load_epochs()
-        self.db.loaded(tree.last_processed_zxid, logged_txns(self.storage))
+        self.db.loaded(tree.last_processed_zxid, self.storage.replayed_txns())
         self.disk = GroupCommit(self.storage, cfg.force_sync, self._flushed, log_failure=True,
                                 policy=SyncPolicy.from_config(cfg))
         self.disk.start()

@@ -16,7 +16,6 @@ from ..protocol import records as r
 from ..storage import txnlog
 from ..storage.logfile import (
     TxnLogWriter,
-    iter_log,
     read_log_file,
     sorted_logs,
     truncate_log,
@@ -97,7 +96,7 @@ async def carry_out(peer: QuorumPeer, actions: list[DbAction],
             case Reload():
                 tree, sessions = peer.reload_from_disk()
                 install(tree, sessions)
-                db.loaded(tree.last_processed_zxid, logged_txns(peer.storage))
+                db.loaded(tree.last_processed_zxid, peer.storage.replayed_txns())
                 log.info("reloaded the database from disk", zxid=hex(tree.last_processed_zxid))
             case ReplayLog():
                 srv = peer.server
@@ -125,12 +124,6 @@ def committed_data(hdr: r.TxnHeaderRecord, txn: r.TxnRecord, digest: r.TxnDigest
                    data: bytes | None) -> bytes:
     """A committed txn's PROPOSAL data for the window (encoded only when not at hand)."""
     return data if data is not None else encode_txn(hdr, txn, digest)
-
-
-def logged_txns(storage: TxnSnapLog) -> Iterator[tuple[int, bytes]]:
-    """Every logged txn as (zxid, PROPOSAL data), oldest first (loadDataBase's playback)."""
-    for _, _, e in iter_log(storage.datadir.log_dir, 0):
-        yield e.hdr.zxid, txnlog.serialize_txn(e.hdr, e.txn, e.digest)
 
 
 def snap_body(tree: DataTree, sessions: dict[int, int]) -> bytes:
