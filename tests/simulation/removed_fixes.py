@@ -17,7 +17,10 @@ from contextlib import contextmanager
 from typing import Any
 
 from pyzk.server.learner_host import LearnerHost
+from pyzk.server.persistence import TxnSnapLog
 from pyzk.server.zkserver import ZkServer
+from pyzk.storage import txnlog
+from pyzk.storage.logfile import iter_log
 from pyzk.zab import database as D
 from pyzk.zab import leader as LD
 from pyzk.zab import learner as LN
@@ -124,6 +127,15 @@ def _marker_for_snap_only(self: LearnerHost, a: LN.Persist) -> None:
     return _ORIGINAL_PERSIST(self, a)
 
 
+def _window_from_whole_log(self: TxnSnapLog) -> Iterator[tuple[int, bytes]]:
+    """Found by hostsim (seed 1667, "3"): the window after a restart or reload held every
+    logged txn up to the tree, also those before the snapshot recovery loaded: after a SNAP
+    sync, an abandoned branch that ended short of the SNAP's zxid, which the member, leading,
+    then TRUNCed a learner into."""
+    for _, _, e in iter_log(self.datadir.log_dir, 0):
+        yield e.hdr.zxid, txnlog.serialize_txn(e.hdr, e.txn, e.digest)
+
+
 # name -> (class, attribute, replacement or a wrapper of the original)
 FIXES: dict[str, tuple[type, str, Callable[..., Any], bool]] = {
     "ff_window": (D.ReplicaDatabase, "replayed", _no_ff_window, False),
@@ -137,6 +149,7 @@ FIXES: dict[str, tuple[type, str, Callable[..., Any], bool]] = {
     "expiry_on_elapsed_time": (ZkServer, "mono_ms", _expire_on_wall_time, False),
     "updating_epoch_marker": (LearnerHost, "_persist", _persist_without_marker, False),
     "marker_on_diff_sync": (LearnerHost, "_persist", _marker_for_snap_only, False),
+    "window_after_snapshot": (TxnSnapLog, "replayed_txns", _window_from_whole_log, False),
 }
 _ORIGINAL_PERSIST = LearnerHost._persist
 
@@ -147,7 +160,7 @@ _ORIGINAL_PERSIST = LearnerHost._persist
 # after syncfaults.py's cut sync streams, crashes after syncs and slow disks moved every seed).
 KNOWN_CATCHES: list[tuple[str, tuple[int, ...], str]] = [
     # fast-forwarded txns missing from the window
-    ("ff_window", (1, 2, 5), "3"),
+    ("ff_window", (1, 5, 14), "3"),
     # a SNAP'd member that leads before its window is refreshed: a learner it DIFFs or TRUNCs
     # from the pre-SNAP part of its window misses the SNAP's txns (2/400 seeds of "3",
     # 1/400 of "3+1", 0/400 of "5")
@@ -167,6 +180,10 @@ KNOWN_CATCHES: list[tuple[str, tuple[int, ...], str]] = [
     ("updating_epoch_marker", (1, 16, 31), "3"),
     # killed between a DIFF sync's log write and its currentEpoch write
     ("marker_on_diff_sync", (31, 79, 135), "3"),
+    # a member restarted after a SNAP sync with an abandoned branch in its window, leading:
+    # a learner TRUNCed into that branch loses committed txns (1/600 seeds of "3+1" (and
+    # 1021), 0/600 of "3" and "5")
+    ("window_after_snapshot", (524, 1021), "3+1"),
 ]
 # Not caught by the real-host schedules (2026-12-05):
 # - reload_refills_window (0 of 200 seeds of "3" and "3+1"): a window only goes stale when a

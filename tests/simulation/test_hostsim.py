@@ -31,6 +31,7 @@ def test_schedules_exercise_faults_syncs_and_expiry() -> None:
     s = hostsim.STATS
     assert s["established"] > 10 and s["acked"] > 300 and s["crashes"] > 20
     assert s["resets"] and s["partitions"] and s["clock_steps"] and s["killed_in_job"]
+    assert s["sync_cuts"] and s["sync_crashes"] and s["slow_disks"]
     assert s["expired"] > 12 and s["DIFF"] and s["SNAP"]
 
 
