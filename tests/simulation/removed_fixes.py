@@ -187,20 +187,23 @@ KNOWN_CATCHES: list[tuple[str, tuple[int, ...], str]] = [
 ]
 # Not caught by the real-host schedules (2026-12-05):
 # - reload_refills_window (0 of 200 seeds of "3" and "3+1" before window_after_snapshot's
-#   fix, 0 of 80 per configuration after it): a window only goes stale when a
-#   TRUNC (or the drop of an unsaved SNAP tree) reloads a member whose window holds txns past
-#   the reload point, i.e. a member that fast-forwarded proposals its next leader never had; the stale txns only reach another
-#   member if that member then leads, before eight commits push them out, and syncs a learner
-#   still at or below the TRUNC point. No schedule reached the first step (no reload with a
-#   non-empty window in 40 seeds of "5"); tests/unit/test_zab_database.py catches it.
+#   fix, 0 of 80 per configuration after it): a window only goes stale when a TRUNC (or the
+#   drop of an unsaved SNAP tree) reloads a member whose window holds txns past the reload
+#   point, i.e. a member that fast-forwarded proposals its next leader never had; the stale
+#   txns only reach another member if that member then leads, before eight commits push them
+#   out, and syncs a learner still at or below the TRUNC point. No schedule reached the first
+#   step (no reload with a non-empty window in 40 seeds of "5");
+#   tests/unit/test_zab_database.py catches it.
 # - stale_acks_dropped (0 of 60, and after window_after_snapshot's fix 0 of 80, per
-#   configuration): a stale ACK only counts wrongly between
-#   the learner's TRUNC of the acked txn and its NEWLEADER log write of it again (a few ms),
-#   and only matters if the leader's own ACK or another follower's completes the quorum in
-#   that window and then every member holding the txn is lost before that write lands. The
-#   schedules check acknowledged writes on leaders and healed trees, not which disks hold a
-#   txn at the moment it commits. tests/unit/test_zab_leader.py's
-#   test_acks_from_a_learners_earlier_connection_stop_counting catches it.
+#   configuration): a stale ACK only counts wrongly between the learner's TRUNC of the acked
+#   txn and its NEWLEADER log write of it again (a few ms), and only matters if the leader's
+#   own ACK or another follower's completes the quorum in that window and then every member
+#   holding the txn is lost before that write lands. The schedules check acknowledged writes
+#   on leaders and healed trees, not which disks hold a txn at the moment it commits.
+#   tests/unit/test_zab_leader.py's test_acks_from_a_learners_earlier_connection_stop_counting
+#   catches it.
+
+
 @contextmanager
 def removed(name: str) -> Iterator[None]:
     cls, attr, repl, wraps = FIXES[name]
