@@ -41,7 +41,8 @@ from tests.simulation.simmember import STATS, TICK_MS, Member, host, member_conf
 from tests.simulation.simnet import Connection, Fabric
 from tests.simulation.syncfaults import SyncWatch
 
-CONFIGS = {"3": (3, 0), "3+1": (3, 1), "5": (5, 0)}
+CONFIGS = {"3": (3, 0), "3+1": (3, 1), "5": (5, 0), "3+1-trunc-leads": (3, 1)}
+RANDOM_CONFIGS = ("3", "3+1", "5")  # the rest are directed schedules (directed.py)
 SESSION_MS = 800
 WRITERS = 2       # clients writing one create at a time each
 AIM = 0.5         # the share of crashes and partitions aimed at the leader
@@ -77,7 +78,7 @@ class Sim:
         self.trace: list[str] = []
         self.next_cid = 0
         self.cut_members: set[int] = set()  # members whose last sync's stream was cut
-        if self.rng.random() < SLOW_DISK:
+        if self.slow_disks and self.rng.random() < SLOW_DISK:
             # A member on slow storage: its NEWLEADER snapshot and log writes outlast a ping
             # interval, so leader PINGs reach it while its NEWLEADER ACK waits on its disk.
             slow = self.rng.choice(sorted(self.members))
@@ -209,6 +210,8 @@ class Sim:
 
     accept_clients = True
     faults_on = True
+    slow_disks = True  # a seeded share of runs puts one member on a slow disk
+    held_writes: list[SimClient] | None = None  # a list: writers wait in it (directed.py)
 
     # -- the schedule ---------------------------------------------------------------------------
     async def run(self) -> None:
@@ -389,7 +392,7 @@ def _drop(_logger: object, _name: str, _event: object) -> NoReturn:
 
 def run_one(seed: int, config: str = "3") -> Sim:
     root = Path(tempfile.mkdtemp(prefix=f"hostsim-{seed}-", dir=SHM))
-    sim = Sim(seed, config, root)
+    sim = _schedule(config)(seed, config, root)
     # The cycle collector runs finalizers (a dropped StreamWriter closes its transport) when
     # allocation counts cross its thresholds, which depend on what the process ran before:
     # off during a run, so that only the server's own gc.collect calls (after recovery and
@@ -416,6 +419,13 @@ def run_one(seed: int, config: str = "3") -> Sim:
             if collecting:
                 gc.enable()
     return sim
+
+
+def _schedule(config: str) -> type[Sim]:
+    if config in RANDOM_CONFIGS:
+        return Sim
+    from tests.simulation import directed  # it builds on this module
+    return directed.SCHEDULES[config]
 
 
 def _dispose(sim: Sim) -> None:

@@ -110,7 +110,10 @@ class SimClient(asyncio.Protocol):
             else:
                 self.sim.acknowledged(path, data, zxid)
         if self.writes and self.ephemeral_done and not self.inflight:
-            self._next_write()
+            if self.sim.held_writes is not None:
+                self.sim.held_writes.append(self)  # a directed schedule holds writes back
+            else:
+                self._next_write()
 
     def _next_write(self) -> None:
         self.n += 1
