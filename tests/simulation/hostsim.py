@@ -41,7 +41,8 @@ from tests.simulation.simmember import STATS, TICK_MS, Member, host, member_conf
 from tests.simulation.simnet import Connection, Fabric
 from tests.simulation.syncfaults import SyncWatch
 
-CONFIGS = {"3": (3, 0), "3+1": (3, 1), "5": (5, 0), "3+1-trunc-leads": (3, 1)}
+CONFIGS = {"3": (3, 0), "3+1": (3, 1), "5": (5, 0), "3+1-trunc-leads": (3, 1),
+           "3-stale-ack": (3, 0)}
 RANDOM_CONFIGS = ("3", "3+1", "5")  # the rest are directed schedules (directed.py)
 SESSION_MS = 800
 WRITERS = 2       # clients writing one create at a time each
