@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import struct
 from collections import deque
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, NamedTuple
 
 from ..protocol import records as r
 from ..protocol.opcodes import Op
@@ -19,9 +19,18 @@ from ..zab.packets import Packet, encode_packet
 from .pending import Origin
 
 if TYPE_CHECKING:
+    from ..zab.leader import Conn
     from .connection import ClientConn
+    from .observer_master_host import ObserverMasterHost
     from .pending import Pending
     from .zkserver import ZkServer
+
+
+class ObserverSync(NamedTuple):
+    """A sync an observer (or a worker process) relayed through this learner: its place in
+    the pending syncs, and the master it came through."""
+    conn: Conn
+    master: ObserverMasterHost
 
 
 class ForwardingWrites:
@@ -38,7 +47,7 @@ class ForwardingWrites:
         self.origins: dict[tuple[int, int], Origin] = {}
         # Pending syncs, oldest first: our clients' (connection, pending) and, on a learner,
         # those relayed for its observers and workers.
-        self.syncs: deque[Any] = deque()
+        self.syncs: deque[tuple[ClientConn, Pending] | ObserverSync] = deque()
         self.revalidating: dict[int, list[ClientConn]] = {}
         self._touched: set[int] = set()
         # Learner.writePacket(pp, false) + flush after a batch: one socket write per batch.

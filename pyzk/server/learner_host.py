@@ -19,7 +19,7 @@ from ..zab import learner as N
 from ..zab import reconfig
 from ..zab.leader import Conn
 from ..zab.packets import Packet, QuorumStreamReader
-from .forwarding import ForwardingWrites
+from .forwarding import ForwardingWrites, ObserverSync
 from .group_commit import LogEntry
 from .observer_master_host import ObserverMasterHost
 from .reachability import all_reachable_or_all
@@ -36,13 +36,6 @@ log = structlog.get_logger("pyzk.learner")
 CONNECT_RETRY_FIRST_S = 0.01
 CONNECT_RETRY_MAX_S = 0.1
 CONNECT_RETRY_BUDGET_S = 0.4  # Java: 4 sleeps of leaderConnectDelayDuringRetryMs (100 ms)
-
-
-class ObserverSync(NamedTuple):
-    """A sync an observer (or a worker process) relayed through this learner: its place in
-    the pending syncs, and the master it came through."""
-    conn: Conn
-    master: ObserverMasterHost
 
 
 class Master(NamedTuple):

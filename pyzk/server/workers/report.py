@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from ...tree.datatree import DataTree, TxnResult
     from ..view import LiveView
 
-Report = dict[str, Any]
+Report = dict[str, Any]  # msgpack-decoded: its values are whatever report() put there
 SAMPLE = 512  # reservoir values a worker sends per summary (percentiles are approximate)
 
 
@@ -42,7 +42,7 @@ class WorkerStats(ServerStats):
                     s.add(count)
 
 
-def _summary(s: Summary) -> list[Any]:
+def _summary(s: Summary) -> list[Any]:  # [count, total, min, max, [sampled values]]
     return [s.count, s.total, s.min, s.max, s._res[:SAMPLE]]
 
 

@@ -17,7 +17,7 @@ from ...storage.snapshot import load_tree
 from ...zab import learner as N
 from ...zab.packets import QuorumStreamReader
 from ...zab.zxid import epoch_of
-from ..forwarding import ForwardingWrites
+from ..forwarding import ForwardingWrites, ObserverSync
 from ..learner_conn import tick_core
 from . import link_limits
 
@@ -131,7 +131,9 @@ class WorkerHost(ForwardingWrites):
                     self._revalidated_here(a)
                 case N.SyncDone():
                     if self.syncs:
-                        self.server.reply_sync(*self.syncs.popleft())
+                        waiting = self.syncs.popleft()
+                        if not isinstance(waiting, ObserverSync):  # a worker relays none
+                            self.server.reply_sync(*waiting)
                 case N.Disconnected():
                     log.info("lost the member", reason=a.reason)
                     self.stop(a.reason)
