@@ -34,6 +34,7 @@ from bench.run import (
     pids_cpu_seconds,
     process_tree,
     wait_workers,
+    workers_list,
 )
 from bench.wire import OPEN_ACL_UNSAFE, request_frame
 from pyzk.protocol import records as r
@@ -642,13 +643,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                     help="the Java members' loopback addresses")
     ap.add_argument("--out", default=str(REPO / "bench" / "results"))
     args = ap.parse_args(argv)
-    try:
-        workers = [int(n) for n in args.pyzk_workers.split(",") if n]
-    except ValueError:
-        ap.error(f"--pyzk-workers: a comma list of numbers, not {args.pyzk_workers!r}")
-    if not workers or min(workers) < 1:
-        ap.error("--pyzk-workers: each value at least 1")
-    args.pyzk_workers = workers
+    args.pyzk_workers = workers = workers_list(ap, args.pyzk_workers)
     kinds = [k for k in args.kinds.split(",") if k]
     for k in kinds:
         if k not in HOSTS:

@@ -33,6 +33,7 @@ from bench.run import (
     tree_pss_kb,
     tree_rss_kb,
     wait_workers,
+    workers_list,
 )
 from bench.wire import OPEN_ACL_UNSAFE
 from pyzk.protocol import records as r
@@ -184,12 +185,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                          "java=127.0.32.11,pyzk-w1=127.0.32.12,pyzk-w2=127.0.32.13")
     ap.add_argument("--out", default=str(REPO / "bench" / "results"))
     args = ap.parse_args(argv)
-    try:
-        args.pyzk_workers = [int(n) for n in args.pyzk_workers.split(",") if n]
-    except ValueError:
-        ap.error(f"--pyzk-workers: a comma list of numbers, not {args.pyzk_workers!r}")
-    if not args.pyzk_workers or min(args.pyzk_workers) < 1:
-        ap.error("--pyzk-workers: each value at least 1")
+    args.pyzk_workers = workers_list(ap, args.pyzk_workers)
     args.hosts = dict(kv.split("=", 1) for kv in args.hosts.split(",") if kv)
     args.servers = expand_kinds([s for s in args.servers.split(",") if s], args.pyzk_workers)
     args.shapes = [s for s in args.shapes.split(",") if s]

@@ -278,6 +278,17 @@ def server_kind(kind: str) -> tuple[str, int]:
     raise ValueError(f"unknown server kind {kind!r}")
 
 
+def workers_list(ap: argparse.ArgumentParser, value: str) -> list[int]:
+    """--pyzk-workers "1,2" -> [1, 2]; anything else is a usage error."""
+    try:
+        out = [int(n) for n in value.split(",") if n]
+    except ValueError:
+        ap.error(f"--pyzk-workers: a comma list of numbers, not {value!r}")
+    if not out or min(out) < 1:
+        ap.error("--pyzk-workers: each value at least 1")
+    return out
+
+
 def expand_kinds(servers: list[str], workers: list[int]) -> list[str]:
     """`--servers` with `--pyzk-workers`: pyzk stays 'pyzk' for the default [1], else one
     kind 'pyzk-wN' per value."""
@@ -591,12 +602,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--out", default=str(REPO / "bench" / "results"))
     args = ap.parse_args(argv)
     args.hosts = dict(kv.split("=", 1) for kv in args.hosts.split(",") if kv)
-    try:
-        args.pyzk_workers = [int(n) for n in args.pyzk_workers.split(",") if n]
-    except ValueError:
-        ap.error(f"--pyzk-workers: a comma list of numbers, not {args.pyzk_workers!r}")
-    if not args.pyzk_workers or min(args.pyzk_workers) < 1:
-        ap.error("--pyzk-workers: each value at least 1")
+    args.pyzk_workers = workers_list(ap, args.pyzk_workers)
     args.workloads = [w for w in args.workloads.split(",") if w]
     for s in args.servers.split(","):
         if s and s not in HOSTS:
