@@ -41,7 +41,7 @@ from ..protocol.opcodes import (
 )
 from ..tree.acl import check_acl, fixup_acl
 from ..tree.datatree import CONFIG_NODE, SPECIAL_PATHS, DataTree
-from ..tree.digest import DIGEST_VERSION, node_digest, to_long
+from ..tree.digest import DIGEST_VERSION, digest_of, to_long
 from ..tree.paths import is_valid_path
 from ..tree.quota import check_quota
 from ..tree.znode import Znode
@@ -164,9 +164,7 @@ class Prep:
         new node): c carries its new node digest and the tree digest after it."""
         out = self.outstanding
         if self.tree.digest_enabled:
-            d = c.digest = node_digest(c.path, c.data, c.czxid, c.mzxid, c.pzxid, c.ctime,
-                                       c.mtime, c.version, c.cversion, c.aversion,
-                                       c.ephemeral_owner)
+            d = c.digest = digest_of(c.path, c)
             q = out.queue  # _current_digest, inlined
             c.tree_digest = (q[-1].tree_digest if q else self.tree.digest_sum) - prev + d
         out.add(c)

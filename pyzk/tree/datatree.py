@@ -22,7 +22,7 @@ from ..protocol.codes import (
 from ..protocol.opcodes import OP_CREATE
 from .acl import has_perm
 from .acl_cache import OPEN_UNSAFE_ACL_ID, READ_ACL_UNSAFE, AclCache
-from .digest import DigestHistory, ZxidDigest, node_digest, to_long
+from .digest import DigestHistory, ZxidDigest, digest_of, node_digest, to_long
 from .quota import LIMIT_NODE, QUOTA_ROOT, QuotaTracker
 from .txnapply import TxnResult, apply_txn
 from .watches import WatchManager
@@ -151,18 +151,14 @@ class DataTree:
 
     def _add_digest(self, path: str, n: Znode) -> None:
         if self.digest_enabled:
-            d = n.digest = node_digest(path, n.data, n.czxid, n.mzxid, n.pzxid, n.ctime,
-                                       n.mtime, n.version, n.cversion, n.aversion,
-                                       n.ephemeral_owner)
+            d = n.digest = digest_of(path, n)
             self.digest_sum += d
 
     def _changed(self, path: str, n: Znode) -> None:
         """After a change to n's data or stat: its old digest out, the new one in."""
         if self.digest_enabled:
             old = n.digest
-            d = n.digest = node_digest(path, n.data, n.czxid, n.mzxid, n.pzxid, n.ctime,
-                                       n.mtime, n.version, n.cversion, n.aversion,
-                                       n.ephemeral_owner)
+            d = n.digest = digest_of(path, n)
             self.digest_sum += d - old
 
     def snapshot_loaded(self, nodes: Iterable[tuple[str, Znode]], zd: ZxidDigest | None,
@@ -174,9 +170,7 @@ class DataTree:
             return  # Java does not even read the trailer's digest
         total = 0
         for p, n in nodes:  # _add_digest inlined: this runs once per node at start-up
-            d = n.digest = node_digest(p, n.data, n.czxid, n.mzxid, n.pzxid, n.ctime,
-                                       n.mtime, n.version, n.cversion, n.aversion,
-                                       n.ephemeral_owner)
+            d = n.digest = digest_of(p, n)
             total += d
         self.digest_sum += total
         h = self.digests

@@ -163,3 +163,23 @@ def test_rate_limited_log_started_without_a_clock_starts_its_interval_when_one_a
     now[0] += dg.RATE_LOG_INTERVAL_MS
     h._rate_limit_log("m", "4")  # a whole interval later: the summary goes out
     assert h._rate_count == 0 and h._rate_at == now[0]
+
+
+def test_digest_of_matches_node_digest() -> None:
+    """The write path's one-call digest is the same CRC as node_digest's, for nodes and
+    change records alike (root, the excluded subtree, null and empty data, non-ASCII)."""
+    from pyzk.pipeline.changes import ChangeRecord
+    from pyzk.tree.znode import Znode
+
+    cases = [("/", None), ("/a", b"xy"), ("/zookeeper", b""), ("/zookeeper/quota", b"q"),
+             ("/\u00e9t\u00e9/\U0001f600", b"\x00\xff" * 40), ("/e", b"")]
+    for i, (path, data) in enumerate(cases):
+        n = Znode(data, 1, 10 + i, 20 + i, 1_700_000_000_000 + i, 1_700_000_000_001, 3, -1, 7,
+                  0x1234_5678_9ABC_DEF0, 30 + i)
+        c = ChangeRecord(40 + i, path, False, 5, -2, 2**31 - 1, -(2**63), 4, [], data,
+                         1, 2**62, 3, 4, 5)
+        for rec in (n, c):
+            want = dg.node_digest(path, rec.data, rec.czxid, rec.mzxid, rec.pzxid, rec.ctime,
+                                  rec.mtime, rec.version, rec.cversion, rec.aversion,
+                                  rec.ephemeral_owner)
+            assert dg.digest_of(path, rec) == want
