@@ -52,6 +52,8 @@ _NODE = struct.Struct(">qqqqqiiiqq")  # aclKey + StatPersisted (DataNode.seriali
 _QP_HEAD = struct.Struct(">iqi")  # QuorumPacket type, zxid, data length
 _QP_EMPTY = struct.Struct(">iqii")  # ... with a null data buffer and a null authinfo vector
 _NULL_VECTOR = b"\xff\xff\xff\xff"
+_tnew = tuple.__new__
+_QP = r.QuorumPacket
 
 Packet = Any  # an r.QuorumPacket(type, zxid, data, authinfo)
 
@@ -390,15 +392,26 @@ def _packet_end(buf: Any, off: int) -> int:
     return p
 
 
-def _decode_packet(buf: bytearray, off: int, end: int) -> Packet:
-    """One whole QuorumPacket in buf[off:end] (_packet_end checked the lengths)."""
+def _next_packet(buf: bytearray, off: int) -> tuple[Packet, int]:
+    """The QuorumPacket at `off` and the offset after it, or _More. The usual packet (no
+    authinfo: every broadcast packet, ACKs and COMMITs) is read with one struct call and
+    no generic record decoder; any other shape goes the general way (_packet_end's checks)."""
+    blen = len(buf)
+    if off + 16 > blen:
+        raise _More
     t, zxid, n = _QP_HEAD.unpack_from(buf, off)
-    p = off + 16 + max(n, 0)
-    nv = _I.unpack_from(buf, p)[0]
-    if nv == -1 and p + 4 == end:
-        # No authinfo (every broadcast packet): skip the generic record decoder.
-        return r.QuorumPacket(t, zxid, None if n == -1 else bytes(buf[off + 16:p]), None)
-    return r.QuorumPacket.decode(bytes(buf[off:end]), 0)[0]
+    if n < -1 or n > _LIMIT:
+        raise JuteError(f"Unreasonable length = {n}")
+    p = off + 16 + (n if n > 0 else 0)
+    if p + 4 > blen:
+        raise _More
+    if buf[p:p + 4] == _NULL_VECTOR:
+        return _tnew(_QP, (t, zxid, None if n == -1 else bytes(buf[off + 16:p]), None)), p + 4
+    end = _packet_end(buf, off)
+    return r.QuorumPacket.decode(bytes(buf[off:end]), 0)[0], end
+
+
+_SNAP = int(PT.SNAP)
 
 
 class StreamItem(NamedTuple):
@@ -429,16 +442,14 @@ class QuorumStreamReader:
                 self._snap_qp = None
                 continue
             try:
-                end = _packet_end(self.buf, self.off)
+                qp, self.off = _next_packet(self.buf, self.off)
             except _More:
                 break
-            qp = _decode_packet(self.buf, self.off, end)
-            self.off = end
-            if qp.type == PT.SNAP:
+            if qp[0] == _SNAP:
                 self._snap_qp = qp
                 self._snap = SnapStreamParser()
                 continue
-            out.append(StreamItem(qp, None))
+            out.append(_tnew(StreamItem, (qp, None)))
         if self.off > 65536:
             del self.buf[:self.off]
             self.off = 0

@@ -31,7 +31,7 @@ from pathlib import Path
 from pyzk.server.learner_host import LearnerHost
 from pyzk.storage.datadir import VERSION_DIR
 from pyzk.storage.logfile import iter_log
-from pyzk.zab.packets import PT, _decode_packet, _packet_end
+from pyzk.zab.packets import PT, _next_packet, _packet_end
 from tests.simulation.hostsim import Sim
 from tests.simulation.simmember import Member
 from tests.simulation.simnet import Connection, conn_sids
@@ -56,14 +56,14 @@ class _ProposalCut:
         if side == 1:
             for t, off in packet_starts(data):
                 if t == PT.COMMIT:
-                    sim.leader_commits(_decode_packet(buf, off, _packet_end(buf, off)).zxid)
+                    sim.leader_commits(_next_packet(buf, off)[0].zxid)
         if sim.arm is None or conn_sids(self.conn) != set(sim.arm):
             return None
         for t, off in packet_starts(data):
             if side == 1 and t == PT.PROPOSAL and self.zxid is None:
-                self.zxid = _decode_packet(buf, off, _packet_end(buf, off)).zxid
+                self.zxid = _next_packet(buf, off)[0].zxid
             elif side == 0 and t == PT.ACK and self.zxid is not None and \
-                    _decode_packet(buf, off, _packet_end(buf, off)).zxid == self.zxid:
+                    _next_packet(buf, off)[0].zxid == self.zxid:
                 sim.arm = None
                 return _packet_end(buf, off) if sim.proposal_logged(self.zxid) else off
         return None

@@ -15,7 +15,7 @@ import contextvars
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from pyzk.zab.packets import PT, _decode_packet, _More, _packet_end
+from pyzk.zab.packets import PT, _More, _next_packet
 from tests.simulation.simloop import Incarnation
 from tests.simulation.simmember import STATS
 from tests.simulation.simnet import Connection
@@ -40,10 +40,10 @@ def packet_starts(data: bytes) -> list[tuple[int, int]]:
     off = 0
     while off < len(buf):
         try:
-            end = _packet_end(buf, off)
+            qp, end = _next_packet(buf, off)
         except _More:
             break
-        t = _decode_packet(buf, off, end).type
+        t = qp.type
         out.append((t, off))
         if t == PT.SNAP:
             break
