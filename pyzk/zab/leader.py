@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence, Set
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..protocol.records import Id
+from ..protocol.records import Id, QuorumPacket
 from .leader_actions import (
     ApplyCommitted as ApplyCommitted,
 )
@@ -77,6 +77,16 @@ from .packets import (
 from .quorum import QuorumOracleMaj, VoterSet, has_quorum
 from .sync import DiskLog, choose_sync
 from .zxid import COUNTER_MASK, counter_of, epoch_of, make_zxid
+
+# The broadcast path's constants as plain values: an enum member costs a class attribute
+# lookup each time, and every proposal passes these checks once per learner or per ACK.
+_PROPOSAL = int(PT.PROPOSAL)
+_COMMIT = int(PT.COMMIT)
+_INFORM = int(PT.INFORM)
+_BROADCAST = LeaderPhase.BROADCAST
+_ACKING = (HandlerStage.UPTODATE, HandlerStage.BROADCAST)
+_tnew = tuple.__new__
+_QP = QuorumPacket
 
 # The authinfo tag of a confirmation-round PING. Learners echo a PING's authinfo (Java's
 # Learner.ping copies qp.getAuthinfo()), so the echo tells which round the reply answers.
@@ -207,13 +217,13 @@ class LeaderCore:
         return has_quorum(ids, self.voters)
 
     def _send(self, h: _Handler, qp: Any, now: int = 0) -> None:
-        if qp.type == PT.PROPOSAL and h.check_started:
+        if qp.type == _PROPOSAL and h.check_started:
             # LearnerHandler.sendPackets -> SyncLimitCheck.updateProposal
             if h.cur[1] == 0:
                 h.cur = (qp.zxid, now or 1)
             else:
                 h.nxt = (qp.zxid, now or 1)
-        self.out.append(SendTo(h.conn, qp))
+        self.out.append(_tnew(SendTo, (h.conn, qp)))
 
     def _drop(self, h: _Handler, reason: str) -> None:
         self.handlers.pop(h.conn, None)
@@ -318,8 +328,7 @@ class LeaderCore:
         """ACKs read together from one learner, in order: what `on_packet` does with each,
         minus the per-packet dispatch (the hot path: every follower ACKs every proposal)."""
         h = self.handlers.get(conn)
-        if (h is None or self.phase is not LeaderPhase.BROADCAST
-                or h.stage not in (HandlerStage.UPTODATE, HandlerStage.BROADCAST)):
+        if h is None or self.phase is not _BROADCAST or h.stage not in _ACKING:
             out: list[LeaderAction] = []
             for zxid in zxids:
                 out += self.on_packet(conn, packet(PT.ACK, zxid), now_ms)
@@ -488,13 +497,13 @@ class LeaderCore:
             self.next_voters = reconfig[0]
         if self.next_voters is not None:
             prop.quorums.append(self.next_voters)
-        qp = packet(PT.PROPOSAL, zxid, data)
+        qp = _tnew(_QP, (_PROPOSAL, zxid, data, None))
         for h in self.handlers.values():
             if h.sending and not h.observer:
                 self._send(h, qp, now_ms)
-        self.persist_seq += 1
-        self.persist_zxids.append((self.persist_seq, zxid))
-        self.out.append(LogProposals(self.persist_seq, [(zxid, hdr, txn, digest, data)]))
+        seq = self.persist_seq = self.persist_seq + 1
+        self.persist_zxids.append((seq, zxid))
+        self.out.append(_tnew(LogProposals, (seq, [(zxid, hdr, txn, digest, data)])))
         return self._take()
 
     def persisted(self, seq: int) -> list[LeaderAction]:
@@ -507,8 +516,8 @@ class LeaderCore:
     def _process_ack(self, sid: int, zxid: int) -> None:
         if not self.allowed_to_commit:
             return  # the last commit was a leader change: the designated leader commits
-        if self.phase is not LeaderPhase.BROADCAST or counter_of(zxid) == 0 or not self.outstanding:
-            return
+        if self.phase is not _BROADCAST or not zxid & COUNTER_MASK or not self.outstanding:
+            return  # (zxid & COUNTER_MASK: counter_of, inline)
         if self.last_committed >= zxid:
             return
         p = self.outstanding.get(zxid)
@@ -523,7 +532,11 @@ class LeaderCore:
     def _try_commit(self, p: _Proposal) -> bool:
         if p.zxid - 1 in self.outstanding:
             return False
-        if not all(has_quorum(p.acks, q) for q in p.quorums or [self.voters]):
+        quorums = p.quorums
+        if len(quorums) == 1:  # no reconfig pending: one voter set
+            if not has_quorum(p.acks, quorums[0]):
+                return False
+        elif not all(has_quorum(p.acks, q) for q in quorums or [self.voters]):
             return False
         del self.outstanding[p.zxid]
         self.last_committed = p.zxid
@@ -539,15 +552,15 @@ class LeaderCore:
             commit = packet(PT.COMMITANDACTIVATE, p.zxid, d)
             inform = packet(PT.INFORMANDACTIVATE, p.zxid, d + p.data)
         else:
-            commit = packet(PT.COMMIT, p.zxid)
-            inform = packet(PT.INFORM, p.zxid, p.data)
+            commit = _tnew(_QP, (_COMMIT, p.zxid, None, None))
+            inform = _tnew(_QP, (_INFORM, p.zxid, p.data, None))
         for h in self.handlers.values():
             if h.sending:
                 if h.sync_barriers and p.zxid > h.sync_barriers[0]:
                     h.held.append((p.zxid, inform if h.observer else commit))
                 else:
                     self._send(h, inform if h.observer else commit)
-        self.out.append(ApplyCommitted(p.zxid, p.hdr, p.txn, p.digest, p.data))
+        self.out.append(_tnew(ApplyCommitted, (p.zxid, p.hdr, p.txn, p.digest, p.data)))
         self.last_applied = p.zxid
         if self.commit_log_count:
             self.committed_log.append((p.zxid, p.data))

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from enum import StrEnum
 from typing import Any, NamedTuple
 
+from pyzk.protocol import records as r
 from pyzk.storage.snapshot import Snapshot
 
 from .packets import (
@@ -132,6 +133,21 @@ LearnerAction = (Send | PersistEpoch | Truncate | LoadSnapshot | ResetDatabase |
 
 _RECONFIG = 16  # OpCode.reconfig: its txn is a SetDataTxn carrying the config text
 
+# The broadcast loop's packet types as plain ints: an IntEnum member costs a class attribute
+# lookup each time, and a follower compares a few per PROPOSAL and COMMIT.
+_PROPOSAL = int(PT.PROPOSAL)
+_COMMIT = int(PT.COMMIT)
+_COMMITANDACTIVATE = int(PT.COMMITANDACTIVATE)
+_INFORM = int(PT.INFORM)
+_INFORMANDACTIVATE = int(PT.INFORMANDACTIVATE)
+_PING = int(PT.PING)
+_REVALIDATE = int(PT.REVALIDATE)
+_SYNC = int(PT.SYNC)
+_ACK = int(PT.ACK)
+_BROADCAST = LearnerState.BROADCAST
+_tnew = tuple.__new__
+_QP = r.QuorumPacket
+
 
 class LearnerCore:
     def __init__(self, my_id: int, observer: bool, accepted_epoch: int, current_epoch: int,
@@ -176,7 +192,7 @@ class LearnerCore:
         return out
 
     def _send(self, qp: Any) -> None:
-        self.out.append(Send(qp))
+        self.out.append(_tnew(Send, (qp,)))
 
     def _fail(self, reason: str) -> None:
         if self.state is not LearnerState.DEAD:
@@ -185,11 +201,13 @@ class LearnerCore:
 
     def _persist(self, entries: list[Entry], release: list[Packet], snapshot: bool = False,
                  current_epoch: int | None = None) -> None:
-        self.seq += 1
-        self.after[self.seq] = release
-        self.out.append(Persist(self.seq, entries, snapshot, current_epoch))
+        seq = self.seq = self.seq + 1
+        self.after[seq] = release
+        self.out.append(_tnew(Persist, (seq, entries, snapshot, current_epoch)))
         if entries:
-            self.last_logged = max(self.last_logged, entries[-1].zxid)
+            last = entries[-1].zxid
+            if last > self.last_logged:
+                self.last_logged = last
 
     # -- inputs -----------------------------------------------------------------------------
 
@@ -215,6 +233,8 @@ class LearnerCore:
     def _on_packet(self, qp: Any, snapshot: Snapshot | None) -> None:
         t = qp.type
         st = self.state
+        if st is _BROADCAST:  # the serving state first: every packet after the sync
+            return self._broadcast_packet(qp)
         if st is LearnerState.LEADERINFO:
             if t != PT.LEADERINFO:
                 return self._fail("First packet should have been LEADERINFO")
@@ -259,8 +279,8 @@ class LearnerCore:
         return None
 
     def _entry(self, data: bytes | None) -> Entry:
-        e = decode_txn(data)
-        return Entry(e.hdr.zxid, e.hdr, e.txn, e.digest, data)
+        hdr, txn, digest = decode_txn(data)
+        return _tnew(Entry, (hdr.zxid, hdr, txn, digest, data))
 
     def _proposed(self, e: Entry) -> None:
         """A reconfig PROPOSAL: its config becomes the last seen one (Follower/Learner)."""
@@ -285,7 +305,7 @@ class LearnerCore:
         if self.state is LearnerState.SYNC and self.write_to_log:
             self.deferred.append(self.pending.popleft())
         else:
-            self.out.append(Apply(self.pending.popleft()))
+            self.out.append(_tnew(Apply, (self.pending.popleft(),)))
         return None
 
     def _sync_packet(self, qp: Any) -> None:
@@ -362,32 +382,34 @@ class LearnerCore:
         return None
 
     def _broadcast_packet(self, qp: Any) -> None:
+        # Most frequent first; the types are distinct, so the order changes nothing else.
         t = qp.type
-        if t == PT.PING:
-            self._ping(qp)
-        elif t == PT.REVALIDATE:
-            sess, valid = decode_revalidate_reply(qp.data)
-            self.out.append(Revalidated(sess, valid))
-        elif t == PT.SYNC:
-            self.out.append(SyncDone())
-        elif self.observer and t in (PT.INFORM, PT.INFORMANDACTIVATE):
-            e = self._entry(qp.data if t == PT.INFORM else qp.data[8:])
-            if t == PT.INFORMANDACTIVATE:
+        if t == _PROPOSAL and not self.observer:
+            e = self._entry(qp.data)
+            self.last_queued = e.zxid
+            if e.hdr.type == _RECONFIG:
+                self._proposed(e)
+            self.pending.append(e)
+            self._persist([e], [_tnew(_QP, (_ACK, e.zxid, None, None))])
+        elif (t == _COMMIT or t == _COMMITANDACTIVATE) and not self.observer:
+            if t == _COMMITANDACTIVATE:
+                self._activate(qp, False)
+            self._commit(qp.zxid)
+        elif (t == _INFORM or t == _INFORMANDACTIVATE) and self.observer:
+            e = self._entry(qp.data if t == _INFORM else qp.data[8:])
+            if t == _INFORMANDACTIVATE:
                 designated = int.from_bytes(qp.data[:8], "big", signed=True)
                 self.out.append(Activate(e.txn.data or b"", designated, qp.zxid, False))
             self.last_queued = e.zxid
             self._persist([e], [])
-            self.out.append(Apply(e))
-        elif not self.observer and t == PT.PROPOSAL:
-            e = self._entry(qp.data)
-            self.last_queued = e.zxid
-            self._proposed(e)
-            self.pending.append(e)
-            self._persist([e], [packet(PT.ACK, e.zxid)])
-        elif not self.observer and t in (PT.COMMIT, PT.COMMITANDACTIVATE):
-            if t == PT.COMMITANDACTIVATE:
-                self._activate(qp, False)
-            self._commit(qp.zxid)
+            self.out.append(_tnew(Apply, (e,)))
+        elif t == _PING:
+            self._ping(qp)
+        elif t == _REVALIDATE:
+            sess, valid = decode_revalidate_reply(qp.data)
+            self.out.append(Revalidated(sess, valid))
+        elif t == _SYNC:
+            self.out.append(SyncDone())
         return None
 
     def _ping(self, qp: Any) -> None:
