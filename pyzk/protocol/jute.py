@@ -246,18 +246,36 @@ def record(name: str, fields: Sequence[tuple[str, FieldType]]) -> Any:
                     wr = f"out += _vs_{fname}.pack(x)"
             else:
                 ns[f"_rec_{fname}"] = of
-                dec_lines += [
-                    "    n, off = _read_vector_len(buf, off)",
-                    "    if n == -1:",
-                    f"        v_{fname} = None",
-                    "    else:",
-                    f"        v_{fname} = []",
-                    f"        dec = _rec_{fname}.decode",
-                    "        for _ in range(n):",
-                    "            x, off = dec(buf, off)",
-                    f"            v_{fname}.append(x)",
-                ]
-                wr = f"_rec_{fname}.encode(x, out)"
+                memo = _element_memo(of)
+                if memo is not None:
+                    # Elements of few distinct values (the ACLs of nearly every create):
+                    # each encoding met before is decoded and encoded once (_ElementMemo).
+                    ns[f"_mv_{fname}"] = memo
+                    dec_lines += [
+                        "    n, off = _read_vector_len(buf, off)",
+                        "    if n == -1:",
+                        f"        v_{fname} = None",
+                        "    else:",
+                        f"        v_{fname} = []",
+                        f"        dec = _mv_{fname}.decode",
+                        "        for _ in range(n):",
+                        "            x, off = dec(buf, off)",
+                        f"            v_{fname}.append(x)",
+                    ]
+                    wr = f"out += _mv_{fname}.encoded(x)"
+                else:
+                    dec_lines += [
+                        "    n, off = _read_vector_len(buf, off)",
+                        "    if n == -1:",
+                        f"        v_{fname} = None",
+                        "    else:",
+                        f"        v_{fname} = []",
+                        f"        dec = _rec_{fname}.decode",
+                        "        for _ in range(n):",
+                        "            x, off = dec(buf, off)",
+                        f"            v_{fname}.append(x)",
+                    ]
+                    wr = f"_rec_{fname}.encode(x, out)"
             enc_lines += [
                 f"    v = rec[{idx}]",
                 "    if v is None:",
@@ -300,6 +318,105 @@ def record(name: str, fields: Sequence[tuple[str, FieldType]]) -> Any:
     cls.to_bytes = staticmethod(to_bytes)
     cls.from_bytes = staticmethod(from_bytes)
     return cls
+
+
+class _ElementMemo:
+    """Decode and encode of one vector element type through a bounded memo of encodings.
+
+    A record of fixed-size fields, strings and buffers (and such records) can be measured
+    without decoding it (`span`: the length fields alone), so an element whose bytes were
+    decoded before is looked up by those bytes instead; an element encoded before is looked
+    up by its value. Only what decoded or encoded successfully is remembered, as immutable
+    records (tuples of ints and strings), so sharing them is safe; at most MEMO_LIMIT
+    entries each, after which new values take the plain path."""
+
+    MEMO_LIMIT = 256  # entries of each memo
+    MAX_BYTES = 256  # longest encoding remembered (an ACL is ~30 bytes)
+    __slots__ = ("cls", "span_steps", "by_bytes", "by_value")
+
+    def __init__(self, cls: Any, span_steps: list[Any]) -> None:
+        self.cls = cls
+        self.span_steps = span_steps
+        self.by_bytes: dict[bytes, Any] = {}
+        self.by_value: dict[Any, bytes] = {}
+
+    def _span(self, buf: Any, off: int) -> int:
+        for step in self.span_steps:
+            if type(step) is int:
+                if step >= 0:
+                    off += step
+                else:  # a string: its length, -1 for null
+                    (n,) = _I.unpack_from(buf, off)
+                    off += 4 + (n if n > 0 else 0)
+            else:
+                off = step._span(buf, off)
+        return off
+
+    def decode(self, buf: Any, off: int) -> tuple[Any, int]:
+        try:
+            end = self._span(buf, off)
+        except struct.error:  # truncated: the plain decoder says how
+            return self.cls.decode(buf, off)  # type: ignore[no-any-return]
+        if end - off <= self.MAX_BYTES and end <= len(buf):
+            key = bytes(buf[off:end])
+            hit = self.by_bytes.get(key)
+            if hit is not None:
+                return hit, end
+            rec, new_off = self.cls.decode(buf, off)
+            if new_off == end and len(self.by_bytes) < self.MEMO_LIMIT:
+                self.by_bytes[key] = rec
+            return rec, new_off
+        return self.cls.decode(buf, off)  # type: ignore[no-any-return]
+
+    def encoded(self, rec: Any) -> bytes:
+        try:
+            hit = self.by_value.get(rec)
+        except TypeError:  # an unhashable field value: encode it plainly
+            hit = None
+            out = bytearray()
+            self.cls.encode(rec, out)
+            return bytes(out)
+        if hit is not None:
+            return hit
+        out = bytearray()
+        self.cls.encode(rec, out)
+        b = bytes(out)
+        if len(self.by_value) < self.MEMO_LIMIT and len(b) <= self.MAX_BYTES:
+            self.by_value[rec] = b
+        return b
+
+
+_MEMOS: dict[Any, _ElementMemo | None] = {}
+
+
+def _element_memo(cls: Any) -> _ElementMemo | None:
+    """The shared memo of a vector element record type, if its encoding can be measured
+    without decoding (fixed-size fields, strings, and records of those; no buffers, whose
+    values are data, seldom repeated and costly to hash)."""
+    if cls in _MEMOS:
+        return _MEMOS[cls]
+    steps: list[Any] = []
+    ok = True
+    for _, t in getattr(cls, "FIELDS", ()):
+        if isinstance(t, str) and t in _FIXED:
+            if steps and type(steps[-1]) is int and steps[-1] >= 0:
+                steps[-1] += _FIXED[t][1]
+            else:
+                steps.append(_FIXED[t][1])
+        elif t == USTRING:
+            steps.append(-1)
+        elif isinstance(t, type) and hasattr(t, "FIELDS"):
+            sub = _element_memo(t)
+            if sub is None:
+                ok = False
+                break
+            steps.append(sub)
+        else:
+            ok = False
+            break
+    memo = _ElementMemo(cls, steps) if ok and steps else None
+    _MEMOS[cls] = memo
+    return memo
 
 
 def _py_type(t: FieldType) -> Any:
