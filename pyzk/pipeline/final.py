@@ -77,8 +77,12 @@ def write_reply(tree: DataTree, req: Request, hdr: Any, result: TxnResult) -> tu
         out = bytearray()
         encode_multi_response([_sub_result(s) for s in result.multi or ()], out)
         return 0, bytes(out)
-    if op == OP_CREATE:
-        return err, r.CreateResponse.to_bytes(r.CreateResponse(result.path))
+    if op == OP_CREATE:  # CreateResponse: just the path, a jute ustring
+        path = result.path
+        if path is None:
+            return err, b"\xff\xff\xff\xff"
+        b = path.encode("utf-8")
+        return err, _I.pack(len(b)) + b
     if result.stat is None:
         # delete, deleteContainer, closeSession, check, createSession: no body (Java's `check`
         # would serialize a null Stat and fail; a header-only reply is the sane reading)

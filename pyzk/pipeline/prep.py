@@ -402,7 +402,7 @@ class Prep:
             nr.mzxid = zxid
             nr.data = rec.data
             self._add_changed(nr, node.digest)
-            return r.SetDataTxn(path, rec.data, new_version)
+            return _tnew(r.SetDataTxn, (path, rec.data, new_version))
         if op == OP_SET_ACL:
             path = rec.path
             if not is_valid_path(path):
@@ -516,7 +516,7 @@ class Prep:
         elif op == OP_CREATE_TTL:
             txn = r.CreateTTLTxn(path, rec.data, acl, new_cversion, ttl)
         else:
-            txn = r.CreateTxn(path, rec.data, acl, flags in _EPH_FLAGS, new_cversion)
+            txn = _tnew(r.CreateTxn, (path, rec.data, acl, flags in _EPH_FLAGS, new_cversion))
         if flags == _CONTAINER_FLAG:
             owner = CONTAINER_EPHEMERAL_OWNER
         elif is_ttl:

@@ -55,9 +55,25 @@ def validate_path(path: str, sequential: bool = False) -> None:
         raise KeeperError(Err.BADARGUMENTS, path)
 
 
+# Paths found valid lately: most writes and reads name paths seen before (a client's keys, a
+# Kafka broker's znodes), and a dict lookup costs less than the regex. Bounded in count and
+# in what one entry may hold; cleared when full.
+_VALID: dict[str, None] = {}
+_VALID_LIMIT = 4096
+_VALID_MAX_LEN = 256
+
+
 def is_valid_path(path: str | None) -> bool:
+    if path in _VALID:
+        return True
     if not path or path[0] != "/":
         return False
     if len(path) == 1:
         return True
-    return path[-1] != "/" and _BAD.search(path) is None
+    if path[-1] == "/" or _BAD.search(path) is not None:
+        return False
+    if len(path) <= _VALID_MAX_LEN:
+        if len(_VALID) >= _VALID_LIMIT:
+            _VALID.clear()
+        _VALID[path] = None
+    return True

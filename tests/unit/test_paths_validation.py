@@ -32,3 +32,18 @@ def test_sequential_appends_a_digit_first() -> None:
     validate_path("/a/", sequential=True)
     with pytest.raises(KeeperError):
         validate_path("/a//", sequential=True)
+
+
+def test_the_valid_path_memo_changes_no_answer_and_stays_bounded() -> None:
+    from pyzk.tree import paths
+
+    for _ in range(2):  # the second round answers from the memo
+        assert is_valid_path("/a/b") and is_valid_path("/")
+        assert not is_valid_path("/a/") and not is_valid_path("/a//b")
+        assert not is_valid_path("/a/./b") and not is_valid_path(None)
+        assert not is_valid_path("") and not is_valid_path("a")
+    long = "/" + "x" * 1000
+    assert is_valid_path(long) and long not in paths._VALID
+    for i in range(paths._VALID_LIMIT + 10):
+        assert is_valid_path(f"/k/{i}")
+    assert len(paths._VALID) <= paths._VALID_LIMIT
