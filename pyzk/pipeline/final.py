@@ -43,8 +43,6 @@ _SYNC = KeeperState.SYNC_CONNECTED
 _READ, _ADMIN = int(Perms.READ), int(Perms.ADMIN)
 _OK_RESPONSE: bytes = r.ErrorResponse.to_bytes(r.ErrorResponse(0))
 # Reply encoders with their result type (records are built at run time, so mypy sees Any).
-_encode_children2: Callable[[Any], bytes] = r.GetChildren2Response.to_bytes
-_encode_children: Callable[[Any], bytes] = r.GetChildrenResponse.to_bytes
 _encode_acl: Callable[[Any], bytes] = r.GetACLResponse.to_bytes
 _encode_ephemerals: Callable[[Any], bytes] = r.GetEphemeralsResponse.to_bytes
 _encode_who_am_i: Callable[[Any], bytes] = r.WhoAmIResponse.to_bytes
@@ -195,10 +193,23 @@ def _children(tree: DataTree, req: Request, rec: Any, with_stat: bool) -> bytes:
     _read_check(tree, n, _READ, req, path)
     if rec.watch and req.watcher is not None:
         tree.watches.child.add(path, req.watcher, STANDARD)
-    kids = child_names(n.children, path)
-    if with_stat:
-        return _encode_children2(r.GetChildren2Response(kids, tree.stat_of(n)))
-    return _encode_children(r.GetChildrenResponse(kids))
+    body = _names_vector(n.children, path)
+    return body + _pack_stat(tree, n) if with_stat else body
+
+
+def _names_vector(children: Any, path: str) -> bytes:
+    """The children's names (child_names, in the same order) as a jute vector<ustring>: the
+    body of GetChildrenResponse, and of GetChildren2Response before its Stat."""
+    if not children:
+        return b"\0\0\0\0"
+    cut = 1 if path in ("/", "") else len(path) + 1
+    pack = _I.pack
+    out = bytearray(pack(len(children)))
+    for c in children:
+        b = c[cut:].encode("utf-8")
+        out += pack(len(b))
+        out += b
+    return bytes(out)
 
 
 def _get_acl(tree: DataTree, req: Request, rec: Any, events: list[Event]) -> bytes:
