@@ -49,7 +49,8 @@ class ForwardingWrites:
         # those relayed for its observers and workers.
         self.syncs: deque[tuple[ClientConn, Pending] | ObserverSync] = deque()
         self.revalidating: dict[int, list[ClientConn]] = {}
-        self._touched: set[int] = set()
+        # LearnerSessionTracker's touch table: session id -> the timeout to report.
+        self._touched: dict[int, int] = {}
         # Learner.writePacket(pp, false) + flush after a batch: one socket write per batch.
         self._out: list[bytes] = []
         self._flush_scheduled = False
@@ -86,7 +87,7 @@ class ForwardingWrites:
     def create_session(self, conn: ClientConn, session_id: int, timeout: int,
                        origin: Origin) -> None:
         self.origins[(session_id, 0)] = origin
-        self._touched.add(session_id)
+        self._touched[session_id] = timeout
         self._send_all(self.core.forward(session_id, 0, Op.CREATE_SESSION,
                                          struct.pack(">i", timeout)))
 
@@ -94,16 +95,16 @@ class ForwardingWrites:
         self.revalidating.setdefault(session_id, []).append(conn)
         self._send_all(self.core.revalidate(session_id, timeout))
 
-    def touched(self, session_id: int) -> None:
-        self._touched.add(session_id)
+    def touched(self, session_id: int, timeout_ms: int) -> None:
+        """LearnerSessionTracker.touchSession: reported with the connection's timeout whether
+        or not this server has applied the session's createSession yet."""
+        self._touched[session_id] = timeout_ms
 
     def _touches(self) -> list[tuple[int, int]]:
         """LearnerSessionTracker.snapshot: sessions touched since the last ping."""
-        sessions = self.server.sessions.sessions
-        out = [(sid, sessions[sid].timeout_ms) for sid in sorted(self._touched)
-               if sid in sessions]
         # Sessions with a live connection here stay alive (their client pings us).
-        self._touched = set()
+        out = sorted(self._touched.items())
+        self._touched = {}
         return out
 
     def _send_all(self, actions: list[N.LearnerAction]) -> None:
@@ -114,6 +115,8 @@ class ForwardingWrites:
     def _applied(self, e: N.Entry) -> None:
         """A committed txn onto the tree, answering the client that asked for it here."""
         origin = self.origins.pop((e.hdr.clientId, e.hdr.cxid), None)
+        if e.hdr.type == Op.CLOSE_SESSION:
+            self._touched.pop(e.hdr.clientId, None)  # removeSession: out of the touch table
         self.server.apply_committed(e.hdr, e.txn, origin, e.digest)
 
     def _revalidated_here(self, a: N.Revalidated) -> None:

@@ -357,8 +357,8 @@ class LeaderHost:
     def revalidate(self, conn: ClientConn, session_id: int, timeout: int) -> None:
         raise AssertionError("the leader does not forward")
 
-    def touched(self, session_id: int) -> None:
-        pass
+    def touched(self, session_id: int, timeout_ms: int) -> None:
+        pass  # the leader touches its own (global) tracker in on_request
 
     def _learner_request(self, a: L.LearnerRequest) -> None:
         """Leader.submitLearnerRequest -> PrepRequestProcessor, with the learner's session."""

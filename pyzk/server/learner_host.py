@@ -410,8 +410,12 @@ class LearnerHost(ForwardingWrites):
         om.start()
         self.om = om
 
-    def _om_touched(self, session_id: int, _timeout: int) -> None:
-        self.touched(session_id)
+    def _om_touched(self, session_id: int, timeout: int) -> None:
+        """ObserverMaster.touch -> LearnerSessionTracker.touchSession: with local sessions
+        on, only a global (or upgrading) session known here goes into the touch table."""
+        if self.server.local is not None and session_id not in self.server.sessions.sessions:
+            return
+        self.touched(session_id, timeout)
 
     def _serve_workers(self) -> None:
         """Worker processes (pyzk.workers) sync from this learner as its observers do."""

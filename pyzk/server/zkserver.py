@@ -364,16 +364,11 @@ class ZkServer:
             assert local is not None
             if not local.touch(sid, clock.mono_ms()) or self._local_request(conn, xid, op, body):
                 return
-        elif not self.sessions.touch(sid, clock.mono_ms()):
-            # The session is closing (its closeSession was prepped, or it expired): Java's
-            # submitRequest fails touch() with MissingSessionException and drops the request
-            # without a reply; the connection closes when the session's close is applied.
-            if sid not in self.sessions.sessions and self.owner.get(sid) is not conn:
-                conn.close_when_answered()  # no session any more: nothing else will close it
+        elif not self.sessions.touch(sid, clock.mono_ms()) and self._untouched_drop(conn, sid):
             return
         writes = self.writes
         if writes is not None and not is_local:
-            writes.touched(sid)
+            writes.touched(sid, conn.timeout_ms)
         if self.enforce_auth and op != OP_AUTH and op != OP_SASL and \
                 not self.security.enforce(conn, xid):
             return
@@ -469,6 +464,23 @@ class ZkServer:
             self.enqueue_txn(txn, Origin(conn, pending))
         elif len(conn.queue) == 1:
             conn.queue.drain(self._run_read, conn.emit_pending)
+
+    def _untouched_drop(self, conn: ClientConn, sid: int) -> bool:
+        """The session tracker refused to touch `sid`: True if the request is dropped.
+
+        A closing session (its closeSession was prepped, or it expired): Java's submitRequest
+        fails touch() with MissingSessionException and drops the request without a reply;
+        the connection closes when the session's close is applied. A session unknown here
+        whose connection this server re-attached is served on a learner (or worker) without
+        local sessions: LearnerSessionTracker.touchSession is always true there, so a session
+        the leader revalidated is served before its createSession is applied here."""
+        if sid in self.sessions.sessions:
+            return True  # closing
+        if self.owner.get(sid) is not conn:
+            conn.close_when_answered()  # no session any more: nothing else will close it
+            return True
+        writes = self.writes
+        return self.local is not None or writes is None or not writes.forwards
 
     # -- local sessions ----------------------------------------------------------------------
     def _local_request(self, conn: ClientConn, xid: int, op: int, body: memoryview) -> bool:

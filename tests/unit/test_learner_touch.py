@@ -1,0 +1,123 @@
+"""A learner serves a session the leader revalidated before its createSession is applied here.
+
+Java's LearnerSessionTracker.touchSession (no local sessions) is always true and puts (session,
+the connection's timeout) into the touch table the next PING reports, so a client that
+re-attaches to a lagging follower or observer is answered at once. With local sessions on it
+refuses a session that is neither local nor global nor upgrading here. The real ZkServer runs
+here behind the real forwarding write path, without a leader: its REVALIDATE is answered by hand.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import struct
+from pathlib import Path
+
+import pytest
+
+from pyzk.config.load import build_config
+from pyzk.protocol import records as r
+from pyzk.protocol.framing import frame
+from pyzk.protocol.opcodes import Op
+from pyzk.server.connection import ClientConn
+from pyzk.server.forwarding import ForwardingWrites
+from pyzk.server.persistence import open_storage
+from pyzk.server.zkserver import ZkServer
+from pyzk.session.javarandom import session_password
+from pyzk.session.tracker import SessionTracker
+from pyzk.zab import learner as N
+from tests.unit.test_zkserver_clock import RecordingTransport, _NoWords
+
+# A session another member created (its id embeds server id 2); not in this server's table.
+OTHERS = (2 << 56) | 0x1234
+TIMEOUT = 6000
+
+
+class Learner(ForwardingWrites):
+    """The forwarding write path with no leader connection (what it sends is dropped)."""
+
+    def __init__(self, server: ZkServer) -> None:
+        self.server = server
+        self.writer = None
+        self.done = asyncio.Event()
+        self.core = N.LearnerCore(1, False, 1, 1, 0, touches=self._touches)
+        self._init_forwarding()
+
+
+async def _learner(tmp: Path, local_sessions: bool) -> tuple[ZkServer, Learner]:
+    cfg = build_config({"dataDir": str(tmp), "clientPort": "2181", "tickTime": "1000",
+                        "forceSync": "no", "admin.enableServer": "false"})
+    storage = open_storage(cfg)
+    tree, sessions = storage.recover()
+    srv = ZkServer(cfg, tree, storage, sessions=sessions, server_id=1)
+    if local_sessions:
+        srv.local = SessionTracker(cfg.tick_time_ms, 1, 0)
+    srv.leads = False
+    srv.writes = writes = Learner(srv)
+    srv.start()
+    return srv, writes
+
+
+async def _frames(tr: RecordingTransport, n: int) -> list[bytes]:
+    """The frames once there are `n` (or what came within a second)."""
+    for _ in range(20):  # bounded: 20 waits of 50 ms
+        if len(tr.frames) >= n:
+            break
+        await asyncio.sleep(0.05)
+    return tr.frames
+
+
+async def _reattached(srv: ZkServer, writes: Learner) -> tuple[ClientConn, RecordingTransport]:
+    """A client re-attaches to OTHERS here and the leader says the session is valid."""
+    tr = RecordingTransport()
+    conn = ClientConn(srv, _NoWords(), 0, {})  # type: ignore[arg-type]
+    conn.connection_made(tr)  # type: ignore[arg-type]
+    conn.data_received(frame(r.ConnectRequest.to_bytes(
+        r.ConnectRequest(0, 0, TIMEOUT, OTHERS, session_password(OTHERS))) + b"\0"))
+    assert list(writes.revalidating) == [OTHERS]
+    writes._revalidated_here(N.Revalidated(OTHERS, True))
+    (first,) = await _frames(tr, 1)
+    resp, _ = r.ConnectResponse.decode(first, 0)
+    assert (resp.sessionId, resp.timeOut) == (OTHERS, TIMEOUT)
+    assert OTHERS not in srv.sessions.sessions  # its createSession is not applied here
+    return conn, tr
+
+
+def _exists(conn: ClientConn, xid: int) -> None:
+    conn.data_received(frame(struct.pack(">ii", xid, Op.EXISTS)
+                             + r.ExistsRequest.to_bytes(r.ExistsRequest("/", False))))
+
+
+@pytest.mark.asyncio
+async def test_revalidated_session_is_served_and_reported_before_its_create_applies(
+        tmp_path: Path) -> None:
+    srv, writes = await _learner(tmp_path, local_sessions=False)
+    try:
+        conn, tr = await _reattached(srv, writes)
+        writes._touches()  # whatever the re-attach itself reported
+        _exists(conn, 1)
+        frames = await _frames(tr, 2)
+        assert len(frames) == 2, "the request of the revalidated session was dropped"
+        assert struct.unpack(">iqi", frames[1][:16])[::2] == (1, 0)  # xid 1, no error
+        # The next PING tells the leader the session is alive, with the connection's timeout.
+        assert writes._touches() == [(OTHERS, TIMEOUT)]
+        conn.data_received(frame(struct.pack(">ii", -2, Op.PING)))
+        frames = await _frames(tr, 3)
+        assert len(frames) == 3 and struct.unpack(">i", frames[2][:4])[0] == -2
+        assert writes._touches() == [(OTHERS, TIMEOUT)]
+    finally:
+        await srv.stop()
+
+
+@pytest.mark.asyncio
+async def test_with_local_sessions_an_unknown_global_session_is_still_refused(
+        tmp_path: Path) -> None:
+    srv, writes = await _learner(tmp_path, local_sessions=True)
+    try:
+        conn, tr = await _reattached(srv, writes)
+        writes._touches()
+        _exists(conn, 1)
+        assert len(await _frames(tr, 2)) == 1  # dropped, as Java's touchSession refuses it
+        assert writes._touches() == []
+    finally:
+        await srv.stop()
