@@ -1,0 +1,130 @@
+"""A client re-attaches to a follower that has not applied its session's createSession yet.
+
+Members 1 and 2 follow, 3 leads; the followers' dataLogDirs are ext4 loop images frozen with
+fsfreeze, so nothing commits (the leader alone is no quorum) while their event loops still
+serve. A new session asked for through member 1 is prepped on the leader but applied nowhere; a
+raw client re-attaches to member 2 with its id and password (REVALIDATE: valid). Java's
+LearnerSessionTracker.touchSession is always true without local sessions: member 2 answers that
+client at once and its PINGs report the session, so the leader does not expire it while the
+client pings member 2 for longer than its timeout. Member 2 is pyzk or Java (the same answers).
+Skipped without root, loop devices or fsfreeze.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import struct
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from pyzk.protocol import records as r
+from pyzk.protocol.codes import Err
+from pyzk.protocol.opcodes import Op
+from pyzk.session.javarandom import session_password
+from tests.ensemble.launcher import Ensemble, four_letter, wait_for
+from tests.integration.rawclient import OPEN_ACL, RawClient
+from tests.servers import java_available
+
+HOSTS = ["127.0.40.1", "127.0.40.2", "127.0.40.3"]
+TIMEOUT_MS = 2000  # the session's timeout; the client pings member 2 past it while frozen
+
+
+def _run(*cmd: str) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(cmd, capture_output=True, timeout=60, check=False)
+
+
+@pytest.fixture
+def log_mounts(workdir: Path) -> Iterator[list[Path]]:
+    """Two mounted ext4 images (members 1 and 2's dataLogDir); thawed and unmounted after."""
+    tools = ("mkfs.ext4", "mount", "umount", "fsfreeze")
+    if os.geteuid() != 0 or any(shutil.which(t) is None for t in tools):
+        pytest.skip("needs root, mkfs.ext4, mount and fsfreeze")
+    mounts: list[Path] = []
+    try:
+        for i in (1, 2):
+            img, mnt = workdir / f"log{i}.img", workdir / f"log{i}"
+            mnt.mkdir()
+            with open(img, "wb") as f:
+                f.truncate(128 << 20)
+            if _run("mkfs.ext4", "-q", str(img)).returncode != 0 or \
+                    _run("mount", "-o", "loop", str(img), str(mnt)).returncode != 0:
+                pytest.skip("cannot loop-mount an ext4 image here")
+            mounts.append(mnt)
+        yield mounts
+    finally:
+        for mnt in mounts:
+            _run("fsfreeze", "-u", str(mnt))  # fails harmlessly when not frozen
+        for mnt in mounts:
+            _run("umount", str(mnt))
+
+
+def _pending_session(leader: str) -> int | None:
+    """The one session in the leader's expiry buckets (`dump`), as a signed long."""
+    for line in four_letter(leader, "dump").splitlines():
+        m = re.fullmatch(r"\s*0x([0-9a-f]+)", line)
+        if m:
+            sid = int(m.group(1), 16)
+            return sid - (1 << 64) if sid >= 1 << 63 else sid
+    return None
+
+
+@pytest.mark.parametrize("kind", ["pyzk", "java"])
+def test_follower_serves_a_revalidated_session_before_applying_its_create(
+        workdir: Path, log_mounts: list[Path], kind: str) -> None:
+    if kind == "java" and not java_available():
+        pytest.skip("Debian's Java ZooKeeper is not installed")
+    ens = Ensemble(workdir, HOSTS, tick_ms=500, kinds={2: kind},
+                   extra={"initLimit": "20", "syncLimit": "20",
+                          "minSessionTimeout": str(TIMEOUT_MS),
+                          "maxSessionTimeout": str(TIMEOUT_MS)})
+    for i, mnt in enumerate(log_mounts, 1):
+        ens.members[i].cfg["dataLogDir"] = str(mnt / "log")
+    s1: socket.socket | None = None
+    c2: RawClient | None = None
+    try:
+        ens.start(60)
+        assert ens.modes() == {1: "follower", 2: "follower", 3: "leader"}, ens.modes()
+        for mnt in log_mounts:
+            assert _run("fsfreeze", "-f", str(mnt)).returncode == 0
+        # A new session through member 1: prepped on the leader, committed nowhere.
+        s1 = socket.create_connection((HOSTS[0], 2181), timeout=10)
+        req = r.ConnectRequest.to_bytes(r.ConnectRequest(0, 0, TIMEOUT_MS, 0, b"\0" * 16))
+        s1.sendall(struct.pack(">i", len(req) + 1) + req + b"\0")
+        sid = wait_for(lambda: _pending_session(HOSTS[2]), 10, "the leader to track it")
+        assert isinstance(sid, int)
+        c2 = RawClient(HOSTS[1], 2181, timeout=10)
+        got = c2.connect(TIMEOUT_MS, session_id=sid, passwd=session_password(sid))
+        assert (got.sessionId, got.timeOut) == (sid, TIMEOUT_MS)
+        # Answered although member 2 has not applied the createSession.
+        try:
+            rep = c2.call(Op.EXISTS, r.ExistsRequest("/", False), timeout=3)
+        except TimeoutError:
+            pytest.fail(f"{kind} member 2 dropped the request of the revalidated session")
+        assert (rep.xid, rep.err) == (1, 0)
+        # PINGs to member 2 for longer than the session's timeout, still frozen: each is
+        # answered, and reported to the leader with the next PING it answers.
+        for _ in range(7):  # bounded: 7 pings, 0.5 s apart at most
+            c2.send_frame(struct.pack(">ii", -2, Op.PING))
+            assert struct.unpack(">i", c2.read_frame(3)[:4])[0] == -2
+            try:
+                c2.read_frame(0.5)  # nothing else comes; this paces the pings
+            except TimeoutError:
+                pass
+        for mnt in log_mounts:
+            assert _run("fsfreeze", "-u", str(mnt)).returncode == 0
+        # The session lived on at the leader: an ephemeral of it is created once all commits.
+        rep = c2.call(Op.CREATE, r.CreateRequest("/e", b"", OPEN_ACL, 1), timeout=10)
+        assert (rep.xid, rep.err) == (2, 0), f"create answered {Err(rep.err)!r}"
+    finally:
+        for mnt in log_mounts:
+            _run("fsfreeze", "-u", str(mnt))
+        for c in (s1, c2):
+            if c is not None:
+                c.close()
+        ens.stop()
