@@ -2,11 +2,13 @@
 
 Members 1 and 2 follow, 3 leads; the followers' dataLogDirs are ext4 loop images frozen with
 fsfreeze, so nothing commits (the leader alone is no quorum) while their event loops still
-serve. A new session asked for through member 1 is prepped on the leader but applied nowhere; a
+serve. A new session asked for through the leader is prepped there but applied nowhere; a
 raw client re-attaches to member 2 with its id and password (REVALIDATE: valid). Java's
 LearnerSessionTracker.touchSession is always true without local sessions: member 2 answers that
 client at once and its PINGs report the session, so the leader does not expire it while the
 client pings member 2 for longer than its timeout. Member 2 is pyzk or Java (the same answers).
+The same through an observer (member 4, pyzk or Java) synced from a follower's
+observerMasterPort: the follower relays its touches (ObserverMaster.touch -> touchSession).
 Skipped without root, loop devices or fsfreeze.
 """
 
@@ -31,8 +33,8 @@ from tests.ensemble.launcher import Ensemble, four_letter, wait_for
 from tests.integration.rawclient import OPEN_ACL, RawClient
 from tests.servers import java_available
 
-HOSTS = ["127.0.40.1", "127.0.40.2", "127.0.40.3"]
-TIMEOUT_MS = 2000  # the session's timeout; the client pings member 2 past it while frozen
+HOSTS = ["127.0.40.1", "127.0.40.2", "127.0.40.3", "127.0.40.4"]
+TIMEOUT_MS = 2000  # the session's timeout; the client pings past it while frozen
 
 
 def _run(*cmd: str) -> subprocess.CompletedProcess[bytes]:
@@ -74,40 +76,64 @@ def _pending_session(leader: str) -> int | None:
     return None
 
 
+def _synced_observers(hosts: list[str]) -> int:
+    """Observers synced from the followers on `hosts` (their `mntr` zk_synced_observers)."""
+    n = 0
+    for host in hosts:
+        for line in four_letter(host, "mntr").splitlines():
+            if line.startswith("zk_synced_observers\t"):
+                n += int(line.split("\t")[1])
+    return n
+
+
 @pytest.mark.parametrize("kind", ["pyzk", "java"])
-def test_follower_serves_a_revalidated_session_before_applying_its_create(
-        workdir: Path, log_mounts: list[Path], kind: str) -> None:
+@pytest.mark.parametrize("serving", [2, 4], ids=["follower", "observer"])
+def test_learner_serves_a_revalidated_session_before_applying_its_create(
+        workdir: Path, log_mounts: list[Path], serving: int, kind: str) -> None:
     if kind == "java" and not java_available():
         pytest.skip("Debian's Java ZooKeeper is not installed")
-    ens = Ensemble(workdir, HOSTS, tick_ms=500, kinds={2: kind},
+    observer = serving == 4
+    ens = Ensemble(workdir, HOSTS[:4 if observer else 3], tick_ms=500, kinds={serving: kind},
+                   observers=(4,) if observer else (),
                    extra={"initLimit": "20", "syncLimit": "20",
                           "minSessionTimeout": str(TIMEOUT_MS),
-                          "maxSessionTimeout": str(TIMEOUT_MS)})
+                          "maxSessionTimeout": str(TIMEOUT_MS),
+                          **({"observerMasterPort": "2890"} if observer else {})})
     for i, mnt in enumerate(log_mounts, 1):
         ens.members[i].cfg["dataLogDir"] = str(mnt / "log")
     s1: socket.socket | None = None
     c2: RawClient | None = None
     try:
-        ens.start(60)
-        assert ens.modes() == {1: "follower", 2: "follower", 3: "leader"}, ens.modes()
+        # Members 3 and 1 first, so that 3 leads; then the one under test (and 2).
+        for sid in (3, 1):
+            ens.members[sid].start()
+        ens.wait_serving(60, members=[1, 3])
+        for sid in ens.members.keys() - {1, 3}:
+            ens.members[sid].start()
+        modes = ens.wait_serving(60)
+        assert modes == {1: "follower", 2: "follower", 3: "leader"} | (
+            {4: "observer"} if observer else {}), modes
+        if observer:  # synced from a follower, which relays its touches
+            wait_for(lambda: _synced_observers(HOSTS[:2]) == 1, 20, "the observer's master")
         for mnt in log_mounts:
             assert _run("fsfreeze", "-f", str(mnt)).returncode == 0
-        # A new session through member 1: prepped on the leader, committed nowhere.
-        s1 = socket.create_connection((HOSTS[0], 2181), timeout=10)
+        # A new session through the leader: prepped there, committed nowhere (no follower
+        # has it in its table, not even the one that would have forwarded it).
+        s1 = socket.create_connection((HOSTS[2], 2181), timeout=10)
         req = r.ConnectRequest.to_bytes(r.ConnectRequest(0, 0, TIMEOUT_MS, 0, b"\0" * 16))
         s1.sendall(struct.pack(">i", len(req) + 1) + req + b"\0")
         sid = wait_for(lambda: _pending_session(HOSTS[2]), 10, "the leader to track it")
         assert isinstance(sid, int)
-        c2 = RawClient(HOSTS[1], 2181, timeout=10)
+        c2 = RawClient(HOSTS[serving - 1], 2181, timeout=10)
         got = c2.connect(TIMEOUT_MS, session_id=sid, passwd=session_password(sid))
         assert (got.sessionId, got.timeOut) == (sid, TIMEOUT_MS)
-        # Answered although member 2 has not applied the createSession.
+        # Answered although it has not applied the createSession.
         try:
             rep = c2.call(Op.EXISTS, r.ExistsRequest("/", False), timeout=3)
         except TimeoutError:
-            pytest.fail(f"{kind} member 2 dropped the request of the revalidated session")
+            pytest.fail(f"{kind} member {serving} dropped the revalidated session's request")
         assert (rep.xid, rep.err) == (1, 0)
-        # PINGs to member 2 for longer than the session's timeout, still frozen: each is
+        # PINGs to it for longer than the session's timeout, still frozen: each is
         # answered, and reported to the leader with the next PING it answers.
         for _ in range(7):  # bounded: 7 pings, 0.5 s apart at most
             c2.send_frame(struct.pack(">ii", -2, Op.PING))
