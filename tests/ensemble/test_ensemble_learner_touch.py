@@ -105,11 +105,11 @@ def test_learner_serves_a_revalidated_session_before_applying_its_create(
     c2: RawClient | None = None
     try:
         # Members 3 and 1 first, so that 3 leads; then the one under test (and 2).
-        for sid in (3, 1):
-            ens.members[sid].start()
+        for first in (3, 1):
+            ens.members[first].start()
         ens.wait_serving(60, members=[1, 3])
-        for sid in ens.members.keys() - {1, 3}:
-            ens.members[sid].start()
+        for later in ens.members.keys() - {1, 3}:
+            ens.members[later].start()
         modes = ens.wait_serving(60)
         assert modes == {1: "follower", 2: "follower", 3: "leader"} | (
             {4: "observer"} if observer else {}), modes
