@@ -245,37 +245,8 @@ def record(name: str, fields: Sequence[tuple[str, FieldType]]) -> Any:
                     ns[f"_vs_{fname}"] = struct.Struct(">" + _FIXED[of][0])
                     wr = f"out += _vs_{fname}.pack(x)"
             else:
-                ns[f"_rec_{fname}"] = of
-                memo = _element_memo(of)
-                if memo is not None:
-                    # Elements of few distinct values (the ACLs of nearly every create):
-                    # each encoding met before is decoded and encoded once (_ElementMemo).
-                    ns[f"_mv_{fname}"] = memo
-                    dec_lines += [
-                        "    n, off = _read_vector_len(buf, off)",
-                        "    if n == -1:",
-                        f"        v_{fname} = None",
-                        "    else:",
-                        f"        v_{fname} = []",
-                        f"        dec = _mv_{fname}.decode",
-                        "        for _ in range(n):",
-                        "            x, off = dec(buf, off)",
-                        f"            v_{fname}.append(x)",
-                    ]
-                    wr = f"out += _mv_{fname}.encoded(x)"
-                else:
-                    dec_lines += [
-                        "    n, off = _read_vector_len(buf, off)",
-                        "    if n == -1:",
-                        f"        v_{fname} = None",
-                        "    else:",
-                        f"        v_{fname} = []",
-                        f"        dec = _rec_{fname}.decode",
-                        "        for _ in range(n):",
-                        "            x, off = dec(buf, off)",
-                        f"            v_{fname}.append(x)",
-                    ]
-                    wr = f"_rec_{fname}.encode(x, out)"
+                dec_more, wr = _record_vector_code(fname, of, ns)
+                dec_lines += dec_more
             enc_lines += [
                 f"    v = rec[{idx}]",
                 "    if v is None:",
@@ -318,6 +289,30 @@ def record(name: str, fields: Sequence[tuple[str, FieldType]]) -> Any:
     cls.to_bytes = staticmethod(to_bytes)
     cls.from_bytes = staticmethod(from_bytes)
     return cls
+
+
+def _record_vector_code(fname: str, of: Any, ns: dict[str, Any]) -> tuple[list[str], str]:
+    """Generated decode lines and the per-element encode statement of a vector<record> field.
+    Elements of few distinct values (the ACLs of nearly every create) go through the
+    element type's memo (_ElementMemo): each encoding met before is decoded and encoded once."""
+    ns[f"_rec_{fname}"] = of
+    memo = _element_memo(of)
+    if memo is not None:
+        ns[f"_mv_{fname}"] = memo
+        dec, wr = f"_mv_{fname}.decode", f"out += _mv_{fname}.encoded(x)"
+    else:
+        dec, wr = f"_rec_{fname}.decode", f"_rec_{fname}.encode(x, out)"
+    return [
+        "    n, off = _read_vector_len(buf, off)",
+        "    if n == -1:",
+        f"        v_{fname} = None",
+        "    else:",
+        f"        v_{fname} = []",
+        f"        dec = {dec}",
+        "        for _ in range(n):",
+        "            x, off = dec(buf, off)",
+        f"            v_{fname}.append(x)",
+    ], wr
 
 
 class _ElementMemo:
