@@ -179,9 +179,12 @@ class Prep:
     def txn_digest(self, hdr: Any) -> Any:
         """The TxnDigest of the txn just prepped (Request.txnDigest): the tree digest once
         it is applied; none for an error txn, whose preparation failed before setTxnDigest."""
-        if not self.tree.digest_enabled or hdr.type == OP_ERROR:
+        tree = self.tree
+        if not tree.digest_enabled or hdr.type == OP_ERROR:
             return None
-        return _tnew(_TxnDigest, (DIGEST_VERSION, to_long(self._current_digest())))
+        q = self.outstanding.queue  # _current_digest, inline (every txn)
+        return _tnew(_TxnDigest, (DIGEST_VERSION, to_long(q[-1].tree_digest if q
+                                                          else tree.digest_sum)))
 
     @staticmethod
     def _child_count(rec: ChangeRecord | Znode) -> int:

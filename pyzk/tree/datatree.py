@@ -35,6 +35,7 @@ _EV_NODE_CHILDREN_CHANGED = EventType.NODE_CHILDREN_CHANGED
 _EV_NODE_CREATED = EventType.NODE_CREATED
 _EV_NODE_DATA_CHANGED = EventType.NODE_DATA_CHANGED
 _EV_NODE_DELETED = EventType.NODE_DELETED
+_MASK64 = (1 << 64) - 1  # a tree digest sum as Java's long (digest.to_long)
 
 SPECIAL_PATHS = frozenset({"/", "/zookeeper", "/zookeeper/quota", "/zookeeper/config"})
 CONFIG_NODE = "/zookeeper/config"
@@ -372,7 +373,9 @@ class DataTree:
                 rc.err = e.code
         if hdr.zxid > self.last_processed_zxid:
             self.last_processed_zxid = hdr.zxid
-        actual = to_long(self.digest_sum)
+        actual = self.digest_sum & _MASK64  # to_long, inline (every txn)
+        if actual >> 63:
+            actual -= 1 << 64
         self.digests.applied(hdr.zxid, actual)
         if digest is not None and self.digest_enabled:
             self.digests.compare(hdr, txn, digest.version, digest.treeDigest, actual)

@@ -155,7 +155,8 @@ class DigestHistory:
                           f"actual digest is {actual}, ")
                 self._first = False
             return False
-        self._rate_flush()
+        if self._rate_msg is not None:  # a rate-limited message is pending: flush it
+            self._rate_flush()
         return True
 
     def report_mismatch(self, zxid: int) -> None:
