@@ -77,6 +77,7 @@ class ClientConn(asyncio.Protocol):
         self._flush_scheduled = False
         self._close_after_flush = False
         self._draining = False  # close_when_answered: no more input, close once answered
+        self.close_answered = False  # its closeSession was answered: nothing more leaves
         self._closed = False
         self._paused = False
         self.established_at = time.time()
@@ -343,6 +344,11 @@ class ClientConn(asyncio.Protocol):
             p.large = 0
         if server.throttled:
             server.request_done(0)  # resume throttled connections
+        if self.close_answered:
+            # Its closeSession was answered: Java closes the connection there, and an answer
+            # that comes later (a write the session sent after its closeSession, which a
+            # learner forwards and the leader logs as an error txn) goes nowhere.
+            return
         ms = (time.monotonic() - p.started) * 1000
         self.packets_sent += 1
         stats = server.stats

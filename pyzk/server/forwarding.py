@@ -36,6 +36,7 @@ class ObserverSync(NamedTuple):
 class ForwardingWrites:
     forwards = True
     forwards_sync = True
+    forwards_closing = True
 
     core: N.LearnerCore
     server: ZkServer

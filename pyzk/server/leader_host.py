@@ -39,6 +39,7 @@ class LeaderHost:
     """One term of leadership; `run()` returns the reason it ended."""
 
     forwards = False
+    forwards_closing = False
 
     def __init__(self, peer: QuorumPeer) -> None:
         self.peer = peer

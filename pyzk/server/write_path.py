@@ -22,6 +22,11 @@ class WritePath(Protocol):
 
     forwards: bool
     forwards_sync: bool  # syncs go to `forward` too (a learner; a leader confirming reads)
+    # A closing session's writes still go to the leader, which logs them as error txns: a
+    # learner's LearnerSessionTracker.touchSession is true for a global session, closing or
+    # not. A leader, and a worker (one server with its member), refuse them as Java's
+    # SessionTrackerImpl does.
+    forwards_closing: bool
 
     def submit(self, hdr: r.TxnHeaderRecord, txn: r.TxnRecord, origin: Origin,
                digest: r.TxnDigestRecord | None = None) -> None: ...

@@ -364,7 +364,8 @@ class ZkServer:
             assert local is not None
             if not local.touch(sid, clock.mono_ms()) or self._local_request(conn, xid, op, body):
                 return
-        elif not self.sessions.touch(sid, clock.mono_ms()) and self._untouched_drop(conn, sid):
+        elif not self.sessions.touch(sid, clock.mono_ms()) and \
+                self._untouched_drop(conn, sid, op):
             return
         writes = self.writes
         if writes is not None and not is_local:
@@ -465,21 +466,26 @@ class ZkServer:
         elif len(conn.queue) == 1:
             conn.queue.drain(self._run_read, conn.emit_pending)
 
-    def _untouched_drop(self, conn: ClientConn, sid: int) -> bool:
+    def _untouched_drop(self, conn: ClientConn, sid: int, op: int) -> bool:
         """The session tracker refused to touch `sid`: True if the request is dropped.
 
         A closing session (its closeSession was prepped, or it expired): Java's submitRequest
         fails touch() with MissingSessionException and drops the request without a reply;
-        the connection closes when the session's close is applied. A session unknown here
+        the connection closes when the session's close is applied. Not a write on a learner,
+        whose touch is true for a global session: it goes on to the leader, which logs it as
+        an error txn (a zxid other clients see used); a read is not answered there either,
+        the connection closing when the close before it is applied. A session unknown here
         whose connection this server re-attached is served on a learner (or worker) without
         local sessions: LearnerSessionTracker.touchSession is always true there, so a session
         the leader revalidated is served before its createSession is applied here."""
-        if sid in self.sessions.sessions:
-            return True  # closing
+        writes = self.writes
+        if sid in self.sessions.sessions:  # closing
+            spec = CLIENT_OPS.get(op)
+            return not (writes is not None and writes.forwards_closing and spec is not None
+                        and spec.write)
         if self.owner.get(sid) is not conn:
             conn.close_when_answered()  # no session any more: nothing else will close it
             return True
-        writes = self.writes
         return self.local is not None or writes is None or not writes.forwards
 
     # -- local sessions ----------------------------------------------------------------------
@@ -750,6 +756,7 @@ class ZkServer:
         if req.op == OP_CLOSE_SESSION:
             pending.reply = self._reply_bytes(req.xid, 0, b"")
             conn.queue.drain(self._run_read, conn.emit_pending)
+            conn.close_answered = True
             conn.close_after_flush()
             return
         if req.op == OP_CREATE_SESSION and t == OP_CREATE_SESSION:

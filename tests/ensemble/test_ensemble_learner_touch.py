@@ -9,7 +9,8 @@ client at once and its PINGs report the session, so the leader does not expire i
 client pings member 2 for longer than its timeout. Member 2 is pyzk or Java (the same answers).
 The same through an observer (member 4, pyzk or Java) synced from a follower's
 observerMasterPort: the follower relays its touches (ObserverMaster.touch -> touchSession).
-Skipped without root, loop devices or fsfreeze.
+Skipped without root, loop devices or fsfreeze. Also: a closing session's write on a follower
+goes to the leader, as Java's learners send it (no fsfreeze needed).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from pyzk.protocol.codes import Err
 from pyzk.protocol.opcodes import Op
 from pyzk.session.javarandom import session_password
 from tests.ensemble.launcher import Ensemble, four_letter, wait_for
-from tests.integration.rawclient import OPEN_ACL, RawClient
+from tests.integration.rawclient import OPEN_ACL, ConnectionClosed, RawClient
 from tests.servers import java_available
 
 HOSTS = ["127.0.40.1", "127.0.40.2", "127.0.40.3", "127.0.40.4"]
@@ -153,4 +154,51 @@ def test_learner_serves_a_revalidated_session_before_applying_its_create(
         for c in (s1, c2):
             if c is not None:
                 c.close()
+        ens.stop()
+
+
+def _zxid(host: str) -> int:
+    for line in four_letter(host, "srvr").splitlines():
+        if line.startswith("Zxid: "):
+            return int(line.split()[1], 16)
+    raise AssertionError(f"no Zxid in srvr of {host}")
+
+
+@pytest.mark.parametrize("kind", ["pyzk", "java"])
+def test_a_closing_sessions_write_on_a_follower_is_logged_and_not_answered(
+        workdir: Path, kind: str) -> None:
+    """closeSession and a create pipelined to follower 2 (pyzk or Java; pyzk leads): a
+    learner's touch is true for a global session even while it closes, so the create goes to
+    the leader, which logs it as an error txn; the client gets the close's reply, then EOF."""
+    if kind == "java" and not java_available():
+        pytest.skip("Debian's Java ZooKeeper is not installed")
+    hosts = ["127.0.40.21", "127.0.40.22", "127.0.40.23"]
+    ens = Ensemble(workdir, hosts, tick_ms=500, kinds={2: kind})
+    c: RawClient | None = None
+    try:
+        for first in (3, 1):  # 3 leads
+            ens.members[first].start()
+        ens.wait_serving(60, members=[1, 3])
+        ens.members[2].start()
+        assert ens.wait_serving(60) == {1: "follower", 2: "follower", 3: "leader"}
+        c = RawClient(hosts[1], 2181, timeout=10)
+        c.connect(4000)
+        before = _zxid(hosts[2])
+        out = bytearray()
+        for xid, op, rec in ((1, Op.CLOSE_SESSION, None),
+                             (2, Op.CREATE, r.CreateRequest("/x", b"", OPEN_ACL, 0))):
+            body = struct.pack(">ii", xid, int(op)) + (type(rec).to_bytes(rec) if rec else b"")
+            out += struct.pack(">i", len(body)) + body
+        c.send_raw(bytes(out))
+        reply = c.read_frame(5)
+        assert struct.unpack(">iqi", reply[:16])[::2] == (1, 0)  # the close's reply
+        with pytest.raises(ConnectionClosed):
+            c.read_frame(5)  # nothing for the create
+        # The leader logged the close and the create's error txn.
+        wait_for(lambda: _zxid(hosts[2]) == before + 2 or None, 10,
+                 f"zxid {before + 2:#x} at the leader (it is {_zxid(hosts[2]):#x})")
+        assert "/x" not in four_letter(hosts[2], "dump")
+    finally:
+        if c is not None:
+            c.close()
         ens.stop()

@@ -121,3 +121,34 @@ async def test_with_local_sessions_an_unknown_global_session_is_still_refused(
         assert writes._touches() == []
     finally:
         await srv.stop()
+
+
+class WorkerLike(Learner):
+    """A worker's forwarding path: one server with its member, which refuses these."""
+
+    forwards_closing = False
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("worker", [False, True])
+async def test_a_closing_sessions_writes_go_to_the_leader_from_a_learner(
+        tmp_path: Path, worker: bool) -> None:
+    """After closeSession, a learner (LearnerSessionTracker: a global session's touch is
+    true, closing or not) forwards the session's next write, which the leader logs as an
+    error txn; its reads stay unanswered. A worker drops both, as its member would."""
+    srv, writes = await _learner(tmp_path, local_sessions=False)
+    if worker:
+        srv.writes = writes = WorkerLike(srv)
+    try:
+        conn, tr = await _reattached(srv, writes)
+        srv.sessions.add(OTHERS, TIMEOUT, srv.clock.mono_ms())  # its createSession applied
+        conn.data_received(frame(struct.pack(">ii", 1, Op.CLOSE_SESSION)))
+        assert (OTHERS, 1) in writes.origins  # forwarded; the session is closing here
+        _exists(conn, 2)
+        conn.data_received(frame(struct.pack(">ii", 3, Op.CREATE) + r.CreateRequest.to_bytes(
+            r.CreateRequest("/x", b"", [r.ACL(31, r.Id("world", "anyone"))], 0))))
+        assert (OTHERS, 2) not in writes.origins
+        assert ((OTHERS, 3) in writes.origins) is not worker
+        assert len(await _frames(tr, 2)) == 1  # only the ConnectResponse: nothing answered
+    finally:
+        await srv.stop()

@@ -82,7 +82,7 @@ async def _server(tmp: Path, clock: ManualClock) -> ZkServer:
 
 async def _connect(srv: ZkServer, timeout_ms: int) -> tuple[ClientConn, RecordingTransport, int]:
     tr = RecordingTransport()
-    conn = ClientConn(srv, _NoWords(), 0, {})
+    conn = ClientConn(srv, _NoWords(), 0, {})  # type: ignore[arg-type]
     conn.connection_made(tr)  # type: ignore[arg-type]
     conn.data_received(frame(r.ConnectRequest.to_bytes(
         r.ConnectRequest(0, 0, timeout_ms, 0, b"\0" * 16)) + b"\0"))

@@ -31,6 +31,10 @@ log = structlog.get_logger("pyzk.worker")
 class WorkerHost(ForwardingWrites):
     """One link to the member; `run()` returns the reason it ended."""
 
+    # Requests of a closing session are dropped here as by the member's own tracker (the
+    # server answers as one server; its member may lead or stand alone).
+    forwards_closing = False
+
     def __init__(self, worker: Worker) -> None:
         self.worker = worker
         cfg = worker.config
