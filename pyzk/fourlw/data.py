@@ -85,9 +85,17 @@ def dirs(v: ServerView, kw: Mapping[str, str]) -> Data:
 
 
 def dump(v: ServerView, kw: Mapping[str, str]) -> Data:
-    """Expiry buckets keyed by elapsed-ms time (a TreeMap: ascending), and ephemerals."""
-    return {"expiry_time_to_session_ids": {str(t): list(ids) for t, ids in
-                                           sorted(v.session_expiry, key=lambda b: b[0])},
+    """Expiry buckets keyed by elapsed-ms time (a TreeMap: ascending), and ephemerals.
+    getSessionExpiryMap: a learner's is empty; with local sessions the local tracker's
+    buckets, then the global tracker's put over them (Map.putAll: a shared time keeps the
+    global sessions only)."""
+    buckets: dict[int, list[int]] = {}
+    if v.learner_sessions is None:
+        for t, ids in v.local_session_expiry or ():
+            buckets[t] = list(ids)
+        for t, ids in v.session_expiry:
+            buckets[t] = list(ids)
+    return {"expiry_time_to_session_ids": {str(t): ids for t, ids in sorted(buckets.items())},
             "session_id_to_ephemeral_paths": {str(s): list(p) for s, p in v.ephemerals.items()}}
 
 

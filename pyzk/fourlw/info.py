@@ -135,6 +135,13 @@ class ServerView(Protocol):
     def session_expiry(self) -> Sequence[tuple[int, Sequence[int]]]: ...
     """(expiry time in elapsed ms, session ids) buckets, as SessionTrackerImpl's ExpiryQueue."""
     @property
+    def local_session_expiry(self) -> Sequence[tuple[int, Sequence[int]]] | None: ...
+    """The local sessions' buckets (localSessionsEnabled), else None."""
+    @property
+    def learner_sessions(self) -> Sequence[tuple[int, int]] | None: ...
+    """A learner's global sessions as (id, timeout ms) (LearnerSessionTracker's
+    globalSessionsWithTimeouts, which it dumps instead of expiry buckets); None elsewhere."""
+    @property
     def connection_expiry(self) -> Sequence[tuple[int, Sequence[ConnectionInfo]]]: ...
     @property
     def wall_minus_elapsed_ms(self) -> int: ...   # converts elapsed-ms times to wall clock
@@ -185,6 +192,8 @@ class ServerSnapshot:
     secure_connections: Sequence[ConnectionInfo] = ()
     conf: ConfInfo = field(default_factory=ConfInfo)
     session_expiry: Sequence[tuple[int, Sequence[int]]] = ()
+    local_session_expiry: Sequence[tuple[int, Sequence[int]]] | None = None
+    learner_sessions: Sequence[tuple[int, int]] | None = None
     connection_expiry: Sequence[tuple[int, Sequence[ConnectionInfo]]] = ()
     wall_minus_elapsed_ms: int = 0
     ephemerals: Mapping[int, Sequence[str]] = field(default_factory=dict)

@@ -120,13 +120,33 @@ def _expiry_dump(buckets: list[tuple[int, list[str]]], offset: int) -> str:
     return "".join(out)
 
 
+def _session_dump(v: ServerView, off: int) -> list[str]:
+    """SessionTracker.dumpSessions: SessionTrackerImpl's "Session " + its expiry queue; with
+    local sessions "Local " + the local tracker's first (the leader then "Global " + its
+    global tracker's); a learner lists its global sessions with their timeouts, in id order
+    (LearnerSessionTracker: a TreeSet of longs), as it tracks no expiry for them."""
+    out: list[str] = []
+    local = v.local_session_expiry
+    if local is not None:
+        out += ["Local Session ", _expiry_dump([(t, [f"0x{hex_long(s)}" for s in ids])
+                                                for t, ids in local], off)]
+    learner = v.learner_sessions
+    if learner is not None:
+        out.append(f"Global Sessions({len(learner)}):\n")
+        out.extend(f"0x{hex_long(sid)}\t{timeout}ms\n" for sid, timeout in sorted(learner))
+        return out
+    if local is not None:
+        out.append("Global ")
+    out += ["Session ", _expiry_dump([(t, [f"0x{hex_long(s)}" for s in ids])
+                                      for t, ids in v.session_expiry], off)]
+    return out
+
+
 def dump_text(v: ServerView, word: str = "dump") -> str:
     if not v.is_serving:
         return ZK_NOT_SERVING + "\n"
     off = v.wall_minus_elapsed_ms
-    out = ["SessionTracker dump:\n", "Session "]
-    out.append(_expiry_dump([(t, [f"0x{hex_long(s)}" for s in ids])
-                             for t, ids in v.session_expiry], off))
+    out = ["SessionTracker dump:\n", *_session_dump(v, off)]
     eph = v.ephemerals
     out.append("ephemeral nodes dump:\n")
     out.append(f"Sessions with Ephemerals ({len(eph)}):\n")

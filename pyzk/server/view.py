@@ -216,6 +216,18 @@ class LiveView:
         return self.server.sessions.buckets()
 
     @property
+    def local_session_expiry(self) -> Sequence[tuple[int, Sequence[int]]] | None:
+        local = self.server.local
+        return local.buckets() if local is not None else None
+
+    @property
+    def learner_sessions(self) -> Sequence[tuple[int, int]] | None:
+        writes = self.server.writes
+        if writes is None or not writes.forwards:
+            return None  # standalone or leader: the expiry buckets
+        return list(self.server.sessions.timeouts().items())
+
+    @property
     def connection_expiry(self) -> Sequence[tuple[int, Sequence[ConnectionInfo]]]:
         """NIOServerCnxnFactory's cnxnExpiryQueue: each connection expires its session timeout
         (sessionlessCnxnTimeout before a session exists) after its last activity, rounded up to

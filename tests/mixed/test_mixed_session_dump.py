@@ -1,0 +1,75 @@
+"""The `dump` word's session part on a learner and on a leader, pyzk beside Java.
+
+A learner (LearnerSessionTracker) tracks no expiry for global sessions: it lists them with
+their timeouts ("Global Sessions(N):", "0x<id>\\t<timeout>ms", in id order); with local
+sessions on, "Local " and its local tracker's expiry queue come first. A leader with local
+sessions prints "Local Session Sets ..." then "Global Session Sets ...". Member 2 (follower)
+and member 3 (leader) are pyzk or Java; the rest of the ensemble is pyzk.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from tests.ensemble.launcher import Ensemble, four_letter
+from tests.integration.rawclient import RawClient
+from tests.servers import java_available
+
+HOSTS = ["127.0.40.31", "127.0.40.32", "127.0.40.33"]
+
+
+def _sessions_part(host: str) -> str:
+    text = four_letter(host, "dump")
+    assert text.startswith("SessionTracker dump:\n"), text
+    return text[len("SessionTracker dump:\n"):text.index("ephemeral nodes dump:\n")]
+
+
+def _hex(sid: int) -> str:
+    return format(sid & 0xFFFFFFFFFFFFFFFF, "x")
+
+
+@pytest.mark.parametrize("kind", ["pyzk", "java"])
+@pytest.mark.parametrize("local", [False, True], ids=["global", "local"])
+def test_session_dump_of_a_follower_and_a_leader(workdir: Path, kind: str,
+                                                 local: bool) -> None:
+    if kind == "java" and not java_available():
+        pytest.skip("Debian's Java ZooKeeper is not installed")
+    extra = {"localSessionsEnabled": "true", "localSessionsUpgradingEnabled": "true"} \
+        if local else {}
+    ens = Ensemble(workdir, HOSTS, tick_ms=500, kinds={2: kind, 3: kind}, extra=extra)
+    clients: list[RawClient] = []
+    try:
+        for first in (3, 1):  # 3 leads
+            ens.members[first].start()
+        ens.wait_serving(60, members=[1, 3])
+        ens.members[2].start()
+        assert ens.wait_serving(60) == {1: "follower", 2: "follower", 3: "leader"}
+        a, b = RawClient(HOSTS[2], 2181), RawClient(HOSTS[1], 2181)
+        clients += [a, b]
+        sa = a.connect(timeout_ms=6000).sessionId  # on the leader
+        sb = b.connect(timeout_ms=8000).sessionId  # on follower 2
+        if local:  # an ephemeral upgrades A to a global session; B stays local to member 2
+            assert a.create("/e", b"", flags=1).err == 0
+        b.create("/barrier", b"")  # member 2 has applied what came before
+        follower = _sessions_part(HOSTS[1])
+        leader = _sessions_part(HOSTS[2])
+        glob = sorted([(sa, 6000)] if local else [(sa, 6000), (sb, 8000)])
+        want = f"Global Sessions({len(glob)}):\n" + "".join(
+            f"0x{_hex(s)}\t{t}ms\n" for s, t in glob)
+        if local:
+            m = re.fullmatch(r"Local Session Sets \(1\)/\(1\):\n1 expire at [^\n]+:\n\t0x"
+                             + _hex(sb) + "\n(.*)", follower, re.S)
+            assert m, follower
+            follower = m.group(1)
+            assert leader.startswith("Local Session Sets ("), leader
+            assert "Global Session Sets (" in leader and f"0x{_hex(sa)}" in leader, leader
+        else:
+            assert leader.startswith("Session Sets ("), leader
+        assert follower == want, (kind, follower)
+    finally:
+        for c in clients:
+            c.close()
+        ens.stop()
