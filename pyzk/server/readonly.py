@@ -134,7 +134,7 @@ class ReadOnlyServer(ZkServer):
             return
         self.stats.packets_received += 1
         sid = conn.session_id
-        if not self.sessions.touch(sid, self.mono_ms()):
+        if not self.sessions.touch(sid, self.mono_ms(), conn.timeout_ms):
             conn.send_reply(xid, self.tree.last_processed_zxid, Err.SESSIONEXPIRED, b"")
             conn.close_after_flush()
             return

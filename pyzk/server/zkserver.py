@@ -362,9 +362,10 @@ class ZkServer:
         is_local = local is not None and sid in local.sessions
         if is_local:
             assert local is not None
-            if not local.touch(sid, clock.mono_ms()) or self._local_request(conn, xid, op, body):
+            if not local.touch(sid, clock.mono_ms(), conn.timeout_ms) or \
+                    self._local_request(conn, xid, op, body):
                 return
-        elif not self.sessions.touch(sid, clock.mono_ms()) and \
+        elif not self.sessions.touch(sid, clock.mono_ms(), conn.timeout_ms) and \
                 self._untouched_drop(conn, sid, op):
             return
         writes = self.writes

@@ -82,14 +82,17 @@ class SessionTracker:
         self._buckets.setdefault(expire_at, set()).add(s.session_id)
 
     def touch(self, session_id: int, now_ms: int, timeout_ms: int | None = None) -> bool:
-        """Renew a session; False if it is unknown or already closing (touchSession)."""
+        """Renew a session; False if it is unknown or already closing (touchSession).
+
+        `timeout_ms`: the toucher's (its connection's) timeout, which sets this expiry only,
+        as SessionTrackerImpl.updateSessionExpiry: the session keeps the timeout it was
+        created with (snapshots, `dump`); None uses that one."""
         s = self.sessions.get(session_id)
         if s is None or s.closing:
             return False
-        if timeout_ms is not None:
-            s.timeout_ms = timeout_ms
         tick = self.tick_ms
-        expire_at = ((now_ms + s.timeout_ms) // tick + 1) * tick  # _round, inline
+        expire_at = ((now_ms + (s.timeout_ms if timeout_ms is None else timeout_ms))
+                     // tick + 1) * tick  # _round, inline
         if expire_at != s.expire_at:
             self._move(s, expire_at)
         return True

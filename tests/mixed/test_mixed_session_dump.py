@@ -3,8 +3,10 @@
 A learner (LearnerSessionTracker) tracks no expiry for global sessions: it lists them with
 their timeouts ("Global Sessions(N):", "0x<id>\\t<timeout>ms", in id order); with local
 sessions on, "Local " and its local tracker's expiry queue come first. A leader with local
-sessions prints "Local Session Sets ..." then "Global Session Sets ...". Member 2 (follower)
-and member 3 (leader) are pyzk or Java; the rest of the ensemble is pyzk.
+sessions prints "Local Session Sets ..." then "Global Session Sets ...". A session that
+re-attaches with another timeout keeps the one it was created with there (a touch's timeout
+sets only its expiry: SessionTrackerImpl.updateSessionExpiry). Member 2 (follower) and
+member 3 (leader) are pyzk or Java; the rest of the ensemble is pyzk.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from pyzk.protocol import records as r
+from pyzk.protocol.opcodes import Op
 from tests.ensemble.launcher import Ensemble, four_letter
 from tests.integration.rawclient import RawClient
 from tests.servers import java_available
@@ -49,11 +53,19 @@ def test_session_dump_of_a_follower_and_a_leader(workdir: Path, kind: str,
         assert ens.wait_serving(60) == {1: "follower", 2: "follower", 3: "leader"}
         a, b = RawClient(HOSTS[2], 2181), RawClient(HOSTS[1], 2181)
         clients += [a, b]
-        sa = a.connect(timeout_ms=6000).sessionId  # on the leader
+        ca = a.connect(timeout_ms=6000)  # on the leader
+        sa = ca.sessionId
         sb = b.connect(timeout_ms=8000).sessionId  # on follower 2
         if local:  # an ephemeral upgrades A to a global session; B stays local to member 2
             assert a.create("/e", b"", flags=1).err == 0
         b.create("/barrier", b"")  # member 2 has applied what came before
+        if not local:
+            # A re-attaches to member 2 asking for another timeout: touches use the new
+            # connection's, the session keeps the one it was created with (what dump shows).
+            a2 = RawClient(HOSTS[1], 2181)
+            clients.append(a2)
+            assert a2.connect(timeout_ms=9000, session_id=sa, passwd=ca.passwd).timeOut == 9000
+            assert a2.call(Op.EXISTS, r.ExistsRequest("/", False)).err == 0
         follower = _sessions_part(HOSTS[1])
         leader = _sessions_part(HOSTS[2])
         glob = sorted([(sa, 6000)] if local else [(sa, 6000), (sb, 8000)])
