@@ -44,6 +44,7 @@ from ..protocol.opcodes import (
 )
 from ..sasl.server import ClientSecurity
 from ..session.tracker import SessionTracker
+from ..session.upgrade import EPHEMERAL_FLAGS, UPGRADE_OPS, creates_ephemeral
 from ..tree.acl import check_acl, fixup_acl
 from ..tree.datatree import DataTree, TxnResult
 from . import background
@@ -68,23 +69,6 @@ log = structlog.get_logger("pyzk.server")
 _HDR = r.ReplyHeader
 _FRAMED_REPLY_HDR = struct.Struct(">iiqi")  # frame length + ReplyHeader
 _MULTI_OPS = frozenset({Op.MULTI, Op.MULTI_READ})
-# checkUpgradeSession looks at these: create, create2 and multi (not createTTL/container).
-_UPGRADE_OPS = frozenset({Op.CREATE, Op.CREATE2, Op.MULTI})
-_EPHEMERAL_FLAGS = frozenset({1, 3})  # EPHEMERAL, EPHEMERAL_SEQUENTIAL
-
-
-def _creates_ephemeral(op: int, body: memoryview) -> bool:
-    """Whether a create/create2/multi body asks for an ephemeral node (an unreadable body
-    does not: the request fails on its own)."""
-    try:
-        if op == Op.MULTI:
-            ops, _ = decode_multi(body)
-            return any(o in (Op.CREATE, Op.CREATE2) and rec.flags in _EPHEMERAL_FLAGS
-                       for o, rec in ops)
-        rec, _ = r.CreateRequest.decode(body, 0)
-        return bool(rec.flags in _EPHEMERAL_FLAGS)
-    except (JuteError, AttributeError):
-        return False
 _SERVER_OPS = frozenset({Op.PING, Op.AUTH, Op.SASL, Op.WHO_AM_I, Op.SYNC})
 # The record of a write multi with a null path: answered in its turn without a txn (_run_read).
 _NULL_PATH_MULTI = object()
@@ -411,7 +395,7 @@ class ZkServer:
             return
         req = Request(sid, xid, op, record, conn.auth, conn)
         if is_local and (op == OP_CREATE or op == OP_CREATE2) and \
-                getattr(record, "flags", None) in _EPHEMERAL_FLAGS:
+                getattr(record, "flags", None) in EPHEMERAL_FLAGS:
             # checkUpgradeSession with upgrading off (an upgrade returned True above).
             req.exception = int(Err.EPHEMERALONLOCALSESSION)
         if self.eager_acl and writes is not None and op in _EAGER_PERMS and \
@@ -468,17 +452,12 @@ class ZkServer:
             conn.queue.drain(self._run_read, conn.emit_pending)
 
     def _untouched_drop(self, conn: ClientConn, sid: int, op: int) -> bool:
-        """The session tracker refused to touch `sid`: True if the request is dropped.
-
-        A closing session (its closeSession was prepped, or it expired): Java's submitRequest
-        fails touch() with MissingSessionException and drops the request without a reply;
-        the connection closes when the session's close is applied. Not a write on a learner,
-        whose touch is true for a global session: it goes on to the leader, which logs it as
-        an error txn (a zxid other clients see used); a read is not answered there either,
-        the connection closing when the close before it is applied. A session unknown here
-        whose connection this server re-attached is served on a learner (or worker) without
-        local sessions: LearnerSessionTracker.touchSession is always true there, so a session
-        the leader revalidated is served before its createSession is applied here."""
+        """The session tracker refused to touch `sid`: True if the request is dropped, as
+        Java's submitRequest drops it (MissingSessionException) for a closing session; but
+        LearnerSessionTracker.touchSession is true for a global session, so on a learner a
+        closing session's write goes to the leader (logged as an error txn, unanswered), and
+        without local sessions a session re-attached here is served before its createSession
+        is applied here."""
         writes = self.writes
         if sid in self.sessions.sessions:  # closing
             spec = CLIENT_OPS.get(op)
@@ -502,8 +481,8 @@ class ZkServer:
             conn.reply_in_turn(xid, self.tree.last_processed_zxid, 0)
             self.close_local_session(sid)
             return True
-        if self.config.local_sessions_upgrading_enabled and op in _UPGRADE_OPS and \
-                _creates_ephemeral(op, body):
+        if self.config.local_sessions_upgrading_enabled and op in UPGRADE_OPS and \
+                creates_ephemeral(op, body):
             self.upgrade_session(sid)
             self.stats.packets_received -= 1  # counted again as the global request
             self.on_request(conn, xid, op, body)
