@@ -32,6 +32,7 @@ from pyzk.protocol.opcodes import Op
 from pyzk.session.javarandom import session_password
 from tests.ensemble.launcher import Ensemble, four_letter, wait_for
 from tests.integration.rawclient import OPEN_ACL, ConnectionClosed, RawClient
+from tests.mixed.mixhelp import start_led_by
 from tests.servers import java_available
 
 HOSTS = ["127.0.40.1", "127.0.40.2", "127.0.40.3", "127.0.40.4"]
@@ -176,11 +177,7 @@ def test_a_closing_sessions_write_on_a_follower_is_logged_and_not_answered(
     ens = Ensemble(workdir, hosts, tick_ms=500, kinds={2: kind})
     c: RawClient | None = None
     try:
-        for first in (3, 1):  # 3 leads
-            ens.members[first].start()
-        ens.wait_serving(60, members=[1, 3])
-        ens.members[2].start()
-        assert ens.wait_serving(60) == {1: "follower", 2: "follower", 3: "leader"}
+        start_led_by(ens, 3, 1, timeout=60)
         c = RawClient(hosts[1], 2181, timeout=10)
         c.connect(4000)
         before = _zxid(hosts[2])

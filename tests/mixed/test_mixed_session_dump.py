@@ -20,6 +20,7 @@ from pyzk.protocol import records as r
 from pyzk.protocol.opcodes import Op
 from tests.ensemble.launcher import Ensemble, four_letter
 from tests.integration.rawclient import RawClient
+from tests.mixed.mixhelp import start_led_by
 from tests.servers import java_available
 
 HOSTS = ["127.0.40.31", "127.0.40.32", "127.0.40.33"]
@@ -46,11 +47,7 @@ def test_session_dump_of_a_follower_and_a_leader(workdir: Path, kind: str,
     ens = Ensemble(workdir, HOSTS, tick_ms=500, kinds={2: kind, 3: kind}, extra=extra)
     clients: list[RawClient] = []
     try:
-        for first in (3, 1):  # 3 leads
-            ens.members[first].start()
-        ens.wait_serving(60, members=[1, 3])
-        ens.members[2].start()
-        assert ens.wait_serving(60) == {1: "follower", 2: "follower", 3: "leader"}
+        start_led_by(ens, 3, 1, timeout=60)
         a, b = RawClient(HOSTS[2], 2181), RawClient(HOSTS[1], 2181)
         clients += [a, b]
         ca = a.connect(timeout_ms=6000)  # on the leader
