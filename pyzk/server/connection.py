@@ -304,9 +304,10 @@ class ClientConn(asyncio.Protocol):
         self._out.append(data)
         if not self._flush_scheduled:
             self._flush_scheduled = True
-            asyncio.get_running_loop().call_soon(self._flush)
+            self.server.output.add(self)
 
-    def _flush(self) -> None:
+    def flush(self) -> None:
+        """Write what send() gathered (OutputFlusher calls it once per loop turn)."""
         self._flush_scheduled = False
         if self._closed or self.transport is None:
             self._out.clear()
@@ -342,6 +343,11 @@ class ClientConn(asyncio.Protocol):
         if p.large:
             server.large_bytes -= p.large
             p.large = 0
+        self.emit_answer(p.req.op, p.is_write, p.started, reply)
+
+    def emit_answer(self, op: int, is_write: bool, started: float, reply: bytes) -> None:
+        """Send the reply to a request of this connection, counted in every statistic."""
+        server = self.server
         if server.throttled:
             server.request_done(0)  # resume throttled connections
         if self.close_answered:
@@ -349,17 +355,16 @@ class ClientConn(asyncio.Protocol):
             # that comes later (a write the session sent after its closeSession, which a
             # learner forwards and the leader logs as an error txn) goes nowhere.
             return
-        ms = (time.monotonic() - p.started) * 1000
+        ms = (time.monotonic() - started) * 1000
         self.packets_sent += 1
         stats = server.stats
         stats.packets_sent += 1
         # metrics hooks (ops helper): read/update latency, response size, lop= in cons
-        stats.record_latency(ms, p.is_write)
+        stats.record_latency(ms, is_write)
         stats.record_response(len(reply) - 4)
         self.reply_count += 1
-        op = p.req.op
         # A failed write (an error txn) leaves "NA": Java throws before naming the op.
-        failed = p.is_write and op != OP_MULTI and reply[16:20] != b"\0\0\0\0"
+        failed = is_write and op != OP_MULTI and reply[16:20] != b"\0\0\0\0"
         self.last_op = "NA" if failed else LAST_OP.get(op, "NA")
         self.last_latency_ms = ms
         if self.min_latency_ms == 0 or ms < self.min_latency_ms:
@@ -402,7 +407,7 @@ class ClientConn(asyncio.Protocol):
         self.closing_session = True
         if not self._flush_scheduled and not self._closed:
             self._flush_scheduled = True
-            asyncio.get_running_loop().call_soon(self._flush)
+            self.server.output.add(self)
 
     def close(self) -> None:
         if self._closed:

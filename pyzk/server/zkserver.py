@@ -51,6 +51,7 @@ from . import background
 from .auth import authenticate, client_infos
 from .clock import SYSTEM_CLOCK, Clock
 from .group_commit import ClientTxn, GroupCommit
+from .output import OutputFlusher
 from .pending import NO_ORIGIN, Origin, Pending
 from .persistence import TxnSnapLog
 from .stats import ServerStats
@@ -126,6 +127,7 @@ class ZkServer:
         self.outstanding = 0
         self.global_limit: int = config.global_outstanding_limit
         self.throttled: set[ClientConn] = set()
+        self.output = OutputFlusher()  # connections' replies, written once per loop turn
         # largeRequestThreshold / largeRequestMaxBytes (ZooKeeperServer.isLargeRequest,
         # checkRequestSize*): bytes of in-flight requests longer than the threshold (-1: off);
         # a frame that would take the total past the max closes its connection.
@@ -431,6 +433,11 @@ class ZkServer:
                 self.sessions.set_closing(sid)
             writes.forward(conn, pending, op, bytes(body))
             return
+        if not spec.write and not conn.queue:
+            # Nothing of this connection's is ahead of it: answered now, exactly as the
+            # queue's drain would, without the queue.
+            conn.emit_answer(op, False, started, self._run_read(req))
+            return
         pending = Pending(req, spec.write, started)
         conn.queue.push(pending)
         self.outstanding += 1
@@ -448,8 +455,6 @@ class ZkServer:
             else:
                 txn = self.prep.prep(req, self.last_zxid, now)
             self.enqueue_txn(txn, Origin(conn, pending))
-        elif len(conn.queue) == 1:
-            conn.queue.drain(self._run_read, conn.emit_pending)
 
     def _untouched_drop(self, conn: ClientConn, sid: int, op: int) -> bool:
         """The session tracker refused to touch `sid`: True if the request is dropped, as
