@@ -199,6 +199,7 @@ def record(name: str, fields: Sequence[tuple[str, FieldType]]) -> Any:
         "_write_string": write_string,
         "_I": _I,
         "_LIMIT": _LIMIT,
+        "_UTF8_ERRORS": "pyzk-java-utf8",
     }
     dec_lines = ["def decode(buf, off=0):", "    blen = len(buf)"]
     enc_lines = ["def encode(rec, out):"]
@@ -229,10 +230,10 @@ def record(name: str, fields: Sequence[tuple[str, FieldType]]) -> Any:
             continue
         flush_fixed()
         if ftype == BUFFER:
-            dec_lines.append(f"    v_{fname}, off = _read_buffer(buf, off, _LIMIT)")
+            dec_lines += _inline_read(fname, "buffer", "bytes(buf[off:end])")
             enc_lines.append(f"    _write_buffer(out, rec[{idx}])")
         elif ftype == USTRING:
-            dec_lines.append(f"    v_{fname}, off = _read_string(buf, off, _LIMIT)")
+            dec_lines += _inline_read(fname, "string", "str(buf[off:end], 'utf-8', _UTF8_ERRORS)")
             enc_lines.append(f"    _write_string(out, rec[{idx}])")
         elif isinstance(ftype, Vector):
             of = ftype.of
@@ -289,6 +290,28 @@ def record(name: str, fields: Sequence[tuple[str, FieldType]]) -> Any:
     cls.to_bytes = staticmethod(to_bytes)
     cls.from_bytes = staticmethod(from_bytes)
     return cls
+
+
+def _inline_read(fname: str, what: str, value: str) -> list[str]:
+    """Generated lines reading a buffer or ustring field into v_<fname>: read_buffer /
+    read_string (same checks, same messages) written out in place, as a call per field costs
+    as much as the reading. `value` makes the field from buf[off:end]."""
+    return [
+        "    if off + 4 > blen:",
+        f"        raise _JuteError('truncated {what} length')",
+        "    n, = _I.unpack_from(buf, off)",
+        "    off += 4",
+        "    if n == -1:",
+        f"        v_{fname} = None",
+        "    else:",
+        "        if n < 0 or n > _LIMIT:",
+        "            raise _JuteError(f'Unreasonable length = {n}')",
+        "        end = off + n",
+        "        if end > blen:",
+        f"            raise _JuteError('truncated {what}')",
+        f"        v_{fname} = {value}",
+        "        off = end",
+    ]
 
 
 def _record_vector_code(fname: str, of: Any, ns: dict[str, Any]) -> tuple[list[str], str]:
