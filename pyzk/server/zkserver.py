@@ -124,8 +124,7 @@ class ZkServer:
         self.conns: set[ClientConn] = set()
         # globalOutstandingLimit: past it, connections stop being read until replies drain
         # (ZooKeeperServer.shouldThrottle).
-        self.outstanding = 0
-        self.global_limit: int = config.global_outstanding_limit
+        self.outstanding, self.global_limit = 0, config.global_outstanding_limit
         self.throttled: set[ClientConn] = set()
         self.output = OutputFlusher()  # connections' replies, written once per loop turn
         # largeRequestThreshold / largeRequestMaxBytes (ZooKeeperServer.isLargeRequest,
