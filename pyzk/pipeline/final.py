@@ -193,8 +193,32 @@ def _children(tree: DataTree, req: Request, rec: Any, with_stat: bool) -> bytes:
     _read_check(tree, n, _READ, req, path)
     if rec.watch and req.watcher is not None:
         tree.watches.child.add(path, req.watcher, STANDARD)
-    body = _names_vector(n.children, path)
+    body = _names_memo(n, path)
     return body + _pack_stat(tree, n) if with_stat else body
+
+
+# Encoded children lists of recently read parents (a Kafka broker's or a Curator recipe's
+# getChildren of the same parent again and again), by path: (node, its pzxid, its child
+# count, the bytes). A create or delete of a child moves the parent's pzxid to its zxid, which
+# only grows while a server serves, and a resync builds new nodes, so an entry is used only
+# while its node is the same object with the same pzxid and count. Bounded in entries and size.
+_NAMES: dict[str, tuple[Znode, int, int, bytes]] = {}
+NAMES_MEMO_LIMIT = 1024
+NAMES_MEMO_MAX_BYTES = 4096
+
+
+def _names_memo(n: Znode, path: str) -> bytes:
+    children = n.children
+    if not children:
+        return b"\0\0\0\0"
+    count = len(children)
+    hit = _NAMES.get(path)
+    if hit is not None and hit[0] is n and hit[1] == n.pzxid and hit[2] == count:
+        return hit[3]
+    body = _names_vector(children, path)
+    if len(body) <= NAMES_MEMO_MAX_BYTES and (hit is not None or len(_NAMES) < NAMES_MEMO_LIMIT):
+        _NAMES[path] = (n, n.pzxid, count, body)
+    return body
 
 
 def _names_vector(children: Any, path: str) -> bytes:
