@@ -7,7 +7,7 @@ write). Reports microseconds of wall time per request, the minimum of several ro
 steadier on a shared machine than client-server throughput. A tool for comparing changes to
 the hot path, not a comparison with Java (that is bench.run).
 
-    python -m bench.pipeline [--workload setData|create|getData] [--ops 100000] [--rounds 7]
+    python -m bench.pipeline [--workload setData|create|getData|exists|getChildren] [--ops 100000] [--rounds 7]
                              [--no-digest] [--cpu]
 """
 
@@ -75,6 +75,9 @@ class MemoryTransport:
         pass
 
 
+PARENTS, CHILDREN = 100, 10  # getChildren's parents, as bench.loadgen's LoadSpec
+
+
 def _bodies(workload: str, keys: int, n: int, session: int) -> list[bytes]:
     data = bytes(16)
     out = []
@@ -86,6 +89,13 @@ def _bodies(workload: str, keys: int, n: int, session: int) -> list[bytes]:
         elif workload == "getData":
             out.append(request_frame(i + 1, Op.GET_DATA,
                                      r.GetDataRequest.to_bytes(r.GetDataRequest(k, False))))
+        elif workload == "exists":
+            out.append(request_frame(i + 1, Op.EXISTS,
+                                     r.ExistsRequest.to_bytes(r.ExistsRequest(k, False))))
+        elif workload == "getChildren":
+            p = f"/bench/p/{(session * 7919 + i) % PARENTS}"
+            out.append(request_frame(i + 1, Op.GET_CHILDREN,
+                                     r.GetChildrenRequest.to_bytes(r.GetChildrenRequest(p, False))))
         else:
             p = f"/bench/c/{session}-{i}"
             out.append(request_frame(i + 1, Op.CREATE, r.CreateRequest.to_bytes(
@@ -163,6 +173,11 @@ async def main_async(args: argparse.Namespace) -> list[float]:
     setup += [request_frame(i + 2, Op.CREATE, r.CreateRequest.to_bytes(
         r.CreateRequest(key_path("/bench", i), bytes(16), OPEN_ACL_UNSAFE, 0)))
         for i in range(args.keys)]
+    if args.workload == "getChildren":  # bench.loadgen's parents: 10 empty children each
+        parents = ["/bench/p"] + [f"/bench/p/{i}" for i in range(PARENTS)]
+        parents += [f"/bench/p/{i}/{j}" for i in range(PARENTS) for j in range(CHILDREN)]
+        setup += [request_frame(len(setup) + 2 + i, Op.CREATE, r.CreateRequest.to_bytes(
+            r.CreateRequest(p, b"", OPEN_ACL_UNSAFE, 0))) for i, p in enumerate(parents)]
     await _round(srv, conns[:1], [setup], args.outstanding)
     per = args.ops // args.sessions
     out = []
@@ -178,7 +193,7 @@ async def main_async(args: argparse.Namespace) -> list[float]:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--workload", default="setData", choices=("setData", "create", "getData"))
+    ap.add_argument("--workload", default="setData", choices=("setData", "create", "getData", "exists", "getChildren"))
     ap.add_argument("--ops", type=int, default=64000, help="requests per round")
     ap.add_argument("--rounds", type=int, default=7)
     ap.add_argument("--sessions", type=int, default=32)
