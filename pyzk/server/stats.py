@@ -165,9 +165,11 @@ class ServerStats:
         else:
             return
         path = req.record.path
-        ns = top_namespace(path)
-        if ns is not None:
-            self._read_ns.add(ns, len(path) + max(extra, 0) + STAT_OVERHEAD_BYTES)
+        if len(path) < 2:
+            return
+        end = path.find("/", 1)  # top_namespace, inline
+        self._read_ns.add(path[1:] if end < 0 else path[1:end],
+                          len(path) + max(extra, 0) + STAT_OVERHEAD_BYTES)
 
     def record_write(self, hdr: r.TxnHeaderRecord, result: TxnResult, tree: DataTree) -> None:
         """A txn was applied: per-namespace write sizes, watch fan-out, propagation latency."""
