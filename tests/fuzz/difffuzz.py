@@ -15,7 +15,11 @@ followed by a sentinel (`exists "/"` with a reserved xid): the sentinel's reply 
 closing the socket) says the case is complete, so nothing waits on a timeout unless a server
 hangs. Most cases reuse one long-lived "lane" session per server; connect/pre-handshake cases
 open their own connection. A `exists "/"` marker in front of the case gives the zxid base, so
-zxids are compared as deltas within the case.
+zxids are compared as deltas within the case (a case on its own connection takes the base
+from a ping on the observer session). A `sync "/"` goes before the marker and before every
+batch on the observer session: a read is answered from the serving process's copy of the tree,
+which with pyzk.workers > 1 may be a worker's replica that has not yet applied what another
+connection was just answered, as on a Java follower; the sync brings it up to date.
 
 Per server a case yields tokens: the ConnectResponse (normalized), every reply (matched request
 op, err, zxid delta, normalized body: Stat zxids relative to the case, no times, session ids
@@ -58,7 +62,8 @@ SUPER_DIGEST = "super:" + base64.b64encode(
     hashlib.sha1(f"super:{SUPER_PW}".encode()).digest()).decode()
 PRE_XID = 0x5EB7_0001  # reserved xids: the zxid marker before a case and the sentinel after it
 SENT_XID = 0x5EB7_0002
-RESERVED_XIDS = (PRE_XID, SENT_XID)
+SYNC_XID = 0x5EB7_0004  # the sync in front of a lane case's marker and of every observer batch
+RESERVED_XIDS = (PRE_XID, SENT_XID, SYNC_XID)
 
 OPS: dict[int, str] = {
     0: "notification", 1: "create", 2: "delete", 3: "exists", 4: "getData", 5: "setData",
@@ -1224,7 +1229,7 @@ def tokenize(case: Case, frames: list[bytes], end: str, base: int, sid: int,
             except IndexError:
                 out.events.append((n_regular, "bad", len(f)))
             continue
-        if xid == PRE_XID:
+        if xid in (PRE_XID, SYNC_XID):
             continue
         idx = None
         for i, (px, pt) in enumerate(reqs):
@@ -1557,6 +1562,7 @@ def exists_frame(xid: int, path: str = "/") -> bytes:
 
 PRE_FRAME = exists_frame(PRE_XID)
 SENT_FRAME = exists_frame(SENT_XID)
+SYNC_FRAME = req(SYNC_XID, 9, lambda e: e.ustr("path", "/"))
 CONNECT_FRAME = frame(connect_payload().out)
 
 
@@ -1578,11 +1584,13 @@ class Side:
         self.name, self.kind, self.host = name, kind, host
         self.workroot = workroot
         self.srv: FuzzServer | None = None
+        self.keep = False  # --keep: leave the data dir (txn logs) of every epoch
         self.epoch = 0
         self.lane: Conn | None = None
         self.lane_sid = 0
         self.lane_pw = b""
         self.obs: Conn | None = None
+        self.obs_sid = 0
         self.zxid = 0
         self.stats = Stats()
         self.traceback_samples: list[str] = []
@@ -1604,7 +1612,7 @@ class Side:
                 if c is not None:
                     c.abort()
             self.srv.stop()
-            if self.srv.workdir.exists():
+            if self.srv.workdir.exists() and not self.keep:
                 shutil.rmtree(self.srv.datadir, ignore_errors=True)
 
     async def open(self) -> Conn:
@@ -1636,7 +1644,7 @@ class Side:
     async def ensure_obs(self) -> Conn:
         if self.obs is None or self.obs.closed:
             self.obs = await self.open()
-            await self.handshake(self.obs)
+            self.obs_sid, _ = await self.handshake(self.obs)
             auth = req(-4, 100, lambda e: (e.i32("type", 0), e.ustr("scheme", "digest"),
                                            e.buf("auth", f"super:{SUPER_PW}".encode())))
             self.obs.write(auth + SENT_FRAME)
@@ -1646,13 +1654,22 @@ class Side:
         return self.obs
 
     async def obs_calls(self, frames: list[bytes], timeout: float = 60) -> list[bytes]:
+        """The replies to `frames` on the observer session, after a `sync "/"`.
+
+        A ZooKeeper server answers a read from its own copy of the tree, with that copy's last
+        zxid in the reply header (FinalRequestProcessor: getDataTreeLastProcessedZxid). With
+        pyzk.workers > 1 the observer may sit on a worker whose replica is a few txns behind
+        the member that just answered the lane's writes; only a sync makes a session see what
+        other sessions were answered. Without it a fresh case's zxid base came out low (its
+        zxid deltas high: "zxid pyzk-java=+N") and the tree walk could miss the last case's
+        nodes."""
         c = await self.ensure_obs()
         c.frames.clear()
-        c.write(b"".join(frames) + SENT_FRAME)
+        c.write(SYNC_FRAME + b"".join(frames) + SENT_FRAME)
         st = await c.wait(SENT_XID, timeout)
         if st != "sentinel":
             raise RuntimeError(f"{self.name}: observer session {st}")
-        out = [f for f in c.frames if _I.unpack_from(f)[0] != -1]
+        out = [f for f in c.frames if _I.unpack_from(f)[0] not in (-1, SYNC_XID)]
         c.frames.clear()
         return out[:-1]
 
@@ -1778,7 +1795,10 @@ class Fuzzer:
         else:
             c = await s.ensure_lane()
             c.frames.clear()
-            c.write(PRE_FRAME + data + SENT_FRAME)
+            # The sync makes the marker's zxid the server's latest even when the lane is on a
+            # pyzk worker whose replica has not yet applied what the member answered on
+            # another connection (the last case's closeSession, say): see obs_calls.
+            c.write(SYNC_FRAME + PRE_FRAME + data + SENT_FRAME)
             sid = s.lane_sid
             base = s.zxid
         end = await c.wait(SENT_XID, self.deadline)
@@ -2184,6 +2204,8 @@ async def amain(args: argparse.Namespace) -> int:
         pass
     workroot = Path(args.workdir or tempfile.mkdtemp(prefix="difffuzz-"))
     fz = Fuzzer(kinds, workroot, deadline=args.deadline, restart_every=args.restart_every)
+    for s in fz.sides:
+        s.keep = args.keep
     known = load_known()
     fz.start()
     try:
