@@ -45,7 +45,11 @@ class ForwardingWrites:
 
     def _init_forwarding(self) -> None:
         self._loop = asyncio.get_running_loop()
-        self.origins: dict[tuple[int, int], Origin] = {}
+        # Per session, the (cxid, origin) of each request forwarded from here, in forwarding
+        # order: the master logs them in that order, so a commit is ours when it matches the
+        # head (CommitProcessor: the earliest local write with its sessionId and cxid). A
+        # client may repeat an xid, so no lookup by xid.
+        self.origins: dict[int, deque[tuple[int, Origin]]] = {}
         # Pending syncs, oldest first: our clients' (connection, pending) and, on a learner,
         # those relayed for its observers and workers.
         self.syncs: deque[tuple[ClientConn, Pending] | ObserverSync] = deque()
@@ -82,12 +86,18 @@ class ForwardingWrites:
         if op == Op.SYNC:
             self.syncs.append((conn, pending))
         else:
-            self.origins[(req.session_id, req.xid)] = Origin(conn, pending)
+            self._expect(req.session_id, req.xid, Origin(conn, pending))
         self._send_all(self.core.forward(req.session_id, req.xid, op, body, list(conn.auth)))
+
+    def _expect(self, session_id: int, cxid: int, origin: Origin) -> None:
+        q = self.origins.get(session_id)
+        if q is None:
+            q = self.origins[session_id] = deque()
+        q.append((cxid, origin))
 
     def create_session(self, conn: ClientConn, session_id: int, timeout: int,
                        origin: Origin) -> None:
-        self.origins[(session_id, 0)] = origin
+        self._expect(session_id, 0, origin)
         self._touched[session_id] = timeout
         self._send_all(self.core.forward(session_id, 0, Op.CREATE_SESSION,
                                          struct.pack(">i", timeout)))
@@ -115,7 +125,12 @@ class ForwardingWrites:
 
     def _applied(self, e: N.Entry) -> None:
         """A committed txn onto the tree, answering the client that asked for it here."""
-        origin = self.origins.pop((e.hdr.clientId, e.hdr.cxid), None)
+        origin = None
+        q = self.origins.get(e.hdr.clientId)
+        if q is not None and q[0][0] == e.hdr.cxid:
+            origin = q.popleft()[1]
+            if not q:
+                del self.origins[e.hdr.clientId]
         if e.hdr.type == Op.CLOSE_SESSION:
             self._touched.pop(e.hdr.clientId, None)  # removeSession: out of the touch table
         self.server.apply_committed(e.hdr, e.txn, origin, e.digest)
