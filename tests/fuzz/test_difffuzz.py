@@ -5,6 +5,11 @@ not what the issue describes (that would mean the harness, not pyzk, is broken).
 
 Bounds: FUZZ_CASES cases of seed FUZZ_SEED, at most FUZZ_SECONDS of fuzzing (one JVM and one
 pyzk start, ~2 minutes in all on 2 cores). PYZK_DIFFFUZZ_CASES / PYZK_DIFFFUZZ_SEED override.
+
+A second, shorter run (WORKER_SEED, at most WORKER_SECONDS, PYZK_DIFFFUZZ_WORKER_* override)
+gives pyzk `pyzk.workers=2`, so half its connections are served by a worker process that
+forwards writes to the member: a repeated xid once hung a worker's connection, which only
+this run can see.
 """
 
 from __future__ import annotations
@@ -15,7 +20,15 @@ from pathlib import Path
 
 import pytest
 
-from .difffuzz import Fuzzer, case_stream, load_known, match_known, print_summary, regression_cases
+from .difffuzz import (
+    PYZK_EXTRA_CFG,
+    Fuzzer,
+    case_stream,
+    load_known,
+    match_known,
+    print_summary,
+    regression_cases,
+)
 from .difffuzz import java_available as _java_available
 
 pytestmark = [pytest.mark.java, pytest.mark.timeout(420)]
@@ -23,6 +36,9 @@ pytestmark = [pytest.mark.java, pytest.mark.timeout(420)]
 FUZZ_SEED = int(os.environ.get("PYZK_DIFFFUZZ_SEED", "20240611"))
 FUZZ_CASES = int(os.environ.get("PYZK_DIFFFUZZ_CASES", "4000"))
 FUZZ_SECONDS = float(os.environ.get("PYZK_DIFFFUZZ_SECONDS", "100"))
+WORKER_SEED = int(os.environ.get("PYZK_DIFFFUZZ_WORKER_SEED", "1"))
+WORKER_CASES = int(os.environ.get("PYZK_DIFFFUZZ_WORKER_CASES", "1500"))
+WORKER_SECONDS = float(os.environ.get("PYZK_DIFFFUZZ_WORKER_SECONDS", "30"))
 
 
 @pytest.fixture(scope="module")
@@ -44,22 +60,56 @@ def fuzz_result(tmp_path_factory: pytest.TempPathFactory) -> tuple[Fuzzer, dict]
     return fz, summary
 
 
-def test_pyzk_no_crash_hang_or_traceback(fuzz_result: tuple[Fuzzer, dict]) -> None:
-    fz, summary = fuzz_result
+@pytest.fixture(scope="module")
+def worker_fuzz_result(tmp_path_factory: pytest.TempPathFactory) -> tuple[Fuzzer, dict]:
+    if not _java_available():
+        pytest.skip("java or /usr/share/java/zookeeper.jar missing (scripts/test.sh installs it)")
+    PYZK_EXTRA_CFG["pyzk.workers"] = "2"
+    try:
+        fz = Fuzzer(["pyzk", "java"], Path(tmp_path_factory.mktemp("difffuzz-w2")), deadline=2.0,
+                    restart_every=2500, log=lambda s: None)
+        fz.start()
+        try:
+            asyncio.run(fz.run_cases(case_stream(WORKER_SEED, 0, WORKER_CASES),
+                                     max_seconds=WORKER_SECONDS))
+        finally:
+            fz.stop()
+    finally:
+        PYZK_EXTRA_CFG.pop("pyzk.workers", None)
+    summary = fz.summary(load_known())
+    print_summary(summary)
+    return fz, summary
+
+
+def _no_crash_hang_or_traceback(summary: dict, at_least: int) -> None:
     st = summary["servers"]["pyzk"]
-    assert st["cases"] >= min(FUZZ_CASES, 300), f"too few cases ran: {st}"
+    assert st["cases"] >= at_least, f"too few cases ran: {st}"
     assert st["crashes"] == 0, summary["tracebacks"]
     assert st["hangs"] == 0, st
     assert st["tracebacks"] == 0, summary["tracebacks"].get("pyzk")
 
 
-def test_no_unknown_difference_class(fuzz_result: tuple[Fuzzer, dict]) -> None:
-    _, summary = fuzz_result
+def _no_unknown_class(summary: dict, seed: int, how: str = "") -> None:
     known = load_known()
     new = [f"{c['class']}  (x{c['count']}, replay: python -m tests.fuzz.difffuzz --seed "
-           f"{FUZZ_SEED} --case {c['example_case']})"
+           f"{seed}{how} --case {c['example_case']})"
            for c in summary["classes"] if match_known(c["class"], known) is None]
     assert not new, "difference classes not in known_differences.py:\n" + "\n".join(new)
+
+
+def test_pyzk_no_crash_hang_or_traceback(fuzz_result: tuple[Fuzzer, dict]) -> None:
+    _no_crash_hang_or_traceback(fuzz_result[1], min(FUZZ_CASES, 300))
+
+
+def test_no_unknown_difference_class(fuzz_result: tuple[Fuzzer, dict]) -> None:
+    _no_unknown_class(fuzz_result[1], FUZZ_SEED)
+
+
+def test_with_a_worker_no_crash_hang_traceback_or_unknown_class(
+        worker_fuzz_result: tuple[Fuzzer, dict]) -> None:
+    summary = worker_fuzz_result[1]
+    _no_crash_hang_or_traceback(summary, min(WORKER_CASES, 100))
+    _no_unknown_class(summary, WORKER_SEED, " --pyzk-cfg pyzk.workers=2")
 
 
 def test_regression_cases_reproduce_javas_answers(fuzz_result: tuple[Fuzzer, dict]) -> None:
