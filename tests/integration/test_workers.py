@@ -148,15 +148,15 @@ def test_clients_see_java_zookeepers_answers_through_member_and_worker(
     assert scenario(servers["pyzk"]) == scenario(servers["java"])
 
 
-def repeated_xids(srv: ServerProc) -> list[Any]:
+def repeated_xids(host: str, port: int, prefix: str = "/dup") -> list[Any]:
     """Two raw connections (for pyzk one on the member, one on the worker), each sending in
     one write: its ConnectRequest, a create with xid 0, then creates and a delete that reuse
     xids 1 and 2, and an exists. Each reply's (xid, err, created path), in arrival order."""
     out: list[Any] = []
     for i in range(2):
-        c = RawClient(srv.host, srv.port)
+        c = RawClient(host, port)
         try:
-            root = f"/dup{i}"
+            root = f"{prefix}{i}"
             frames = bytearray()
             for xid, op, rec in ((0, Op.CREATE2, r.CreateRequest(root, b"", OPEN_ACL, 0)),
                                  (1, Op.CREATE2, r.CreateRequest(f"{root}/a", b"", OPEN_ACL, 0)),
@@ -189,7 +189,8 @@ def test_repeated_xids_are_answered_in_order_as_by_java(servers: dict[str, Serve
     pyzk.workers=2). Followers and observers forward the same way (forwarding.py)."""
     if "java" not in servers:
         pytest.skip("java or /usr/share/java/zookeeper.jar missing")
-    assert repeated_xids(servers["pyzk"]) == repeated_xids(servers["java"])
+    pyzk, java = servers["pyzk"], servers["java"]
+    assert repeated_xids(pyzk.host, pyzk.port) == repeated_xids(java.host, java.port)
 
 
 def test_words_describe_the_whole_server_and_a_killed_worker_comes_back(
