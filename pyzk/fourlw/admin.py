@@ -13,9 +13,18 @@ import contextlib
 import socket
 import ssl
 from collections.abc import Callable, Mapping
-from urllib.parse import parse_qsl, unquote, urlsplit
 
 from pyzk.fourlw.commands import AdminServerError, admin_json, admin_response, command_links
+from pyzk.fourlw.http import (
+    PARSE_ERRORS,
+    Body,
+    ChunkSkipper,
+    Head,
+    HeadParser,
+    body_of,
+    decode_target,
+    parse_query,
+)
 from pyzk.fourlw.info import ServerView
 from pyzk.server.unified import AcceptLoop, peek_head
 
@@ -26,8 +35,11 @@ DEFAULT_COMMAND_URL = "/commands"
 MAX_HEADER_BYTES = 16384
 TLS_HANDSHAKE_RECORD = 0x16
 HSTS = "max-age=86400; includeSubDomains"  # JettyAdminServer.DEFAULT_STS_MAX_AGE, subdomains
-_REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed",
-            500: "Server Error"}
+READ_CHUNK = 65536
+_REASONS = {200: "OK", 400: "Bad Request", 403: "Forbidden", 404: "Not Found",
+            405: "Method Not Allowed", 414: "URI Too Long", 417: "Expectation Failed",
+            426: "Upgrade Required", 431: "Request Header Fields Too Large", 500: "Server Error",
+            501: "Not Implemented", 505: "HTTP Version Not Supported"}
 
 
 class AdminServer:
@@ -97,59 +109,103 @@ class AdminServer:
 
     def handle(self, method: str, target: str) -> tuple[int, str, str]:
         """(status, content type, body) for one request; no I/O, so tests call it directly."""
-        if method not in ("GET", "HEAD"):
+        return self.dispatch(method, target.encode("utf-8"))
+
+    def dispatch(self, method: str, target: bytes) -> tuple[int, str, str]:
+        """Jetty's URI checks, the TRACE constraint, HttpServlet.service's methods (every path
+        has a servlet: CommandServlet or Jetty's Default404Servlet), then CommandServlet."""
+        decoded = decode_target(target)
+        if decoded is None:
+            return bad_message(400)
+        if method == "TRACE":
+            return 403, "text/html;charset=iso-8859-1", error_page(403, "!role")
+        if method in ("POST", "PUT", "DELETE"):
             return 405, "text/plain", "HTTP method not allowed\n"
-        parts = urlsplit(target)
-        path = unquote(parts.path)
+        if method == "OPTIONS":
+            return 200, "", ""
+        if method not in ("GET", "HEAD"):
+            return 501, "text/html;charset=iso-8859-1", error_page(501, "Method not implemented")
+        path, query = decoded
         base = self.command_url
         if path in (base, base + "/"):
             return 200, "text/html;charset=utf-8", command_links(base)
         if not path.startswith(base + "/"):
             return 404, "text/plain", "Not Found\n"
         name = path[len(base) + 1:]
-        kwargs: dict[str, str] = {}
-        for k, v in parse_qsl(parts.query, keep_blank_values=True):
-            kwargs.setdefault(k, v)  # Java keeps each parameter's first value
+        kwargs = parse_query(query)
+        if kwargs is None:
+            return bad_message(400)
         try:
             resp = admin_response(name, self.view(), kwargs)
         except AdminServerError:
             return 500, "text/plain", f"Error 500 command {name} needs a running server\n"
         return 200, "application/json", admin_json(resp)
 
+    async def _read(self, reader: asyncio.StreamReader) -> bytes | None:
+        """The next bytes; b"" at the end of the stream, None after idle_timeout without any."""
+        try:
+            return await asyncio.wait_for(reader.read(READ_CHUNK), self.idle_timeout)
+        except TimeoutError:
+            return None
+
+    async def _next_head(self, reader: asyncio.StreamReader,
+                         pending: bytes) -> tuple[Head | int | None, bytes]:
+        """The next request head (or a status to refuse it with, or None: close quietly) and
+        the bytes read past it."""
+        parser = HeadParser()
+        result = parser.feed(pending)
+        while result is None:
+            data = await self._read(reader)
+            if not data:
+                # Jetty: the end of the stream inside a head is a 400; idle, it just closes.
+                return (400 if data == b"" and parser.started else None), b""
+            result = parser.feed(data)
+        return result, parser.rest
+
+    async def _skip_body(self, reader: asyncio.StreamReader, body: Body,
+                         pending: bytes) -> bytes | None:
+        """Read past the request's body (Jetty answers a GET before reading it); the bytes
+        after it, or None when the connection must close."""
+        if body.chunked:
+            skipper = ChunkSkipper()
+            while True:
+                done = skipper.feed(pending)
+                if done is not None:
+                    return done[1] if done[0] else None
+                got = await self._read(reader)
+                if not got:
+                    return None
+                pending = got
+        need = body.length
+        while need > len(pending):
+            need -= len(pending)
+            got = await self._read(reader)
+            if not got:
+                return None
+            pending = got
+        return pending[need:]
+
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         secure = writer.get_extra_info("ssl_object") is not None
+        pending: bytes | None = b""
         try:
-            while True:
-                try:
-                    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"),
-                                                  self.idle_timeout)
-                except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, TimeoutError):
+            while pending is not None:
+                head, pending = await self._next_head(reader, pending)
+                if head is None:
                     return
-                lines = head.decode("latin-1").split("\r\n")
-                try:
-                    method, target, version = lines[0].split(" ", 2)
-                except ValueError:
-                    await self._write(writer, 400, "text/plain", "Bad Request\n", False, False,
-                                      secure)
+                if isinstance(head, int):
+                    await self._write(writer, *bad_message(head), False, False, secure)
                     return
-                headers = {}
-                for line in lines[1:]:
-                    k, sep, v = line.partition(":")
-                    if sep:
-                        headers[k.strip().lower()] = v.strip()
-                length = int(headers.get("content-length", "0") or 0)
-                if length:
-                    await reader.readexactly(length)
-                conn = headers.get("connection", "").lower()
-                keep = (conn != "close") if version == "HTTP/1.1" else (conn == "keep-alive")
                 view = self.view()
                 gather = getattr(view, "gather", None)
                 if gather is not None:
                     await gather()  # a server with worker processes: their parts too
-                status, ctype, body = self.handle(method, target)
-                await self._write(writer, status, ctype, body, keep, method == "HEAD", secure)
-                if not keep:
+                status, ctype, body = self.dispatch(head.method, head.target)
+                keep = head.keep_alive and status not in PARSE_ERRORS
+                if not await self._write(writer, status, ctype, body, keep,
+                                         head.method == "HEAD", secure) or not keep:
                     return
+                pending = await self._skip_body(reader, body_of(head), pending)
         except (ConnectionError, asyncio.IncompleteReadError):
             return
         finally:
@@ -157,13 +213,34 @@ class AdminServer:
             with contextlib.suppress(Exception):
                 await writer.wait_closed()
 
-    @staticmethod
-    async def _write(writer: asyncio.StreamWriter, status: int, ctype: str, body: str,
-                     keep: bool, head_only: bool, secure: bool = False) -> None:
+    async def _write(self, writer: asyncio.StreamWriter, status: int, ctype: str, body: str,
+                     keep: bool, head_only: bool, secure: bool = False) -> bool:
+        """False when the client did not take the answer within idle_timeout (Jetty's idle
+        timeout covers blocked writes too): the connection is dropped."""
         payload = body.encode("utf-8")
         hsts = f"Strict-Transport-Security: {HSTS}\r\n" if secure else ""
-        head = (f"HTTP/1.1 {status} {_REASONS.get(status, 'Error')}\r\n{hsts}"
-                f"Content-Type: {ctype}\r\nContent-Length: {len(payload)}\r\n"
+        ctype_line = f"Content-Type: {ctype}\r\n" if ctype else ""
+        allow = "Allow: GET, HEAD, TRACE, OPTIONS\r\n" if status == 200 and not ctype else ""
+        head = (f"HTTP/1.1 {status} {_REASONS.get(status, 'Error')}\r\n{hsts}{allow}"
+                f"{ctype_line}Content-Length: {len(payload)}\r\n"
                 f"Connection: {'keep-alive' if keep else 'close'}\r\n\r\n")
         writer.write(head.encode("latin-1") + (b"" if head_only else payload))
-        await writer.drain()
+        try:
+            await asyncio.wait_for(writer.drain(), self.idle_timeout)
+        except TimeoutError:
+            writer.transport.abort()
+            return False
+        return True
+
+
+def error_page(status: int, reason: str) -> str:
+    """Jetty's ErrorHandler page, short."""
+    return (f"<html><head><title>Error {status} {reason}</title></head><body>"
+            f"<h2>HTTP ERROR {status} {reason}</h2></body></html>\n")
+
+
+def bad_message(status: int) -> tuple[int, str, str]:
+    """HttpChannel's answer to a BadMessageException."""
+    reason = _REASONS.get(status, "Bad Message")
+    return status, "text/html;charset=iso-8859-1", (
+        f"<h1>Bad Message {status}</h1><pre>reason: {reason}</pre>")

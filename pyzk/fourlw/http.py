@@ -1,0 +1,398 @@
+"""HTTP/1.1 request heads and URIs as Jetty 9.4 (JettyAdminServer's HttpParser, HttpURI and
+servlet mapping) takes them, without I/O: the AdminServer feeds bytes in and gets a decision.
+
+What Jetty refuses, and with which status (checked against Java 3.8.0 with Jetty 9.4 by
+tests/integration/test_admin_fuzz.py):
+- a head (request line and fields, leading blank lines not counted) over 8192 bytes: 414 when
+  the limit falls inside the request target, else 431;
+- a request line that is not `method SP+ target SP+ version` (a visible byte then token
+  characters for the method, no control bytes or bad UTF-8 in the target), a CR not before LF:
+  400; no version (HTTP/0.9): 505;
+  a version other than HTTP/1.0 or HTTP/1.1 (any case): 505, or 426 for HTTP/2.0;
+- obs-fold, a field without a name or colon, a space before the colon, control bytes in a
+  value: 400; Content-Length that is not one plain decimal (or given twice), a
+  Transfer-Encoding other than one `chunked`, both at once: 400; HTTP/1.1 without Host, or with
+  Upgrade: 400; an Expect other than 100-continue: 417;
+- a target that is neither `/...` nor absolute, bad %-escapes, %00, raw bytes that are not
+  UTF-8, `..` above the root: 400; a query with bad %-escapes or that is not UTF-8 once
+  decoded: 400 (only where the servlet reads its parameters: a command).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+MAX_HEAD_BYTES = 8192  # HttpConfiguration.requestHeaderSize
+_TCHAR = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_BAD_VALUE = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
+_BAD_TARGET = re.compile(rb"[\x00-\x20]")  # DEL passes (Jetty's URI state)
+_VCHARS = re.compile(rb"[\x21-\x7e]+")
+PARSE_ERRORS = frozenset({400, 414, 417, 426, 431, 505})
+
+
+@dataclass
+class Head:
+    method: str
+    target: bytes
+    version: str
+    fields: list[tuple[str, bytes]] = field(default_factory=list)
+
+    def values(self, name: str) -> list[bytes]:
+        return [v for k, v in self.fields if k == name]
+
+    def tokens(self, name: str) -> list[str]:
+        """Comma-separated values, each without its ;parameters, lower case."""
+        return [t.partition(";")[0].strip().lower() for v in self.values(name)
+                for t in v.decode("latin-1").split(",") if t.strip()]
+
+    @property
+    def keep_alive(self) -> bool:
+        conn = self.tokens("connection")
+        return "close" not in conn if self.version == "HTTP/1.1" else "keep-alive" in conn
+
+
+@dataclass(frozen=True)
+class Body:
+    length: int = 0        # bytes to skip after the head
+    chunked: bool = False  # or a chunked body to skip
+
+
+class HeadParser:
+    """Feed bytes; `result` becomes a Head (and `rest` the bytes after it), an int status for a
+    head Jetty refuses, or stays None while more bytes are needed."""
+
+    def __init__(self) -> None:
+        self.buf = b""
+        self.used = 0           # bytes of the head taken so far (after leading blank lines)
+        self.head: Head | None = None
+        self.result: Head | int | None = None
+        self.rest = b""
+
+    @property
+    def started(self) -> bool:
+        return self.head is not None or _skip_blank(self.buf) not in (b"", b"\r")
+
+    def feed(self, data: bytes) -> Head | int | None:
+        self.buf += data
+        if self.head is None:
+            self.buf = _skip_blank(self.buf)  # HttpParser START skips blank lines
+        while self.result is None:
+            nl = self.buf.find(b"\n")
+            if nl < 0:
+                if self.used + len(self.buf) > MAX_HEAD_BYTES:
+                    self.result = self._too_large(self.buf)
+                break
+            line, self.buf = self.buf[:nl], self.buf[nl + 1:]
+            if self.used + nl + 1 > MAX_HEAD_BYTES:
+                self.result = self._too_large(line)
+                break
+            self.used += nl + 1
+            self.result = self._line(line[:-1] if line.endswith(b"\r") else line)
+        if self.result is not None:
+            self.rest, self.buf = self.buf, b""
+        return self.result
+
+    def _too_large(self, line: bytes) -> int:
+        """414 when byte MAX_HEAD_BYTES + 1 is inside the request target, else 431."""
+        if self.head is not None:
+            return 431
+        cut = MAX_HEAD_BYTES - self.used
+        first = line.find(b" ")
+        second = line.find(b" ", first + 1)
+        in_target = 0 <= first < cut and (second < 0 or second >= cut)
+        return 414 if in_target else 431
+
+    def _line(self, line: bytes) -> Head | int | None:
+        if b"\r" in line:
+            return 400
+        if self.head is None:
+            head = request_line(line)
+            if isinstance(head, int):
+                return head
+            self.head = head
+            return None
+        if not line:
+            return head_complete(self.head)
+        if line[:1] in (b" ", b"\t"):
+            return 400  # obs-fold (RFC7230 compliance)
+        name, colon, value = line.partition(b":")
+        name = _cached_name(name)
+        if not colon or not _TCHAR.fullmatch(name):
+            return 400
+        value = value.strip(b" \t")
+        if _BAD_VALUE.search(value):
+            return 400
+        self.head.fields.append((name.decode("ascii").lower(), value))
+        return None
+
+
+# Names in Jetty's header cache (HttpHeader), looked up 7 bits a byte: "C\xefnnection" is
+# Connection there, though the same high byte in another name is a 400.
+_CACHED_NAMES = frozenset(
+    b"host connection content-length transfer-encoding content-type accept accept-encoding "
+    b"accept-language accept-charset user-agent cookie authorization cache-control pragma "
+    b"referer expect upgrade keep-alive te trailer via date if-modified-since "
+    b"if-none-match range origin x-forwarded-for".split())
+
+
+def _cached_name(name: bytes) -> bytes:
+    if max(name, default=0) < 0x80:
+        return name
+    low = bytes(b & 0x7F for b in name)
+    return low if low.lower() in _CACHED_NAMES else name
+
+
+_CACHED_METHODS = frozenset(
+    b"GET POST HEAD PUT OPTIONS DELETE TRACE CONNECT MOVE PROXY PRI".split())
+
+
+def _cached_method(method: bytes) -> bytes:
+    """HttpMethod's cache, looked up 7 bits a byte too: "\xc7ET" is GET."""
+    low = bytes(b & 0x7F for b in method)
+    return low if low in _CACHED_METHODS else method
+
+
+def _skip_blank(buf: bytes) -> bytes:
+    """Leading CRLF or LF line ends; a CR without its LF stays (a 400)."""
+    while buf.startswith((b"\r\n", b"\n")):
+        buf = buf[2:] if buf[:1] == b"\r" else buf[1:]
+    return buf
+
+
+def request_line(line: bytes) -> Head | int:
+    method, sp, rest = line.partition(b" ")
+    # HttpParser START takes any visible first byte; METHOD then only token characters.
+    method = _cached_method(method)
+    if not sp or not _VCHARS.fullmatch(method[:1]) or method[:1] == b":":
+        return 400
+    if not _TCHAR.fullmatch(method[1:] or b"x"):
+        return 400
+    target, sp, version = rest.lstrip(b" ").partition(b" ")
+    if not target or _BAD_TARGET.search(target) or not _utf8(target, partial_end=True):
+        return 400
+    if not sp:
+        return 505  # HTTP/0.9
+    version = version.lstrip(b" ")  # spaces after the target are skipped
+    if not _VCHARS.fullmatch(version):
+        return 400
+    v = version.decode("latin-1").upper()
+    if v == "HTTP/2.0":
+        return 426
+    if v not in ("HTTP/1.0", "HTTP/1.1"):
+        return 505
+    return Head(method.decode("ascii"), target, v)
+
+
+def _utf8(data: bytes, partial_end: bool = False) -> bool:
+    """Valid UTF-8; partial_end: a sequence cut short at the end passes (HttpParser's
+    Utf8StringBuilder only fails on a bad byte)."""
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        return partial_end and e.reason == "unexpected end of data"
+    return True
+
+
+def head_complete(head: Head) -> Head | int:
+    lengths = head.values("content-length")
+    coding = head.tokens("transfer-encoding")
+    if len(lengths) > 1 or (lengths and not lengths[0].isdigit()):
+        return 400
+    if lengths and int(lengths[0]) >= 1 << 63:
+        return 400
+    if head.values("transfer-encoding") and (coding != ["chunked"] or lengths):
+        return 400
+    if head.version == "HTTP/1.1" and (not head.values("host") or head.values("upgrade")):
+        return 400
+    if not all(_host_ok(h) for h in head.values("host")):
+        return 400
+    expect = head.tokens("expect") if head.version == "HTTP/1.1" else []
+    return 417 if expect and expect != ["100-continue"] else head
+
+
+def _host_ok(value: bytes) -> bool:
+    """HostPort: one colon (not bracketed IPv6) must be followed by a port 0..65535."""
+    if value.startswith(b"["):
+        _, bracket, port = value.partition(b"]")
+        return bool(bracket) and (not port or (port[:1] == b":" and _port_ok(port[1:])))
+    if value.count(b":") != 1:
+        return True
+    return _port_ok(value.partition(b":")[2])
+
+
+def _port_ok(port: bytes) -> bool:
+    return port.isdigit() and int(port) <= 65535
+
+
+def body_of(head: Head) -> Body:
+    if head.values("transfer-encoding"):
+        return Body(chunked=True)
+    lengths = head.values("content-length")
+    return Body(int(lengths[0]) if lengths else 0)
+
+
+def _hex(c: int) -> int:
+    """TypeUtil.convertHexDigit: also takes ':;<=>?' (10-15) and '@', '`' (9); -1 if not."""
+    d = (c & 0x1F) + ((c >> 6) * 0x19) - 0x10
+    return d if 0 <= d <= 15 and c < 0x80 else -1
+
+
+def _unescape(raw: bytes) -> bytes | None:
+    """%XX decoded (the path), the digits as convertHexDigit reads them; None for a bad or cut
+    escape."""
+    out = bytearray()
+    i = 0
+    while i < len(raw):
+        if raw[i] == 0x25:  # %
+            if i + 2 >= len(raw) or _hex(raw[i + 1]) < 0 or _hex(raw[i + 2]) < 0:
+                return None
+            out.append(_hex(raw[i + 1]) * 16 + _hex(raw[i + 2]))
+            i += 3
+        else:
+            out.append(raw[i])
+            i += 1
+    return bytes(out)
+
+
+def canonical(path: str) -> str | None:
+    """URIUtil.canonicalPath: `.` and `..` segments resolved; None above the root."""
+    out: list[str] = []
+    trailing = False
+    for seg in path.split("/")[1:]:
+        trailing = seg in (".", "..")
+        if seg == "..":
+            if not out:
+                return None
+            out.pop()
+        elif seg != ".":
+            out.append(seg)
+    joined = "/" + "/".join(out)
+    return joined + "/" if trailing and out else joined
+
+
+def decode_target(target: bytes) -> tuple[str, bytes] | None:
+    """(decoded canonical path, raw query) as HttpURI gives them; None: a 400."""
+    if not _utf8(target):
+        return None
+    if not target.startswith(b"/"):
+        parts = urlsplit(target.decode("utf-8"))
+        if not parts.scheme or not parts.netloc:
+            return None
+        target = (parts.path or "/").encode() + (b"?" + parts.query.encode()
+                                                 if parts.query else b"")
+    raw, _, query = target.partition(b"#")[0].partition(b"?")
+    raw = b"/".join(seg.partition(b";")[0] for seg in raw.split(b"/"))  # path parameters
+    data = _unescape(raw)
+    if data is None or b"\0" in data:
+        return None
+    try:
+        path = data.decode("utf-8")
+    except UnicodeDecodeError:
+        path = data.decode("latin-1")  # URIUtil.decodePath falls back to ISO-8859-1
+    canon = canonical(path)
+    return None if canon is None else (canon, query)
+
+
+def parse_query(query: bytes) -> dict[str, str] | None:
+    """UrlEncoded.decodeUtf8To over the raw query, byte by byte (a %XX is taken before any
+    '=' or '&' in it); each name's first value, as CommandServlet keeps; None: a 400."""
+    pairs: list[tuple[bytes, bytes]] = []
+    key: bytes | None = None
+    buf = bytearray()
+    i = 0
+    while i < len(query):
+        c = query[i]
+        if c == 0x26:  # &
+            if key is not None or buf:
+                pairs.append((key, bytes(buf)) if key is not None else (bytes(buf), b""))
+            key, buf = None, bytearray()
+        elif c == 0x3D and key is None:  # the first = ends the name
+            key, buf = bytes(buf), bytearray()
+        elif c == 0x25:  # %
+            if i + 2 >= len(query) or _hex(query[i + 1]) < 0 or _hex(query[i + 2]) < 0:
+                return None
+            buf.append(_hex(query[i + 1]) * 16 + _hex(query[i + 2]))
+            i += 2
+        else:
+            buf.append(0x20 if c == 0x2B else c)
+        i += 1
+    if key is not None or buf:
+        pairs.append((key, bytes(buf)) if key is not None else (bytes(buf), b""))
+    out: dict[str, str] = {}
+    for k, v in pairs:
+        name, value = _utf8_replaced(k), _utf8_replaced(v)
+        if name is None or value is None:
+            return None
+        out.setdefault(name, value)
+    return out
+
+
+def _utf8_replaced(data: bytes) -> str | None:
+    """Utf8StringBuilder: a bad byte fails (None); a sequence cut short at the end of a name or
+    value becomes U+FFFD (toReplacedString)."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        if e.reason != "unexpected end of data":
+            return None
+        return data[:e.start].decode("utf-8") + "\ufffd"
+
+
+class ChunkSkipper:
+    """A chunked body read and dropped as HttpParser does: CR/LF before a size are skipped, a
+    size is hex (with ;extensions), size 0 ends the chunks and trailer lines follow up to a
+    blank one. `feed` returns None while more is needed, else (ok, bytes after the body)."""
+
+    MAX_LINE = MAX_HEAD_BYTES
+
+    def __init__(self) -> None:
+        self.state = "start"  # start, size, params, data, trailer
+        self.size = 0
+        self.line = 0
+
+    def feed(self, data: bytes) -> tuple[bool, bytes] | None:
+        i = 0
+        while i < len(data):
+            if self.state == "data":
+                take = min(self.size, len(data) - i)
+                self.size -= take
+                i += take
+                if self.size == 0:
+                    self.state = "start"
+                continue
+            ch = data[i:i + 1]
+            i += 1
+            self.line += 1
+            if self.line > self.MAX_LINE:
+                return False, b""
+            done = self._byte(ch)
+            if done is not None:
+                return done, data[i:]
+        return None
+
+    def _byte(self, ch: bytes) -> bool | None:
+        hexdigit = ch in b"0123456789abcdefABCDEF" and ch != b""
+        if self.state == "start":
+            if ch in (b"\r", b"\n"):
+                return None
+            if not hexdigit:
+                return False
+            self.state, self.size, self.line = "size", int(ch, 16), 0
+        elif self.state in ("size", "params"):
+            if ch == b"\n":
+                self.line = 0
+                self.state = "trailer" if self.size == 0 else "data"
+            elif self.state == "params" or ch == b"\r":
+                return None
+            elif ch == b";":
+                self.state = "params"
+            elif not hexdigit or self.size > (2**31 - 16) // 16:
+                return False
+            else:
+                self.size = self.size * 16 + int(ch, 16)
+        elif self.state == "trailer" and ch == b"\n":
+            blank, self.line = self.line <= 2, 0
+            return True if blank else None
+        return None
