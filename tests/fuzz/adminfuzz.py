@@ -197,10 +197,17 @@ def _paths() -> list[Case]:
                "/commands/ruok?a%=3", "/commands/ruok?a=%@1", "/commands/ruok?a=%`a&b", "/commands/%=3",
                "/commands/ruok?a=%c3", "/commands/ruok?a=%c3&b=1", "/commands/ruok?a=%c3b",
                "/commands/ruok?a%c3=1", "/commands/ruok?a=%e2%82"]
-    out = [Case(f"path {t[:40]!r}", get(t)) for t in targets]
+    return [Case(f"path {t[:40]!r}", get(t)) for t in targets]
+
+
+def command_cases(rng: random.Random | None = None, per_command: int = 0) -> list[Case]:
+    """Every command name and alias with bogus parameters: all of BOGUS_QUERIES, or
+    `per_command` of them picked by rng."""
+    out = []
     for name in COMMAND_NAMES:
-        for q in BOGUS_QUERIES:
-            out.append(Case(f"cmd {name}{q[:30]}", get(f"/commands/{name}{q}")))
+        queries = (BOGUS_QUERIES if rng is None
+                   else rng.sample(BOGUS_QUERIES, min(per_command, len(BOGUS_QUERIES))))
+        out += [Case(f"cmd {name}{q[:30]}", get(f"/commands/{name}{q}")) for q in queries]
     return out
 
 
@@ -257,8 +264,11 @@ def random_cases(seed: int, n: int) -> list[Case]:
     return [Case(f"random seed={seed} #{i}", mutate(rng, rng.choice(bases))) for i in range(n)]
 
 
-def cases(seed: int = 0, n_random: int = 0) -> list[Case]:
-    return (_request_lines() + _sizes() + _framing() + _paths() + _pipelines()
+def cases(seed: int = 0, n_random: int = 0, per_command: int | None = None) -> list[Case]:
+    """The catalogue, every command with all bogus queries (or per_command of them, picked by
+    seed), then n_random mutations from seed."""
+    commands = command_cases(None if per_command is None else random.Random(seed), per_command or 0)
+    return (_request_lines() + _sizes() + _framing() + _paths() + commands + _pipelines()
             + random_cases(seed, n_random))
 
 
@@ -295,3 +305,112 @@ def send_case(host: str, port: int, case: Case, quiet_s: float = 1.0,
             got += chunk
             last = time.monotonic()
     return summarize(got, "open")
+
+
+# --- connection-level abuse: half-sent requests, clients that never read, many at once ------
+
+STALLS: dict[str, bytes] = {
+    "nothing": b"",
+    "lone CR": b"\r",
+    "half request line": b"GET /commands/ru",
+    "half head": b"GET /commands/ruok HTTP/1.1\r\nHost: x\r\n",
+    "body short of Content-Length": b"GET /commands/ruok HTTP/1.1\r\nHost: x\r\n"
+                                    b"Content-Length: 10\r\n\r\nab",
+    "chunk short": b"GET /commands/ruok HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                   b"5\r\nab",
+    "POST body short": b"POST /commands/ruok HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nab",
+    "keep-alive then idle": get(close=False),
+}
+
+
+def stall(host: str, port: int, data: bytes, limit_s: float) -> tuple[Outcome, float]:
+    """Send `data`, keep the connection open and wait (at most limit_s) for the server to
+    answer and close: (what came back, seconds until the close or limit_s)."""
+    t0 = time.monotonic()
+    got = b""
+    with socket.create_connection((host, port), timeout=limit_s) as s:
+        s.sendall(data)
+        while time.monotonic() - t0 < limit_s:
+            s.settimeout(max(limit_s - (time.monotonic() - t0), 0.01))
+            try:
+                chunk = s.recv(65536)
+            except TimeoutError:
+                break
+            except OSError:
+                return summarize(got, "closed"), time.monotonic() - t0
+            if not chunk:
+                return summarize(got, "closed"), time.monotonic() - t0
+            got += chunk
+    return summarize(got, "open"), limit_s
+
+
+def server_side_state(sock: socket.socket) -> int | None:
+    """The TCP state (Linux /proc/net/tcp{,6} numbering: 1 established, 4 FIN-WAIT-1, ...) of
+    the server's end of `sock`, or None once the kernel forgot it. A server that gave up on a
+    connection it cannot write to leaves it FIN-WAIT-1: the client never sees the FIN behind
+    the data it does not read, so only the server side tells."""
+    ip, port = sock.getsockname()[:2]
+    ip_hex = f"{int.from_bytes(socket.inet_aton(ip), 'little'):08X}"
+    for name in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(name) as f:
+            for line in f.read().splitlines()[1:]:
+                cols = line.split()
+                rip, _, rport = cols[2].partition(":")
+                if rip.endswith(ip_hex) and int(rport, 16) == port:
+                    return int(cols[3], 16)
+    return None
+
+
+def never_read(host: str, port: int, limit_s: float, path: str = "/commands/conf",
+               requests: int = 20000) -> tuple[bool, float]:
+    """Pipeline `requests` GETs with a tiny receive buffer and read nothing; (whether the server
+    dropped the connection within limit_s, seconds taken)."""
+    t0 = time.monotonic()
+    s = socket.socket()
+    try:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        s.settimeout(limit_s)
+        s.connect((host, port))
+        s.setblocking(False)
+        blob = get(path, close=False) * requests
+        sent = 0
+        while sent < len(blob) and time.monotonic() - t0 < limit_s / 3:
+            try:
+                sent += s.send(blob[sent:sent + 65536])
+            except BlockingIOError:
+                time.sleep(0.05)
+            except OSError:
+                break
+        while time.monotonic() - t0 < limit_s:
+            if server_side_state(s) != 1:
+                return True, time.monotonic() - t0
+            time.sleep(0.1)
+        return False, limit_s
+    finally:
+        s.close()
+
+
+def many_connections(host: str, port: int, n: int) -> list[socket.socket]:
+    """n connections, each with half a request sent (the caller closes them)."""
+    out = []
+    for _ in range(n):
+        s = socket.create_connection((host, port), timeout=5)
+        s.sendall(b"GET /commands/ruok HTTP/1.1\r\nHost")
+        out.append(s)
+    return out
+
+
+def established_from(host: str, port: int, client_ip: str) -> int:
+    """How many established connections the server at host:port has from client_ip."""
+    ip_hex = f"{int.from_bytes(socket.inet_aton(host), 'little'):08X}"
+    cip = f"{int.from_bytes(socket.inet_aton(client_ip), 'little'):08X}"
+    count = 0
+    for name in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(name) as f:
+            for line in f.read().splitlines()[1:]:
+                cols = line.split()
+                lip, _, lport = cols[1].partition(":")
+                if (lip.endswith(ip_hex) and int(lport, 16) == port
+                        and cols[2].partition(":")[0].endswith(cip) and cols[3] == "01"):
+                    count += 1
+    return count
