@@ -117,8 +117,7 @@ class HeadParser:
             return head_complete(self.head)
         if line[:1] in (b" ", b"\t"):
             return 400  # obs-fold (RFC7230 compliance)
-        name, colon, value = line.partition(b":")
-        name = _cached_name(name)
+        name, colon, value = _cached_field(line) or line.partition(b":")
         if not colon or not _TCHAR.fullmatch(name):
             return 400
         value = value.strip(b" \t")
@@ -128,8 +127,8 @@ class HeadParser:
         return None
 
 
-# Names in Jetty's header cache (HttpHeader), looked up 7 bits a byte: "C\xefnnection" is
-# Connection there, though the same high byte in another name is a 400.
+# Names in Jetty's header cache (HttpHeader), looked up with their colon 7 bits a byte:
+# "C\xefnnection:" is Connection there, though the same high byte in another name is a 400.
 _CACHED_NAMES = frozenset(
     b"host connection content-length transfer-encoding content-type accept accept-encoding "
     b"accept-language accept-charset user-agent cookie authorization cache-control pragma "
@@ -137,11 +136,17 @@ _CACHED_NAMES = frozenset(
     b"if-none-match range origin x-forwarded-for".split())
 
 
-def _cached_name(name: bytes) -> bytes:
-    if max(name, default=0) < 0x80:
-        return name
-    low = bytes(b & 0x7F for b in name)
-    return low if low.lower() in _CACHED_NAMES else name
+def _cached_field(line: bytes) -> tuple[bytes, bytes, bytes] | None:
+    """(name, b":", value) when the line starts with a cached name and its colon, compared 7
+    bits a byte ("Host\xba x" is Host: x), and some byte of that start is not ASCII."""
+    start = line[:max(len(n) for n in _CACHED_NAMES) + 1]
+    if max(start, default=0) < 0x80:
+        return None
+    low = bytes(b & 0x7F for b in start).lower()
+    for name in _CACHED_NAMES:
+        if low.startswith(name + b":") and max(line[:len(name) + 1]) >= 0x80:
+            return name, b":", line[len(name) + 1:]
+    return None
 
 
 _CACHED_METHODS = frozenset(
@@ -163,9 +168,11 @@ def _skip_blank(buf: bytes) -> bytes:
 
 def request_line(line: bytes) -> Head | int:
     method, sp, rest = line.partition(b" ")
-    # HttpParser START takes any visible first byte; METHOD then only token characters.
-    method = _cached_method(method)
-    if not sp or not _VCHARS.fullmatch(method[:1]) or method[:1] == b":":
+    # HttpParser.quickStart: the method cache first; else colons are skipped, any other
+    # visible byte starts a method (METHOD then takes only token characters).
+    cached = _cached_method(method)
+    method = cached if cached != method else method.lstrip(b":")
+    if not sp or not _VCHARS.fullmatch(method[:1]):
         return 400
     if not _TCHAR.fullmatch(method[1:] or b"x"):
         return 400

@@ -69,6 +69,11 @@ def test_heads_jetty_takes() -> None:
     head = parse(b"\xc7ET /commands/ruok HTTP/1.1\r\nHost: x\r\nC\xefnnection: close\r\n\r\n")
     assert isinstance(head, Head) and head.method == "GET" and not head.keep_alive
     assert parse(b";GET /x HT1\r\n") == 505  # any visible first byte starts a method
+    head = parse(b"::GET /commands/ruok HTTP/1.0\r\n\r\n")  # leading colons are skipped
+    assert isinstance(head, Head) and head.method == "GET"
+    assert parse(b": close\r\n") == 400
+    head = parse(b"GET /x HTTP/1.1\r\nHost\xba x\r\n\r\n")  # 0xba is ':' in 7 bits
+    assert isinstance(head, Head) and head.values("host") == [b"x"]
     assert parse(b"GET /commands/ru") is None  # more bytes needed
 
 
