@@ -148,11 +148,11 @@ class AdminServer:
         except TimeoutError:
             return None
 
-    async def _next_head(self, reader: asyncio.StreamReader,
-                         pending: bytes) -> tuple[Head | int | None, bytes]:
+    async def _next_head(self, reader: asyncio.StreamReader, pending: bytes,
+                         after_request: bool) -> tuple[Head | int | None, bytes]:
         """The next request head (or a status to refuse it with, or None: close quietly) and
         the bytes read past it."""
-        parser = HeadParser()
+        parser = HeadParser(after_request)
         result = parser.feed(pending)
         while result is None:
             data = await self._read(reader)
@@ -188,9 +188,11 @@ class AdminServer:
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         secure = writer.get_extra_info("ssl_object") is not None
         pending: bytes | None = b""
+        served = False
         try:
             while pending is not None:
-                head, pending = await self._next_head(reader, pending)
+                head, pending = await self._next_head(reader, pending, served)
+                served = True
                 if head is None:
                     return
                 if isinstance(head, int):

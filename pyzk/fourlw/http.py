@@ -63,7 +63,10 @@ class HeadParser:
     """Feed bytes; `result` becomes a Head (and `rest` the bytes after it), an int status for a
     head Jetty refuses, or stays None while more bytes are needed."""
 
-    def __init__(self) -> None:
+    def __init__(self, after_request: bool = False) -> None:
+        """after_request: a request before this one on the connection (Jetty then eats any CR
+        and LF bytes up to the next request; at the start only CRLF or LF line ends)."""
+        self.after_request = after_request
         self.buf = b""
         self.used = 0           # bytes of the head taken so far (after leading blank lines)
         self.head: Head | None = None
@@ -72,12 +75,15 @@ class HeadParser:
 
     @property
     def started(self) -> bool:
-        return self.head is not None or _skip_blank(self.buf) not in (b"", b"\r")
+        return self.head is not None or self._skip(self.buf) not in (b"", b"\r")
+
+    def _skip(self, buf: bytes) -> bytes:
+        return buf.lstrip(b"\r\n") if self.after_request else _skip_blank(buf)
 
     def feed(self, data: bytes) -> Head | int | None:
         self.buf += data
         if self.head is None:
-            self.buf = _skip_blank(self.buf)  # HttpParser START skips blank lines
+            self.buf = self._skip(self.buf)  # HttpParser START skips blank lines
         while self.result is None:
             nl = self.buf.find(b"\n")
             if nl < 0:

@@ -222,6 +222,12 @@ def _pipelines() -> list[Case]:
         Case("pipeline http10 keepalive", get(version="HTTP/1.0", close=False,
                                                headers="Connection: keep-alive\r\n") + get()),
         Case("pipeline http10 plain", get(version="HTTP/1.0", close=False) + get()),
+        Case("keep then CR CR LF", k[0] + b"\r\r\n\r\n\r\n"),
+        Case("keep then CR GET", k[0] + b"\r" + get()),
+        Case("keep then LF CR CR LF", k[0] + b"\n\r\r\n"),
+        Case("keep then space", k[0] + b" " + get()),
+        Case("keep then NUL", k[0] + b"\x00" + get()),
+        Case("open keep then CR CR LF", k[0] + b"\r\r\n", eof=False),
         Case("open keep-alive", k[0], eof=False),
         Case("open http10", get(version="HTTP/1.0", close=False), eof=False),
         Case("open close", get(), eof=False),
@@ -261,6 +267,10 @@ def random_cases(seed: int, n: int) -> list[Case]:
     rng = random.Random(seed)
     bases = [get(f"/commands/{c}{q}") for c in ("ruok", "stmk", "wchp", "lsnp", "conf")
              for q in ("", "?traceMask=3", "?path=/a")]
+    bases += [get(close=False) + get("/commands/srvr"),  # a second request after a first
+              get(close=False, headers="Content-Length: 3\r\n") + b"abc" + get(),
+              get(close=False, headers="Transfer-Encoding: chunked\r\n") + b"3\r\nabc\r\n0\r\n\r\n"
+              + get()]
     return [Case(f"random seed={seed} #{i}", mutate(rng, rng.choice(bases))) for i in range(n)]
 
 
