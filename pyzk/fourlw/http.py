@@ -42,14 +42,15 @@ class Head:
     def values(self, name: str) -> list[bytes]:
         return [v for k, v in self.fields if k == name]
 
-    def tokens(self, name: str) -> list[str]:
-        """Comma-separated values, each without its ;parameters, lower case."""
-        return [t.partition(";")[0].strip().lower() for v in self.values(name)
-                for t in v.decode("latin-1").split(",") if t.strip()]
+    def tokens(self, name: str, drop_params: bool = False) -> list[str]:
+        """Comma-separated values, lower case; drop_params: each without its ;parameters (as
+        HttpField.contains finds "close" in "close;x", while "chunked;" is not chunked)."""
+        return [(t.partition(";")[0] if drop_params else t).strip().lower()
+                for v in self.values(name) for t in v.decode("latin-1").split(",") if t.strip()]
 
     @property
     def keep_alive(self) -> bool:
-        conn = self.tokens("connection")
+        conn = self.tokens("connection", drop_params=True)
         return "close" not in conn if self.version == "HTTP/1.1" else "keep-alive" in conn
 
 
@@ -67,6 +68,7 @@ class HeadParser:
         """after_request: a request before this one on the connection (Jetty then eats any CR
         and LF bytes up to the next request; at the start only CRLF or LF line ends)."""
         self.after_request = after_request
+        self.skipped = False
         self.buf = b""
         self.used = 0           # bytes of the head taken so far (after leading blank lines)
         self.head: Head | None = None
@@ -75,15 +77,22 @@ class HeadParser:
 
     @property
     def started(self) -> bool:
-        return self.head is not None or self._skip(self.buf) not in (b"", b"\r")
+        return self.head is not None or self._skip(self.buf)[0] not in (b"", b"\r")
 
-    def _skip(self, buf: bytes) -> bytes:
-        return buf.lstrip(b"\r\n") if self.after_request else _skip_blank(buf)
+    def _skip(self, buf: bytes) -> tuple[bytes, bool]:
+        """What is left once the bytes Jetty skips before a request are gone: after a request
+        any CR and LF; then (HttpParser.quickStart) colons and LF or CRLF line ends. And
+        whether quickStart skipped any (then its method cache lookup did not apply)."""
+        if self.after_request:
+            buf = buf.lstrip(b"\r\n")
+        rest = _skip_blank(buf)
+        return rest, len(rest) != len(buf)
 
     def feed(self, data: bytes) -> Head | int | None:
         self.buf += data
         if self.head is None:
-            self.buf = self._skip(self.buf)  # HttpParser START skips blank lines
+            self.buf, skipped = self._skip(self.buf)
+            self.skipped = self.skipped or skipped
         while self.result is None:
             nl = self.buf.find(b"\n")
             if nl < 0:
@@ -114,23 +123,31 @@ class HeadParser:
         if b"\r" in line:
             return 400
         if self.head is None:
-            head = request_line(line)
+            head = request_line(line, cache=not self.skipped)
             if isinstance(head, int):
                 return head
             self.head = head
             return None
         if not line:
             return head_complete(self.head)
-        if line[:1] in (b" ", b"\t"):
-            return 400  # obs-fold (RFC7230 compliance)
-        name, colon, value = _cached_field(line) or line.partition(b":")
-        if not colon or not _TCHAR.fullmatch(name):
-            return 400
-        value = value.strip(b" \t")
-        if _BAD_VALUE.search(value):
-            return 400
-        self.head.fields.append((name.decode("ascii").lower(), value))
+        parsed = field_line(line)
+        if isinstance(parsed, int):
+            return parsed
+        self.head.fields.append(parsed)
         return None
+
+
+def field_line(line: bytes) -> tuple[str, bytes] | int:
+    """(lower-case name, value) of a header or trailer line (its CRLF gone), or 400."""
+    if line[:1] in (b" ", b"\t"):
+        return 400  # obs-fold (RFC7230 compliance)
+    name, colon, value = _cached_field(line) or line.partition(b":")
+    if not colon or not _TCHAR.fullmatch(name):
+        return 400
+    value = value.strip(b" \t")
+    if _BAD_VALUE.search(value):
+        return 400
+    return name.decode("ascii").lower(), value
 
 
 # Names in Jetty's header cache (HttpHeader), looked up with their colon 7 bits a byte:
@@ -143,14 +160,15 @@ _CACHED_NAMES = frozenset(
 
 
 def _cached_field(line: bytes) -> tuple[bytes, bytes, bytes] | None:
-    """(name, b":", value) when the line starts with a cached name and its colon, compared 7
-    bits a byte ("Host\xba x" is Host: x), and some byte of that start is not ASCII."""
-    start = line[:max(len(n) for n in _CACHED_NAMES) + 1]
+    """(name, b":", value) when the line starts with a cached "Name: " (colon and space),
+    compared 7 bits a byte ("Host\xba x" is Host: x), and some byte of that start is not
+    ASCII (else the plain parse gives the same)."""
+    start = line[:max(len(n) for n in _CACHED_NAMES) + 2]
     if max(start, default=0) < 0x80:
         return None
     low = bytes(b & 0x7F for b in start).lower()
     for name in _CACHED_NAMES:
-        if low.startswith(name + b":") and max(line[:len(name) + 1]) >= 0x80:
+        if low.startswith(name + b": ") and max(line[:len(name) + 2]) >= 0x80:
             return name, b":", line[len(name) + 1:]
     return None
 
@@ -166,18 +184,19 @@ def _cached_method(method: bytes) -> bytes:
 
 
 def _skip_blank(buf: bytes) -> bytes:
-    """Leading CRLF or LF line ends; a CR without its LF stays (a 400)."""
-    while buf.startswith((b"\r\n", b"\n")):
+    """Leading colons and CRLF or LF line ends gone; a CR without its LF stays (a 400)."""
+    while buf.startswith((b"\r\n", b"\n", b":")):
         buf = buf[2:] if buf[:1] == b"\r" else buf[1:]
     return buf
 
 
-def request_line(line: bytes) -> Head | int:
+def request_line(line: bytes, cache: bool = True) -> Head | int:
+    """cache: the line is where the request's bytes start (HttpParser.quickStart looks the
+    method up in its cache there); else any visible first byte starts a method, METHOD then
+    takes only token characters."""
     method, sp, rest = line.partition(b" ")
-    # HttpParser.quickStart: the method cache first; else colons are skipped, any other
-    # visible byte starts a method (METHOD then takes only token characters).
-    cached = _cached_method(method)
-    method = cached if cached != method else method.lstrip(b":")
+    if cache:
+        method = _cached_method(method)
     if not sp or not _VCHARS.fullmatch(method[:1]):
         return 400
     if not _TCHAR.fullmatch(method[1:] or b"x"):
@@ -354,16 +373,21 @@ def _utf8_replaced(data: bytes) -> str | None:
 
 
 class ChunkSkipper:
-    """A chunked body read and dropped as HttpParser does: CR/LF before a size are skipped, a
-    size is hex (with ;extensions), size 0 ends the chunks and trailer lines follow up to a
-    blank one. `feed` returns None while more is needed, else (ok, bytes after the body)."""
+    """A chunked body read and dropped as HttpParser does. Between chunks LF (or CRLF) lines
+    are skipped and a size must start with a hex digit; in a size line the first byte that is
+    not a hex digit starts the extensions, which run to LF; size 0 ends the chunks and the
+    trailer follows, header lines up to a blank one. A CR not before LF or a control byte
+    outside chunk data is an error. `feed` returns None while more is needed, else (ok, the
+    bytes after the body)."""
 
+    MAX_CHUNK = (2**31 - 1) // 16 - 16  # HttpParser.MAX_CHUNK_LENGTH
     MAX_LINE = MAX_HEAD_BYTES
 
     def __init__(self) -> None:
         self.state = "start"  # start, size, params, data, trailer
         self.size = 0
-        self.line = 0
+        self.cr = False
+        self.line = bytearray()
 
     def feed(self, data: bytes) -> tuple[bool, bytes] | None:
         i = 0
@@ -375,37 +399,43 @@ class ChunkSkipper:
                 if self.size == 0:
                     self.state = "start"
                 continue
-            ch = data[i:i + 1]
+            ch = data[i]
             i += 1
-            self.line += 1
-            if self.line > self.MAX_LINE:
-                return False, b""
+            if self.cr:
+                if ch != 0x0A:
+                    return False, b""  # a CR not before LF
+                self.cr = False
+            elif ch == 0x0D:
+                self.cr = True
+                continue
+            elif ch < 0x20 and ch not in (0x09, 0x0A):
+                return False, b""  # a control byte
             done = self._byte(ch)
             if done is not None:
                 return done, data[i:]
         return None
 
-    def _byte(self, ch: bytes) -> bool | None:
-        hexdigit = ch in b"0123456789abcdefABCDEF" and ch != b""
+    def _byte(self, ch: int) -> bool | None:
+        hexdigit = chr(ch) in "0123456789abcdefABCDEF"
         if self.state == "start":
-            if ch in (b"\r", b"\n"):
+            if ch == 0x0A:
                 return None
             if not hexdigit:
                 return False
-            self.state, self.size, self.line = "size", int(ch, 16), 0
+            self.state, self.size = "size", int(chr(ch), 16)
         elif self.state in ("size", "params"):
-            if ch == b"\n":
-                self.line = 0
+            if ch == 0x0A:
                 self.state = "trailer" if self.size == 0 else "data"
-            elif self.state == "params" or ch == b"\r":
-                return None
-            elif ch == b";":
-                self.state = "params"
-            elif not hexdigit or self.size > (2**31 - 16) // 16:
-                return False
+            elif self.state == "size" and hexdigit:
+                if self.size > self.MAX_CHUNK:
+                    return False
+                self.size = self.size * 16 + int(chr(ch), 16)
             else:
-                self.size = self.size * 16 + int(ch, 16)
-        elif self.state == "trailer" and ch == b"\n":
-            blank, self.line = self.line <= 2, 0
-            return True if blank else None
+                self.state = "params"
+        elif ch != 0x0A:
+            self.line.append(ch)
+            return False if len(self.line) > self.MAX_LINE else None
+        else:
+            line, self.line = bytes(self.line), bytearray()
+            return True if not line else (False if isinstance(field_line(line), int) else None)
         return None

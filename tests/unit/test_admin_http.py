@@ -49,6 +49,7 @@ def parse(data: bytes, eof: bool = False) -> Head | int | None:
     (G + b"Content-Length: abc\r\n\r\n", 400),
     (G + b"Content-Length: 99999999999999999999\r\n\r\n", 400),
     (G + b"Transfer-Encoding: gzip\r\n\r\n", 400),
+    (G + b"Transfer-Encoding: chunked;\r\n\r\n", 400),
     (G + b"Content-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n", 400),
     (G + b"Upgrade: h2c\r\n\r\n", 400),
     (G + b"Host: x:y\r\n\r\n", 400),
@@ -74,6 +75,8 @@ def test_heads_jetty_takes() -> None:
     assert parse(b": close\r\n") == 400
     head = parse(b"GET /x HTTP/1.1\r\nHost\xba x\r\n\r\n")  # 0xba is ':' in 7 bits
     assert isinstance(head, Head) and head.values("host") == [b"x"]
+    assert parse(G + b"Connect\xe9on:= close\r\n\r\n") == 400  # the cache key is "Name: "
+    assert parse(b":\xc7ET /x HTTP/1.0\r\n\r\n") == 400  # no cache lookup after a skip
     assert parse(b"GET /commands/ru") is None  # more bytes needed
     # Between pipelined requests Jetty eats any CR and LF; at the start a CR needs its LF.
     assert parse(b"\r\r\n" + G + b"\r\n") == 400
@@ -116,6 +119,12 @@ def test_chunked_bodies_are_skipped_as_httpparser_reads_them() -> None:
     assert ChunkSkipper().feed(b"zz\r\n")[0] is False  # type: ignore[index]
     assert ChunkSkipper().feed(b"fffffffffffffffffff\r\n")[0] is False  # type: ignore[index]
     assert ChunkSkipper().feed(b"ff\r\nabc") is None
+    # A size's first non-hex byte starts its extensions; trailers are header lines; a CR
+    # must come before LF (soak seed 200: #725, #1295, #2462, #2674, #3642, #3774).
+    assert ChunkSkipper().feed(b"0I\n\r\nNEXT") == (True, b"NEXT")
+    assert ChunkSkipper().feed(b"3?\r\nabc\r\n0\xa1\n\r\nNEXT") == (True, b"NEXT")
+    assert ChunkSkipper().feed(b"3\r\nabc\r\n0\r\r\n") == (False, b"")
+    assert ChunkSkipper().feed(b"0\r\nabc\r\n\r\n")[0] is False  # type: ignore[index]
 
 
 @pytest.fixture
