@@ -288,10 +288,14 @@ def summarize(data: bytes, end: str) -> Outcome:
     return Outcome(statuses, errors, end)
 
 
-def send_case(host: str, port: int, case: Case, quiet_s: float = 1.0,
+def send_case(host: str, port: int, case: Case, quiet_s: float | None = None,
               limit_s: float = 15.0) -> Outcome:
     """Send `case` on a new connection; read until the server closes, or for `quiet_s` after
-    the last byte (the connection is then "open"), at most `limit_s` in all."""
+    the last byte (the connection is then "open"), at most `limit_s` in all. quiet_s defaults
+    to 1 s for a case that leaves the connection open, 5 s after a half-close (both servers
+    close then: a longer wait only rides out a slow moment of a loaded machine)."""
+    if quiet_s is None:
+        quiet_s = 5.0 if case.eof else 1.0
     got = b""
     with socket.create_connection((host, port), timeout=limit_s) as s:
         try:
