@@ -304,6 +304,16 @@ def canonical(path: str) -> str | None:
     return joined + "/" if trailing and out else joined
 
 
+def _split_target(target: bytes) -> tuple[bytes, bytes]:
+    """(raw path, raw query): the path ends at '?' or '#', except within a %-escape's two
+    bytes (HttpURI: "/con%f?x" is all path, "%f?" decoding to 0xff)."""
+    i = 0
+    while i < len(target) and target[i] not in b"?#":
+        i += 3 if target[i] == 0x25 else 1
+    path, rest = target[:i], target[i:]
+    return path, (rest[1:].partition(b"#")[0] if rest[:1] == b"?" else b"")
+
+
 def decode_target(target: bytes) -> tuple[str, bytes] | None:
     """(decoded canonical path, raw query) as HttpURI gives them; None: a 400."""
     if not _utf8(target):
@@ -314,7 +324,7 @@ def decode_target(target: bytes) -> tuple[str, bytes] | None:
             return None
         target = (parts.path or "/").encode() + (b"?" + parts.query.encode()
                                                  if parts.query else b"")
-    raw, _, query = target.partition(b"#")[0].partition(b"?")
+    raw, query = _split_target(target)
     raw = b"/".join(seg.partition(b";")[0] for seg in raw.split(b"/"))  # path parameters
     data = _unescape(raw)
     if data is None or b"\0" in data:

@@ -96,6 +96,7 @@ def test_heads_jetty_takes() -> None:
     (b"/commands/%=3", "/commands/\xd3"),                  # TypeUtil.convertHexDigit('=') is 13
     (b"http://x/commands/ruok", "/commands/ruok"),
     (b"/commands/ruok#?%zz", "/commands/ruok"),
+    (b"/commands/con%f?path=/a", "/commands/con\xffpath=/a"),  # soak seed 204 #318
 ])
 def test_targets_as_httpuri_decodes_them(target: bytes, want: str | None) -> None:
     got = decode_target(target)
