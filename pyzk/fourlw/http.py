@@ -159,14 +159,23 @@ _CACHED_NAMES = frozenset(
     b"if-none-match range origin x-forwarded-for".split())
 
 
+# Whole fields in the same cache (the value as cached replaces the bytes that matched it).
+_CACHED_FIELDS = (b"connection: close", b"connection: keep-alive", b"connection: upgrade",
+                  b"content-length: 0", b"transfer-encoding: chunked")
+_CACHED_PREFIX = max(len(n) + 2 for n in _CACHED_NAMES | set(_CACHED_FIELDS))
+
+
 def _cached_field(line: bytes) -> tuple[bytes, bytes, bytes] | None:
     """(name, b":", value) when the line starts with a cached "Name: " (colon and space),
     compared 7 bits a byte ("Host\xba x" is Host: x), and some byte of that start is not
     ASCII (else the plain parse gives the same)."""
-    start = line[:max(len(n) for n in _CACHED_NAMES) + 2]
-    if max(start, default=0) < 0x80:
+    if max(line[:_CACHED_PREFIX], default=0) < 0x80:
         return None
-    low = bytes(b & 0x7F for b in start).lower()
+    low = bytes(b & 0x7F for b in line[:_CACHED_PREFIX]).lower()
+    for whole in _CACHED_FIELDS:  # whole fields first: the longest match wins
+        if low.startswith(whole):
+            name, _, value = whole.partition(b": ")
+            return name, b":", value + line[len(whole):]
     for name in _CACHED_NAMES:
         if low.startswith(name + b": ") and max(line[:len(name) + 2]) >= 0x80:
             return name, b":", line[len(name) + 1:]
