@@ -13,8 +13,11 @@ from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+import structlog
 from prometheus_client.core import CollectorRegistry, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
+
+log_metrics = structlog.get_logger("pyzk.metrics")
 
 PROMETHEUS_CLASS = "org.apache.zookeeper.metrics.prometheus.PrometheusMetricsProvider"
 
@@ -363,17 +366,30 @@ def _on_loop(loop: asyncio.AbstractEventLoop) -> bool:
         return False
 
 
-class PrometheusExporter:
-    """The /metrics endpoint (prometheus-client's threaded WSGI server) on httpHost:httpPort."""
+# PrometheusMetricsProvider serves /metrics from a Jetty Server(InetSocketAddress): its
+# ServerConnector drops a connection idle for 30 s (AbstractConnector's default idleTimeout).
+METRICS_IDLE_TIMEOUT_S = 30.0
 
-    def __init__(self, registry: CollectorRegistry, host: str, port: int) -> None:
+
+class PrometheusExporter:
+    """The /metrics endpoint (prometheus-client's WSGI app, a thread per connection) on
+    httpHost:httpPort. Unlike prometheus-client's start_http_server, a connection that sends
+    nothing (or half a request) for idle_timeout_s is dropped, and a connection's errors are
+    not printed as tracebacks."""
+
+    def __init__(self, registry: CollectorRegistry, host: str, port: int,
+                 idle_timeout_s: float = METRICS_IDLE_TIMEOUT_S) -> None:
         self.registry, self.host, self.port = registry, host, port
+        self.idle_timeout_s = idle_timeout_s
         self._server: Any = None
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
-        from prometheus_client import start_http_server
-        self._server, self._thread = start_http_server(self.port, self.host, self.registry)
+        self._server = _metrics_http_server(self.host, self.port, self.registry,
+                                            self.idle_timeout_s)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True,
+                                        name="prometheus-http")
+        self._thread.start()
         self.port = int(self._server.server_address[1])  # resolves port 0 in tests
 
     def stop(self) -> None:
@@ -381,6 +397,39 @@ class PrometheusExporter:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
+
+
+def _metrics_http_server(host: str, port: int, registry: CollectorRegistry,
+                         idle_timeout_s: float) -> Any:
+    import socket
+    from wsgiref.simple_server import WSGIRequestHandler, make_server
+
+    from prometheus_client import make_wsgi_app
+    from prometheus_client.exposition import ThreadingWSGIServer
+
+    class Handler(WSGIRequestHandler):
+        timeout = idle_timeout_s  # a socket timeout on each accepted connection
+
+        def handle(self) -> None:
+            try:
+                super().handle()
+            except OSError:  # the idle timeout, or the client went away
+                self.close_connection = True
+
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            pass
+
+    family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM,
+                                flags=socket.AI_PASSIVE)[0][0]
+
+    class Server(ThreadingWSGIServer):
+        address_family = family
+        request_queue_size = 128  # socketserver's 5 drops connections in a burst
+
+        def handle_error(self, request: Any, client_address: Any) -> None:
+            log_metrics.warning("metrics connection failed", client=str(client_address))
+
+    return make_server(host, port, make_wsgi_app(registry), Server, handler_class=Handler)
 
 
 def exporter_from_config(cfg: Mapping[str, str], metrics: ServerMetrics,

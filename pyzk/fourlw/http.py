@@ -169,8 +169,8 @@ def _cached_field(line: bytes) -> tuple[bytes, bytes, bytes] | None:
     """(name, b":", value) when the line starts with a cached "Name: " (colon and space),
     compared 7 bits a byte ("Host\xba x" is Host: x), and some byte of that start is not
     ASCII (else the plain parse gives the same)."""
-    if max(line[:_CACHED_PREFIX], default=0) < 0x80:
-        return None
+    if max(line[:_CACHED_PREFIX], default=0) < 0x80 or line[0] >= 0x80:
+        return None  # all ASCII: the plain parse is the same; the first byte is read plainly
     low = bytes(b & 0x7F for b in line[:_CACHED_PREFIX]).lower()
     for whole in _CACHED_FIELDS:  # whole fields first: the longest match wins
         if low.startswith(whole):

@@ -76,6 +76,7 @@ def test_heads_jetty_takes() -> None:
     head = parse(b"GET /x HTTP/1.1\r\nHost\xba x\r\n\r\n")  # 0xba is ':' in 7 bits
     assert isinstance(head, Head) and head.values("host") == [b"x"]
     assert parse(G + b"Connect\xe9on:= close\r\n\r\n") == 400  # the cache key is "Name: "
+    assert parse(G + b"\xe3onnection: close\r\n\r\n") == 400  # not the first byte
     head = parse(G + b"Transfer-Encoding: c\xe8unked\r\n\r\n")  # whole cached fields too
     assert isinstance(head, Head) and head.values("transfer-encoding") == [b"chunked"]
     assert parse(b":\xc7ET /x HTTP/1.0\r\n\r\n") == 400  # no cache lookup after a skip

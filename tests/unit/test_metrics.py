@@ -4,14 +4,18 @@ them, and exports Java-named Prometheus families (gauges, untyped counters, summ
 
 from __future__ import annotations
 
+import socket
+import time
 import urllib.request
 from pathlib import Path
 
+import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 
 from pyzk.metrics import (
     ADVANCED_SUMMARIES,
     GAUGE_ORDER,
+    PrometheusExporter,
     ServerMetrics,
     Summary,
     ZooKeeperCollector,
@@ -93,3 +97,23 @@ def test_metrics_endpoint_only_with_prometheus_class_and_serves_slash_metrics() 
         assert "znode_count 5.0" in body and "commit_count 0.0" in body
     finally:
         exp.stop()
+
+
+def test_metrics_endpoint_drops_idle_connections_quietly(capfd: pytest.CaptureFixture[str]) -> None:
+    """Java's /metrics is a Jetty connector (30 s idle timeout). prometheus-client's own server
+    kept a connection that sent nothing or half a request, and its thread, for as long as the
+    client liked (seen: 300 such connections, 304 threads); now the idle timeout drops it."""
+    exp = PrometheusExporter(CollectorRegistry(), HOST, 0, idle_timeout_s=0.5)
+    exp.start()
+    try:
+        for data in (b"", b"GET /metrics HTTP/1.1\r\nHo"):
+            with socket.create_connection((HOST, exp.port), timeout=10) as s:
+                s.sendall(data)
+                t0 = time.monotonic()
+                assert s.recv(100) == b""  # closed by the server, well before the 10 s timeout
+                assert time.monotonic() - t0 < 5
+        with urllib.request.urlopen(f"http://{HOST}:{exp.port}/metrics", timeout=10) as r:
+            assert r.status == 200
+    finally:
+        exp.stop()
+    assert "Traceback" not in capfd.readouterr().err
