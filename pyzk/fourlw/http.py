@@ -186,10 +186,14 @@ _CACHED_METHODS = frozenset(
     b"GET POST HEAD PUT OPTIONS DELETE TRACE CONNECT MOVE PROXY PRI".split())
 
 
-def _cached_method(method: bytes) -> bytes:
-    """HttpMethod's cache, looked up 7 bits a byte too: "\xc7ET" is GET."""
-    low = bytes(b & 0x7F for b in method)
-    return low if low in _CACHED_METHODS else method
+def _look_ahead(line: bytes) -> tuple[bytes, bytes] | None:
+    """HttpMethod.lookAheadGet: (method, the rest) when the line starts with a method and its
+    space, compared 7 bits a byte ("\xc7ET /" and "GET\xa0/" are GET /)."""
+    for method in _CACHED_METHODS:
+        n = len(method) + 1
+        if bytes(b & 0x7F for b in line[:n]) == method + b" ":
+            return method, line[n:]
+    return None
 
 
 def _skip_blank(buf: bytes) -> bytes:
@@ -203,9 +207,8 @@ def request_line(line: bytes, cache: bool = True) -> Head | int:
     """cache: the line is where the request's bytes start (HttpParser.quickStart looks the
     method up in its cache there); else any visible first byte starts a method, METHOD then
     takes only token characters."""
-    method, sp, rest = line.partition(b" ")
-    if cache:
-        method = _cached_method(method)
+    ahead = _look_ahead(line) if cache else None
+    method, sp, rest = (ahead[0], b" ", ahead[1]) if ahead else line.partition(b" ")
     if not sp or not _VCHARS.fullmatch(method[:1]):
         return 400
     if not _TCHAR.fullmatch(method[1:] or b"x"):

@@ -80,6 +80,9 @@ def test_heads_jetty_takes() -> None:
     head = parse(G + b"Transfer-Encoding: c\xe8unked\r\n\r\n")  # whole cached fields too
     assert isinstance(head, Head) and head.values("transfer-encoding") == [b"chunked"]
     assert parse(b":\xc7ET /x HTTP/1.0\r\n\r\n") == 400  # no cache lookup after a skip
+    head = parse(b"GET\xa0/x HTTP/1.0\r\n\r\n")  # the space is looked up too (seed 303)
+    assert isinstance(head, Head) and (head.method, head.target) == ("GET", b"/x")
+    assert parse(b"get /x HTTP/1.0\r\n\r\n").method == "get"  # type: ignore[union-attr]
     assert parse(b"GET /commands/ru") is None  # more bytes needed
     # Between pipelined requests Jetty eats any CR and LF; at the start a CR needs its LF.
     assert parse(b"\r\r\n" + G + b"\r\n") == 400
