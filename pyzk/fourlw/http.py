@@ -216,6 +216,8 @@ def request_line(line: bytes, cache: bool = True) -> Head | int:
     target, sp, version = rest.lstrip(b" ").partition(b" ")
     if not target or _BAD_TARGET.search(target) or not _utf8(target, partial_end=True):
         return 400
+    if not _VCHARS.fullmatch(target[:1]):
+        return 400  # SPACE1: a target starts with a visible ASCII byte (not DEL, not 0x80+)
     if not sp:
         return 505  # HTTP/0.9
     version = version.lstrip(b" ")  # spaces after the target are skipped

@@ -37,6 +37,7 @@ def parse(data: bytes, eof: bool = False) -> Head | int | None:
     (b"\rGET /commands/ruok HTTP/1.1\r\n", 400),           # CR without LF
     (b"GET /commands/ru\x00ok HTTP/1.1\r\n", 400),
     (b"GET /commands/r\xff HTTP/1.1\r\n", 400),            # raw bytes that are not UTF-8
+    (b"GET \x7fcommands/ruok\r\n", 400),                   # DEL may not start a target
     (b"GET /commands/ruok?x=" + b"a" * 8300 + b" HTTP/1.1\r\n", 414),
     (G + b"X-Big: " + b"b" * 8300 + b"\r\n\r\n", 431),
     (G + b"X-A: a\r\n  folded\r\n\r\n", 400),
