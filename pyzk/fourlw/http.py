@@ -259,7 +259,7 @@ def head_complete(head: Head) -> Head | int:
 
 
 def _host_ok(value: bytes) -> bool:
-    """HostPort: one colon (not bracketed IPv6) must be followed by a port 0..65535."""
+    """HostPort: one colon (not bracketed IPv6) must be followed by a port 1..65535."""
     if value.startswith(b"["):
         _, bracket, port = value.partition(b"]")
         return bool(bracket) and (not port or (port[:1] == b":" and _port_ok(port[1:])))
@@ -269,7 +269,9 @@ def _host_ok(value: bytes) -> bool:
 
 
 def _port_ok(port: bytes) -> bool:
-    return port.isdigit() and int(port) <= 65535
+    """HostPort.parsePort: Integer.parseInt (a sign allowed), then 1..65535."""
+    digits = port[1:] if port[:1] in (b"+", b"-") else port
+    return digits.isdigit() and 1 <= int(port) <= 65535
 
 
 def body_of(head: Head) -> Body:

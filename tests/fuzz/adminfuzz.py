@@ -138,7 +138,8 @@ def _sizes() -> list[Case]:
            "conn-close-param": "Connection: close;x\r\n", "conn-close-q": "Connection: \"close\"\r\n",
            "conn-closed": "Connection: closed\r\n", "conn-close-upper": "Connection: CLOSE\r\n",
            "host-empty": "Host:\r\n", "host-port": "Host: x:80\r\n", "host-badport": "Host: x:y\r\n",
-           "host-emptyport": "Host: x:\r\n", "host-bigport": "Host: x:99999\r\n",
+           "host-emptyport": "Host: x:\r\n", "host-port0": "Host: x:0\r\n",
+           "host-plusport": "Host: x:+80\r\n", "host-zeroport": "Host: x:0080\r\n", "host-bigport": "Host: x:99999\r\n",
            "host-v6": "Host: [::1]:80\r\n", "host-v6-bare": "Host: ::1\r\n",
            "host-v6-bad": "Host: [::1\r\n", "host-space": "Host: a b\r\n", "expect-100-upper": "Expect: 100-Continue\r\n"}
     out += [Case(f"header {k}", get(headers=v)) for k, v in odd.items()]

@@ -54,6 +54,7 @@ def parse(data: bytes, eof: bool = False) -> Head | int | None:
     (G + b"Content-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n", 400),
     (G + b"Upgrade: h2c\r\n\r\n", 400),
     (G + b"Host: x:y\r\n\r\n", 400),
+    (G + b"Host: x:0\r\n\r\n", 400),                      # soak seed 306
     (G + b"Expect: bogus\r\n\r\n", 417),
     (b"GET /commands/ruok HTTP/1.1\r\n\r\n", 400),         # HTTP/1.1 without Host
 ])
