@@ -93,18 +93,21 @@ class HeadParser:
         if self.head is None:
             self.buf, skipped = self._skip(self.buf)
             self.skipped = self.skipped or skipped
+        pos = 0  # lines are taken by offset: many pipelined requests in one read stay linear
         while self.result is None:
-            nl = self.buf.find(b"\n")
+            nl = self.buf.find(b"\n", pos)
             if nl < 0:
-                if self.used + len(self.buf) > MAX_HEAD_BYTES:
-                    self.result = self._too_large(self.buf)
+                if self.used + len(self.buf) - pos > MAX_HEAD_BYTES:
+                    self.result = self._too_large(self.buf[pos:])
                 break
-            line, self.buf = self.buf[:nl], self.buf[nl + 1:]
-            if self.used + nl + 1 > MAX_HEAD_BYTES:
+            line = self.buf[pos:nl]
+            if self.used + len(line) + 1 > MAX_HEAD_BYTES:
                 self.result = self._too_large(line)
                 break
-            self.used += nl + 1
+            self.used += len(line) + 1
+            pos = nl + 1
             self.result = self._line(line[:-1] if line.endswith(b"\r") else line)
+        self.buf = self.buf[pos:]
         if self.result is not None:
             self.rest, self.buf = self.buf, b""
         return self.result
