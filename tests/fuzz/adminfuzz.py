@@ -172,6 +172,13 @@ def _framing() -> list[Case]:
               "no-crlf": b"3\r\nabc0\r\n\r\n"}
     for name, b in bodies.items():
         out.append(Case(f"chunked {name}", chunked + b + nxt))
+    g10 = "GET /commands/ruok HTTP/1.0\r\n"
+    for name, h in {"te": "Transfer-Encoding: chunked\r\n", "upgrade": "Upgrade: h2c\r\n",
+                    "expect": "Expect: bogus\r\n", "cl-dup": "Content-Length: 1\r\n" * 2,
+                    "te-gzip": "Transfer-Encoding: gzip\r\n", "host-bad": "Host: x:y\r\n",
+                    "keep-te": "Connection: keep-alive\r\nTransfer-Encoding: chunked\r\n"}.items():
+        out.append(Case(f"http10 {name}", (g10 + h + "\r\n").encode() + b"3\r\nabc\r\n0\r\n\r\n"
+                        + get("/commands/srvr")))
     out.append(Case("get-body-cl", (g + "Content-Length: 5\r\n\r\n").encode() + b"hello" + nxt))
     out.append(Case("post-body", b"POST /commands/ruok HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
                     b"Content-Type: application/x-www-form-urlencoded\r\n\r\na=%zz" + nxt))
