@@ -16,6 +16,11 @@ tests/integration/test_admin_fuzz.py):
 - a target that is neither `/...` nor absolute, bad %-escapes, %00, raw bytes that are not
   UTF-8, `..` above the root: 400; a query with bad %-escapes or that is not UTF-8 once
   decoded: 400 (only where the servlet reads its parameters: a command).
+What Jetty takes that a strict reader would not, kept here because Java answers it: blank lines
+and colons before a request (and any CR/LF between pipelined ones), LF-only line ends, a method
+or known "Name: " matched 7 bits a byte by its caches ("\xc7ET /" is GET /), %-escape digits
+as TypeUtil.convertHexDigit reads them ('%=3' is 0xd3), a path that is not UTF-8 decoded as
+ISO-8859-1, chunk sizes followed by anything up to LF.
 """
 
 from __future__ import annotations
