@@ -8,6 +8,7 @@ import asyncio
 import socket
 import time
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -230,4 +231,56 @@ async def test_a_client_that_never_reads_is_dropped_after_the_idle_timeout(
             s.close()
 
     assert await asyncio.get_running_loop().run_in_executor(None, flood)
+    assert not errors
+
+
+@pytest.mark.parametrize("force_https", [False, True], ids=["portUnification", "forceHttps"])
+async def test_tls_junk_on_https_ports_is_closed_and_the_port_serves_on(
+        tmp_path: Any, force_https: bool) -> None:
+    """A first byte 0x16 (a TLS handshake record) followed by junk, plain HTTP on an HTTPS-only
+    port, and stalls: each connection ends (at the latest after the idle timeout), no
+    exception reaches the loop, and HTTPS still answers."""
+    import random
+    import ssl
+
+    from pyzk.testing.pki import TestCa
+    from tests.fuzz.adminfuzz import Case, cases, send_case, stall
+
+    errors: list[dict[str, Any]] = []
+    loop = asyncio.get_running_loop()
+    loop.set_exception_handler(lambda _loop, ctx: errors.append(ctx))
+    ca = TestCa(tmp_path / "ca")
+    cert, key = ca.issue_pem("srv", "localhost")
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(cert, key)
+    view = fake_view()
+    server = AdminServer(lambda: view, HOST, 0, idle_timeout_ms=1000, tls=ctx,
+                         force_https=force_https)
+    await server.start()
+    rng = random.Random(5)
+    batch = [Case(f"tls junk {i}", b"\x16" + rng.randbytes(rng.randrange(1, 600)))
+             for i in range(30)]
+    batch += [Case("tls header, long record", b"\x16\x03\x01\xff\xff" + b"a" * 100)]
+    batch += cases(3, 20, per_command=0)[::8]
+
+    def run() -> tuple[list[str], bytes]:
+        with ThreadPoolExecutor(8) as pool:
+            stalls = [pool.submit(stall, HOST, server.port, d, 4)
+                      for d in (b"", b"\x16", b"\x16\x03")]
+            ends = list(pool.map(lambda c: send_case(HOST, server.port, c, limit_s=8).end,
+                                 batch))
+            ends += [f.result()[0].end for f in stalls]
+        client = ssl.create_default_context(cafile=str(ca.dir / "ca.pem"))
+        client.check_hostname = False
+        with socket.create_connection((HOST, server.port)) as s, \
+                client.wrap_socket(s) as t:
+            t.sendall(get())
+            return ends, t.recv(100)
+
+    try:
+        ends, answer = await loop.run_in_executor(None, run)
+    finally:
+        await server.stop()
+    assert set(ends) <= {"closed", "open"} and ends[-3:] == ["closed"] * 3
+    assert answer.startswith(b"HTTP/1.1 200 ")
     assert not errors
