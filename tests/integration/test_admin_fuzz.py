@@ -168,7 +168,7 @@ def test_stalled_unread_and_many_connections_like_java(pair: Pair) -> None:
     with ThreadPoolExecutor(2 * len(STALLS) + 2) as pool:
         stalls = {(kind, name): pool.submit(stall, srv.host, srv.admin_port, data, limit)
                   for kind, srv in pair.both().items() for name, data in STALLS.items()}
-        unread = {kind: pool.submit(never_read, srv.host, srv.admin_port, limit)
+        unread = {kind: pool.submit(never_read, srv.host, srv.admin_port, limit + 4)
                   for kind, srv in pair.both().items()}
         for name in STALLS:
             j, jt = stalls["java", name].result()
