@@ -50,8 +50,9 @@ class Head:
     def tokens(self, name: str, drop_params: bool = False) -> list[str]:
         """Comma-separated values, lower case; drop_params: each without its ;parameters (as
         HttpField.contains finds "close" in "close;x", while "chunked;" is not chunked)."""
-        return [(t.partition(";")[0] if drop_params else t).strip().lower()
-                for v in self.values(name) for t in v.decode("latin-1").split(",") if t.strip()]
+        out = [(t.partition(";")[0] if drop_params else t).strip(" \t").lower()
+               for v in self.values(name) for t in v.decode("latin-1").split(",")]
+        return [t for t in out if t]  # only SP and HTAB are white space (not NBSP, 0xa0)
 
     @property
     def keep_alive(self) -> bool:

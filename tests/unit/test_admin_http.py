@@ -52,6 +52,7 @@ def parse(data: bytes, eof: bool = False) -> Head | int | None:
     (G + b"Content-Length: 99999999999999999999\r\n\r\n", 400),
     (G + b"Transfer-Encoding: gzip\r\n\r\n", 400),
     (G + b"Transfer-Encoding: chunked;\r\n\r\n", 400),
+    (G + b"Transfer-Encoding: chunked\xa0\r\n\r\n", 400),  # soak seed 700: NBSP is no space
     (G + b"Content-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n", 400),
     (G + b"Upgrade: h2c\r\n\r\n", 400),
     (G + b"Host: x:y\r\n\r\n", 400),
