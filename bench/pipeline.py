@@ -7,7 +7,7 @@ write). Reports microseconds of wall time per request, the minimum of several ro
 steadier on a shared machine than client-server throughput. A tool for comparing changes to
 the hot path, not a comparison with Java (that is bench.run).
 
-    python -m bench.pipeline [--workload setData|create|getData|exists|getChildren] [--ops 100000] [--rounds 7]
+    python -m bench.pipeline [--workload setData|create|getData|exists|getChildren|mix90] [--ops 100000] [--rounds 7]
                              [--no-digest] [--cpu]
 """
 
@@ -83,10 +83,14 @@ def _bodies(workload: str, keys: int, n: int, session: int) -> list[bytes]:
     out = []
     for i in range(n):
         k = key_path("/bench", (session * 7919 + i) % keys)
-        if workload == "setData":
+        if workload == "mix90":  # bench.loadgen's mix: every tenth request a setData
+            workload_i = "setData" if i % 10 == 9 else "getData"
+        else:
+            workload_i = workload
+        if workload_i == "setData":
             out.append(request_frame(i + 1, Op.SET_DATA,
                                      r.SetDataRequest.to_bytes(r.SetDataRequest(k, data, -1))))
-        elif workload == "getData":
+        elif workload_i == "getData":
             out.append(request_frame(i + 1, Op.GET_DATA,
                                      r.GetDataRequest.to_bytes(r.GetDataRequest(k, False))))
         elif workload == "exists":
@@ -193,7 +197,7 @@ async def main_async(args: argparse.Namespace) -> list[float]:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--workload", default="setData", choices=("setData", "create", "getData", "exists", "getChildren"))
+    ap.add_argument("--workload", default="setData", choices=("setData", "create", "getData", "exists", "getChildren", "mix90"))
     ap.add_argument("--ops", type=int, default=64000, help="requests per round")
     ap.add_argument("--rounds", type=int, default=7)
     ap.add_argument("--sessions", type=int, default=32)
