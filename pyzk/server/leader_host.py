@@ -135,6 +135,7 @@ class LeaderHost:
             return
         cid = next(self._ids)
         ln = self.learners[cid] = LearnerConn(writer)
+        self.execute(self.core.on_connect(cid, self.now_ms()))
 
         def feed(qp: Packet) -> bool:
             self.execute(self.core.on_packet(cid, qp, self.now_ms()))

@@ -80,7 +80,9 @@ async def read_learner(reader: asyncio.StreamReader, ln: LearnerConn,
                     if not feed_acks(acks):
                         return None
                     acks = []
-                if qp.type in (PT.FOLLOWERINFO, PT.OBSERVERINFO) and qp.data:
+                if qp.type in (PT.FOLLOWERINFO, PT.OBSERVERINFO) and qp.data \
+                        and len(qp.data) >= 8:
+                    # LearnerHandler reads the sid only from 8 bytes or more (for logs here)
                     ln.sid = struct.unpack_from(">q", qp.data, 0)[0]
                 if not feed(qp):
                     return None

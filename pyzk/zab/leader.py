@@ -309,14 +309,24 @@ class LeaderCore:
 
     # -- per-learner ------------------------------------------------------------------------
 
-    def on_packet(self, conn: Conn, qp: Any, now_ms: int) -> list[LeaderAction]:
-        if self.phase in (LeaderPhase.NEW, LeaderPhase.STOPPED):
-            self.out.append(Close(conn, "not leading"))
-            return self._take()
+    def on_connect(self, conn: Conn, now_ms: int) -> list[LeaderAction]:
+        """LearnerCnxAcceptor accepted `conn`: its socket timeout (initLimit ticks) runs from
+        now, so a connection that never completes its first packet is closed too."""
+        self._handler(conn).read_since = now_ms
+        return self._take()
+
+    def _handler(self, conn: Conn) -> _Handler:
         h = self.handlers.get(conn)
         if h is None:
             h = self.handlers[conn] = _Handler(conn)
             h.deadline_tick = self.tick + self.init_limit + self.sync_limit
+        return h
+
+    def on_packet(self, conn: Conn, qp: Any, now_ms: int) -> list[LeaderAction]:
+        if self.phase in (LeaderPhase.NEW, LeaderPhase.STOPPED):
+            self.out.append(Close(conn, "not leading"))
+            return self._take()
+        h = self._handler(conn)
         h.read_since = now_ms
         try:
             self._on_packet(h, qp, now_ms)

@@ -112,6 +112,13 @@ class ObserverMasterCore:
 
     # -- an observer's packets ----------------------------------------------------------------
 
+    def on_connect(self, conn: Conn, now_ms: int) -> list[ObserverMasterAction]:
+        """An observer connected: its read timeout (initLimit ticks) runs from now, so a
+        connection that never completes its first packet is closed too."""
+        if not self.stopped:
+            self.observers.setdefault(conn, _Observer(conn)).read_since = now_ms
+        return self._take()
+
     def on_packet(self, conn: Conn, qp: Packet, now_ms: int) -> list[ObserverMasterAction]:
         if self.stopped:
             self.out.append(Close(conn, "ObserverMaster is not running"))

@@ -94,10 +94,11 @@ class LearnerInfoData(NamedTuple):
 
 
 def decode_learner_info(data: bytes | None) -> LearnerInfoData:
-    """LearnerHandler.run reads as much as is there: sid (8), version (12), configVersion (20)."""
+    """LearnerHandler.run reads as much as is there: sid (8), version (12), configVersion (20);
+    a non-null payload too short for a sid leaves LearnerHandler.sid at its initial 0."""
     if data is None:
         return LearnerInfoData(None, 0, None)
-    sid = _Q.unpack_from(data, 0)[0] if len(data) >= 8 else None
+    sid = _Q.unpack_from(data, 0)[0] if len(data) >= 8 else 0
     ver = _I.unpack_from(data, 8)[0] if len(data) >= 12 else 0
     cfg = _Q.unpack_from(data, 12)[0] if len(data) >= 20 else None
     return LearnerInfoData(sid, ver, cfg)

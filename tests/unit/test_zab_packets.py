@@ -100,6 +100,9 @@ def test_learner_info_is_read_leniently_like_java() -> None:
     assert P.decode_learner_info(None).sid is None
     short = P.decode_learner_info(P.encode_learner_info(7, 0)[:8])
     assert (short.sid, short.protocol_version, short.config_version) == (7, 0, None)
+    # Fewer than 8 bytes: Java's LearnerHandler keeps its initial sid 0 (no anonymous sid).
+    assert P.decode_learner_info(b"\x01\x02\x03").sid == 0
+    assert P.decode_learner_info(b"").sid == 0
 
 
 def test_torn_or_bad_payloads_raise_jute_errors() -> None:

@@ -1,0 +1,75 @@
+"""Hostile input on the quorum port, driven by hand: one focused test for each fix the live
+peer-port fuzzer (tests/ensemble/test_peer_fuzz.py, tests/fuzz/peergen.py) led to."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from pyzk.server.learner_conn import LearnerConn, read_learner
+from pyzk.zab import leader as LD
+from pyzk.zab import observer_master as OM
+from pyzk.zab.packets import PT, encode_packet, packet
+from pyzk.zab.zxid import make_zxid as z
+
+
+def _closed(acts: list[Any], conn: object) -> list[str]:
+    return [a.reason for a in acts if isinstance(a, LD.Close) and a.conn == conn]
+
+
+def test_leader_times_out_a_connection_that_never_completes_a_packet() -> None:
+    """Java's LearnerCnxAcceptor sets soTimeout = tickTime * initLimit on the accepted socket,
+    so a connection that sends nothing (or half a FOLLOWERINFO) is closed after it. pyzk made
+    the handler only at the first whole packet: such a connection stayed open for ever
+    (fuzzer seed 1, quorum cases 9, 15, 18, 19, 24, 26-28)."""
+    ld = LD.LeaderCore(1, {1, 2, 3}, set(), 1, 1, z(1, 0), [], tick_ms=100, init_limit=5,
+                       sync_limit=2)
+    ld.start(0)
+    assert ld.on_connect("silent", 0) == []
+    assert ld.wakeup_ms() is not None and ld.wakeup_ms() <= 500  # type: ignore[operator]
+    assert _closed(ld.on_tick(499), "silent") == []
+    assert _closed(ld.on_tick(500), "silent") == ["Read timed out"]
+    assert "silent" not in ld.handlers
+
+
+def test_leader_connect_then_packets_as_before() -> None:
+    """on_connect does not change what the first packet does."""
+    ld = LD.LeaderCore(1, {1, 2, 3}, set(), 1, 1, z(1, 0), [], tick_ms=100)
+    ld.start(0)
+    ld.on_connect("x", 0)
+    acts = ld.on_packet("x", packet(PT.PING, 0), 10)
+    assert _closed(acts, "x") == ["First packet is not FOLLOWERINFO or OBSERVERINFO"]
+
+
+def test_observer_master_times_out_a_silent_connection() -> None:
+    om = OM.ObserverMasterCore(2, 1, 0, b"server.1=...", lambda: (0, []), tick_ms=100,
+                               init_limit=5, sync_limit=2)
+    om.on_connect("o9", 0)
+    assert _closed(om.on_tick(499), "o9") == []
+    assert _closed(om.on_tick(500), "o9") == ["Read timed out"]
+
+
+def test_read_learner_takes_a_learner_info_too_short_for_a_sid() -> None:
+    """A FOLLOWERINFO whose data is 1..7 bytes: read_learner peeked at the sid with
+    struct.unpack_from and raised struct.error out of the connection callback ("Unhandled
+    exception in client_connected_cb", fuzzer seed 1). Java leaves the sid at 0."""
+    async def run() -> tuple[str | None, list[Any]]:
+        reader = asyncio.StreamReader()
+        reader.feed_data(encode_packet(packet(PT.FOLLOWERINFO, 0, b"\xcb7\x14W")))
+        reader.feed_eof()
+        got: list[Any] = []
+
+        class _W:
+            def get_extra_info(self, _: str) -> None:
+                return None
+
+        ln = LearnerConn(_W())  # type: ignore[arg-type]
+        def feed(qp: Any) -> bool:
+            got.append(qp)
+            return True
+
+        broken = await read_learner(reader, ln, feed, lambda: False)
+        return broken, got
+
+    broken, got = asyncio.run(run())
+    assert broken is None and [qp.type for qp in got] == [PT.FOLLOWERINFO]
