@@ -87,13 +87,24 @@ def parse_addresses(text: str) -> list[tuple[str, int]]:
             if len(parts) != 2:
                 raise ElectionWireError(f"Badly formed address: {item}")
             host, port_text = parts
-        try:
-            port = int(port_text)
-        except ValueError:
-            raise ElectionWireError(f"Bad port number: {port_text}") from None
+        port = _port(port_text)
+        if not 0 <= port <= 0xFFFF:
+            # Java's `new InetSocketAddress(host, port)` throws IllegalArgumentException here,
+            # which nothing in QuorumCnxManager catches: it ends 3.8.0's election listener for
+            # good (tests/ensemble/test_peer_fuzz.py). pyzk refuses the message instead.
+            raise ElectionWireError(f"Bad port number: {port_text}")
         if not _is_wildcard(host):
             out.append((host, port))
     return out
+
+
+def _port(text: str) -> int:
+    """Integer.parseInt: an optional sign, then decimal digits only (Python's int() would also
+    take spaces and underscores)."""
+    digits = text[1:] if text[:1] in ("+", "-") else text
+    if not digits or not digits.isdecimal():
+        raise ElectionWireError(f"Bad port number: {text}")
+    return int(text)
 
 
 def _is_wildcard(host: str) -> bool:

@@ -90,6 +90,15 @@ def test_bare_sid_initial_message_is_pre_3_5_form() -> None:
     struct.pack(">qqi", PROTOCOL_VERSION_V1, 1, 4096) + b"x" * 4096,
     struct.pack(">qqi", PROTOCOL_VERSION_V1, 1, 5) + b"hostx",  # no port
     struct.pack(">qqi", PROTOCOL_VERSION_V1, 1, 6) + b"h:port",
+    # Ports outside 0..65535: Java's InetSocketAddress throws an IllegalArgumentException that
+    # ends its election listener; pyzk refuses the message (found by the peer-port fuzzer,
+    # seed 3 case 13: tests/ensemble/test_peer_fuzz.py).
+    struct.pack(">qqi", PROTOCOL_VERSION_V1, -5, 8) + b"h:99999",
+    struct.pack(">qqi", PROTOCOL_VERSION_V1, -5, 4) + b"h:-1",
+    struct.pack(">qqi", PROTOCOL_VERSION_V1, 9, 11) + b"h:1|h:65536",
+    # What Integer.parseInt refuses and Python's int() would take.
+    struct.pack(">qqi", PROTOCOL_VERSION_V1, 1, 7) + b"h: 3888",
+    struct.pack(">qqi", PROTOCOL_VERSION_V1, 1, 7) + b"h:3_888",
 ])
 def test_bad_initial_messages_are_refused(b: bytes) -> None:
     with pytest.raises(ElectionWireError):
@@ -98,6 +107,10 @@ def test_bad_initial_messages_are_refused(b: bytes) -> None:
 
 def test_ipv6_and_wildcard_addresses() -> None:
     assert parse_addresses("[::1]:3888|0.0.0.0:1|h:2") == [("::1", 3888), ("h", 2)]
+
+
+def test_port_bounds_and_signs_as_java_reads_them() -> None:
+    assert parse_addresses("h:0|h:65535|h:+7") == [("h", 0), ("h", 65535), ("h", 7)]
 
 
 def test_frames_are_int_length_prefixed_and_bounded() -> None:
