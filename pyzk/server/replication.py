@@ -143,7 +143,13 @@ def disk_log_reader(storage: TxnSnapLog, size_factor: float = SNAPSHOT_SIZE_FACT
         if size_factor < 0:
             return iter(())
         files = java_log_files_from(storage.datadir.log_dir, zxid)
-        if not files:
+        if not files or zxid_from_name(files[0].name, "log") > zxid:
+            # Every txn in a log file has a zxid >= the file's name: the first header read
+            # would be past `zxid` ("Unable to find proposals"). Answered from the names alone,
+            # because the read below runs on the leader's event loop: a learner (or anyone
+            # who handshakes as one) claiming lastZxid 0 made it read and scan the whole
+            # preallocated 64 MB log, ~0.15 s per handshake, and a burst of them starved the
+            # followers' pings into a leader change (peer-port fuzzer, soak seed 13).
             return iter(())
         snaps = storage.datadir.valid_snapshots(1)
         limit = int(snaps[0][1].stat().st_size * size_factor) if snaps else 0

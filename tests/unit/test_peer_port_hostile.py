@@ -4,7 +4,10 @@ peer-port fuzzer (tests/ensemble/test_peer_fuzz.py, tests/fuzz/peergen.py) led t
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any
+
+import pytest
 
 from pyzk.server.learner_conn import LearnerConn, read_learner
 from pyzk.zab import leader as LD
@@ -73,3 +76,34 @@ def test_read_learner_takes_a_learner_info_too_short_for_a_sid() -> None:
 
     broken, got = asyncio.run(run())
     assert broken is None and [qp.type for qp in got] == [PT.FOLLOWERINFO]
+
+
+def test_a_learner_older_than_every_log_costs_the_leader_no_log_read(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """ACKEPOCH with lastZxid 0 (below the committed window): the disk log cannot serve it
+    when its oldest file starts after 0, which the file names say without reading them. The
+    leader read and scanned the whole preallocated log on its event loop for each such
+    handshake (soak seed 13: a burst of hostile handshakes starved the followers' pings)."""
+    from pyzk.server import replication
+
+    (tmp_path / "log.100000001").write_bytes(b"\0" * 64)
+    (tmp_path / "log.100000400").write_bytes(b"\0" * 64)
+
+    class _Dir:
+        log_dir = tmp_path
+
+        def valid_snapshots(self, n: int) -> list[Any]:
+            return []
+
+    class _Storage:
+        datadir = _Dir()
+
+    def no_read(path: Path) -> Any:
+        raise AssertionError(f"read {path}")
+
+    monkeypatch.setattr(replication, "read_log_file", no_read)
+    read = replication.disk_log_reader(_Storage())  # type: ignore[arg-type]
+    assert list(read(0)) == []
+    assert list(read(z(1, 0))) == []
+    with pytest.raises(AssertionError, match="read"):
+        list(read(z(1, 1)))  # inside the log: it is read, as before
