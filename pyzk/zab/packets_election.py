@@ -72,9 +72,15 @@ def check_addr_len(n: int) -> None:
 
 def parse_addresses(text: str) -> list[tuple[str, int]]:
     """InitialMessage.parse: '|'-split host:port items (IPv6 in brackets); wildcard hosts are
-    dropped, as Java drops them."""
+    dropped, as Java drops them. Split as String.split does: trailing empty items go (so
+    "h:1|" is one address and "|" none), other empty items are badly formed."""
     out: list[tuple[str, int]] = []
-    for item in text.split("|"):
+    items = text.split("|")
+    while len(items) > 1 and not items[-1]:
+        items.pop()
+    if items == [""] and text:
+        items = []  # only separators: String.split gives an empty array
+    for item in items:
         if item.startswith("["):
             end = item.find("]")
             if end < 0 or not item[end + 1:].startswith(":"):

@@ -113,6 +113,17 @@ def test_port_bounds_and_signs_as_java_reads_them() -> None:
     assert parse_addresses("h:0|h:65535|h:+7") == [("h", 0), ("h", 65535), ("h", 7)]
 
 
+def test_addresses_split_as_java_string_split() -> None:
+    """Trailing empty items are dropped (Java 3.8.0 accepted 'h:1|' where pyzk refused it:
+    peer-port fuzzer soak seed 12 case 23); an empty item elsewhere is badly formed."""
+    assert parse_addresses("h:1|") == [("h", 1)]
+    assert parse_addresses("h:1||") == [("h", 1)]
+    assert parse_addresses("|") == [] and parse_addresses("||") == []
+    for bad in ("", "|h:1", "h:1||h:2"):
+        with pytest.raises(ElectionWireError):
+            parse_addresses(bad)
+
+
 def test_frames_are_int_length_prefixed_and_bounded() -> None:
     assert frame(b"abc") == b"\0\0\0\x03abc"
     check_frame_len(512 * 1024)
