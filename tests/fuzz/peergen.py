@@ -102,7 +102,7 @@ def _bad_addr(t: Target, rng: random.Random) -> bytes:
         f"{host}:port".encode(),
         f"{host}:".encode(),
         f"{host}:\xff\xfe".encode("latin-1"),           # not UTF-8, in the port
-        f"{host}:{t.dead_port}|".encode(),              # an empty second address
+        f"{host}:{t.dead_port}|".encode(),              # a trailing '|' (valid for Java)
         f"[{host}:{t.dead_port}".encode(),              # an unclosed bracket
         f"{host}:{t.dead_port}|{host}:x".encode(),
         b"\x00\x01\x02:" + bytes(rng.randrange(256) for _ in range(5)),
@@ -126,12 +126,19 @@ def _sid_choice(t: Target, rng: random.Random) -> tuple[str, int]:
 def _election_initial_bad(c: Case, t: Target, rng: random.Random) -> None:
     sub = rng.choice(["trunc", "length", "version", "addr"])
     c.name = f"election/initial-{sub}"
-    good = initial(rng.choice(t.members), _good_addr(t, rng))
+    sid = rng.choice(t.members)
+    good = initial(sid, _good_addr(t, rng))
     if sub == "trunc":
         cut = rng.randint(1, len(good) - 1)
         c.send(good[:cut])
         if rng.random() < 0.5:
-            c.pause(0.05).send(good[cut:cut + rng.randint(0, 3)])
+            rest = rng.randint(0, 3)
+            c.pause(0.05).send(good[cut:cut + rest])
+            if cut + rest >= len(good):
+                # The message is whole after all, only split in two TCP segments: Java refuses
+                # it when the address bytes are split (InitialMessage.parse reads them with
+                # din.read, not readFully); pyzk waits for them.
+                c.name = f"election/initial-split-sid-{'own' if sid == t.sid else 'member'}"
     elif sub == "length":
         n = rng.choice([-1, 0, -(1 << 31), MAX_ADDR + 1, (1 << 31) - 1, 1 << 20])
         c.name += f"={n}"
@@ -143,6 +150,9 @@ def _election_initial_bad(c: Case, t: Target, rng: random.Random) -> None:
     else:
         addr = _bad_addr(t, rng)
         c.name += f"={addr!r}"
+        if addr.endswith(b"|"):
+            # Not bad after all: String.split drops the trailing empty item, Java takes it.
+            c.name = f"election/trailing-bar-addr={addr!r}"
         c.send(initial(rng.choice([rng.randint(1000, 2000), -5]), addr,
                        version=rng.choice([V1, V2])))
 
@@ -206,7 +216,8 @@ def _election_stall(c: Case, t: Target, rng: random.Random) -> None:
 def _election_legacy(c: Case, t: Target, rng: random.Random) -> None:
     """The pre-3.5 form: a bare non-negative sid, then frames."""
     label, sid = _sid_choice(t, rng)
-    sid = abs(sid) % (1 << 62)
+    sid = abs(sid)  # OBSERVER_ID stays itself: the anonymous observer of the pre-3.5 form
+    label = "higher-unknown" if label == "lower-unknown" else label
     c.name = f"election/legacy-sid-{label}"
     c.send(struct.pack(">q", sid))
     if rng.random() < 0.5:
@@ -341,13 +352,30 @@ def _quorum_stall(c: Case, t: Target, rng: random.Random) -> None:
     c.send(b[:cut])
 
 
+def _quorum_impostor(c: Case, t: Target, rng: random.Random) -> None:
+    """A complete handshake under the sid of a real member (another voter, or the leader's
+    own), then silence, ACKs of zxids never proposed, or PINGs."""
+    label, sid = rng.choice([("member", rng.choice([s for s in t.members if s != t.sid])),
+                             ("own", t.sid)])
+    _handshake(c, sid, rng)
+    then = rng.choice(["nothing", "ack-future", "ping"])
+    for _ in range(rng.randint(1, 5) if then != "nothing" else 0):
+        zxid = (1 << 40) + rng.randint(0, 9) if then == "ack-future" else 0
+        c.send(qp(PT.ACK if then == "ack-future" else PT.PING, zxid))
+        c.pause(0.05)
+    c.name = f"quorum-impostor/sid-{label}-then-{then}"
+
+
 QUORUM = [_quorum_garbage, _quorum_lengths, _quorum_first_packet, _quorum_info_then,
           _quorum_after_handshake, _quorum_stall]
+# A kind of its own (its own random stream), so that adding it left the quorum cases of every
+# seed as they were.
+MAKERS = {"election": ELECTION, "quorum": QUORUM, "quorum-impostor": [_quorum_impostor]}
 
 
 def case(seed: int, kind: str, index: int, target: Target) -> Case:
     rng = random.Random(f"{seed}:{kind}:{index}")
-    makers = ELECTION if kind == "election" else QUORUM
+    makers = MAKERS[kind]
     c = Case(kind, index, "")
     rng.choice(makers)(c, target, rng)
     return c.hold()

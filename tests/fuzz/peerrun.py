@@ -165,7 +165,7 @@ def main() -> None:
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--host", required=True)
     ap.add_argument("--port", type=int, required=True)
-    ap.add_argument("--kind", choices=["election", "quorum"], required=True)
+    ap.add_argument("--kind", choices=["election", "quorum", "quorum-impostor"], required=True)
     ap.add_argument("--sid", type=int, required=True)
     ap.add_argument("--members", default="1,2,3")
     ap.add_argument("--subnet", required=True)
