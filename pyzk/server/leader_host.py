@@ -55,7 +55,7 @@ class LeaderHost:
             list(peer.db.window), tick_ms=cfg.tick_time_ms,
             init_limit=cfg.init_limit, sync_limit=cfg.sync_limit,
             config_version=peer.quorum.version, config_bytes=peer.last_seen.config_bytes(),
-            disk_log=disk_log_reader(peer.storage),
+            defer_disk_log=True,
             session_valid=self._session_valid, commit_log_count=cfg.commit_log_count,
             newleader_config=self._newleader_config,
             linearizable_sync=cfg.linearizable_sync)
@@ -79,6 +79,12 @@ class LeaderHost:
         self._logged: list[tuple[list[LogEntry], int]] = []
         # This member's worker processes (pyzk.workers), fed once the leader is established.
         self.local_master: LocalMaster | None = None
+        # A learner's sync from the txn log is read in a thread (ReadDiskLog), never on this
+        # loop: a handshake claiming an old lastZxid cost a whole log scan here, and a burst
+        # of them starved the followers' pings into a leader change (peer-port fuzzer).
+        self._disk_log = disk_log_reader(peer.storage)
+        self._disk_reads: set[asyncio.Task[None]] = set()
+        self._disk_lock = asyncio.Lock()
 
     def now_ms(self) -> int:
         return int(self._loop.time() * 1000)
@@ -106,6 +112,8 @@ class LeaderHost:
         finally:
             self._submit_logged()  # what was proposed is logged, as if submitted at once
             ticker.cancel()
+            for task in list(self._disk_reads):
+                task.cancel()
             if self.local_master is not None:
                 self.local_master.stop()
                 if self.peer.workers is not None:
@@ -207,10 +215,26 @@ class LeaderHost:
                 case L.StepDown():
                     log.warning("leader stepping down", reason=a.reason)
                     self.stop(a.reason)
+                case L.ReadDiskLog():
+                    task = asyncio.ensure_future(self._read_disk_log(a.conn, a.zxid))
+                    self._disk_reads.add(task)
+                    task.add_done_callback(self._disk_reads.discard)
                 case _:
                     assert_never(a)
         if applied:
             self.server.sink.maybe_snapshot(self.server.tree, self.server.sessions.timeouts)
+
+    async def _read_disk_log(self, conn: L.Conn, zxid: int) -> None:
+        """ZKDatabase.getProposalsFromTxnLog for one learner's sync, in a worker thread; a
+        log that cannot be read gives nothing, so that learner gets a SNAP."""
+        try:
+            async with self._disk_lock:  # one read at a time: a burst must not take the GIL
+                entries = await asyncio.to_thread(lambda: list(self._disk_log(zxid)))
+        except (OSError, ValueError) as e:
+            log.warning("could not read the txn log for a learner's sync", error=str(e))
+            entries = []
+        if not self.done.is_set():
+            self.execute(self.core.disk_log_read(conn, entries, self.now_ms()))
 
     def _apply(self, a: L.ApplyCommitted) -> None:
         origin = self.origins.pop(a.zxid, NO_ORIGIN)

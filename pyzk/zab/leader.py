@@ -47,6 +47,7 @@ from .leader_actions import (
 from .leader_actions import (
     ReadConfirmed as ReadConfirmed,
 )
+from .leader_actions import ReadDiskLog as ReadDiskLog
 from .leader_actions import (
     SendSnap as SendSnap,
 )
@@ -75,7 +76,7 @@ from .packets import (
     packet,
 )
 from .quorum import QuorumOracleMaj, VoterSet, has_quorum
-from .sync import DiskLog, choose_sync
+from .sync import DiskLog, choose_sync, reads_disk_log
 from .zxid import COUNTER_MASK, counter_of, epoch_of, make_zxid
 
 # The broadcast path's constants as plain values: an enum member costs a class attribute
@@ -137,6 +138,8 @@ class _Handler:
     # oldest barrier wait in `held` until its SYNC has gone out.
     sync_barriers: deque[int] = field(default_factory=deque)
     held: list[tuple[int, Any]] = field(default_factory=list)
+    disk: list[tuple[int, bytes]] | None = None  # the txn log read for this learner's sync
+    disk_pending: bool = False  # ReadDiskLog sent, disk_log_read not yet called
 
 
 @dataclass
@@ -163,8 +166,10 @@ class LeaderCore:
                  session_valid: Callable[[int, int, int], bool] | None = None,
                  commit_log_count: int = 500,
                  newleader_config: Callable[[int], bytes] | None = None,
-                 linearizable_sync: bool = False) -> None:
+                 linearizable_sync: bool = False, defer_disk_log: bool = False) -> None:
         self.my_id = my_id
+        # The host reads the disk log for a sync (ReadDiskLog) instead of disk_log here.
+        self.defer_disk_log = defer_disk_log
         self.voters: Set[int] = voters  # a VoterSet carries a hierarchical rule: no copies
         self.observers = set(observers)
         self.accepted_epoch = accepted_epoch
@@ -443,7 +448,17 @@ class LeaderCore:
 
     def _sync(self, h: _Handler, now: int) -> None:
         """syncFollower + startForwarding + the NEWLEADER packet."""
-        plan = choose_sync(h.last_zxid, self.last_applied, self.committed_log, self.disk_log)
+        disk = self.disk_log
+        if self.defer_disk_log and reads_disk_log(h.last_zxid, self.last_applied,
+                                                  self.committed_log):
+            if h.disk is None:  # read it first (ReadDiskLog); disk_log_read comes back here
+                if not h.disk_pending:
+                    h.disk_pending = True
+                    self.out.append(ReadDiskLog(h.conn, h.last_zxid))
+                return
+            entries, h.disk = h.disk, None
+            disk = lambda _zxid: iter(entries)  # noqa: E731
+        plan = choose_sync(h.last_zxid, self.last_applied, self.committed_log, disk)
         if plan.needs_snap:
             self.out.append(SendSnap(h.conn, self.last_applied))
         h.sending = True
@@ -457,6 +472,16 @@ class LeaderCore:
         h.stage = HandlerStage.NEWLEADER
         h.read_since = max(h.read_since, now)
         self._send(h, packet(PT.NEWLEADER, self.new_leader_zxid, self.config_bytes))
+
+    def disk_log_read(self, conn: Conn, entries: list[tuple[int, bytes]],
+                      now_ms: int) -> list[LeaderAction]:
+        """The host read the txn log a ReadDiskLog asked for: that learner's sync goes on."""
+        h = self.handlers.get(conn)
+        if h is not None and h.disk_pending and h.stage is HandlerStage.EPOCHACK \
+                and self.phase not in (LeaderPhase.NEW, LeaderPhase.STOPPED):
+            h.disk_pending, h.disk = False, entries
+            self._sync(h, now_ms)
+        return self._take()
 
     def _check_newleader_quorum(self, now: int) -> None:
         if self.phase is LeaderPhase.SYNC and self._quorum(self.newleader_acks):

@@ -111,7 +111,15 @@ class LearnerRequest(NamedTuple):
     authinfo: Any
 
 
+class ReadDiskLog(NamedTuple):
+    """Read the txn log from `zxid` on (ZKDatabase.getProposalsFromTxnLog) away from the
+    core's loop and hand the entries to `disk_log_read(conn, ...)`: that learner's sync waits
+    for them, as Java's LearnerHandler thread does while it reads."""
+    conn: Conn
+    zxid: int
+
+
 # Everything LeaderCore returns; the host handles each kind (LeaderHost.execute).
 LeaderAction = (SendTo | SendSnap | Close | PersistEpoch | LogProposals | ApplyCommitted
                 | Established | StepDown | CommitReconfig | Touch | ReadConfirmed
-                | LearnerRequest)
+                | LearnerRequest | ReadDiskLog)

@@ -73,6 +73,19 @@ class _Queue:
         return queued
 
 
+def reads_disk_log(peer_last_zxid: int, last_processed_zxid: int,
+                   committed_log: Committed) -> bool:
+    """Whether choose_sync (without force_snap) would ask the disk log: the peer is behind
+    the committed window and neither up to date nor ahead of it."""
+    max_c = committed_log[-1][0] if committed_log else last_processed_zxid
+    min_c = committed_log[0][0] if committed_log else last_processed_zxid
+    if last_processed_zxid == peer_last_zxid:
+        return False
+    if peer_last_zxid > max_c and not is_epoch_start(peer_last_zxid):
+        return False
+    return peer_last_zxid < min_c
+
+
 def choose_sync(peer_last_zxid: int, last_processed_zxid: int, committed_log: Committed,
                 disk_log: DiskLog | None = None, force_snap: bool = False) -> SyncPlan:
     """LearnerHandler.syncFollower (3.8.4), minus locking and metrics."""

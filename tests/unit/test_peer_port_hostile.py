@@ -12,7 +12,7 @@ import pytest
 from pyzk.server.learner_conn import LearnerConn, read_learner
 from pyzk.zab import leader as LD
 from pyzk.zab import observer_master as OM
-from pyzk.zab.packets import PT, encode_packet, packet
+from pyzk.zab.packets import PT, encode_int, encode_learner_info, encode_packet, packet
 from pyzk.zab.zxid import make_zxid as z
 
 
@@ -107,3 +107,45 @@ def test_a_learner_older_than_every_log_costs_the_leader_no_log_read(
     assert list(read(z(1, 0))) == []
     with pytest.raises(AssertionError, match="read"):
         list(read(z(1, 1)))  # inside the log: it is read, as before
+
+
+def _leader_with_history() -> LD.LeaderCore:
+    """Leader 1 of {1,2,3}, established with follower 2; committed window 1:5..1:9, the txn
+    log older than that."""
+    window = [(z(1, i), b"w%d" % i) for i in range(5, 10)]
+    ld = LD.LeaderCore(1, {1, 2, 3}, set(), 1, 1, z(1, 9), window, tick_ms=100,
+                       init_limit=5, sync_limit=2, defer_disk_log=True)
+    ld.start(0)
+    ld.on_packet("f2", packet(PT.FOLLOWERINFO, z(1, 0), encode_learner_info(2, 0)), 0)
+    ld.on_packet("f2", packet(PT.ACKEPOCH, z(1, 9), encode_int(1)), 0)
+    ld.on_packet("f2", packet(PT.ACK, z(2, 0)), 0)
+    return ld
+
+
+def _types(acts: list[Any], conn: object) -> list[str]:
+    return [PT(a.qp.type).name for a in acts if isinstance(a, LD.SendTo) and a.conn == conn]
+
+
+def test_a_sync_from_the_txn_log_waits_for_the_hosts_read() -> None:
+    """A learner behind the committed window: the leader core asks its host to read the txn
+    log (ReadDiskLog) instead of reading it itself on the host's loop, and syncs that learner
+    when the entries come back; other learners and the broadcast go on meanwhile."""
+    ld = _leader_with_history()
+    ld.on_packet("x", packet(PT.OBSERVERINFO, 0, encode_learner_info(77, 0)), 10)
+    acts = ld.on_packet("x", packet(PT.ACKEPOCH, z(1, 2), encode_int(1)), 10)
+    assert [a for a in acts if isinstance(a, LD.ReadDiskLog)] == [LD.ReadDiskLog("x", z(1, 2))]
+    assert _types(acts, "x") == [] and ld.handlers["x"].stage is LD.HandlerStage.EPOCHACK
+    assert ld.on_tick(5000) is not None and "x" in ld.handlers  # no read timeout meanwhile
+    disk = [(z(1, i), b"d%d" % i) for i in range(2, 6)]
+    acts = ld.disk_log_read("x", disk, 5000)
+    assert _types(acts, "x")[:3] == ["DIFF", "PROPOSAL", "COMMIT"]
+    assert _types(acts, "x")[-1] == "NEWLEADER"
+    assert ld.disk_log_read("x", disk, 5001) == []  # a second answer is ignored
+
+
+def test_an_unreadable_or_empty_txn_log_means_a_snap() -> None:
+    ld = _leader_with_history()
+    ld.on_packet("x", packet(PT.FOLLOWERINFO, 0, encode_learner_info(88, 0)), 10)
+    ld.on_packet("x", packet(PT.ACKEPOCH, 0, encode_int(1)), 10)
+    acts = ld.disk_log_read("x", [], 20)
+    assert [a for a in acts if isinstance(a, LD.SendSnap)] == [LD.SendSnap("x", z(1, 9))]
