@@ -8,6 +8,8 @@ A case is a short script of steps run on ONE connection (see tests/fuzz/peerrun.
   ("recv_packet", None)  read one QuorumPacket the server sends (LEADERINFO), up to a bound
   ("drain", seconds)     read whatever the server sends for that long (the sync: DIFF/SNAP...)
   ("ack_newleader", None) send ACK with the zxid of the LEADERINFO read (NEWLEADER's zxid)
+  ("ackepoch", "zero"|"epoch-start") ACKEPOCH claiming lastZxid 0, or the first txn of the
+                         LEADERINFO's epoch (a learner far behind in the current epoch)
   ("hold", None)         stop sending; how the server ends the connection is the outcome
 Every case ends with a hold. The same (seed, index) always gives the same case: `cases(seed, n,
 ...)` draws case k from random.Random(f"{seed}:{kind}:{k}").
@@ -304,7 +306,9 @@ def _handshake(c: Case, sid: int, rng: random.Random) -> None:
     c.send(qp(PT.OBSERVERINFO if rng.random() < 0.5 else PT.FOLLOWERINFO, 0,
               learner_info(sid)))
     c.recv_packet()
-    c.send(qp(PT.ACKEPOCH, 0, struct.pack(">i", 0)))
+    # lastZxid 0, or the first txn of the leader's epoch: once the committed window has
+    # moved past that, the leader reads its txn log for the DIFF.
+    c.steps.append(("ackepoch", rng.choice(["zero", "epoch-start"])))
     c.steps.append(("drain", 0.3))
     c.steps.append(("ack_newleader", None))
     c.steps.append(("drain", 0.1))

@@ -29,6 +29,7 @@ CONNECT_S = 2.0
 STEP_READ_S = 1.5
 RECV_LIMIT = 1 << 20  # bytes kept per case (the rest is read and dropped)
 ACK = 3
+ACKEPOCH = 18
 
 
 @dataclass
@@ -110,6 +111,10 @@ async def _step(conn: _Conn, op: str, arg: object) -> None:
     elif op == "drain":
         assert isinstance(arg, float)
         await conn.drain_for(arg)
+    elif op == "ackepoch":
+        epoch = (conn.leaderinfo_zxid or 0) >> 32
+        last = 0 if arg == "zero" else (epoch << 32) | 1
+        await conn.send(qp(ACKEPOCH, last, struct.pack(">i", epoch if last else 0)))
     elif op == "ack_newleader":
         await conn.send(qp(ACK, conn.leaderinfo_zxid or 0))
     else:
