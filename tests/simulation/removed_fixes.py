@@ -157,7 +157,10 @@ _ORIGINAL_PERSIST = LearnerHost._persist
 # Catching seeds per fix, replayed by test_hostsim.py, which passes when any of them catches
 # the fix's removal (a few per fix, so that a change to the server that moves a schedule does
 # not blind the check at once; found with this script's __main__ or catching_seeds, 2026-12-05,
-# after syncfaults.py's cut sync streams, crashes after syncs and slow disks moved every seed).
+# after syncfaults.py's cut sync streams, crashes after syncs and slow disks moved every seed;
+# snap_clears_window "3+1", drop_unsaved_snap, diff_commit_deferred, marker_on_diff_sync and
+# window_after_snapshot found again once the leader read learners' syncs from the txn log in a
+# worker thread, which moved their schedules).
 KNOWN_CATCHES: list[tuple[str, tuple[int, ...], str]] = [
     # fast-forwarded txns missing from the window
     ("ff_window", (1, 5, 14), "3"),
@@ -165,12 +168,12 @@ KNOWN_CATCHES: list[tuple[str, tuple[int, ...], str]] = [
     # from the pre-SNAP part of its window misses the SNAP's txns (2/400 seeds of "3",
     # 1/400 of "3+1", 0/400 of "5")
     ("snap_clears_window", (145, 271), "3"),
-    ("snap_clears_window", (44,), "3+1"),
+    ("snap_clears_window", (868,), "3+1"),  # 1 of seeds 0..1199 since the threaded disk reads
     # a SNAP stream cut before NEWLEADER: the unsaved tree voted, later txns were logged after
     # a gap that a restart replays (3 of seeds 0..51 of "3")
-    ("drop_unsaved_snap", (2, 40, 51), "3"),
+    ("drop_unsaved_snap", (94, 183, 446), "3"),
     # a DIFF stream cut before NEWLEADER after its COMMITs: the same gap (3 of 0..267 of "3")
-    ("diff_commit_deferred", (12, 144, 267), "3"),
+    ("diff_commit_deferred", (148, 268, 388), "3"),
     # a member on a slow disk: leader PINGs overtake its NEWLEADER ACK, the leader drops it
     # every time and the healed ensemble never catches up (3 of seeds 0..24 of "3")
     ("ping_behind_ack", (5, 6, 24), "3"),
@@ -179,11 +182,11 @@ KNOWN_CATCHES: list[tuple[str, tuple[int, ...], str]] = [
     # killed between a SNAP sync's snapshot and its currentEpoch write
     ("updating_epoch_marker", (1, 16, 31), "3"),
     # killed between a DIFF sync's log write and its currentEpoch write
-    ("marker_on_diff_sync", (31, 79, 135), "3"),
+    ("marker_on_diff_sync", (34, 73, 136), "3"),
     # a member restarted after a SNAP sync with an abandoned branch in its window, leading:
     # a learner TRUNCed into that branch loses committed txns (1/600 seeds of "3+1" (and
     # 1021), 0/600 of "3" and "5")
-    ("window_after_snapshot", (524, 1021), "3+1"),
+    ("window_after_snapshot", (80,), "3+1"),  # 1 of seeds 0..1499 since the threaded reads
     # a member that fast-forwarded a proposal its next leader never had, TRUNCed by that
     # leader and leading soon after, DIFFs a learner behind the TRUNC point from its window:
     # the directed schedule of directed.py (44/60 seeds); no random schedule got there (0 of
