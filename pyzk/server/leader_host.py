@@ -24,7 +24,7 @@ from .group_commit import LogEntry
 from .learner_conn import LearnerConn, read_learner, tick_core
 from .learner_requests import submit_forwarded
 from .pending import NO_ORIGIN, Origin
-from .replication import committed_data, disk_log_reader
+from .replication import committed_data, disk_log_reader, read_disk_log_off_loop
 from .workers.local_master import LocalMaster, WorkerSync
 
 if TYPE_CHECKING:
@@ -225,14 +225,8 @@ class LeaderHost:
             self.server.sink.maybe_snapshot(self.server.tree, self.server.sessions.timeouts)
 
     async def _read_disk_log(self, conn: L.Conn, zxid: int) -> None:
-        """ZKDatabase.getProposalsFromTxnLog for one learner's sync, in a worker thread; a
-        log that cannot be read gives nothing, so that learner gets a SNAP."""
-        try:
-            async with self._disk_lock:  # one read at a time: a burst must not take the GIL
-                entries = await asyncio.to_thread(lambda: list(self._disk_log(zxid)))
-        except (OSError, ValueError) as e:
-            log.warning("could not read the txn log for a learner's sync", error=str(e))
-            entries = []
+        """ZKDatabase.getProposalsFromTxnLog for one learner's sync, off the loop."""
+        entries = await read_disk_log_off_loop(self._disk_log, zxid, self._disk_lock)
         if not self.done.is_set():
             self.execute(self.core.disk_log_read(conn, entries, self.now_ms()))
 

@@ -10,16 +10,16 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, assert_never
 
 import structlog
 
 from ..zab import observer_master as M
-from ..zab.leader import Close, Conn, SendSnap, SendTo, Touch
+from ..zab.leader import Close, Conn, ReadDiskLog, SendSnap, SendTo, Touch
 from ..zab.packets import Packet, encode_packet
 from .learner_conn import LearnerConn, read_learner, tick_core
-from .replication import disk_log_reader
+from .replication import disk_log_reader, read_disk_log_off_loop
 
 if TYPE_CHECKING:
     from ..metrics import Summary
@@ -41,7 +41,8 @@ class ObserverMasterHost:
     def __init__(self, core: M.ObserverMasterCore, server: Callable[[], ZkServer],
                  to_leader: Callable[[Packet, Conn | None], None],
                  touched: Callable[[int, int], None], tick_ms: int,
-                 commit_time: Summary | None = None) -> None:
+                 commit_time: Summary | None = None,
+                 disk_log: Callable[[int], Iterator[tuple[int, bytes]]] | None = None) -> None:
         self.core = core
         self.server = server
         self.to_leader = to_leader
@@ -55,6 +56,10 @@ class ObserverMasterHost:
         self._flush_scheduled = False
         self._commit_time = commit_time
         self._net: QuorumNet | None = None
+        # An observer's sync from the txn log is read in a thread (ReadDiskLog), one at a time.
+        self._disk_log = disk_log
+        self._disk_lock = asyncio.Lock()
+        self._disk_reads: set[asyncio.Task[None]] = set()
 
     @classmethod
     def of_follower(cls, peer: QuorumPeer, server: Callable[[], ZkServer],
@@ -68,10 +73,11 @@ class ObserverMasterHost:
 
         core = M.ObserverMasterCore(
             peer.my_id, peer.current_epoch, peer.quorum.version,
-            peer.last_seen.config_bytes(), db_state, disk_log_reader(peer.storage),
-            tick_ms=cfg.tick_time_ms, init_limit=cfg.init_limit, sync_limit=cfg.sync_limit)
+            peer.last_seen.config_bytes(), db_state, tick_ms=cfg.tick_time_ms,
+            init_limit=cfg.init_limit, sync_limit=cfg.sync_limit, defer_disk_log=True)
         return cls(core, server, _no_leader, touched, cfg.tick_time_ms,
-                   peer.metrics.summary("om_commit_process_time_ms"))
+                   peer.metrics.summary("om_commit_process_time_ms"),
+                   disk_log_reader(peer.storage))
 
     def now_ms(self) -> int:
         return int(self._loop.time() * 1000)
@@ -96,6 +102,8 @@ class ObserverMasterHost:
     def stop(self) -> None:
         if self._ticker is not None:
             self._ticker.cancel()
+        for task in list(self._disk_reads):
+            task.cancel()
         if self._listener is not None:
             self._listener.close()
         self.execute(self.core.stop())
@@ -172,8 +180,20 @@ class ObserverMasterHost:
                                  reason=a.reason)
                         ln.write_out()
                         ln.writer.close()
+                case ReadDiskLog():
+                    task = asyncio.ensure_future(self._read_disk_log(a.conn, a.zxid))
+                    self._disk_reads.add(task)
+                    task.add_done_callback(self._disk_reads.discard)
                 case _:
                     assert_never(a)
+
+    async def _read_disk_log(self, conn: Conn, zxid: int) -> None:
+        """ZKDatabase.getProposalsFromTxnLog for one observer's sync, off the loop; nothing
+        without a reader (that observer then gets a SNAP)."""
+        entries = [] if self._disk_log is None else \
+            await read_disk_log_off_loop(self._disk_log, zxid, self._disk_lock)
+        if not self.core.stopped:
+            self.execute(self.core.disk_log_read(conn, entries, self.now_ms()))
 
     def _flush(self) -> None:
         self._flush_scheduled = False

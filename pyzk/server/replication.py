@@ -6,6 +6,7 @@ through the one group-commit worker (group_commit.py).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, assert_never
@@ -131,6 +132,20 @@ def snap_body(tree: DataTree, sessions: dict[int, int]) -> bytes:
     view = capture(tree, sessions)
     records = [node_record(path, n) for path, n in view.nodes.items()]
     return encode_snap_body_records(view.sessions, view.acl_cache.entries(), records)
+
+
+async def read_disk_log_off_loop(read: Callable[[int], Iterator[tuple[int, bytes]]], zxid: int,
+                                 lock: asyncio.Lock) -> list[tuple[int, bytes]]:
+    """`read(zxid)` (disk_log_reader's) for one learner's sync, in a worker thread and one read
+    at a time under `lock` (a burst of handshakes must not stall the event loop, or take the
+    GIL from it, or the member's pings time out); a log that cannot be read gives nothing, so
+    that learner gets a SNAP."""
+    try:
+        async with lock:
+            return await asyncio.to_thread(lambda: list(read(zxid)))
+    except (OSError, ValueError) as e:
+        log.warning("could not read the txn log for a learner's sync", error=str(e))
+        return []
 
 
 def disk_log_reader(storage: TxnSnapLog, size_factor: float = SNAPSHOT_SIZE_FACTOR

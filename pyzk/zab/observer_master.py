@@ -23,7 +23,7 @@ from enum import StrEnum
 from typing import NamedTuple
 
 from ..protocol.opcodes import Op
-from .leader import Close, Conn, SendSnap, SendTo, Touch, refuse_learner
+from .leader import Close, Conn, ReadDiskLog, SendSnap, SendTo, Touch, refuse_learner
 from .packets import (
     PROTOCOL_VERSION,
     PT,
@@ -38,7 +38,7 @@ from .packets import (
     encode_revalidate_reply,
     packet,
 )
-from .sync import Committed, DiskLog, choose_sync
+from .sync import Committed, DiskLog, choose_sync, reads_disk_log
 from .zxid import counter_of, make_zxid
 
 
@@ -50,7 +50,7 @@ class ToLeader(NamedTuple):
     sync_for: Conn | None = None
 
 
-ObserverMasterAction = SendTo | SendSnap | Close | Touch | ToLeader
+ObserverMasterAction = SendTo | SendSnap | Close | Touch | ToLeader | ReadDiskLog
 
 
 class ObserverStage(StrEnum):
@@ -68,6 +68,8 @@ class _Observer:
     stage: ObserverStage = ObserverStage.INFO
     read_since: int = 0
     forwarding: bool = False  # in activeObservers: committed txns go to it
+    disk: list[tuple[int, bytes]] | None = None  # the txn log read for its sync (ReadDiskLog)
+    disk_pending: int | None = None  # its lastZxid while that read is under way
 
 
 # The follower's data as of now: (lastProcessedZxid of its tree, its committed window).
@@ -77,12 +79,16 @@ DbState = Callable[[], tuple[int, Committed]]
 class ObserverMasterCore:
     def __init__(self, my_id: int, current_epoch: int, config_version: int,
                  config_bytes: bytes, db_state: DbState, disk_log: DiskLog | None = None,
-                 tick_ms: int = 2000, init_limit: int = 10, sync_limit: int = 5) -> None:
+                 tick_ms: int = 2000, init_limit: int = 10, sync_limit: int = 5,
+                 defer_disk_log: bool = False) -> None:
         self.my_id = my_id
         self.current_epoch = current_epoch
         self.config_version, self.config_bytes = config_version, config_bytes
         self.db_state = db_state
         self.disk_log = disk_log
+        # The host reads the txn log for a sync (ReadDiskLog, off its loop) instead of
+        # disk_log here: a handshake claiming an old lastZxid must not stall the follower.
+        self.defer_disk_log = defer_disk_log
         self.tick_ms, self.init_limit, self.sync_limit = tick_ms, init_limit, sync_limit
         self.observers: dict[Conn, _Observer] = {}
         self.last_sent = db_state()[0]  # lastProposedZxid: the zxid pings carry
@@ -185,9 +191,21 @@ class ObserverMasterCore:
 
     def _sync(self, o: _Observer, peer_last: int, now: int) -> None:
         """syncFollower from this follower's data, startForwarding, then NEWLEADER. Done in
-        one step: no commit can slip in between the plan and the forwarding."""
+        one step: no commit can slip in between the plan and the forwarding. When the plan
+        needs the txn log and the host reads it (defer_disk_log), the observer waits in
+        ACKEPOCH for disk_log_read, which comes back here; entries that end before the
+        window now starts make choose_sync answer SNAP."""
         last_applied, window = self.db_state()
-        plan = choose_sync(peer_last, last_applied, window, self.disk_log)
+        disk = self.disk_log
+        if self.defer_disk_log and reads_disk_log(peer_last, last_applied, window):
+            if o.disk is None:
+                if o.disk_pending is None:
+                    o.disk_pending = peer_last
+                    self.out.append(ReadDiskLog(o.conn, peer_last))
+                return
+            entries, o.disk = o.disk, None
+            disk = lambda _zxid: iter(entries)  # noqa: E731
+        plan = choose_sync(peer_last, last_applied, window, disk)
         if plan.needs_snap:
             self.out.append(SendSnap(o.conn, last_applied))
         for qp in plan.packets:
@@ -196,6 +214,16 @@ class ObserverMasterCore:
         o.stage = ObserverStage.NEWLEADER
         o.read_since = max(o.read_since, now)
         self._send(o, packet(PT.NEWLEADER, self._epoch_zxid(), self.config_bytes))
+
+    def disk_log_read(self, conn: Conn, entries: list[tuple[int, bytes]],
+                      now: int) -> list[ObserverMasterAction]:
+        """The host read the txn log a ReadDiskLog asked for: that observer's sync goes on."""
+        o = self.observers.get(conn)
+        if o is not None and o.disk_pending is not None and o.stage is ObserverStage.ACKEPOCH \
+                and not self.stopped:
+            peer_last, o.disk_pending, o.disk = o.disk_pending, None, entries
+            self._sync(o, peer_last, now)
+        return self._take()
 
     def on_disconnect(self, conn: Conn) -> list[ObserverMasterAction]:
         """removeLearnerHandler."""

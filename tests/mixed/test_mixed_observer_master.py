@@ -190,3 +190,43 @@ def test_observers_far_behind_get_a_snap_from_a_pyzk_follower(mixed) -> None:  #
             assert o.get("/big")[0][:4] == b"0699", s
         finally:
             close_all([o])
+
+
+def test_an_observer_behind_the_window_gets_a_diff_read_from_the_followers_log(mixed) -> None:  # type: ignore[no-untyped-def]
+    # 700 small writes while the observer is down: past the committed window (500) but a log
+    # smaller than the snapshot (preAllocSize small: the log's size counts its preallocation,
+    # as Java's), so the follower syncs it with a DIFF from its txn log, read in a thread
+    # (ReadDiskLog) rather than on the follower's loop.
+    ens = mixed({1: "pyzk", 2: "pyzk", 3: "pyzk", 4: "pyzk"}, subnet=SUBNET, observers=(4,),
+                extra={**EXTRA, "snapCount": "100", "preAllocSize": "16"})
+    start_led_by(ens, leader=3, second=2)
+    served(ens, [1, 2], 1)
+    c = start_client(ens.members[3].address)
+    try:  # a tree of ~1.2 MB in the snapshots, so 700 small txns are the cheaper sync
+        for i in range(300):
+            c.create_async(f"/bulk{i}", b"b" * 4000)
+        c.sync("/")
+    finally:
+        close_all([c])
+    wait_for(lambda: ens.members[4].log_text().count("observing") >= 1, 20, "the observer")
+    snaps = ens.members[4].log_text().count("loaded SNAP from the leader")
+    ens.members[4].stop()
+    c = start_client(ens.members[3].address)
+    try:
+        c.create("/small", b"")
+        for i in range(700):
+            c.set_async("/small", b"%04d" % i)
+        c.sync("/small")
+        assert c.get("/small")[0] == b"0699"
+    finally:
+        close_all([c])
+    ens.members[4].start()
+    ens.wait_serving(40)
+    served(ens, [1, 2], 1)
+    assert ens.members[4].log_text().count("loaded SNAP from the leader") == snaps
+    o = start_client(ens.members[4].address)
+    try:
+        assert o.get("/small")[0] == b"0699"
+    finally:
+        close_all([o])
+    writes_through_observers(ens, [4], "after-diff")

@@ -149,3 +149,41 @@ def test_an_unreadable_or_empty_txn_log_means_a_snap() -> None:
     ld.on_packet("x", packet(PT.ACKEPOCH, 0, encode_int(1)), 10)
     acts = ld.disk_log_read("x", [], 20)
     assert [a for a in acts if isinstance(a, LD.SendSnap)] == [LD.SendSnap("x", z(1, 9))]
+
+
+def _om_with_history() -> OM.ObserverMasterCore:
+    """A follower's ObserverMaster whose committed window is 1:5..1:9, the txn log older,
+    read by its host (defer_disk_log)."""
+    window = [(z(1, i), b"w%d" % i) for i in range(5, 10)]
+    return OM.ObserverMasterCore(2, 1, 0, b"server.1=...", lambda: (z(1, 9), list(window)),
+                                 tick_ms=100, init_limit=5, sync_limit=2, defer_disk_log=True)
+
+
+def test_an_observer_sync_from_the_txn_log_waits_for_the_hosts_read() -> None:
+    """As the leader's: an observer behind the follower's committed window makes the core ask
+    its host to read the txn log (ReadDiskLog) rather than read it on the follower's loop,
+    where a burst of such handshakes would starve the follower's own pings; the observer is
+    synced when the entries come back, and a second answer is ignored."""
+    om = _om_with_history()
+    om.on_packet("o", packet(PT.OBSERVERINFO, 0, encode_learner_info(77, 0)), 10)
+    acts = om.on_packet("o", packet(PT.ACKEPOCH, z(1, 2), encode_int(1)), 10)
+    assert [a for a in acts if isinstance(a, LD.ReadDiskLog)] == [LD.ReadDiskLog("o", z(1, 2))]
+    assert _types(acts, "o") == [] and om.observers["o"].stage is OM.ObserverStage.ACKEPOCH
+    again = om.on_packet("o", packet(PT.ACKEPOCH, z(1, 2), encode_int(1)), 11)
+    assert [a for a in again if isinstance(a, LD.ReadDiskLog)] == []  # one read per observer
+    disk = [(z(1, i), b"d%d" % i) for i in range(2, 6)]
+    acts = om.disk_log_read("o", disk, 20)
+    assert _types(acts, "o")[:3] == ["DIFF", "PROPOSAL", "COMMIT"]
+    assert _types(acts, "o")[-1] == "NEWLEADER"
+    assert om.disk_log_read("o", disk, 21) == []
+
+
+def test_an_observer_whose_log_read_ends_before_the_window_gets_a_snap() -> None:
+    """Entries that stop short of the window (commits moved it on meanwhile, or nothing could
+    be read) leave a gap a DIFF cannot cover: SNAP."""
+    for disk in ([], [(z(1, 2), b"d2"), (z(1, 3), b"d3")]):
+        om = _om_with_history()
+        om.on_packet("o", packet(PT.OBSERVERINFO, 0, encode_learner_info(88, 0)), 10)
+        om.on_packet("o", packet(PT.ACKEPOCH, z(1, 1), encode_int(1)), 10)
+        acts = om.disk_log_read("o", disk, 20)
+        assert [a for a in acts if isinstance(a, LD.SendSnap)] == [LD.SendSnap("o", z(1, 9))]
