@@ -387,6 +387,8 @@ class LearnerHost(ForwardingWrites):
 
     def _start_serving(self, epoch: int) -> None:
         self.serving_since = asyncio.get_running_loop().time()
+        # Learner.syncWithLeader: initConfigInZKDatabase once synced (version -1)
+        self.peer.init_config_node(self.server.tree)
         self.peer.leader_established(epoch)
         self.server.serving = True
         self.server.start()

@@ -135,8 +135,17 @@ class QuorumPeer:
 
     def reload_from_disk(self) -> tuple[DataTree, dict[int, int]]:
         tree, sessions = self.storage.recover()
-        tree.set_config_data(self.quorum.config_bytes())
+        self.init_config_node(tree)
         return tree, sessions
+
+    def init_config_node(self, tree: DataTree) -> None:
+        """ZKDatabase.initConfigInZKDatabase on a tree no client sees yet: /zookeeper/config
+        = the active config, as DataTree.setData(.., version -1, zxid = config version, now).
+        Java does it in QuorumPeerMain before loading the data dir (whose first snapshot
+        keeps it) and in Learner.syncWithLeader, so a quorum member's node has version -1
+        (a standalone server's keeps 0)."""
+        tree.set_data(CONFIG_NODE, self.quorum.config_bytes(), -1, self.quorum.version,
+                      self.clock.wall_ms(), [])
 
     def _load_epochs(self) -> None:
         """QuorumPeer.loadDataBase: missing epoch files start at the last zxid's epoch."""
@@ -229,7 +238,7 @@ class QuorumPeer:
             self._write_file(Path(f"{cfg.source}.bak"), Path(cfg.source).read_bytes())
         self._storage = open_storage(cfg, self.rng)
         tree, sessions = self.storage.recover()
-        tree.set_config_data(self.quorum.config_bytes())
+        self.init_config_node(tree)
         self.server = None
         self.new_server(leading=False, tree=tree, sessions=sessions)
         self._load_epochs()
