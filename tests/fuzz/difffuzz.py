@@ -52,6 +52,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tests.fuzz.ensemble_target import ENSEMBLE_BASE, TARGETS, EnsembleTarget
 from tests.servers import JAVA_CLASSPATH, ServerProc, java_available
 
 HOSTS = {"pyzk": "127.0.0.61", "java": "127.0.0.62"}
@@ -1396,6 +1397,9 @@ def _ev(e: tuple[Any, ...]) -> str:
 
 # --pyzk-cfg: more zoo.cfg lines for the pyzk side (e.g. pyzk.workers=2)
 PYZK_EXTRA_CFG: dict[str, str] = {}
+# --target: "standalone" (one server per side), or "follower"/"observer" (a 3-member ensemble per
+# side, the cases sent to one follower/observer of it: tests/fuzz/ensemble_target.py)
+TARGET = {"target": "standalone"}
 
 
 class FuzzServer(ServerProc):
@@ -1413,14 +1417,21 @@ class FuzzServer(ServerProc):
         self.log_pos = 0
         self.crash_counted = False
 
+    @staticmethod
+    def java_flags(quiet_server: bool = True) -> list[str]:
+        """The -D options; quiet_server: none of org.apache.zookeeper.server's warnings (an
+        ensemble keeps them: they say why a member left its quorum)."""
+        return ["-Dzookeeper.admin.enableServer=false",
+                f"-Dznode.container.checkIntervalMs={SESSION_TIMEOUT}",
+                f"-Dzookeeper.DigestAuthenticationProvider.superDigest={SUPER_DIGEST}",
+                "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn",
+                *(["-Dorg.slf4j.simpleLogger.log.org.apache.zookeeper.server=off"]
+                  if quiet_server else [])]
+
     def command(self, cfg_path: Path) -> list[str]:
         if self.kind == "java":
             return ["java", "-Xmx768m", "-XX:+UseSerialGC", "-cp", JAVA_CLASSPATH,
-                    "-Dzookeeper.admin.enableServer=false",
-                    f"-Dznode.container.checkIntervalMs={SESSION_TIMEOUT}",
-                    f"-Dzookeeper.DigestAuthenticationProvider.superDigest={SUPER_DIGEST}",
-                    "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn",
-                    "-Dorg.slf4j.simpleLogger.log.org.apache.zookeeper.server=off",
+                    *self.java_flags(),
                     "org.apache.zookeeper.server.quorum.QuorumPeerMain", str(cfg_path)]
         return super().command(cfg_path)
 
@@ -1566,6 +1577,47 @@ SYNC_FRAME = req(SYNC_XID, 9, lambda e: e.ustr("path", "/"))
 CONNECT_FRAME = frame(connect_payload().out)
 
 
+def skip_reason(case: Case) -> str | None:
+    """Why a case is not sent with --target follower/observer, else None.
+
+    A check(13) outside multi: Java 3.8.0's leader makes a txn of type check, which no member
+    can apply ("Unsupported Txn with type=13"): every Java member leaves the quorum and the
+    leader can no longer load its own log, so the Java side is gone until the next epoch (its
+    standalone server executes it: known_differences "op=check"; pyzk answers UNIMPLEMENTED and
+    closes in both settings).
+
+    A reconfig(16) whose body does not decode: Java's leader decodes ReconfigRequest before
+    pRequest2Txn gives the request a header (PrepRequestProcessor.pRequestHelper), so the
+    EOFException leaves no txn at all; the follower's CommitProcessor keeps the request at the
+    head of its queued local writes, every later commit no longer matches that head and is
+    applied as a remote one, unanswered: the session hangs, and so does every later write
+    through that follower, new sessions' createSession included (seen: handshakes time out
+    until the next epoch). pyzk's leader makes a MARSHALLINGERROR error txn and answers.
+    """
+    if TARGET["target"] == "standalone":
+        return None
+    ops = {op for _, op in request_list(case)}
+    if 13 in ops:
+        return "check(13) outside multi kills a Java ensemble"
+    if 16 in ops and case.mut != "valid":
+        return "a reconfig body the leader cannot decode wedges a Java follower"
+    return None
+
+
+def ensemble_target(kind: str, name: str, workdir: Path) -> EnsembleTarget:
+    """A 3-member ensemble of `kind` on the side's addresses, set up as FuzzServer sets up a
+    standalone server; the cases go to its follower or observer (TARGET)."""
+    cfg = FuzzServer(kind, workdir, "127.0.0.1").cfg
+    for k in ("dataDir", "clientPort", "clientPortAddress", "tickTime"):
+        cfg.pop(k, None)
+    # tickTime 200 (Ensemble): 4 s to sync, 2 s of silence before a learner gives up on its
+    # leader, so a busy machine does not make an election in the middle of a run.
+    cfg |= {"initLimit": "20", "syncLimit": "10"}
+    base = ENSEMBLE_BASE.get(name) or ENSEMBLE_BASE[kind]
+    return EnsembleTarget(kind, workdir, base, TARGET["target"], cfg,
+                          FuzzServer.java_flags(quiet_server=False), f"{kind}.log")
+
+
 @dataclass
 class Stats:
     frames: int = 0  # request frames sent (case frames; framing blobs counted per frame)
@@ -1583,7 +1635,7 @@ class Side:
     def __init__(self, name: str, kind: str, host: str, workroot: Path) -> None:
         self.name, self.kind, self.host = name, kind, host
         self.workroot = workroot
-        self.srv: FuzzServer | None = None
+        self.srv: FuzzServer | EnsembleTarget | None = None
         self.keep = False  # --keep: leave the data dir (txn logs) of every epoch
         self.epoch = 0
         self.lane: Conn | None = None
@@ -1598,13 +1650,18 @@ class Side:
     def start(self) -> None:
         self.epoch += 1
         wd = self.workroot / f"{self.name}-{self.epoch}"
+        self.lane = self.obs = None
+        if TARGET["target"] != "standalone":
+            self.srv = ensemble_target(self.kind, self.name, wd)
+            self.host = self.srv.host
+            self.srv.start(timeout=90)
+            return
         port = self.srv.port if self.srv is not None else None
         self.srv = FuzzServer(self.kind, wd, self.host)
         if port:
             self.srv.port = port
             self.srv.cfg["clientPort"] = str(port)
         self.srv.start(timeout=60)
-        self.lane = self.obs = None
 
     def stop(self) -> None:
         if self.srv is not None:
@@ -1614,6 +1671,13 @@ class Side:
             self.srv.stop()
             if self.srv.workdir.exists() and not self.keep:
                 shutil.rmtree(self.srv.datadir, ignore_errors=True)
+
+    def canon(self, frames: list[bytes]) -> list[bytes]:
+        """The frames with an ensemble's member addresses replaced (EnsembleTarget.canon)."""
+        srv = self.srv
+        if not isinstance(srv, EnsembleTarget):
+            return list(frames)
+        return [srv.canon(f) for f in frames]
 
     async def open(self) -> Conn:
         assert self.srv is not None
@@ -1669,7 +1733,7 @@ class Side:
         st = await c.wait(SENT_XID, timeout)
         if st != "sentinel":
             raise RuntimeError(f"{self.name}: observer session {st}")
-        out = [f for f in c.frames if _I.unpack_from(f)[0] not in (-1, SYNC_XID)]
+        out = [f for f in self.canon(c.frames) if _I.unpack_from(f)[0] not in (-1, SYNC_XID)]
         c.frames.clear()
         return out[:-1]
 
@@ -1720,6 +1784,7 @@ class Fuzzer:
         self.order_violations: Counter[str] = Counter()
         self.order_examples: dict[str, int] = {}
         self.race_examples: dict[str, int] = {}
+        self.skipped: Counter[str] = Counter()  # why cases were not sent (skip_reason)
 
     # -- process management -------------------------------------------------------------
     def start(self) -> None:
@@ -1811,7 +1876,7 @@ class Fuzzer:
                     end = "closed"
         elif end == "hang":
             s.stats.hangs += 1
-        frames = list(c.frames)
+        frames = s.canon(c.frames)
         c.frames.clear()
         if not case.fresh:
             for f in frames:
@@ -2034,6 +2099,10 @@ class Fuzzer:
                         max_seconds: float | None = None, progress_every: float = 30.0) -> None:
         next_progress = time.monotonic() + progress_every
         for case in cases:
+            why = skip_reason(case)
+            if why is not None:
+                self.skipped[why] += 1
+                continue
             res = await self.run_case(case)
             self.cases_in_epoch += 1
             for s, o in zip(self.sides, res.outcomes, strict=True):
@@ -2090,6 +2159,7 @@ class Fuzzer:
                 "slowest_case": {"seconds": round(self.slowest[0], 3), "case": self.slowest[1],
                                  "label": self.slowest[2]},
                 "regression_expectation_failures": self.regression_failures,
+                "skipped": dict(self.skipped),
                 "close_races": {k: {"count": n, "example_case": self.race_examples[k]}
                                 for k, n in self.close_races.most_common()},
                 "order_violations": {k: {"count": n, "example_case": self.order_examples[k]}
@@ -2172,6 +2242,8 @@ def print_summary(summary: dict[str, Any], out: Callable[[str], None] = print) -
         out(f"  tolerated close race ({v['count']}x, e.g. case {v['example_case']}): {k}")
     for k, v in summary["order_violations"].items():
         out(f"  REPLY ORDER ({v['count']}x, e.g. case {v['example_case']}): {k}")
+    for why, n in summary.get("skipped", {}).items():
+        out(f"  skipped {n} cases: {why}")
     for f in summary["regression_expectation_failures"]:
         out(f"REGRESSION EXPECTATION: {f}")
 
@@ -2265,10 +2337,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-seconds", type=float, default=None)
     ap.add_argument("--workdir", default=None)
     ap.add_argument("--keep", action="store_true", help="keep server dirs and logs")
+    ap.add_argument("--target", default="standalone", choices=("standalone", *TARGETS),
+                    help="standalone servers, or the follower/observer of a 3-member ensemble "
+                         "per side (tests/fuzz/ensemble_target.py)")
+    ap.add_argument("--ensemble-base", default="", metavar="PYZK_IP,JAVA_IP",
+                    help="with --target: the first of each side's three addresses "
+                         "(default 127.0.64.11,127.0.64.21)")
     ap.add_argument("--pyzk-cfg", default="", metavar="KEY=VALUE,...",
                     help="more zoo.cfg lines for pyzk, e.g. pyzk.workers=2")
     args = ap.parse_args(argv)
     PYZK_EXTRA_CFG.update(kv.split("=", 1) for kv in args.pyzk_cfg.split(",") if kv)
+    TARGET["target"] = args.target
+    if args.ensemble_base:
+        ENSEMBLE_BASE.update(zip(("pyzk", "java"), args.ensemble_base.split(","), strict=True))
     try:
         import uvloop
         return uvloop.run(amain(args))

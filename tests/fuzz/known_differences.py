@@ -105,6 +105,15 @@ KNOWN_DIFFERENCES: list[Known] = [
     Known("op=* mut=*: events: only pyzk sent event type=*",
           "NEEDS TRIAGE: seen only in long runs, not when the case replays alone (a watch "
           "left on the lane session by an earlier case)"),
+    # --- --target follower/observer (tests/fuzz/ensemble_target.py) --------------------------
+    Known("op=multi mut=*: pyzk open vs java HANG*",
+          "a multi with a null sub-op path through a Java follower: the Java leader's "
+          "PrepRequestProcessor takes a zxid (getNextZxid) and then fails in "
+          "getPendingChanges (NullPointerException on the null path) before the request has "
+          "a header, so no txn is proposed for that zxid; Leader.tryToCommit then refuses "
+          "every later commit (\"Commiting zxid ... not first\") and the whole Java ensemble "
+          "stops answering writes until the next epoch. pyzk's leader makes a "
+          "MARSHALLINGERROR error txn, as Java does for a multi that fails to decode"),
     Known("op=* mut=*: create2 err=0: zxid pyzk-java=-1; body.2 differs",
           "HARNESS NOISE, not a server difference: an asynchronous Java txn (a session "
           "expiring) landed between the zxid marker and the case's first create"),
