@@ -138,14 +138,13 @@ class QuorumPeer:
         self.init_config_node(tree)
         return tree, sessions
 
-    def init_config_node(self, tree: DataTree) -> None:
-        """ZKDatabase.initConfigInZKDatabase on a tree no client sees yet: /zookeeper/config
-        = the active config, as DataTree.setData(.., version -1, zxid = config version, now).
-        Java does it in QuorumPeerMain before loading the data dir (whose first snapshot
-        keeps it) and in Learner.syncWithLeader, so a quorum member's node has version -1
-        (a standalone server's keeps 0)."""
+    def init_config_node(self, tree: DataTree) -> list[Event]:
+        """ZKDatabase.initConfigInZKDatabase (QuorumPeerMain, Learner.syncWithLeader, reconfig):
+        /zookeeper/config = the config, version -1, mzxid its version (standalone keeps 0)."""
+        events: list[Event] = []
         tree.set_data(CONFIG_NODE, self.quorum.config_bytes(), -1, self.quorum.version,
-                      self.clock.wall_ms(), [])
+                      self.clock.wall_ms(), events)
+        return events
 
     def _load_epochs(self) -> None:
         """QuorumPeer.loadDataBase: missing epoch files start at the last zxid's epoch."""
@@ -517,16 +516,9 @@ class QuorumPeer:
         return True
 
     def init_config_in_db(self) -> None:
-        """ZKDatabase.initConfigInZKDatabase: /zookeeper/config = the active config, as
-        DataTree.setData(.., version -1, zxid = config version, now)."""
-        srv = self.server
-        if srv is None:
-            return
-        events: list[Event] = []
-        srv.tree.set_data(CONFIG_NODE, self.quorum.config_bytes(), -1, self.quorum.version,
-                          srv.wall_ms(), events)
-        for watcher, ev in events:
-            watcher.send_event(ev)
+        if self.server is not None:  # initConfigInZKDatabase after a reconfig: tell watchers
+            for watcher, ev in self.init_config_node(self.server.tree):
+                watcher.send_event(ev)
 
     def _learn_members(self, qv: QuorumMaj) -> None:
         """connectNewPeers: the election manager can now dial members it did not know."""
