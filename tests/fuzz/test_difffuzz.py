@@ -10,6 +10,11 @@ A second, shorter run (WORKER_SEED, at most WORKER_SECONDS, PYZK_DIFFFUZZ_WORKER
 gives pyzk `pyzk.workers=2`, so half its connections are served by a worker process that
 forwards writes to the member: a repeated xid once hung a worker's connection, which only
 this run can see.
+
+A third (FOLLOWER_SEED, at most FOLLOWER_SECONDS counting both ensembles' start,
+PYZK_DIFFFUZZ_FOLLOWER_* override) sends the cases to a follower of a 3-member ensemble on each
+side (--target follower, tests/fuzz/ensemble_target.py, on 127.0.64.11-13 and .21-23): writes,
+sync and sessions go through the learner's forwarding path and the leader.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ import pytest
 
 from .difffuzz import (
     PYZK_EXTRA_CFG,
+    TARGET,
     Fuzzer,
     case_stream,
     load_known,
@@ -39,6 +45,9 @@ FUZZ_SECONDS = float(os.environ.get("PYZK_DIFFFUZZ_SECONDS", "100"))
 WORKER_SEED = int(os.environ.get("PYZK_DIFFFUZZ_WORKER_SEED", "1"))
 WORKER_CASES = int(os.environ.get("PYZK_DIFFFUZZ_WORKER_CASES", "1500"))
 WORKER_SECONDS = float(os.environ.get("PYZK_DIFFFUZZ_WORKER_SECONDS", "30"))
+FOLLOWER_SEED = int(os.environ.get("PYZK_DIFFFUZZ_FOLLOWER_SEED", "3"))
+FOLLOWER_CASES = int(os.environ.get("PYZK_DIFFFUZZ_FOLLOWER_CASES", "1500"))
+FOLLOWER_SECONDS = float(os.environ.get("PYZK_DIFFFUZZ_FOLLOWER_SECONDS", "30"))
 
 
 @pytest.fixture(scope="module")
@@ -81,6 +90,27 @@ def worker_fuzz_result(tmp_path_factory: pytest.TempPathFactory) -> tuple[Fuzzer
     return fz, summary
 
 
+@pytest.fixture(scope="module")
+def follower_fuzz_result(tmp_path_factory: pytest.TempPathFactory) -> tuple[Fuzzer, dict]:
+    if not _java_available():
+        pytest.skip("java or /usr/share/java/zookeeper.jar missing (scripts/test.sh installs it)")
+    TARGET["target"] = "follower"
+    try:
+        fz = Fuzzer(["pyzk", "java"], Path(tmp_path_factory.mktemp("difffuzz-fol")),
+                    deadline=2.0, restart_every=100_000, log=lambda s: None)
+        fz.start()
+        try:
+            asyncio.run(fz.run_cases(case_stream(FOLLOWER_SEED, 0, FOLLOWER_CASES),
+                                     max_seconds=FOLLOWER_SECONDS))
+        finally:
+            fz.stop()
+    finally:
+        TARGET["target"] = "standalone"
+    summary = fz.summary(load_known())
+    print_summary(summary)
+    return fz, summary
+
+
 def _no_crash_hang_or_traceback(summary: dict, at_least: int) -> None:
     st = summary["servers"]["pyzk"]
     assert st["cases"] >= at_least, f"too few cases ran: {st}"
@@ -115,3 +145,10 @@ def test_with_a_worker_no_crash_hang_traceback_or_unknown_class(
 def test_regression_cases_reproduce_javas_answers(fuzz_result: tuple[Fuzzer, dict]) -> None:
     _, summary = fuzz_result
     assert summary["regression_expectation_failures"] == []
+
+
+def test_on_a_follower_no_crash_hang_traceback_or_unknown_class(
+        follower_fuzz_result: tuple[Fuzzer, dict]) -> None:
+    summary = follower_fuzz_result[1]
+    _no_crash_hang_or_traceback(summary, min(FOLLOWER_CASES, 100))
+    _no_unknown_class(summary, FOLLOWER_SEED, " --target follower")
