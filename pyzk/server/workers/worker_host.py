@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, assert_never
 import structlog
 
 from ...storage.snapshot import load_tree
+from ...tree.datatree import CONFIG_NODE
 from ...zab import learner as N
 from ...zab.packets import QuorumStreamReader
 from ...zab.zxid import epoch_of
@@ -142,10 +143,12 @@ class WorkerHost(ForwardingWrites):
                     log.info("lost the member", reason=a.reason)
                     self.stop(a.reason)
                 case N.Activate():
-                    # The membership text /zookeeper/config shows (the member's tree has it
-                    # outside any txn; reconfig txns then change it as the tree applies them).
+                    # The membership text /zookeeper/config shows, as the member's tree has it
+                    # (QuorumPeer.init_config_node: version -1, mzxid = the config's version).
                     if a.config:
-                        self.server.tree.set_config_data(a.config)
+                        self.server.tree.set_data(CONFIG_NODE, a.config, -1,
+                                                  _config_version(a.config),
+                                                  self.server.wall_ms(), [])
                 case N.SeenConfig():
                     pass  # a proposed config: the member's business
                 case _:
@@ -159,3 +162,9 @@ class WorkerHost(ForwardingWrites):
     def _replace(self, tree: DataTree, sessions: dict[int, int]) -> None:
         self.server = self.worker.new_server(tree, sessions)
         self.server.writes = self
+
+
+def _config_version(config: bytes) -> int:
+    """The `version=<hex>` a config text ends with (QuorumMaj.to_string), else 0."""
+    last = config.rsplit(b"\n", 1)[-1]
+    return int(last[8:], 16) if last.startswith(b"version=") else 0
