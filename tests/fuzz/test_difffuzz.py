@@ -47,7 +47,7 @@ WORKER_CASES = int(os.environ.get("PYZK_DIFFFUZZ_WORKER_CASES", "1500"))
 WORKER_SECONDS = float(os.environ.get("PYZK_DIFFFUZZ_WORKER_SECONDS", "30"))
 FOLLOWER_SEED = int(os.environ.get("PYZK_DIFFFUZZ_FOLLOWER_SEED", "3"))
 FOLLOWER_CASES = int(os.environ.get("PYZK_DIFFFUZZ_FOLLOWER_CASES", "1500"))
-FOLLOWER_SECONDS = float(os.environ.get("PYZK_DIFFFUZZ_FOLLOWER_SECONDS", "30"))
+FOLLOWER_SECONDS = float(os.environ.get("PYZK_DIFFFUZZ_FOLLOWER_SECONDS", "25"))
 
 
 @pytest.fixture(scope="module")
