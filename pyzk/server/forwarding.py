@@ -133,6 +133,11 @@ class ForwardingWrites:
                 del self.origins[e.hdr.clientId]
         if e.hdr.type == Op.CLOSE_SESSION:
             self._touched.pop(e.hdr.clientId, None)  # removeSession: out of the touch table
+        elif e.hdr.type == Op.CREATE_SESSION:
+            # LearnerSessionTracker.commitSession: into the touch table with the txn's timeout,
+            # so the next ping touches it so on the leader (a createSession inside a session
+            # with a short timeOut makes the session expire that soon, as on Java).
+            self._touched[e.hdr.clientId] = e.txn.timeOut
         self.server.apply_committed(e.hdr, e.txn, origin, e.digest)
 
     def _revalidated_here(self, a: N.Revalidated) -> None:

@@ -157,3 +157,24 @@ async def test_a_closing_sessions_writes_go_to_the_leader_from_a_learner(
         assert len(await _frames(tr, 2)) == 1  # only the ConnectResponse: nothing answered
     finally:
         await srv.stop()
+
+
+@pytest.mark.asyncio
+async def test_an_applied_create_session_is_reported_with_the_txns_timeout(
+        tmp_path: Path) -> None:
+    """LearnerSessionTracker.commitSession: applying a CreateSessionTxn puts (session, its
+    timeOut) in the touch table, after any touch of the session's own requests, so the next
+    PING touches it so on the leader. A createSession sent inside a session with a tiny
+    timeOut then makes the session expire on a Java follower; a pyzk follower reported only the
+    connection's timeout and kept it (follower differential fuzz, seed 11 case 8829)."""
+    srv, writes = await _learner(tmp_path, local_sessions=False)
+    try:
+        conn, _ = await _reattached(srv, writes)
+        srv.sessions.add(OTHERS, TIMEOUT, srv.clock.mono_ms())
+        writes._touches()
+        _exists(conn, 1)  # its own request touches it first, with the connection's timeout
+        hdr = r.TxnHeader(OTHERS, 2, 5, 0, Op.CREATE_SESSION)
+        writes._applied(N.Entry(5, hdr, r.CreateSessionTxn(2), None))
+        assert writes._touches() == [(OTHERS, 2)]
+    finally:
+        await srv.stop()
