@@ -50,17 +50,20 @@ FOLLOWER_CASES = int(os.environ.get("PYZK_DIFFFUZZ_FOLLOWER_CASES", "1500"))
 FOLLOWER_SECONDS = float(os.environ.get("PYZK_DIFFFUZZ_FOLLOWER_SECONDS", "25"))
 
 
-@pytest.fixture(scope="module")
-def fuzz_result(tmp_path_factory: pytest.TempPathFactory) -> tuple[Fuzzer, dict]:
+def _fuzz(tmp_path_factory: pytest.TempPathFactory, name: str, seed: int, cases: int,
+          seconds: float, restart_every: int = 2500,
+          regressions: bool = False) -> tuple[Fuzzer, dict]:
+    """One bounded run of `seed` (after the regression cases if asked), pyzk beside Java."""
     if not _java_available():
         pytest.skip("java or /usr/share/java/zookeeper.jar missing (scripts/test.sh installs it)")
-    fz = Fuzzer(["pyzk", "java"], Path(tmp_path_factory.mktemp("difffuzz")), deadline=2.0,
-                restart_every=2500, log=lambda s: None)
+    fz = Fuzzer(["pyzk", "java"], Path(tmp_path_factory.mktemp(name)), deadline=2.0,
+                restart_every=restart_every, log=lambda s: None)
     fz.start()
     try:
         async def go() -> None:
-            await fz.run_cases(regression_cases())
-            await fz.run_cases(case_stream(FUZZ_SEED, 0, FUZZ_CASES), max_seconds=FUZZ_SECONDS)
+            if regressions:
+                await fz.run_cases(regression_cases())
+            await fz.run_cases(case_stream(seed, 0, cases), max_seconds=seconds)
         asyncio.run(go())
     finally:
         fz.stop()
@@ -70,45 +73,28 @@ def fuzz_result(tmp_path_factory: pytest.TempPathFactory) -> tuple[Fuzzer, dict]
 
 
 @pytest.fixture(scope="module")
+def fuzz_result(tmp_path_factory: pytest.TempPathFactory) -> tuple[Fuzzer, dict]:
+    return _fuzz(tmp_path_factory, "difffuzz", FUZZ_SEED, FUZZ_CASES, FUZZ_SECONDS,
+                 regressions=True)
+
+
+@pytest.fixture(scope="module")
 def worker_fuzz_result(tmp_path_factory: pytest.TempPathFactory) -> tuple[Fuzzer, dict]:
-    if not _java_available():
-        pytest.skip("java or /usr/share/java/zookeeper.jar missing (scripts/test.sh installs it)")
     PYZK_EXTRA_CFG["pyzk.workers"] = "2"
     try:
-        fz = Fuzzer(["pyzk", "java"], Path(tmp_path_factory.mktemp("difffuzz-w2")), deadline=2.0,
-                    restart_every=2500, log=lambda s: None)
-        fz.start()
-        try:
-            asyncio.run(fz.run_cases(case_stream(WORKER_SEED, 0, WORKER_CASES),
-                                     max_seconds=WORKER_SECONDS))
-        finally:
-            fz.stop()
+        return _fuzz(tmp_path_factory, "difffuzz-w2", WORKER_SEED, WORKER_CASES, WORKER_SECONDS)
     finally:
         PYZK_EXTRA_CFG.pop("pyzk.workers", None)
-    summary = fz.summary(load_known())
-    print_summary(summary)
-    return fz, summary
 
 
 @pytest.fixture(scope="module")
 def follower_fuzz_result(tmp_path_factory: pytest.TempPathFactory) -> tuple[Fuzzer, dict]:
-    if not _java_available():
-        pytest.skip("java or /usr/share/java/zookeeper.jar missing (scripts/test.sh installs it)")
     TARGET["target"] = "follower"
     try:
-        fz = Fuzzer(["pyzk", "java"], Path(tmp_path_factory.mktemp("difffuzz-fol")),
-                    deadline=2.0, restart_every=100_000, log=lambda s: None)
-        fz.start()
-        try:
-            asyncio.run(fz.run_cases(case_stream(FOLLOWER_SEED, 0, FOLLOWER_CASES),
-                                     max_seconds=FOLLOWER_SECONDS))
-        finally:
-            fz.stop()
+        return _fuzz(tmp_path_factory, "difffuzz-fol", FOLLOWER_SEED, FOLLOWER_CASES,
+                     FOLLOWER_SECONDS, restart_every=100_000)
     finally:
         TARGET["target"] = "standalone"
-    summary = fz.summary(load_known())
-    print_summary(summary)
-    return fz, summary
 
 
 def _no_crash_hang_or_traceback(summary: dict, at_least: int) -> None:
