@@ -126,6 +126,23 @@ public final class KafkaFlows {
         return ((OpResult.SetDataResult) res.get(1)).getStat();
     }
 
+    /**
+     * ZooKeeper promises a session its own writes in order, not another session's: a server may
+     * lag the commit another session was answered on (Programmer's Guide, "Consistency
+     * Guarantees"). Over a multi-server connect string, a session syncs before it reads what
+     * another session wrote, as a client that needs it must.
+     */
+    private static void catchUp(ZooKeeper zk, String path) throws InterruptedException {
+        CountDownLatch synced = new CountDownLatch(1);
+        AtomicInteger rc = new AtomicInteger(-999);
+        zk.sync(path, (r, p, ctx) -> {
+            rc.set(r);
+            synced.countDown();
+        }, null);
+        check(synced.await(WAIT_S, TimeUnit.SECONDS), "sync before a cross-session read");
+        check(rc.get() == 0, "sync rc=" + rc.get());
+    }
+
     private static void ensurePersistent(ZooKeeper zk, String... paths) throws Exception {
         for (String p : paths) {
             try {
@@ -183,10 +200,12 @@ public final class KafkaFlows {
         current = "null_data_roundtrip";
         zk.create("/admin/null_node", null, OPEN, CreateMode.PERSISTENT);
         Stat ns = new Stat();
+        catchUp(broker2.zk, "/admin/null_node");
         byte[] nd = broker2.zk.getData("/admin/null_node", false, ns);
         check(nd == null, "null data came back as " + (nd == null ? "null" : nd.length + " bytes"));
         check(ns.getDataLength() == 0, "dataLength of null data " + ns.getDataLength());
         zk.create("/admin/empty_node", new byte[0], OPEN, CreateMode.PERSISTENT);
+        catchUp(broker2.zk, "/admin/empty_node");
         byte[] ed = broker2.zk.getData("/admin/empty_node", false, null);
         check(ed != null && ed.length == 0, "empty data came back as " + (ed == null ? "null" : ed.length));
         ok("null->null empty->0 bytes");
@@ -240,6 +259,7 @@ public final class KafkaFlows {
         } catch (KeeperException.BadVersionException e) {
             check(e.getPath() == null || e.getPath().equals("/controller_epoch"), "path " + e.getPath());
         }
+        catchUp(zk, "/controller_epoch");
         check(str(zk.getData("/controller_epoch", false, null)).equals(Integer.toString(epoch + 1)),
                 "epoch unchanged after failed multi");
         ok("NODEEXISTS+RUNTIMEINCONSISTENCY then BADVERSION; epoch kept");
@@ -365,6 +385,7 @@ public final class KafkaFlows {
         check(acl.size() == 1 && acl.get(0).getId().getScheme().equals("digest")
                 && acl.get(0).getId().getId().equals(expectedId) && acl.get(0).getPerms() == ZooDefs.Perms.ALL,
                 "acl " + acl);
+        catchUp(zk, "/admin/secured");
         try {
             zk.getData("/admin/secured", false, null);
             throw new AssertionError("read without auth succeeded");
@@ -381,6 +402,7 @@ public final class KafkaFlows {
         readable.add(new ACL(ZooDefs.Perms.READ, new Id("world", "anyone")));
         Stat aclStat = secure.zk.setACL("/admin/secured", readable, 0);
         check(aclStat.getAversion() == 1, "aversion " + aclStat.getAversion());
+        catchUp(zk, "/admin/secured");
         check(str(zk.getData("/admin/secured", false, null)).equals("s"), "read after world:anyone READ");
         try {
             secure.zk.setACL("/admin/secured", OPEN, 0);
@@ -411,6 +433,7 @@ public final class KafkaFlows {
 
         current = "session_close";
         broker1.zk.close();
+        catchUp(zk, "/");
         check(zk.exists("/controller", false) == null, "controller ephemeral gone after close");
         check(zk.getChildren("/brokers/ids", false).isEmpty(), "no brokers left");
         admin.zk.close();
