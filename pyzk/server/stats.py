@@ -41,14 +41,6 @@ _WRITE_OPS = frozenset({Op.CREATE, Op.CREATE2, Op.CREATE_TTL, Op.CREATE_CONTAINE
 _DELETES = frozenset({Op.DELETE, Op.DELETE_CONTAINER})
 
 
-def top_namespace(path: str) -> str | None:
-    """PathUtils.getTopNamespace: "/a/b" -> "a"; "/" and "" -> None."""
-    if len(path) < 2:
-        return None
-    end = path.find("/", 1)
-    return path[1:] if end < 0 else path[1:end]
-
-
 class ServerStats:
     def __init__(self, metrics: ServerMetrics | None = None) -> None:
         self.started = time.monotonic()
@@ -167,7 +159,7 @@ class ServerStats:
         path = req.record.path
         if len(path) < 2:
             return
-        end = path.find("/", 1)  # top_namespace, inline
+        end = path.find("/", 1)  # PathUtils.getTopNamespace (valid paths), inline
         self._read_ns.add(path[1:] if end < 0 else path[1:end],
                           len(path) + max(extra, 0) + STAT_OVERHEAD_BYTES)
 
@@ -177,7 +169,7 @@ class ServerStats:
             path = rc.path
             if rc.err or path is None or rc.op not in _WRITE_OPS or len(path) < 2:
                 continue
-            end = path.find("/", 1)  # top_namespace, inline
+            end = path.find("/", 1)  # PathUtils.getTopNamespace (valid paths), inline
             ns = path[1:] if end < 0 else path[1:end]
             size = 0
             if rc.stat is not None:

@@ -15,6 +15,10 @@ A third (FOLLOWER_SEED, at most FOLLOWER_SECONDS counting both ensembles' start,
 PYZK_DIFFFUZZ_FOLLOWER_* override) sends the cases to a follower of a 3-member ensemble on each
 side (--target follower, tests/fuzz/ensemble_target.py, on 127.0.64.11-13 and .21-23): writes,
 sync and sessions go through the learner's forwarding path and the leader.
+
+A fourth (OBSERVER_SEED, at most OBSERVER_SECONDS, PYZK_DIFFFUZZ_OBSERVER_* override) sends them
+to the observer of a 3-member ensemble (two voters and an observer per side, --target
+observer): the observer takes INFORMs instead of PROPOSAL/COMMIT and never ACKs.
 """
 
 from __future__ import annotations
@@ -48,6 +52,9 @@ WORKER_SECONDS = float(os.environ.get("PYZK_DIFFFUZZ_WORKER_SECONDS", "30"))
 FOLLOWER_SEED = int(os.environ.get("PYZK_DIFFFUZZ_FOLLOWER_SEED", "3"))
 FOLLOWER_CASES = int(os.environ.get("PYZK_DIFFFUZZ_FOLLOWER_CASES", "1500"))
 FOLLOWER_SECONDS = float(os.environ.get("PYZK_DIFFFUZZ_FOLLOWER_SECONDS", "25"))
+OBSERVER_SEED = int(os.environ.get("PYZK_DIFFFUZZ_OBSERVER_SEED", "7"))
+OBSERVER_CASES = int(os.environ.get("PYZK_DIFFFUZZ_OBSERVER_CASES", "1500"))
+OBSERVER_SECONDS = float(os.environ.get("PYZK_DIFFFUZZ_OBSERVER_SECONDS", "20"))
 
 
 def _fuzz(tmp_path_factory: pytest.TempPathFactory, name: str, seed: int, cases: int,
@@ -87,14 +94,26 @@ def worker_fuzz_result(tmp_path_factory: pytest.TempPathFactory) -> tuple[Fuzzer
         PYZK_EXTRA_CFG.pop("pyzk.workers", None)
 
 
-@pytest.fixture(scope="module")
-def follower_fuzz_result(tmp_path_factory: pytest.TempPathFactory) -> tuple[Fuzzer, dict]:
-    TARGET["target"] = "follower"
+def _learner_fuzz(tmp_path_factory: pytest.TempPathFactory, target: str, seed: int,
+                  cases: int, seconds: float) -> tuple[Fuzzer, dict]:
+    TARGET["target"] = target
     try:
-        return _fuzz(tmp_path_factory, "difffuzz-fol", FOLLOWER_SEED, FOLLOWER_CASES,
-                     FOLLOWER_SECONDS, restart_every=100_000)
+        return _fuzz(tmp_path_factory, f"difffuzz-{target}", seed, cases, seconds,
+                     restart_every=100_000)
     finally:
         TARGET["target"] = "standalone"
+
+
+@pytest.fixture(scope="module")
+def follower_fuzz_result(tmp_path_factory: pytest.TempPathFactory) -> tuple[Fuzzer, dict]:
+    return _learner_fuzz(tmp_path_factory, "follower", FOLLOWER_SEED, FOLLOWER_CASES,
+                         FOLLOWER_SECONDS)
+
+
+@pytest.fixture(scope="module")
+def observer_fuzz_result(tmp_path_factory: pytest.TempPathFactory) -> tuple[Fuzzer, dict]:
+    return _learner_fuzz(tmp_path_factory, "observer", OBSERVER_SEED, OBSERVER_CASES,
+                         OBSERVER_SECONDS)
 
 
 def _no_crash_hang_or_traceback(summary: dict, at_least: int) -> None:
@@ -138,3 +157,10 @@ def test_on_a_follower_no_crash_hang_traceback_or_unknown_class(
     summary = follower_fuzz_result[1]
     _no_crash_hang_or_traceback(summary, min(FOLLOWER_CASES, 100))
     _no_unknown_class(summary, FOLLOWER_SEED, " --target follower")
+
+
+def test_on_an_observer_no_crash_hang_traceback_or_unknown_class(
+        observer_fuzz_result: tuple[Fuzzer, dict]) -> None:
+    summary = observer_fuzz_result[1]
+    _no_crash_hang_or_traceback(summary, min(OBSERVER_CASES, 100))
+    _no_unknown_class(summary, OBSERVER_SEED, " --target observer")

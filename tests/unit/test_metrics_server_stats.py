@@ -10,7 +10,7 @@ from typing import Any
 from pyzk.protocol import records as r
 from pyzk.protocol.codes import EventType
 from pyzk.protocol.opcodes import Op
-from pyzk.server.stats import LAST_OP, STAT_OVERHEAD_BYTES, ServerStats, top_namespace
+from pyzk.server.stats import LAST_OP, STAT_OVERHEAD_BYTES, ServerStats
 
 STAT = b"\0" * 68
 
@@ -21,11 +21,6 @@ def req(op: int, path: str) -> Any:
 
 def ns_values(stats: ServerStats, name: str, key: str) -> dict[str, Any]:
     return dict(stats.metrics.summary_set(name).by_key[key].values())
-
-
-def test_top_namespace_is_the_first_path_component() -> None:
-    assert top_namespace("/app/a/b") == "app" and top_namespace("/app") == "app"
-    assert top_namespace("/") is None and top_namespace("") is None
 
 
 def test_read_sizes_follow_datatree_update_read_stat() -> None:
