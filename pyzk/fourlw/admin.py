@@ -15,16 +15,9 @@ import ssl
 from collections.abc import Callable, Mapping
 
 from pyzk.fourlw.commands import AdminServerError, admin_json, admin_response, command_links
-from pyzk.fourlw.http import (
-    PARSE_ERRORS,
-    Body,
-    ChunkSkipper,
-    Head,
-    HeadParser,
-    body_of,
-    decode_target,
-    parse_query,
-)
+from pyzk.fourlw.http import PARSE_ERRORS, body_of, decode_target, parse_query
+from pyzk.fourlw.http_stream import REASONS as _REASONS
+from pyzk.fourlw.http_stream import bad_message, next_head, skip_body, write_all
 from pyzk.fourlw.info import ServerView
 from pyzk.server.unified import AcceptLoop, peek_head
 
@@ -35,11 +28,6 @@ DEFAULT_COMMAND_URL = "/commands"
 MAX_HEADER_BYTES = 16384
 TLS_HANDSHAKE_RECORD = 0x16
 HSTS = "max-age=86400; includeSubDomains"  # JettyAdminServer.DEFAULT_STS_MAX_AGE, subdomains
-READ_CHUNK = 65536
-_REASONS = {200: "OK", 400: "Bad Request", 403: "Forbidden", 404: "Not Found",
-            405: "Method Not Allowed", 414: "URI Too Long", 417: "Expectation Failed",
-            426: "Upgrade Required", 431: "Request Header Fields Too Large", 500: "Server Error",
-            501: "Not Implemented", 505: "HTTP Version Not Supported"}
 
 
 class AdminServer:
@@ -141,57 +129,13 @@ class AdminServer:
             return 500, "text/plain", f"Error 500 command {name} needs a running server\n"
         return 200, "application/json", admin_json(resp)
 
-    async def _read(self, reader: asyncio.StreamReader) -> bytes | None:
-        """The next bytes; b"" at the end of the stream, None after idle_timeout without any."""
-        try:
-            return await asyncio.wait_for(reader.read(READ_CHUNK), self.idle_timeout)
-        except TimeoutError:
-            return None
-
-    async def _next_head(self, reader: asyncio.StreamReader, pending: bytes,
-                         after_request: bool) -> tuple[Head | int | None, bytes]:
-        """The next request head (or a status to refuse it with, or None: close quietly) and
-        the bytes read past it."""
-        parser = HeadParser(after_request)
-        result = parser.feed(pending)
-        while result is None:
-            data = await self._read(reader)
-            if not data:
-                # Jetty: the end of the stream inside a head is a 400; idle, it just closes.
-                return (400 if data == b"" and parser.started else None), b""
-            result = parser.feed(data)
-        return result, parser.rest
-
-    async def _skip_body(self, reader: asyncio.StreamReader, body: Body,
-                         pending: bytes) -> bytes | None:
-        """Read past the request's body (Jetty answers a GET before reading it); the bytes
-        after it, or None when the connection must close."""
-        if body.chunked:
-            skipper = ChunkSkipper()
-            while True:
-                done = skipper.feed(pending)
-                if done is not None:
-                    return done[1] if done[0] else None
-                got = await self._read(reader)
-                if not got:
-                    return None
-                pending = got
-        need = body.length
-        while need > len(pending):
-            need -= len(pending)
-            got = await self._read(reader)
-            if not got:
-                return None
-            pending = got
-        return pending[need:]
-
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         secure = writer.get_extra_info("ssl_object") is not None
         pending: bytes | None = b""
         served = False
         try:
             while pending is not None:
-                head, pending = await self._next_head(reader, pending, served)
+                head, pending = await next_head(reader, pending, served, self.idle_timeout)
                 served = True
                 if head is None:
                     return
@@ -207,7 +151,7 @@ class AdminServer:
                 if not await self._write(writer, status, ctype, body, keep,
                                          head.method == "HEAD", secure) or not keep:
                     return
-                pending = await self._skip_body(reader, body_of(head), pending)
+                pending = await skip_body(reader, body_of(head), pending, self.idle_timeout)
         except (ConnectionError, asyncio.IncompleteReadError):
             return
         finally:
@@ -226,13 +170,8 @@ class AdminServer:
         head = (f"HTTP/1.1 {status} {_REASONS.get(status, 'Error')}\r\n{hsts}{allow}"
                 f"{ctype_line}Content-Length: {len(payload)}\r\n"
                 f"Connection: {'keep-alive' if keep else 'close'}\r\n\r\n")
-        writer.write(head.encode("latin-1") + (b"" if head_only else payload))
-        try:
-            await asyncio.wait_for(writer.drain(), self.idle_timeout)
-        except TimeoutError:
-            writer.transport.abort()
-            return False
-        return True
+        data = head.encode("latin-1") + (b"" if head_only else payload)
+        return await write_all(writer, data, self.idle_timeout)
 
 
 def error_page(status: int, reason: str) -> str:
@@ -240,9 +179,3 @@ def error_page(status: int, reason: str) -> str:
     return (f"<html><head><title>Error {status} {reason}</title></head><body>"
             f"<h2>HTTP ERROR {status} {reason}</h2></body></html>\n")
 
-
-def bad_message(status: int) -> tuple[int, str, str]:
-    """HttpChannel's answer to a BadMessageException."""
-    reason = _REASONS.get(status, "Bad Message")
-    return status, "text/html;charset=iso-8859-1", (
-        f"<h1>Bad Message {status}</h1><pre>reason: {reason}</pre>")
