@@ -8,16 +8,14 @@ from __future__ import annotations
 import asyncio
 import math
 import random
-import threading
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-import structlog
 from prometheus_client.core import CollectorRegistry, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-log_metrics = structlog.get_logger("pyzk.metrics")
+from pyzk.metrics_http import MetricsHttpServer
 
 PROMETHEUS_CLASS = "org.apache.zookeeper.metrics.prometheus.PrometheusMetricsProvider"
 
@@ -372,64 +370,31 @@ METRICS_IDLE_TIMEOUT_S = 30.0
 
 
 class PrometheusExporter:
-    """The /metrics endpoint (prometheus-client's WSGI app, a thread per connection) on
-    httpHost:httpPort. Unlike prometheus-client's start_http_server, a connection that sends
-    nothing (or half a request) for idle_timeout_s is dropped, and a connection's errors are
-    not printed as tracebacks."""
+    """The /metrics endpoint on httpHost:httpPort: prometheus-client's WSGI app behind
+    pyzk.metrics_http's server, which holds every connection on one thread's event loop (as
+    Jetty's selector) and renders on one more thread, so clients cannot add threads. A
+    connection that sends nothing (or half a request) for idle_timeout_s is dropped, and a
+    connection's errors are not printed as tracebacks."""
 
     def __init__(self, registry: CollectorRegistry, host: str, port: int,
                  idle_timeout_s: float = METRICS_IDLE_TIMEOUT_S) -> None:
         self.registry, self.host, self.port = registry, host, port
         self.idle_timeout_s = idle_timeout_s
-        self._server: Any = None
-        self._thread: threading.Thread | None = None
+        self._server: MetricsHttpServer | None = None
 
     def start(self) -> None:
-        self._server = _metrics_http_server(self.host, self.port, self.registry,
-                                            self.idle_timeout_s)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True,
-                                        name="prometheus-http")
-        self._thread.start()
-        self.port = int(self._server.server_address[1])  # resolves port 0 in tests
+        from prometheus_client import make_wsgi_app
+
+        server = MetricsHttpServer(make_wsgi_app(self.registry), self.host, self.port,
+                                   self.idle_timeout_s)
+        server.start()
+        self._server = server
+        self.port = server.port  # resolves port 0 in tests
 
     def stop(self) -> None:
         if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
+            self._server.stop()
             self._server = None
-
-
-def _metrics_http_server(host: str, port: int, registry: CollectorRegistry,
-                         idle_timeout_s: float) -> Any:
-    import socket
-    from wsgiref.simple_server import WSGIRequestHandler, make_server
-
-    from prometheus_client import make_wsgi_app
-    from prometheus_client.exposition import ThreadingWSGIServer
-
-    class Handler(WSGIRequestHandler):
-        timeout = idle_timeout_s  # a socket timeout on each accepted connection
-
-        def handle(self) -> None:
-            try:
-                super().handle()
-            except OSError:  # the idle timeout, or the client went away
-                self.close_connection = True
-
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-            pass
-
-    family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM,
-                                flags=socket.AI_PASSIVE)[0][0]
-
-    class Server(ThreadingWSGIServer):
-        address_family = family
-        request_queue_size = 128  # socketserver's 5 drops connections in a burst
-
-        def handle_error(self, request: Any, client_address: Any) -> None:
-            log_metrics.warning("metrics connection failed", client=str(client_address))
-
-    return make_server(host, port, make_wsgi_app(registry), Server, handler_class=Handler)
 
 
 def exporter_from_config(cfg: Mapping[str, str], metrics: ServerMetrics,
