@@ -370,8 +370,8 @@ METRICS_IDLE_TIMEOUT_S = 30.0
 
 
 class PrometheusExporter:
-    """The /metrics endpoint on httpHost:httpPort: prometheus-client's WSGI app behind
-    pyzk.metrics_http's server, which holds every connection on one thread's event loop (as
+    """The /metrics endpoint on httpHost:httpPort: Java's MetricsServlet mapping (at /metrics
+    only) in pyzk.metrics_http's server, which holds every connection on one thread's event loop (as
     Jetty's selector) and renders on one more thread, so clients cannot add threads. A
     connection that sends nothing (or half a request) for idle_timeout_s is dropped, and a
     connection's errors are not printed as tracebacks."""
@@ -383,10 +383,7 @@ class PrometheusExporter:
         self._server: MetricsHttpServer | None = None
 
     def start(self) -> None:
-        from prometheus_client import make_wsgi_app
-
-        server = MetricsHttpServer(make_wsgi_app(self.registry), self.host, self.port,
-                                   self.idle_timeout_s)
+        server = MetricsHttpServer(self.registry, self.host, self.port, self.idle_timeout_s)
         server.start()
         self._server = server
         self.port = server.port  # resolves port 0 in tests

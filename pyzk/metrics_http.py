@@ -6,12 +6,12 @@ limit).
 One thread ("prometheus-http") runs its own asyncio loop: it accepts, reads and parses requests
 with Jetty 9.4's rules (pyzk.fourlw.http, as the AdminServer), drops a connection that sends
 nothing (or half a head, or does not take its answer) for the idle timeout, and writes the
-answers, keeping HTTP/1.1 connections alive. One more thread ("prometheus-render") calls
-prometheus-client's WSGI app, one scrape at a time, off both loops: the app keeps its paths
-(GET of any path is the exposition, /favicon.ico empty), methods (OPTIONS; 405 for others, HEAD
-too), Accept negotiation (OpenMetrics), gzip and name[] filters; the collector hops onto the
-server's main loop for its samples. So an idle connection costs a socket and a coroutine, and the
-process's threads stay two whatever clients do.
+answers, keeping HTTP/1.1 connections alive. One more thread ("prometheus-render") builds each
+answer, one scrape at a time, off both loops, as Java's ServletContextHandler does: the
+MetricsServlet mapped at /metrics only (GET and POST scrape, HEAD is GET without the body,
+`name[]` keeps the named samples), Jetty's Default404Servlet everywhere else. The collector hops
+onto the server's main loop for its samples. So an idle connection costs a socket and a
+coroutine, and the process's threads stay two whatever clients do.
 """
 
 from __future__ import annotations
@@ -20,20 +20,21 @@ import asyncio
 import contextlib
 import socket
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from email.utils import formatdate
-from typing import Any
+from urllib.parse import parse_qs
 
 import structlog
+from prometheus_client import CollectorRegistry
+from prometheus_client.exposition import choose_encoder
+from prometheus_client.metrics_core import Metric
 
 from pyzk.fourlw.http import Head, body_of, decode_target
 from pyzk.fourlw.http_stream import REASONS, bad_message, next_head, skip_body, write_all
 
 log = structlog.get_logger("pyzk.metrics")
 
-# A WSGI application (prometheus_client.make_wsgi_app): environ, start_response -> body parts.
-WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 Answer = tuple[int, list[tuple[str, str]], bytes]
 BACKLOG = 128  # socketserver's 5 dropped connections in a burst
 STOP_WAIT_S = 5.0
@@ -55,30 +56,49 @@ def listening_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def environ_of(head: Head, path: str, query: bytes) -> dict[str, Any]:
-    """The WSGI environ keys prometheus-client's app reads."""
-    env: dict[str, Any] = {"REQUEST_METHOD": head.method, "PATH_INFO": path,
-                           "QUERY_STRING": query.decode("latin-1"),
-                           "SERVER_PROTOCOL": head.version}
-    for name, key in (("accept", "HTTP_ACCEPT"), ("accept-encoding", "HTTP_ACCEPT_ENCODING")):
-        values = head.values(name)
-        if values:
-            env[key] = ",".join(v.decode("latin-1") for v in values)
-    return env
+class Filtered:
+    """CollectorRegistry.filteredMetricFamilySamples (simpleclient): only the samples whose name
+    is asked for, and only the families that keep one."""
+
+    def __init__(self, registry: CollectorRegistry, names: set[str]) -> None:
+        self.registry, self.names = registry, names
+
+    def collect(self) -> Iterator[Metric]:
+        for family in self.registry.collect():
+            kept = [s for s in family.samples if s.name in self.names]
+            if kept:
+                m = Metric(family.name, family.documentation, family.type, family.unit)
+                m.samples = kept
+                yield m
 
 
-def call_app(app: WsgiApp, environ: dict[str, Any]) -> Answer:
-    """(status, headers, body) of one WSGI call (on the render thread)."""
-    started: list[tuple[str, list[tuple[str, str]]]] = []
-
-    def start_response(status: str, headers: list[tuple[str, str]],
-                       exc_info: Any = None) -> Callable[[bytes], None]:
-        started.append((status, headers))
-        return lambda _data: None
-
-    body = b"".join(app(environ, start_response))
-    status, headers = started[-1]
-    return int(status.split(" ", 1)[0]), list(headers), body
+def servlet_answer(registry: CollectorRegistry, head: Head, path: str, query: bytes) -> Answer:
+    """PrometheusMetricsProvider's ServletContextHandler: MetricsServlet at exactly /metrics
+    (doGet, and doPost = doGet), Jetty's Default404Servlet elsewhere; HttpServlet.service
+    picks the method (HEAD is doGet without the body, which the connection drops)."""
+    method = head.method
+    mapped = path == "/metrics"
+    if method in ("GET", "HEAD") or (method == "POST" and mapped):
+        if not mapped:
+            return 404, [("Content-Type", "text/plain")], b"Not Found\n"
+        accept = ",".join(v.decode("latin-1") for v in head.values("accept"))
+        encoder, content_type = choose_encoder(accept)
+        names = parse_qs(query.decode("latin-1")).get("name[]")
+        target: CollectorRegistry | Filtered = registry if not names else \
+            Filtered(registry, set(names))
+        return 200, [("Content-Type", content_type)], encoder(target)  # type: ignore[arg-type]
+    if method == "OPTIONS":
+        allow = "GET, HEAD, POST, TRACE, OPTIONS" if mapped else "GET, HEAD, TRACE, OPTIONS"
+        return 200, [("Allow", allow)], b""
+    if method == "TRACE":
+        echo = f"TRACE {path} {head.version}" + "".join(
+            f"\r\n{k}: {v.decode('latin-1')}" for k, v in head.fields) + "\r\n"
+        return 200, [("Content-Type", "message/http")], echo.encode("latin-1")
+    if method in ("POST", "PUT", "DELETE"):
+        return 405, [("Content-Type", "text/plain")], b"HTTP method not allowed\n"
+    return 501, [("Content-Type", "text/html;charset=iso-8859-1")], (
+        b"<html><head><title>Error 501 Method not implemented</title></head><body>"
+        b"<h2>HTTP ERROR 501 Method not implemented</h2></body></html>\n")
 
 
 def response_bytes(status: int, headers: list[tuple[str, str]], body: bytes, keep: bool,
@@ -96,8 +116,9 @@ def response_bytes(status: int, headers: list[tuple[str, str]], body: bytes, kee
 class MetricsHttpServer:
     """start() binds (raising OSError) and starts the two threads; stop() ends them."""
 
-    def __init__(self, app: WsgiApp, host: str, port: int, idle_timeout_s: float) -> None:
-        self.app, self.host, self.port = app, host, port
+    def __init__(self, registry: CollectorRegistry, host: str, port: int,
+                 idle_timeout_s: float) -> None:
+        self.registry, self.host, self.port = registry, host, port
         self.idle_timeout_s = idle_timeout_s
         self._sock: socket.socket | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -198,8 +219,8 @@ class MetricsHttpServer:
     async def _render_answer(self, head: Head, path: str, query: bytes) -> Answer:
         loop = asyncio.get_running_loop()
         try:
-            return await loop.run_in_executor(self._render, call_app, self.app,
-                                              environ_of(head, path, query))
+            return await loop.run_in_executor(self._render, servlet_answer, self.registry,
+                                              head, path, query)
         except Exception as e:  # noqa: BLE001 - a failed scrape is a 500, not a dead port
             log.warning("metrics scrape failed", error=repr(e))
             return 500, [("Content-Type", "text/plain; charset=utf-8")], b"scrape failed\n"

@@ -87,20 +87,37 @@ def test_keep_alive_pipelining_bodies_skipped_and_http10_closes(
     assert statuses(got) == [200] and closed
 
 
-def test_head_gets_no_body_and_the_apps_methods_and_paths_stay(
+def test_the_servlet_is_mapped_at_metrics_only_with_httpservlets_methods(
         exporter: PrometheusExporter) -> None:
+    """PrometheusMetricsProvider: addServlet(MetricsServlet, "/metrics") in a
+    ServletContextHandler; HttpServlet.service picks the method."""
     got, _ = exchange(exporter.port, b"HEAD /metrics HTTP/1.1\r\nHost: x\r\n\r\n" + GET)
-    assert statuses(got) == [405, 200]  # prometheus-client's app: OPTIONS and GET only
-    assert got.index(b"HTTP/1.1 200") == got.index(b"\r\n\r\n") + 4  # HEAD: head only
-    got, _ = exchange(exporter.port, b"OPTIONS / HTTP/1.0\r\n\r\n")
-    assert statuses(got) == [200] and b"Allow: OPTIONS,GET" in got
-    got, _ = exchange(exporter.port, b"GET /anything?x=1 HTTP/1.0\r\n\r\n")
+    assert statuses(got) == [200, 200]  # doHead = doGet without the body
+    assert got.index(b"HTTP/1.1 200", 1) == got.index(b"\r\n\r\n") + 4
+    assert got.count(b"znode_count 5.0") == 1
+    got, _ = exchange(exporter.port, b"POST /metrics HTTP/1.0\r\n\r\n")  # doPost = doGet
     assert statuses(got) == [200] and b"znode_count 5.0" in got
-    req = urllib.request.Request(f"http://{HOST}:{exporter.port}/metrics",
-                                 headers={"Accept-Encoding": "gzip"})
-    with urllib.request.urlopen(req, timeout=5) as r:
-        assert r.headers["Content-Encoding"] == "gzip"
+    for other in (b"/", b"/anything?x=1", b"/metrics/", b"/favicon.ico"):
+        got, _ = exchange(exporter.port, b"GET " + other + b" HTTP/1.0\r\n\r\n")
+        assert statuses(got) == [404] and b"znode_count" not in got, other
+    got, _ = exchange(exporter.port, b"OPTIONS /metrics HTTP/1.0\r\n\r\n")
+    assert statuses(got) == [200] and b"Allow: GET, HEAD, POST, TRACE, OPTIONS" in got
+    got, _ = exchange(exporter.port, b"PUT /metrics HTTP/1.0\r\n\r\n")
+    assert statuses(got) == [405]
+    got, _ = exchange(exporter.port, b"TRACE /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert statuses(got) == [200] and b"\r\n\r\nTRACE /metrics HTTP/1.1\r\n" in got
+    with urllib.request.urlopen(f"http://{HOST}:{exporter.port}/metrics", timeout=5) as r:
         assert r.headers["Content-Type"] == "text/plain; version=0.0.4; charset=utf-8"
+        assert r.headers.get("Content-Encoding") is None  # simpleclient's servlet: no gzip
+
+
+def test_name_filter_keeps_the_named_samples(exporter: PrometheusExporter) -> None:
+    """CollectorRegistry.filteredMetricFamilySamples: samples by name; families left empty
+    go."""
+    got, _ = exchange(exporter.port, b"GET /metrics?name[]=znode_count HTTP/1.0\r\n\r\n")
+    assert statuses(got) == [200] and b"znode_count 5.0" in got
+    got, _ = exchange(exporter.port, b"GET /metrics?name[]=nothing&name[]=x HTTP/1.0\r\n\r\n")
+    assert statuses(got) == [200] and b"znode_count" not in got
 
 
 @pytest.mark.parametrize(("data", "status"), [
