@@ -144,6 +144,8 @@ def test_queue_keeps_fifo_order_across_a_leader_stop(
     q_in, q_out = Queue(producer, "/app/queue"), Queue(consumer, "/app/queue")
     for i in range(10):
         q_in.put(f"item-{i}".encode())
+    # The consumer's member may lag the producer's (a get() that sees no item returns None).
+    consumer.sync("/app/queue")
     got = [q_out.get() for _ in range(3)]
     zk_ensemble.stop(zk_ensemble.leader())
     zk_ensemble.wait_serving()

@@ -191,6 +191,7 @@ public final class KafkaFlows {
         check(s1.getEphemeralOwner() == broker1.zk.getSessionId(), "ephemeral owner");
         check(s1.getCzxid() == s1.getMzxid(), "create and setData share one zxid in a multi");
         Stat got = new Stat();
+        catchUp(zk, "/brokers/ids/1");
         byte[] data = zk.getData("/brokers/ids/1", false, got);
         check(str(data).equals(str(zk.getData("/brokers/ids/1", false, null))), "stable data");
         check(str(data).contains("\"endpoints\":[\"PLAINTEXT://localhost:9092\"]"), "json payload " + str(data));

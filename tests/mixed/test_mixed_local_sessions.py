@@ -32,6 +32,15 @@ def mntr(ens: Ensemble, sid: int, key: str) -> str | None:
     return None
 
 
+def leader_zxid(ens: Ensemble, on: int) -> int:
+    """The leader's (3) last applied zxid once it has applied all member `on` has: `on`
+    answers a txn once it applied it, and the leader, which committed it before, may apply
+    it a moment later (a Java leader sends the COMMIT before it applies)."""
+    applied = zxid(ens, on)
+    wait_for(lambda: zxid(ens, 3) >= applied, 5, f"the leader to apply {applied:#x}")
+    return zxid(ens, 3)
+
+
 def observe(ens: Ensemble, on: int, other: int) -> list[object]:
     """What a client of member `on` sees; zxids counted on the leader (3)."""
     out: list[object] = []
@@ -39,9 +48,9 @@ def observe(ens: Ensemble, on: int, other: int) -> list[object]:
     silent.connect(timeout_ms=2000)
     c = RawClient(ens.members[on].host, 2181)
     try:
-        z0 = zxid(ens, 3)
+        z0 = leader_zxid(ens, on)
         s = c.connect(timeout_ms=4000)
-        out.append(("session txn", zxid(ens, 3) - z0))
+        out.append(("session txn", leader_zxid(ens, on) - z0))
         out.append(("local_sessions", mntr(ens, on, "zk_local_sessions")))
         r1 = c.create(f"/ls{on}", b"x")
         out.append(("create", r1.err))
@@ -55,11 +64,10 @@ def observe(ens: Ensemble, on: int, other: int) -> list[object]:
             out.append(("elsewhere timeout", again.timeOut))
         finally:
             elsewhere.close()
-        z1 = zxid(ens, 3)
+        z1 = leader_zxid(ens, on)
         c.call(-11, None)  # closeSession
         out.append(("closed by server", c.is_closed_by_server(10)))
-        wait_for(lambda: zxid(ens, 3) >= z1, 5, "the leader's zxid")
-        out.append(("close txn", zxid(ens, 3) - z1))
+        out.append(("close txn", leader_zxid(ens, on) - z1))
         out.append(("silent one expired", silent.is_closed_by_server(10)))
     finally:
         c.close()
