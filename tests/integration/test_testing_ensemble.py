@@ -151,10 +151,15 @@ def test_queue_keeps_fifo_order_across_a_leader_stop(
     zk_ensemble.wait_serving()
     for i in range(10, 15):
         q_in.put(f"item-{i}".encode())
-    while len(got) < 15:
+    deadline = time.monotonic() + 30
+    for _ in range(1000):  # bounded: a get() may see nothing until its member catches up
+        if len(got) == 15 or time.monotonic() > deadline:
+            break
         item = q_out.get()
         if item is not None:
             got.append(item)
+        else:
+            consumer.sync("/app/queue")
     assert got == [f"item-{i}".encode() for i in range(15)]
     assert len(q_out) == 0
 
