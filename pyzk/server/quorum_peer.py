@@ -262,6 +262,7 @@ class QuorumPeer:
                                    bind_retry=cfg.election_port_bind_retry)
         manager.on_bind_failed = lambda: self._fatal(UNABLE_TO_BIND_QUORUM_PORT)
         manager.voting = lambda sid: sid in self.quorum.voting_members
+        manager.addresses = self._election_addrs
         self.fle = FLE(self.my_id, self.quorum, participant=not self.observer,
                        reconfig_enabled=self.reconfig_enabled,
                        min_interval_ms=cfg.fle_min_notification_interval_ms,
@@ -422,6 +423,15 @@ class QuorumPeer:
             self.fle.update_election_vote(epoch)
 
     # -- dynamic reconfiguration (QuorumPeer.java) ------------------------------------------
+    def _election_addrs(self, sid: int) -> list[tuple[str, int]] | None:
+        """QuorumCnxManager.connectOne(sid): the last committed config's addresses for sid,
+        else the last proposed one's, else none (a sid no config names)."""
+        for qv in (self.quorum, self.last_seen):
+            s = qv.all_members.get(sid)
+            if s is not None:
+                return list(s.election_addrs)
+        return None
+
     def set_last_seen(self, qv: QuorumMaj, write: bool = True) -> None:
         """setLastSeenQuorumVerifier: remember a proposed config, dial its new members and
         write `<zoo.cfg>.dynamic.next`."""
@@ -430,8 +440,7 @@ class QuorumPeer:
         if qv.version < self.last_seen.version:
             log.error("setLastSeenQuorumVerifier called with stale config",
                       version=hex(qv.version), current=hex(self.quorum.version))
-        self.last_seen = qv
-        self._learn_members(qv)
+        self.last_seen = qv  # connectNewPeers: the election manager's lookup now finds them
         if write and self.config.source is not None:
             dyn = reconfig.dynamic_file_text(qv, True)
             self._write_file(Path(f"{self.config.source}.dynamic.next"), dyn)
@@ -463,7 +472,6 @@ class QuorumPeer:
         me = qv.all_members.get(self.my_id)
         if me is not None:
             self.me = me
-        self._learn_members(qv)
         if self.fle is not None:
             self.fle.quorum = qv
         return prev
@@ -519,15 +527,6 @@ class QuorumPeer:
         if self.server is not None:  # initConfigInZKDatabase after a reconfig: tell watchers
             for watcher, ev in self.init_config_node(self.server.tree):
                 watcher.send_event(ev)
-
-    def _learn_members(self, qv: QuorumMaj) -> None:
-        """connectNewPeers: the election manager can now dial members it did not know."""
-        if self.election is None:
-            return
-        view = self.election.manager.view
-        for sid, s in qv.all_members.items():
-            if sid != self.my_id:
-                view[sid] = s.election_addrs
 
     @staticmethod
     def _write_file(path: Path, text: str | bytes) -> None:

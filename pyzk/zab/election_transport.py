@@ -103,8 +103,11 @@ class QuorumCnxManager:
         self.election_addrs = addr_list(election_addr)  # every address we listen on
         self.election_addr = self.election_addrs[0]
         self.multi = multi or MultiAddress()
-        # sid -> election addresses (voters and observers)
+        # sid -> election addresses (voters and observers) of the configuration we started
+        # with; once `addresses` is set (QuorumPeer), the live one is asked instead.
         self.view: dict[int, list[Addr]] = {sid: addr_list(a) for sid, a in view.items()}
+        # connectOne(sid)'s lookup: the last committed config, then the last proposed one.
+        self.addresses: Callable[[int], list[Addr] | None] | None = None
         self.peers: dict[int, _Peer] = {}
         self.recv_queue: deque[tuple[int, bytes]] = deque(maxlen=RECV_CAPACITY)
         self.recv_event = asyncio.Event()
@@ -197,8 +200,8 @@ class QuorumCnxManager:
             server.close()
         for sid in list(self.peers):
             self._finish(sid)
-            p = self.peers[sid]
-            if p.dialing is not None:
+            p = self.peers.get(sid)
+            if p is not None and p.dialing is not None:
                 p.dialing.cancel()
         for server in self._servers:
             with contextlib.suppress(Exception):
@@ -207,6 +210,26 @@ class QuorumCnxManager:
     # -- queues ---------------------------------------------------------------------------------
     def _peer(self, sid: int) -> _Peer:
         return self.peers.setdefault(sid, _Peer())
+
+    def known(self, sid: int) -> list[Addr] | None:
+        """The election addresses a configuration gives `sid`, or None: a sid no config names
+        (a hostile one, a dynamic observer, a joiner not yet proposed) is only ever answered
+        on its own connection or dialled back once at the address it sent."""
+        if self.addresses is not None:
+            return self.addresses(sid)
+        return self.view.get(sid)
+
+    def _forget(self, sid: int) -> None:
+        """Drop what we hold for a sid no config names once nothing is left to do for it, so
+        that a stream of made-up sids cannot grow the table (Java's queueSendMap keeps one
+        entry per sid for ever)."""
+        p = self.peers.get(sid)
+        if p is None or p.writer is not None or sid == self.my_id or self.known(sid):
+            return
+        if p.dialing is not None and not p.dialing.done() and \
+                p.dialing is not asyncio.current_task():
+            return
+        del self.peers[sid]
 
     def to_send(self, sid: int, payload: bytes) -> None:
         """QuorumCnxManager.toSend: loop back to myself, else replace the peer's pending message
@@ -254,11 +277,14 @@ class QuorumCnxManager:
             self._validate(sid, p.writer)
         if self._closed or p.writer is not None or (p.dialing and not p.dialing.done()):
             return
-        targets = addr or self.view.get(sid)
+        known = self.known(sid)
+        targets = addr or known
         if not targets:
             log.warning("Invalid server id: %s", sid)
+            self._forget(sid)
             return
-        p.dialing = asyncio.ensure_future(self._dial(sid, targets))
+        # connectOne(sid, electionAddr) for a sid no config names: one attempt, no retries.
+        p.dialing = asyncio.ensure_future(self._dial(sid, targets, once=not known))
 
     def _validate(self, sid: int, writer: asyncio.StreamWriter) -> None:
         """connectOne on a live connection, under multiAddress.enabled with the reachability
@@ -288,7 +314,7 @@ class QuorumCnxManager:
         pick = self.multi.pick
         return addrs[0] if len(addrs) == 1 or pick is None else await pick(addrs, self.multi.timeout_s)
 
-    async def _dial(self, sid: int, addrs: list[Addr]) -> None:
+    async def _dial(self, sid: int, addrs: list[Addr], once: bool = False) -> None:
         backoff = BACKOFF_MIN_S
         while not self._closed:
             p = self.peers.get(sid)
@@ -305,6 +331,9 @@ class QuorumCnxManager:
             except (TimeoutError, OSError) as e:  # ssl errors are OSErrors
                 self._dial_failed(sid, addr, e)
                 p = self.peers.get(sid)
+                if once:
+                    self._forget(sid)
+                    return
                 if p is None or p.slot is None:
                     return            # nothing waiting: the FLE timeout will call connect_all
                 p.retry_now.clear()
@@ -416,8 +445,6 @@ class QuorumCnxManager:
             # We win the challenge: drop theirs, dial back.
             self._finish(sid)
             writer.close()
-            if addr is not None and sid not in self.view:
-                self.view[sid] = addr
             # Java dials back at once; a dialer of ours backing off after an earlier refusal
             # (the peer was not listening yet) retries now instead of after its back-off.
             self._peer(sid).retry_now.set()
@@ -426,14 +453,12 @@ class QuorumCnxManager:
             log.warning("We got a connection request from a server with our own ID.")
             writer.close()
         else:
-            if addr is not None and sid not in self.view:
-                self.view[sid] = addr
             self._install(sid, reader, writer)
 
     def _install(self, sid: int, reader: asyncio.StreamReader,
                  writer: asyncio.StreamWriter) -> None:
         self._finish(sid)
-        known = self.view.get(sid)
+        known = self.known(sid)
         self._dial_worked(sid, known[0] if known else None)
         p = self._peer(sid)
         p.writer = writer
@@ -457,6 +482,8 @@ class QuorumCnxManager:
             if t is not asyncio.current_task():
                 t.cancel()
         p.tasks = []
+        if writer is not None:  # its connection ended
+            self._forget(sid)
 
     async def _send_loop(self, sid: int, p: _Peer, writer: asyncio.StreamWriter) -> None:
         try:

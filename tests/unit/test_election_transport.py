@@ -156,3 +156,51 @@ def test_unreachable_peer_is_logged_at_once_then_rate_limited(monkeypatch, caplo
     assert 2 <= len(cannot) <= 3, lines  # ~20 failed dials in 0.45 s, reported every 0.3 s
     assert "attempts since the last report" in cannot[1]
     assert any(m.startswith("Connected to 1 at election address") for m in lines), lines
+
+
+def test_sids_no_config_names_leave_nothing_behind_and_are_dialled_back_once() -> None:
+    """A stream of made-up sids on the election port: those below ours are dialled back once
+    at the address they sent (connectOne(sid, electionAddr)), never again (connectOne(sid)
+    finds no config naming them: "Invalid server id"), and no entry outlives its connection,
+    so the peer table stays bounded. A configured member is still dialled from the live
+    config."""
+    me = (HOSTS[2], free_port(HOSTS[2]))
+    member = (HOSTS[3], free_port(HOSTS[3]))
+    dials: list[int] = []
+
+    async def main() -> tuple[int, int, set[int]]:
+        async def count(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+            dials.append(1)
+            w.close()
+
+        trap = await asyncio.start_server(count, HOSTS[1], 0)
+        trap_addr = f"{HOSTS[1]}:{trap.sockets[0].getsockname()[1]}"
+        m = QuorumCnxManager(1000, me, {})
+        m.addresses = lambda sid: [member] if sid == 999 else None
+        await m.start()
+        try:
+            for sid in list(range(1, 41)) + list(range(2000, 2040)):
+                r, w = await asyncio.open_connection(*me)
+                w.write(InitialMessage(sid, trap_addr).encode())
+                await w.drain()
+                if sid < 1000:
+                    await asyncio.wait_for(r.read(), 5)  # hung up on: we dial back
+                w.close()
+            for _ in range(200):  # bounded: every dial-back done, every connection gone
+                if len(dials) >= 40 and not m.peers:
+                    break
+                await asyncio.sleep(0.02)
+            m.connect_all()
+            m.to_send(2001, b"vote")  # a reply to a sid whose connection is gone
+            await asyncio.sleep(0.3)
+            left = len(m.peers)
+            m.to_send(999, b"vote")  # a configured member: dialled at its config address
+            return left, len(dials), set(m.peers)
+        finally:
+            await m.close()
+            trap.close()
+
+    left, dialled, peers = asyncio.run(main())
+    assert left == 0
+    assert dialled == 40
+    assert peers == {999}
