@@ -6,6 +6,7 @@ Usage:
     .venv/bin/python -m tests.fuzz.difffuzz --seed S --case K       # replay one case, print hex
     .venv/bin/python -m tests.fuzz.difffuzz --regressions           # the seeded regression cases
     .venv/bin/python -m tests.fuzz.difffuzz --target follower --seed S --frames N  # see below
+    --hosts PYZK_IP,JAVA_IP moves the standalone servers off 127.0.0.61/62 (used by CI).
 
 --target follower|observer: each side is a 3-member ensemble of its kind (pyzk members, Java
 members) on 127.0.64.11-13 and 127.0.64.21-23 (--ensemble-base moves them, e.g. to replay a
@@ -1805,6 +1806,7 @@ class Fuzzer:
         self.order_examples: dict[str, int] = {}
         self.race_examples: dict[str, int] = {}
         self.skipped: Counter[str] = Counter()  # why cases were not sent (skip_reason)
+        self.show: set[int] = set()  # --show: print these cases in full as a run reaches them
 
     # -- process management -------------------------------------------------------------
     def start(self) -> None:
@@ -2125,6 +2127,8 @@ class Fuzzer:
                 continue
             res = await self.run_case(case)
             self.cases_in_epoch += 1
+            if case.k in self.show:
+                print_case(case, res, self.sides)
             for s, o in zip(self.sides, res.outcomes, strict=True):
                 if o.end == "unreachable" and s.srv is not None and s.srv.proc is not None:
                     # Refusing connections: dying (Java runs shutdown hooks) or wedged.
@@ -2298,6 +2302,7 @@ async def amain(args: argparse.Namespace) -> int:
     fz = Fuzzer(kinds, workroot, deadline=args.deadline, restart_every=args.restart_every)
     for s in fz.sides:
         s.keep = args.keep
+    fz.show = {int(x) for x in args.show.split(",") if x}
     known = load_known()
     fz.start()
     try:
@@ -2349,6 +2354,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--case", default=None,
                     help="replay case K (or K1,K2,...) of --seed on fresh servers, print hex")
     ap.add_argument("--raw", action="store_true", help="with --case: print raw reply frames")
+    ap.add_argument("--show", default="", metavar="K1,K2,...",
+                    help="in a run (--cases/--frames): print these cases as --case does, with "
+                         "the state the run's earlier cases left")
     ap.add_argument("--regressions", action="store_true", help="run the regression cases")
     ap.add_argument("--servers", default="pyzk,java")
     ap.add_argument("--report", default=None, help="write a JSON summary here")
@@ -2363,11 +2371,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--ensemble-base", default="", metavar="PYZK_IP,JAVA_IP",
                     help="with --target: the first of each side's three addresses "
                          "(default 127.0.64.11,127.0.64.21)")
+    ap.add_argument("--hosts", default="", metavar="PYZK_IP,JAVA_IP",
+                    help="standalone: the two servers' addresses (default "
+                         f"{HOSTS['pyzk']},{HOSTS['java']}, which CI uses)")
     ap.add_argument("--pyzk-cfg", default="", metavar="KEY=VALUE,...",
                     help="more zoo.cfg lines for pyzk, e.g. pyzk.workers=2")
     args = ap.parse_args(argv)
     PYZK_EXTRA_CFG.update(kv.split("=", 1) for kv in args.pyzk_cfg.split(",") if kv)
     TARGET["target"] = args.target
+    if args.hosts:
+        HOSTS.update(zip(("pyzk", "java"), args.hosts.split(","), strict=True))
     if args.ensemble_base:
         ENSEMBLE_BASE.update(zip(("pyzk", "java"), args.ensemble_base.split(","), strict=True))
     try:
