@@ -28,7 +28,7 @@ from ..protocol.opcodes import (
 from ..tree.acl import has_perm, redact_digests, user_name
 from ..tree.datatree import DataTree, Event
 from ..tree.txnapply import TxnResult
-from ..tree.watches import STANDARD
+from ..tree.watches import STANDARD, NullPathKey
 from ..tree.znode import Znode, child_names
 from .request import Request
 
@@ -307,7 +307,11 @@ def _remove_watches(tree: DataTree, req: Request, rec: Any, events: list[Event])
     # The server only drops the watch; the client library raises the *WatchRemoved event.
     if rec.type not in (1, 2, 3):
         raise _Marshalling()
-    if rec.path is None or not tree.watches.remove(rec.path, rec.type, req.watcher):
+    try:
+        removed = tree.watches.remove(rec.path, rec.type, req.watcher)
+    except NullPathKey:
+        raise _Marshalling() from None  # the session's own null-path watch: Java's NPE
+    if not removed:
         raise KeeperError(Err.NOWATCHER, rec.path)
     return b""
 
@@ -316,8 +320,11 @@ def _add_watch(tree: DataTree, req: Request, rec: Any, events: list[Event]) -> b
     if rec.mode not in (AddWatchMode.PERSISTENT, AddWatchMode.PERSISTENT_RECURSIVE):
         raise _Marshalling()  # WatcherMode.fromZooDef throws
     if req.watcher is not None:
-        tree.watches.add_persistent(rec.path, req.watcher,
-                                    rec.mode == AddWatchMode.PERSISTENT_RECURSIVE)
+        try:
+            tree.watches.add_persistent(rec.path, req.watcher,
+                                        rec.mode == AddWatchMode.PERSISTENT_RECURSIVE)
+        except NullPathKey:
+            raise _Marshalling() from None  # a second null-path watch: Java's NPE
     return _OK_RESPONSE
 
 
@@ -342,11 +349,12 @@ def _set_watches(tree: DataTree, req: Request, rec: Any, events: list[Event]) ->
                 raise _Marshalling()
             yield path
 
-    def persistent(v: list[str | None] | None) -> list[str]:
-        # addWatch takes a null path without looking anything up: a watch that never fires.
+    def persistent(v: list[str | None] | None) -> list[str | None]:
+        # addWatch takes a null path without looking anything up: a watch that never fires
+        # (but see NullPathKey).
         if v is None:
             raise _Marshalling()
-        return [p for p in v if p is not None]
+        return v
 
     for path in paths(rec.dataWatches):
         n = nodes.get(path or "/")  # Java's node map aliases "" to the root
@@ -370,10 +378,13 @@ def _set_watches(tree: DataTree, req: Request, rec: Any, events: list[Event]) ->
         else:
             wm.child.add(path, w)
     if len(rec) > 4:  # SetWatches2
-        for path in persistent(rec.persistentWatches):
-            wm.add_persistent(path, w, False)
-        for path in persistent(rec.persistentRecursiveWatches):
-            wm.add_persistent(path, w, True)
+        try:
+            for ppath in persistent(rec.persistentWatches):
+                wm.add_persistent(ppath, w, False, child_first=True)
+            for ppath in persistent(rec.persistentRecursiveWatches):
+                wm.add_persistent(ppath, w, True, child_first=True)
+        except NullPathKey:
+            raise _Marshalling() from None
     return b""
 
 

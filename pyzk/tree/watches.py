@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from ..config.properties import java_string_hash
 from ..protocol.codes import WatcherType
 
 STANDARD = 0
@@ -26,6 +27,35 @@ def parent_paths(path: str) -> Iterator[str]:
         path = path[: path.rfind("/")] or "/"
 
 
+class NullPathKey(ValueError):
+    """WatcherModeManager keys a watch's mode by Key(watcher, path), whose equals calls
+    path.equals(): with a null path (addWatch and setWatches2 take one unchecked) a put, get or
+    remove throws NullPointerException whenever the map already holds a key of the same hash,
+    i.e. this watcher's null path itself or its "" (String hash 0 too). FinalRequestProcessor
+    answers MARSHALLINGERROR; DataTree.removeCnxn stops where it throws (remove_watcher)."""
+
+
+def _null_clash(modes: dict[tuple[Any, str | None], int], watcher: Any) -> bool:
+    return (watcher, None) in modes or (watcher, "") in modes
+
+
+def _hashset_order(paths: dict[str | None, None]) -> list[str | None]:
+    """The order Java's HashSet<String> (a HashMap: 16 buckets, doubled past 3/4 full; null in
+    bucket 0) iterates these paths; a bucket keeps insertion order. The capacity follows the
+    set's current size, where Java's follows the largest size it ever had."""
+    table = 16
+    while len(paths) > table * 3 // 4:
+        table *= 2
+
+    def bucket(p: str | None) -> int:
+        if p is None:
+            return 0
+        h = java_string_hash(p)
+        return (h ^ (h >> 16)) & (table - 1)
+
+    return sorted(paths, key=bucket)
+
+
 class WatchTable:
     """One WatchManager: path -> watchers, watcher -> paths, and (watcher, path) -> mode."""
 
@@ -33,12 +63,12 @@ class WatchTable:
 
     def __init__(self) -> None:
         # dicts used as insertion-ordered sets so delivery order is deterministic
-        self.table: dict[str, dict[Any, None]] = {}
-        self.by_watcher: dict[Any, dict[str, None]] = {}
-        self.modes: dict[tuple[Any, str], int] = {}  # absent = STANDARD (one-shot)
+        self.table: dict[str | None, dict[Any, None]] = {}
+        self.by_watcher: dict[Any, dict[str | None, None]] = {}
+        self.modes: dict[tuple[Any, str | None], int] = {}  # absent = STANDARD (one-shot)
         self.recursive = 0  # WatcherModeManager.recursiveQty
 
-    def add(self, path: str, watcher: Any, mode: int = STANDARD) -> bool:
+    def add(self, path: str | None, watcher: Any, mode: int = STANDARD) -> bool:
         ws = self.table.get(path)
         if ws is None:
             ws = self.table[path] = {}
@@ -46,13 +76,15 @@ class WatchTable:
         paths = self.by_watcher.get(watcher)
         if paths is None:
             paths = self.by_watcher[watcher] = {}
+        if path is None and _null_clash(self.modes, watcher):
+            raise NullPathKey("null path")  # before the path joins watch2Paths, as in Java
         self._set_mode(watcher, path, mode)
         if path in paths:
             return False
         paths[path] = None
         return True
 
-    def _set_mode(self, watcher: Any, path: str, mode: int) -> None:
+    def _set_mode(self, watcher: Any, path: str | None, mode: int) -> None:
         # a later standard watch on the same path downgrades a persistent one (setWatcherMode)
         key = (watcher, path)
         if mode == STANDARD:
@@ -63,19 +95,25 @@ class WatchTable:
         if (old == PERSISTENT_RECURSIVE) != (mode == PERSISTENT_RECURSIVE):
             self.recursive += 1 if mode == PERSISTENT_RECURSIVE else -1
 
-    def remove_watcher(self, watcher: Any) -> None:
+    def remove_watcher(self, watcher: Any) -> bool:
+        """WatchManager.removeWatcher(watcher); False where Java throws at a null path (see
+        NullPathKey): the watcher's paths after it in HashSet order keep it, and their modes
+        (so a recursive one keeps every later lookup walking parents)."""
         paths = self.by_watcher.pop(watcher, None)
         if paths is None:
-            return
-        for p in paths:
+            return True
+        for p in paths if None not in paths else _hashset_order(paths):
             ws = self.table.get(p)
             if ws is not None:
                 ws.pop(watcher, None)
                 if not ws:
                     del self.table[p]
+            if p is None and _null_clash(self.modes, watcher):
+                return False
             self._set_mode(watcher, p, STANDARD)
+        return True
 
-    def remove(self, path: str, watcher: Any) -> bool:
+    def remove(self, path: str | None, watcher: Any) -> bool:
         paths = self.by_watcher.get(watcher)
         if paths is None or path not in paths:
             return False
@@ -86,6 +124,8 @@ class WatchTable:
         del ws[watcher]
         if not ws:
             del self.table[path]
+        if path is None and _null_clash(self.modes, watcher):
+            raise NullPathKey("null path")
         self._set_mode(watcher, path, STANDARD)
         return True
 
@@ -172,10 +212,12 @@ class WatchTable:
                 sum(len(p) for p in self.by_watcher.values()))
 
     def by_path(self) -> dict[str, list[Any]]:
-        return {p: list(ws) for p, ws in self.table.items()}
+        # A null path (addWatch) prints as Java's PrintWriter prints a null String.
+        return {"null" if p is None else p: list(ws) for p, ws in self.table.items()}
 
     def by_watchers(self) -> dict[Any, list[str]]:
-        return {w: list(ps) for w, ps in self.by_watcher.items()}
+        return {w: ["null" if p is None else p for p in ps]
+                for w, ps in self.by_watcher.items()}
 
 
 class WatchManager:
@@ -187,16 +229,20 @@ class WatchManager:
         self.data = WatchTable()
         self.child = WatchTable()
 
-    def add_persistent(self, path: str, watcher: Any, recursive: bool) -> None:
-        """DataTree.addWatch: a persistent watch lives in both tables."""
+    def add_persistent(self, path: str | None, watcher: Any, recursive: bool,
+                       child_first: bool = False) -> None:
+        """DataTree.addWatch: a persistent watch lives in both tables, data table first
+        (setWatches2 adds to the child table first). May raise NullPathKey."""
         mode = PERSISTENT_RECURSIVE if recursive else PERSISTENT
-        self.data.add(path, watcher, mode)
-        self.child.add(path, watcher, mode)
+        first, second = (self.child, self.data) if child_first else (self.data, self.child)
+        first.add(path, watcher, mode)
+        second.add(path, watcher, mode)
 
     def remove_watcher(self, watcher: Any) -> None:
-        """A connection closed (DataTree.removeCnxn)."""
-        self.data.remove_watcher(watcher)
-        self.child.remove_watcher(watcher)
+        """A connection closed (DataTree.removeCnxn): when the data table throws (a null-path
+        watch, NullPathKey) Java never reaches the child table."""
+        if self.data.remove_watcher(watcher):
+            self.child.remove_watcher(watcher)
 
     def contains(self, path: str, wtype: int, watcher: Any) -> bool:
         if wtype == WatcherType.CHILDREN:

@@ -1,0 +1,122 @@
+"""pyzk beside Java 3.8.0 on state a session leaves behind: watches with a null path. Both come from long differential fuzz runs (tests/fuzz), where a
+lane session carries them from one case to later ones; each test here builds that state
+deliberately and sends the same requests to both servers (127.0.65.21 java, .22 pyzk).
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pyzk.protocol import records as r
+from pyzk.protocol.opcodes import Op
+from tests.integration.itest_util import wait_for
+from tests.integration.rawclient import RawClient, connected
+from tests.servers import ServerProc, java_available
+
+pytestmark = pytest.mark.java
+
+HOSTS = {"java": "127.0.65.21", "pyzk": "127.0.65.22"}
+ANY, DATA, CHILDREN = 3, 1, 2
+PERSISTENT, RECURSIVE = 0, 1
+
+
+@pytest.fixture
+def servers(tmp_path: Path) -> Iterator[dict[str, ServerProc]]:
+    """Fresh servers per test: what one test leaks (on purpose) must not reach the next."""
+    if not java_available():
+        pytest.skip("Debian's Java ZooKeeper is not installed")
+    root = tmp_path
+    started: dict[str, ServerProc] = {}
+    try:
+        for kind, host in HOSTS.items():
+            started[kind] = ServerProc(kind, root / kind, host=host).start()
+        yield started
+    finally:
+        for srv in started.values():
+            srv.stop()
+
+
+def four_letter(srv: ServerProc, word: str) -> str:
+    with socket.create_connection((srv.host, srv.port), timeout=10) as s:
+        s.sendall(word.encode())
+        chunks = []
+        while b := s.recv(65536):
+            chunks.append(b)
+    return b"".join(chunks).decode()
+
+
+def both(servers: dict[str, ServerProc],
+         scenario: Callable[[ServerProc, list[Any]], None]) -> dict[str, list[Any]]:
+    out: dict[str, list[Any]] = {}
+    for kind, srv in servers.items():
+        out[kind] = []
+        scenario(srv, out[kind])
+    return out
+
+
+def check(c: RawClient, path: str | None, wtype: int) -> int:
+    return c.call(Op.CHECK_WATCHES, r.CheckWatchesRequest(path, wtype)).err
+
+
+def add_watch(c: RawClient, path: str | None, mode: int) -> int:
+    return c.call(Op.ADD_WATCH, r.AddWatchRequest(path, mode)).err
+
+
+def remove(c: RawClient, path: str | None, wtype: int) -> int:
+    return c.call(Op.REMOVE_WATCHES, r.RemoveWatchesRequest(path, wtype)).err
+
+
+def test_null_path_watch_requests_match_java(servers: dict[str, ServerProc]) -> None:
+    """A null-path persistent watch is stored, but a second one (or removing it) makes Java's
+    WatcherModeManager key compare a null path: NullPointerException, MARSHALLINGERROR."""
+    def scenario(srv: ServerProc, out: list[Any]) -> None:
+        a = connected(srv.host, srv.port)
+        out.append(add_watch(a, None, RECURSIVE))
+        out.append(add_watch(a, None, RECURSIVE))  # Java -5: the key is there already
+        out.append(add_watch(a, None, PERSISTENT))
+        out.append(check(a, " /a", ANY))  # a recursive watch exists: the parent walk throws
+        out.append([remove(a, None, ANY) for _ in range(3)])  # -5 (child), -5 (data), -121
+        out.append(add_watch(a, None, RECURSIVE))  # the mode outlived the removal: -5
+        sw = r.SetWatches2(0, [], [], [], [None], [])
+        out.append([a.call(Op.SET_WATCHES2, sw, xid=-8).err for _ in range(2)])
+        a.close()
+    got = both(servers, scenario)
+    assert got["pyzk"] == got["java"]
+    assert got["java"][:4] == [0, -5, -5, -5]
+
+
+def test_closing_a_session_with_a_null_path_watch_leaves_watches_like_java(
+        servers: dict[str, ServerProc]) -> None:
+    """The connection of a session holding a null-path watch closes: Java's removeCnxn throws
+    at the null path (seed 2026 case 35404's addWatch, then case 35883's checkWatches on
+    " /a"), so the data table keeps its paths after it, the child table keeps all of them and
+    the recursive count stays up: later sessions see checkWatches answered from them."""
+    def scenario(srv: ServerProc, out: list[Any]) -> None:
+        a = connected(srv.host, srv.port)
+        for p in ("/x", "/y", "/c", "/p"):
+            a.create(p)
+        a.get("/x", True)
+        a.exists("/nx", True)
+        a.children("/c", True)
+        out.append(add_watch(a, "/p", PERSISTENT))
+        out.append(add_watch(a, None, RECURSIVE))
+        a.close()
+        # The data table forgets the watcher (watch2Paths) before Java's removal throws.
+        wait_for(lambda: four_letter(srv, "wchs").startswith("0 connections"), 10,
+                 f"{srv.kind} to drop the closed connection's watcher")
+        b = connected(srv.host, srv.port)
+        out.append([check(b, p, t) for p, t in (
+            ("/x", DATA), ("/x", CHILDREN), ("/nx", DATA), ("/c", CHILDREN), ("/c", DATA),
+            ("/p", DATA), ("/p", CHILDREN), (" /a", ANY), ("/zz", ANY))])
+        out.append(remove(b, " /a", ANY))
+        for p in ("/x", "/y", "/c", "/p"):
+            b.delete(p)
+        b.close_session()
+    got = both(servers, scenario)
+    assert got["pyzk"] == got["java"]
+    assert got["java"][2][7] == -5  # " /a": the leaked recursive watch
