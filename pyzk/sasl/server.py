@@ -25,6 +25,7 @@ import structlog
 
 from ..protocol import records as r
 from ..protocol.codes import Err
+from ..server.auth import add_auth_ids
 from . import gss
 from .digest_md5 import DigestMD5Server, SaslError, SaslRuntimeError
 from .gssapi import GssapiServer
@@ -170,5 +171,4 @@ class ClientSecurity:
 
 
 def _add(conn: Any, ident: Any) -> None:
-    if ident not in conn.auth:
-        conn.auth.append(ident)
+    add_auth_ids(conn.auth, [ident])

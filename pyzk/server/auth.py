@@ -121,6 +121,19 @@ def java_set_order(ids: list[r.Id]) -> list[r.Id]:
     return sorted(ids, key=bucket)
 
 
+def add_auth_ids(auth: list[r.Id], ids: list[r.Id]) -> None:
+    """ServerCnxn.addAuthInfo for each id. Java keeps a connection's ids in a set and hands
+    out getAuthInfo() in its iteration order, which is the order fixupACL expands an "auth"
+    ACL in (so getACL shows it), whoAmI lists and a learner forwards; keep `auth` in it."""
+    added = False
+    for i in ids:
+        if i not in auth:
+            auth.append(i)
+            added = True
+    if added:
+        auth[:] = java_set_order(auth)
+
+
 def client_infos(ids: list[r.Id]) -> list[r.ClientInfo]:
     """AuthUtil.getClientInfos: scheme and the provider's user name (digest: the part before
     ':'; ip: the address; schemes without a provider, like super, or sasl when no

@@ -22,7 +22,7 @@ import structlog
 
 from ..config.model import Config, TlsSettings
 from ..tree import acl
-from .auth import x509_auth_ids
+from .auth import add_auth_ids, x509_auth_ids
 from .connection import ClientConn
 from .unified import AcceptLoop, OnSocket, client_port_decided, looks_like_tls, peek_head
 
@@ -316,9 +316,7 @@ class TlsClientConn(ClientConn):
             self.close()
             return
         self.peer_cert_der = der
-        for i in ids:
-            if i not in self.auth:
-                self.auth.append(i)
+        add_auth_ids(self.auth, ids)
         log.info("Authenticated Id for Scheme 'x509'", id=ids[-1].id, client=self.peer)
 
 

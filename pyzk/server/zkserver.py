@@ -48,7 +48,7 @@ from ..session.upgrade import EPHEMERAL_FLAGS, UPGRADE_OPS, creates_ephemeral
 from ..tree.acl import check_acl, fixup_acl
 from ..tree.datatree import DataTree, TxnResult
 from . import background
-from .auth import authenticate, client_infos
+from .auth import add_auth_ids, authenticate, client_infos
 from .clock import SYSTEM_CLOCK, Clock
 from .group_commit import ClientTxn, GroupCommit
 from .output import OutputFlusher
@@ -668,9 +668,7 @@ class ZkServer:
             conn.reply_in_turn(xid, 0, Err.AUTHFAILED)
             conn.close_when_answered()
             return
-        for i in ids:
-            if i not in conn.auth:
-                conn.auth.append(i)
+        add_auth_ids(conn.auth, ids)
         log.info("auth success", scheme=pkt.scheme, session=hex(conn.session_id))
         conn.reply_in_turn(xid, 0, 0)
 

@@ -1,4 +1,5 @@
-"""pyzk beside Java 3.8.0 on state a session leaves behind: watches with a null path. Both come from long differential fuzz runs (tests/fuzz), where a
+"""pyzk beside Java 3.8.0 on state a session leaves behind: watches with a null path and the
+order of a session's auth ids. Both come from long differential fuzz runs (tests/fuzz), where a
 lane session carries them from one case to later ones; each test here builds that state
 deliberately and sends the same requests to both servers (127.0.65.21 java, .22 pyzk).
 """
@@ -120,3 +121,19 @@ def test_closing_a_session_with_a_null_path_watch_leaves_watches_like_java(
     got = both(servers, scenario)
     assert got["pyzk"] == got["java"]
     assert got["java"][2][7] == -5  # " /a": the leaked recursive watch
+
+
+def test_auth_acl_expands_in_java_set_order(servers: dict[str, ServerProc]) -> None:
+    """An "auth" ACL lists the session's ids in the order Java's authInfo set (a
+    ConcurrentHashMap) iterates them, not the order they were added (seed 2026 case 35555)."""
+    def scenario(srv: ServerProc, out: list[Any]) -> None:
+        a = connected(srv.host, srv.port)
+        for cred in (b"\xff\xfe:x", b"alice:pw", b"bob:pw", b":", b"carol:pw"):
+            out.append(a.auth("digest", cred).err)
+        out.append(a.create("/au", acl=[r.ACL(31, r.Id("auth", ""))]).err)
+        acl = a.call(Op.GET_ACL, r.GetACLRequest("/au")).body.acl
+        out.append([(x.perms, x.id.scheme, x.id.id) for x in acl])
+        out.append(a.delete("/au").err)
+        a.close_session()
+    got = both(servers, scenario)
+    assert got["pyzk"] == got["java"]
