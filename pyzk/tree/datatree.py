@@ -41,6 +41,7 @@ SPECIAL_PATHS = frozenset({"/", "/zookeeper", "/zookeeper/quota", "/zookeeper/co
 CONFIG_NODE = "/zookeeper/config"
 _RESERVED_MASK = 0x00FFFF0000000000
 _SYNC = KeeperState.SYNC_CONNECTED
+_JAVA_TRIMMED = "".join(map(chr, range(0x21)))  # what String.trim() cuts off either end
 _tnew = tuple.__new__
 _Stat = r.Stat
 _WE = r.WatcherEvent
@@ -393,9 +394,11 @@ class DataTree:
         return sum(len(s) for s in self.ephemerals.values())
 
     def get_ephemerals(self, session: int, prefix: str | None = None) -> list[str]:
-        """GetEphemerals: empty, blank or "/" prefix means all of the session's ephemerals."""
+        """GetEphemerals: empty, blank or "/" prefix means all of the session's ephemerals.
+        Blank as Java's String.trim() sees it: every char up to U+0020 (NUL and the other
+        controls too, no Unicode spaces) is trimmed."""
         paths = self.ephemerals.get(session, ())
-        if prefix is None or not prefix.strip() or prefix.strip() == "/":
+        if prefix is None or prefix.strip(_JAVA_TRIMMED) in ("", "/"):
             return list(paths)
         return [p for p in paths if p.startswith(prefix)]
 

@@ -137,3 +137,19 @@ def test_auth_acl_expands_in_java_set_order(servers: dict[str, ServerProc]) -> N
         a.close_session()
     got = both(servers, scenario)
     assert got["pyzk"] == got["java"]
+
+
+def test_get_ephemerals_blank_prefix_is_java_trim_blank(servers: dict[str, ServerProc]) -> None:
+    """getEphemerals lists all of the session's ephemerals when the prefix is blank to Java's
+    String.trim() (chars up to U+0020, NUL included, Unicode spaces not): a fuzzed prefix
+    "\\0\\0" listed an ephemeral an earlier case had left on the lane (seed 2026 case 9634)."""
+    def scenario(srv: ServerProc, out: list[Any]) -> None:
+        a = connected(srv.host, srv.port)
+        out.append(a.create("/eph", flags=1).err)
+        for prefix in ("\0\0", "\x1f/\0", " / ", "\u2003", "\u2003/", "\x85", "/e", "/x", ""):
+            rep = a.call(Op.GET_EPHEMERALS, r.GetEphemeralsRequest(prefix))
+            out.append((prefix, rep.err, rep.body.ephemerals if rep.body else None))
+        a.close_session()
+    got = both(servers, scenario)
+    assert got["pyzk"] == got["java"]
+    assert got["java"][1] == ("\0\0", 0, ["/eph"])
