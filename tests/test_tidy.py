@@ -36,6 +36,9 @@ CORE_EDGES = {
         "QuorumCnxManager: the election port's asyncio connections (handshake, framing, dial "
         "retries); it carries out the pure FLE's (pyzk/zab/election.py) Send/Broadcast/SetTimer "
         "actions and feeds received notifications back in",
+    "pyzk/zab/election_peer.py":
+        "the QuorumCnxManager's per-sid state (asyncio events and tasks of its connection and "
+        "dialer) and its dial reports, split out of election_transport.py",
     "pyzk/zab/election_service.py":
         "ElectionService: lookForLeader's loop on asyncio over the QuorumCnxManager (timers, "
         "received notifications and peer changes in, the pure FLE's actions out)",

@@ -28,6 +28,7 @@ from pyzk.zab.election_addresses import (
     addr_list,
     listen_addrs,
 )
+from pyzk.zab.election_peer import Peer, dial_failed, dial_worked
 from pyzk.zab.packets_election import (
     OBSERVER_ID_SID,
     PROTOCOL_VERSION_V1,
@@ -50,28 +51,8 @@ RECV_CAPACITY = 100        # QuorumCnxManager.RECV_CAPACITY
 CONNECT_TIMEOUT_S = 5.0    # QuorumCnxManager cnxTO default (zookeeper.cnxTimeout, ms)
 BACKOFF_MIN_S = 0.2
 BACKOFF_MAX_S = 5.0
-# A peer that cannot be reached is logged at its first failed dial, then at most once per
-# interval (Java logs "Cannot open channel to N at election address ..." on every attempt).
-UNREACHABLE_LOG_INTERVAL_S = 30.0
 BIND_RETRY_WAIT_S = 1.0    # Listener.ListenerHandler sleeps 1 s after each failed bind
 UNABLE_TO_BIND_QUORUM_PORT = 14  # ExitCode: the process's status once on_bind_failed is called
-
-
-class _Peer:
-    """One remote sid: the capacity-1 send slot, the live connection and the dialer."""
-
-    def __init__(self) -> None:
-        self.slot: bytes | None = None
-        self.wake = asyncio.Event()
-        self.writer: asyncio.StreamWriter | None = None
-        self.tasks: list[asyncio.Task[None]] = []
-        self.dialing: asyncio.Task[None] | None = None
-        self.retry_now = asyncio.Event()  # ends a dialer's back-off: the peer is up
-        self.last_sent: bytes | None = None
-        self.failed_dials = 0            # since the last successful connection
-        self.was_up = False              # a connection was installed once (gone_sids)
-        self.unlogged_failures = 0       # since the last "Cannot open channel" line
-        self.logged_at: float | None = None
 
 
 class QuorumCnxManager:
@@ -108,7 +89,7 @@ class QuorumCnxManager:
         self.view: dict[int, list[Addr]] = {sid: addr_list(a) for sid, a in view.items()}
         # connectOne(sid)'s lookup: the last committed config, then the last proposed one.
         self.addresses: Callable[[int], list[Addr] | None] | None = None
-        self.peers: dict[int, _Peer] = {}
+        self.peers: dict[int, Peer] = {}
         self.recv_queue: deque[tuple[int, bytes]] = deque(maxlen=RECV_CAPACITY)
         self.recv_event = asyncio.Event()
         self._on_receive = on_receive
@@ -208,8 +189,8 @@ class QuorumCnxManager:
                 await server.wait_closed()
 
     # -- queues ---------------------------------------------------------------------------------
-    def _peer(self, sid: int) -> _Peer:
-        return self.peers.setdefault(sid, _Peer())
+    def _peer(self, sid: int) -> Peer:
+        return self.peers.setdefault(sid, Peer())
 
     def known(self, sid: int) -> list[Addr] | None:
         """The election addresses a configuration gives `sid`, or None: a sid no config names
@@ -329,7 +310,7 @@ class QuorumCnxManager:
                     asyncio.open_connection(addr[0], addr[1]) if self.net is None
                     else self.net.dial(addr[0], addr[1]), self.connect_timeout_s)
             except (TimeoutError, OSError) as e:  # ssl errors are OSErrors
-                self._dial_failed(sid, addr, e)
+                dial_failed(self._peer(sid), sid, addr, e, self.connect_timeout_s, not once)
                 p = self.peers.get(sid)
                 if once:
                     self._forget(sid)
@@ -343,7 +324,7 @@ class QuorumCnxManager:
                     pass
                 backoff = min(backoff * 2, BACKOFF_MAX_S)
                 continue
-            self._dial_worked(sid, addr)
+            dial_worked(self._peer(sid), sid, addr)
             self._sock_opts(writer)
             if self.connected(sid):  # the peer's own dial won while ours was connecting
                 writer.close()
@@ -363,7 +344,7 @@ class QuorumCnxManager:
                 except (QuorumAuthError, OSError, TimeoutError,
                         asyncio.IncompleteReadError) as e:
                     writer.close()
-                    self._dial_failed(sid, addr, e)
+                    dial_failed(self._peer(sid), sid, addr, e, self.connect_timeout_s)
                     await asyncio.sleep(backoff)
                     backoff = min(backoff * 2, BACKOFF_MAX_S)
                     continue
@@ -373,39 +354,6 @@ class QuorumCnxManager:
                 return
             self._install(sid, reader, writer)
             return
-
-    def _dial_failed(self, sid: int, addr: tuple[str, int], e: BaseException) -> None:
-        """QuorumCnxManager's "Cannot open channel to N at election address ...", rate-limited
-        per peer so that a lone member says every UNREACHABLE_LOG_INTERVAL_S whom it is
-        waiting for and why."""
-        p = self._peer(sid)
-        p.failed_dials += 1
-        p.unlogged_failures += 1
-        now = asyncio.get_running_loop().time()
-        if p.logged_at is not None and now - p.logged_at < UNREACHABLE_LOG_INTERVAL_S:
-            return
-        if isinstance(e, TimeoutError):
-            why = f"no answer within {self.connect_timeout_s:g} s"
-        elif isinstance(e, OSError) and e.errno:
-            why = os.strerror(e.errno)
-        else:
-            why = str(e) or type(e).__name__
-        attempts = ("" if p.logged_at is None
-                    else f" ({p.unlogged_failures} attempts since the last report)")
-        log.warning("Cannot open channel to %s at election address %s: %s%s; still trying",
-                    sid, format_addr(*addr), why, attempts)
-        p.logged_at = now
-        p.unlogged_failures = 0
-
-    def _dial_worked(self, sid: int, addr: Addr | None) -> None:
-        """A connection to sid exists (we dialled it, or it dialled us): report the recovery
-        once and start the rate limit afresh."""
-        p = self._peer(sid)
-        if p.failed_dials:
-            where = f" at election address {format_addr(*addr)}" if addr else ""
-            log.info("Connected to %s%s after %s failed attempts", sid, where, p.failed_dials)
-        p.failed_dials = p.unlogged_failures = 0
-        p.logged_at = None
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self._sock_opts(writer)
@@ -459,7 +407,7 @@ class QuorumCnxManager:
                  writer: asyncio.StreamWriter) -> None:
         self._finish(sid)
         known = self.known(sid)
-        self._dial_worked(sid, known[0] if known else None)
+        dial_worked(self._peer(sid), sid, known[0] if known else None)
         p = self._peer(sid)
         p.writer = writer
         p.was_up = True
@@ -485,7 +433,7 @@ class QuorumCnxManager:
         if writer is not None:  # its connection ended
             self._forget(sid)
 
-    async def _send_loop(self, sid: int, p: _Peer, writer: asyncio.StreamWriter) -> None:
+    async def _send_loop(self, sid: int, p: Peer, writer: asyncio.StreamWriter) -> None:
         try:
             if p.slot is None and p.last_sent is not None:
                 # SendWorker.run: resend the last message in case the old connection lost it.

@@ -120,11 +120,12 @@ def test_unreachable_peer_is_logged_at_once_then_rate_limited(monkeypatch, caplo
     election address ..."), then once per interval, and when the peer comes up."""
     import logging
 
+    from pyzk.zab import election_peer
     from pyzk.zab import election_transport as et
 
     monkeypatch.setattr(et, "BACKOFF_MIN_S", 0.01)
     monkeypatch.setattr(et, "BACKOFF_MAX_S", 0.02)
-    monkeypatch.setattr(et, "UNREACHABLE_LOG_INTERVAL_S", 0.3)
+    monkeypatch.setattr(election_peer, "UNREACHABLE_LOG_INTERVAL_S", 0.3)
     addrs = ensemble()
     caplog.set_level(logging.INFO, logger="pyzk.zab.election_transport")
 
