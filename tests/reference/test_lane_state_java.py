@@ -6,7 +6,6 @@ deliberately and sends the same requests to both servers (127.0.65.21 java, .22 
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,7 @@ import pytest
 
 from pyzk.protocol import records as r
 from pyzk.protocol.opcodes import Op
+from pyzk.testing.ensemble import four_letter
 from tests.integration.itest_util import wait_for
 from tests.integration.rawclient import RawClient, connected
 from tests.servers import ServerProc, java_available
@@ -40,15 +40,6 @@ def servers(tmp_path: Path) -> Iterator[dict[str, ServerProc]]:
     finally:
         for srv in started.values():
             srv.stop()
-
-
-def four_letter(srv: ServerProc, word: str) -> str:
-    with socket.create_connection((srv.host, srv.port), timeout=10) as s:
-        s.sendall(word.encode())
-        chunks = []
-        while b := s.recv(65536):
-            chunks.append(b)
-    return b"".join(chunks).decode()
 
 
 def both(servers: dict[str, ServerProc],
@@ -108,7 +99,7 @@ def test_closing_a_session_with_a_null_path_watch_leaves_watches_like_java(
         out.append(add_watch(a, None, RECURSIVE))
         a.close()
         # The data table forgets the watcher (watch2Paths) before Java's removal throws.
-        wait_for(lambda: four_letter(srv, "wchs").startswith("0 connections"), 10,
+        wait_for(lambda: four_letter(srv.host, srv.port, "wchs", 10).startswith("0 connections"), 10,
                  f"{srv.kind} to drop the closed connection's watcher")
         b = connected(srv.host, srv.port)
         out.append([check(b, p, t) for p, t in (
