@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from ..config.properties import java_string_hash
 from ..protocol.codes import WatcherType
 
 STANDARD = 0
@@ -37,23 +36,6 @@ class NullPathKey(ValueError):
 
 def _null_clash(modes: dict[tuple[Any, str | None], int], watcher: Any) -> bool:
     return (watcher, None) in modes or (watcher, "") in modes
-
-
-def _hashset_order(paths: dict[str | None, None]) -> list[str | None]:
-    """The order Java's HashSet<String> (a HashMap: 16 buckets, doubled past 3/4 full; null in
-    bucket 0) iterates these paths; a bucket keeps insertion order. The capacity follows the
-    set's current size, where Java's follows the largest size it ever had."""
-    table = 16
-    while len(paths) > table * 3 // 4:
-        table *= 2
-
-    def bucket(p: str | None) -> int:
-        if p is None:
-            return 0
-        h = java_string_hash(p)
-        return (h ^ (h >> 16)) & (table - 1)
-
-    return sorted(paths, key=bucket)
 
 
 class WatchTable:
@@ -95,23 +77,23 @@ class WatchTable:
         if (old == PERSISTENT_RECURSIVE) != (mode == PERSISTENT_RECURSIVE):
             self.recursive += 1 if mode == PERSISTENT_RECURSIVE else -1
 
-    def remove_watcher(self, watcher: Any) -> bool:
-        """WatchManager.removeWatcher(watcher); False where Java throws at a null path (see
-        NullPathKey): the watcher's paths after it in HashSet order keep it, and their modes
-        (so a recursive one keeps every later lookup walking parents)."""
+    def remove_watcher(self, watcher: Any) -> None:
+        """WatchManager.removeWatcher(watcher): every path and mode of a closed connection.
+        Java 3.8.0 throws at a null-path watch here (NullPathKey) and leaves the watcher's
+        other paths, modes and recursive count behind for ever; pyzk does not keep that leak
+        (a client could grow the tables without bound by reconnecting), so a later
+        checkWatches that Java answers from the leaked recursive count differs
+        (tests/fuzz/known_differences.py)."""
         paths = self.by_watcher.pop(watcher, None)
         if paths is None:
-            return True
-        for p in paths if None not in paths else _hashset_order(paths):
+            return
+        for p in paths:
             ws = self.table.get(p)
             if ws is not None:
                 ws.pop(watcher, None)
                 if not ws:
                     del self.table[p]
-            if p is None and _null_clash(self.modes, watcher):
-                return False
             self._set_mode(watcher, p, STANDARD)
-        return True
 
     def remove(self, path: str | None, watcher: Any) -> bool:
         paths = self.by_watcher.get(watcher)
@@ -239,10 +221,9 @@ class WatchManager:
         second.add(path, watcher, mode)
 
     def remove_watcher(self, watcher: Any) -> None:
-        """A connection closed (DataTree.removeCnxn): when the data table throws (a null-path
-        watch, NullPathKey) Java never reaches the child table."""
-        if self.data.remove_watcher(watcher):
-            self.child.remove_watcher(watcher)
+        """A connection closed (DataTree.removeCnxn)."""
+        self.data.remove_watcher(watcher)
+        self.child.remove_watcher(watcher)
 
     def contains(self, path: str, wtype: int, watcher: Any) -> bool:
         if wtype == WatcherType.CHILDREN:

@@ -85,6 +85,14 @@ KNOWN_DIFFERENCES: list[Known] = [
           "a fresh-connection case right after a Java wedge (--target follower, seed 12 case "
           "3928 after the null-path multi of case 3927): the Java side's observer session "
           "hung, so the case got no ConnectResponse there; equal when replayed alone"),
+    Known("op=checkWatches mut=*: checkWatches: pyzk err=-121 vs java err=-5",
+          "DELIBERATE: a connection closed while its session held a null-path watch (addWatch/"
+          "setWatches2 with a null path, e.g. seed 2026 case 35404): Java 3.8.0's removeCnxn "
+          "throws at the null path and keeps the watcher's other paths and the recursive count "
+          "for ever, so a later checkWatches on a path without a parent (\" /a\", case 35883) "
+          "walks parents and fails -5; pyzk drops all of a closed connection's watches (keeping "
+          "the leak would let a client grow the tables by reconnecting) and answers NOWATCHER. "
+          "tests/reference/test_lane_state_java.py shows it"),
     Known("op=tree mut=outside-cases: *",
           "nodes created directly under / by mutated paths: their sequential suffix follows "
           "the root's cversion, which drifts once the servers differed in any case"),
