@@ -22,7 +22,7 @@ from pyzk.protocol.opcodes import Op
 from . import snapshot as snapcodec
 from . import txnlog
 from .datadir import DataDir
-from .logfile import logs_from, read_log_file, sorted_logs
+from .logfile import logs_from, read_log_file, sorted_logs, zxid_from_name
 from .txnlog import LogFormatError
 
 log = logging.getLogger("pyzk.storage")
@@ -123,15 +123,32 @@ def replay(log_dir: Path, tree: Any, sessions: dict[int, int], after_zxid: int,
     prev = after_zxid
     count = 0
     torn: list[str] = []
+    cut_short: str | None = None  # a file that ended early since the last applied txn
     for path in logs_from(log_dir, after_zxid + 1):
         scan = read_log_file(path)
+        named = zxid_from_name(path.name, "log")
         for off, entry in txnlog.iter_entries(scan, str(path)):
             hdr = entry.hdr
             z = hdr.zxid
+            if z < named:
+                # log.<zxid> is named after its first txn (FileTxnLog.append): older txns in
+                # it mean a file renamed or copied over another name. Java replays them again
+                # on top of newer state (fastForwardFromEdits only logs "highestZxid > next
+                # log"); replaying or skipping them silently could both serve a wrong tree.
+                raise LogFormatError(str(path), off, f"holds zxid {z:#x}, older than the "
+                                     f"file's name: a log renamed or copied from elsewhere")
             if z <= after_zxid:
                 continue
             if z <= prev:
                 raise LogFormatError(str(path), off, f"zxid {z:#x} does not follow {prev:#x}")
+            if z >> 32 == prev >> 32 and z != prev + 1 and cut_short is not None:
+                # Txns logged after the end of a torn or headerless file were written after
+                # that file was complete and synced (a new file starts only then), so what
+                # is missing between them was acknowledged. Java's FileTxnIterator moves on
+                # to the next file at an EOF and replays on with the hole.
+                raise LogFormatError(str(path), off, f"zxid {z:#x} follows {prev:#x}: txns "
+                                     f"{prev + 1:#x}..{z - 1:#x} are missing where "
+                                     f"{cut_short}")
             if z >> 32 == prev >> 32 and z != prev + 1 and contiguous_start and count == 0:
                 raise LogFormatError(str(path), off, f"zxid {z:#x} follows {prev:#x}: txns "
                                      f"{prev + 1:#x}..{z - 1:#x} are missing")
@@ -143,8 +160,10 @@ def replay(log_dir: Path, tree: Any, sessions: dict[int, int], after_zxid: int,
                 on_txn(entry)
             prev = z
             count += 1
+            cut_short = None
         if scan.torn:
             msg = f"{path}: {scan.torn}"
+            cut_short = msg
             log.warning("%s; ignoring the rest of this file", msg)
             torn.append(msg)
     return prev, count, torn

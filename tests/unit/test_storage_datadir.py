@@ -233,3 +233,39 @@ def test_unusable_data_dir_is_one_clear_error(tmp_path: Path) -> None:
     (tmp_path / "file").write_text("x")
     with pytest.raises(DataDirError, match=r"cannot create .*file/d/version-2: Not a directory"):
         DataDir(tmp_path / "file" / "d")
+
+
+def test_log_copied_over_a_later_name_is_refused(tmp_path: Path) -> None:
+    """tests/fuzz/dirfuzz.py (file-duplicate, file-rename): log.1 copied to log.9 holds txns
+    older than its name. Java replays them again over the newer tree; pyzk skipped them
+    silently. Both can serve a wrong tree: refuse, naming the file."""
+    dd, _ = _build(tmp_path)
+    (dd.log_dir / "log.9").write_bytes((dd.log_dir / "log.1").read_bytes())
+    with pytest.raises(LogFormatError, match="older than the file's name") as ei:
+        recover(dd)
+    assert "log.9" in str(ei.value)
+
+
+@pytest.mark.parametrize("cut", ["torn-tail", "headerless"])
+def test_txns_missing_after_a_file_that_ended_early_are_refused(tmp_path: Path,
+                                                                cut: str) -> None:
+    """tests/fuzz/dirfuzz.py (trunc-tail, trunc-header of a log that is not the newest): a
+    later file holds txns logged after this one was complete, so the txns cut from its end
+    were acknowledged. Java moves on to the next file at the EOF (or refuses at a headerless
+    one); pyzk replayed on with the hole."""
+    dd, _ = _build(tmp_path, n=8)
+    (dd.snap_dir / "snapshot.3").unlink()  # replay from snapshot.0: log.1 (1..3), log.4 (4..8)
+    log1 = dd.log_dir / "log.1"
+    data = log1.read_bytes().rstrip(b"\0")
+    log1.write_bytes(data[:-7] if cut == "torn-tail" else data[:9])
+    with pytest.raises(LogFormatError, match="are missing where") as ei:
+        recover(dd)
+    assert "log.4" in str(ei.value) and "log.1" in str(ei.value)
+
+
+def test_newest_log_ending_early_still_starts(tmp_path: Path) -> None:
+    """The newest log's torn tail is what a crash leaves: nothing after it, recovery goes on."""
+    dd, _ = _build(tmp_path, n=8)
+    log4 = dd.log_dir / "log.4"
+    log4.write_bytes(log4.read_bytes().rstrip(b"\0")[:-7])
+    assert recover(dd).last_zxid == 7
