@@ -114,7 +114,10 @@ def build_base(kind: str, work: Path) -> Path:
     if done.exists():
         return work / f"base-{kind}" / "data"
     rng = random.Random(f"base:{kind}")
-    srv = ServerProc(kind, work / f"base-{kind}", host=BASE_HOSTS[kind], cfg=dict(BASE_CFG))
+    server, _, compression = kind.partition("-")  # "pyzk-gz": gzip snapshots
+    srv = ServerProc(server, work / f"base-{kind}", host=BASE_HOSTS[server], cfg=dict(BASE_CFG))
+    if compression:
+        srv.jvm_flags.append(f"-Dzookeeper.snapshot.compression.method={compression}")
     srv.start(timeout=60)
     clients: list[KazooClient] = []
     try:
@@ -203,7 +206,9 @@ def _entry_region(t: Target, rng: random.Random, region: str) -> int:
 
 
 def _name(t: Target, zxid: int) -> str:
-    return f"{'log' if t.kind == 'log' else 'snapshot'}.{zxid:x}"
+    """The file name `t` would have at `zxid` (a snapshot keeps its stream's extension)."""
+    ext = "".join(f".{x}" for x in t.path.name.split(".")[2:])
+    return f"{'log' if t.kind == 'log' else 'snapshot'}.{zxid:x}{ext}"
 
 
 Mutator = Callable[[Path, list[Target], random.Random], str]
@@ -470,6 +475,10 @@ def compare_trees(a: dict[str, tuple[bytes, tuple[int, ...]]],
     return out
 
 
+def _hx(z: int | None) -> str:
+    return "none" if z is None else f"{z:#x}"
+
+
 def damaged_files(base: Path, copy: Path) -> set[str]:
     """Names of files a damage changed, added or removed."""
     names = {p.name for p in base.iterdir()} | {p.name for p in copy.iterdir()}
@@ -500,7 +509,7 @@ def java_leaked_failed_snapshot(j: Side, p: Side, wd: Path,
     """Whether Java's tree differs only because FileSnap.deserialize reads each fallback
     snapshot into the DataTree and sessions map a newer, failed snapshot partly filled: Java
     started again on the same damaged dir minus the snapshots it failed on gives pyzk's tree."""
-    failed = re.findall(r"problem reading snap file \S*/(snapshot\.\w+)", j.log_text)
+    failed = re.findall(r"problem reading snap file \S*/(snapshot\.[\w.]+)", j.log_text)
     if not failed:
         return False
     shutil.rmtree(wd, ignore_errors=True)
@@ -515,7 +524,7 @@ def java_leaked_failed_snapshot(j: Side, p: Side, wd: Path,
         srv.stop(signal.SIGKILL)
     shutil.rmtree(wd, ignore_errors=True)
     return (again.outcome == "started" and again.tree is not None and p.tree is not None
-            and not compare_trees(p.tree, again.tree))
+            and not compare_trees(p.tree, again.tree) and again.zxid == p.zxid)
 
 
 def run_case(seed: int, case: int, bases: dict[str, Path], work: Path,
@@ -578,16 +587,16 @@ def run_case(seed: int, case: int, bases: dict[str, Path], work: Path,
             elif p.tree is not None and j.tree is not None:
                 diffs = compare_trees(p.tree, j.tree)
                 details.extend(diffs[:20])
-                if diffs and java_leaked_failed_snapshot(j, p, work / f"case{case}-java2",
-                                                         prepare):
+                if p.zxid != j.zxid:
+                    details.append(f"zxid pyzk {_hx(p.zxid)} java {_hx(j.zxid)}")
+                if (diffs or p.zxid != j.zxid) and java_leaked_failed_snapshot(
+                        j, p, work / f"case{case}-java2", prepare):
                     classes.append(f"{what}: tree: java kept state of a snapshot it failed "
                                    "to read")
                 elif diffs:
                     classes.append(f"{what}: tree {diffs[0]} ({len(diffs)} differences)")
-            if p.zxid != j.zxid:
-                classes.append(f"{what}: zxid pyzk {p.zxid:#x} vs java {j.zxid:#x}"
-                               if p.zxid is not None and j.zxid is not None else
-                               f"{what}: zxid pyzk {p.zxid} vs java {j.zxid}")
+                elif p.zxid != j.zxid:
+                    classes.append(f"{what}: zxid pyzk {_hx(p.zxid)} vs java {_hx(j.zxid)}")
     return CaseResult(case, base_kind, damage, p, j, classes, details)
 
 
@@ -604,7 +613,7 @@ def known(cls: str) -> str | None:
 def build_bases(work: Path, kinds: list[str]) -> dict[str, Path]:
     out = {}
     for kind in kinds:
-        if kind == "java" and not java_available():
+        if kind.startswith("java") and not java_available():
             continue
         out[kind] = build_base(kind, work)
     return out
@@ -649,7 +658,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--cases", type=int, default=100)
     ap.add_argument("--case", type=int, action="append", help="run only this case (repeatable)")
-    ap.add_argument("--bases", default="pyzk,java", help="which servers build base data dirs")
+    ap.add_argument("--bases", default="pyzk,java,pyzk-gz,java-gz",
+                    help="which servers build base data dirs (-gz: gzip snapshots)")
     ap.add_argument("--keep", type=Path, help="work directory to keep (default: a temp dir)")
     args = ap.parse_args(argv)
     logging.getLogger("kazoo").setLevel(logging.CRITICAL)

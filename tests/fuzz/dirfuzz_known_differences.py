@@ -51,6 +51,12 @@ KNOWN_DIFFERENCES: list[Known] = [
           "acknowledged. Java's FileTxnIterator.next treats the early end as the end of that "
           "file (Util.readTxnBytes returns null, FileTxnLog.java:774 goes to the next log) "
           "and serves a tree without them; pyzk refuses naming both files"),
+    Known("*: pyzk refused (*: txns N..N are missing) vs java started",
+          "recovery fell back past a newer snapshot that failed, and the logs that older "
+          "snapshot needs do not follow on from it (deleted, renamed or purged): "
+          "recovery.replay's contiguous_start refuses, since the tree would lack txns the "
+          "failed snapshot covered; Java's FileTxnSnapLog.fastForwardFromEdits "
+          "(FileTxnSnapLog.java:330-376) replays whatever logs there are with the hole"),
     Known("*: pyzk refused (*zero-length entry followed by data) vs java started",
           "a zero entry length with non-zero bytes after it (a zeroed length or CRC, garbage "
           "in the preallocated tail): Java's Util.readTxnBytes (Util.java:157) reads a zero "
