@@ -491,17 +491,18 @@ def damaged_files(base: Path, copy: Path) -> set[str]:
 
 
 def unread_by_pyzk(changed: set[str], pyzk_log: str, data: Path) -> bool:
-    """Whether every damaged file is a log that ends before the snapshot pyzk started from:
-    a later log starts at or before that snapshot's zxid + 1 (FileTxnLog.getLogFiles), so
-    none of its txns is replayed."""
+    """Whether every damaged file is one recovery need not read: a log that ends before the
+    snapshot pyzk started from (a later log starts at or before that snapshot's zxid + 1, so
+    none of its txns is replayed) or a snapshot older than that one."""
     m = re.search(r'"snapshot": "\S*/snapshot\.([0-9a-f]+)[^"]*"', pyzk_log)
-    if not m or not changed or not all(n.startswith("log.") for n in changed):
+    if not m or not changed:
         return False
-    start = int(m.group(1), 16) + 1
+    snap = int(m.group(1), 16)
     names = [_zxid(p.name) for p in (data / "version-2").iterdir()
              if p.name.startswith("log.")]
-    window = max((z for z in names if z <= start), default=-1)
-    return all(_zxid(n) < window for n in changed)
+    window = max((z for z in names if z <= snap + 1), default=-1)
+    return all(_zxid(n) < window if n.startswith("log.")
+               else n.startswith("snapshot.") and _zxid(n) < snap for n in changed)
 
 
 def java_leaked_failed_snapshot(j: Side, p: Side, wd: Path,
@@ -577,7 +578,7 @@ def run_case(seed: int, case: int, bases: dict[str, Path], work: Path,
         if p.outcome != j.outcome:
             if p.outcome == "started" and unread_by_pyzk(changed, p.log_text,
                                                          sides["pyzk"].datadir):
-                what += " [damage only in logs pyzk need not read]"
+                what += " [damage only in files pyzk need not read]"
             pr = f" ({p.reason})" if p.reason else ""
             jr = f" ({j.reason})" if j.reason else ""
             classes.append(f"{what}: pyzk {p.outcome}{pr} vs java {j.outcome}{jr}")

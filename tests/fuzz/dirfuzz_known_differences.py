@@ -23,9 +23,9 @@ KNOWN_DIFFERENCES: list[Known] = [
           "on that directory again; pyzk reads the file as holding no txns (txnlog.scan_log). "
           "When txns follow it in the same epoch pyzk refuses too (recovery.replay: "
           "\"missing where\")"),
-    Known("* [[]damage only in logs pyzk need not read]: pyzk started vs java refused (*)",
-          "damage only in a log whose txns all precede the snapshot recovery starts from: "
-          "a later log starts at or before snapshot zxid + 1. Java's FileTxnIterator.init "
+    Known("* [[]damage only in files pyzk need not read]: pyzk started vs java refused (*)",
+          "damage only in snapshots older than the one recovery starts from and in logs whose "
+          "txns all precede it: a later log starts at or before snapshot zxid + 1. Java's FileTxnIterator.init "
           "(FileTxnLog.java:663-666) still opens \"the last logfile that is less than the "
           "zxid\" and verifies every entry of it while skipping them, so a bad CRC or length "
           "there stops Java; pyzk (logfile.logs_from) starts at the newest log named at or "
