@@ -44,6 +44,12 @@ KNOWN_DIFFERENCES: list[Known] = [
           "top of newer state (FileTxnSnapLog.fastForwardFromEdits, FileTxnSnapLog.java:344, "
           "only logs \"(highestZxid) > (next log)\") and serves a tree no client ever saw; "
           "pyzk refuses naming the file"),
+    Known("*: pyzk refused (*: zxid N does not follow N) vs java started",
+          "txns of one zxid logged twice or going backwards in file order (a log copied to "
+          "a name just below its first txn, files mixed from two histories): Java's "
+          "FileTxnSnapLog.fastForwardFromEdits (FileTxnSnapLog.java:344-345) logs "
+          "\"(highestZxid) > (next log)\" and applies the txn again; pyzk refuses naming the "
+          "file and offset (recovery.replay)"),
     Known("*: pyzk refused (*are missing where log.Z: *) vs java started",
           "a log that ends early (torn entry, no header) followed by a later log whose first "
           "txn does not follow on in the same epoch: the later file was started only after "
