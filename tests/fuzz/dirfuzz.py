@@ -170,6 +170,13 @@ def targets(v2: Path) -> list[Target]:
     return out
 
 
+def pick(ts: list[Target], rng: random.Random) -> Target:
+    """A file to damage: a role first (so the newest snapshot and the last log, which recovery
+    reads, are as likely as the many older files), then a file of that role."""
+    role = rng.choice(sorted({t.role for t in ts}))
+    return rng.choice([t for t in ts if t.role == role])
+
+
 def _write_at(path: Path, off: int, data: bytes) -> None:
     with open(path, "r+b") as f:
         f.seek(off)
@@ -215,7 +222,7 @@ Mutator = Callable[[Path, list[Target], random.Random], str]
 
 
 def m_trunc(v2: Path, ts: list[Target], rng: random.Random) -> str:
-    t = rng.choice(ts)
+    t = pick(ts, rng)
     where = rng.choice(["header", "tail", "anywhere", "entry-boundary"])
     if where == "header":
         size = rng.randrange(0, 16 if t.kind == "log" else 40)
@@ -234,7 +241,7 @@ def m_trunc(v2: Path, ts: list[Target], rng: random.Random) -> str:
 
 
 def m_flip(v2: Path, ts: list[Target], rng: random.Random) -> str:
-    t = rng.choice(ts)
+    t = pick(ts, rng)
     if t.kind == "log" and t.entries:
         region = rng.choice(["filehdr", "crc", "len", "hdr", "body", "eor"])
         off = rng.randrange(16) if region == "filehdr" else _entry_region(t, rng, region)
@@ -253,7 +260,7 @@ def m_flip(v2: Path, ts: list[Target], rng: random.Random) -> str:
 
 
 def m_zero(v2: Path, ts: list[Target], rng: random.Random) -> str:
-    t = rng.choice(ts)
+    t = pick(ts, rng)
     off = rng.randrange(max(1, t.data_end))
     n = rng.choice([1, 4, 8, 16, 64, 512])
     _write_at(t.path, off, bytes(min(n, max(1, t.data_end - off))))
@@ -261,7 +268,7 @@ def m_zero(v2: Path, ts: list[Target], rng: random.Random) -> str:
 
 
 def m_append(v2: Path, ts: list[Target], rng: random.Random) -> str:
-    t = rng.choice(ts)
+    t = pick(ts, rng)
     what = rng.choice(["garbage", "zeros", "garbage-after-data"])
     data = (bytes(rng.randrange(1, 300)) if what == "zeros"
             else rng.randbytes(rng.randrange(1, 300)))
@@ -274,7 +281,7 @@ def m_append(v2: Path, ts: list[Target], rng: random.Random) -> str:
 
 
 def m_files(v2: Path, ts: list[Target], rng: random.Random) -> str:
-    t = rng.choice(ts)
+    t = pick(ts, rng)
     what = rng.choice(["delete", "duplicate", "rename", "empty", "new-empty"])
     same = sorted(x.zxid for x in ts if x.kind == t.kind)
     other = rng.choice([t.zxid + rng.randrange(1, 6), max(0, t.zxid - rng.randrange(1, 6)),

@@ -3,7 +3,8 @@ Java ZooKeeper 3.8.0 each start on their own copy of a base directory (built by 
 run) with the same damage. Fails on a pyzk traceback or hang, and on a difference class that
 tests/fuzz/dirfuzz_known_differences.py does not list.
 
-Bounds: at most DIRFUZZ_SECONDS of cases after the base is built (~25 s in all on 2 cores).
+Bounds: two bases (a pyzk and a Java run, ~5 s), then cases for at most DIRFUZZ_SECONDS
+(~21 s in all on 2 cores).
 PYZK_DIRFUZZ_SEED / PYZK_DIRFUZZ_SECONDS / PYZK_DIRFUZZ_BASES override; long runs use the CLI
 (`python -m tests.fuzz.dirfuzz --seed S --cases N`).
 """
@@ -23,8 +24,8 @@ from .dirfuzz import known, run
 pytestmark = [pytest.mark.java, pytest.mark.timeout(180)]
 
 DIRFUZZ_SEED = int(os.environ.get("PYZK_DIRFUZZ_SEED", "20261205"))
-DIRFUZZ_SECONDS = float(os.environ.get("PYZK_DIRFUZZ_SECONDS", "18"))
-DIRFUZZ_BASES = os.environ.get("PYZK_DIRFUZZ_BASES", "pyzk").split(",")
+DIRFUZZ_SECONDS = float(os.environ.get("PYZK_DIRFUZZ_SECONDS", "14"))
+DIRFUZZ_BASES = os.environ.get("PYZK_DIRFUZZ_BASES", "pyzk,java").split(",")
 
 
 def test_damaged_data_dirs_start_or_refuse_as_java_does(tmp_path: Path) -> None:
