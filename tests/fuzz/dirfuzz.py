@@ -30,6 +30,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -611,6 +612,8 @@ def run_case(seed: int, case: int, bases: dict[str, Path], work: Path,
 # -- known differences and the driver -------------------------------------------------------------
 
 def known(cls: str) -> str | None:
+    for (po, jo), count in sorted(OUTCOMES.items()):
+        print(f"  pyzk {po} / java {jo}: {count}")
     from .dirfuzz_known_differences import KNOWN_DIFFERENCES
     for k in KNOWN_DIFFERENCES:
         if fnmatch.fnmatchcase(cls, k.pattern):
@@ -627,6 +630,9 @@ def build_bases(work: Path, kinds: list[str]) -> dict[str, Path]:
     return out
 
 
+OUTCOMES: Counter[tuple[str, str]] = Counter()  # (pyzk, java) outcome -> cases, this process
+
+
 def run(seed: int, cases: list[int], work: Path, kinds: list[str], seconds: float | None = None,
         verbose: bool = True) -> tuple[int, list[CaseResult]]:
     """Run the cases (stopping after `seconds`); returns (cases run, results with classes)."""
@@ -640,6 +646,7 @@ def run(seed: int, cases: list[int], work: Path, kinds: list[str], seconds: floa
             break
         res = run_case(seed, case, bases, work, java)
         n += 1
+        OUTCOMES[(res.pyzk.outcome, res.java.outcome if res.java else "-")] += 1
         outcome = f"pyzk {res.pyzk.outcome}" + (f" java {res.java.outcome}" if res.java else "")
         if verbose:
             print(f"case {case}: base={res.base} {' + '.join(res.damage)}: {outcome}", flush=True)
@@ -678,6 +685,13 @@ def main(argv: list[str] | None = None) -> int:
     new = sorted({c for r in found for c in r.classes if known(c) is None})
     print(f"{n} cases, {len(found)} with differences, {len(new)} unknown classes "
           f"(work dir {work})")
+    for (po, jo), count in sorted(OUTCOMES.items()):
+        print(f"  pyzk {po} / java {jo}: {count}")
+    from .dirfuzz_known_differences import KNOWN_DIFFERENCES
+    for k in KNOWN_DIFFERENCES:
+        hits = sum(1 for r in found for c in r.classes if known(c) == k.reason)
+        if hits:
+            print(f"  known x{hits}: {k.pattern}")
     for c in new:
         print(f"  NEW {c}")
     if not args.keep:
