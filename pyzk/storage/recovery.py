@@ -6,7 +6,8 @@ goes on, as Java's does: every logged txn is still applied in order, and the one
 such holes (pyzk before b5464fa's successor handed a zxid to a request whose preparation then
 raised) left them where nothing was ever applied. Where Java would carry on with a tree that is
 certainly wrong (a zxid going backwards, a corrupt entry mid-log, the logs after a fallback
-snapshot purged), this refuses with an error naming the file and offset: an operator can
+snapshot purged, a log holding txns older than its name, txns missing after a log that ended
+early), this refuses with an error naming the file and offset: an operator can
 repair a data dir, but not un-serve wrong data.
 """
 
@@ -116,7 +117,9 @@ def replay(log_dir: Path, tree: Any, sessions: dict[int, int], after_zxid: int,
     Within one epoch zxids are consecutive. A gap is logged once per hole and replay
     continues, as fastForwardFromEdits does, except right after a snapshot that recovery fell
     back to (`contiguous_start`): there a gap means the logs that older snapshot needs were
-    purged, and the tree would silently lack acknowledged txns, so it is refused. A zxid going
+    purged, and the tree would silently lack acknowledged txns, so it is refused; and right
+    after a file that ended early (torn, no header), whose lost tail the later file proves
+    was acknowledged. A txn older than its file's name (a renamed or copied log) is refused. A zxid going
     backwards means a mixed-up log and is refused (Java logs "highestZxid > next log" and
     continues).
     """
