@@ -320,7 +320,7 @@ def mutate(v2: Path, rng: random.Random) -> list[str]:
     """1-2 damages, chosen by rng, to the files of version-2 `v2` (a pristine base copy)."""
     done = []
     for _ in range(rng.choice([1, 1, 1, 2])):
-        ts = [t for t in layout(v2) if t.path.exists()]
+        ts = [t for t in layout(v2) if t.path.exists() and t.data_end > 0]
         if not ts:
             break
         fn = rng.choices([m for m, _ in MUTATORS], [w for _, w in MUTATORS])[0]
@@ -612,8 +612,6 @@ def run_case(seed: int, case: int, bases: dict[str, Path], work: Path,
 # -- known differences and the driver -------------------------------------------------------------
 
 def known(cls: str) -> str | None:
-    for (po, jo), count in sorted(OUTCOMES.items()):
-        print(f"  pyzk {po} / java {jo}: {count}")
     from .dirfuzz_known_differences import KNOWN_DIFFERENCES
     for k in KNOWN_DIFFERENCES:
         if fnmatch.fnmatchcase(cls, k.pattern):
