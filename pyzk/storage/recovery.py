@@ -119,9 +119,9 @@ def replay(log_dir: Path, tree: Any, sessions: dict[int, int], after_zxid: int,
     back to (`contiguous_start`): there a gap means the logs that older snapshot needs were
     purged, and the tree would silently lack acknowledged txns, so it is refused; and right
     after a file that ended early (torn, no header), whose lost tail the later file proves
-    was acknowledged. A txn older than its file's name (a renamed or copied log) is refused. A zxid going
-    backwards means a mixed-up log and is refused (Java logs "highestZxid > next log" and
-    continues).
+    was acknowledged. A txn older than its file's name (a renamed or copied log) is refused.
+    A zxid going backwards means a mixed-up log and is refused (Java logs "highestZxid > next
+    log" and continues).
     """
     prev = after_zxid
     count = 0
@@ -142,22 +142,7 @@ def replay(log_dir: Path, tree: Any, sessions: dict[int, int], after_zxid: int,
                                      f"file's name: a log renamed or copied from elsewhere")
             if z <= after_zxid:
                 continue
-            if z <= prev:
-                raise LogFormatError(str(path), off, f"zxid {z:#x} does not follow {prev:#x}")
-            if z >> 32 == prev >> 32 and z != prev + 1 and cut_short is not None:
-                # Txns logged after the end of a torn or headerless file were written after
-                # that file was complete and synced (a new file starts only then), so what
-                # is missing between them was acknowledged. Java's FileTxnIterator moves on
-                # to the next file at an EOF and replays on with the hole.
-                raise LogFormatError(str(path), off, f"zxid {z:#x} follows {prev:#x}: txns "
-                                     f"{prev + 1:#x}..{z - 1:#x} are missing where "
-                                     f"{cut_short}")
-            if z >> 32 == prev >> 32 and z != prev + 1 and contiguous_start and count == 0:
-                raise LogFormatError(str(path), off, f"zxid {z:#x} follows {prev:#x}: txns "
-                                     f"{prev + 1:#x}..{z - 1:#x} are missing")
-            if z >> 32 == prev >> 32 and z != prev + 1:
-                log.warning("%s: offset %d: zxid %#x follows %#x: no txns logged for "
-                            "%#x..%#x; replay continues", path, off, z, prev, prev + 1, z - 1)
+            _check_follows(path, off, z, prev, cut_short, contiguous_start and count == 0)
             apply_logged(tree, sessions, hdr, entry.txn, entry.digest)
             if on_txn is not None:
                 on_txn(entry)
@@ -170,6 +155,26 @@ def replay(log_dir: Path, tree: Any, sessions: dict[int, int], after_zxid: int,
             log.warning("%s; ignoring the rest of this file", msg)
             torn.append(msg)
     return prev, count, torn
+
+
+def _check_follows(path: Path, off: int, z: int, prev: int, cut_short: str | None,
+                   first_after_fallback: bool) -> None:
+    """Refuse txn `z` where it cannot follow `prev` (see replay); warn at a tolerated hole."""
+    if z <= prev:
+        raise LogFormatError(str(path), off, f"zxid {z:#x} does not follow {prev:#x}")
+    if z >> 32 != prev >> 32 or z == prev + 1:
+        return
+    missing = f"zxid {z:#x} follows {prev:#x}: txns {prev + 1:#x}..{z - 1:#x} are missing"
+    if cut_short is not None:
+        # Txns logged after the end of a torn or headerless file were written after that
+        # file was complete and synced (a new file starts only then), so what is missing
+        # between them was acknowledged. Java's FileTxnIterator moves on to the next file at
+        # an EOF and replays on with the hole.
+        raise LogFormatError(str(path), off, f"{missing} where {cut_short}")
+    if first_after_fallback:
+        raise LogFormatError(str(path), off, missing)
+    log.warning("%s: offset %d: zxid %#x follows %#x: no txns logged for %#x..%#x; replay "
+                "continues", path, off, z, prev, prev + 1, z - 1)
 
 
 def apply_logged(tree: Any, sessions: dict[int, int], hdr: Any, txn: Any,
