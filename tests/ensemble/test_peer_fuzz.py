@@ -25,6 +25,7 @@ Environment:
   PEERFUZZ_CASES=N    cases per port per member (default 20: about 10 s here with Java beside)
   PEERFUZZ_SOAK=1     a longer soak: 120 cases per port per member and a 200-connection flood
   PEERFUZZ_JAVA=0     leave the Java ensemble out
+  PEERFUZZ_SUBNET=A.B.C  the /24 to use instead of 127.0.62 (members .1-3 and .11-13)
   PEERFUZZ_KEEP=DIR   copy the members' data directories and logs to DIR/seedS afterwards
 """
 
@@ -47,9 +48,9 @@ SEED = int(os.environ.get("PEERFUZZ_SEED", "20261205"))
 N = int(os.environ.get("PEERFUZZ_CASES", "120" if SOAK else "20"))
 FLOOD = 200 if SOAK else 40
 WITH_JAVA = os.environ.get("PEERFUZZ_JAVA", "1") != "0" and java_available()
-PYZK_HOSTS = ["127.0.62.1", "127.0.62.2", "127.0.62.3"]
-JAVA_HOSTS = ["127.0.62.11", "127.0.62.12", "127.0.62.13"]
-SUBNET = "127.0.62"
+SUBNET = os.environ.get("PEERFUZZ_SUBNET", "127.0.62")
+PYZK_HOSTS = [f"{SUBNET}.{i}" for i in (1, 2, 3)]
+JAVA_HOSTS = [f"{SUBNET}.{i}" for i in (11, 12, 13)]
 # tickTime 200 ms: election sockets time out after syncLimit (2) ticks = 0.4 s, the leader's
 # learner sockets after initLimit (5) ticks = 1 s. The holds leave room for a loaded box.
 HOLD = {"election": 1.5, "quorum": 2.5, "quorum-impostor": 2.5}

@@ -43,8 +43,9 @@ from tests.fuzz.adminfuzz import (
 from tests.integration.test_admin_https import AdminProc, wait_admin_listening
 from tests.servers import free_port, java_available
 
-HOSTS = {"java": "127.0.63.1", "pyzk": "127.0.63.2"}
-CLIENT_IP = "127.0.63.9"  # the fuzzer's source address: its connections are told apart
+SUBNET = os.environ.get("ADMINFUZZ_SUBNET", "127.0.63")  # another /24: run beside CI
+HOSTS = {"java": f"{SUBNET}.1", "pyzk": f"{SUBNET}.2"}
+CLIENT_IP = f"{SUBNET}.9"  # the fuzzer's source address: its connections are told apart
 IDLE_MS = 2000
 PROMETHEUS = "org.apache.zookeeper.metrics.prometheus.PrometheusMetricsProvider"
 SEED = int(os.environ.get("ADMINFUZZ_SEED", "1"))
