@@ -254,7 +254,9 @@ class LiveView:
     def data_watches(self) -> Mapping[int, Sequence[str]]:
         out: dict[int, list[str]] = {}
         for watcher, paths in self.server.tree.watches.by_watcher().items():
-            out.setdefault(getattr(watcher, "session_id", 0), []).extend(paths)
+            # a null path (addWatch takes one) prints as Java's PrintWriter prints it
+            out.setdefault(getattr(watcher, "session_id", 0), []).extend(
+                "null" if p is None else p for p in paths)
         return report.watches(out, self.remote) if self.remote else out
 
     # -- configuration --------------------------------------------------------------------

@@ -1048,6 +1048,25 @@ def regression_cases(start_k: int = 900_000_000) -> list[Case]:
             return [g.create(g.R), frame(g.request(102, xid=g.nxid(), builder=b).out)]
         add(f"reg7-sasl-token-len{token_len}", "regression", "sasl", regs,
             lambda t: _ended(t) == "closed", "connection closed")
+
+    def regn(g: Gen) -> list[bytes]:
+        # seed 501 cases 22807 and 47587: a null-path persistent watch, then the same null
+        # path again on that session (WatcherModeManager's Key.equals: path.equals)
+        def sw2(e: Enc) -> None:
+            e.i64("relativeZxid", 0)
+            for label, paths in (("dataWatches", []), ("existWatches", []),
+                                 ("childWatches", []), ("persistentWatches", [None]),
+                                 ("persistentRecursiveWatches", [])):
+                e.vec(label, paths, lambda e2, p: e2.ustr("path", p))
+        add_null = [g.fixed(106, ("ustr", "path", None), ("i32", "mode", m)) for m in (0, 1)]
+        remove_null = [g.fixed(18, ("ustr", "path", None), ("i32", "type", 3))
+                       for _ in range(3)]
+        return [g.create(g.R), *add_null, frame(g.request(105, xid=-8, builder=sw2).out),
+                *remove_null]
+    add("reg8-null-path-watch-twice", "regression", "addWatch", regn,
+        lambda t: (_errs(t, "addWatch") == [0, -5] and _errs(t, "setWatches2") == [-5]
+                   and _errs(t, "removeWatches") == [-5, -5, -121]),
+        "addWatch 0 then -5, setWatches2 -5, removeWatches -5 -5 -121")
     return out
 
 

@@ -160,3 +160,23 @@ def test_set_watches_without_changes_registers_everything() -> None:
     assert read(p, Op.SET_WATCHES, sw) == (0, b"", [])
     assert ev(p.write(Request(1, 1, Op.DELETE, r.DeleteRequest("/d", -1), IP))[2]) == [
         ("w", 2, "/d")]
+
+
+def test_null_path_persistent_watch_twice_is_marshalling_error() -> None:
+    # Java's WatcherModeManager.Key.equals calls path.equals: the first null-path persistent
+    # watch of a watcher is taken, any later put or remove of that same key throws (seed 501
+    # cases 22807 and 47587).
+    p = LocalPipeline()
+    create(p, "/p")
+    assert read(p, Op.ADD_WATCH, r.AddWatchRequest(None, 0))[0] == 0
+    assert read(p, Op.ADD_WATCH, r.AddWatchRequest(None, 1))[0] == Err.MARSHALLINGERROR
+    assert read(p, Op.ADD_WATCH, r.AddWatchRequest(None, 0), "other")[0] == 0
+    sw = r.SetWatches2(0, [], [], [], ["/p", None], ["/q"])
+    assert read(p, Op.SET_WATCHES2, sw)[0] == Err.MARSHALLINGERROR
+    assert "/p" in p.tree.watches.child.table and "/q" not in p.tree.watches.child.table
+    # removeWatches takes the null path out of the path sets, then throws at the mode key
+    assert read(p, Op.REMOVE_WATCHES, r.RemoveWatchesRequest(None, 3))[0] == Err.MARSHALLINGERROR
+    assert read(p, Op.REMOVE_WATCHES, r.RemoveWatchesRequest(None, 3))[0] == Err.MARSHALLINGERROR
+    assert read(p, Op.REMOVE_WATCHES, r.RemoveWatchesRequest(None, 3))[0] == Err.NOWATCHER
+    p.tree.watches.remove_watcher("w")  # a closing connection drops them all, no error
+    assert "w" not in p.tree.watches.data.by_watcher
