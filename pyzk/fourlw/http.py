@@ -27,13 +27,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
 
 MAX_HEAD_BYTES = 8192  # HttpConfiguration.requestHeaderSize
 _TCHAR = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _BAD_VALUE = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
 _BAD_TARGET = re.compile(rb"[\x00-\x20]")  # DEL passes (Jetty's URI state)
 _VCHARS = re.compile(rb"[\x21-\x7e]+")
+_SCHEME_END = re.compile(rb"[:/;?#%]")
 PARSE_ERRORS = frozenset({400, 414, 417, 426, 431, 505})
 
 
@@ -339,16 +339,40 @@ def _split_target(target: bytes) -> tuple[bytes, bytes]:
     return path, (rest[1:].partition(b"#")[0] if rest[:1] == b"?" else b"")
 
 
+def _absolute_target(target: bytes) -> bytes | None:
+    """The path (with query) of an absolute target as HttpURI reads it; None: a 400. The
+    scheme: what precedes the first ':' when none of / ; ? # % comes earlier (* or . first
+    start a path); then "//" and an authority (host up to the next '/'; no path: "/") or a
+    path starting with '/' ("x:/a" is /a). Checked against Java 3.8.0: "x:", "x:?a" are 400;
+    '?', '#' or '@' inside the authority, or a port that is not digits, is 400 too."""
+    m = _SCHEME_END.search(target)
+    if m is None or m.group() != b":" or m.start() == 0 or target[:1] in (b"*", b"."):
+        return None
+    if not target[:m.start()].isascii():
+        return None
+    rest = target[m.end():]
+    if not rest.startswith(b"//"):
+        return rest if rest.startswith(b"/") else None
+    slash = rest.find(b"/", 2)
+    host = rest[2:] if slash < 0 else rest[2:slash]
+    if any(c in host for c in b"?#@"):
+        return None
+    port = host[host.rfind(b"]") + 1:].partition(b":")[2] if host.startswith(b"[") else \
+        host.partition(b":")[2]
+    if port and not port.isdigit():
+        return None
+    return b"/" if slash < 0 else rest[slash:]
+
+
 def decode_target(target: bytes) -> tuple[str, bytes] | None:
     """(decoded canonical path, raw query) as HttpURI gives them; None: a 400."""
     if not _utf8(target):
         return None
     if not target.startswith(b"/"):
-        parts = urlsplit(target.decode("utf-8"))
-        if not parts.scheme or not parts.netloc:
+        absolute = _absolute_target(target)
+        if absolute is None:
             return None
-        target = (parts.path or "/").encode() + (b"?" + parts.query.encode()
-                                                 if parts.query else b"")
+        target = absolute
     raw, query = _split_target(target)
     raw = b"/".join(seg.partition(b";")[0] for seg in raw.split(b"/"))  # path parameters
     data = _unescape(raw)

@@ -76,6 +76,10 @@ def _request_lines() -> list[Case]:
            Case("binary", bytes(range(256)) * 4),
            Case("tls-hello-ish", b"\x16\x03\x01\x00\x05hello"),
            Case("absolute-uri", get("http://x/commands/ruok")),
+           *(Case(f"absolute-{t}", get(t)) for t in (
+               "Lnds:/srvr", "x!:/commands/ruok", "x:/", "x://", "x:///commands/ruok", "x:",
+               "x:?a", "x:commands/ruok", "x://h?x", "x://u@h/commands/ruok",
+               "x://h:1:2/commands/ruok", "x://h:/commands/ruok")),
            Case("asterisk", get("*")),
            Case("no-slash", get("commands/ruok")),
            Case("no-host-11", b"GET /commands/ruok HTTP/1.1\r\nConnection: close\r\n\r\n"),

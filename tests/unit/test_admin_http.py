@@ -107,6 +107,15 @@ def test_heads_jetty_takes() -> None:
     (b"http://x/commands/ruok", "/commands/ruok"),
     (b"/commands/ruok#?%zz", "/commands/ruok"),
     (b"/commands/con%f?path=/a", "/commands/con\xffpath=/a"),  # soak seed 204 #318
+    # absolute targets without an authority (adminfuzz soak seed 522 #7043: "Lnds:/srvr" is
+    # Jetty's 404, not a 400), each checked against Java 3.8.0
+    (b"Lnds:/srvr", "/srvr"), (b"x!:/commands/ruok", "/commands/ruok"),
+    (b"x:/commands/../commands/ruok", "/commands/ruok"), (b"x:/", "/"), (b"x://", "/"),
+    (b"x:///commands/ruok", "/commands/ruok"), (b"x://h", "/"), (b"x://h:/a", "/a"),
+    (b"x:", None), (b"x:?a=b", None), (b"x:commands/ruok", None), (b"a:b:/x", None),
+    (b":/x", None), (b"x%:/x", None), (b"*:/x", None), (b"\xc3\xa9:/x", None),
+    (b"x://h?x", None), (b"x://h#x", None), (b"x://u@h/x", None), (b"x://h:abc/x", None),
+    (b"x://h:1:2/x", None), (b"x://[::1]:ab/x", None), (b"x://[::1]:1/x", "/x"),
 ])
 def test_targets_as_httpuri_decodes_them(target: bytes, want: str | None) -> None:
     got = decode_target(target)
