@@ -189,8 +189,18 @@ def test_a_closing_sessions_write_on_a_follower_is_logged_and_not_answered(
         c.send_raw(bytes(out))
         reply = c.read_frame(5)
         assert struct.unpack(">iqi", reply[:16])[::2] == (1, 0)  # the close's reply
-        with pytest.raises(ConnectionClosed):
-            c.read_frame(5)  # nothing for the create
+        try:
+            extra: bytes | None = c.read_frame(5)
+        except ConnectionClosed:
+            extra = None  # nothing for the create
+        if extra is not None:
+            # A Java follower's Final answers the create's error txn if it gets there before
+            # its own close of the connection has gone through (a race inside Java, seen in
+            # CI under load); pyzk closes right after the close's reply.
+            xid, _, err = struct.unpack(">iqi", extra[:16])
+            assert kind == "java" and xid == 2 and err != 0, (kind, xid, err)
+            with pytest.raises(ConnectionClosed):
+                c.read_frame(5)
         # The leader logged the close and the create's error txn.
         wait_for(lambda: _zxid(hosts[2]) == before + 2 or None, 10,
                  f"zxid {before + 2:#x} at the leader (it is {_zxid(hosts[2]):#x})")
