@@ -26,13 +26,16 @@ import msgpack
 
 # Raw per-request latencies of this process's runs: {server: {workload: [bytes per repeat]}}.
 from bench.loadgen import WORKLOADS, LoadSpec, prepare_sync, run_load
+from pyzk.tools import compiled
 from tests.servers import ServerProc, handshake_ok
 from tests.workers_util import workers_serving
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLES: dict[str, dict[str, list[bytes]]] = {}
 
-HOSTS = {"java": "127.0.0.71", "pyzk": "127.0.0.72"}
+# pyzkc: pyzk running its request path compiled with mypyc (pyzk.tools.compiled, built into
+# build/compiled before the servers start).
+HOSTS = {"java": "127.0.0.71", "pyzk": "127.0.0.72", "pyzkc": "127.0.0.73"}
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
@@ -273,6 +276,8 @@ def server_kind(kind: str) -> tuple[str, int]:
     its pyzk.workers."""
     if kind.startswith("pyzk-w") and kind[6:].isdigit() and int(kind[6:]) >= 1:
         return "pyzk", int(kind[6:])
+    if kind == "pyzkc":
+        return "pyzk", 1
     if kind in HOSTS:
         return kind, 1
     raise ValueError(f"unknown server kind {kind!r}")
@@ -303,7 +308,8 @@ def expand_kinds(servers: list[str], workers: list[int]) -> list[str]:
 
 def host_for(kind: str, args: argparse.Namespace) -> str:
     hosts = getattr(args, "hosts", {})
-    return str(hosts.get(kind) or hosts.get(server_kind(kind)[0]) or HOSTS[server_kind(kind)[0]])
+    return str(hosts.get(kind) or HOSTS.get(kind) or hosts.get(server_kind(kind)[0])
+               or HOSTS[server_kind(kind)[0]])
 
 
 def wait_workers(srv: ServerProc, workers: int, timeout: float = 60.0) -> None:
@@ -322,7 +328,10 @@ def start_server(kind: str, base: Path, args: argparse.Namespace) -> ServerProc:
     if workers > 1:
         cfg["pyzk.workers"] = str(workers)
     work = Path(tempfile.mkdtemp(prefix=f"{kind}-", dir=base))
-    srv = ServerProc(server, work, host=host_for(kind, args), cfg=cfg).start(timeout=60)
+    tree = str(compiled.build(REPO / "pyzk", REPO / "build" / "compiled",
+                              log=lambda s: print(s, file=sys.stderr))) if kind == "pyzkc" else None
+    srv = ServerProc(server, work, host=host_for(kind, args), cfg=cfg,
+                     pythonpath=tree).start(timeout=60)
     try:
         wait_workers(srv, workers)
     except TimeoutError:

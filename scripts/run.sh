@@ -17,4 +17,12 @@ if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$want" ]] || ! "$py" -c 'import pyz
   "$py" -m pip install -q -e "$repo"
   echo "$want" > "$stamp"
 fi
+if [[ "${PYZK_COMPILED:-0}" == 1 ]]; then
+  # The request path compiled with mypyc into build/compiled (pyzk.tools.compiled; rebuilt
+  # only when a source changes). -P keeps a checkout in the current directory from shadowing it.
+  "$py" -c 'import mypy' 2>/dev/null || "$py" -m pip install -q "mypy>=1.10" "setuptools>=77"
+  "$py" -m pyzk.tools.compiled --out "$repo/build/compiled" >/dev/null
+  export PYTHONPATH="$repo/build/compiled${PYTHONPATH:+:$PYTHONPATH}"
+  exec "$py" -P -m pyzk "$@"
+fi
 exec "$py" -m pyzk "$@"

@@ -64,8 +64,12 @@ class ServerProc:
     """One standalone server process. kind is "pyzk" or "java"."""
 
     def __init__(self, kind: str, workdir: Path, host: str = "127.0.0.1",
-                 port: int | None = None, cfg: dict[str, str] | None = None) -> None:
+                 port: int | None = None, cfg: dict[str, str] | None = None,
+                 pythonpath: str | None = None) -> None:
         self.kind = kind
+        # The tree a pyzk server imports pyzk from: the checkout, or PYZK_SERVER_PATH (the
+        # compiled build, pyzk.tools.compiled) when set, or what the caller names.
+        self.pythonpath = pythonpath or os.environ.get("PYZK_SERVER_PATH") or str(REPO)
         self.host = host
         self.port = port or free_port(host)
         self.workdir = Path(workdir)
@@ -103,12 +107,13 @@ class ServerProc:
             return ["java", "-Xmx512m", "-cp", JAVA_CLASSPATH,
                     "-Dzookeeper.admin.enableServer=false", *self.jvm_flags,
                     "org.apache.zookeeper.server.quorum.QuorumPeerMain", str(cfg_path)]
-        return [sys.executable, "-m", "pyzk", "--config", str(cfg_path)]
+        # -P: the working directory is not put first on sys.path (pythonpath decides).
+        return [sys.executable, "-P", "-m", "pyzk", "--config", str(cfg_path)]
 
     def start(self, timeout: float = 30.0) -> ServerProc:
         cfg_path = self.write_cfg()
         env = dict(os.environ)
-        env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
+        env["PYTHONPATH"] = self.pythonpath + os.pathsep + env.get("PYTHONPATH", "")
         if self.jvm_flags:
             env["SERVER_JVMFLAGS"] = " ".join(self.jvm_flags)
         log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child

@@ -237,7 +237,7 @@ class ClientConn(asyncio.Protocol):
             self.close_when_answered()
             return
         self.last_cxid = xid
-        tail = self.queue[-1] if self.queue else None
+        tail = self.queue.last()
         try:
             self.server.on_request(self, xid, op, memoryview(f)[off:])
             if self.server.large_threshold != -1 and len(f) > self.server.large_threshold:
@@ -271,9 +271,10 @@ class ClientConn(asyncio.Protocol):
     def _count_large(self, tail: Pending | None, n: int) -> None:
         """processPacket's setLargeRequestSize: a request it queued (not auth or sasl) counts
         its frame length until it is answered (FinalRequestProcessor.requestFinished)."""
-        q = self.queue
-        if q and q[-1] is not tail and q[-1].req.op not in (OP_AUTH, OP_SASL, OP_ERROR):
-            q[-1].large = n
+        last = self.queue.last()
+        if last is not None and last is not tail and last.req.op not in (OP_AUTH, OP_SASL,
+                                                                         OP_ERROR):
+            last.large = n
             self.server.large_bytes += n
 
     def resume(self) -> None:

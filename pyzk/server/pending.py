@@ -8,7 +8,7 @@ reach the head, so they observe the session's own earlier writes.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 from ..pipeline.request import Request
@@ -30,23 +30,47 @@ class Pending:
         self.large = 0  # bytes counted in the server's large-request total until answered
 
 
-class ReplyQueue(deque[Pending]):
-    """FIFO of a connection's outstanding requests (push, len and clear are deque's own)."""
+class ReplyQueue:
+    """FIFO of a connection's outstanding requests.
 
-    __slots__ = ()
+    A deque held, not subclassed: mypyc (pyzk.tools.compiled) compiles this module, and a
+    compiled subclass of collections.deque crashed on construction."""
 
-    push = deque.append
+    __slots__ = ("_q",)
+
+    def __init__(self) -> None:
+        self._q: deque[Pending] = deque()
+
+    def __len__(self) -> int:
+        return len(self._q)
+
+    def __bool__(self) -> bool:
+        return bool(self._q)
+
+    def __iter__(self) -> Iterator[Pending]:
+        return iter(self._q)
+
+    def push(self, p: Pending) -> None:
+        self._q.append(p)
+
+    def clear(self) -> None:
+        self._q.clear()
+
+    def last(self) -> Pending | None:
+        """The newest request, or None."""
+        return self._q[-1] if self._q else None
 
     def drain(self, run_read: Callable[[Request], bytes],
               emit: Callable[[Pending, bytes], object]) -> None:
         """Send every finished reply at the head; run queued reads that reached the head."""
-        while self:
-            head = self[0]
+        q = self._q
+        while q:
+            head = q[0]
             if head.reply is None:
                 if head.is_write:
                     return
                 head.reply = run_read(head.req)
-            self.popleft()
+            q.popleft()
             emit(head, head.reply)
 
 

@@ -19,6 +19,7 @@ from ..config.model import Config
 from ..storage.datadir import DataDirError
 from ..storage.recovery import RecoveryError
 from ..tree.datatree import DataTree
+from . import zkserver as _zkserver_module
 from .auth import enable_auth_providers
 from .fourlw_port import FourLetterWords
 from .malloc_tuning import tune_malloc
@@ -36,6 +37,11 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger("pyzk.runtime")
 
+
+
+def running_compiled() -> bool:
+    """Whether the request path runs mypyc-compiled (pyzk.tools.compiled, PYZK_COMPILED=1)."""
+    return not str(_zkserver_module.__file__).endswith(".py")
 
 class Runtime:
     """A running standalone server (also used in-process by pyzk.testing)."""
@@ -87,7 +93,7 @@ class Runtime:
                  address=cfg.client_port_address or "0.0.0.0",
                  secure_client_port=cfg.secure_client_port,
                  data_dir=str(cfg.data_dir), zxid=hex(tree.last_processed_zxid),
-                 mode="standalone", version=__version__,
+                 mode="standalone", version=__version__, compiled=running_compiled(),
                  config=str(cfg.source or "<embedded default>"))
 
     def _released(self, kind: str, ip: str) -> None:
@@ -208,6 +214,9 @@ def run(config: Config) -> int:
         runner = uvloop.run
     tune_gc()
     tune_malloc()
+    if running_compiled():
+        log.info("the request path runs compiled (pyzk.tools.compiled)",
+                 module=str(_zkserver_module.__file__))
     try:
         runner(serve(config))
     except StartupError as e:

@@ -7,7 +7,9 @@ import re
 from ..protocol.codes import Err, KeeperError
 
 # One pass over the path for the hot path; equivalent to the character loop in path_error.
-_BAD = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\uf8ff\ufff0-\U0010ffff]|//|/\\.\\.?(?:/|$)")
+# (chr(0xD800): mypyc, pyzk.tools.compiled, refuses surrogate code points in string literals.)
+_BAD = re.compile("[\x00-\x1f\x7f-\x9f" + chr(0xD800) + "-\uf8ff\ufff0-\U0010ffff]|//"
+                  "|/\\.\\.?(?:/|$)")
 
 
 def path_error(path: str | None) -> str | None:

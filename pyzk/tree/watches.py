@@ -236,7 +236,7 @@ class WatchManager:
             return self.data.contains(path, watcher) or in_child
         return False
 
-    def remove(self, path: str, wtype: int, watcher: Any) -> bool:
+    def remove(self, path: str | None, wtype: int, watcher: Any) -> bool:
         if wtype == WatcherType.CHILDREN:
             return self.child.remove(path, watcher)
         if wtype == WatcherType.DATA:

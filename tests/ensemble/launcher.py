@@ -82,9 +82,12 @@ class Member:
         cfg_path = self.workdir / "zoo.cfg"
         cfg_path.write_text("".join(f"{k}={v}\n" for k, v in self.cfg.items()))
         env = dict(os.environ) | self.env
-        env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
+        # PYZK_SERVER_PATH: the compiled build (pyzk.tools.compiled) instead of the checkout;
+        # -P keeps the working directory off sys.path.
+        tree = env.get("PYZK_SERVER_PATH") or str(REPO)
+        env["PYTHONPATH"] = tree + os.pathsep + env.get("PYTHONPATH", "")
         with open(self.log_path, "ab") as log:
-            self.proc = subprocess.Popen([*self.cmd_prefix, sys.executable, "-m", "pyzk",
+            self.proc = subprocess.Popen([*self.cmd_prefix, sys.executable, "-P", "-m", "pyzk",
                                           "--config", str(cfg_path)],
                                          stdout=log, stderr=subprocess.STDOUT, cwd=self.workdir,
                                          env=env, start_new_session=True)

@@ -1,0 +1,163 @@
+"""The compiled build (pyzk.tools.compiled, `PYZK_COMPILED=1 bash scripts/run.sh`): mypyc
+compiles the request path into build/compiled. These tests build it (about a minute per core,
+once per source change) and hold it to what the interpreted server is held to:
+
+- every module in MODULES is a C extension in the build, the rest stay .py, and the server says
+  it runs compiled;
+- the core unit tests pass with the compiled modules imported in their place;
+- hostile input: a seeded differential fuzz run against Java ZooKeeper finds no pyzk crash,
+  hang or traceback and no difference class that tests/fuzz/known_differences.py does not list
+  (on 127.0.72.1/.2, beside CI's own fuzz run);
+- kazoo's common operations, watches included, behave on it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from pyzk.tools import compiled
+from tests.fuzz import difffuzz
+from tests.servers import ServerProc
+
+REPO = Path(__file__).resolve().parents[2]
+TREE = REPO / "build" / "compiled"
+SUFFIX = ".cpython-311-x86_64-linux-gnu.so"
+
+pytestmark = [pytest.mark.timeout(600)]
+
+# The unit tests that exercise the compiled modules in-process (the tree, prep, final, sessions,
+# the txn log and snapshots, framing, the group commit).
+UNIT_TESTS = ["tests/unit"]
+
+
+@pytest.fixture(scope="module")
+def tree() -> Path:
+    try:
+        import mypy  # noqa: F401
+    except ImportError:
+        pytest.skip("mypy (with mypyc) is not installed: pip install 'mypy>=1.10'")
+    return compiled.build(REPO / "pyzk", TREE, log=lambda s: print(s, file=sys.stderr))
+
+
+def _so(tree: Path, module: str) -> Path:
+    return tree / (module[:-3] + SUFFIX)
+
+
+def test_the_build_holds_every_listed_module_compiled_and_is_current(tree: Path) -> None:
+    assert compiled.is_current(tree, REPO / "pyzk")
+    for module in compiled.MODULES:
+        assert _so(tree, module).is_file(), module
+    for module in compiled.LEFT_INTERPRETED:
+        assert not _so(tree, module).exists(), module
+        assert (tree / module).is_file(), module
+
+
+
+def test_an_edited_source_makes_the_build_stale(tmp_path: Path) -> None:
+    """The stamp covers every source: an edit is rebuilt, never run from a stale extension."""
+    package = tmp_path / "pyzk"
+    (package / "tree").mkdir(parents=True)
+    (package / "tree" / "datatree.py").write_text("X = 1\n")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / compiled.STAMP).write_text(compiled.source_digest(package) + "\n")
+    assert compiled.is_current(out, package)
+    (package / "tree" / "datatree.py").write_text("X = 2\n")
+    assert not compiled.is_current(out, package)
+
+
+def test_the_unit_tests_pass_on_the_compiled_modules(tree: Path) -> None:
+    env = dict(os.environ, PYTHONPATH=f"{tree}{os.pathsep}{REPO}")
+    probe = subprocess.run([sys.executable, "-P", "-c",
+                            "import pyzk.server.zkserver as m; print(m.__file__)"],
+                           env=env, cwd=REPO, capture_output=True, text=True, check=True)
+    assert probe.stdout.strip().endswith(SUFFIX), probe.stdout
+    done = subprocess.run([sys.executable, "-P", "-m", "pytest", "-q", "-x", "-p",
+                           "no:cacheprovider", "-o", "addopts=", *UNIT_TESTS],
+                          env=env, cwd=REPO, capture_output=True, text=True, check=False,
+                          timeout=480)
+    tail = "\n".join(done.stdout.splitlines()[-25:])
+    assert done.returncode == 0, tail
+
+
+@pytest.fixture
+def compiled_server(tree: Path, tmp_path: Path) -> Iterator[ServerProc]:
+    srv = ServerProc("pyzk", tmp_path / "pyzk", host="127.0.72.3", port=2181,
+                     pythonpath=str(tree)).start()
+    try:
+        yield srv
+    finally:
+        srv.stop()
+
+
+def test_the_server_runs_compiled_and_serves_kazoo(compiled_server: ServerProc) -> None:
+    from kazoo.client import KazooClient
+    from kazoo.exceptions import BadVersionError, NoNodeError
+
+    assert "the request path runs compiled" in compiled_server.log_path.read_text()
+    zk = KazooClient(hosts=compiled_server.address, timeout=10)
+    zk.start(timeout=15)
+    try:
+        events: list[str] = []
+        zk.create("/c", b"v0", makepath=True)
+        zk.get("/c", watch=lambda e: events.append(e.type))
+        zk.set("/c", b"v1")
+        with pytest.raises(BadVersionError):
+            zk.set("/c", b"v2", version=7)
+        zk.create("/c/e", ephemeral=True, sequence=True)
+        assert [n.startswith("e") for n in zk.get_children("/c")] == [True]
+        tx = zk.transaction()
+        tx.create("/c/t", b"x")
+        tx.set_data("/c", b"v3")
+        results = tx.commit()
+        assert results[0] == "/c/t" and results[1].version == 2, results
+        zk.sync("/c")
+        assert zk.get("/c")[0] == b"v3"
+        with pytest.raises(NoNodeError):
+            zk.get("/nothing")
+        for _ in range(100):
+            if events:
+                break
+            zk.exists("/c")
+        assert events == ["CHANGED"]
+    finally:
+        zk.stop()
+        zk.close()
+
+
+def test_hostile_input_on_the_compiled_server_matches_the_interpreted_bar(
+        tree: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    if not difffuzz.java_available():
+        pytest.skip("java or /usr/share/java/zookeeper.jar missing")
+    monkeypatch.setenv("PYZK_SERVER_PATH", str(tree))
+    monkeypatch.setitem(difffuzz.HOSTS, "pyzk", "127.0.72.1")
+    monkeypatch.setitem(difffuzz.HOSTS, "java", "127.0.72.2")
+    fz = difffuzz.Fuzzer(["pyzk", "java"], tmp_path, deadline=2.0, restart_every=2500,
+                         log=lambda s: None)
+    fz.start()
+    try:
+        async def go() -> None:
+            await fz.run_cases(difffuzz.regression_cases())
+            await fz.run_cases(difffuzz.case_stream(20240612, 0, 4000), max_seconds=40)
+        asyncio.run(go())
+        srv = fz.sides[0].srv
+        assert isinstance(srv, difffuzz.FuzzServer)
+        assert "the request path runs compiled" in srv.log_path.read_text()
+    finally:
+        fz.stop()
+    known = difffuzz.load_known()
+    summary = fz.summary(known)
+    st = summary["servers"]["pyzk"]
+    assert st["cases"] >= 300, st
+    assert (st["crashes"], st["hangs"], st["tracebacks"]) == (0, 0, 0), summary["tracebacks"]
+    assert summary["regression_expectation_failures"] == []
+    new = [f"{c['class']} (case {c['example_case']})" for c in summary["classes"]
+           if difffuzz.match_known(c["class"], known) is None]
+    assert not new, new
