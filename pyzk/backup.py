@@ -145,8 +145,8 @@ def backup(data_dir: Path, dest: Path, data_log_dir: Path | None = None,
 
 def verify_restore(dest: Path) -> dict[str, Any]:
     """Recover the copy as a server would (in memory; files are not changed)."""
+    from pyzk.storage.errors import LogFormatError
     from pyzk.storage.recovery import RecoveryError, recover
-    from pyzk.storage.txnlog import LogFormatError
     from pyzk.tree.datatree import DataTree
 
     try:

@@ -19,7 +19,8 @@ from typing import Any
 
 from ..protocol.jute import JuteError
 from . import txnlog
-from .txnlog import LogFormatError, TxnEntry
+from .errors import LogFormatError
+from .txnlog import TxnEntry
 
 log = logging.getLogger("pyzk.storage")
 

@@ -23,8 +23,8 @@ from pyzk.protocol.opcodes import Op
 from . import snapshot as snapcodec
 from . import txnlog
 from .datadir import DataDir
+from .errors import LogFormatError
 from .logfile import logs_from, read_log_file, sorted_logs, zxid_from_name
-from .txnlog import LogFormatError
 
 log = logging.getLogger("pyzk.storage")
 

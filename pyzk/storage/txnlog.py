@@ -17,6 +17,7 @@ import construct as cs
 from pyzk.protocol import records as r
 from pyzk.protocol.jute import JuteError
 from pyzk.protocol.opcodes import Op
+from pyzk.storage.errors import LogFormatError
 
 TXNLOG_MAGIC = 0x5A4B4C47  # "ZKLG" (FileTxnLog.TXNLOG_MAGIC)
 VERSION = 2
@@ -63,16 +64,6 @@ class TxnEntry(NamedTuple):
     hdr: Any
     txn: Any
     digest: Any = None
-
-
-class LogFormatError(ValueError):
-    """A log file that cannot be trusted; names the file and byte offset of the bad entry."""
-
-    def __init__(self, name: str, offset: int, reason: str) -> None:
-        super().__init__(f"{name}: offset {offset}: {reason}")
-        self.name = name
-        self.offset = offset
-        self.reason = reason
 
 
 # -- records ----------------------------------------------------------------------------------

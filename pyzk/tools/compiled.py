@@ -15,6 +15,7 @@ is redone when any of them changes, so a stale compiled module never runs edited
 from __future__ import annotations
 
 import argparse
+import ast
 import hashlib
 import os
 import shutil
@@ -37,6 +38,8 @@ MODULES = (
     "pyzk/server/output.py", "pyzk/server/pending.py", "pyzk/server/persistence.py",
     "pyzk/server/stats.py",
     "pyzk/server/write_path.py",
+    # Subclass compiled classes (an interpreted class cannot: interpreted_subclasses):
+    "pyzk/server/tls.py", "pyzk/server/readonly.py", "pyzk/server/workers/report.py",
     "pyzk/storage/logfile.py", "pyzk/storage/txnlog.py",
     "pyzk/protocol/framing.py", "pyzk/protocol/multi.py", "pyzk/protocol/connect.py",
 )
@@ -50,6 +53,30 @@ LEFT_INTERPRETED = {
 # mypyc reads mypy's options; the project's own (pyproject.toml) are not in the copy.
 MYPY_INI = "[mypy]\npython_version = 3.11\nignore_missing_imports = True\n"
 STAMP = "STAMP"
+
+
+def interpreted_subclasses(repo: Path) -> list[str]:
+    """Classes outside MODULES (pyzk, tests, bench) whose base a compiled module defines:
+    compiled, such a class fails with "interpreted classes cannot inherit from compiled"."""
+    compiled_classes: set[str] = set()
+    for module in MODULES:
+        tree = ast.parse((repo / module).read_text())
+        compiled_classes |= {n.name for n in ast.walk(tree) if isinstance(n, ast.ClassDef)}
+    found: list[str] = []
+    for top in ("pyzk", "tests", "bench"):
+        for path in sorted((repo / top).rglob("*.py")):
+            rel = str(path.relative_to(repo))
+            if rel in MODULES:
+                continue
+            for node in ast.walk(ast.parse(path.read_text())):
+                if not isinstance(node, ast.ClassDef):
+                    continue
+                for base in node.bases:
+                    name = base.attr if isinstance(base, ast.Attribute) else (
+                        base.id if isinstance(base, ast.Name) else "")
+                    if name in compiled_classes:
+                        found.append(f"{rel}: {node.name}({name})")
+    return found
 
 
 def source_digest(package: Path) -> str:

@@ -17,9 +17,9 @@ from pyzk.protocol.opcodes import Op
 from pyzk.storage import snapshot as snapcodec
 from pyzk.storage import txnlog
 from pyzk.storage.datadir import DataDir
+from pyzk.storage.errors import LogFormatError
 from pyzk.storage.logfile import logs_from, read_log_file, zxid_from_name
 from pyzk.storage.recovery import RecoveryError, recover
-from pyzk.storage.txnlog import LogFormatError
 
 Out = Callable[[str], None]
 

@@ -60,6 +60,12 @@ def test_the_build_holds_every_listed_module_compiled_and_is_current(tree: Path)
 
 
 
+def test_no_interpreted_class_subclasses_a_compiled_one() -> None:
+    """A class outside MODULES with a compiled base fails at run time in the compiled build
+    (TLS connections once did: TlsClientConn(ClientConn)); such a module is compiled too."""
+    assert compiled.interpreted_subclasses(REPO) == []
+
+
 def test_an_edited_source_makes_the_build_stale(tmp_path: Path) -> None:
     """The stamp covers every source: an edit is rebuilt, never run from a stale extension."""
     package = tmp_path / "pyzk"

@@ -11,9 +11,9 @@ from pyzk.protocol import records as r
 from pyzk.protocol.opcodes import Op
 from pyzk.storage import snapshot as sc
 from pyzk.storage.datadir import ACCEPTED_EPOCH, CURRENT_EPOCH, DataDir, DataDirError
+from pyzk.storage.errors import LogFormatError
 from pyzk.storage.logfile import TxnLogWriter
 from pyzk.storage.recovery import RecoveryError, recover
-from pyzk.storage.txnlog import LogFormatError
 from pyzk.tree.datatree import DataTree
 
 OPEN = [r.ACL(31, r.Id("world", "anyone"))]

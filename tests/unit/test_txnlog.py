@@ -12,6 +12,7 @@ import pytest
 from pyzk.protocol import records as r
 from pyzk.protocol.opcodes import Op
 from pyzk.storage import txnlog
+from pyzk.storage.errors import LogFormatError
 from pyzk.storage.logfile import (
     TxnLogWriter,
     iter_log,
@@ -21,7 +22,6 @@ from pyzk.storage.logfile import (
     sorted_logs,
     truncate_log,
 )
-from pyzk.storage.txnlog import LogFormatError
 
 OPEN = [r.ACL(31, r.Id("world", "anyone"))]
 
