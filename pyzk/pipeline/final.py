@@ -260,21 +260,19 @@ def _ephemerals(tree: DataTree, req: Request, rec: Any, events: list[Event]) -> 
 
 
 def _multi_read(tree: DataTree, req: Request, rec: Any, events: list[Event]) -> bytes:
+    # No sub-op leaves a watch, whatever its watch flag: MultiOperationRecord keeps only the
+    # path (Op.getData/Op.getChildren), and their toRequestRecord asks with watch false.
     results: list[tuple[int, int, Any]] = []
     for op, sub in rec:
         try:
             if op == Op.GET_CHILDREN:
                 n = _node(tree, sub.path)
                 _read_check(tree, n, _READ, req, sub.path)
-                if sub.watch and req.watcher is not None:
-                    tree.watches.child.add(sub.path, req.watcher, STANDARD)
                 results.append((op, 0, r.GetChildrenResponse(child_names(n.children,
                                                                          sub.path))))
             elif op == Op.GET_DATA:
                 n = _node(tree, sub.path)
                 _read_check(tree, n, _READ, req, sub.path)
-                if sub.watch and req.watcher is not None:
-                    tree.watches.data.add(sub.path, req.watcher, STANDARD)
                 results.append((op, 0, r.GetDataResponse(n.data, tree.stat_of(n))))
             else:
                 raise _Marshalling()

@@ -1067,6 +1067,28 @@ def regression_cases(start_k: int = 900_000_000) -> list[Case]:
         lambda t: (_errs(t, "addWatch") == [0, -5] and _errs(t, "setWatches2") == [-5]
                    and _errs(t, "removeWatches") == [-5, -5, -121]),
         "addWatch 0 then -5, setWatches2 -5, removeWatches -5 -5 -121")
+
+    def regw(g: Gen) -> list[bytes]:
+        # seed 1006 case 2191 after case 2189: a multiRead's sub-ops ask with watch true, but
+        # Java keeps only their paths (Op.getData/getChildren), so nothing is watched
+        def b(e: Enc) -> None:
+            for mh_type, path in ((4, g.R), (8, g.R)):
+                e.i32("mh.type", mh_type)
+                e.boolean("mh.done", 0)
+                e.i32("mh.err", -1)
+                e.ustr("path", path)
+                e.boolean("watch", 1)
+            e.i32("mh.type", -1)
+            e.boolean("mh.done", 1)
+            e.i32("mh.err", -1)
+        return [g.create(g.R), frame(g.request(22, xid=g.nxid(), builder=b).out),
+                g.fixed(5, ("ustr", "path", g.R), ("buf", "data", b"x"), ("i32", "version", -1)),
+                g.create(g.R + "/c"),
+                g.fixed(18, ("ustr", "path", g.R), ("i32", "type", 3))]
+    add("reg9-multiRead-watch-flags-ignored", "regression", "multiRead", regw,
+        lambda t: (_errs(t, "multiRead") == [0] and _errs(t, "removeWatches") == [-121]
+                   and not [x for x in t if x[0] == "E"]),
+        "multiRead 0, no event on setData or a child create, removeWatches -121")
     return out
 
 

@@ -79,6 +79,26 @@ def test_multi_read_reports_per_op_errors() -> None:
     assert res[0][2].data == b"data" and sorted(res[2][2].children) == ["a", "zookeeper"]
 
 
+def test_multi_read_sub_ops_leave_no_watch_whatever_their_watch_flag() -> None:
+    """Java's MultiOperationRecord keeps only a read sub-op's path (Op.getData/getChildren ask
+    with watch false), so a multiRead never watches; difffuzz seed 1006 case 2191 found a
+    removeWatches answered 0 on pyzk (the multiRead's data watch on "/") and NOWATCHER on Java."""
+    p = LocalPipeline()
+    p.write(creq("/a"))
+    conn = object()
+    ops = [(Op.GET_DATA, r.GetDataRequest("/a", True)),
+           (Op.GET_CHILDREN, r.GetChildrenRequest("/a", True))]
+    err, _, _ = p.read(Request(1, 1, Op.MULTI_READ, ops, IP, conn))
+    assert err == 0
+    assert p.tree.watches.watch_count() == 0
+    _, _, events = p.write(Request(1, 2, Op.SET_DATA, r.SetDataRequest("/a", b"x", -1), IP))
+    assert events == []
+    _, _, events = p.write(creq("/a/b"))
+    assert events == []
+    assert p.read(Request(1, 3, Op.REMOVE_WATCHES, r.RemoveWatchesRequest("/a", 3), IP,
+                          conn))[0] == Err.NOWATCHER
+
+
 def test_get_ephemerals_is_per_session_with_prefix() -> None:
     p = LocalPipeline()
     p.write(creq("/e1", flags=1, session=5))
