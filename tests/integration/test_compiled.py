@@ -85,8 +85,16 @@ def test_the_unit_tests_pass_on_the_compiled_modules(tree: Path) -> None:
                             "import pyzk.server.zkserver as m; print(m.__file__)"],
                            env=env, cwd=REPO, capture_output=True, text=True, check=True)
     assert probe.stdout.strip().endswith(SUFFIX), probe.stdout
-    done = subprocess.run([sys.executable, "-P", "-m", "pytest", "-q", "-x", "-p",
-                           "no:cacheprovider", "-o", "addopts=", *UNIT_TESTS],
+    # pytest's own `pythonpath = ["."]` (pyproject.toml) would put the checkout first and the
+    # unit tests would import the interpreted modules: pyzk is imported from the build before
+    # pytest starts (its submodules then come from there whatever sys.path says), checked, and
+    # the ini option is emptied.
+    run = ("import sys, pytest, pyzk.server.zkserver as m\n"
+           f"assert m.__file__.endswith({SUFFIX!r}), m.__file__\n"
+           "sys.exit(pytest.main(sys.argv[1:]))")
+    done = subprocess.run([sys.executable, "-P", "-c", run, "-q", "-x", "-p",
+                           "no:cacheprovider", "-o", "addopts=", "-o", "pythonpath=",
+                           *UNIT_TESTS],
                           env=env, cwd=REPO, capture_output=True, text=True, check=False,
                           timeout=480)
     tail = "\n".join(done.stdout.splitlines()[-25:])

@@ -7,16 +7,21 @@ from __future__ import annotations
 from types import SimpleNamespace
 from typing import Any
 
+from pyzk.pipeline.request import Request
 from pyzk.protocol import records as r
 from pyzk.protocol.codes import EventType
 from pyzk.protocol.opcodes import Op
 from pyzk.server.stats import LAST_OP, STAT_OVERHEAD_BYTES, ServerStats
+from pyzk.tree.datatree import DataTree
+from pyzk.tree.txnapply import TxnResult
 
 STAT = b"\0" * 68
 
 
-def req(op: int, path: str) -> Any:
-    return SimpleNamespace(op=op, record=SimpleNamespace(path=path))
+def req(op: int, path: str) -> Request:
+    # Real objects, not stand-ins: compiled (pyzk.tools.compiled), record_read takes a Request
+    # and record_write a TxnResult and a DataTree, and refuses anything else.
+    return Request(1, 1, op, r.ExistsRequest(path, False), [])
 
 
 def ns_values(stats: ServerStats, name: str, key: str) -> dict[str, Any]:
@@ -56,9 +61,8 @@ def test_watch_fanout_adds_the_watcher_count_per_triggered_event() -> None:
     s = ServerStats()
     ev = SimpleNamespace(type=EventType.NODE_DATA_CHANGED, path="/a")
     child = SimpleNamespace(type=EventType.NODE_CHILDREN_CHANGED, path="/")
-    result = SimpleNamespace(multi=None, err=0, op=Op.SET_DATA, path=None,
-                             events=[(1, ev), (2, ev), (3, child)])
-    s.record_write(SimpleNamespace(time=0), result, SimpleNamespace(nodes={}))
+    result = TxnResult(Op.SET_DATA, 1, [(1, ev), (2, ev), (3, child)])
+    s.record_write(SimpleNamespace(time=0), result, DataTree())
     changed = s.metrics.summary("node_changed_watch_count")
     children = s.metrics.summary("node_children_watch_count")
     assert (changed.count, changed.total, children.count, children.total) == (1, 2, 1, 1)
