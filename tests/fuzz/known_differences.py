@@ -114,6 +114,12 @@ KNOWN_DIFFERENCES: list[Known] = [
           "the root's cversion, which drifts once the servers differed in any case"),
     Known("close-race: * dropped watch events that * sent before closing",
           "watch events queued when the connection closes: both servers race them"),
+    Known("close-race: java stalled: *",
+          "learner targets only (Fuzzer.java_grace): the Java follower or observer answered "
+          "what pyzk answered up to some request, then nothing for the 2 s deadline and the "
+          "8 s grace. In a full local test run (three JVMs beside three pyzk members on two "
+          "cores) follower seed 3 case 474 (deleteContainer) stalled so; replayed alone both "
+          "answer every request the same. A reply that differs still makes a class"),
     Known("op=* mut=*->checkWatches: checkWatches: pyzk err=-121 vs java err=-5",
           "DELIBERATE, the entry of op=checkWatches above reached by an opcode swap "
           "(--target observer, seed 7004 case 3386; equal when replayed alone)"),
