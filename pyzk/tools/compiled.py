@@ -50,6 +50,24 @@ LEFT_INTERPRETED = {
                              "run interpreted either way",
     "pyzk/protocol/records.py": "the records jute.py generates",
 }
+# Two shared libraries (mypyc's separate groups), compiled by gcc in parallel: the cores and the
+# hosts. One library would take one core for the whole build (75-90 s against about 50 s here).
+GROUPS = {"pyzk_core": ("pyzk/tree/", "pyzk/pipeline/", "pyzk/session/", "pyzk/protocol/",
+                        "pyzk/storage/"),
+          "pyzk_host": ("pyzk/server/",)}
+
+
+def setup_script() -> str:
+    """A setup.py that builds MODULES in GROUPS with mypyc (opt level 3, mypyc's default)."""
+    groups = [([m for m in MODULES if m.startswith(prefixes)], name)
+              for name, prefixes in GROUPS.items()]
+    assert sum(len(g) for g, _ in groups) == len(MODULES), "a module outside GROUPS"
+    return ("from setuptools import setup\n"
+            "from mypyc.build import mypycify\n"
+            f"setup(name='pyzk_compiled', ext_modules=mypycify({list(MODULES)!r}, "
+            f"opt_level='3', separate={groups!r}))\n")
+
+
 # mypyc reads mypy's options; the project's own (pyproject.toml) are not in the copy.
 MYPY_INI = "[mypy]\npython_version = 3.11\nignore_missing_imports = True\n"
 STAMP = "STAMP"
@@ -108,15 +126,18 @@ def build(package: Path, out: Path, force: bool = False,
         shutil.copytree(package, work / "pyzk",
                         ignore=shutil.ignore_patterns("__pycache__", "*.so", "*.pyc"))
         (work / "mypy.ini").write_text(MYPY_INI)
-        log(f"compiling {len(MODULES)} modules with mypyc (about a minute per core)")
-        env = dict(os.environ, MYPYC_OPT_LEVEL=os.environ.get("MYPYC_OPT_LEVEL", "3"))
-        done = subprocess.run([sys.executable, "-m", "mypyc", *MODULES], cwd=work, env=env,
-                              capture_output=True, text=True, check=False)
+        log(f"compiling {len(MODULES)} modules with mypyc (about a minute)")
+        (work / "setup_compiled.py").write_text(setup_script())
+        jobs = str(min(len(GROUPS), os.cpu_count() or 1))
+        done = subprocess.run([sys.executable, "setup_compiled.py", "build_ext", "--inplace",
+                               "-j", jobs], cwd=work, capture_output=True, text=True,
+                              check=False)
         if done.returncode != 0:
             tail = "\n".join((done.stdout + done.stderr).splitlines()[-30:])
             raise RuntimeError(f"mypyc failed ({done.returncode}):\n{tail}")
         shutil.rmtree(work / "build", ignore_errors=True)
         (work / "mypy.ini").unlink()
+        (work / "setup_compiled.py").unlink()
         (work / STAMP).write_text(digest + "\n")
         staged = out.with_name(out.name + ".new")
         shutil.rmtree(staged, ignore_errors=True)

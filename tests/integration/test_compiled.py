@@ -159,7 +159,7 @@ def test_hostile_input_on_the_compiled_server_matches_the_interpreted_bar(
     try:
         async def go() -> None:
             await fz.run_cases(difffuzz.regression_cases())
-            await fz.run_cases(difffuzz.case_stream(20240612, 0, 4000), max_seconds=40)
+            await fz.run_cases(difffuzz.case_stream(20240612, 0, 4000), max_seconds=25)
         asyncio.run(go())
         srv = fz.sides[0].srv
         assert isinstance(srv, difffuzz.FuzzServer)
