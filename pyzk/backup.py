@@ -71,16 +71,23 @@ def _copy(src: Path, dst: Path) -> int:
         return fout.tell()
 
 
+TORN_READ_ATTEMPTS = 5
+
+
 def _copy_log(src: Path, dst: Path) -> int:
     """Copy the written part of a txn log: its header and whole entries, not the preallocated
     zeros after them (64 MB per file by default). A log that ends after its last entry is
     what Java and pyzk read anyway (the zeros only mark the end). A log that does not scan
     cleanly is copied whole, for recovery (and the verify step) to judge."""
-    data = src.read_bytes()
-    try:
-        end = txnlog.scan_log(data, str(src)).end
-    except txnlog.LogFormatError:
-        end = len(data)
+    # A read that races the server's append can see a later page written and an earlier one
+    # not yet ("zero-length entry followed by data"): such a torn read is read again.
+    for _ in range(TORN_READ_ATTEMPTS):
+        data = src.read_bytes()
+        try:
+            end = txnlog.scan_log(data, str(src)).end
+            break
+        except txnlog.LogFormatError:
+            end = len(data)
     with open(dst, "wb") as fout:
         fout.write(memoryview(data)[:end])
         fout.flush()
