@@ -58,18 +58,17 @@ def zkcli(server: ServerProc, *cmd: str) -> tuple[int, list[str]]:
     """Run one zkCli.sh command; return its exit code and its result lines (banner dropped)."""
     proc = subprocess.run([ZKCLI, "-server", server.address, *cmd], capture_output=True,
                           text=True, timeout=120, stdin=subprocess.DEVNULL)
-    # zkCli's watcher thread prints "\nWATCHER::\n" and the connect event while the main thread
-    # may already print the command's result: drop those lines wherever they fell (CI once saw
-    # the result before them), and the "Connecting to" line.
-    lines = proc.stdout.splitlines()
-    event = "WatchedEvent state:SyncConnected type:None path:null"
-    assert event in lines and "WATCHER::" in lines, (
-        f"zkCli did not connect:\n{proc.stdout}\n{proc.stderr}")
-    w = lines.index("WATCHER::")
-    drop = {lines.index(event), w, 0}
-    drop |= {k for k in (w - 1, w + 1) if 0 <= k < len(lines) and lines[k] == ""}
-    assert lines[0].startswith("Connecting to "), lines
-    lines = [ln for k, ln in enumerate(lines) if k not in drop]
+    # zkCli's watcher thread prints "\nWATCHER::" and "\n" + the connect event (each one
+    # println) while the main thread may already print the command's result, even inside one
+    # of its lines (CI saw the result before them, and "[" + them + "e, s0000000000]"): each is
+    # cut out of the text wherever it fell, then the "Connecting to" line is dropped.
+    out = proc.stdout
+    for printed in ("\nWATCHER::\n", "\nWatchedEvent state:SyncConnected type:None path:null\n"):
+        assert printed in out, f"zkCli did not connect:\n{proc.stdout}\n{proc.stderr}"
+        out = out.replace(printed, "", 1)
+    lines = out.splitlines()
+    assert lines and lines[0].startswith("Connecting to "), lines
+    lines = lines[1:]
     lines += [ln for ln in proc.stderr.splitlines() if not ln.startswith("SLF4J:")]
     return proc.returncode, lines
 
