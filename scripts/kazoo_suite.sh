@@ -5,8 +5,9 @@
 #   bash scripts/kazoo_suite.sh java  [extra pytest args]   # Debian's Java ZooKeeper 3.8
 #   bash scripts/kazoo_suite.sh pyzk  [extra pytest args]   # pyzk, via scripts/kazoo-shim/java
 #   bash scripts/kazoo_suite.sh pyzk test_client.TestClient::test_create [...]  # rerun some tests
-# Arguments not starting with "-" select tests by the ids used in the results file; otherwise the
-# whole suite runs. KAZOO_RESULTS_NAME names the results file (default kazoo-<kind>).
+# Arguments not starting with "-" select tests by the ids used in the results file, or whole
+# modules by name (test_client); otherwise the whole suite runs.
+# KAZOO_RESULTS_NAME names the results file (default kazoo-<kind>).
 #
 # kazoo's harness (kazoo/testing/harness.py + common.py) launches servers itself with
 # `java -cp $ZOOKEEPER_CLASSPATH ... QuorumPeerMain zoo.cfg`; for pyzk the shim directory is put
@@ -86,6 +87,9 @@ opts=()
 for arg in "$@"; do
   if [[ "$arg" == -* ]]; then
     opts+=("$arg")
+  elif [[ "$arg" != *.* ]]; then
+    # "test_client" -> the whole module "<kazoo/tests>/test_client.py" (a shard of the suite)
+    select+=("$tests_dir/$arg.py")
   else
     # "test_client.TestClient::test_x" -> "<kazoo/tests>/test_client.py::TestClient::test_x"
     mod="${arg%%.*}"

@@ -108,3 +108,15 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         if item.get_closest_marker("java") is not None or any(
                 path.is_relative_to(root) for root in slow_roots):
             item.add_marker(pytest.mark.slow)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    # The compiled build test_compiled needs, at nice 19 beside the other tests (tests/compiled_build.py).
+    if any(Path(str(item.path)).name == "test_compiled.py" for item in session.items):
+        from tests import compiled_build
+        compiled_build.start_in_background()
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    from tests import compiled_build
+    compiled_build.stop()
