@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import struct
 from collections import deque
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING
 
 from ..protocol import records as r
 from ..protocol.opcodes import Op
@@ -26,11 +26,17 @@ if TYPE_CHECKING:
     from .zkserver import ZkServer
 
 
-class ObserverSync(NamedTuple):
+class ObserverSync:
     """A sync an observer (or a worker process) relayed through this learner: its place in
-    the pending syncs, and the master it came through."""
-    conn: Conn
-    master: ObserverMasterHost
+    the pending syncs, and the master it came through. A plain class, not a NamedTuple: the
+    compiled build (pyzk.tools.compiled) would evaluate a NamedTuple's annotations at import,
+    and these name types imported only for the type checker."""
+
+    __slots__ = ("conn", "master")
+
+    def __init__(self, conn: Conn, master: ObserverMasterHost) -> None:
+        self.conn = conn
+        self.master = master
 
 
 class ForwardingWrites:
@@ -95,7 +101,7 @@ class ForwardingWrites:
             q = self.origins[session_id] = deque()
         q.append((cxid, origin))
 
-    def create_session(self, conn: ClientConn, session_id: int, timeout: int,
+    def create_session(self, conn: ClientConn | None, session_id: int, timeout: int,
                        origin: Origin) -> None:
         self._expect(session_id, 0, origin)
         self._touched[session_id] = timeout

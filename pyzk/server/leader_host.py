@@ -370,7 +370,7 @@ class LeaderHost:
             raise AssertionError("the leader does not forward")
         self.execute(self.core.confirm_read((conn, pending), self.now_ms()))
 
-    def create_session(self, conn: ClientConn, session_id: int, timeout: int,
+    def create_session(self, conn: ClientConn | None, session_id: int, timeout: int,
                        origin: Origin) -> None:
         raise AssertionError("the leader does not forward")
 

@@ -513,7 +513,7 @@ class ZkServer:
         self.sessions.add(sid, timeout, self.clock.mono_ms())
         writes = self.writes
         if writes is not None and writes.forwards:
-            writes.create_session(None, sid, timeout, NO_ORIGIN)  # type: ignore[arg-type]
+            writes.create_session(None, sid, timeout, NO_ORIGIN)  # an upgrade: no connection waits
             return
         txn = self.prep.create_session_txn(sid, timeout, self.next_zxid(), self.clock.wall_ms())
         self.enqueue_txn(txn, NO_ORIGIN)

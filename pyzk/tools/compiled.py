@@ -42,6 +42,15 @@ MODULES = (
     "pyzk/server/tls.py", "pyzk/server/readonly.py", "pyzk/server/workers/report.py",
     "pyzk/storage/logfile.py", "pyzk/storage/txnlog.py",
     "pyzk/protocol/framing.py", "pyzk/protocol/multi.py", "pyzk/protocol/connect.py",
+    # The ensemble's write path: the ZAB cores, quorum packets and the leader/learner hosts.
+    "pyzk/zab/database.py", "pyzk/zab/leader.py", "pyzk/zab/leader_actions.py",
+    "pyzk/zab/learner.py", "pyzk/zab/observer_master.py", "pyzk/zab/packets.py",
+    "pyzk/zab/peer_timing.py", "pyzk/zab/reconfig.py", "pyzk/zab/sync.py", "pyzk/zab/vote.py",
+    "pyzk/zab/zxid.py",
+    "pyzk/server/leader_host.py", "pyzk/server/learner_host.py", "pyzk/server/learner_conn.py",
+    "pyzk/server/learner_requests.py", "pyzk/server/replication.py",
+    "pyzk/server/forwarding.py", "pyzk/server/quorum_net.py",
+    "pyzk/server/observer_master_host.py", "pyzk/server/workers/worker_host.py",
 )
 # On the request path but left interpreted, and why (mypy 2.4.1's mypyc).
 LEFT_INTERPRETED = {
@@ -49,12 +58,15 @@ LEFT_INTERPRETED = {
                              "record() fails (UnboundLocalError), and the generated codecs "
                              "run interpreted either way",
     "pyzk/protocol/records.py": "the records jute.py generates",
+    "pyzk/zab/quorum.py": "VoterSet subclasses frozenset, which mypyc does not compile; an "
+                          "ACK's quorum check is a set lookup there",
 }
-# Two shared libraries (mypyc's separate groups), compiled by gcc in parallel: the cores and the
-# hosts. One library would take one core for the whole build (75-90 s against about 50 s here).
+# Three shared libraries (mypyc's separate groups), compiled by gcc in parallel: the request
+# path's cores, the hosts, and ZAB. One library would take one core for the whole build.
 GROUPS = {"pyzk_core": ("pyzk/tree/", "pyzk/pipeline/", "pyzk/session/", "pyzk/protocol/",
                         "pyzk/storage/"),
-          "pyzk_host": ("pyzk/server/",)}
+          "pyzk_host": ("pyzk/server/",),
+          "pyzk_zab": ("pyzk/zab/",)}
 
 
 def setup_script() -> str:

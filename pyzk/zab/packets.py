@@ -223,11 +223,11 @@ def encode_snap_body(sessions: Iterable[tuple[int, int]], acls: Iterable[tuple[i
         for a in lst:
             r.ACL.encode(a, out)
     for n in nodes:
-        s = n.stat
+        st = n.stat
         write_string(out, n.path)
         write_buffer(out, n.data)
-        out += _NODE.pack(n.acl, s.czxid, s.mzxid, s.ctime, s.mtime, s.version, s.cversion,
-                          s.aversion, s.ephemeralOwner, s.pzxid)
+        out += _NODE.pack(n.acl, st.czxid, st.mzxid, st.ctime, st.mtime, st.version,
+                          st.cversion, st.aversion, st.ephemeralOwner, st.pzxid)
     write_string(out, "/")
     write_string(out, SIGNATURE)
     return bytes(out)

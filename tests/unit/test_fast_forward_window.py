@@ -7,10 +7,11 @@ servers (it lives here beside the mixed tests that found it)."""
 from __future__ import annotations
 
 from pathlib import Path
-from types import SimpleNamespace
 
+from pyzk.config.load import build_config
 from pyzk.protocol import records as r
 from pyzk.protocol.opcodes import Op
+from pyzk.server.persistence import TxnSnapLog, open_storage
 from pyzk.server.replication import fast_forward
 from pyzk.storage import snapshot as sc
 from pyzk.storage.datadir import DataDir
@@ -29,7 +30,18 @@ def _txn(n: int) -> tuple[r.TxnHeader, r.CreateTxn]:
     return r.TxnHeader(0x77, n, z, 1000 + n, Op.CREATE), r.CreateTxn(f"/n{n}", b"", OPEN, False, n)
 
 
-def _member(tmp_path: Path, applied: int, logged: int) -> tuple[SimpleNamespace, DataTree,
+def _storage(tmp_path: Path, writer: TxnLogWriter | None = None) -> TxnSnapLog:
+    """The real storage over tmp_path (a stand-in fails a compiled fast_forward's type check).
+    Its own log writer wrote nothing, so it cannot vouch for the txns: they are read from the
+    files, unless `writer` (the live writer that wrote them) takes its place."""
+    storage = open_storage(build_config({"dataDir": str(tmp_path), "clientPort": "2181",
+                                         "forceSync": "no"}))
+    if writer is not None:
+        storage.writer = writer
+    return storage
+
+
+def _member(tmp_path: Path, applied: int, logged: int) -> tuple[TxnSnapLog, DataTree,
                                                                   ReplicaDatabase]:
     """A learner's state when its leader vanished: txns 1..logged in the log, 1..applied
     committed (in the tree and the window)."""
@@ -46,7 +58,7 @@ def _member(tmp_path: Path, applied: int, logged: int) -> tuple[SimpleNamespace,
             window.committed(hdr.zxid, encode_txn(hdr, txn))
     w.flush()
     w.close()
-    return SimpleNamespace(datadir=dd), tree, window
+    return _storage(tmp_path), tree, window
 
 
 def test_fast_forwarded_txn_joins_the_committed_window(tmp_path: Path) -> None:
@@ -78,7 +90,7 @@ def test_cleared_window_after_a_snap_holds_nothing_of_the_old_branch(tmp_path: P
 
 
 def _writer_member(tmp_path: Path, applied: int, logged: int, per_flush: int
-                   ) -> tuple[SimpleNamespace, DataTree, TxnLogWriter]:
+                   ) -> tuple[TxnSnapLog, DataTree, TxnLogWriter]:
     """As _member, but the writer stays open (a live learner) and flushes every `per_flush`."""
     dd = DataDir(tmp_path)
     tree = DataTree()
@@ -92,7 +104,7 @@ def _writer_member(tmp_path: Path, applied: int, logged: int, per_flush: int
         if n <= applied:
             tree.process_txn(hdr, txn)
     w.flush(fsync=False)
-    return SimpleNamespace(datadir=dd, writer=w), tree, w
+    return _storage(tmp_path, w), tree, w
 
 
 def test_live_writer_reads_back_only_what_it_flushed_past_the_tree(tmp_path: Path) -> None:
@@ -105,7 +117,7 @@ def test_live_writer_reads_back_only_what_it_flushed_past_the_tree(tmp_path: Pat
     assert [z for z, _ in window.window] == [make_zxid(1, n) for n in (38, 39, 40)]
     # Same tree as the whole-file reader builds.
     other, full_tree, _ = _writer_member(tmp_path / "b", applied=37, logged=40, per_flush=3)
-    del other.writer
+    other.writer = TxnLogWriter(other.datadir.log_dir, prealloc=4096)  # vouches for nothing
     assert fast_forward(other, full_tree, {}) == 3
     assert full_tree.digest_sum == tree.digest_sum
     assert full_tree.last_processed_zxid == tree.last_processed_zxid

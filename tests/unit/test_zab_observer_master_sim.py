@@ -13,12 +13,16 @@ from collections import deque
 from typing import Any
 
 from pyzk.protocol import records as r
+from pyzk.storage.snapshot import Snapshot
 from pyzk.zab import learner as LN
 from pyzk.zab import observer_master as OM
 from pyzk.zab import packets as P
 from pyzk.zab.leader import Close, SendSnap, SendTo
 from pyzk.zab.packets import PT, packet
 from pyzk.zab.zxid import make_zxid as z
+
+# What a SNAP carried: the learner core only passes it on to the host (LoadSnapshot).
+EMPTY_SNAP = Snapshot([], [], [])
 
 SEEDS = int(os.environ.get("OM_SIM_SEEDS", "150"))
 WINDOW = 8
@@ -108,7 +112,7 @@ class Schedule:
     def deliver_to_observer(self) -> None:
         if self.ob is not None and self.to_ob:
             qp, snap_zxid = self.to_ob.popleft()
-            self.ob_actions(self.ob.on_packet(qp, self.now, object() if snap_zxid else None))
+            self.ob_actions(self.ob.on_packet(qp, self.now, EMPTY_SNAP if snap_zxid else None))
 
     def deliver_to_master(self) -> None:
         if self.ob is not None and self.to_om:
