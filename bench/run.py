@@ -276,6 +276,8 @@ def server_kind(kind: str) -> tuple[str, int]:
     its pyzk.workers."""
     if kind.startswith("pyzk-w") and kind[6:].isdigit() and int(kind[6:]) >= 1:
         return "pyzk", int(kind[6:])
+    if kind.startswith("pyzkc-w") and kind[7:].isdigit() and int(kind[7:]) >= 1:
+        return "pyzk", int(kind[7:])  # compiled, with workers
     if kind == "pyzkc":
         return "pyzk", 1
     if kind in HOSTS:
@@ -299,8 +301,8 @@ def expand_kinds(servers: list[str], workers: list[int]) -> list[str]:
     kind 'pyzk-wN' per value."""
     out: list[str] = []
     for s in servers:
-        if s == "pyzk" and workers != [1]:
-            out += [f"pyzk-w{n}" for n in workers]
+        if s in ("pyzk", "pyzkc") and workers != [1]:
+            out += [f"{s}-w{n}" for n in workers]
         else:
             out.append(s)
     return out
@@ -308,6 +310,8 @@ def expand_kinds(servers: list[str], workers: list[int]) -> list[str]:
 
 def host_for(kind: str, args: argparse.Namespace) -> str:
     hosts = getattr(args, "hosts", {})
+    if kind.startswith("pyzkc"):
+        return str(hosts.get(kind) or hosts.get("pyzkc") or HOSTS["pyzkc"])
     return str(hosts.get(kind) or HOSTS.get(kind) or hosts.get(server_kind(kind)[0])
                or HOSTS[server_kind(kind)[0]])
 
@@ -329,7 +333,7 @@ def start_server(kind: str, base: Path, args: argparse.Namespace) -> ServerProc:
         cfg["pyzk.workers"] = str(workers)
     work = Path(tempfile.mkdtemp(prefix=f"{kind}-", dir=base))
     tree = str(compiled.build(REPO / "pyzk", REPO / "build" / "compiled",
-                              log=lambda s: print(s, file=sys.stderr))) if kind == "pyzkc" else None
+                              log=lambda s: print(s, file=sys.stderr))) if kind.startswith("pyzkc") else None
     srv = ServerProc(server, work, host=host_for(kind, args), cfg=cfg,
                      pythonpath=tree).start(timeout=60)
     try:

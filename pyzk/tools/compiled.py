@@ -138,7 +138,7 @@ def build(package: Path, out: Path, force: bool = False,
         shutil.copytree(package, work / "pyzk",
                         ignore=shutil.ignore_patterns("__pycache__", "*.so", "*.pyc"))
         (work / "mypy.ini").write_text(MYPY_INI)
-        log(f"compiling {len(MODULES)} modules with mypyc (about a minute)")
+        log(f"compiling {len(MODULES)} modules with mypyc (a minute or two)")
         (work / "setup_compiled.py").write_text(setup_script())
         jobs = str(min(len(GROUPS), os.cpu_count() or 1))
         done = subprocess.run([sys.executable, "setup_compiled.py", "build_ext", "--inplace",

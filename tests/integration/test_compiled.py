@@ -32,7 +32,8 @@ REPO = Path(__file__).resolve().parents[2]
 TREE = REPO / "build" / "compiled"
 SUFFIX = compiled_build.SUFFIX
 
-pytestmark = [pytest.mark.timeout(900)]
+# slow: the build is minutes of gcc; the fast tier (-m "not slow") leaves it out.
+pytestmark = [pytest.mark.timeout(900), pytest.mark.slow]
 # How long the build started with the session (tests/compiled_build.py) may still take once
 # these tests need it; past that it is killed and the build runs in the foreground.
 BACKGROUND_BUILD_S = 420

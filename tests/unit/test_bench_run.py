@@ -5,7 +5,16 @@ from __future__ import annotations
 
 import math
 
-from bench.run import CpuSampler, cpu_columns, expand_kinds, parse_args, report, server_kind
+from bench.run import (
+    HOSTS,
+    CpuSampler,
+    cpu_columns,
+    expand_kinds,
+    host_for,
+    parse_args,
+    report,
+    server_kind,
+)
 
 
 def test_pyzk_workers_make_one_kind_per_value() -> None:
@@ -15,6 +24,10 @@ def test_pyzk_workers_make_one_kind_per_value() -> None:
         ("java", 1), ("pyzk", 1), ("pyzk", 2)]
     args = parse_args(["--pyzk-workers", "1,2", "--hosts", "pyzk-w2=127.0.32.3"])
     assert args.servers == ["java", "pyzk-w1", "pyzk-w2"] and args.pyzk_workers == [1, 2]
+    # The compiled build with workers: its own kinds, on the compiled build's address.
+    assert expand_kinds(["pyzkc"], [1, 2]) == ["pyzkc-w1", "pyzkc-w2"]
+    assert [server_kind(k) for k in ("pyzkc", "pyzkc-w2")] == [("pyzk", 1), ("pyzk", 2)]
+    assert host_for("pyzkc-w2", parse_args([])) == HOSTS["pyzkc"]
 
 
 def test_cpu_per_1000_requests_comes_from_the_window_samples() -> None:
