@@ -16,6 +16,7 @@ that call builds in the foreground and reports mypyc's own error.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -128,7 +129,8 @@ def stop() -> None:
     global _proc
     proc, _proc = _proc, None
     if proc is not None and proc.poll() is None:
-        os.killpg(proc.pid, 9)
+        with contextlib.suppress(ProcessLookupError):  # it may end between poll and kill
+            os.killpg(proc.pid, 9)
         proc.wait(30)
 
 
