@@ -44,20 +44,26 @@ def leader_zxid(ens: Ensemble, on: int) -> int:
 def observe(ens: Ensemble, on: int, other: int) -> list[object]:
     """What a client of member `on` sees; zxids counted on the leader (3)."""
     out: list[object] = []
-    silent = RawClient(ens.members[on].host, 2181)  # a local session that never pings
+    # A local session that stops pinging after the counts are read; until then each count is
+    # read right after a request on it, so a slow moment cannot expire it early (2 s timeout).
+    silent = RawClient(ens.members[on].host, 2181)
     silent.connect(timeout_ms=2000)
+
+    def local_sessions() -> str | None:
+        assert silent.exists("/").err == 0
+        return mntr(ens, on, "zk_local_sessions")
     c = RawClient(ens.members[on].host, 2181)
     try:
         z0 = leader_zxid(ens, on)
         s = c.connect(timeout_ms=4000)
         out.append(("session txn", leader_zxid(ens, on) - z0))
-        out.append(("local_sessions", mntr(ens, on, "zk_local_sessions")))
+        out.append(("local_sessions", local_sessions()))
         r1 = c.create(f"/ls{on}", b"x")
         out.append(("create", r1.err))
         r2 = c.create(f"/ls{on}/e", b"", flags=1)
         out.append(("ephemeral", r2.err))
         c.call(2, None)  # a sync-free read barrier: exists /
-        out.append(("local_sessions after", mntr(ens, on, "zk_local_sessions")))
+        out.append(("local_sessions after", local_sessions()))
         elsewhere = RawClient(ens.members[other].host, 2181)
         try:
             again = elsewhere.connect(timeout_ms=4000, session_id=s.sessionId, passwd=s.passwd)
