@@ -54,7 +54,7 @@ def unit_test_command(tree: Path) -> tuple[list[str], dict[str, str]]:
     return cmd, dict(os.environ, PYTHONPATH=f"{tree}{os.pathsep}{REPO}")
 
 
-def _own_network() -> list[str] | None:
+def own_network() -> list[str] | None:
     """The prefix that runs a command in a new network namespace with loopback up, or None."""
     if shutil.which("unshare") is None or shutil.which("ip") is None:
         return None
@@ -79,7 +79,7 @@ def unit_result(tree: Path) -> tuple[int, str] | None:
 
 def main() -> int:
     compiled.build(REPO / "pyzk", TREE, log=lambda s: print(s, flush=True))
-    prefix = _own_network()
+    prefix = own_network()
     if prefix is None:
         print("no network namespace of our own: test_compiled runs the unit tests", flush=True)
         return 0

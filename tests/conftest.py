@@ -111,12 +111,34 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
+    if session.config.option.collectonly:
+        return
     # The compiled build test_compiled needs, at nice 19 beside the other tests (tests/compiled_build.py).
     if any(Path(str(item.path)).name == "test_compiled.py" for item in session.items):
         from tests import compiled_build
         compiled_build.start_in_background()
+    _background_lane(session)
+
+
+def _background_lane(session: pytest.Session) -> None:
+    """CPU-only tests in a second pytest beside this one (tests/background_lane.py), when the
+    selection has them, others and the lane's check (a whole run has all three); else they run
+    here and the check is left out."""
+    from tests import background_lane as lane
+    items = session.items
+    check = [i for i in items if i.nodeid.startswith(lane.CHECK)]
+    ours = [i for i in items if lane.in_lane(Path(str(i.path)))]
+    rest = [i for i in items if not lane.in_lane(Path(str(i.path))) and i not in check]
+    use = (bool(ours) and bool(rest) and bool(check)
+           and not os.environ.get("PYZK_NO_BACKGROUND_LANE")
+           and lane.start([i.nodeid for i in ours]))
+    gone = ours if use else check
+    if gone:
+        session.config.hook.pytest_deselected(items=gone)
+    items[:] = [*rest, *check] if use else [i for i in items if i not in check]
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    from tests import compiled_build
+    from tests import background_lane, compiled_build
     compiled_build.stop()
+    background_lane.stop()
