@@ -160,20 +160,21 @@ _ORIGINAL_PERSIST = LearnerHost._persist
 # after syncfaults.py's cut sync streams, crashes after syncs and slow disks moved every seed;
 # snap_clears_window "3+1", drop_unsaved_snap, diff_commit_deferred, marker_on_diff_sync and
 # window_after_snapshot found again once the leader read learners' syncs from the txn log in a
-# worker thread, which moved their schedules).
+# worker thread, which moved their schedules; snap_clears_window, diff_commit_deferred and
+# window_after_snapshot again on 2026-12-06, when group commit stopped double-buffering).
 KNOWN_CATCHES: list[tuple[str, tuple[int, ...], str]] = [
     # fast-forwarded txns missing from the window
     ("ff_window", (1, 5, 14), "3"),
     # a SNAP'd member that leads before its window is refreshed: a learner it DIFFs or TRUNCs
     # from the pre-SNAP part of its window misses the SNAP's txns (2/400 seeds of "3",
     # 1/400 of "3+1", 0/400 of "5")
-    ("snap_clears_window", (145, 271), "3"),
-    ("snap_clears_window", (868,), "3+1"),  # 1 of seeds 0..1199 since the threaded disk reads
+    ("snap_clears_window", (1005, 1232), "3"),  # 2 of seeds 0..1232 (2026-12-06)
+    ("snap_clears_window", (560,), "3+1"),  # the 1st of seeds 0..560 (2026-12-06)
     # a SNAP stream cut before NEWLEADER: the unsaved tree voted, later txns were logged after
     # a gap that a restart replays (3 of seeds 0..51 of "3")
     ("drop_unsaved_snap", (94, 183, 446), "3"),
-    # a DIFF stream cut before NEWLEADER after its COMMITs: the same gap (3 of 0..267 of "3")
-    ("diff_commit_deferred", (148, 268, 388), "3"),
+    # a DIFF stream cut before NEWLEADER after its COMMITs: the same gap (3 of 0..559 of "3")
+    ("diff_commit_deferred", (145, 273, 559), "3"),
     # a member on a slow disk: leader PINGs overtake its NEWLEADER ACK, the leader drops it
     # every time and the healed ensemble never catches up (3 of seeds 0..24 of "3")
     ("ping_behind_ack", (5, 6, 24), "3"),
@@ -186,7 +187,7 @@ KNOWN_CATCHES: list[tuple[str, tuple[int, ...], str]] = [
     # a member restarted after a SNAP sync with an abandoned branch in its window, leading:
     # a learner TRUNCed into that branch loses committed txns (1/600 seeds of "3+1" (and
     # 1021), 0/600 of "3" and "5")
-    ("window_after_snapshot", (80,), "3+1"),  # 1 of seeds 0..1499 since the threaded reads
+    ("window_after_snapshot", (583,), "3+1"),  # the 1st of seeds 0..583 (2026-12-06)
     # a member that fast-forwarded a proposal its next leader never had, TRUNCed by that
     # leader and leading soon after, DIFFs a learner behind the TRUNC point from its window:
     # the directed schedule of directed.py (44/60 seeds); no random schedule got there (0 of
