@@ -9,22 +9,21 @@ addresses get a network namespace of their own (`unshare -n`), so they cannot me
 tests' servers.
 
 The lane runs only when it buys something: when the session selected lane tests, others too
-and the check below (a whole run does), and a network namespace of our own can be made. Otherwise every test runs in the session as
-usual. Its tests are deselected from the session, which then ends with
-tests/test_background_lane.py: that waits for the lane and fails with the lane's own failure
-report when the lane failed.
+and the check below (a whole run does), and a network namespace of our own can be made.
+Otherwise every test runs in the session as usual. Its tests are deselected from the session,
+which then ends with tests/test_background_lane.py: that waits for the lane and fails with the
+lane's own failure report when the lane failed.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from tests.compiled_build import own_network
+from tests.compiled_build import end_group, own_network
 
 REPO = Path(__file__).resolve().parents[1]
 TESTS = REPO / "tests"
@@ -82,7 +81,4 @@ def stop() -> None:
     """End a lane still running (the session is over or gave up on it): its whole group."""
     global _proc
     proc, _proc = _proc, None
-    if proc is not None and proc.poll() is None:
-        with contextlib.suppress(ProcessLookupError):  # it may end between poll and kill
-            os.killpg(proc.pid, 9)
-        proc.wait(30)
+    end_group(proc)

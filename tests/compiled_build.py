@@ -128,6 +128,11 @@ def stop() -> None:
     """End a job still running (the session is over, or it took too long): its whole group."""
     global _proc
     proc, _proc = _proc, None
+    end_group(proc)
+
+
+def end_group(proc: subprocess.Popen[bytes] | None) -> None:
+    """Kill a background job started with start_new_session, with all it started, if it runs."""
     if proc is not None and proc.poll() is None:
         with contextlib.suppress(ProcessLookupError):  # it may end between poll and kill
             os.killpg(proc.pid, 9)
