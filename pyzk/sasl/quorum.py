@@ -191,6 +191,13 @@ def encode_packet(status: int, token: bytes | None) -> bytes:
     return _HEAD.pack(MAGIC, status) + body
 
 
+def _send(writer: asyncio.StreamWriter, data: bytes) -> None:
+    """Write unless the peer already closed the connection: uvloop raises RuntimeError on a
+    write to a closed transport; the next read reports the closed connection instead."""
+    if not writer.is_closing():
+        writer.write(data)
+
+
 async def read_packet(reader: asyncio.StreamReader, timeout: float) -> tuple[int, bytes]:
     magic, status = _HEAD.unpack(await asyncio.wait_for(reader.readexactly(12), timeout))
     (n,) = _LEN.unpack(await asyncio.wait_for(reader.readexactly(4), timeout))
@@ -221,7 +228,7 @@ async def authenticate_learner(reader: asyncio.StreamReader, writer: asyncio.Str
                               server_principal(s.service_principal, host), timeout)
         return
     digest_uri = f"{PROTOCOL}/{SERVER_NAME}"
-    writer.write(encode_packet(IN_PROGRESS, b""))
+    _send(writer, encode_packet(IN_PROGRESS, b""))
     await writer.drain()
     status, token = await read_packet(reader, timeout)
     cnonce = new_nonce()
@@ -243,7 +250,7 @@ async def authenticate_learner(reader: asyncio.StreamReader, writer: asyncio.Str
         if status != IN_PROGRESS or sent:
             raise QuorumAuthError(f"Authentication failed against server: status {status}")
         challenge = parse_challenge(token)
-        writer.write(encode_packet(IN_PROGRESS, client_response(
+        _send(writer, encode_packet(IN_PROGRESS, client_response(
             token, s.learner_user, s.learner_password, cnonce=cnonce, authzid=s.learner_user,
             digest_uri=digest_uri)))
         await writer.drain()
@@ -308,7 +315,7 @@ async def _learner_gssapi(reader: asyncio.StreamReader, writer: asyncio.StreamWr
     client: GssapiClient | None = None
     try:
         client = GssapiClient(gss.Context(_initiator(krb)), target, krb.principal, gss.GssError)
-        writer.write(encode_packet(IN_PROGRESS, await _off_loop(client.initial_response)))
+        _send(writer, encode_packet(IN_PROGRESS, await _off_loop(client.initial_response)))
         await writer.drain()
         status, token = await read_packet(reader, timeout)
         while not client.complete:
@@ -320,7 +327,7 @@ async def _learner_gssapi(reader: asyncio.StreamReader, writer: asyncio.StreamWr
             if status != IN_PROGRESS:
                 raise QuorumAuthError(f"Authentication failed against server addr: {peer}")
             answer = await _off_loop(client.evaluate, token)
-            writer.write(encode_packet(IN_PROGRESS, answer))
+            _send(writer, encode_packet(IN_PROGRESS, answer))
             await writer.drain()
             status, token = await read_packet(reader, timeout)
     except (SaslError, gss.GssError) as e:
@@ -357,21 +364,21 @@ async def authenticate_server(reader: asyncio.StreamReader, writer: asyncio.Stre
         while True:
             answer = server.evaluate(token)
             if server.complete:
-                writer.write(encode_packet(SUCCESS, answer))
+                _send(writer, encode_packet(SUCCESS, answer))
                 await writer.drain()
                 return server.authorization_id
             tries += 1
             if tries > MAX_RETRIES:
-                writer.write(encode_packet(ERROR, answer))
+                _send(writer, encode_packet(ERROR, answer))
                 await writer.drain()
                 return None
-            writer.write(encode_packet(IN_PROGRESS, answer))
+            _send(writer, encode_packet(IN_PROGRESS, answer))
             await writer.drain()
             _, token = await read_packet(reader, timeout)
     except (SaslError, SaslRuntimeError, QuorumAuthError, gss.GssError, TimeoutError,
             asyncio.IncompleteReadError) as e:
         # Java catches every exception here (a read timeout too) and answers ERROR.
-        writer.write(encode_packet(ERROR, b""))
+        _send(writer, encode_packet(ERROR, b""))
         if s.server_required:
             raise QuorumAuthError(f"Failed to authenticate using SASL: {e}") from None
         return None

@@ -330,6 +330,8 @@ class QuorumCnxManager:
                 writer.close()
                 return
             try:
+                if writer.is_closing():  # reset at once: uvloop refuses writes to it
+                    raise ConnectionResetError("closed before the initial message")
                 writer.write(self.initial_message().encode())
                 await writer.drain()
             except OSError:
@@ -434,15 +436,21 @@ class QuorumCnxManager:
             self._forget(sid)
 
     async def _send_loop(self, sid: int, p: Peer, writer: asyncio.StreamWriter) -> None:
+        # A connection the peer reset before this task ran (or while it waited) is closed:
+        # uvloop raises RuntimeError on a write to a closed transport, so look first.
         try:
             if p.slot is None and p.last_sent is not None:
                 # SendWorker.run: resend the last message in case the old connection lost it.
+                if writer.is_closing():
+                    raise ConnectionResetError("closed before the resend")
                 writer.write(frame(p.last_sent))
                 await writer.drain()
             while True:
                 while p.slot is None:
                     p.wake.clear()
                     await p.wake.wait()
+                if writer.is_closing():
+                    raise ConnectionResetError("closed")
                 b, p.slot = p.slot, None
                 p.last_sent = b
                 writer.write(frame(b))

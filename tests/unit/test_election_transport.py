@@ -205,3 +205,37 @@ def test_sids_no_config_names_leave_nothing_behind_and_are_dialled_back_once() -
     assert left == 0
     assert dialled == 40
     assert peers == {999}
+
+
+def test_a_connection_closed_before_its_send_task_runs_ends_quietly_under_uvloop() -> None:
+    """uvloop raises RuntimeError on a write to a closed transport (asyncio's loop only warns):
+    a peer connection that is closed before its send task resends the last vote (a peer that
+    connected and reset at once, a killed member) must end like any broken connection, not as
+    a task exception nobody retrieves (seen in test_peer_fuzz's failover under CI)."""
+    import uvloop
+
+    from pyzk.zab.election_transport import Peer
+
+    async def main() -> None:
+        srv = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
+        port = srv.sockets[0].getsockname()[1]
+        mgr = QuorumCnxManager(1, ("127.0.0.1", 0), {})
+        for resend in (True, False):
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+            p = Peer()
+            p.writer = writer
+            mgr.peers[7] = p
+            if resend:
+                p.last_sent = b"vote"
+            writer.close()  # the transport is closed before the task's first write
+            task = asyncio.ensure_future(mgr._send_loop(7, p, writer))
+            if not resend:
+                await asyncio.sleep(0)
+                p.slot = b"vote"
+                p.wake.set()
+            await asyncio.wait_for(task, 5)  # returns: no RuntimeError escapes
+            assert task.exception() is None
+            assert mgr.peers.get(7) is None or mgr.peers[7].writer is None
+        srv.close()
+
+    uvloop.run(main())
