@@ -330,10 +330,7 @@ class QuorumCnxManager:
                 writer.close()
                 return
             try:
-                if writer.is_closing():  # reset at once: uvloop refuses writes to it
-                    raise ConnectionResetError("closed before the initial message")
-                writer.write(self.initial_message().encode())
-                await writer.drain()
+                await self._say_hello(writer)
             except OSError:
                 writer.close()
                 continue
@@ -356,6 +353,14 @@ class QuorumCnxManager:
                 return
             self._install(sid, reader, writer)
             return
+
+    async def _say_hello(self, writer: asyncio.StreamWriter) -> None:
+        """Send our initial message on a dialled connection. One already reset raises
+        ConnectionResetError: uvloop raises RuntimeError on a write to a closed transport."""
+        if writer.is_closing():
+            raise ConnectionResetError("closed before the initial message")
+        writer.write(self.initial_message().encode())
+        await writer.drain()
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self._sock_opts(writer)
