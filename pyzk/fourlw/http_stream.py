@@ -76,7 +76,11 @@ async def skip_body(reader: asyncio.StreamReader, body: Body, pending: bytes,
 
 async def write_all(writer: asyncio.StreamWriter, data: bytes, idle_s: float) -> bool:
     """False when the client did not take the bytes within idle_s (Jetty's idle timeout covers
-    blocked writes too): the connection is then aborted."""
+    blocked writes too): the connection is then aborted. False too when the client has already
+    gone: uvloop raises RuntimeError on a write to a closed transport, which would end the
+    handler with an error in the log instead of quietly."""
+    if writer.is_closing():
+        return False
     writer.write(data)
     try:
         await asyncio.wait_for(writer.drain(), idle_s)

@@ -196,3 +196,23 @@ def test_collector_samples_on_the_servers_loop_and_renders_off_it() -> None:
 
     assert "znode_count 3.0" in asyncio.run(main())
     assert seen == [threading.current_thread().name]
+
+
+def test_an_answer_to_a_client_that_has_gone_is_dropped_quietly_under_uvloop() -> None:
+    """uvloop raises RuntimeError on a write to a closed transport (asyncio's loop only warns):
+    write_all, which the metrics port and the AdminServer answer through, must see the closed
+    connection and return False instead of ending the handler with that error."""
+    import uvloop
+
+    from pyzk.fourlw.http_stream import write_all
+
+    async def main() -> None:
+        srv = await asyncio.start_server(lambda r, w: None, HOST, 0)
+        port = srv.sockets[0].getsockname()[1]
+        _, writer = await asyncio.open_connection(HOST, port)
+        writer.close()
+        await writer.wait_closed()  # the transport is closed, as after a client's reset
+        assert await write_all(writer, b"HTTP/1.1 200 OK\r\n\r\n", 1.0) is False
+        srv.close()
+
+    uvloop.run(main())
