@@ -119,7 +119,8 @@ class Cluster:
         self.workers = kind_workers(kind)[1]
         self.hosts = args.hosts[kind]
         work = Path(tempfile.mkdtemp(prefix=f"ens-{kind}-", dir=base))
-        tree = Path(args.base_tree) if kind == "base" else REPO
+        # resolved: the member runs in its own work directory, where a relative tree is not
+        tree = Path(args.base_tree).resolve() if kind == "base" else REPO
         self.nodes = {i: Node(kind, i, h, work / f"s{i}",
                               self.member_cfg(i, work / f"s{i}" / "data", args), tree)
                       for i, h in enumerate(self.hosts, 1)}

@@ -72,7 +72,9 @@ def probe(cl: ens.Cluster, leader: int, args: argparse.Namespace, out: dict[str,
         if args.py_spy:
             procs.append(subprocess.Popen(
                 [args.py_spy, "record", "-p", str(n.pid), "-d", str(int(args.window)), "-r",
-                 "200", "-f", "raw", "--nonblocking", "-o",
+                 "200", "-f", "raw",
+                 # py-spy unwinds C frames only with the process paused at each sample
+                 *(["--native"] if args.native else ["--nonblocking"]), "-o",
                  str(outdir / f"spy-{args.workload}-{args.placement}-{role}.txt")],
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
     before = {s: thread_stats(n.pid) for s, n in cl.nodes.items()}
@@ -84,16 +86,21 @@ def probe(cl: ens.Cluster, leader: int, args: argparse.Namespace, out: dict[str,
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--kind", default="pyzk", choices=("pyzk", "java"))
+    ap.add_argument("--kind", default="pyzk", choices=("pyzk", "java", "base"))
+    ap.add_argument("--base-tree", default="",
+                    help="kind base: the pyzk tree to run, e.g. build/compiled")
     ap.add_argument("--workload", default="setData", choices=loadgen.WORKLOADS)
     ap.add_argument("--placement", default="spread", choices=("spread", "leader"))
     ap.add_argument("--hosts", default="127.0.0.191,127.0.0.192,127.0.0.193")
     ap.add_argument("--warmup", type=float, default=2.0)
     ap.add_argument("--window", type=float, default=6.0, help="probed seconds")
     ap.add_argument("--py-spy", default="", help="path of a py-spy binary: also record stacks")
+    ap.add_argument("--native", action="store_true",
+                    help="py-spy --native: C frames too (the compiled build's functions)")
     ap.add_argument("--out", default=str(ens.REPO / "bench" / "results"))
     args = ap.parse_args(argv)
-    eargs = ens.parse_args(["--no-failover", f"--{args.kind}-hosts", args.hosts])
+    eargs = ens.parse_args(["--no-failover", f"--{args.kind}-hosts", args.hosts,
+                            "--base-tree", args.base_tree])
     outdir = Path(args.out)
     outdir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="pyzk-ens-profile-") as tmp:
