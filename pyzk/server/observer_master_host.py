@@ -22,7 +22,7 @@ from .learner_conn import LearnerConn, read_learner, tick_core
 from .replication import disk_log_reader, read_disk_log_off_loop
 
 if TYPE_CHECKING:
-    from ..metrics import Summary
+    from ..metric_values import Summary
     from .quorum_net import QuorumListener, QuorumNet
     from .quorum_peer import QuorumPeer
     from .zkserver import ZkServer

@@ -11,7 +11,8 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
-from ..metrics import ServerMetrics, Summary
+from ..metric_values import Summary
+from ..metrics import ServerMetrics
 from ..protocol import records as r
 from ..protocol.codes import EventType
 from ..protocol.opcodes import OP_EXISTS, OP_GET_CHILDREN, OP_GET_CHILDREN2, OP_GET_DATA, Op

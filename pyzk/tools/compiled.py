@@ -36,7 +36,7 @@ MODULES = (
     "pyzk/session/tracker.py",
     "pyzk/server/connection.py", "pyzk/server/zkserver.py", "pyzk/server/group_commit.py",
     "pyzk/server/output.py", "pyzk/server/pending.py", "pyzk/server/persistence.py",
-    "pyzk/server/stats.py",
+    "pyzk/server/stats.py", "pyzk/metric_values.py",
     "pyzk/server/write_path.py",
     # Subclass compiled classes (an interpreted class cannot: interpreted_subclasses):
     "pyzk/server/tls.py", "pyzk/server/readonly.py", "pyzk/server/workers/report.py",
@@ -64,7 +64,7 @@ LEFT_INTERPRETED = {
 # Three shared libraries (mypyc's separate groups), compiled by gcc in parallel: the request
 # path's cores, the hosts, and ZAB. One library would take one core for the whole build.
 GROUPS = {"pyzk_core": ("pyzk/tree/", "pyzk/pipeline/", "pyzk/session/", "pyzk/protocol/",
-                        "pyzk/storage/"),
+                        "pyzk/storage/", "pyzk/metric_values.py"),
           "pyzk_host": ("pyzk/server/",),
           "pyzk_zab": ("pyzk/zab/",)}
 

@@ -142,19 +142,24 @@ class _Handler:
     disk_pending: bool = False  # ReadDiskLog sent, disk_log_read not yet called
 
 
-@dataclass
 class _Proposal:
-    zxid: int
-    data: bytes
-    hdr: Any
-    txn: Any
-    digest: Any
-    acks: set[int] = field(default_factory=set)
-    # Voter sets that must each hold a quorum of acks (Proposal.qvAcksetPairs): the current
-    # config, plus the proposed one while a reconfig is pending.
-    quorums: list[Set[int]] = field(default_factory=list)
-    # For a reconfig proposal: (voters of the new config, this leader stays leader in it)
-    reconfig: tuple[Set[int], bool] | None = None
+    """A proposal awaiting its quorum of ACKs (a plain class: mypyc keeps a dataclass's
+    __init__ interpreted, and one is made per txn)."""
+
+    __slots__ = ("zxid", "data", "hdr", "txn", "digest", "acks", "quorums", "reconfig")
+
+    def __init__(self, zxid: int, data: bytes, hdr: Any, txn: Any, digest: Any) -> None:
+        self.zxid = zxid
+        self.data = data
+        self.hdr = hdr
+        self.txn = txn
+        self.digest = digest
+        self.acks: set[int] = set()
+        # Voter sets that must each hold a quorum of acks (Proposal.qvAcksetPairs): the
+        # current config, plus the proposed one while a reconfig is pending.
+        self.quorums: list[Set[int]] = []
+        # For a reconfig proposal: (voters of the new config, this leader stays leader in it)
+        self.reconfig: tuple[Set[int], bool] | None = None
 
 
 class LeaderCore:

@@ -15,7 +15,8 @@ from dataclasses import astuple
 from typing import TYPE_CHECKING, Any
 
 from ...fourlw.info import ConnectionInfo
-from ...metrics import ServerMetrics, Summary
+from ...metric_values import Summary
+from ...metrics import ServerMetrics
 from ..stats import ServerStats
 
 if TYPE_CHECKING:
