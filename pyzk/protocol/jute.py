@@ -266,6 +266,13 @@ def record(name: str, fields: Sequence[tuple[str, FieldType]]) -> Any:
     flush_fixed()
     tup = ", ".join(f"v_{f}" for f in names)
     dec_lines.append(f"    return _tnew(_Cls, ({tup}{',' if len(names) == 1 else ''})), off")
+    if names and all(isinstance(t, str) and t in _FIXED for _, t in fields):
+        # Fixed-size fields only (headers, Stat, TxnDigest: every request and txn has some):
+        # the unpacked tuple becomes the record as it is, not unpacked into locals first.
+        size = ns["_S1"].size
+        dec_lines = ["def decode(buf, off=0):",
+                     f"    if off + {size} > len(buf): raise _JuteError('truncated {name}')",
+                     f"    return _tnew(_Cls, _S1.unpack_from(buf, off)), off + {size}"]
     if len(enc_lines) == 1:
         enc_lines.append("    pass")
 

@@ -94,6 +94,8 @@ def test_every_record_round_trips_and_rejects_truncation(cls: Any) -> None:
     with pytest.raises(JuteError):
         cls.from_bytes(data + b"\0", exact=True)
     assert cls.decode(data + b"tail", 0) == (rec, len(data))
+    got, end = cls.decode(b"at" + data, 2)  # decoded where it starts, as the record's type
+    assert (got, end) == (rec, len(data) + 2) and type(got) is cls
 
 
 def test_absurd_lengths_are_rejected_not_allocated() -> None:
