@@ -210,10 +210,14 @@ class QuorumNet:
     def listens_tls(self) -> bool:
         return self.server_ctx is not None and (self.ssl_quorum or self.port_unification)
 
+    @property
+    def dials_tls(self) -> bool:
+        return self.ssl_quorum and self.client_ctx is not None
+
     async def dial(self, host: str, port: int) -> tuple[asyncio.StreamReader,
                                                           asyncio.StreamWriter]:
         """A connection to a member's quorum or election port (TLS when sslQuorum)."""
-        if not self.ssl_quorum or self.client_ctx is None:
+        if not self.dials_tls:
             return await asyncio.open_connection(host, port)
         reader, writer = await asyncio.open_connection(
             host, port, ssl=self.client_ctx, server_hostname=None,

@@ -119,7 +119,14 @@ class QuorumCnxManager:
             if self.net is not None and self.net.listens_tls:
                 self._servers.append(await self.net.listen(self._accept, host, port))
             else:
-                self._servers.append(await asyncio.start_server(self._accept, host, port))
+                server = await asyncio.start_server(self._accept, host, port)
+                if self.keepalive:
+                    # Linux hands SO_KEEPALIVE down to accepted sockets: every connection
+                    # has it from its first moment, as Java's accept thread sets it at once
+                    # (_accept, a task, may run later; _sock_opts there covers other kernels).
+                    for sock in server.sockets:
+                        sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+                self._servers.append(server)
         except OSError as e:
             log.error("Exception while listening to address %s: %s",
                       format_addr(host or "0.0.0.0", port),
@@ -156,6 +163,32 @@ class QuorumCnxManager:
                   "|".join(format_addr(*a) for a in self.election_addrs))
         if self.on_bind_failed is not None:
             self.on_bind_failed()
+
+    async def _open(self, host: str, port: int) -> tuple[asyncio.StreamReader,
+                                                          asyncio.StreamWriter]:
+        """A plain connection to a member's election port. With tcpKeepAlive the socket gets
+        SO_KEEPALIVE before it connects, as QuorumCnxManager.initiateConnection sets its
+        options before connect(): no moment without it."""
+        if not self.keepalive:
+            return await asyncio.open_connection(host, port)
+        loop = asyncio.get_running_loop()
+        infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        error: OSError = OSError(f"no address for {host}")
+        for family, kind, proto, _, sockaddr in infos:
+            sock = socket.socket(family, kind, proto)
+            try:
+                sock.setblocking(False)
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+                await loop.sock_connect(sock, sockaddr)
+            except OSError as e:
+                sock.close()
+                error = e
+                continue
+            except BaseException:  # cancelled (the connect timeout): no socket left open
+                sock.close()
+                raise
+            return await asyncio.open_connection(sock=sock)
+        raise error
 
     def _sock_opts(self, writer: asyncio.StreamWriter) -> None:
         """QuorumCnxManager.setSockOpts: SO_KEEPALIVE as tcpKeepAlive says (asyncio already
@@ -307,7 +340,7 @@ class QuorumCnxManager:
             addr = await self._target(addrs)
             try:
                 reader, writer = await asyncio.wait_for(
-                    asyncio.open_connection(addr[0], addr[1]) if self.net is None
+                    self._open(addr[0], addr[1]) if self.net is None or not self.net.dials_tls
                     else self.net.dial(addr[0], addr[1]), self.connect_timeout_s)
             except (TimeoutError, OSError) as e:  # ssl errors are OSErrors
                 dial_failed(self._peer(sid), sid, addr, e, self.connect_timeout_s, not once)

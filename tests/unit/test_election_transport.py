@@ -239,3 +239,36 @@ def test_a_connection_closed_before_its_send_task_runs_ends_quietly_under_uvloop
         srv.close()
 
     uvloop.run(main())
+
+
+def test_with_tcp_keep_alive_every_election_socket_has_it_from_its_first_moment() -> None:
+    """tcpKeepAlive: Java sets SO_KEEPALIVE before connect() and right at accept(). A dialled
+    socket gets it before it connects, and the listening socket hands it to every accepted one
+    (Linux), so no established election connection is ever seen without it (CI caught one
+    both of whose ends were still without it)."""
+
+    async def main() -> None:
+        mgr = QuorumCnxManager(1, ("127.0.0.1", 0), {}, keepalive=True)
+        seen: list[int] = []
+        got = asyncio.Event()
+
+        async def before_accept_runs(reader: asyncio.StreamReader,
+                                     writer: asyncio.StreamWriter) -> None:
+            sock = writer.get_extra_info("socket")  # _accept's own _sock_opts has not run
+            seen.append(sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE))
+            got.set()
+            writer.close()
+
+        mgr._accept = before_accept_runs  # type: ignore[method-assign]
+        assert await mgr._bind("127.0.0.1", 0)
+        port = mgr._servers[0].sockets[0].getsockname()[1]
+        _, writer = await mgr._open("127.0.0.1", port)
+        dialled = writer.get_extra_info("socket")
+        assert dialled.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE) == 1
+        await asyncio.wait_for(got.wait(), 5)
+        assert seen == [1]
+        writer.close()
+        for srv in mgr._servers:
+            srv.close()
+
+    asyncio.run(main())
