@@ -207,7 +207,9 @@ class LearnerHost(ForwardingWrites):
                     break
                 now = self.now_ms()  # one reading of the clock per chunk while broadcasting
                 for item in stream.feed(data):
-                    await self.execute(self.core.on_packet(item.qp, now, item.snapshot))
+                    actions = self.core.on_packet(item.qp, now, item.snapshot)
+                    if not self._execute_plain(actions):
+                        await self.execute(actions)
                     if self.done.is_set():
                         return
                     if self.core.state is not N.LearnerState.BROADCAST:
@@ -219,6 +221,30 @@ class LearnerHost(ForwardingWrites):
             await self.execute(self.core.on_disconnect())
 
     # -- actions -----------------------------------------------------------------------------
+    def _execute_plain(self, actions: list[N.LearnerAction]) -> bool:
+        """Carry out a packet's actions at once when they are only sends, applies and log
+        writes, as for every PROPOSAL and COMMIT while broadcasting: no coroutine per packet.
+        False, with nothing done, when one needs execute (which awaits some kinds)."""
+        for a in actions:
+            if not isinstance(a, (N.Send, N.Apply, N.Persist)):
+                return False
+        applied = False
+        for a in actions:
+            if isinstance(a, N.Apply):
+                self._apply(a.entry)
+                applied = True
+            elif isinstance(a, N.Send):
+                self._send(a.qp)
+            elif isinstance(a, N.Persist):
+                self._persist(a)
+        if applied:
+            self._after_apply()
+        return True
+
+    def _after_apply(self) -> None:
+        if self.server.serving and self.logs_txns:
+            self.server.sink.maybe_snapshot(self.server.tree, self.server.sessions.timeouts)
+
     async def execute(self, actions: list[N.LearnerAction]) -> None:
         applied = False
         leave = False
@@ -277,8 +303,8 @@ class LearnerHost(ForwardingWrites):
                     self.stop(a.reason)
                 case _:
                     assert_never(a)
-        if applied and self.server.serving and self.logs_txns:
-            self.server.sink.maybe_snapshot(self.server.tree, self.server.sessions.timeouts)
+        if applied:
+            self._after_apply()
         if leave:
             self.stop("changes proposed in reconfig")
 
