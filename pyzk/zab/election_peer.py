@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import socket
 
 from pyzk.zab.election_addresses import Addr
 from pyzk.zab.packets_election import format_addr
@@ -67,3 +68,30 @@ def dial_worked(p: Peer, sid: int, addr: Addr | None) -> None:
         log.info("Connected to %s%s after %s failed attempts", sid, where, p.failed_dials)
     p.failed_dials = p.unlogged_failures = 0
     p.logged_at = None
+
+
+async def open_election_connection(host: str, port: int, keepalive: bool
+                                   ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """A plain connection to a member's election port. With tcpKeepAlive the socket gets
+    SO_KEEPALIVE before it connects, as QuorumCnxManager.initiateConnection sets its options
+    before connect(): no moment without it."""
+    if not keepalive:
+        return await asyncio.open_connection(host, port)
+    loop = asyncio.get_running_loop()
+    infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    error: OSError = OSError(f"no address for {host}")
+    for family, kind, proto, _, sockaddr in infos:
+        sock = socket.socket(family, kind, proto)
+        try:
+            sock.setblocking(False)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+            await loop.sock_connect(sock, sockaddr)
+        except OSError as e:
+            sock.close()
+            error = e
+            continue
+        except BaseException:  # cancelled (the connect timeout): no socket left open
+            sock.close()
+            raise
+        return await asyncio.open_connection(sock=sock)
+    raise error

@@ -28,7 +28,7 @@ from pyzk.zab.election_addresses import (
     addr_list,
     listen_addrs,
 )
-from pyzk.zab.election_peer import Peer, dial_failed, dial_worked
+from pyzk.zab.election_peer import Peer, dial_failed, dial_worked, open_election_connection
 from pyzk.zab.packets_election import (
     OBSERVER_ID_SID,
     PROTOCOL_VERSION_V1,
@@ -166,29 +166,8 @@ class QuorumCnxManager:
 
     async def _open(self, host: str, port: int) -> tuple[asyncio.StreamReader,
                                                           asyncio.StreamWriter]:
-        """A plain connection to a member's election port. With tcpKeepAlive the socket gets
-        SO_KEEPALIVE before it connects, as QuorumCnxManager.initiateConnection sets its
-        options before connect(): no moment without it."""
-        if not self.keepalive:
-            return await asyncio.open_connection(host, port)
-        loop = asyncio.get_running_loop()
-        infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-        error: OSError = OSError(f"no address for {host}")
-        for family, kind, proto, _, sockaddr in infos:
-            sock = socket.socket(family, kind, proto)
-            try:
-                sock.setblocking(False)
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
-                await loop.sock_connect(sock, sockaddr)
-            except OSError as e:
-                sock.close()
-                error = e
-                continue
-            except BaseException:  # cancelled (the connect timeout): no socket left open
-                sock.close()
-                raise
-            return await asyncio.open_connection(sock=sock)
-        raise error
+        """A plain connection to a member's election port (keepalive as tcpKeepAlive says)."""
+        return await open_election_connection(host, port, self.keepalive)
 
     def _sock_opts(self, writer: asyncio.StreamWriter) -> None:
         """QuorumCnxManager.setSockOpts: SO_KEEPALIVE as tcpKeepAlive says (asyncio already
