@@ -142,6 +142,13 @@ KNOWN_DIFFERENCES: list[Known] = [
           "Java-only /R/au above) in the same run (seed 2026 cases 11991 after 10488 and "
           "20922 after 19120; seed 11 cases 17399 and 17577 after 17205); equal when "
           "replayed alone"),
+    Known("op=burst mut=valid: getAllChildrenNumber err=0: body.1 differs",
+          "HARNESS NOISE, the entry above reached inside a pipelined burst of valid requests "
+          "(its getAllChildrenNumber of path \"\" counts the whole tree): seed 6262 case 8995, "
+          "once in 20,000 cases. Equal when replayed alone; the run replayed up to it was "
+          "equal there and showed the class at case 959 instead, which was equal again when "
+          "the run was replayed up to that case: where the whole-tree counts differ changes "
+          "from run to run, a timing race between the two servers, not a fixed difference"),
     Known("op=* mut=*: create* err=0: body.1 differs",
           "HARNESS NOISE: the created path differs for a sequential child of \"/\" (every "
           "example creates \"/zookeeper\" with flags 3: seed 7 cases 2683, 11405, 14073, "
